@@ -1,0 +1,100 @@
+"""Personal API tokens: create, revoke and check. The plaintext exists only in the caller."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import string
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from audit.services import record
+from identity.models import ApiToken, User
+
+TOKEN_SHAPE = re.compile(r"^odcm_([A-Za-z0-9]{8})_([A-Za-z0-9_-]{43})$")
+ALPHABET = string.ascii_letters + string.digits
+# last_used_at is a hint for people, not an audit trail: write it at most once a minute.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class TokenError(Exception):
+    """A presented token is unusable. The message is safe to show to its holder."""
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def create_token(
+    user: User,
+    *,
+    name: str,
+    expires_days: int | None = None,
+    read_only: bool = False,
+    actor: Any = None,
+    request: HttpRequest | None = None,
+) -> tuple[ApiToken, str]:
+    """Create a token for ``user`` and return it with its plaintext (to be shown once)."""
+    if expires_days is not None and expires_days < 1:
+        raise ValueError("a token must live at least one day")
+    with transaction.atomic():
+        while True:
+            prefix = "".join(secrets.choice(ALPHABET) for _ in range(8))
+            if not ApiToken.objects.filter(prefix=prefix).exists():
+                break
+        plaintext = f"odcm_{prefix}_{secrets.token_urlsafe(32)}"
+        token = ApiToken.objects.create(
+            user=user,
+            name=name,
+            prefix=prefix,
+            digest=_digest(plaintext),
+            read_only=read_only,
+            expires_at=timezone.now() + timedelta(days=expires_days) if expires_days else None,
+        )
+        record(
+            "api_token.create",
+            actor=actor or user,
+            request=request,
+            obj=token,
+            after={"name": name, "user": user.username, "read_only": read_only,
+                   "expires_at": token.expires_at.isoformat() if token.expires_at else None},
+        )
+    return token, plaintext
+
+
+def revoke_token(token: ApiToken, *, actor: Any = None, request: HttpRequest | None = None) -> bool:
+    """Revoke ``token``. Returns False if it was already revoked (nothing is written then)."""
+    with transaction.atomic():
+        changed = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        if changed:
+            record("api_token.revoke", actor=actor, request=request, obj=token)
+    token.refresh_from_db()
+    return bool(changed)
+
+
+def check_token(presented: str) -> ApiToken:
+    """The active token matching ``presented``, or TokenError saying why not."""
+    match = TOKEN_SHAPE.match(presented)
+    if match is None:
+        raise TokenError("Invalid token.")
+    token = ApiToken.objects.select_related("user").filter(prefix=match.group(1)).first()
+    if token is None or not hmac.compare_digest(token.digest, _digest(presented)):
+        raise TokenError("Invalid token.")
+    if token.revoked_at is not None:
+        raise TokenError("This token has been revoked.")
+    if token.is_expired:
+        raise TokenError("This token has expired.")
+    if not token.user.is_active:
+        raise TokenError("Invalid token.")
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from identity import views
+
+app_name = "identity"
+urlpatterns = [
+    path("tokens/", views.tokens, name="tokens"),
+    path("tokens/<uuid:token_id>/revoke/", views.revoke, name="revoke-token"),
+]

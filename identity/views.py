@@ -1,0 +1,43 @@
+"""Personal API tokens in the browser: list, create (shown once), revoke."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from identity.forms import TokenForm
+from identity.models import ApiToken
+from identity.tokens import create_token, revoke_token
+
+
+@login_required
+def tokens(request: HttpRequest) -> HttpResponse:
+    new_token = None
+    form = TokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        _token, new_token = create_token(
+            request.user,  # type: ignore[arg-type]
+            name=form.cleaned_data["name"],
+            expires_days=form.cleaned_data["expires_days"],
+            read_only=form.cleaned_data["read_only"],
+            request=request,
+        )
+        form = TokenForm()
+    owned = ApiToken.objects.filter(user_id=request.user.pk)
+    response = render(
+        request, "identity/tokens.html", {"form": form, "tokens": owned, "new_token": new_token}
+    )
+    response["Cache-Control"] = "no-store"  # the page may hold a token shown once
+    return response
+
+
+@login_required
+@require_POST
+def revoke(request: HttpRequest, token_id: str) -> HttpResponse:
+    token = get_object_or_404(ApiToken, pk=token_id, user_id=request.user.pk)
+    if revoke_token(token, request=request):
+        messages.success(request, f"Token “{token.name}” revoked.")
+    return redirect("identity:tokens")

@@ -1,0 +1,5 @@
+"""ODCM: the Django project package (settings, URLs, Celery, configuration and crypto)."""
+
+from odcm.celery import app as celery_app
+
+__all__ = ["celery_app"]

@@ -1,0 +1,34 @@
+"""System checks for deployment (run by `manage.py check --deploy`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Tags, Warning, register
+
+
+@register(Tags.security, deploy=True)
+def check_site_url(app_configs: Any, **kwargs: Any) -> list[Warning]:
+    if not settings.ODCM_SITE_URL.startswith("https://"):
+        return [
+            Warning(
+                "ODCM_SITE_URL is not https: sessions and API tokens would cross the network "
+                "in clear text.",
+                id="odcm.W001",
+            )
+        ]
+    return []
+
+
+@register(deploy=True)
+def check_email(app_configs: Any, **kwargs: Any) -> list[Warning]:
+    if settings.EMAIL_BACKEND.endswith("filebased.EmailBackend"):
+        return [
+            Warning(
+                "No email server is configured (ODCM_EMAIL_URL): alerts are written to files "
+                "under var/mail instead of being sent.",
+                id="odcm.W002",
+            )
+        ]
+    return []

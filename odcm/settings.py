@@ -1,0 +1,280 @@
+"""Django settings for ODCM. Every value comes from an ``ODCM_`` environment variable.
+
+With ``ODCM_DEBUG`` off (the default) ODCM refuses to start on unsafe configuration; see
+:func:`odcm.config.validate_production`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+import django_stubs_ext
+
+from odcm.config import development_encryption_key, email_settings, validate_production
+from odcm.env import env_bool, env_int, env_list, env_str, env_url
+
+# Lets classes such as ModelAdmin[Model] be subscripted at run time, as the type stubs expect.
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("ODCM_VAR_DIR") or BASE_DIR / "var")
+
+DEBUG = env_bool("ODCM_DEBUG", False)
+SECRET_KEY = env_str("ODCM_SECRET_KEY") or ""
+ALLOWED_HOSTS = env_list("ODCM_ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
+ODCM_ENCRYPTION_KEYS = env_list("ODCM_ENCRYPTION_KEYS")
+ODCM_SITE_URL = (env_url("ODCM_SITE_URL", schemes=("http", "https")) or "http://127.0.0.1:8000").rstrip("/")
+ODCM_ALLOW_HTTP_INSTANCES = env_bool("ODCM_ALLOW_HTTP_INSTANCES", False)
+ODCM_ALLOWED_PRIVATE_NETWORKS = env_list("ODCM_ALLOWED_PRIVATE_NETWORKS")
+ODCM_METRICS_TOKEN = env_str("ODCM_METRICS_TOKEN")
+ODCM_REDIS_URL = env_url("ODCM_REDIS_URL", schemes=("redis", "rediss"))
+ODCM_DATABASE_URL = env_url(
+    "ODCM_DATABASE_URL", schemes=("postgres", "postgresql", "sqlite")
+)
+
+if DEBUG and not SECRET_KEY:
+    # Development only: a fixed, obviously unsafe key. Production refuses to start without one.
+    SECRET_KEY = "odcm-insecure-development-key-do-not-use-in-production"  # noqa: S105
+if DEBUG and not ODCM_ENCRYPTION_KEYS:
+    ODCM_ENCRYPTION_KEYS = [development_encryption_key(SECRET_KEY)]
+
+validate_production(
+    debug=DEBUG,
+    secret_key=SECRET_KEY,
+    allowed_hosts=ALLOWED_HOSTS,
+    encryption_keys=ODCM_ENCRYPTION_KEYS,
+)
+
+SITE_IS_HTTPS = urlsplit(ODCM_SITE_URL).scheme == "https"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "allauth",
+    "allauth.account",
+    "js_lib_htmx",
+    "js_lib_bootstrap5",
+    "odcm",
+    "audit",
+    "identity",
+    "spaces",
+    "monitoring",
+    "sharing",
+]
+
+MIDDLEWARE = [
+    "odcm.metrics.MetricsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+]
+
+ROOT_URLCONF = "odcm.urls"
+WSGI_APPLICATION = "odcm.wsgi.application"
+ASGI_APPLICATION = "odcm.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "odcm.context_processors.site",
+                "odcm.nav.nav_items",
+            ],
+        },
+    },
+]
+
+# Database: PostgreSQL in production; a SQLite file under var/ when nothing is configured.
+if ODCM_DATABASE_URL and not ODCM_DATABASE_URL.startswith("sqlite"):
+    DATABASES = {
+        "default": dj_database_url.parse(
+            ODCM_DATABASE_URL,
+            conn_max_age=env_int("ODCM_DATABASE_CONN_MAX_AGE", 60, minimum=0),
+            conn_health_checks=True,
+        )
+    }
+else:
+    sqlite_path = (
+        dj_database_url.parse(ODCM_DATABASE_URL)["NAME"]
+        if ODCM_DATABASE_URL
+        else VAR_DIR / "odcm.sqlite3"
+    )
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": sqlite_path,
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Cache: Redis when configured (shared by every process), else files under var/ so the
+# demo's processes still share rate-limit counters.
+if ODCM_REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": ODCM_REDIS_URL,
+            "KEY_PREFIX": "odcm",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
+AUTH_USER_MODEL = "identity.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "home"
+ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
+
+# django-allauth: accounts are created by admins; login by username or email.
+ACCOUNT_ADAPTER = "identity.adapters.AccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_SESSION_REMEMBER = None
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_RATE_LIMITS = {
+    # Failed logins: per address and per account (the "key" is the login entered).
+    "login_failed": env_str("ODCM_LOGIN_RATE_LIMIT") or "20/m/ip,5/5m/key",
+    "change_password": "5/m/user",
+    "reset_password": "20/m/ip,5/m/key",
+}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+# Security: secure cookies and HSTS whenever ODCM is served over https.
+SESSION_COOKIE_SECURE = SITE_IS_HTTPS
+CSRF_COOKIE_SECURE = SITE_IS_HTTPS
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = env_int("ODCM_SESSION_HOURS", 12, minimum=1) * 3600
+SECURE_SSL_REDIRECT = SITE_IS_HTTPS and env_bool("ODCM_SSL_REDIRECT", True)
+SECURE_HSTS_SECONDS = 31536000 if SITE_IS_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SITE_IS_HTTPS
+SECURE_HSTS_PRELOAD = SITE_IS_HTTPS
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+CSRF_TRUSTED_ORIGINS = [ODCM_SITE_URL] + env_list("ODCM_CSRF_TRUSTED_ORIGINS")
+if env_bool("ODCM_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True
+
+# Email: ODCM_EMAIL_URL (smtp://user:pass@host:port, smtp+tls://, smtp+ssl://, console://),
+# or the separate ODCM_EMAIL_HOST/PORT/USER/PASSWORD/USE_TLS variables.
+globals().update(email_settings(debug=DEBUG, var_dir=VAR_DIR))
+DEFAULT_FROM_EMAIL = env_str("ODCM_DEFAULT_FROM_EMAIL") or "ODCM <odcm@localhost>"
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# REST API: deny by default; each view opens itself to exactly who may use it.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "identity.api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["odcm.api.permissions.DenyAll"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "odcm.api.pagination.Pagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "odcm.api.exceptions.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ODCM API",
+    "DESCRIPTION": "Octopus Data Center Manager: instances, spaces, monitoring, sharing.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+}
+
+# Celery: see odcm/celery.py. With no Redis, a broker on the file system under var/, so the
+# demo runs real worker processes and needs no server.
+if ODCM_REDIS_URL:
+    CELERY_BROKER_URL = ODCM_REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
+else:
+    CELERY_BROKER_URL = "filesystem://"
+    _broker_dir = VAR_DIR / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "control_folder": str(_broker_dir / "control"),
+        "store_processed": False,
+    }
+CELERY_TASK_ALWAYS_EAGER = env_bool("ODCM_CELERY_EAGER", False)
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "odcm.logging.RedactSecretsFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
+    },
+    "root": {"handlers": ["console"], "level": env_str("ODCM_LOG_LEVEL") or "INFO"},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
+}

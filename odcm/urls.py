@@ -1,0 +1,21 @@
+"""ODCM's URLs."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from odcm import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("administration/", views.administration, name="administration"),
+    path("accounts/", include("allauth.urls")),
+    path("account/", include("identity.urls")),
+    path("audit/", include("audit.urls")),
+    path("api/v1/", include(("odcm.api.urls", "api"), namespace="api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("healthz", views.healthz, name="healthz"),
+    path("metrics", views.metrics, name="metrics"),
+    path("django-admin/", admin.site.urls),
+]

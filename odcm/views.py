@@ -1,0 +1,47 @@
+"""Project-level pages: the dashboard shell, administration, health and metrics."""
+
+from __future__ import annotations
+
+import hmac
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required, user_passes_test
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from odcm.health import run_checks
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "odcm/home.html")
+
+
+@user_passes_test(lambda u: u.is_active and u.is_superuser)
+def administration(request: HttpRequest) -> HttpResponse:
+    return render(request, "odcm/administration.html")
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    checks = run_checks()
+    failed = sorted(name for name, outcome in checks.items() if outcome != "ok")
+    body = {"status": "ok" if not failed else "unavailable", "checks": checks}
+    if failed:
+        body["failed"] = failed
+    return JsonResponse(body, status=503 if failed else 200)
+
+
+@never_cache
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    expected = settings.ODCM_METRICS_TOKEN
+    if expected:
+        presented = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(presented.encode(), expected.encode()):
+            return HttpResponse("metrics token required\n", status=401, content_type="text/plain")
+    return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)

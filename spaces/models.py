@@ -1,0 +1,144 @@
+"""The registry at ODCM's centre: Octopus instances, their spaces, and who visits which."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from odcm.crypto import EncryptedField
+
+
+class Tag(models.Model):
+    """A free label on instances ("prod", "emea"), used to search and to grant by tag."""
+
+    name = models.CharField(max_length=50, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Instance(models.Model):
+    """One Octopus Server (or HA node set) enlisted in ODCM."""
+
+    class Status(models.TextChoices):
+        UNKNOWN = "unknown", "Unknown"
+        ONLINE = "online", "Online"
+        OFFLINE = "offline", "Offline"
+        UNHEALTHY = "unhealthy", "Unhealthy"
+        MAINTENANCE = "maintenance", "Maintenance"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    base_url = models.URLField(max_length=500, help_text="Including any virtual directory.")
+    # Write-only: set with odcm.crypto.seal(instance, "api_key", key); never rendered or returned.
+    api_key = EncryptedField()
+    region = models.CharField(max_length=100, blank=True)
+    description = models.TextField(blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="instances")
+    owners = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="owned_instances"
+    )
+    installation_id = models.CharField(max_length=64, blank=True)
+    # Filled by monitoring.
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.UNKNOWN)
+    status_since = models.DateTimeField(null=True, blank=True)
+    version = models.CharField(max_length=50, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["installation_id"],
+                condition=~Q(installation_id=""),
+                name="instance_unique_installation_id",
+            ),
+            models.UniqueConstraint(fields=["base_url"], name="instance_unique_base_url"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Space(models.Model):
+    """An Octopus space on an enlisted instance."""
+
+    class State(models.TextChoices):
+        ENLISTED = "enlisted", "Enlisted"
+        NOT_ENLISTED = "not_enlisted", "Not enlisted"
+        GONE = "gone", "Gone from Octopus"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="spaces")
+    octopus_id = models.CharField(max_length=50, help_text="e.g. Spaces-1")
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=200)
+    description = models.TextField(blank=True)
+    is_default = models.BooleanField(default=False)
+    task_queue_stopped = models.BooleanField(default=False)
+    created_by_odcm = models.BooleanField(default=False)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.ENLISTED)
+    # Cached counts, refreshed by monitoring's inventory sweep (null until first read).
+    project_count = models.PositiveIntegerField(null=True, blank=True)
+    target_count = models.PositiveIntegerField(null=True, blank=True)
+    unhealthy_target_count = models.PositiveIntegerField(null=True, blank=True)
+    environment_count = models.PositiveIntegerField(null=True, blank=True)
+    tenant_count = models.PositiveIntegerField(null=True, blank=True)
+    counts_updated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["instance__name", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instance", "octopus_id"], name="space_unique_octopus_id"
+            ),
+            models.UniqueConstraint(fields=["instance", "slug"], name="space_unique_slug"),
+        ]
+        indexes = [models.Index(fields=["state", "name"], name="space_state_name_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.instance.name})" if "instance" in self._state.fields_cache else self.name
+
+    @property
+    def octopus_url(self) -> str:
+        """A deep link into this space in Octopus's web portal."""
+        return f"{self.instance.base_url.rstrip('/')}/app#/{self.octopus_id}"
+
+
+class Favourite(models.Model):
+    """A space a user starred: pinned at the top of their switcher."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="favourites")
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="favourites")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["space__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "space"], name="favourite_unique_user_space")
+        ]
+
+
+class RecentVisit(models.Model):
+    """The last time a user opened a space in ODCM (one row per user and space)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recent_visits")
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="recent_visits")
+    visited_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-visited_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "space"], name="recent_unique_user_space")
+        ]

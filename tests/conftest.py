@@ -1,0 +1,96 @@
+"""Shared fixtures: personas, API clients and servers. App-specific ones live in tests/fixtures/."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+
+from identity.models import User
+
+pytest_plugins = ["tests.fixtures.processes"]
+if (Path(__file__).parent / "fixtures" / "octosim.py").exists():
+    pytest_plugins.append("tests.fixtures.octosim")
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache() -> Iterator[None]:
+    """Rate-limit counters live in the cache (Redis): no test inherits another's."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+def make_user(username: str, *, admin: bool = False, **extra: object) -> User:
+    user = User.objects.create_user(
+        username=username, email=f"{username}@example.com", password=PASSWORD, **extra
+    )
+    if admin:
+        user.is_superuser = user.is_staff = True
+        user.save(update_fields=["is_superuser", "is_staff"])
+    return user
+
+
+@pytest.fixture
+def admin_user(db: None) -> User:
+    """An ODCM administrator."""
+    return make_user("ada", admin=True)
+
+
+@pytest.fixture
+def space_owner(db: None) -> User:
+    """Owns (manages) spaces; permissions arrive with the identity issue."""
+    return make_user("owen")
+
+
+@pytest.fixture
+def member(db: None) -> User:
+    """A member of a space."""
+    return make_user("mia")
+
+
+@pytest.fixture
+def outsider(db: None) -> User:
+    """Signed in, but granted nothing."""
+    return make_user("oscar")
+
+
+@pytest.fixture
+def login() -> Callable[[User], Client]:
+    def _login(user: User) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return _login
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def token_for(db: None) -> Callable[..., str]:
+    from identity.tokens import create_token
+
+    def _token(user: User, **kwargs: object) -> str:
+        return create_token(user, name="test", **kwargs)[1]  # type: ignore[arg-type]
+
+    return _token
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("PLAYWRIGHT_BROWSERS_PATH", "0")
