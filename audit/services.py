@@ -26,7 +26,9 @@ def scrub(data: Mapping[str, Any] | None) -> dict[str, Any]:
         elif isinstance(value, Mapping):
             clean[key] = scrub(value)
         else:
-            clean[key] = value if isinstance(value, str | int | float | bool | None | list) else str(value)
+            clean[key] = (
+                value if isinstance(value, str | int | float | bool | None | list) else str(value)
+            )
     return clean
 
 

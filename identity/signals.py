@@ -1,4 +1,4 @@
-"""Audit sign-ins and failed sign-ins (without the password, without saying which part was wrong)."""
+"""Audit sign-ins and failed ones (never the password, never which part was wrong)."""
 
 from __future__ import annotations
 

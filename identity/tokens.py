@@ -62,8 +62,12 @@ def create_token(
             actor=actor or user,
             request=request,
             obj=token,
-            after={"name": name, "user": user.username, "read_only": read_only,
-                   "expires_at": token.expires_at.isoformat() if token.expires_at else None},
+            after={
+                "name": name,
+                "user": user.username,
+                "read_only": read_only,
+                "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+            },
         )
     return token, plaintext
 

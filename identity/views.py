@@ -26,7 +26,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
             request=request,
         )
         form = TokenForm()
-    owned = ApiToken.objects.filter(user_id=request.user.pk)
+    owned = ApiToken.objects.filter(user=request.user.pk)
     response = render(
         request, "identity/tokens.html", {"form": form, "tokens": owned, "new_token": new_token}
     )
@@ -37,7 +37,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def revoke(request: HttpRequest, token_id: str) -> HttpResponse:
-    token = get_object_or_404(ApiToken, pk=token_id, user_id=request.user.pk)
+    token = get_object_or_404(ApiToken, pk=token_id, user=request.user.pk)
     if revoke_token(token, request=request):
         messages.success(request, f"Token “{token.name}” revoked.")
     return redirect("identity:tokens")

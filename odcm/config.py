@@ -40,8 +40,7 @@ def validate_production(
         raise UnsafeConfiguration("ODCM_ALLOWED_HOSTS is not set: list the host names ODCM serves")
     if not encryption_keys:
         raise UnsafeConfiguration(
-            "ODCM_ENCRYPTION_KEYS is not set: generate one with "
-            "`python -m odcm.keygen`"
+            "ODCM_ENCRYPTION_KEYS is not set: generate one with `python -m odcm.keygen`"
         )
     from odcm.crypto import CryptoError, parse_keys
 
@@ -95,7 +94,9 @@ def email_settings(*, debug: bool, var_dir: Path) -> dict[str, Any]:
         return {
             "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
             "EMAIL_HOST": host,
-            "EMAIL_PORT": env_int("ODCM_EMAIL_PORT", 465 if use_ssl else 25, minimum=1, maximum=65535),
+            "EMAIL_PORT": env_int(
+                "ODCM_EMAIL_PORT", 465 if use_ssl else 25, minimum=1, maximum=65535
+            ),
             "EMAIL_HOST_USER": env_str("ODCM_EMAIL_USER") or "",
             "EMAIL_HOST_PASSWORD": env_str("ODCM_EMAIL_PASSWORD") or "",
             "EMAIL_USE_TLS": use_tls,

@@ -119,7 +119,7 @@ def keyring() -> Keyring:
     return Keyring(parse_keys(settings.ODCM_ENCRYPTION_KEYS))
 
 
-class EncryptedField(models.TextField):  # type: ignore[type-arg]
+class EncryptedField(models.TextField):
     """A text column holding a ciphertext made by :func:`seal`. Never holds plaintext.
 
     Marking the column with its own type lets ``rotate_encryption_keys`` find every secret in the
@@ -185,13 +185,19 @@ def rotate_all(batch_size: int = 500) -> dict[str, int]:
         )
         for start in range(0, len(pks), batch_size):
             with transaction.atomic():
-                rows = model._default_manager.select_for_update().filter(pk__in=pks[start : start + batch_size])
+                rows = model._default_manager.select_for_update().filter(
+                    pk__in=pks[start : start + batch_size]
+                )
                 for row in rows:
                     token = getattr(row, field)
                     if not token or ring.key_id_of(token) == ring.newest.key_id:
                         continue
                     context = context_for(row, field)
-                    setattr(row, field, ring.encrypt(ring.decrypt(token, context=context), context=context))
+                    setattr(
+                        row,
+                        field,
+                        ring.encrypt(ring.decrypt(token, context=context), context=context),
+                    )
                     row.save(update_fields=[field])
                     counts[label] += 1
     return counts

@@ -24,7 +24,9 @@ def _source(environ: Mapping[str, str] | None) -> Mapping[str, str]:
     return os.environ if environ is None else environ
 
 
-def env_str(name: str, default: str | None = None, *, environ: Mapping[str, str] | None = None) -> str | None:
+def env_str(
+    name: str, default: str | None = None, *, environ: Mapping[str, str] | None = None
+) -> str | None:
     """Read a string from ``name`` or from the file that ``name_FILE`` points at."""
     env = _source(environ)
     file_var = f"{name}_FILE"

@@ -16,9 +16,7 @@ from prometheus_client import Counter, Histogram
 from prometheus_client.core import REGISTRY, Metric
 from prometheus_client.registry import Collector
 
-REQUESTS = Counter(
-    "odcm_http_requests_total", "HTTP requests served", ["method", "view", "status"]
-)
+REQUESTS = Counter("odcm_http_requests_total", "HTTP requests served", ["method", "view", "status"])
 LATENCY = Histogram(
     "odcm_http_request_duration_seconds",
     "Time to serve an HTTP request",

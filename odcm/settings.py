@@ -25,14 +25,14 @@ DEBUG = env_bool("ODCM_DEBUG", False)
 SECRET_KEY = env_str("ODCM_SECRET_KEY") or ""
 ALLOWED_HOSTS = env_list("ODCM_ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 ODCM_ENCRYPTION_KEYS = env_list("ODCM_ENCRYPTION_KEYS")
-ODCM_SITE_URL = (env_url("ODCM_SITE_URL", schemes=("http", "https")) or "http://127.0.0.1:8000").rstrip("/")
+ODCM_SITE_URL = (
+    env_url("ODCM_SITE_URL", schemes=("http", "https")) or "http://127.0.0.1:8000"
+).rstrip("/")
 ODCM_ALLOW_HTTP_INSTANCES = env_bool("ODCM_ALLOW_HTTP_INSTANCES", False)
 ODCM_ALLOWED_PRIVATE_NETWORKS = env_list("ODCM_ALLOWED_PRIVATE_NETWORKS")
 ODCM_METRICS_TOKEN = env_str("ODCM_METRICS_TOKEN")
 ODCM_REDIS_URL = env_url("ODCM_REDIS_URL", schemes=("redis", "rediss"))
-ODCM_DATABASE_URL = env_url(
-    "ODCM_DATABASE_URL", schemes=("postgres", "postgresql", "sqlite")
-)
+ODCM_DATABASE_URL = env_url("ODCM_DATABASE_URL", schemes=("postgres", "postgresql", "sqlite"))
 
 if DEBUG and not SECRET_KEY:
     # Development only: a fixed, obviously unsafe key. Production refuses to start without one.
@@ -120,13 +120,19 @@ else:
     sqlite_path = (
         dj_database_url.parse(ODCM_DATABASE_URL)["NAME"]
         if ODCM_DATABASE_URL
-        else VAR_DIR / "odcm.sqlite3"
+        else str(VAR_DIR / "odcm.sqlite3")
     )
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": sqlite_path,
-            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+            # WAL and IMMEDIATE transactions let the demo's web, worker and beat processes
+            # share one file without "database is locked" errors.
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -156,7 +162,10 @@ AUTHENTICATION_BACKENDS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]

@@ -30,7 +30,7 @@ def administration(request: HttpRequest) -> HttpResponse:
 def healthz(request: HttpRequest) -> JsonResponse:
     checks = run_checks()
     failed = sorted(name for name, outcome in checks.items() if outcome != "ok")
-    body = {"status": "ok" if not failed else "unavailable", "checks": checks}
+    body: dict[str, object] = {"status": "ok" if not failed else "unavailable", "checks": checks}
     if failed:
         body["failed"] = failed
     return JsonResponse(body, status=503 if failed else 200)

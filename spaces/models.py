@@ -108,7 +108,11 @@ class Space(models.Model):
         indexes = [models.Index(fields=["state", "name"], name="space_state_name_idx")]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.instance.name})" if "instance" in self._state.fields_cache else self.name
+        return (
+            f"{self.name} ({self.instance.name})"
+            if "instance" in self._state.fields_cache
+            else self.name
+        )
 
     @property
     def octopus_url(self) -> str:
@@ -119,7 +123,9 @@ class Space(models.Model):
 class Favourite(models.Model):
     """A space a user starred: pinned at the top of their switcher."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="favourites")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="favourites"
+    )
     space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="favourites")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -129,11 +135,16 @@ class Favourite(models.Model):
             models.UniqueConstraint(fields=["user", "space"], name="favourite_unique_user_space")
         ]
 
+    def __str__(self) -> str:
+        return f"favourite {self.space_id} of user {self.user_id}"
+
 
 class RecentVisit(models.Model):
     """The last time a user opened a space in ODCM (one row per user and space)."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recent_visits")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recent_visits"
+    )
     space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="recent_visits")
     visited_at = models.DateTimeField(db_index=True)
 
@@ -142,3 +153,8 @@ class RecentVisit(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "space"], name="recent_unique_user_space")
         ]
+
+    def __str__(self) -> str:
+        return (
+            f"visit to {self.space_id} by user {self.user_id} at {self.visited_at:%Y-%m-%d %H:%M}"
+        )

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 START = {
     "PostgreSQL": "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
-    "Redis": "redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save '' --appendonly no",
+    "Redis": "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no",
 }
 
 
@@ -25,13 +25,19 @@ def reachable(url: str, default_port: int) -> tuple[str, int, bool]:
 
 def main() -> int:
     services = {
-        "PostgreSQL": (os.environ.get("ODCM_TEST_DATABASE_URL", "postgres://127.0.0.1:5432/x"), 5432),
+        "PostgreSQL": (
+            os.environ.get("ODCM_TEST_DATABASE_URL", "postgres://127.0.0.1:5432/x"),
+            5432,
+        ),
         "Redis": (os.environ.get("ODCM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"), 6379),
     }
     for name, (url, port) in services.items():
         host, port, ok = reachable(url, port)
         if not ok:
-            print(f"{name} is not running at {host}:{port}: start it with: {START[name]}", file=sys.stderr)
+            print(
+                f"{name} is not running at {host}:{port}: start it with: {START[name]}",
+                file=sys.stderr,
+            )
             return 1
     return 0
 

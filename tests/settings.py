@@ -14,9 +14,7 @@ os.environ["ODCM_REDIS_URL"] = TEST_REDIS_URL
 os.environ.setdefault("ODCM_DEBUG", "false")
 os.environ.setdefault("ODCM_SECRET_KEY", "test-secret-key-" + "x1y2z3" * 10)
 os.environ.setdefault("ODCM_ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
-os.environ.setdefault(
-    "ODCM_ENCRYPTION_KEYS", "dGVzdC1rZXktbmV3ZXN0LTMyLWJ5dGVzLWxvbmctLS0="
-)
+os.environ.setdefault("ODCM_ENCRYPTION_KEYS", "dGVzdC1rZXktbmV3ZXN0LTMyLWJ5dGVzLWxvbmctLS0=")
 os.environ.setdefault("ODCM_ALLOW_HTTP_INSTANCES", "true")
 os.environ.setdefault("ODCM_ALLOWED_PRIVATE_NETWORKS", "127.0.0.0/8")
 os.environ.setdefault("ODCM_VAR_DIR", os.path.join(os.path.dirname(__file__), "..", "var", "test"))

@@ -14,8 +14,16 @@ class AuditEntrySerializer(serializers.ModelSerializer[AuditEntry]):
     class Meta:
         model = AuditEntry
         fields = [
-            "id", "at", "actor_label", "action", "object_type", "object_id", "object_label",
-            "ip_address", "message", "changes",
+            "id",
+            "at",
+            "actor_label",
+            "action",
+            "object_type",
+            "object_id",
+            "object_label",
+            "ip_address",
+            "message",
+            "changes",
         ]
         read_only_fields = fields
 

@@ -25,7 +25,9 @@ class BearerTokenAuthentication(BaseAuthentication):
         try:
             presented = header[1].decode("ascii")
         except UnicodeDecodeError:
-            raise AuthenticationFailed("Malformed Authorization header: the token is not ASCII.") from None
+            raise AuthenticationFailed(
+                "Malformed Authorization header: the token is not ASCII."
+            ) from None
         try:
             token = check_token(presented)
         except TokenError as exc:

@@ -19,7 +19,22 @@ class ApiTokenSerializer(serializers.ModelSerializer[ApiToken]):
     class Meta:
         model = ApiToken
         fields = [
-            "id", "name", "prefix", "read_only", "created_at", "expires_at", "last_used_at",
-            "revoked_at", "expires_days", "token",
+            "id",
+            "name",
+            "prefix",
+            "read_only",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+            "revoked_at",
+            "expires_days",
+            "token",
         ]
-        read_only_fields = ["id", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
+        read_only_fields = [
+            "id",
+            "prefix",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+            "revoked_at",
+        ]

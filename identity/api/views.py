@@ -23,7 +23,7 @@ class MeView(APIView):
 
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
-        return Response(MeSerializer(request.user).data)
+        return Response(MeSerializer(request.user).data)  # type: ignore[arg-type]
 
 
 class ApiTokenViewSet(
@@ -38,7 +38,7 @@ class ApiTokenViewSet(
     permission_classes = [IsAuthenticatedUser]
 
     def get_queryset(self) -> QuerySet[ApiToken]:
-        return ApiToken.objects.filter(user_id=self.request.user.pk)
+        return ApiToken.objects.filter(user=self.request.user.pk)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)

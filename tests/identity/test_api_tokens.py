@@ -53,7 +53,9 @@ def test_read_only_token_cannot_write(api_client, member, token_for):
     assert ApiToken.objects.count() == 1
 
 
-@pytest.mark.parametrize("header", ["Bearer", "Bearer a b", "Bearer not-a-token", "Bearer odcm_AAAAAAAA_" + "x" * 43])
+@pytest.mark.parametrize(
+    "header", ["Bearer", "Bearer a b", "Bearer not-a-token", "Bearer odcm_AAAAAAAA_" + "x" * 43]
+)
 def test_malformed_or_unknown_tokens_are_refused(api_client, member, header):
     response = api_client.get("/api/v1/me/", HTTP_AUTHORIZATION=header)
     assert response.status_code == 401
@@ -74,7 +76,9 @@ def test_tokens_are_stored_hashed(member, token_for):
 
 def test_api_creates_token_once_and_lists_without_it(api_client, member):
     api_client.force_login(member)
-    created = api_client.post("/api/v1/tokens/", {"name": "ci", "expires_days": 7, "read_only": True}, format="json")
+    created = api_client.post(
+        "/api/v1/tokens/", {"name": "ci", "expires_days": 7, "read_only": True}, format="json"
+    )
     assert created.status_code == 201
     plaintext = created.json()["token"]
     assert plaintext.startswith("odcm_")

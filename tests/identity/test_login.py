@@ -71,7 +71,11 @@ def test_password_change_works(client, member):
     client.force_login(member)
     response = client.post(
         "/accounts/password/change/",
-        {"oldpassword": PASSWORD, "password1": "a brand new passphrase", "password2": "a brand new passphrase"},
+        {
+            "oldpassword": PASSWORD,
+            "password1": "a brand new passphrase",
+            "password2": "a brand new passphrase",
+        },
     )
     assert response.status_code == 302
     member.refresh_from_db()

@@ -23,8 +23,13 @@ GOOD = {
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "odcm.settings", **env}
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=environ, capture_output=True,
-        text=True, timeout=60, check=False,
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -56,6 +61,12 @@ def test_check_deploy_passes_under_production_settings():
 
 
 def test_check_deploy_warns_when_served_over_http():
-    result = manage("check", "--deploy", "--fail-level", "WARNING", **{**GOOD, "ODCM_SITE_URL": "http://odcm.example.com"})
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        **{**GOOD, "ODCM_SITE_URL": "http://odcm.example.com"},
+    )
     assert result.returncode != 0
     assert "odcm.W001" in result.stderr + result.stdout

@@ -5,8 +5,19 @@ import pytest
 from odcm.env import EnvError, env_bool, env_int, env_list, env_str, env_url
 
 
-@pytest.mark.parametrize("raw,expected", [("1", True), ("TRUE", True), ("yes", True), ("on", True),
-                                          ("0", False), ("false", False), ("No", False), ("off", False)])
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("1", True),
+        ("TRUE", True),
+        ("yes", True),
+        ("on", True),
+        ("0", False),
+        ("false", False),
+        ("No", False),
+        ("off", False),
+    ],
+)
 def test_bool_reads_the_usual_words(raw, expected):
     assert env_bool("ODCM_X", not expected, environ={"ODCM_X": raw}) is expected
 

@@ -1,0 +1,51 @@
+# ODCM: `make demo` runs the whole product; `make test` runs every check CI runs.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+TEST_ENV := DJANGO_SETTINGS_MODULE=tests.settings
+
+.PHONY: demo test lint typecheck migrations-check pytest e2e bench clean help
+
+help:
+	@echo "make demo   - install what is needed and run ODCM with simulated Octopus instances"
+	@echo "make test   - lint, type-check, migrations check and the test suite (PostgreSQL, Redis)"
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime: $(VENV)/bin/python requirements.txt
+	$(PIP) -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt requirements-ldap.txt
+	@if command -v dpkg >/dev/null && ! dpkg -s libldap2-dev libsasl2-dev >/dev/null 2>&1; then \
+	  echo "python-ldap needs Debian's libldap2-dev and libsasl2-dev: apt-get install libldap2-dev libsasl2-dev"; exit 1; fi
+	$(PIP) -r requirements-dev.txt -r requirements-ldap.txt
+	@touch $@
+
+demo: $(VENV)/.runtime
+	$(PY) -m odcm.demo
+
+test: $(VENV)/.dev
+	@$(PY) -m tests.check_services
+	$(MAKE) --no-print-directory lint typecheck migrations-check pytest
+
+lint:
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck:
+	$(VENV)/bin/mypy .
+
+migrations-check:
+	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
+
+pytest:
+	$(VENV)/bin/pytest
+
+bench: $(VENV)/.dev
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf var/ .mypy_cache .ruff_cache .pytest_cache
