@@ -193,7 +193,8 @@ def decode_json(raw: RawResponse, where: Where) -> Any:
     ctype = raw.headers.get("content-type", "")
     problem = None
     if "json" not in ctype.lower():
-        problem = f"answered with content type {_clip(ctype, 60) or '(none)'} instead of JSON"
+        media = _clip(ctype.split(";", 1)[0], 60) or "(none)"
+        problem = f"answered with content type {media} instead of JSON"
     else:
         try:
             return json.loads(raw.content)
