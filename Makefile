@@ -39,7 +39,7 @@ typecheck:
 	$(VENV)/bin/mypy .
 
 migrations-check:
-	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
+	ODCM_DEBUG=true ODCM_VAR_DIR=var/migrations-check $(PY) manage.py makemigrations --check --dry-run
 
 pytest:
 	$(VENV)/bin/pytest
