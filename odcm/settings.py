@@ -271,6 +271,9 @@ else:
     }
 CELERY_TASK_ALWAYS_EAGER = env_bool("ODCM_CELERY_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Periodic tasks; each app adds its entries here. Every periodic task is idempotent and safe
+# when two beat schedulers run at once.
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
 
 LOGGING = {
     "version": 1,
