@@ -250,6 +250,7 @@ class ClientCore:
     def _transport_error(self, problem: TransportProblem, call: Call) -> OctopusError:
         ctx = call.where.ctx()
         server = f"the Octopus server at {self.base_url}"
+        upper = "T" + server[1:]
         label = call.where.label
         if problem.kind == "tls":
             return TLSError(
@@ -265,7 +266,7 @@ class ClientCore:
             )
         if problem.kind == "read_timeout":
             return ServerTimeout(
-                f"{server.capitalize()} did not answer {label} within "
+                f"{upper} did not answer {label} within "
                 f"{self.timeouts.read:g} s. It may be overloaded or stuck; try again later.",
                 **ctx,
             )

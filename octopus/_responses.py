@@ -98,11 +98,12 @@ def error_for(raw: RawResponse, where: Where) -> OctopusError:
     said = f": {message}" if message else ""
     said += f" ({'; '.join(errors[:5])})" if errors else ""
     server = f"the Octopus server at {where.base_url}"
+    upper = "T" + server[1:]
     http = {"error_message": message, "errors": errors, "help_text": help_text, **where.ctx(status)}
     if 300 <= status < 400:
         location = _display(raw.headers.get("location", "")) or "an unknown address"
         return RedirectRefused(
-            f"{server.capitalize()} answered {where.label} with a redirect (HTTP {status}) "
+            f"{upper} answered {where.label} with a redirect (HTTP {status}) "
             f"to {location}; ODCM never follows redirects. Use the final address (https, "
             "with any virtual directory) as the server URL.",
             location=location,
@@ -110,7 +111,7 @@ def error_for(raw: RawResponse, where: Where) -> OctopusError:
         )
     if status == 401:
         return AuthenticationFailed(
-            f"{server.capitalize()} rejected the API key (HTTP 401 on {where.label}). The key "
+            f"{upper} rejected the API key (HTTP 401 on {where.label}). The key "
             "may be wrong, expired or revoked, or its user disabled: create a new API key in "
             "Octopus and update it in ODCM.",
             **http,
@@ -129,21 +130,18 @@ def error_for(raw: RawResponse, where: Where) -> OctopusError:
         wait = retry_after_seconds(raw.headers)
         hint = f"; it asked to wait {wait:.0f} s" if wait is not None else ""
         return RateLimited(
-            f"{server.capitalize()} is rate-limiting ODCM (HTTP 429 on {where.label}){hint}. "
-            "Try again later.",
+            f"{upper} is rate-limiting ODCM (HTTP 429 on {where.label}){hint}. Try again later.",
             retry_after=wait,
             **http,
         )
     if status >= 500:
         return ServerError(
-            f"{server.capitalize()} failed with HTTP {status} on {where.label}{said}. The "
+            f"{upper} failed with HTTP {status} on {where.label}{said}. The "
             "problem is on the server or a proxy in front of it: check the Octopus server "
             "logs, then retry.",
             **http,
         )
-    return OctopusHTTPError(
-        f"{server.capitalize()} answered HTTP {status} to {where.label}{said}.", **http
-    )
+    return OctopusHTTPError(f"{upper} answered HTTP {status} to {where.label}{said}.", **http)
 
 
 def _forbidden(
@@ -172,16 +170,16 @@ def _invalid(
     where: Where,
     http: dict[str, Any],
 ) -> ValidationFailed:
+    upper = "T" + server[1:]
     if _CONCURRENCY.search(" ".join([message or "", *errors])):
         return VersionConflict(
-            f"{server.capitalize()} refused {where.label} because the document changed since "
+            f"{upper} refused {where.label} because the document changed since "
             f"it was read (HTTP {status}{said}). Read it again, re-apply the change and "
             "save again.",
             **http,
         )
     return ValidationFailed(
-        f"{server.capitalize()} refused {where.label} (HTTP {status}){said}. Correct the "
-        "request and try again.",
+        f"{upper} refused {where.label} (HTTP {status}){said}. Correct the request and try again.",
         **http,
     )
 

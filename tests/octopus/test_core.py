@@ -34,8 +34,20 @@ def core(**kwargs) -> ClientCore:
     return ClientCore("http://127.0.0.1:8080/octo/", KEY, policy=POLICY, **kwargs)
 
 
-def raw(status: int, body: bytes = b"", ctype: str = "application/json", **headers) -> RawResponse:
-    return RawResponse(status, httpx.Headers({"content-type": ctype, **headers}), body)
+def raw(
+    status: int,
+    body: bytes = b"",
+    ctype: str = "application/json",
+    *,
+    retry_after: str | None = None,
+    location: str | None = None,
+) -> RawResponse:
+    headers = {"content-type": ctype}
+    if retry_after is not None:
+        headers["retry-after"] = retry_after
+    if location is not None:
+        headers["location"] = location
+    return RawResponse(status, httpx.Headers(headers), body)
 
 
 WHERE = Where("https://octopus.example.com", "PUT", "/api/Spaces-1/variables/x")
@@ -154,9 +166,9 @@ def test_which_answers_are_retried() -> None:
 def test_retry_after_is_honoured_up_to_a_limit() -> None:
     c = core(rng=lambda: 0.0, retry=RetryPolicy(max_retry_after=10))
     get = c.call("GET", "spaces")
-    assert c.retry_delay(get, raw(429, **{"retry-after": "2"}), 0) == 2.0
-    assert c.retry_delay(get, raw(503, **{"retry-after": "3"}), 0) == 3.0
-    assert c.retry_delay(get, raw(429, **{"retry-after": "30"}), 0) is None
+    assert c.retry_delay(get, raw(429, retry_after="2"), 0) == 2.0
+    assert c.retry_delay(get, raw(503, retry_after="3"), 0) == 3.0
+    assert c.retry_delay(get, raw(429, retry_after="30"), 0) is None
     assert retry_after_seconds({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0
     assert retry_after_seconds({"retry-after": "soon"}) is None
 
@@ -197,7 +209,7 @@ def test_status_codes_map_to_typed_errors_with_octopus_details() -> None:
     assert isinstance(
         error_for(raw(502, b"<html>bad gateway</html>", "text/html"), WHERE), ServerError
     )
-    limited = error_for(raw(429, **{"retry-after": "120"}), WHERE)
+    limited = error_for(raw(429, retry_after="120"), WHERE)
     assert isinstance(limited, RateLimited) and limited.retry_after == 120
     moved = error_for(raw(302, location="https://sso.example/login?token=abc"), WHERE)
     assert isinstance(moved, RedirectRefused) and "token=abc" not in str(moved)

@@ -1,0 +1,198 @@
+"""Client behaviour over real HTTP against a plain loopback server (not Octopus)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+
+import pytest
+
+from octopus import (
+    AsyncOctopusClient,
+    NotAnOctopusServer,
+    OctopusClient,
+    RedirectRefused,
+    ResponseTooLarge,
+    URLNotAllowed,
+    URLPolicy,
+)
+
+from .conftest import API_KEY, FAST_RETRY, LOOPBACK, SHORT, PlainServer, json_reply
+
+HTML = (200, {"Content-Type": "text/html; charset=utf-8"}, b"<html><body>Welcome</body></html>")
+
+
+def sync_client(url: str, **kwargs) -> OctopusClient:
+    kwargs.setdefault("policy", LOOPBACK)
+    return OctopusClient(url, API_KEY, retry=FAST_RETRY, timeouts=SHORT, **kwargs)
+
+
+def run_async(url: str, action, **kwargs):
+    kwargs.setdefault("policy", LOOPBACK)
+
+    async def main():
+        async with AsyncOctopusClient(
+            url, API_KEY, retry=FAST_RETRY, timeouts=SHORT, **kwargs
+        ) as client:
+            return await action(client)
+
+    return asyncio.run(main())
+
+
+def test_html_site_is_not_an_octopus_server(plain_server: PlainServer) -> None:
+    plain_server.routes["/api"] = lambda: HTML
+    with sync_client(plain_server.url) as client, pytest.raises(NotAnOctopusServer) as caught:
+        client.root()
+    message = str(caught.value)
+    assert "does not look like an Octopus Deploy server" in message
+    assert "text/html" in message and plain_server.url in message
+    with pytest.raises(NotAnOctopusServer):
+        run_async(plain_server.url, lambda c: c.root())
+
+
+def test_json_without_application_field_is_not_an_octopus_server(
+    plain_server: PlainServer,
+) -> None:
+    plain_server.routes["/api"] = lambda: json_reply(200, {"name": "some other API"})
+    with (
+        sync_client(plain_server.url) as client,
+        pytest.raises(NotAnOctopusServer, match="without an Application field"),
+    ):
+        client.root()
+
+
+def test_missing_root_document_is_not_an_octopus_server(plain_server: PlainServer) -> None:
+    with (
+        sync_client(plain_server.url + "/wrongdir") as client,
+        pytest.raises(NotAnOctopusServer, match="found nothing"),
+    ):
+        client.root()
+    assert plain_server.hits("/wrongdir/api") == 1
+
+
+def test_redirects_are_never_followed(plain_server: PlainServer) -> None:
+    plain_server.routes["/api"] = lambda: (302, {"Location": f"{plain_server.url}/login?t=1"}, b"")
+    plain_server.routes["/login"] = lambda: json_reply(200, {"Application": "Octopus Deploy"})
+    with sync_client(plain_server.url) as client, pytest.raises(RedirectRefused) as caught:
+        client.root()
+    assert "never follows redirects" in str(caught.value) and "t=1" not in str(caught.value)
+    with pytest.raises(RedirectRefused):
+        run_async(plain_server.url, lambda c: c.root())
+    assert plain_server.hits("/login") == 0
+    assert plain_server.hits("/api") == 2  # a redirect is not retried
+
+
+def test_declared_oversized_body_is_refused_unread(plain_server: PlainServer) -> None:
+    big = b'{"Items": [' + b",".join([b'"xxxxxxxxxx"'] * 20_000) + b"]}"
+    plain_server.routes["/api/big"] = lambda: (200, {"Content-Type": "application/json"}, big)
+    with (
+        sync_client(plain_server.url, max_response_bytes=100_000) as client,
+        pytest.raises(ResponseTooLarge, match="larger than ODCM's limit"),
+    ):
+        client.get("big")
+    with pytest.raises(ResponseTooLarge):
+        run_async(plain_server.url, lambda c: c.get("big"), max_response_bytes=100_000)
+    with sync_client(plain_server.url, max_response_bytes=1_000_000) as client:
+        assert len(client.get("big")["Items"]) == 20_000
+    assert plain_server.hits("/api/big") == 3  # never retried
+
+
+def test_streamed_oversized_body_is_cut_off(plain_server: PlainServer) -> None:
+    # No Content-Length: the limit must hold while streaming (chunked encoding).
+    chunk = b"x" * 4096
+    body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(100)) + b"0\r\n\r\n"
+    plain_server.routes["/api/stream"] = lambda: (
+        200,
+        {"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        body,
+    )
+    with (
+        sync_client(plain_server.url, max_response_bytes=50_000) as client,
+        pytest.raises(ResponseTooLarge),
+    ):
+        client.get("stream")
+    with pytest.raises(ResponseTooLarge):
+        run_async(plain_server.url, lambda c: c.get("stream"), max_response_bytes=50_000)
+
+
+def test_key_goes_in_the_header_never_the_url(plain_server: PlainServer) -> None:
+    plain_server.routes["/api"] = lambda: json_reply(
+        200, {"Application": "Octopus Deploy", "Version": "2024.4.1234"}
+    )
+    with sync_client(plain_server.url) as client:
+        client.root()
+    run_async(plain_server.url, lambda c: c.root())
+    assert len(plain_server.seen) == 2
+    for _, path, _, key_ok in plain_server.seen:
+        assert API_KEY not in path and "apikey" not in path.lower()
+        assert key_ok
+
+
+def test_connect_time_check_catches_dns_rebinding(plain_server: PlainServer) -> None:
+    # The first lookup (static/form check) sees loopback; later lookups "rebind" to a
+    # metadata address. The connection must be refused, not made.
+    answers = iter([["127.0.0.1"]] + [["169.254.169.254"]] * 10)
+    policy = URLPolicy(
+        allow_http=True, allowed_networks=["127.0.0.0/8"], resolver=lambda h: next(answers)
+    )
+    url = f"http://rebind.test:{plain_server.port}"
+    policy.check(url)
+    with sync_client(url, policy=policy) as client, pytest.raises(URLNotAllowed) as caught:
+        client.root()
+    assert "169.254.169.254" in str(caught.value) and "always refused" in str(caught.value)
+    with pytest.raises(URLNotAllowed):
+        run_async(url, lambda c: c.root(), policy=policy)
+    assert plain_server.seen == []
+
+
+def test_transports_connect_to_the_checked_address(plain_server: PlainServer) -> None:
+    # "octopus.test" exists only in the policy's resolver: reaching the server proves
+    # the transports connect to the address the policy checked, not a second lookup.
+    plain_server.routes["/api"] = lambda: json_reply(
+        200, {"Application": "Octopus Deploy", "Version": "2024.4.1234"}
+    )
+    policy = URLPolicy(
+        allow_http=True, allowed_networks=["127.0.0.0/8"], resolver=lambda h: ["127.0.0.1"]
+    )
+    url = f"http://octopus.test:{plain_server.port}"
+    with sync_client(url, policy=policy) as client:
+        assert client.root().version == "2024.4.1234"
+    assert run_async(url, lambda c: c.root(), policy=policy).version == "2024.4.1234"
+    assert plain_server.seen[0][2]["Host"] == f"octopus.test:{plain_server.port}"
+
+
+def test_api_key_never_appears_in_errors_reprs_tracebacks_or_logs(
+    plain_server: PlainServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    plain_server.routes["/api"] = lambda: json_reply(
+        401, {"ErrorMessage": "You must be logged in", "Errors": []}
+    )
+    plain_server.routes["/api/flaky"] = lambda: json_reply(503, {"ErrorMessage": "busy"})
+    caplog.set_level(logging.DEBUG)
+    errors: list[Exception] = []
+    texts: list[str] = []
+    for action in (lambda c: c.root(), lambda c: c.get("flaky")):
+        with sync_client(plain_server.url) as client:
+            texts += [repr(client), str(client)]
+            try:
+                action(client)
+            except Exception as exc:  # noqa: BLE001 - every error is inspected below
+                errors.append(exc)
+        try:
+            run_async(plain_server.url, action)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+    try:
+        sync_client("http://127.0.0.1:1").root()
+    except Exception as exc:  # noqa: BLE001
+        errors.append(exc)
+    assert len(errors) == 5
+    for error in errors:
+        assert error.__context__ is None and error.__cause__ is None
+        texts += [str(error), repr(error), *traceback.format_exception(error)]
+        texts += traceback.TracebackException.from_exception(error, capture_locals=True).format()
+    texts += [record.getMessage() for record in caplog.records]
+    texts += [repr(record.__dict__) for record in caplog.records]
+    assert any("Retrying GET /api/flaky" in t for t in texts)  # the logs were captured
+    assert not [t for t in texts if API_KEY in t]
