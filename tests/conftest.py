@@ -94,3 +94,9 @@ def project_root() -> Path:
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("PLAYWRIGHT_BROWSERS_PATH", "0")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests run last: Playwright's sync API keeps an event loop on the main thread
+    for as long as the browser lives, which would break later tests that call asyncio.run()."""
+    items.sort(key=lambda item: "/tests/e2e/" in str(item.path))
