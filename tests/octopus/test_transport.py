@@ -14,6 +14,8 @@ from octopus import (
     OctopusClient,
     RedirectRefused,
     ResponseTooLarge,
+    RetryPolicy,
+    ServerError,
     URLNotAllowed,
     URLPolicy,
 )
@@ -25,7 +27,8 @@ HTML = (200, {"Content-Type": "text/html; charset=utf-8"}, b"<html><body>Welcome
 
 def sync_client(url: str, **kwargs) -> OctopusClient:
     kwargs.setdefault("policy", LOOPBACK)
-    return OctopusClient(url, API_KEY, retry=FAST_RETRY, timeouts=SHORT, **kwargs)
+    kwargs.setdefault("retry", FAST_RETRY)
+    return OctopusClient(url, API_KEY, timeouts=SHORT, **kwargs)
 
 
 def run_async(url: str, action, **kwargs):
@@ -196,3 +199,43 @@ def test_api_key_never_appears_in_errors_reprs_tracebacks_or_logs(
     texts += [repr(record.__dict__) for record in caplog.records]
     assert any("Retrying GET /api/flaky" in t for t in texts)  # the logs were captured
     assert not [t for t in texts if API_KEY in t]
+
+
+def sequence(*replies):
+    """A route that answers with each reply in turn, then repeats the last one."""
+    queue = list(replies)
+
+    def route():
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    return route
+
+
+def test_gateway_errors_are_retried_for_reads(plain_server: PlainServer) -> None:
+    ok = json_reply(200, {"Items": [], "TotalResults": 0, "Links": {}})
+    plain_server.routes["/api/things"] = sequence(
+        json_reply(502, {}), (503, {"Content-Type": "text/html"}, b"down"), json_reply(504, {}), ok
+    )
+    retry = RetryPolicy(max_retries=3, backoff=0.01, max_backoff=0.02)
+    with sync_client(plain_server.url, retry=retry) as client:
+        assert client.get("things")["TotalResults"] == 0
+    assert plain_server.hits("/api/things") == 4
+
+
+def test_gateway_errors_are_not_retried_for_posts(plain_server: PlainServer) -> None:
+    plain_server.routes["/api/things"] = lambda: json_reply(502, {})
+    with sync_client(plain_server.url) as client, pytest.raises(ServerError) as caught:
+        client.post("things", {"Name": "x"})
+    assert caught.value.status_code == 502
+    assert plain_server.hits("/api/things") == 1
+    plain_server.seen.clear()
+    with sync_client(plain_server.url) as client, pytest.raises(ServerError):
+        client.post("things", {"Name": "x"}, idempotent=True)
+    assert plain_server.hits("/api/things") == 3  # the caller vouched it is safe to repeat
+
+
+def test_gateway_errors_give_up_after_the_retry_budget(plain_server: PlainServer) -> None:
+    plain_server.routes["/api/things"] = lambda: json_reply(503, {"ErrorMessage": "Maintenance"})
+    with pytest.raises(ServerError, match="HTTP 503 on GET /api/things: Maintenance"):
+        run_async(plain_server.url, lambda c: c.get("things"))
+    assert plain_server.hits("/api/things") == 1 + FAST_RETRY.max_retries
