@@ -25,6 +25,21 @@ def check_broker() -> None:
 CHECKS: dict[str, Callable[[], None]] = {"database": check_database, "broker": check_broker}
 
 
+def worker_heartbeat_age() -> float | None:
+    """Seconds since a Celery worker last ran the heartbeat task (None: never seen)."""
+    import time
+
+    from django.core.cache import cache
+
+    from odcm.tasks import HEARTBEAT_KEY
+
+    try:
+        seen = cache.get(HEARTBEAT_KEY)
+    except Exception:  # the cache is informational here; the broker check reports outages
+        return None
+    return None if seen is None else round(time.time() - float(seen), 1)
+
+
 def run_checks() -> dict[str, str]:
     """Each check's outcome: "ok" or a short, secret-free reason."""
     results = {}

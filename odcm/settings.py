@@ -273,7 +273,9 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("ODCM_CELERY_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Periodic tasks; each app adds its entries here. Every periodic task is idempotent and safe
 # when two beat schedulers run at once.
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "worker-heartbeat": {"task": "odcm.tasks.worker_heartbeat", "schedule": 60.0},
+}
 
 LOGGING = {
     "version": 1,

@@ -12,7 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from odcm.health import run_checks
+from odcm.health import run_checks, worker_heartbeat_age
 
 
 @login_required
@@ -33,6 +33,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
     body: dict[str, object] = {"status": "ok" if not failed else "unavailable", "checks": checks}
     if failed:
         body["failed"] = failed
+    # Informational: a stalled worker does not make the web process unhealthy.
+    body["worker_heartbeat_age_seconds"] = worker_heartbeat_age()
     return JsonResponse(body, status=503 if failed else 200)
 
 

@@ -1,0 +1,16 @@
+"""Project-level periodic tasks."""
+
+from __future__ import annotations
+
+import time
+
+from celery import shared_task
+from django.core.cache import cache
+
+HEARTBEAT_KEY = "odcm:worker-heartbeat"
+
+
+@shared_task(ignore_result=True, time_limit=30, soft_time_limit=25)
+def worker_heartbeat() -> None:
+    """Beat sends this every minute; /healthz reports how long ago a worker last ran it."""
+    cache.set(HEARTBEAT_KEY, time.time(), timeout=None)
