@@ -11,7 +11,9 @@ COPY requirements.txt requirements-ldap.txt ./
 RUN pip install --no-cache-dir -r requirements.txt -r requirements-ldap.txt
 COPY . .
 RUN useradd --system --home /var/lib/odcm odcm && mkdir -p /var/lib/odcm && chown odcm /var/lib/odcm \
- && ODCM_DEBUG=true python manage.py collectstatic --noinput
+ && ODCM_SECRET_KEY="build-only-$(python -m odcm.keygen --secret-key)" ODCM_ALLOWED_HOSTS=build \
+    ODCM_ENCRYPTION_KEYS="$(python -m odcm.keygen --encryption-key)" \
+    python manage.py collectstatic --noinput
 USER odcm
 EXPOSE 8000
 CMD ["gunicorn", "odcm.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4", "--access-logfile", "-"]
