@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any
@@ -42,7 +43,7 @@ class AsyncOctopusClient:
         timeouts: Timeouts | None = None,
         retry: RetryPolicy | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-        verify: bool | Any = True,
+        verify: bool | ssl.SSLContext = True,
         http: httpx.AsyncClient | None = None,
     ) -> None:
         self._core = ClientCore(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Iterator
 from types import TracebackType
@@ -38,7 +39,7 @@ class OctopusClient:
         timeouts: Timeouts | None = None,
         retry: RetryPolicy | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-        verify: bool | Any = True,
+        verify: bool | ssl.SSLContext = True,
         http: httpx.Client | None = None,
     ) -> None:
         self._core = ClientCore(
