@@ -1,0 +1,525 @@
+"""Server tasks, deployments, releases, the dashboard and the deployment XML feed."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from octosim.api_core import require_space
+from octosim.errors import invalid, not_found
+from octosim.paging import bool_param, csv_param, envelope, param, q
+from octosim.resources import iso
+from octosim.routing import Ctx, RawBody, Reply, Router
+from octosim.seed import add_deployment
+from octosim.state import FINAL_STATES, DeploymentRec, Doc, ReleaseRec, TaskRec, now
+
+TASK_QUERY = (
+    "{?skip,active,environment,tenant,runbook,project,name,node,running,states,"
+    "hasPendingInterruptions,hasWarningsOrErrors,take,ids,partialName,spaces,includeSystem,"
+    "fromCompletedDate,toCompletedDate,fromQueueDate,toQueueDate,fromStartDate,toStartDate}"
+)
+TASK_TYPES = [
+    ("Deploy", "Deploy a release"),
+    ("Health", "Check the health of deployment targets"),
+    ("Retention", "Apply retention policies"),
+    ("Upgrade", "Upgrade Tentacles"),
+    ("AdHocScript", "Run a script"),
+    ("RunbookRun", "Run a runbook"),
+]
+
+
+def _human(ts: float) -> str:
+    dt = datetime.fromtimestamp(ts, tz=UTC)
+    hour = dt.hour % 12 or 12
+    return f"{dt:%A}, {dt.day} {dt:%B %Y} {hour}:{dt:%M:%S} {'AM' if dt.hour < 12 else 'PM'}"
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    hours = minutes // 60
+    return f"{hours} hour{'s' if hours != 1 else ''}"
+
+
+def render_task(task: TaskRec, moment: float) -> Doc:
+    state = task.state(moment)
+    done = state in FINAL_STATES
+    started = task.start_time is not None and moment >= task.start_time
+    end = task.complete_time if done else None
+    duration = ""
+    if started and task.start_time is not None:
+        duration = _duration((end or moment) - task.start_time)
+    args: dict[str, Any] = {}
+    if task.deployment_id:
+        args["DeploymentId"] = task.deployment_id
+    prefix = f"/api/{task.space_id}" if task.space_id else "/api"
+    return {
+        "Id": task.id,
+        "SpaceId": task.space_id,
+        "Name": task.name,
+        "Description": task.description,
+        "Arguments": args,
+        "State": state,
+        "Completed": _human(end) if end is not None else None,
+        "QueueTime": iso(task.queue_time),
+        "QueueTimeExpiry": None,
+        "StartTime": iso(task.start_time) if started else None,
+        "LastUpdatedTime": iso(end or (task.start_time if started else task.queue_time)),
+        "CompletedTime": iso(end),
+        "ServerNode": "OctopusServerNodes-1" if started else None,
+        "Duration": duration,
+        "ErrorMessage": task.error if done and state != "Success" else "",
+        "HasBeenPickedUpByProcessor": started,
+        "IsCompleted": done,
+        "FinishedSuccessfully": state == "Success",
+        "HasPendingInterruptions": False,
+        "CanRerun": done,
+        "HasWarningsOrErrors": state in ("Failed", "TimedOut"),
+        "Links": {
+            "Self": f"/api/tasks/{task.id}",
+            "Web": f"/app#/{task.space_id}/tasks/{task.id}",
+            "Raw": f"/api/tasks/{task.id}/raw",
+            "Rerun": f"/api/tasks/rerun/{task.id}",
+            "Cancel": f"/api/tasks/{task.id}/cancel",
+            "State": f"/api/tasks/{task.id}/state",
+            "Details": f"{prefix}/tasks/{task.id}/details{{?verbose,tail,ranges}}",
+        },
+    }
+
+
+def _date_param(ctx: Ctx, name: str) -> float | None:
+    raw = param(ctx.query, name)
+    if not raw:
+        return None
+    text = (
+        raw.strip().replace(" ", "T", 1) if "T" not in raw and " " in raw.strip() else raw.strip()
+    )
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise invalid(f"The value '{raw}' is not a valid date for {name}.") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp()
+
+
+def _in_range(value: float | None, low: float | None, high: float | None) -> bool:
+    if low is None and high is None:
+        return True
+    if value is None:
+        return False
+    return (low is None or value >= low) and (high is None or value <= high)
+
+
+def _task_filters(ctx: Ctx, moment: float) -> list[Callable[[TaskRec], bool]]:
+    q = ctx.query
+    checks: list[Callable[[TaskRec], bool]] = []
+    names = {n.lower() for n in csv_param(q, "name")}
+    if names:
+        checks.append(lambda t: t.name.lower() in names)
+    for key, attr in (
+        ("project", "project_id"),
+        ("environment", "environment_id"),
+        ("tenant", "tenant_id"),
+    ):
+        wanted = set(csv_param(q, key))
+        if wanted:
+            checks.append(lambda t, a=attr, w=wanted: getattr(t, a) in w)  # type: ignore[misc]
+    ids = set(csv_param(q, "ids"))
+    if ids:
+        checks.append(lambda t: t.id in ids)
+    partial = param(q, "partialName")
+    if partial:
+        checks.append(lambda t: partial.lower() in t.description.lower())
+    if bool_param(q, "active"):
+        checks.append(lambda t: t.state(moment) not in FINAL_STATES)
+    if bool_param(q, "running"):
+        checks.append(lambda t: t.state(moment) == "Executing")
+    if bool_param(q, "hasPendingInterruptions"):
+        checks.append(lambda t: False)
+    if bool_param(q, "hasWarningsOrErrors"):
+        checks.append(lambda t: t.state(moment) in ("Failed", "TimedOut"))
+    for stem, getter in (
+        ("CompletedDate", lambda t: t.complete_time if t.state(moment) in FINAL_STATES else None),
+        ("QueueDate", lambda t: t.queue_time),
+        (
+            "StartDate",
+            lambda t: t.start_time if t.start_time is not None and t.start_time <= moment else None,
+        ),
+    ):
+        low, high = _date_param(ctx, f"from{stem}"), _date_param(ctx, f"to{stem}")
+        if low is not None or high is not None:
+            checks.append(lambda t, g=getter, lo=low, hi=high: _in_range(g(t), lo, hi))  # type: ignore[misc]
+    return checks
+
+
+def list_tasks(ctx: Ctx) -> Reply:
+    moment = now()
+    st = ctx.st
+    if ctx.space_id is not None:
+        require_space(ctx)
+        spaces: set[str | None] | None = {ctx.space_id}
+    else:
+        wanted = csv_param(ctx.query, "spaces")
+        spaces = None if not wanted or "all" in [w.lower() for w in wanted] else set(wanted)
+    include_system = bool_param(ctx.query, "includeSystem")
+    if include_system is None:
+        include_system = ctx.space_id is None
+    checks = _task_filters(ctx, moment)
+    base = [
+        t
+        for t in st.tasks_newest_first()
+        if (t.space_id is None and include_system)
+        or (t.space_id is not None and (spaces is None or t.space_id in spaces))
+    ]
+    base = [t for t in base if all(check(t) for check in checks)]
+    totals = Counter(t.state(moment) for t in base)
+    states = set(csv_param(ctx.query, "states"))
+    items = [t for t in base if t.state(moment) in states] if states else base
+    path = f"{ctx.prefix}/tasks"
+    all_states = ["Queued", "Executing", "Failed", "Canceled", "TimedOut", "Success", "Cancelling"]
+    return 200, envelope(
+        items,
+        ctx.query,
+        item_type="Task",
+        path=path,
+        template=path + "{/id}" + TASK_QUERY,
+        render=lambda t: render_task(t, moment),
+        extra={"TotalCounts": {s: totals.get(s, 0) for s in all_states}},
+    )
+
+
+def _task(ctx: Ctx) -> TaskRec:
+    if ctx.space_id is not None:
+        require_space(ctx)
+    task = ctx.st.tasks.get(ctx.params["id"])
+    if task is None or (ctx.space_id is not None and task.space_id != ctx.space_id):
+        raise not_found(ctx.params["id"])
+    return task
+
+
+def get_task(ctx: Ctx) -> Reply:
+    return 200, render_task(_task(ctx), now())
+
+
+def task_details(ctx: Ctx) -> Reply:
+    task = _task(ctx)
+    moment = now()
+    rendered = render_task(task, moment)
+    done = rendered["IsCompleted"]
+    return 200, {
+        "Id": task.id,
+        "Task": rendered,
+        "ActivityLogs": [
+            {
+                "Id": f"ServerTasks-{task.id}",
+                "Name": task.description,
+                "Status": "Success"
+                if rendered["State"] == "Success"
+                else ("Running" if not done else "Failed"),
+                "Children": [],
+                "ShowAtSummaryLevel": True,
+                "LogElements": [],
+                "ProgressPercentage": 100 if done else 50,
+                "ProgressMessage": None,
+                "Started": rendered["StartTime"],
+                "Ended": rendered["CompletedTime"],
+            }
+        ],
+        "Progress": {
+            "ProgressPercentage": 100 if done else 50,
+            "EstimatedTimeRemaining": "" if done else "a few seconds",
+        },
+        "PhysicalLogSize": 1024,
+        "Links": {"Self": f"/api/tasks/{task.id}/details"},
+    }
+
+
+def task_raw(ctx: Ctx) -> Reply:
+    task = _task(ctx)
+    moment = now()
+    lines = [
+        f"Task ID:        {task.id}",
+        f"Task status:    {task.state(moment)}",
+        f"Task queued:    {iso(task.queue_time)}",
+        task.description,
+    ]
+    return 200, RawBody(("\n".join(lines) + "\n").encode(), "text/plain; charset=utf-8")
+
+
+def cancel_task(ctx: Ctx) -> Reply:
+    task = _task(ctx)
+    moment = now()
+    if task.state(moment) not in FINAL_STATES:
+        task.complete_time = moment
+        task.final_state = "Canceled"
+        task.error = "The task was canceled."
+    return 200, render_task(task, moment)
+
+
+def task_types(ctx: Ctx) -> Reply:
+    return 200, [{"Id": n, "Name": n, "Description": d} for n, d in TASK_TYPES]
+
+
+# ---------------------------------------------------------------- deployments
+
+
+def render_deployment(ctx: Ctx, dep: DeploymentRec) -> Doc:
+    st = ctx.st
+    env = st.col(dep.space_id, "environments").get(dep.environment_id)
+    proj = st.col(dep.space_id, "projects").get(dep.project_id)
+    p = f"/api/{dep.space_id}"
+    return {
+        "Id": dep.id,
+        "SpaceId": dep.space_id,
+        "Name": f"Deploy to {env['Name'] if env else dep.environment_id}",
+        "ReleaseId": dep.release_id,
+        "EnvironmentId": dep.environment_id,
+        "TenantId": dep.tenant_id,
+        "ProjectId": dep.project_id,
+        "ChannelId": dep.channel_id,
+        "TaskId": dep.task_id,
+        "DeploymentProcessId": f"deploymentprocess-{dep.project_id}-s-1",
+        "ManifestVariableSetId": f"variableset-{dep.id}",
+        "Created": iso(dep.created),
+        "DeployedBy": dep.deployed_by,
+        "DeployedById": dep.deployed_by_id,
+        "DeployedToMachineIds": [],
+        "Comments": None,
+        "FormValues": {},
+        "QueueTime": None,
+        "QueueTimeExpiry": None,
+        "ForcePackageDownload": False,
+        "ForcePackageRedeployment": False,
+        "SkipActions": [],
+        "SpecificMachineIds": [],
+        "ExcludedMachineIds": [],
+        "UseGuidedFailure": False,
+        "FailureEncountered": False,
+        "Changes": [],
+        "ChangesMarkdown": "",
+        "LastModifiedOn": iso(dep.created),
+        "LastModifiedBy": dep.deployed_by,
+        "Links": {
+            "Self": f"{p}/deployments/{dep.id}",
+            "Release": f"{p}/releases/{dep.release_id}",
+            "Environment": f"{p}/environments/{dep.environment_id}",
+            "Project": f"{p}/projects/{dep.project_id}",
+            "Task": f"/api/tasks/{dep.task_id}",
+            "Web": f"/app#/{dep.space_id}/projects/{proj['Slug'] if proj else dep.project_id}"
+            f"/deployments/{dep.id}",
+        },
+    }
+
+
+def _deployments(ctx: Ctx) -> list[DeploymentRec]:
+    require_space(ctx)
+    q = ctx.query
+    moment = now()
+    items = [d for d in ctx.st.deployments.values() if d.space_id == ctx.space_id]
+    for key, attr in (
+        ("projects", "project_id"), ("environments", "environment_id"),
+        ("tenants", "tenant_id"), ("channels", "channel_id"), ("ids", "id"),
+    ):  # fmt: skip
+        wanted = set(csv_param(q, key))
+        if wanted:
+            items = [d for d in items if getattr(d, attr) in wanted]
+    state = param(q, "taskState")
+    if state:
+        tasks = ctx.st.tasks
+        items = [
+            d
+            for d in items
+            if d.task_id in tasks and tasks[d.task_id].state(moment).lower() == state.lower()
+        ]
+    items.sort(key=lambda d: (d.created, d.id), reverse=True)
+    return items
+
+
+def list_deployments(ctx: Ctx) -> Reply:
+    items = _deployments(ctx)
+    path = f"{ctx.prefix}/deployments"
+    return 200, envelope(
+        items,
+        ctx.query,
+        item_type="Deployment",
+        path=path,
+        template=path
+        + "{/id}"
+        + q(
+            "skip",
+            "take",
+            "ids",
+            "projects",
+            "environments",
+            "tenants",
+            "channels",
+            "taskState",
+            "partialName",
+        ),
+        render=lambda d: render_deployment(ctx, d),
+    )
+
+
+def get_deployment(ctx: Ctx) -> Reply:
+    require_space(ctx)
+    dep = ctx.st.deployments.get(ctx.params["id"])
+    if dep is None or dep.space_id != ctx.space_id:
+        raise not_found(ctx.params["id"])
+    return 200, render_deployment(ctx, dep)
+
+
+def create_deployment(ctx: Ctx) -> Reply:
+    require_space(ctx)
+    body = ctx.json_body()
+    rel = ctx.st.releases.get(str(body.get("ReleaseId")))
+    env = ctx.col("environments").get(str(body.get("EnvironmentId")))
+    errors = []
+    if rel is None or rel.space_id != ctx.space_id:
+        errors.append("The ReleaseId field is required and must name a release in this space.")
+    if env is None:
+        errors.append(
+            "The EnvironmentId field is required and must name an environment in this space."
+        )
+    if errors or rel is None or env is None:
+        raise invalid(*errors)
+    if ctx.space.get("TaskQueueStopped"):
+        raise invalid("The task queue for this space is stopped.")
+    rng = random.Random()
+    moment = now()
+    dep = add_deployment(
+        ctx.st, rng, rel, env, moment, outcome="Success", duration=rng.uniform(3, 10)
+    )
+    dep.deployed_by, dep.deployed_by_id = ctx.username, ctx.user_id
+    dep.tenant_id = body.get("TenantId")
+    task = ctx.st.tasks[dep.task_id]
+    task.start_time = moment + 1
+    task.complete_time = task.start_time + rng.uniform(3, 10)
+    return 201, render_deployment(ctx, dep)
+
+
+# ---------------------------------------------------------------- releases
+
+
+def render_release(ctx: Ctx, rel: ReleaseRec) -> Doc:
+    p = f"/api/{rel.space_id}"
+    snap = rel.id.rsplit("-", 1)[-1]
+    lvs = (
+        ctx.st.col(rel.space_id, "projects")
+        .get(rel.project_id, {})
+        .get("IncludedLibraryVariableSetIds", [])
+    )
+    return {
+        "Id": rel.id,
+        "SpaceId": rel.space_id,
+        "Version": rel.version,
+        "ProjectId": rel.project_id,
+        "ChannelId": rel.channel_id,
+        "Assembled": iso(rel.assembled),
+        "ReleaseNotes": rel.notes,
+        "IgnoreChannelRules": False,
+        "BuildInformation": [],
+        "SelectedPackages": [],
+        "ProjectVariableSetSnapshotId": f"variableset-{rel.project_id}-s-{snap}",
+        "LibraryVariableSetSnapshotIds": [f"variableset-{i}-s-{snap}" for i in lvs],
+        "ProjectDeploymentProcessSnapshotId": f"deploymentprocess-{rel.project_id}-s-{snap}",
+        "LastModifiedOn": iso(rel.assembled),
+        "LastModifiedBy": "admin",
+        "Links": {
+            "Self": f"{p}/releases/{rel.id}",
+            "Project": f"{p}/projects/{rel.project_id}",
+            "Channel": f"{p}/channels/{rel.channel_id}",
+            "Deployments": f"{p}/releases/{rel.id}/deployments{{?skip,take}}",
+        },
+    }
+
+
+def _releases(ctx: Ctx, project_id: str | None = None) -> list[ReleaseRec]:
+    require_space(ctx)
+    items = [r for r in ctx.st.releases.values() if r.space_id == ctx.space_id]
+    if project_id:
+        items = [r for r in items if r.project_id == project_id]
+    ids = set(csv_param(ctx.query, "ids"))
+    if ids:
+        items = [r for r in items if r.id in ids]
+    search = param(ctx.query, "searchByVersion")
+    if search:
+        items = [r for r in items if search in r.version]
+    items.sort(key=lambda r: (r.assembled, r.id), reverse=True)
+    return items
+
+
+def list_releases(ctx: Ctx) -> Reply:
+    path = f"{ctx.prefix}/releases"
+    return 200, envelope(
+        _releases(ctx), ctx.query, item_type="Release", path=path,
+        template=path + "{/id}{?skip,ignoreChannelRules,take,ids}",
+        render=lambda r: render_release(ctx, r),
+    )  # fmt: skip
+
+
+def project_releases(ctx: Ctx) -> Reply:
+    require_space(ctx)
+    project = ctx.col("projects").get(ctx.params["id"])
+    if project is None:
+        raise not_found(ctx.params["id"])
+    path = f"{ctx.prefix}/projects/{project['Id']}/releases"
+    return 200, envelope(
+        _releases(ctx, project["Id"]), ctx.query, item_type="Release", path=path,
+        template=path + "{/version}{?skip,take,searchByVersion}",
+        render=lambda r: render_release(ctx, r),
+    )  # fmt: skip
+
+
+def get_release(ctx: Ctx) -> Reply:
+    require_space(ctx)
+    rel = ctx.st.releases.get(ctx.params["id"])
+    if rel is None or rel.space_id != ctx.space_id:
+        raise not_found(ctx.params["id"])
+    return 200, render_release(ctx, rel)
+
+
+def release_deployments(ctx: Ctx) -> Reply:
+    require_space(ctx)
+    rel = ctx.st.releases.get(ctx.params["id"])
+    if rel is None or rel.space_id != ctx.space_id:
+        raise not_found(ctx.params["id"])
+    items = [d for d in _deployments(ctx) if d.release_id == rel.id]
+    path = f"{ctx.prefix}/releases/{rel.id}/deployments"
+    return 200, envelope(
+        items, ctx.query, item_type="Deployment", path=path, template=path + "{?skip,take}",
+        render=lambda d: render_deployment(ctx, d),
+    )  # fmt: skip
+
+
+def register(router: Router) -> None:
+    router.system("GET", "/tasks", list_tasks)
+    router.space("GET", "/tasks", list_tasks, with_default=False)
+    for tail, handler in (
+        ("/tasks/{id}", get_task),
+        ("/tasks/{id}/details", task_details),
+        ("/tasks/{id}/raw", task_raw),
+        ("/tasks/tasktypes", task_types),
+    ):
+        router.system("GET", tail, handler)
+        router.space("GET", tail, handler, with_default=False)
+    router.system("POST", "/tasks/{id}/cancel", cancel_task, permission="TaskCancel")
+    router.space(
+        "POST", "/tasks/{id}/cancel", cancel_task, permission="TaskCancel", with_default=False
+    )
+    router.space("GET", "/deployments", list_deployments)
+    router.space("GET", "/deployments/{id}", get_deployment)
+    router.space("POST", "/deployments", create_deployment, permission="DeploymentCreate")
+    router.space("GET", "/releases", list_releases)
+    router.space("GET", "/releases/{id}", get_release)
+    router.space("GET", "/releases/{id}/deployments", release_deployments)
+    router.space("GET", "/projects/{id}/releases", project_releases)

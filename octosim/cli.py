@@ -1,0 +1,138 @@
+"""``python -m octosim``: start N virtual Octopus instances behind one port."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import signal
+import sys
+from typing import Any
+
+from octosim.instance import DEFAULT_VERSION
+from octosim.server import Simulator
+
+
+def _spaces_range(text: str) -> tuple[int, int]:
+    low, _, high = text.partition("-")
+    try:
+        lo = int(low)
+        hi = int(high) if high else lo
+    except ValueError:
+        raise argparse.ArgumentTypeError("--spaces takes N or LOW-HIGH, e.g. 3 or 3-6") from None
+    if lo < 1 or hi < lo:
+        raise argparse.ArgumentTypeError("--spaces needs 1 <= LOW <= HIGH")
+    return lo, hi
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m octosim",
+        description="A stand-in Octopus Deploy Server serving many virtual instances.",
+    )
+    p.add_argument(
+        "--instances",
+        type=int,
+        default=None,
+        help="how many instances (default: 1, or one per --names)",
+    )
+    p.add_argument(
+        "--names", default="", help="comma separated instance names, e.g. brisbane,us-east"
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8081, help="port; 0 picks a free one")
+    p.add_argument("--seed", type=int, default=1, help="seed for the generated content")
+    p.add_argument(
+        "--spaces", type=_spaces_range, default=(3, 3), help="spaces per instance: N or LOW-HIGH"
+    )
+    p.add_argument(
+        "--versions", default=DEFAULT_VERSION, help="comma separated Octopus versions, used in turn"
+    )
+    p.add_argument("--latency-ms", type=int, default=0, help="added latency for every request")
+    p.add_argument("--jitter-ms", type=int, default=0, help="random extra latency up to this much")
+    p.add_argument(
+        "--error-rate", type=float, default=0.0, help="fraction of requests answered with 500"
+    )
+    p.add_argument(
+        "--live-activity",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="start a deployment on every touched instance each SECONDS",
+    )
+    p.add_argument(
+        "--state-file", default=None, help="load state from / save state to this JSON file"
+    )
+    p.add_argument(
+        "--dedicated-ports", action="store_true", help="give every instance its own port too"
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON array of the instances on the first line",
+    )
+    return p
+
+
+def _names(args: argparse.Namespace) -> list[str]:
+    names = [n.strip() for n in args.names.split(",") if n.strip()]
+    count = args.instances if args.instances is not None else max(1, len(names))
+    width = len(str(count))
+    while len(names) < count:
+        names.append(f"octopus-{len(names) + 1:0{width}d}")
+    return names[:count]
+
+
+async def run(args: argparse.Namespace) -> int:
+    faults: dict[str, Any] = {
+        "latency_ms": args.latency_ms,
+        "jitter_ms": args.jitter_ms,
+        "error_rate": args.error_rate,
+    }
+    sim = Simulator(
+        host=args.host,
+        port=args.port,
+        seed=args.seed,
+        state_file=args.state_file,
+        default_faults=faults,
+        live_activity=args.live_activity,
+    )
+    loaded = sim.load()
+    await sim.start()
+    if not loaded:
+        versions = [v.strip() for v in args.versions.split(",") if v.strip()] or [DEFAULT_VERSION]
+        rng = random.Random(f"octosim-cli/{args.seed}")
+        low, high = args.spaces
+        for index, name in enumerate(_names(args)):
+            sim.add_instance(
+                name, spaces=rng.randint(low, high), version=versions[index % len(versions)]
+            )
+    if args.dedicated_ports:
+        for inst in sim.instances.values():
+            await sim.add_dedicated_port(inst)
+    described = [sim.describe(i) for i in sim.instances.values()]
+    if args.json:
+        print(json.dumps(described), flush=True)
+        print(
+            json.dumps({"base_url": sim.base_url, "control_url": f"{sim.base_url}/_sim"}),
+            flush=True,
+        )
+    else:
+        print(f"octosim listening on {sim.base_url} (control API: {sim.base_url}/_sim)")
+        for item in described:
+            print(f"{item['name']:<24} {item['url']:<48} {item['api_key']}  (v{item['version']})")
+        sys.stdout.flush()
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await sim.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return asyncio.run(run(args))

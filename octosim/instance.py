@@ -1,0 +1,154 @@
+"""One virtual Octopus instance: identity, keys, faults, request statistics, lazy state."""
+
+from __future__ import annotations
+
+import random
+import re
+import uuid
+from collections import Counter
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from octosim.state import InstanceState, now
+
+DEFAULT_VERSION = "2024.4.1234"
+_KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+@dataclass
+class Faults:
+    """Injected misbehaviour; every field's zero value means "behave normally"."""
+
+    latency_ms: int = 0
+    jitter_ms: int = 0
+    offline: str | None = None  # "refuse" or "hang"
+    unhealthy: bool = False
+    draining: bool = False
+    error_rate: float = 0.0
+    rate_limit_retry_after: int | None = None
+    rate_limit_count: int | None = None  # how many requests get 429 before it clears
+    slow_body_ms: int = 0
+
+    def update(self, values: dict[str, Any]) -> None:
+        names = {f.name for f in fields(self)}
+        unknown = set(values) - names - {"version"}
+        if unknown:
+            raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}")
+        for key, value in values.items():
+            if key == "version":
+                continue
+            if key == "offline" and value not in (None, "refuse", "hang"):
+                raise ValueError("offline must be 'refuse', 'hang' or null")
+            setattr(self, key, value)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return slug or "octopus"
+
+
+def make_key(rng: random.Random) -> str:
+    return "API-" + "".join(rng.choice(_KEY_ALPHABET) for _ in range(27))
+
+
+class Instance:
+    """A virtual Octopus Server reachable under ``/<slug>/api``."""
+
+    def __init__(
+        self,
+        name: str,
+        slug: str,
+        *,
+        seed: int,
+        version: str = DEFAULT_VERSION,
+        spaces: int = 3,
+    ) -> None:
+        rng = random.Random(f"octosim-keys/{seed}/{slug}")
+        self.name = name
+        self.slug = slug
+        self.seed = seed
+        self.version = version
+        self.spaces_count = max(1, spaces)
+        self.api_key = make_key(rng)
+        self.read_only_api_key = make_key(rng)
+        self.installation_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        self.node_name = f"octopus-{slug}-node1"
+        self.anchor = now()  # "now" at creation: history is spread over the 90 days before it
+        self.faults = Faults()
+        self.fault_rng = random.Random(f"octosim-faults/{seed}/{slug}")
+        self.stats: Counter[str] = Counter()
+        self.dedicated_port: int | None = None
+        self._state: InstanceState | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._state is not None
+
+    @property
+    def state(self) -> InstanceState:
+        if self._state is None:
+            from octosim.seed import generate  # local import: seed imports this module
+
+            self._state = generate(self)
+        return self._state
+
+    def set_state(self, state: InstanceState) -> None:
+        self._state = state
+
+    def key_access(self, key: str | None) -> str | None:
+        """Which access a key grants: "full", "read" or None."""
+        if not key:
+            return None
+        if key == self.api_key:
+            return "full"
+        if key == self.read_only_api_key:
+            return "read"
+        return None
+
+    def describe(self, base_url: str) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "slug": self.slug,
+            "url": f"{base_url}/{self.slug}",
+            "api_key": self.api_key,
+            "read_only_api_key": self.read_only_api_key,
+            "version": self.version,
+            "installation_id": self.installation_id,
+            "seed": self.seed,
+            "spaces": self.spaces_count,
+            "dedicated_port": self.dedicated_port,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "slug": self.slug,
+            "seed": self.seed,
+            "version": self.version,
+            "spaces": self.spaces_count,
+            "api_key": self.api_key,
+            "read_only_api_key": self.read_only_api_key,
+            "installation_id": self.installation_id,
+            "anchor": self.anchor,
+            "state": self._state.to_json() if self._state is not None else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Instance:
+        inst = cls(
+            data["name"],
+            data["slug"],
+            seed=data["seed"],
+            version=data["version"],
+            spaces=data["spaces"],
+        )
+        inst.api_key = data["api_key"]
+        inst.read_only_api_key = data["read_only_api_key"]
+        inst.installation_id = data["installation_id"]
+        inst.anchor = data["anchor"]
+        if data.get("state") is not None:
+            inst._state = InstanceState.from_json(data["state"])
+        return inst

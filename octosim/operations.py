@@ -1,0 +1,181 @@
+"""Things the control API does to an instance: live activity, ground truth, direct edits."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from octosim import resources as R
+from octosim.instance import Instance
+from octosim.seed import OUTCOME_WEIGHTS, _pick, add_deployment
+from octosim.state import Doc, ReleaseRec, now
+
+
+def add_activity(
+    inst: Instance, deployments: int = 1, rng: random.Random | None = None
+) -> list[str]:
+    """Start ``deployments`` new deployments now; each is queued, runs for a few seconds
+    and then finishes with a realistic outcome (its state follows the clock)."""
+    rng = rng or random.Random()
+    st = inst.state
+    created: list[str] = []
+    spaces = [s for s in st.spaces if st.col(s, "projects") and st.col(s, "environments")]
+    for _ in range(deployments):
+        if not spaces:
+            break
+        space_id = rng.choice(spaces)
+        project = rng.choice(list(st.col(space_id, "projects").values()))
+        envs = sorted(st.col(space_id, "environments").values(), key=lambda e: e["SortOrder"])
+        channel = next(
+            (
+                c["Id"]
+                for c in st.col(space_id, "channels").values()
+                if c["ProjectId"] == project["Id"]
+            ),
+            "Channels-0",
+        )
+        existing = [r for r in st.releases.values() if r.project_id == project["Id"]]
+        stamp = now()
+        if not existing or rng.random() < 0.4:
+            number = len(existing) + 1
+            rel = ReleaseRec(
+                st.next_id("Releases"), space_id, project["Id"], channel,
+                f"2.{number // 10}.{number}", stamp, "Created by live activity",
+            )  # fmt: skip
+            st.releases[rel.id] = rel
+        else:
+            rel = max(existing, key=lambda r: r.assembled)
+        env = rng.choice(envs)
+        dep = add_deployment(
+            st,
+            rng,
+            rel,
+            env,
+            stamp,
+            outcome=_pick(rng, OUTCOME_WEIGHTS),
+            duration=rng.uniform(3, 20),
+        )
+        task = st.tasks[dep.task_id]
+        task.start_time = stamp + rng.uniform(0.5, 2.0)
+        if task.complete_time is not None:
+            task.complete_time = task.start_time + rng.uniform(2, 15)
+        created.append(dep.id)
+    return created
+
+
+def _day(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d")
+
+
+def truth(inst: Instance) -> dict[str, Any]:
+    """What is really on the instance, for assertions and dashboards to compare with."""
+    st = inst.state
+    moment = now()
+    spaces: dict[str, Any] = {}
+    for space_id, space in st.spaces.items():
+        machines = list(st.col(space_id, "machines").values())
+        envs = st.col(space_id, "environments")
+        by_key: Counter[tuple[str, str, str]] = Counter()
+        by_state: Counter[str] = Counter()
+        for dep in st.deployments.values():
+            if dep.space_id != space_id:
+                continue
+            task = st.tasks.get(dep.task_id)
+            state = task.state(moment) if task else "Unknown"
+            by_key[(_day(dep.created), dep.environment_id, state)] += 1
+            by_state[state] += 1
+        health = Counter(m["HealthStatus"] for m in machines)
+        spaces[space_id] = {
+            "name": space["Name"],
+            "is_default": space["IsDefault"],
+            "task_queue_stopped": space["TaskQueueStopped"],
+            "projects": len(st.col(space_id, "projects")),
+            "project_names": sorted(p["Name"] for p in st.col(space_id, "projects").values()),
+            "machines": len(machines),
+            "machines_by_health": dict(health),
+            "unhealthy_machines": health["Unhealthy"] + health["Unavailable"],
+            "environments": len(envs),
+            "environment_names": [
+                e["Name"] for e in sorted(envs.values(), key=lambda e: e["SortOrder"])
+            ],
+            "tenants": len(st.col(space_id, "tenants")),
+            "library_variable_sets": len(st.col(space_id, "libraryvariablesets")),
+            "action_templates": len(st.col(space_id, "actiontemplates")),
+            "releases": sum(1 for r in st.releases.values() if r.space_id == space_id),
+            "deployments_total": sum(by_state.values()),
+            "deployments_by_state": dict(by_state),
+            "deployments": [
+                {
+                    "date": day,
+                    "environment_id": env_id,
+                    "environment": envs[env_id]["Name"] if env_id in envs else env_id,
+                    "state": state,
+                    "count": count,
+                }
+                for (day, env_id, state), count in sorted(by_key.items())
+            ],
+        }
+    return {
+        "name": inst.name,
+        "slug": inst.slug,
+        "version": inst.version,
+        "installation_id": inst.installation_id,
+        "spaces": spaces,
+        "teams": len(st.sys("teams")),
+        "users": len(st.sys("users")),
+        "tasks_total": len(st.tasks),
+    }
+
+
+def edit_variable_set(inst: Instance, variable_set_id: str, change: dict[str, Any]) -> Doc:
+    """Change a variable set the way a person would in the web UI (bumps ``Version``).
+
+    ``change`` may hold ``set`` ({name: value}, updating the first variable with that
+    name or adding one), ``remove`` ([names]) and ``add`` ([variable documents])."""
+    st = inst.state
+    vs = st.variable_sets.get(variable_set_id)
+    if vs is None:
+        raise KeyError(variable_set_id)
+    variables: list[Doc] = vs["Variables"]
+    for name, value in (change.get("set") or {}).items():
+        match = next((v for v in variables if v["Name"] == name), None)
+        if match is None:
+            variables.append(R.variable(name, value))
+        else:
+            match["Value"] = value
+    removed = set(change.get("remove") or [])
+    if removed:
+        vs["Variables"] = variables = [v for v in variables if v["Name"] not in removed]
+    for raw in change.get("add") or []:
+        var = R.variable(
+            raw["Name"],
+            raw.get("Value"),
+            sensitive=bool(raw.get("IsSensitive")),
+            scope=raw.get("Scope") or {},
+            ident=raw.get("Id") or str(uuid.uuid4()),
+        )
+        variables.append(var)
+    vs["Version"] = int(vs["Version"]) + 1
+    R.stamp(vs, "someone-else", now())
+    return vs
+
+
+def edit_team(inst: Instance, team_id: str, change: dict[str, Any]) -> Doc:
+    """Change a team directly (name, description, members) as a person would."""
+    team = inst.state.sys("teams").get(team_id)
+    if team is None:
+        raise KeyError(team_id)
+    for key in ("Name", "Description", "MemberUserIds", "ExternalSecurityGroups"):
+        if key in change:
+            team[key] = change[key]
+    if "add_members" in change:
+        team["MemberUserIds"] = sorted(set(team["MemberUserIds"]).union(change["add_members"]))
+    if "remove_members" in change:
+        team["MemberUserIds"] = [
+            u for u in team["MemberUserIds"] if u not in change["remove_members"]
+        ]
+    R.stamp(team, "someone-else", now())
+    return team

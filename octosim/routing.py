@@ -1,0 +1,171 @@
+"""A small segment-based router for the Octopus API of one virtual instance.
+
+Octopus serves a space-scoped resource under three forms: ``/api/{spaceId}/x``,
+``/api/spaces/{spaceId}/x`` and ``/api/x`` (the default space).  ``Router.space``
+registers all three; the route table is also what the Swagger conformance test walks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiMapping
+
+from octosim.errors import ApiError, forbidden, invalid, not_found
+from octosim.instance import Instance
+from octosim.state import Doc, InstanceState
+
+SPACE_ID = re.compile(r"^Spaces-\d+$", re.IGNORECASE)
+Reply = tuple[int, Any] | web.StreamResponse
+
+
+class RawBody:
+    """A non-JSON response body (the XML deployment feed, raw task logs)."""
+
+    def __init__(self, data: bytes, content_type: str) -> None:
+        self.data = data
+        self.content_type = content_type
+
+
+@dataclass
+class Ctx:
+    """Everything a handler needs for one request."""
+
+    inst: Instance
+    request: web.Request
+    params: dict[str, str]
+    space_id: str | None
+    access: str | None  # "full", "read" or None (anonymous)
+    body: Any = None
+    form: str = "system"  # "system", "space", "spaces" (/api/spaces/{id}/...) or "default"
+
+    @property
+    def st(self) -> InstanceState:
+        return self.inst.state
+
+    @property
+    def query(self) -> MultiMapping[str]:
+        return self.request.query
+
+    @property
+    def user_id(self) -> str:
+        return "Users-1" if self.access == "full" else "Users-2"
+
+    @property
+    def username(self) -> str:
+        return "admin" if self.access == "full" else "viewer"
+
+    @property
+    def space(self) -> Doc:
+        assert self.space_id is not None
+        return self.st.spaces[self.space_id]
+
+    @property
+    def prefix(self) -> str:
+        """The API path prefix links use for the current space."""
+        return f"/api/{self.space_id}" if self.space_id else "/api"
+
+    def col(self, name: str) -> dict[str, Doc]:
+        assert self.space_id is not None
+        return self.st.col(self.space_id, name)
+
+    def json_body(self) -> dict[str, Any]:
+        if not isinstance(self.body, dict):
+            raise invalid("The request body must be a JSON object.")
+        return self.body
+
+    def require_write(self, permission: str) -> None:
+        if self.access != "full":
+            raise forbidden(permission)
+
+
+Handler = Callable[[Ctx], Reply]
+
+
+@dataclass
+class Route:
+    method: str
+    path: str  # full template, e.g. /api/{spaceId}/projects/{id}
+    handler: Handler
+    swagger: str | None  # the 2020.5 Swagger path this route answers, if any
+    form: str = "system"
+    auth: bool = True
+    permission: str | None = None  # for writes: what a read-only key lacks
+    segments: list[str] = field(default_factory=list)
+    literal_count: int = 0
+
+    def __post_init__(self) -> None:
+        self.segments = [s for s in self.path.split("/") if s]
+        self.literal_count = sum(1 for s in self.segments if not s.startswith("{"))
+
+    def match(self, parts: list[str]) -> dict[str, str] | None:
+        if len(parts) != len(self.segments):
+            return None
+        params: dict[str, str] = {}
+        for seg, part in zip(self.segments, parts, strict=True):
+            if seg.startswith("{"):
+                name = seg[1:-1]
+                if name == "spaceId" and not SPACE_ID.match(part):
+                    return None
+                params[name] = part
+            elif seg.lower() != part.lower():
+                return None
+        return params
+
+
+class Router:
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+        self._by_len: dict[int, list[Route]] = {}
+
+    def add(
+        self,
+        method: str,
+        path: str,
+        handler: Handler,
+        *,
+        swagger: str | None = None,
+        auth: bool = True,
+        permission: str | None = None,
+        form: str = "system",
+    ) -> None:
+        route = Route(method, path, handler, swagger, form, auth, permission)
+        self.routes.append(route)
+        bucket = self._by_len.setdefault(len(route.segments), [])
+        bucket.append(route)
+        bucket.sort(key=lambda r: -r.literal_count)
+
+    def system(self, method: str, tail: str, handler: Handler, **kw: Any) -> None:
+        """A system-level route ``/api{tail}``; Swagger path defaults to the same."""
+        kw.setdefault("swagger", f"/api{tail}")
+        self.add(method, f"/api{tail}", handler, **kw)
+
+    def space(self, method: str, tail: str, handler: Handler, **kw: Any) -> None:
+        """A space-scoped route under its three forms."""
+        swagger = kw.pop("swagger", f"/api/{{baseSpaceId}}{tail}")
+        legacy = kw.pop("legacy_swagger", f"/api{tail}")
+        with_default = kw.pop("with_default", True)
+        self.add(method, f"/api/{{spaceId}}{tail}", handler, swagger=swagger, form="space", **kw)
+        self.add(
+            method, f"/api/spaces/{{spaceId}}{tail}", handler, swagger=swagger, form="spaces", **kw
+        )
+        if with_default:
+            self.add(method, f"/api{tail}", handler, swagger=legacy, form="default", **kw)
+
+    def resolve(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+        parts = [p for p in path.split("/") if p]
+        allowed = False
+        for route in self._by_len.get(len(parts), []):
+            params = route.match(parts)
+            if params is None:
+                continue
+            if route.method == method or (method == "HEAD" and route.method == "GET"):
+                return route, params
+            allowed = True
+        if allowed:
+            raise ApiError(405, f"The requested method {method} is not allowed for this resource.")
+        raise not_found()

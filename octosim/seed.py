@@ -1,0 +1,448 @@
+"""Deterministic generation of an instance's content from its seed.
+
+The same seed and slug always give the same spaces, names, ids, counts and outcomes;
+timestamps are relative to the moment the instance was created (``Instance.anchor``).
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+
+from octosim import resources as R
+from octosim.instance import Instance
+from octosim.state import DeploymentRec, Doc, InstanceState, ReleaseRec, TaskRec
+
+DAY = 86400.0
+HISTORY_DAYS = 90
+
+SPACE_NAMES = [
+    "Platform", "Payments", "Data", "Mobile", "Identity", "Retail", "Logistics", "Search",
+    "Analytics", "Marketing", "Infrastructure", "Security",
+]  # fmt: skip
+EXTRA_ENVIRONMENTS = ["Staging", "QA", "UAT", "Performance", "Disaster Recovery"]
+GROUP_NAMES = ["Web", "Services", "Infrastructure", "Data", "Integrations"]
+PROJECT_NAMES = [
+    "OctoFX", "Payments API", "Web Portal", "Billing Worker", "Customer Portal", "Auth Service",
+    "Inventory API", "Reporting", "Notification Hub", "Search Indexer", "Mobile Backend",
+    "Order Service", "Pricing Engine", "Audit Log", "Gateway", "Scheduler", "Data Pipeline",
+    "Admin Console",
+]  # fmt: skip
+ROLES = ["web-server", "app-server", "db-server", "worker", "k8s"]
+TENANT_NAMES = [
+    "Acme Corp", "Globex", "Initech", "Umbrella", "Hooli", "Stark Industries", "Wayne Enterprises",
+    "Wonka",
+]  # fmt: skip
+LVS_NAMES = ["Common Settings", "Database", "Notifications", "Logging", "Monitoring"]
+TEMPLATE_NAMES = [
+    "Acme - Health probe",
+    "Acme - Warm cache",
+    "Acme - Notify chat",
+    "Acme - Smoke test",
+]
+PEOPLE = [
+    ("alice", "Alice Archer"), ("bob", "Bob Baker"), ("carol", "Carol Chen"),
+    ("dave", "Dave Dunn"), ("erin", "Erin Evans"),
+]  # fmt: skip
+HEALTH_WEIGHTS = (("Healthy", 70), ("HasWarnings", 10), ("Unhealthy", 10), ("Unavailable", 10))
+OUTCOME_WEIGHTS = (("Success", 80), ("Failed", 11), ("Canceled", 5), ("TimedOut", 4))
+
+USER_ROLES = [
+    ("userroles-systemadministrator", "System administrator", "Can do anything system-wide.",
+     [], ["AdministerSystem", "SpaceCreate", "SpaceEdit", "SpaceDelete", "SpaceView", "TeamCreate",
+          "TeamEdit", "TeamDelete", "TeamView", "UserEdit", "UserView", "UserRoleEdit",
+          "UserRoleView"]),
+    ("userroles-systemmanager", "System manager", "Manages spaces, teams and users.",
+     [], ["SpaceCreate", "SpaceEdit", "SpaceDelete", "SpaceView", "TeamCreate", "TeamEdit",
+          "TeamDelete", "TeamView", "UserEdit", "UserView", "UserRoleView"]),
+    ("userroles-spacemanager", "Space manager", "Can do everything within a space.",
+     ["ProjectCreate", "ProjectEdit", "ProjectDelete", "ProjectView", "EnvironmentCreate",
+      "EnvironmentEdit", "EnvironmentDelete", "EnvironmentView", "LibraryVariableSetCreate",
+      "LibraryVariableSetEdit", "LibraryVariableSetDelete", "LibraryVariableSetView",
+      "ActionTemplateCreate", "ActionTemplateEdit", "ActionTemplateDelete", "ActionTemplateView",
+      "VariableEdit", "VariableView", "TeamEdit", "TeamView", "TaskView", "DeploymentCreate"], []),
+    ("userroles-projectdeployer", "Project deployer", "Can deploy releases of projects.",
+     ["ProjectView", "DeploymentCreate", "DeploymentView", "EnvironmentView", "TaskView",
+      "ReleaseView", "VariableView"], []),
+    ("userroles-projectviewer", "Project viewer", "Read-only access to projects.",
+     ["ProjectView", "EnvironmentView", "TaskView", "ReleaseView", "DeploymentView"], []),
+    ("userroles-projectcontributor", "Project contributor", "Can edit projects but not deploy.",
+     ["ProjectView", "ProjectEdit", "ProcessEdit", "VariableEdit", "VariableView",
+      "LibraryVariableSetView", "ActionTemplateView"], []),
+    ("userroles-releasecreator", "Release creator", "Can create releases.",
+     ["ProjectView", "ReleaseCreate", "ReleaseView", "FeedView"], []),
+    ("userroles-packagepublisher", "Package publisher", "Can push packages to the built-in feed.",
+     ["BuiltInFeedPush", "FeedView"], []),
+    ("userroles-environmentmanager", "Environment manager", "Manages environments and targets.",
+     ["EnvironmentCreate", "EnvironmentEdit", "EnvironmentDelete", "EnvironmentView",
+      "MachineCreate", "MachineEdit", "MachineDelete", "MachineView"], []),
+    ("userroles-tenantmanager", "Tenant manager", "Manages tenants.",
+     ["TenantCreate", "TenantEdit", "TenantDelete", "TenantView"], []),
+]  # fmt: skip
+
+COMMUNITY_TEMPLATES = [
+    ("HTTP - Test URL", "Makes a GET request to a URL and checks the status code.", 12),
+    ("Slack - Send Simple Notification", "Posts a message to a Slack channel.", 15),
+    ("IIS AppPool - Start", "Starts an IIS application pool.", 7),
+    ("SQL - Execute Script", "Runs a SQL script against a database.", 9),
+    ("File System - Clean Directory", "Removes files older than a given age.", 5),
+    ("Windows Service - Stop", "Stops a Windows service.", 11),
+    ("Kubernetes - Rollout Status", "Waits for a Kubernetes deployment rollout.", 3),
+    ("Teams - Post a message", "Posts a message to a Microsoft Teams channel.", 8),
+    ("Email - Send summary", "Sends a deployment summary email.", 4),
+    ("Azure - Swap Slots", "Swaps two Azure Web App deployment slots.", 6),
+]
+
+
+def _pick(rng: random.Random, weights: tuple[tuple[str, int], ...]) -> str:
+    names = [name for name, _ in weights]
+    return rng.choices(names, weights=[w for _, w in weights])[0]
+
+
+def _uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def generate(inst: Instance) -> InstanceState:
+    rng = random.Random(f"octosim/{inst.seed}/{inst.slug}")
+    st = InstanceState()
+    _system(st, rng)
+    for index in range(inst.spaces_count):
+        ident = st.next_id("Spaces")
+        name = "Default" if index == 0 else SPACE_NAMES[(index - 1) % len(SPACE_NAMES)]
+        if index > len(SPACE_NAMES):
+            name = f"{name} {index}"
+        st.add_space(R.space(ident, name, is_default=index == 0, description=f"{name} space"))
+        add_space_teams(st, ident, members=["Users-1"])
+        _space_content(st, rng, ident, inst.anchor)
+    return st
+
+
+def _system(st: InstanceState, rng: random.Random) -> None:
+    users = st.sys("users")
+    users["Users-1"] = R.user("Users-1", "admin", "Administrator")
+    users["Users-2"] = R.user("Users-2", "viewer", "Read-only automation", service=True)
+    for number, (username, display) in enumerate(PEOPLE, start=3):
+        ident = f"Users-{number}"
+        users[ident] = R.user(ident, username, display)
+    st.counters["Users"] = 2 + len(PEOPLE)
+    roles = st.sys("userroles")
+    for ident, name, desc, space_perms, sys_perms in USER_ROLES:
+        roles[ident] = R.user_role(ident, name, desc, space_perms, sys_perms)
+    teams = st.sys("teams")
+    teams["teams-everyone"] = R.team("teams-everyone", "Everyone", space_id=None, builtin=True)
+    teams["teams-administrators"] = R.team(
+        "teams-administrators",
+        "Octopus Administrators",
+        space_id=None,
+        members=["Users-1"],
+        builtin=True,
+    )
+    teams["teams-managers"] = R.team(
+        "teams-managers", "Octopus Managers", space_id=None, members=["Users-3"], builtin=True
+    )
+    srs = st.sys("scopeduserroles")
+    for team_id, role_id in (
+        ("teams-administrators", "userroles-systemadministrator"),
+        ("teams-managers", "userroles-systemmanager"),
+    ):
+        ident = st.next_id("ScopedUserRoles")
+        srs[ident] = R.scoped_user_role(ident, team_id, role_id, None)
+    community = st.sys("communityactiontemplates")
+    for name, desc, version in COMMUNITY_TEMPLATES:
+        ident = st.next_id("CommunityActionTemplates")
+        community[ident] = {
+            "Id": ident,
+            "Name": name,
+            "Type": "Octopus.Script",
+            "Author": rng.choice(["octopus", "community", "bobjwalker", "harrisonmeister"]),
+            "Description": desc,
+            "Website": f"https://library.octopus.com/step-templates/{_uuid(rng)}",
+            "HistoryUrl": "https://github.com/OctopusDeploy/Library/commits/master/step-templates",
+            "Version": version,
+            "Parameters": [R.parameter("Url", "URL"), R.parameter("Timeout", "Timeout", "60")],
+            "Properties": {
+                "Octopus.Action.Script.ScriptSource": "Inline",
+                "Octopus.Action.Script.Syntax": "PowerShell",
+                "Octopus.Action.Script.ScriptBody": f"Write-Host '{name}'",
+            },
+            "Packages": [],
+            "LastModifiedOn": None,
+            "LastModifiedBy": None,
+        }
+
+
+def add_space_teams(st: InstanceState, space_id: str, members: list[str]) -> None:
+    """The built-in space managers team Octopus creates with every space."""
+    team_id = f"teams-spacemanagers-{space_id}"
+    st.sys("teams")[team_id] = R.team(
+        team_id, "Space Managers", space_id=space_id, members=members, builtin=True
+    )
+    ident = st.next_id("ScopedUserRoles")
+    st.sys("scopeduserroles")[ident] = R.scoped_user_role(
+        ident, team_id, "userroles-spacemanager", space_id
+    )
+
+
+def add_space_defaults(st: InstanceState, space_id: str) -> None:
+    """What a new, empty space contains: a default lifecycle, group and built-in feed."""
+    lc = R.lifecycle(st, space_id, "Default Lifecycle", [])
+    st.col(space_id, "lifecycles")[lc["Id"]] = lc
+    group = R.project_group(st, space_id, "Default Project Group")
+    st.col(space_id, "projectgroups")[group["Id"]] = group
+    builtin = R.feed("feeds-builtin", space_id, "Octopus Server (built-in)", "BuiltIn")
+    st.col(space_id, "feeds")["feeds-builtin"] = builtin
+
+
+def _space_content(st: InstanceState, rng: random.Random, space_id: str, anchor: float) -> None:
+    col = st.col
+    add_space_defaults(st, space_id)
+    envs = ["Development", "Test", "Production"]
+    envs[2:2] = rng.sample(EXTRA_ENVIRONMENTS, rng.randint(0, 3))
+    env_docs = []
+    for order, name in enumerate(envs):
+        env = R.environment(st, space_id, name, order)
+        env["UseGuidedFailure"] = name == "Production"
+        col(space_id, "environments")[env["Id"]] = env
+        env_docs.append(env)
+    env_ids = [e["Id"] for e in env_docs]
+    default_lc = next(iter(col(space_id, "lifecycles").values()))
+    default_lc["Phases"] = [R.phase(e["Name"], [e["Id"]]) for e in env_docs]
+    hotfix = R.lifecycle(st, space_id, "Hotfix", [R.phase("Production", [env_ids[-1]])])
+    col(space_id, "lifecycles")[hotfix["Id"]] = hotfix
+    nuget = R.feed(
+        st.next_id("Feeds"), space_id, "nuget.org", "NuGet", "https://api.nuget.org/v3/index.json"
+    )
+    col(space_id, "feeds")[nuget["Id"]] = nuget
+
+    groups = list(col(space_id, "projectgroups").values())
+    for name in rng.sample(GROUP_NAMES, rng.randint(1, 3)):
+        group = R.project_group(st, space_id, name, f"{name} projects")
+        col(space_id, "projectgroups")[group["Id"]] = group
+        groups.append(group)
+
+    lvs_ids = _library_sets(st, rng, space_id, env_docs)
+
+    projects = []
+    for name in rng.sample(PROJECT_NAMES, rng.randint(4, 10)):
+        proj = R.project(
+            st,
+            space_id,
+            name,
+            group_id=rng.choice(groups)["Id"],
+            lifecycle_id=default_lc["Id"],
+            description=f"{name} ({space_id})",
+            library_sets=rng.sample(lvs_ids, rng.randint(0, len(lvs_ids))),
+        )
+        proj["IsDisabled"] = rng.random() < 0.08
+        col(space_id, "projects")[proj["Id"]] = proj
+        projects.append(proj)
+        vs = st.variable_sets[proj["VariableSetId"]]
+        vs["Variables"] = [
+            R.variable("App.Name", name, ident=_uuid(rng)),
+            R.variable("App.Port", str(rng.choice([80, 8080, 5000])), ident=_uuid(rng)),
+        ]
+        vs["Version"] = rng.randint(1, 6)
+
+    _tenants_and_machines(st, rng, space_id, env_docs, projects)
+
+    for name in rng.sample(TEMPLATE_NAMES, rng.randint(1, 3)):
+        tpl = R.action_template(
+            st,
+            space_id,
+            name,
+            description=f"{name} (custom)",
+            parameters=[R.parameter("Target.Url", "Target URL")],
+            version=rng.randint(1, 5),
+        )
+        col(space_id, "actiontemplates")[tpl["Id"]] = tpl
+
+    team_id = st.next_id("Teams")
+    members = [f"Users-{n}" for n in rng.sample(range(3, 3 + len(PEOPLE)), 2)]
+    st.sys("teams")[team_id] = R.team(
+        team_id,
+        f"{rng.choice(['Developers', 'Operations', 'QA'])}",
+        space_id=space_id,
+        members=members,
+    )
+    sr_id = st.next_id("ScopedUserRoles")
+    st.sys("scopeduserroles")[sr_id] = R.scoped_user_role(
+        sr_id, team_id, "userroles-projectdeployer", space_id, environment_ids=env_ids[:-1]
+    )
+    _history(st, rng, space_id, projects, env_docs, anchor)
+
+
+def _library_sets(
+    st: InstanceState, rng: random.Random, space_id: str, envs: list[Doc]
+) -> list[str]:
+    ids = []
+    for name in rng.sample(LVS_NAMES, rng.randint(1, 4)):
+        lvs = R.library_variable_set(st, space_id, name, f"{name} shared by projects")
+        st.col(space_id, "libraryvariablesets")[lvs["Id"]] = lvs
+        ids.append(lvs["Id"])
+        vs = st.variable_sets[lvs["VariableSetId"]]
+        prefix = name.replace(" ", "")
+        variables = [R.variable(f"{prefix}.Owner", "platform-team", ident=_uuid(rng))]
+        for env in envs[:3]:
+            variables.append(
+                R.variable(
+                    f"{prefix}.Url",
+                    f"https://{env['Name'].lower()}.example.com/{prefix.lower()}",
+                    scope={"Environment": [env["Id"]]},
+                    ident=_uuid(rng),
+                )
+            )
+        for index in range(rng.randint(1, 2)):
+            variables.append(
+                R.variable(
+                    f"{prefix}.Secret{index + 1}",
+                    f"s3cr3t-{rng.getrandbits(40):x}",
+                    sensitive=True,
+                    ident=_uuid(rng),
+                )
+            )
+        vs["Variables"] = variables
+        vs["Version"] = rng.randint(1, 9)
+    return ids
+
+
+def _tenants_and_machines(
+    st: InstanceState, rng: random.Random, space_id: str, envs: list[Doc], projects: list[Doc]
+) -> None:
+    env_ids = [e["Id"] for e in envs]
+    tenant_ids = []
+    for name in rng.sample(TENANT_NAMES, rng.randint(0, 5)):
+        chosen = rng.sample(projects, min(len(projects), rng.randint(1, 3)))
+        links = {p["Id"]: env_ids[-2:] for p in chosen}
+        for proj in chosen:
+            proj["TenantedDeploymentMode"] = "TenantedOrUntenanted"
+        ten = R.tenant(st, space_id, name, links)
+        st.col(space_id, "tenants")[ten["Id"]] = ten
+        tenant_ids.append(ten["Id"])
+    for index in range(rng.randint(3, 14)):
+        env = rng.choice(envs)
+        roles = rng.sample(ROLES, rng.randint(1, 2))
+        name = f"{env['Name'][:4].lower()}-{roles[0]}-{index + 1:02d}"
+        mach = R.machine(
+            st,
+            space_id,
+            name,
+            env_ids=[env["Id"]],
+            roles=roles,
+            health=_pick(rng, HEALTH_WEIGHTS),
+            disabled=rng.random() < 0.05,
+            tenant_ids=rng.sample(tenant_ids, min(len(tenant_ids), 1))
+            if rng.random() < 0.3
+            else [],
+        )
+        st.col(space_id, "machines")[mach["Id"]] = mach
+
+
+def _history(
+    st: InstanceState,
+    rng: random.Random,
+    space_id: str,
+    projects: list[Doc],
+    envs: list[Doc],
+    anchor: float,
+) -> None:
+    """Releases and deployments over the last 90 days; a few still queued or running."""
+    start = anchor - HISTORY_DAYS * DAY
+    channels = {c["ProjectId"]: c["Id"] for c in st.col(space_id, "channels").values()}
+    for proj in projects:
+        count = rng.randint(2, 8)
+        times = sorted(rng.uniform(start, anchor - DAY / 4) for _ in range(count))
+        for number, assembled in enumerate(times, start=1):
+            rel = ReleaseRec(
+                st.next_id("Releases"),
+                space_id,
+                proj["Id"],
+                channels[proj["Id"]],
+                f"1.{number // 4}.{number}",
+                assembled,
+                f"Release {number} of {proj['Name']}",
+            )
+            st.releases[rel.id] = rel
+            when = assembled + rng.uniform(60, 3600)
+            for env in envs:
+                if when >= anchor - 60:
+                    break
+                outcome = _pick(rng, OUTCOME_WEIGHTS)
+                add_deployment(st, rng, rel, env, when, outcome=outcome)
+                if outcome != "Success" or rng.random() < 0.35:
+                    break
+                when += rng.uniform(3600, 3 * DAY)
+    # a little work in flight: one task stuck executing, one or two queued behind it
+    releases = [r for r in st.releases.values() if r.space_id == space_id]
+    if releases:
+        for index, state in enumerate(["Executing"] + ["Queued"] * rng.randint(1, 2)):
+            rel = rng.choice(releases)
+            when = anchor - rng.uniform(60, 1800) + index
+            add_deployment(st, rng, rel, rng.choice(envs), when, outcome=state)
+
+
+def add_deployment(
+    st: InstanceState,
+    rng: random.Random,
+    rel: ReleaseRec,
+    env: Doc,
+    queued: float,
+    *,
+    outcome: str,
+    duration: float | None = None,
+) -> DeploymentRec:
+    """Record a deployment and its task.  ``outcome`` may be a final state, or
+    "Executing"/"Queued" for work that never finishes on its own."""
+    dep_id = st.next_id("Deployments")
+    task_id = st.next_id("ServerTasks")
+    users = st.sys("users")
+    deployer = (
+        users.get(rng.choice(["Users-1", "Users-3", "Users-4", "Users-5"])) or users["Users-1"]
+    )
+    proj = st.col(rel.space_id, "projects").get(rel.project_id)
+    proj_name = proj["Name"] if proj else rel.project_id
+    if outcome == "Queued":
+        start, complete, final = None, None, "Queued"
+    elif outcome == "Executing":
+        start, complete, final = queued + rng.uniform(1, 10), None, "Executing"
+    elif outcome == "Canceled" and rng.random() < 0.3:
+        start, complete, final = None, queued + rng.uniform(30, 600), "Canceled"
+    else:
+        start = queued + rng.uniform(1, 20)
+        complete = start + (duration if duration is not None else rng.uniform(20, 900))
+        final = outcome
+    error = {
+        "Failed": "The deployment failed because one or more steps failed.",
+        "TimedOut": "The task exceeded its maximum execution time.",
+        "Canceled": "The task was canceled.",
+    }.get(final, "")
+    task = TaskRec(
+        task_id,
+        rel.space_id,
+        "Deploy",
+        f"Deploy {proj_name} release {rel.version} to {env['Name']}",
+        queued,
+        start,
+        complete,
+        final,
+        deployment_id=dep_id,
+        project_id=rel.project_id,
+        environment_id=env["Id"],
+        error=error,
+    )
+    dep = DeploymentRec(
+        dep_id,
+        rel.space_id,
+        rel.project_id,
+        env["Id"],
+        rel.id,
+        rel.channel_id,
+        None,
+        task_id,
+        queued,
+        deployer["Username"],
+        deployer["Id"],
+    )
+    st.tasks[task_id] = task
+    st.deployments[dep_id] = dep
+    return dep

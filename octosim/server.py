@@ -1,0 +1,319 @@
+"""The aiohttp server: many virtual instances behind one port, faults, the router."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from octosim import api_core, api_reporting, api_space, api_system, api_tasks, api_variables
+from octosim.errors import ApiError, forbidden, invalid, unauthorized
+from octosim.instance import DEFAULT_VERSION, Instance, slugify
+from octosim.operations import add_activity
+from octosim.routing import Ctx, RawBody, Route, Router
+
+log = logging.getLogger("octosim")
+HANG_SECONDS = 24 * 3600
+
+
+def build_router() -> Router:
+    router = Router()
+    api_core.register(router)
+    api_space.register(router)
+    api_variables.register(router)
+    api_tasks.register(router)
+    api_system.register(router)
+    api_reporting.register(router)
+    return router
+
+
+def _dumps(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class Simulator:
+    """All virtual instances, the shared listener and any dedicated listeners."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int = 1,
+        state_file: str | None = None,
+        default_faults: dict[str, Any] | None = None,
+        live_activity: float = 0.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.seed = seed
+        self.state_file = Path(state_file) if state_file else None
+        self.default_faults = dict(default_faults or {})
+        self.live_activity = live_activity
+        self.instances: dict[str, Instance] = {}
+        self.router = build_router()
+        self.app = web.Application(client_max_size=32 * 1024 * 1024)
+        from octosim import control  # local: control imports this module for typing
+
+        control.register(self.app, self)
+        self.app.router.add_route("*", "/{slug}", self.handle)
+        self.app.router.add_route("*", "/{slug}/{tail:.*}", self.handle)
+        self.runner: web.AppRunner | None = None
+        self.sites: dict[str, web.TCPSite] = {}
+        self._bg: list[asyncio.Task[None]] = []
+        self.rng = random.Random(f"octosim-activity/{seed}")
+
+    # ------------------------------------------------------------ lifecycle
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, self.host, self.port, reuse_address=True)
+        await site.start()
+        server = site._server
+        if self.port == 0 and server is not None:
+            sockets = getattr(server, "sockets", None) or []
+            self.port = sockets[0].getsockname()[1]
+        if self.live_activity > 0:
+            self._bg.append(asyncio.create_task(self._activity_loop()))
+
+    async def stop(self) -> None:
+        for task in self._bg:
+            task.cancel()
+        if self.state_file is not None:
+            self.save()
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+    async def _activity_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.live_activity)
+            for inst in list(self.instances.values()):
+                if inst.loaded:  # never generate an untouched instance just for activity
+                    add_activity(inst, 1, self.rng)
+
+    # ------------------------------------------------------------ instances
+
+    def unique_slug(self, name: str) -> str:
+        base = slugify(name)
+        slug, n = base, 2
+        while slug in self.instances or slug == "_sim":
+            slug = f"{base}-{n}"
+            n += 1
+        return slug
+
+    def add_instance(
+        self,
+        name: str | None = None,
+        *,
+        spaces: int = 3,
+        version: str = DEFAULT_VERSION,
+        seed: int | None = None,
+    ) -> Instance:
+        if not name:
+            name = f"octopus-{len(self.instances) + 1}"
+        slug = self.unique_slug(name)
+        inst = Instance(
+            name, slug, seed=self.seed if seed is None else seed, version=version, spaces=spaces
+        )
+        inst.faults.update(self.default_faults)
+        self.instances[slug] = inst
+        return inst
+
+    async def add_dedicated_port(self, inst: Instance) -> None:
+        assert self.runner is not None
+        site = web.TCPSite(self.runner, self.host, inst.dedicated_port or 0, reuse_address=True)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        inst.dedicated_port = sockets[0].getsockname()[1]
+        self.sites[inst.slug] = site
+
+    async def set_listening(self, inst: Instance, listening: bool) -> None:
+        """Stop or restart an instance's dedicated listener (true connection refused)."""
+        if inst.dedicated_port is None:
+            return
+        site = self.sites.get(inst.slug)
+        if not listening and site is not None:
+            await site.stop()
+            del self.sites[inst.slug]
+        elif listening and site is None:
+            await self.add_dedicated_port(inst)
+
+    async def remove_instance(self, slug: str) -> None:
+        inst = self.instances.pop(slug)
+        site = self.sites.pop(inst.slug, None)
+        if site is not None:
+            await site.stop()
+
+    def instance_url(self, inst: Instance) -> str:
+        port = inst.dedicated_port or self.port
+        return f"http://{self.host}:{port}/{inst.slug}"
+
+    def describe(self, inst: Instance) -> dict[str, Any]:
+        out = inst.describe(self.base_url)
+        out["url"] = self.instance_url(inst)
+        return out
+
+    # ------------------------------------------------------------ persistence
+
+    def save(self) -> None:
+        assert self.state_file is not None
+        data = {
+            "seed": self.seed,
+            "instances": [inst.to_json() for inst in self.instances.values()],
+        }
+        tmp = self.state_file.with_suffix(self.state_file.suffix + ".tmp")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(self.state_file)
+
+    def load(self) -> bool:
+        if self.state_file is None or not self.state_file.exists():
+            return False
+        data = json.loads(self.state_file.read_text())
+        for raw in data["instances"]:
+            inst = Instance.from_json(raw)
+            inst.faults.update(self.default_faults)
+            self.instances[inst.slug] = inst
+        return True
+
+    # ------------------------------------------------------------ requests
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        slug = request.match_info["slug"]
+        inst = self.instances.get(slug)
+        if inst is None:
+            return web.json_response(
+                {"ErrorMessage": f"No Octopus instance is served at /{slug}.", "Errors": []},
+                status=404,
+            )
+        tail = "/" + request.match_info.get("tail", "")
+        inst.stats[f"{request.method} {tail}"] += 1
+        faults = inst.faults
+        if faults.offline == "refuse":
+            if request.transport is not None:
+                request.transport.abort()
+            raise asyncio.CancelledError
+        if faults.offline == "hang":
+            await asyncio.sleep(HANG_SECONDS)
+        delay = faults.latency_ms + (
+            inst.fault_rng.uniform(0, faults.jitter_ms) if faults.jitter_ms else 0
+        )
+        if delay > 0:
+            await asyncio.sleep(delay / 1000)
+        status, payload, headers = self._fault_reply(inst)
+        if status == 0:
+            status, payload, headers = await self._dispatch(inst, request, tail)
+        headers["Octopus-Node"] = f"name={inst.node_name}; version={inst.version}"
+        inst.stats[f"status {status}"] += 1
+        return await self._respond(request, inst, status, payload, headers)
+
+    def _fault_reply(self, inst: Instance) -> tuple[int, Any, dict[str, str]]:
+        faults = inst.faults
+        if faults.rate_limit_retry_after is not None:
+            if faults.rate_limit_count is not None:
+                faults.rate_limit_count -= 1
+                if faults.rate_limit_count <= 0:
+                    faults.rate_limit_retry_after = None
+                    faults.rate_limit_count = None
+            return (
+                429,
+                {"ErrorMessage": "Too many requests. Please retry later.", "Errors": []},
+                {"Retry-After": str(int(faults.rate_limit_retry_after or 1))},
+            )
+        if faults.error_rate > 0 and inst.fault_rng.random() < faults.error_rate:
+            return (
+                500,
+                {
+                    "ErrorMessage": "An unexpected error occurred in Octopus Server.",
+                    "Errors": [],
+                    "FullException": "System.InvalidOperationException: injected fault (octosim)",
+                },
+                {},
+            )
+        return 0, None, {}
+
+    async def _dispatch(
+        self, inst: Instance, request: web.Request, tail: str
+    ) -> tuple[int, Any, dict[str, str]]:
+        try:
+            route, params = self.router.resolve(request.method, tail)
+            ctx = await self._context(inst, request, route, params)
+            reply = route.handler(ctx)
+            if isinstance(reply, web.StreamResponse):
+                return -1, reply, {}
+            status, payload = reply
+            return status, payload, {}
+        except ApiError as err:
+            return err.status, err.body(), dict(err.headers)
+
+    async def _context(
+        self, inst: Instance, request: web.Request, route: Route, params: dict[str, str]
+    ) -> Ctx:
+        key = request.headers.get("X-Octopus-ApiKey")
+        if not key:
+            key = next((v for k, v in request.query.items() if k.lower() == "apikey"), None)
+        access = inst.key_access(key)
+        if key and access is None:
+            raise unauthorized()
+        if route.auth and access is None:
+            raise unauthorized()
+        if route.permission and request.method not in ("GET", "HEAD") and access != "full":
+            raise forbidden(route.permission)
+        space_id: str | None = params.get("spaceId")
+        if route.form == "default":
+            space_id = inst.state.default_space_id()
+        ctx = Ctx(inst, request, params, space_id, access, form=route.form)
+        if request.method in ("POST", "PUT") and request.can_read_body:
+            raw = await request.read()
+            if raw.strip():
+                try:
+                    ctx.body = json.loads(raw)
+                except ValueError:
+                    raise invalid("The request body could not be parsed as JSON.") from None
+        return ctx
+
+    async def _respond(
+        self,
+        request: web.Request,
+        inst: Instance,
+        status: int,
+        payload: Any,
+        headers: dict[str, str],
+    ) -> web.StreamResponse:
+        if status == -1:
+            resp: web.StreamResponse = payload
+            for key, value in headers.items():
+                resp.headers[key] = value
+            return resp
+        if isinstance(payload, web.StreamResponse):
+            return payload
+        content_type = "application/json; charset=utf-8"
+        if isinstance(payload, RawBody):
+            body, content_type = payload.data, payload.content_type
+        else:
+            body = b"" if payload is None else _dumps(payload)
+        slow = inst.faults.slow_body_ms
+        if slow <= 0 or len(body) == 0:
+            return web.Response(
+                status=status, body=body, headers={**headers, "Content-Type": content_type}
+            )
+        resp = web.StreamResponse(status=status, headers={**headers, "Content-Type": content_type})
+        resp.content_length = len(body)
+        await resp.prepare(request)
+        chunks = 10
+        size = max(1, -(-len(body) // chunks))
+        for start in range(0, len(body), size):
+            await resp.write(body[start : start + size])
+            await asyncio.sleep(slow / 1000 / chunks)
+        await resp.write_eof()
+        return resp

@@ -1,0 +1,127 @@
+"""Root document, paging envelope, auth and error bodies."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+
+from octosim.testing import SimInstance
+from tests.octosim.conftest import Api
+
+
+def test_root_document_is_anonymous_and_names_the_version(sim_instance: SimInstance) -> None:
+    for path in ("/api", "/api/"):
+        resp = httpx.get(sim_instance.url + path, trust_env=False)
+        assert resp.status_code == 200
+        doc = resp.json()
+        assert doc["Application"] == "Octopus Deploy"
+        assert doc["Version"] == sim_instance.version
+        assert doc["ApiVersion"] == "3.0.0"
+        assert doc["InstallationId"] == sim_instance.installation_id
+        assert doc["Links"]["Spaces"].startswith("/api/spaces")
+        assert doc["Links"]["Projects"].startswith("/api/Spaces-1/projects")
+        assert resp.headers["Octopus-Node"].endswith(f"version={sim_instance.version}")
+
+
+def test_missing_or_unknown_key_gets_401_with_octopus_body(sim_instance: SimInstance) -> None:
+    for key in ("", "API-NOTAREALKEY0000000000000000"):
+        resp = Api(sim_instance, key).request("GET", "/api/spaces")
+        assert resp.status_code == 401
+        body = resp.json()
+        assert "provide a valid API key" in body["ErrorMessage"]
+        assert body["Errors"] == []
+
+
+def test_api_key_is_accepted_in_the_query_string(sim_instance: SimInstance) -> None:
+    resp = httpx.get(
+        f"{sim_instance.url}/api/spaces", params={"apikey": sim_instance.api_key}, trust_env=False
+    )
+    assert resp.status_code == 200
+
+
+def test_read_only_key_reads_but_gets_403_on_writes(ro_api: Api) -> None:
+    assert ro_api.get("/api/Spaces-1/environments")["TotalResults"] >= 3
+    resp = ro_api.post("/api/Spaces-1/environments", {"Name": "Nope"})
+    assert resp.status_code == 403
+    body = resp.json()
+    assert body["ErrorMessage"].endswith("Missing permission: EnvironmentCreate")
+    assert "HelpText" in body
+
+
+def test_unknown_id_gets_404_with_error_body(api: Api) -> None:
+    resp = api.request("GET", "/api/Spaces-1/projects/Projects-99999")
+    assert resp.status_code == 404
+    assert resp.json()["ErrorMessage"]
+    resp = api.request("GET", "/api/Spaces-999/projects")
+    assert resp.status_code == 404
+    assert "Spaces-999" in resp.json()["ErrorMessage"]
+
+
+def test_invalid_bodies_get_400_with_errors(api: Api) -> None:
+    resp = api.post("/api/Spaces-1/projectgroups", {"Description": "no name"})
+    assert resp.status_code == 400
+    body = resp.json()
+    assert body["ErrorMessage"] and body["Errors"] == ["The Name field is required."]
+    name = f"Group {uuid.uuid4().hex[:6]}"
+    assert api.post("/api/Spaces-1/projectgroups", {"Name": name}).status_code == 201
+    dup = api.post("/api/Spaces-1/projectgroups", {"Name": name.upper()})
+    assert dup.status_code == 400
+    assert "already exists" in dup.json()["Errors"][0]
+
+
+def test_paging_envelope_and_page_next(api: Api) -> None:
+    total = api.get("/api/Spaces-1/deployments")["TotalResults"]
+    assert total > 5
+    page = api.get("/api/Spaces-1/deployments", params={"take": 2})
+    assert page["ItemType"] == "Deployment"
+    assert page["ItemsPerPage"] == 2 and len(page["Items"]) == 2
+    assert page["NumberOfPages"] == -(-total // 2)
+    assert page["LastPageNumber"] == page["NumberOfPages"] - 1
+    links = page["Links"]
+    assert links["Page.Next"] == "/api/Spaces-1/deployments?skip=2&take=2"
+    assert links["Page.Current"] == "/api/Spaces-1/deployments?skip=0&take=2"
+    assert links["Page.All"] == "/api/Spaces-1/deployments?skip=0&take=2147483647"
+    assert "Template" in links and "Self" in links
+    seen = []
+    url = "/api/Spaces-1/deployments?skip=0&take=7"
+    while url:
+        page = api.get(url)
+        seen += [d["Id"] for d in page["Items"]]
+        url = page["Links"].get("Page.Next")
+    assert len(seen) == total == len(set(seen))
+    last = api.get("/api/Spaces-1/deployments", params={"skip": total - 1, "take": 2})
+    assert "Page.Next" not in last["Links"] and len(last["Items"]) == 1
+
+
+def test_default_take_is_30_and_take_zero_counts_only(api: Api) -> None:
+    page = api.get("/api/tasks")
+    assert page["ItemsPerPage"] == 30 and len(page["Items"]) == 30
+    count = api.get("/api/tasks", params={"take": 0})
+    assert count["Items"] == [] and count["TotalResults"] == page["TotalResults"]
+
+
+def test_ids_name_and_partial_name_filters(api: Api) -> None:
+    envs = api.get("/api/Spaces-1/environments/all")
+    assert isinstance(envs, list) and [e["Name"] for e in envs][:2] == ["Development", "Test"]
+    by_name = api.get("/api/Spaces-1/environments", params={"name": "production"})
+    assert [e["Name"] for e in by_name["Items"]] == ["Production"]
+    partial = api.get("/api/Spaces-1/environments", params={"partialName": "EVEL"})
+    assert [e["Name"] for e in partial["Items"]] == ["Development"]
+    ids = [envs[0]["Id"], envs[-1]["Id"]]
+    by_ids = api.get("/api/Spaces-1/environments", params={"ids": ",".join(ids)})
+    assert sorted(e["Id"] for e in by_ids["Items"]) == sorted(ids)
+
+
+def test_three_route_forms_reach_the_same_space(api: Api) -> None:
+    a = api.get("/api/Spaces-1/projects/all")
+    b = api.get("/api/spaces/Spaces-1/projects/all")
+    c = api.get("/api/projects/all")
+    assert a == b == c and a
+
+
+def test_status_endpoints(api: Api) -> None:
+    assert api.get("/api/serverstatus/health")["IsOperatingNormally"] is True
+    assert api.request("GET", "/api/octopusservernodes/ping").status_code == 200
+    me = api.get("/api/users/me")
+    assert me["Username"] == "admin" and me["IsRequestor"] is True
