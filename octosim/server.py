@@ -32,6 +32,26 @@ def build_router() -> Router:
     return router
 
 
+def prefix_links(payload: Any, vdir: str) -> Any:
+    """Octopus hosted under a virtual directory emits host-absolute links that include the
+    directory (``/slug/api/...``); handlers build ``/api/...`` and this adds the prefix."""
+    if isinstance(payload, dict):
+        links = payload.get("Links")
+        if isinstance(links, dict):
+            payload["Links"] = {
+                k: vdir + v if isinstance(v, str) and v.startswith(("/api", "/app")) else v
+                for k, v in links.items()
+            }
+        for key, value in payload.items():
+            if key != "Links" and isinstance(value, dict | list):
+                prefix_links(value, vdir)
+    elif isinstance(payload, list):
+        for item in payload:
+            if isinstance(item, dict | list):
+                prefix_links(item, vdir)
+    return payload
+
+
 def _dumps(payload: Any) -> bytes:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -301,7 +321,7 @@ class Simulator:
         if isinstance(payload, RawBody):
             body, content_type = payload.data, payload.content_type
         else:
-            body = b"" if payload is None else _dumps(payload)
+            body = b"" if payload is None else _dumps(prefix_links(payload, "/" + inst.slug))
         slow = inst.faults.slow_body_ms
         if slow <= 0 or len(body) == 0:
             return web.Response(

@@ -19,8 +19,10 @@ def test_root_document_is_anonymous_and_names_the_version(sim_instance: SimInsta
         assert doc["Version"] == sim_instance.version
         assert doc["ApiVersion"] == "3.0.0"
         assert doc["InstallationId"] == sim_instance.installation_id
-        assert doc["Links"]["Spaces"].startswith("/api/spaces")
-        assert doc["Links"]["Projects"].startswith("/api/Spaces-1/projects")
+        vdir = "/" + sim_instance.slug
+        assert doc["Links"]["Self"] == f"{vdir}/api"
+        assert doc["Links"]["Spaces"].startswith(f"{vdir}/api/spaces")
+        assert doc["Links"]["Projects"].startswith(f"{vdir}/api/Spaces-1/projects")
         assert resp.headers["Octopus-Node"].endswith(f"version={sim_instance.version}")
 
 
@@ -79,16 +81,18 @@ def test_paging_envelope_and_page_next(api: Api) -> None:
     assert page["NumberOfPages"] == -(-total // 2)
     assert page["LastPageNumber"] == page["NumberOfPages"] - 1
     links = page["Links"]
-    assert links["Page.Next"] == "/api/Spaces-1/deployments?skip=2&take=2"
-    assert links["Page.Current"] == "/api/Spaces-1/deployments?skip=0&take=2"
-    assert links["Page.All"] == "/api/Spaces-1/deployments?skip=0&take=2147483647"
+    path = f"/{api.inst.slug}/api/Spaces-1/deployments"  # links include the virtual directory
+    assert links["Page.Next"] == f"{path}?skip=2&take=2"
+    assert links["Page.Current"] == f"{path}?skip=0&take=2"
+    assert links["Page.All"] == f"{path}?skip=0&take=2147483647"
     assert "Template" in links and "Self" in links
     seen = []
-    url = "/api/Spaces-1/deployments?skip=0&take=7"
+    url: str | None = "/api/Spaces-1/deployments?skip=0&take=7"
     while url:
         page = api.get(url)
         seen += [d["Id"] for d in page["Items"]]
         url = page["Links"].get("Page.Next")
+        url = url.removeprefix(f"/{api.inst.slug}") if url else None
     assert len(seen) == total == len(set(seen))
     last = api.get("/api/Spaces-1/deployments", params={"skip": total - 1, "take": 2})
     assert "Page.Next" not in last["Links"] and len(last["Items"]) == 1
