@@ -28,9 +28,6 @@ from octopus import (
 
 from .conftest import FAST_RETRY, LOOPBACK
 
-# Temporary guard while octosim's test fixtures are being written (removed once they land).
-pytest.importorskip("tests.fixtures.octosim", reason="octosim fixtures not committed yet")
-
 QUICK = Timeouts(connect=2.0, read=0.5, pool=5.0)
 
 
