@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,11 +86,15 @@ Plan = Generator[Send | Sleep, Outcome | None, RawResponse]
 
 @dataclass
 class BodyLimit:
-    """Collects a streamed body, refusing more than ``limit`` bytes."""
+    """Collects a streamed body, refusing more than ``limit`` bytes or after ``deadline``."""
 
     limit: int
+    deadline: float = float("inf")  # time.monotonic() value
     chunks: list[bytes] = field(default_factory=list)
     size: int = 0
+
+    def expired(self) -> bool:
+        return time.monotonic() > self.deadline
 
     def declared_too_large(self, headers: httpx.Headers) -> bool:
         declared = headers.get("content-length", "")
@@ -245,7 +250,9 @@ class ClientCore:
     def transport_failure(self, exc: BaseException, call: Call) -> Failure:
         """Turn an httpx exception into a typed error, keeping no reference to it."""
         problem = triage(exc)
-        return Failure(self._transport_error(problem, call), True, problem.maybe_sent)
+        # A certificate problem will not fix itself in a second; everything else might.
+        retryable = problem.kind != "tls"
+        return Failure(self._transport_error(problem, call), retryable, problem.maybe_sent)
 
     def _transport_error(self, problem: TransportProblem, call: Call) -> OctopusError:
         ctx = call.where.ctx()
@@ -298,7 +305,16 @@ class ClientCore:
         return Failure(error, retryable=False, maybe_sent=True)
 
     def body_limit(self) -> BodyLimit:
-        return BodyLimit(self.max_response_bytes)
+        """Start the clock for one attempt; the shells feed the body into the result."""
+        return BodyLimit(self.max_response_bytes, time.monotonic() + self.timeouts.total)
+
+    def too_slow(self, call: Call) -> Failure:
+        error = ServerTimeout(
+            f"The Octopus server at {self.base_url} took more than {self.timeouts.total:g} s "
+            f"to send its answer to {call.where.label}; it was abandoned. Try again later.",
+            **call.where.ctx(),
+        )
+        return Failure(error, retryable=True, maybe_sent=True)
 
     # -- paging and counting ---------------------------------------------------------
 

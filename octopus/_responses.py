@@ -92,7 +92,7 @@ def error_for(raw: RawResponse, where: Where) -> OctopusError:
     """Map a non-2xx answer to the matching typed error with a readable message."""
     status = raw.status_code
     body = error_body(raw)
-    message = _clip(body["ErrorMessage"], 300) if body.get("ErrorMessage") else None
+    message = _clip(body["ErrorMessage"], 300).rstrip(". ") if body.get("ErrorMessage") else None
     errors = [_clip(e, 200) for e in body.get("Errors") or [] if e][:10]
     help_text = _clip(body["HelpText"], 300) if body.get("HelpText") else None
     said = f": {message}" if message else ""

@@ -11,7 +11,16 @@ from typing import Any
 import httpx
 
 from . import _responses as responses
-from ._core import DEFAULT_MAX_RESPONSE_BYTES, Call, ClientCore, Failure, Outcome, Params, Plan
+from ._core import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    BodyLimit,
+    Call,
+    ClientCore,
+    Failure,
+    Outcome,
+    Params,
+    Plan,
+)
 from ._core import Sleep as _Sleep
 from ._net import make_async_http_client
 from .errors import ServerError, URLNotAllowed, ValidationFailed
@@ -185,15 +194,25 @@ class AsyncOctopusClient:
                     await asyncio.sleep(step.seconds)
                     step = plan.send(None)
                 else:
-                    step = plan.send(await self._perform(step.request, step.call))
+                    step = plan.send(await self._attempt(step.request, step.call))
         except StopIteration as done:
             return done.value
+
+    async def _attempt(self, request: httpx.Request, call: Call) -> Outcome:
+        # The async client can enforce the overall deadline strictly, even while a read
+        # is blocked (the sync client checks it between body chunks).
+        try:
+            async with asyncio.timeout(self._core.timeouts.total):
+                return await self._perform(request, call)
+        except TimeoutError:
+            return self._core.too_slow(call)
 
     async def _perform(self, request: httpx.Request, call: Call) -> Outcome:
         # Errors are built inside the except blocks but returned (and raised) outside
         # them, so no httpx exception (which references the request and its headers)
         # ends up in __context__ of what the caller sees.
         failure: Failure | None = None
+        body = self._core.body_limit()
         try:
             response = await self._http.send(request, stream=True)
         except URLNotAllowed as exc:
@@ -203,12 +222,11 @@ class AsyncOctopusClient:
         if failure is not None:
             return failure
         try:
-            return await self._read(response, call)
+            return await self._read(response, call, body)
         finally:
             await response.aclose()
 
-    async def _read(self, response: httpx.Response, call: Call) -> Outcome:
-        body = self._core.body_limit()
+    async def _read(self, response: httpx.Response, call: Call, body: BodyLimit) -> Outcome:
         if body.declared_too_large(response.headers):
             return self._core.too_large(call)
         failure: Failure | None = None
@@ -216,6 +234,8 @@ class AsyncOctopusClient:
             async for chunk in response.aiter_bytes():
                 if not body.feed(chunk):
                     return self._core.too_large(call)
+                if body.expired():
+                    return self._core.too_slow(call)
         except httpx.HTTPError as exc:
             failure = self._core.transport_failure(exc, call)
         if failure is not None:

@@ -11,7 +11,16 @@ from typing import Any
 import httpx
 
 from . import _responses as responses
-from ._core import DEFAULT_MAX_RESPONSE_BYTES, Call, ClientCore, Failure, Outcome, Params, Plan
+from ._core import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    BodyLimit,
+    Call,
+    ClientCore,
+    Failure,
+    Outcome,
+    Params,
+    Plan,
+)
 from ._core import Sleep as _Sleep
 from ._net import make_http_client
 from .errors import ServerError, URLNotAllowed, ValidationFailed
@@ -189,6 +198,7 @@ class OctopusClient:
         # them, so no httpx exception (which references the request and its headers)
         # ends up in __context__ of what the caller sees.
         failure: Failure | None = None
+        body = self._core.body_limit()
         try:
             response = self._http.send(request, stream=True)
         except URLNotAllowed as exc:
@@ -198,12 +208,11 @@ class OctopusClient:
         if failure is not None:
             return failure
         try:
-            return self._read(response, call)
+            return self._read(response, call, body)
         finally:
             response.close()
 
-    def _read(self, response: httpx.Response, call: Call) -> Outcome:
-        body = self._core.body_limit()
+    def _read(self, response: httpx.Response, call: Call, body: BodyLimit) -> Outcome:
         if body.declared_too_large(response.headers):
             return self._core.too_large(call)
         failure: Failure | None = None
@@ -211,6 +220,8 @@ class OctopusClient:
             for chunk in response.iter_bytes():
                 if not body.feed(chunk):
                     return self._core.too_large(call)
+                if body.expired():
+                    return self._core.too_slow(call)
         except httpx.HTTPError as exc:
             failure = self._core.transport_failure(exc, call)
         if failure is not None:

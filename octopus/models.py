@@ -14,11 +14,13 @@ from .version import OctopusVersion
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Seconds to wait to connect, for each read, and for a free pooled connection."""
+    """Seconds to wait to connect, for each read, for a free pooled connection, and in
+    all for one answer (``total`` stops a server that trickles its body byte by byte)."""
 
     connect: float = 5.0
     read: float = 30.0
     pool: float = 60.0
+    total: float = 300.0
 
     def as_httpx(self) -> httpx.Timeout:
         return httpx.Timeout(connect=self.connect, read=self.read, write=self.read, pool=self.pool)

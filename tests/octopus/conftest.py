@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -46,9 +47,8 @@ class PlainServer:
         return sum(1 for _, p, _, _ in self.seen if p.split("?")[0] == path)
 
 
-@pytest.fixture
-def plain_server() -> Iterator[PlainServer]:
-    state = PlainServer()
+def _serve(state: PlainServer, context: Any = None) -> Any:
+    """Run a threaded HTTP(S) server answering from ``state.routes``; returns it."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -82,13 +82,111 @@ def plain_server() -> Iterator[PlainServer]:
 
     class QuietServer(ThreadingHTTPServer):
         def handle_error(self, request: Any, client_address: Any) -> None:
-            return None  # clients hanging up early (size-limit tests) are expected
+            return None  # clients hanging up early (size-limit, TLS tests) are expected
 
     server = QuietServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    if context is not None:
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    return server
+
+
+@pytest.fixture
+def plain_server() -> Iterator[PlainServer]:
+    state = PlainServer()
+    server = _serve(state)
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@dataclass
+class TLSMaterial:
+    """A private CA and a server certificate for ``octopus.test`` (files on disk)."""
+
+    ca_pem: bytes
+    cert_file: str
+    key_file: str
+
+
+@pytest.fixture(scope="session")
+def tls_material(tmp_path_factory: pytest.TempPathFactory) -> TLSMaterial:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def name(common: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("ODCM test CA"))
+        .issuer_name(name("ODCM test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                crl_sign=True, encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("octopus.test"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("octopus.test")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    folder = tmp_path_factory.mktemp("tls")
+    cert_file, key_file = folder / "server.pem", folder / "server.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return TLSMaterial(ca.public_bytes(serialization.Encoding.PEM), str(cert_file), str(key_file))
+
+
+@pytest.fixture
+def tls_server(plain_server: PlainServer, tls_material: TLSMaterial) -> Iterator[PlainServer]:
+    """An HTTPS twin of ``plain_server`` (same routes; certificate for ``octopus.test``)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tls_material.cert_file, tls_material.key_file)
+    state = PlainServer(routes=plain_server.routes, seen=plain_server.seen)
+    server = _serve(state, context)
     yield state
     server.shutdown()
     server.server_close()

@@ -272,6 +272,32 @@ def test_rate_limit_longer_than_allowed_is_raised_at_once(sim_instance: Any) -> 
     assert requests(sim_instance, "GET", "/spaces") == 1
 
 
+def test_body_stalling_longer_than_the_read_timeout_times_out(sim_instance: Any) -> None:
+    # slow_body_ms=4000: ten chunks 0.4 s apart; QUICK has a 0.5 s read timeout.
+    sim_instance.set_faults(slow_body_ms=4000)
+    with client(sim_instance) as c:
+        assert c.spaces()  # 0.4 s gaps are within the per-read timeout
+    sim_instance.set_faults(slow_body_ms=8000)  # 0.8 s gaps are not
+    with pytest.raises(ServerTimeout, match="did not answer"):
+        run_async(sim_instance, lambda a: a.get("/api/spaces"))
+    assert requests(sim_instance, "GET", "/spaces") == 1 + 1 + FAST_RETRY.max_retries
+
+
+def test_total_deadline_stops_a_trickling_body(sim_instance: Any) -> None:
+    sim_instance.set_faults(slow_body_ms=3000)  # 0.3 s gaps, 3 s in all
+    trickle = Timeouts(connect=2.0, read=1.0, total=1.0)
+    none = RetryPolicy(max_retries=0)
+    with (
+        client(sim_instance, timeouts=trickle, retry=none) as c,
+        pytest.raises(ServerTimeout, match="took more than 1 s"),
+    ):
+        c.get("/api/spaces")
+    start = time.monotonic()
+    with pytest.raises(ServerTimeout, match="took more than 1 s"):
+        run_async(sim_instance, lambda a: a.get("/api/spaces"), timeouts=trickle, retry=none)
+    assert time.monotonic() - start < 2.0
+
+
 def test_latency_within_the_read_timeout_is_fine(sim_instance: Any) -> None:
     sim_instance.set_faults(latency_ms=200, jitter_ms=50)
     with client(sim_instance, retry=RetryPolicy(max_retries=0)) as c:

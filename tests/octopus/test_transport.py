@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import traceback
 
 import pytest
@@ -16,11 +17,20 @@ from octopus import (
     ResponseTooLarge,
     RetryPolicy,
     ServerError,
+    TLSError,
     URLNotAllowed,
     URLPolicy,
 )
 
-from .conftest import API_KEY, FAST_RETRY, LOOPBACK, SHORT, PlainServer, json_reply
+from .conftest import (
+    API_KEY,
+    FAST_RETRY,
+    LOOPBACK,
+    SHORT,
+    PlainServer,
+    TLSMaterial,
+    json_reply,
+)
 
 HTML = (200, {"Content-Type": "text/html; charset=utf-8"}, b"<html><body>Welcome</body></html>")
 
@@ -239,3 +249,54 @@ def test_gateway_errors_give_up_after_the_retry_budget(plain_server: PlainServer
     with pytest.raises(ServerError, match="HTTP 503 on GET /api/things: Maintenance"):
         run_async(plain_server.url, lambda c: c.get("things"))
     assert plain_server.hits("/api/things") == 1 + FAST_RETRY.max_retries
+
+
+def _tls_policy() -> URLPolicy:
+    return URLPolicy(allowed_networks=["127.0.0.0/8"], resolver=lambda host: ["127.0.0.1"])
+
+
+def _root_route(server: PlainServer) -> None:
+    server.routes["/api"] = lambda: json_reply(
+        200, {"Application": "Octopus Deploy", "Version": "2024.4.1234"}
+    )
+
+
+def test_tls_verifies_the_certificate_for_the_host_name(
+    tls_server: PlainServer, tls_material: TLSMaterial
+) -> None:
+    # The transports connect to the checked IP, yet verify the certificate (and send SNI)
+    # for the name in the URL.
+    _root_route(tls_server)
+    trusted = ssl.create_default_context(cadata=tls_material.ca_pem.decode())
+    url = f"https://octopus.test:{tls_server.port}"
+    with sync_client(url, policy=_tls_policy(), verify=trusted) as client:
+        assert client.root().version == "2024.4.1234"
+    root = run_async(url, lambda c: c.root(), policy=_tls_policy(), verify=trusted)
+    assert root.version == "2024.4.1234"
+
+
+def test_untrusted_certificate_is_a_tls_error_and_not_retried(tls_server: PlainServer) -> None:
+    _root_route(tls_server)
+    url = f"https://octopus.test:{tls_server.port}"
+    with sync_client(url, policy=_tls_policy()) as client, pytest.raises(TLSError) as caught:
+        client.root()
+    assert "certificate verify failed" in str(caught.value) and url in str(caught.value)
+    with pytest.raises(TLSError, match="certificate verify failed"):
+        run_async(url, lambda c: c.root(), policy=_tls_policy())
+    assert tls_server.seen == []
+
+
+def test_certificate_for_another_name_is_a_tls_error(
+    tls_server: PlainServer, tls_material: TLSMaterial
+) -> None:
+    _root_route(tls_server)
+    trusted = ssl.create_default_context(cadata=tls_material.ca_pem.decode())
+    url = f"https://imposter.test:{tls_server.port}"
+    with (
+        sync_client(url, policy=_tls_policy(), verify=trusted) as client,
+        pytest.raises(TLSError, match="certificate verify failed"),
+    ):
+        client.root()
+    with pytest.raises(TLSError):
+        run_async(url, lambda c: c.root(), policy=_tls_policy(), verify=trusted)
+    assert tls_server.seen == []
