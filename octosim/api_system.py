@@ -421,7 +421,7 @@ def _copy_from_community(doc: Doc, cat: Doc) -> None:
             "CommunityActionTemplateId": cat["Id"],
             "Parameters": [dict(p) for p in cat["Parameters"]],
             "Properties": dict(cat["Properties"]),
-            "Packages": list(cat["Packages"]),
+            "Packages": [],
         }
     )
 

@@ -267,7 +267,7 @@ def cancel_task(ctx: Ctx) -> Reply:
 
 
 def task_types(ctx: Ctx) -> Reply:
-    return 200, [{"Id": n, "Name": n, "Description": d} for n, d in TASK_TYPES]
+    return 200, [{"Id": n, "Name": n, "Links": {}} for n, _ in TASK_TYPES]
 
 
 # ---------------------------------------------------------------- deployments

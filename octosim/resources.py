@@ -242,12 +242,10 @@ def project(
             "Template": "#{Octopus.Version.LastMajor}.#{Octopus.Version.LastMinor}"
             ".#{Octopus.Version.NextPatch}",
             "DonorPackage": None,
-            "DonorPackageStepId": None,
         },
         "ReleaseCreationStrategy": {
             "ChannelId": None,
             "ReleaseCreationPackage": None,
-            "ReleaseCreationPackageStepId": None,
         },
         "SpaceId": space_id,
         "LastModifiedOn": None,

@@ -166,9 +166,6 @@ def _system(st: InstanceState, rng: random.Random) -> None:
                 "Octopus.Action.Script.Syntax": "PowerShell",
                 "Octopus.Action.Script.ScriptBody": f"Write-Host '{name}'",
             },
-            "Packages": [],
-            "LastModifiedOn": None,
-            "LastModifiedBy": None,
         }
 
 
