@@ -108,7 +108,9 @@ def test_paging_follows_next_links_over_250_items(sim_instance: Any) -> None:
         sim_instance.reset_stats()
         items = list(c.paginate(path, page_size=30))
         pages = requests(sim_instance, "GET", f"/{space}/environments")
+        sim_instance.reset_stats()
         assert c.count(path) == before + 250
+        assert requests(sim_instance, "GET", f"/{space}/environments") == 1  # take=0 accepted
         assert c.count(path, partialName="Paging env") == 250
         assert len(c.get_all(path)) == before + 250
     names = [e["Name"] for e in items]

@@ -18,6 +18,7 @@ from octopus import (
     RetryPolicy,
     ServerError,
     TLSError,
+    UnexpectedResponse,
     URLNotAllowed,
     URLPolicy,
 )
@@ -300,3 +301,46 @@ def test_certificate_for_another_name_is_a_tls_error(
     with pytest.raises(TLSError):
         run_async(url, lambda c: c.root(), policy=_tls_policy(), verify=trusted)
     assert tls_server.seen == []
+
+
+def test_count_falls_back_to_take_1_when_take_0_is_refused(plain_server: PlainServer) -> None:
+    def things() -> tuple[int, dict[str, str], bytes]:
+        query = plain_server.seen[-1][1]
+        if "take=0" in query:
+            return json_reply(400, {"ErrorMessage": "take must be positive", "Errors": []})
+        return json_reply(200, {"Items": [{"Id": "T-1"}], "TotalResults": 42, "Links": {}})
+
+    plain_server.routes["/api/things"] = things
+    with sync_client(plain_server.url) as client:
+        assert client.count("things", partialName="x") == 42
+        assert client.count("things") == 42  # remembered: no second take=0 attempt
+    queries = [path for _, path, _, _ in plain_server.seen]
+    assert queries == [
+        "/api/things?partialName=x&skip=0&take=0",
+        "/api/things?partialName=x&skip=0&take=1",
+        "/api/things?skip=0&take=1",
+    ]
+
+
+def test_paging_loop_is_detected(plain_server: PlainServer) -> None:
+    plain_server.routes["/api/loop"] = lambda: json_reply(
+        200, {"Items": [1], "Links": {"Page.Next": "/api/loop?skip=0&take=1"}}
+    )
+    with (
+        sync_client(plain_server.url) as client,
+        pytest.raises(UnexpectedResponse, match="went round in a loop"),
+    ):
+        list(client.paginate("loop", {"skip": 0}, page_size=1))
+    assert plain_server.hits("/api/loop") == 1
+
+
+def test_paging_never_follows_a_link_to_another_server(plain_server: PlainServer) -> None:
+    plain_server.routes["/api/things"] = lambda: json_reply(
+        200, {"Items": [1], "Links": {"Page.Next": "http://127.0.0.2:9/api/things?skip=1"}}
+    )
+
+    async def collect(client: AsyncOctopusClient) -> list[object]:
+        return [item async for item in client.paginate("things")]
+
+    with pytest.raises(UnexpectedResponse, match="link to another server"):
+        run_async(plain_server.url, collect)
