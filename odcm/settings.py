@@ -277,6 +277,23 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "worker-heartbeat": {"task": "odcm.tasks.worker_heartbeat", "schedule": 60.0},
 }
 
+# Sharing (variable sets and step templates brokered between spaces).
+ODCM_SHARING_FAILURE_ALERT_MINUTES = env_int("ODCM_SHARING_FAILURE_ALERT_MINUTES", 60, minimum=1)
+ODCM_SHARING_RETRY_BASE_SECONDS = env_int("ODCM_SHARING_RETRY_BASE_SECONDS", 30, minimum=1)
+ODCM_SHARING_RETRY_MAX_SECONDS = env_int("ODCM_SHARING_RETRY_MAX_SECONDS", 3600, minimum=1)
+ODCM_SHARING_CLAIM_SECONDS = env_int("ODCM_SHARING_CLAIM_SECONDS", 180, minimum=5)
+ODCM_SHARING_REQUEUE_SECONDS = env_int("ODCM_SHARING_REQUEUE_SECONDS", 300, minimum=5)
+ODCM_SHARING_DRIFT_REAPPLY = env_bool("ODCM_SHARING_DRIFT_REAPPLY", True)
+ODCM_SHARING_TEMPLATES_DIR = env_str("ODCM_SHARING_TEMPLATES_DIR") or ""
+CELERY_BEAT_SCHEDULE["sharing-sweep"] = {
+    "task": "sharing.tasks.sweep",
+    "schedule": float(env_int("ODCM_SHARING_SWEEP_SECONDS", 30, minimum=5)),
+}
+CELERY_BEAT_SCHEDULE["sharing-drift"] = {
+    "task": "sharing.tasks.check_drift_all",
+    "schedule": float(env_int("ODCM_SHARING_DRIFT_SECONDS", 900, minimum=30)),
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

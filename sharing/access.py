@@ -1,0 +1,52 @@
+"""Who may see and change shared items and subscriptions (on top of identity.access).
+
+Publisher managers edit items; subscriber managers manage their subscriptions; a user sees an
+item if they can see its publisher space or a space the publisher trusts. Everything else is a
+404.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from identity.access import can_manage_space, visible_spaces
+from sharing.models import SharedItem, Subscription, Trust
+from spaces.models import Space
+
+
+def visible_items(user: Any) -> QuerySet[SharedItem]:
+    spaces = visible_spaces(user)
+    return SharedItem.objects.filter(
+        Q(publisher__in=spaces)
+        | Q(
+            publisher__trusts_given__subscriber__in=spaces,
+            publisher__trusts_given__state=Trust.State.ACCEPTED,
+        )
+    ).distinct()
+
+
+def visible_subscriptions(user: Any) -> QuerySet[Subscription]:
+    spaces = visible_spaces(user)
+    return Subscription.objects.filter(
+        Q(space__in=spaces) | Q(item__publisher__in=spaces)
+    ).distinct()
+
+
+def visible_trusts(user: Any) -> QuerySet[Trust]:
+    spaces = visible_spaces(user)
+    return Trust.objects.filter(Q(publisher__in=spaces) | Q(subscriber__in=spaces)).distinct()
+
+
+def can_edit_item(user: Any, item: SharedItem) -> bool:
+    return can_manage_space(user, item.publisher)
+
+
+def can_manage_subscriber(user: Any, space: Space) -> bool:
+    return can_manage_space(user, space)
+
+
+def managed_spaces(user: Any) -> list[Space]:
+    """Spaces the user manages (candidates for publishing or subscribing)."""
+    return [s for s in visible_spaces(user).select_related("instance") if can_manage_space(user, s)]

@@ -1,0 +1,464 @@
+"""Shared variable sets, delivered as library variable sets in subscriber spaces.
+
+Content (no secrets)::
+
+    {"variables": [{"key": "<uuid>", "name": "Db.Password", "type": "Sensitive",
+                    "value": null, "description": "", "scope": {"environments": ["Prod"],
+                    "roles": [], "tenant_tags": []}}]}
+
+Secrets: ``{"<key>": "<plaintext>"}``, sealed on the revision row. Environment scopes travel by
+name and are translated to each subscriber's environment ids from the variable set document's
+``ScopeValues``, so an update costs one GET and one PUT, and a no-op check one GET.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from octopus import NotFound, ValidationFailed, VersionConflict
+
+from .base import (
+    Change,
+    ContentError,
+    CountingClient,
+    DeliveryProblem,
+    Inspection,
+    MissingEnvironment,
+    Target,
+    Written,
+)
+
+TYPES = ("String", "Sensitive")
+SCOPE_KEYS = {"environments": "Environment", "roles": "Role", "tenant_tags": "TenantTag"}
+MAX_CONFLICT_RETRIES = 4
+MAX_VARIABLES = 5000
+
+Row = tuple[Any, ...]
+
+
+def _names(values: Any, what: str, var: str, errors: list[str]) -> list[str]:
+    if values in (None, ""):
+        return []
+    if isinstance(values, str):
+        values = [v for v in values.split(",")]
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        errors.append(f"The {what} scope of {var!r} must be a list of names.")
+        return []
+    return sorted({v.strip() for v in values if v.strip()})
+
+
+def _scope(raw: Any, var: str, errors: list[str]) -> dict[str, list[str]]:
+    raw = raw or {}
+    if not isinstance(raw, dict):
+        errors.append(f"The scope of {var!r} must be an object.")
+        raw = {}
+    unknown = set(raw) - set(SCOPE_KEYS)
+    if unknown:
+        errors.append(f"Unknown scope {', '.join(sorted(unknown))} on {var!r}.")
+    return {key: _names(raw.get(key), key.replace("_", " "), var, errors) for key in SCOPE_KEYS}
+
+
+class VariableSetKind:
+    key = "variable_set"
+    label = "Variable set"
+
+    # -- authoring ---------------------------------------------------------------------
+
+    def clean(
+        self, content: dict[str, Any], previous_secrets: dict[str, str]
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """Validate variables; a sensitive variable without a value keeps its previous one.
+
+        Returns the content without secrets and the secrets by variable key. Raises
+        :class:`ContentError` listing every problem (a sensitive variable with no value and no
+        previous value is one of them).
+        """
+        raw_vars = content.get("variables")
+        if not isinstance(raw_vars, list):
+            raise ContentError(["'variables' must be a list."])
+        if len(raw_vars) > MAX_VARIABLES:
+            raise ContentError([f"A shared set holds at most {MAX_VARIABLES} variables."])
+        errors: list[str] = []
+        out: list[dict[str, Any]] = []
+        secrets: dict[str, str] = {}
+        seen: set[tuple[Any, ...]] = set()
+        keys: set[str] = set()
+        for position, raw in enumerate(raw_vars, start=1):
+            if not isinstance(raw, dict):
+                errors.append(f"Variable {position} must be an object.")
+                continue
+            name = str(raw.get("name") or "").strip()
+            if not name:
+                errors.append(f"Variable {position} has no name.")
+                continue
+            var_type = raw.get("type") or "String"
+            if var_type not in TYPES:
+                errors.append(f"{name!r} has type {var_type!r}; use String or Sensitive.")
+                continue
+            key = str(raw.get("key") or uuid.uuid4())
+            if key in keys:
+                key = str(uuid.uuid4())
+            keys.add(key)
+            scope = _scope(raw.get("scope"), name, errors)
+            identity = (name.lower(), tuple(tuple(v) for v in scope.values()))
+            if identity in seen:
+                errors.append(f"{name!r} appears twice with the same scope.")
+            seen.add(identity)
+            value = raw.get("value")
+            if value is not None and not isinstance(value, str):
+                value = str(value)
+            var = {
+                "key": key,
+                "name": name,
+                "type": var_type,
+                "value": None,
+                "description": str(raw.get("description") or ""),
+                "scope": scope,
+            }
+            if var_type == "Sensitive":
+                if value:
+                    secrets[key] = value
+                elif key in previous_secrets:
+                    secrets[key] = previous_secrets[key]
+                else:
+                    errors.append(f"The sensitive variable {name!r} needs a value.")
+            else:
+                var["value"] = value or ""
+            out.append(var)
+        if errors:
+            raise ContentError(errors)
+        return {"variables": out}, secrets
+
+    def summary(self, content: dict[str, Any]) -> str:
+        variables = content.get("variables", [])
+        sensitive = sum(1 for v in variables if v["type"] == "Sensitive")
+        return f"{len(variables)} variables ({sensitive} sensitive)"
+
+    # -- delivery ----------------------------------------------------------------------
+
+    def deliver(
+        self,
+        client: CountingClient,
+        target: Target,
+        content: dict[str, Any],
+        secrets: dict[str, str],
+        secrets_digest: str,
+    ) -> Written:
+        lvs_id, vs_id, doc = self._locate(client, target, create=True)
+        assert doc is not None
+        sensitive = any(v["type"] == "Sensitive" for v in content["variables"])
+        for _attempt in range(MAX_CONFLICT_RETRIES):
+            env_ids = self._environment_ids(doc, content, target)
+            wanted = self._rows_from_content(content)
+            unchanged = sorted(self._rows_from_octopus(doc)) == sorted(wanted) and (
+                not sensitive
+                or (
+                    doc.get("Version") == target.octopus_version
+                    and secrets_digest == target.secrets_digest
+                )
+            )
+            if unchanged:
+                return Written(False, lvs_id, vs_id, doc.get("Version"), secrets_digest)
+            body = dict(doc)
+            body.pop("ScopeValues", None)
+            body.pop("Links", None)
+            body["Variables"] = self._octopus_variables(target, content, secrets, env_ids)
+            try:
+                saved = client.put(f"/api/{target.space_id}/variables/{vs_id}", body)
+            except VersionConflict:
+                # Someone saved between our read and our write: read again, re-apply.
+                doc = client.get(f"/api/{target.space_id}/variables/{vs_id}")
+                continue
+            version = saved.get("Version") if isinstance(saved, dict) else None
+            return Written(True, lvs_id, vs_id, version, secrets_digest)
+        raise DeliveryProblem(
+            "conflict",
+            f"The variable set in {target.space_label} kept changing while ODCM wrote it "
+            f"({MAX_CONFLICT_RETRIES} version conflicts in a row); ODCM will try again.",
+        )
+
+    def inspect(
+        self, client: CountingClient, target: Target, content: dict[str, Any]
+    ) -> Inspection:
+        lvs_id, vs_id, doc = self._locate(client, target, create=False)
+        if doc is None:
+            return Inspection(
+                [{"name": target.name, "change": "The library variable set is gone from Octopus."}],
+                missing=True,
+            )
+        current = {self._row_key(r): r for r in self._rows_from_octopus(doc)}
+        wanted = {self._row_key(r): r for r in self._rows_from_content(content)}
+        differences: list[dict[str, str]] = []
+        for row_key, row in sorted(wanted.items(), key=lambda kv: str(kv[0])):
+            if row_key not in current:
+                differences.append({"name": row[0], "change": "removed or rescoped in Octopus"})
+            elif current[row_key] != row:
+                differences.append({"name": row[0], "change": self._explain(current[row_key], row)})
+        for row_key, row in sorted(current.items(), key=lambda kv: str(kv[0])):
+            if row_key not in wanted:
+                differences.append({"name": row[0], "change": "added in Octopus"})
+        version = doc.get("Version")
+        if (
+            not differences
+            and target.octopus_version is not None
+            and version != target.octopus_version
+        ):
+            differences.append(
+                {
+                    "name": "(variable set)",
+                    "change": "saved in Octopus since ODCM wrote it (Version "
+                    f"{target.octopus_version} → {version}); a sensitive value may have changed",
+                }
+            )
+        return Inspection(differences)
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _locate(
+        self, client: CountingClient, target: Target, *, create: bool
+    ) -> tuple[str, str, dict[str, Any] | None]:
+        """(library variable set id, variable set id, variable set document)."""
+        space = target.space_id
+        if target.octopus_child_id:
+            try:
+                doc = client.get(f"/api/{space}/variables/{target.octopus_child_id}")
+                return target.octopus_id, target.octopus_child_id, doc
+            except NotFound:
+                pass  # deleted in Octopus: find it by name or make it again
+        lvs = self._find_by_name(client, target)
+        if lvs is None:
+            if not create:
+                return "", "", None
+            try:
+                lvs = client.post(
+                    f"/api/{space}/libraryvariablesets",
+                    {
+                        "Name": target.name,
+                        "Description": target.description,
+                        "ContentType": "Variables",
+                    },
+                )
+            except ValidationFailed:
+                # Another worker created it a moment ago (names are unique per space).
+                lvs = self._find_by_name(client, target)
+                if lvs is None:
+                    raise
+        doc = client.get(f"/api/{space}/variables/{lvs['VariableSetId']}")
+        return lvs["Id"], lvs["VariableSetId"], doc
+
+    @staticmethod
+    def _find_by_name(client: CountingClient, target: Target) -> dict[str, Any] | None:
+        page = client.get(
+            f"/api/{target.space_id}/libraryvariablesets",
+            {"partialName": target.name, "take": 1000, "contentType": "Variables"},
+        )
+        wanted = target.name.strip().lower()
+        return next(
+            (i for i in page.get("Items", []) if str(i.get("Name", "")).strip().lower() == wanted),
+            None,
+        )
+
+    @staticmethod
+    def _environment_ids(
+        doc: dict[str, Any], content: dict[str, Any], target: Target
+    ) -> dict[str, str]:
+        known = {e["Name"]: e["Id"] for e in (doc.get("ScopeValues") or {}).get("Environments", [])}
+        needed = {n for v in content["variables"] for n in v["scope"]["environments"]}
+        missing = sorted(needed - set(known))
+        if missing:
+            raise MissingEnvironment(missing, target.space_label)
+        return known
+
+    @staticmethod
+    def variable_id(target: Target, key: str) -> str:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"odcm:{target.item_key}:{key}"))
+
+    def _octopus_variables(
+        self,
+        target: Target,
+        content: dict[str, Any],
+        secrets: dict[str, str],
+        env_ids: dict[str, str],
+    ) -> list[dict[str, Any]]:
+        out = []
+        for var in content["variables"]:
+            sensitive = var["type"] == "Sensitive"
+            scope: dict[str, list[str]] = {}
+            if var["scope"]["environments"]:
+                scope["Environment"] = [env_ids[n] for n in var["scope"]["environments"]]
+            if var["scope"]["roles"]:
+                scope["Role"] = list(var["scope"]["roles"])
+            if var["scope"]["tenant_tags"]:
+                scope["TenantTag"] = list(var["scope"]["tenant_tags"])
+            out.append(
+                {
+                    "Id": self.variable_id(target, var["key"]),
+                    "Name": var["name"],
+                    "Value": secrets[var["key"]] if sensitive else var["value"],
+                    "Description": var["description"],
+                    "Scope": scope,
+                    "Type": var["type"],
+                    "IsSensitive": sensitive,
+                    "IsEditable": True,
+                    "Prompt": None,
+                }
+            )
+        return out
+
+    @staticmethod
+    def _rows_from_content(content: dict[str, Any]) -> list[Row]:
+        return [
+            (
+                v["name"],
+                v["type"],
+                None if v["type"] == "Sensitive" else v["value"],
+                v["description"],
+                tuple(sorted(v["scope"]["environments"])),
+                tuple(sorted(v["scope"]["roles"])),
+                tuple(sorted(v["scope"]["tenant_tags"])),
+                (),
+            )
+            for v in content["variables"]
+        ]
+
+    @staticmethod
+    def _rows_from_octopus(doc: dict[str, Any]) -> list[Row]:
+        names = {e["Id"]: e["Name"] for e in (doc.get("ScopeValues") or {}).get("Environments", [])}
+        rows = []
+        for v in doc.get("Variables", []):
+            scope = v.get("Scope") or {}
+            sensitive = bool(v.get("IsSensitive")) or v.get("Type") == "Sensitive"
+            others = tuple(
+                sorted(
+                    k
+                    for k, vals in scope.items()
+                    if vals and k not in ("Environment", "Role", "TenantTag")
+                )
+            )
+            rows.append(
+                (
+                    v.get("Name", ""),
+                    "Sensitive" if sensitive else (v.get("Type") or "String"),
+                    None if sensitive else (v.get("Value") or ""),
+                    v.get("Description") or "",
+                    tuple(sorted(names.get(e, e) for e in scope.get("Environment", []))),
+                    tuple(sorted(scope.get("Role", []))),
+                    tuple(sorted(scope.get("TenantTag", []))),
+                    others,
+                )
+            )
+        return rows
+
+    @staticmethod
+    def _row_key(row: Row) -> tuple[Any, ...]:
+        return (row[0].lower(), row[4], row[5], row[6])
+
+    @staticmethod
+    def _explain(current: Row, wanted: Row) -> str:
+        parts = []
+        if current[1] != wanted[1]:
+            parts.append(f"type is {current[1]}, shared as {wanted[1]}")
+        if current[2] != wanted[2]:
+            parts.append("value changed")
+        if current[3] != wanted[3]:
+            parts.append("description changed")
+        if current[7]:
+            parts.append(f"extra scope {', '.join(current[7])}")
+        return "; ".join(parts) or "changed"
+
+    # -- revision diff -----------------------------------------------------------------
+
+    def diff(
+        self,
+        old: dict[str, Any],
+        old_secrets: dict[str, str],
+        new: dict[str, Any],
+        new_secrets: dict[str, str],
+    ) -> list[Change]:
+        before = {v["key"]: v for v in old.get("variables", [])}
+        after = {v["key"]: v for v in new.get("variables", [])}
+        changes: list[Change] = []
+        for key, var in after.items():
+            if key not in before:
+                changes.append(Change(var["name"], "added", self._describe(var)))
+                continue
+            fields = self._field_changes(before[key], old_secrets, var, new_secrets)
+            if fields:
+                changes.append(Change(var["name"], "changed", fields))
+        for key, var in before.items():
+            if key not in after:
+                changes.append(Change(var["name"], "removed", self._describe(var)))
+        order = {"removed": 0, "changed": 1, "added": 2}
+        return sorted(changes, key=lambda c: (order[c.change], c.name.lower()))
+
+    @staticmethod
+    def _describe(var: dict[str, Any]) -> list[dict[str, Any]]:
+        shown = "(sensitive)" if var["type"] == "Sensitive" else var["value"]
+        scope = ", ".join(f"{k}: {', '.join(v)}" for k, v in var["scope"].items() if v)
+        return [{"field": "value", "new": shown}, {"field": "scope", "new": scope or "unscoped"}]
+
+    @staticmethod
+    def _field_changes(
+        a: dict[str, Any], a_secrets: dict[str, str], b: dict[str, Any], b_secrets: dict[str, str]
+    ) -> list[dict[str, Any]]:
+        fields: list[dict[str, Any]] = []
+        if a["name"] != b["name"]:
+            fields.append({"field": "name", "old": a["name"], "new": b["name"]})
+        if a["type"] != b["type"]:
+            fields.append({"field": "type", "old": a["type"], "new": b["type"]})
+        if a["type"] == b["type"] == "Sensitive":
+            if a_secrets.get(a["key"]) != b_secrets.get(b["key"]):
+                fields.append({"field": "value", "sensitive": True, "old": "", "new": "changed"})
+        elif "Sensitive" in (a["type"], b["type"]):
+            fields.append({"field": "value", "sensitive": True, "old": "", "new": "changed"})
+        elif a["value"] != b["value"]:
+            fields.append({"field": "value", "old": a["value"], "new": b["value"]})
+        if a["description"] != b["description"]:
+            fields.append(
+                {"field": "description", "old": a["description"], "new": b["description"]}
+            )
+        for scope_key in SCOPE_KEYS:
+            if a["scope"][scope_key] != b["scope"][scope_key]:
+                fields.append(
+                    {
+                        "field": scope_key.replace("_", " "),
+                        "old": ", ".join(a["scope"][scope_key]),
+                        "new": ", ".join(b["scope"][scope_key]),
+                    }
+                )
+        return fields
+
+
+def from_octopus(doc: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Authoring content from a variable set read from Octopus (an import).
+
+    Non-sensitive values are copied; sensitive ones come back from Octopus as null, so they are
+    returned by name as needing a value. Scopes other than environment, role and tenant tag
+    cannot be shared and are dropped (listed in the names returned as ``"name (scope)"``).
+    """
+    names = {e["Id"]: e["Name"] for e in (doc.get("ScopeValues") or {}).get("Environments", [])}
+    variables: list[dict[str, Any]] = []
+    needing: list[str] = []
+    for raw in doc.get("Variables", []):
+        sensitive = bool(raw.get("IsSensitive")) or raw.get("Type") == "Sensitive"
+        var_type = raw.get("Type") or "String"
+        if var_type not in TYPES:
+            continue  # accounts, certificates and worker pools are space-specific
+        scope = raw.get("Scope") or {}
+        var = {
+            "key": str(uuid.uuid4()),
+            "name": raw.get("Name", ""),
+            "type": "Sensitive" if sensitive else "String",
+            "value": None if sensitive else (raw.get("Value") or ""),
+            "description": raw.get("Description") or "",
+            "scope": {
+                "environments": sorted(names.get(e, e) for e in scope.get("Environment", [])),
+                "roles": sorted(scope.get("Role", [])),
+                "tenant_tags": sorted(scope.get("TenantTag", [])),
+            },
+        }
+        if sensitive:
+            needing.append(var["name"])
+        variables.append(var)
+    return {"variables": variables}, needing

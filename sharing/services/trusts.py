@@ -1,0 +1,93 @@
+"""Trusts: a publisher space shares with subscriber spaces whose managers accepted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import record
+from sharing.models import Subscription, Trust
+from spaces.models import Space
+
+
+class TrustError(ValueError):
+    pass
+
+
+def propose(publisher: Space, subscriber: Space, *, actor: Any = None, via_tag: str = "") -> Trust:
+    """Offer to share with ``subscriber``; a revoked trust is proposed again."""
+    if publisher.pk == subscriber.pk:
+        raise TrustError("A space cannot trust itself.")
+    with transaction.atomic():
+        trust, created = Trust.objects.select_for_update().get_or_create(
+            publisher=publisher,
+            subscriber=subscriber,
+            defaults={"proposed_by": actor, "via_tag": via_tag},
+        )
+        if not created and trust.state == Trust.State.REVOKED:
+            trust.state = Trust.State.PROPOSED
+            trust.revoked_at = None
+            trust.proposed_by = actor
+            trust.save(update_fields=["state", "revoked_at", "proposed_by"])
+        if created or trust.state == Trust.State.PROPOSED:
+            record(
+                "sharing.trust.propose",
+                actor=actor,
+                obj=trust,
+                after={"publisher": str(publisher.pk), "subscriber": str(subscriber.pk)},
+            )
+    return trust
+
+
+def propose_by_tag(publisher: Space, tag: str, *, actor: Any = None) -> list[Trust]:
+    """Offer to share with every enlisted space on an instance carrying ``tag``."""
+    spaces = (
+        Space.objects.filter(instance__tags__name=tag, state=Space.State.ENLISTED)
+        .exclude(pk=publisher.pk)
+        .distinct()
+    )
+    return [propose(publisher, s, actor=actor, via_tag=tag) for s in spaces]
+
+
+def accept(trust: Trust, *, actor: Any = None) -> Trust:
+    with transaction.atomic():
+        changed = Trust.objects.filter(pk=trust.pk, state=Trust.State.PROPOSED).update(
+            state=Trust.State.ACCEPTED, accepted_by=actor, accepted_at=timezone.now()
+        )
+        trust.refresh_from_db()
+        if changed:
+            record("sharing.trust.accept", actor=actor, obj=trust)
+    return trust
+
+
+def revoke(trust: Trust, *, actor: Any = None) -> Trust:
+    """No further deliveries; copies stay in Octopus, marked as no longer managed."""
+    from sharing.services.delivery import release_copies
+
+    with transaction.atomic():
+        Trust.objects.filter(pk=trust.pk).update(
+            state=Trust.State.REVOKED, revoked_at=timezone.now()
+        )
+        trust.refresh_from_db()
+        subs = list(
+            Subscription.objects.filter(item__publisher=trust.publisher, space=trust.subscriber)
+        )
+        Subscription.objects.filter(pk__in=[s.pk for s in subs]).update(
+            status=Subscription.Status.UNMANAGED, queued_at=None, next_retry_at=None
+        )
+        record(
+            "sharing.trust.revoke",
+            actor=actor,
+            obj=trust,
+            message=f"{len(subs)} subscriptions no longer managed",
+        )
+        release_copies([s.pk for s in subs])
+    return trust
+
+
+def is_trusted(publisher: Space, subscriber: Space) -> bool:
+    return Trust.objects.filter(
+        publisher=publisher, subscriber=subscriber, state=Trust.State.ACCEPTED
+    ).exists()

@@ -1,0 +1,39 @@
+"""Celery tasks: thin wrappers taking ids; the logic is in sharing.services."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from sharing.services import alerts, delivery, drift
+
+
+@shared_task(time_limit=150, soft_time_limit=140, acks_late=True)
+def deliver(subscription_id: str, revision: int, trigger: str = "publish") -> str:
+    return delivery.run(subscription_id, revision, trigger)
+
+
+@shared_task(time_limit=120, soft_time_limit=110)
+def sweep() -> int:
+    """Periodic: re-queue due retries and lost work; send failure alerts."""
+    count = delivery.sweep()
+    alerts.check_failures()
+    return count
+
+
+@shared_task(time_limit=120, soft_time_limit=110)
+def check_drift_all() -> int:
+    """Periodic: one drift check per delivered subscription."""
+    ids = drift.candidates()
+    for sub_id in ids:
+        check_drift.delay(sub_id)
+    return len(ids)
+
+
+@shared_task(time_limit=120, soft_time_limit=110)
+def check_drift(subscription_id: str) -> str:
+    return drift.check(subscription_id)
+
+
+@shared_task(time_limit=120, soft_time_limit=110)
+def release_copy(subscription_id: str) -> bool:
+    return delivery.release(subscription_id)
