@@ -150,6 +150,7 @@ def start_octosim(procs: Processes) -> list[dict[str, str]]:
             "--spaces",
             "3-6",
             "--live-activity",
+            "30",
             "--state-file",
             str(VAR / "octosim-state.json"),
         ],
