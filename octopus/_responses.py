@@ -101,14 +101,7 @@ def error_for(raw: RawResponse, where: Where) -> OctopusError:
     upper = "T" + server[1:]
     http = {"error_message": message, "errors": errors, "help_text": help_text, **where.ctx(status)}
     if 300 <= status < 400:
-        location = _display(raw.headers.get("location", "")) or "an unknown address"
-        return RedirectRefused(
-            f"{upper} answered {where.label} with a redirect (HTTP {status}) "
-            f"to {location}; ODCM never follows redirects. Use the final address (https, "
-            "with any virtual directory) as the server URL.",
-            location=location,
-            **where.ctx(status),
-        )
+        return _redirect(raw, where)
     if status == 401:
         return AuthenticationFailed(
             f"{upper} rejected the API key (HTTP 401 on {where.label}). The key "
@@ -142,6 +135,17 @@ def error_for(raw: RawResponse, where: Where) -> OctopusError:
             **http,
         )
     return OctopusHTTPError(f"{upper} answered HTTP {status} to {where.label}{said}.", **http)
+
+
+def _redirect(raw: RawResponse, where: Where) -> RedirectRefused:
+    location = _display(raw.headers.get("location", "")) or "an unknown address"
+    return RedirectRefused(
+        f"The Octopus server at {where.base_url} answered {where.label} with a redirect "
+        f"(HTTP {raw.status_code}) to {location}; ODCM never follows redirects. Use the "
+        "final address (https, with any virtual directory) as the server URL.",
+        location=location,
+        **where.ctx(raw.status_code),
+    )
 
 
 def _forbidden(
