@@ -116,6 +116,7 @@ class OctopusClient:
         return responses.decode_json(self._run(self._core.plan(call)), call.where)
 
     def get(self, path: str, params: Params | None = None) -> Any:
+        """GET ``path`` (``"spaces"`` or ``"/api/spaces"``); query values go in ``params``."""
         return self.request("GET", path, params=params)
 
     def post(self, path: str, json: Any = None, *, idempotent: bool = False) -> Any:

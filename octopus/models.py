@@ -41,6 +41,11 @@ class RetryPolicy:
     A read timeout, a dropped connection or a 502/504 after a POST may mean Octopus
     already acted on it (created the deployment, the space, the API key); sending it again
     could do it twice, so the error is raised and the caller decides.
+
+    PUT and DELETE are retried like reads (PUT replaces the whole document). One
+    consequence: if a variable-set PUT lands but its answer is lost, the retry carries the
+    old ``Version`` and fails with ``VersionConflict``; re-read the set to see whether the
+    change is already there before applying it again.
     """
 
     max_retries: int = 3
