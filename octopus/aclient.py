@@ -120,6 +120,7 @@ class AsyncOctopusClient:
         return responses.decode_json(await self._run(self._core.plan(call)), call.where)
 
     async def get(self, path: str, params: Params | None = None) -> Any:
+        """GET ``path`` (``"spaces"`` or ``"/api/spaces"``); query values go in ``params``."""
         return await self.request("GET", path, params=params)
 
     async def post(self, path: str, json: Any = None, *, idempotent: bool = False) -> Any:
