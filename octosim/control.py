@@ -156,6 +156,14 @@ def register(app: web.Application, sim: Simulator) -> None:
             return _error(404, "no such variable set")
         return web.json_response({"Id": doc["Id"], "Version": doc["Version"]})
 
+    async def raw_vs(request: web.Request) -> web.StreamResponse:
+        # ground truth for tests: the stored document, sensitive values included
+        inst = find(request)
+        doc = inst.state.variable_sets.get(request.match_info["vsid"])
+        if doc is None:
+            return _error(404, "no such variable set")
+        return web.json_response(doc)
+
     async def edit_team_h(request: web.Request) -> web.StreamResponse:
         inst = find(request)
         try:
@@ -183,5 +191,6 @@ def register(app: web.Application, sim: Simulator) -> None:
     r.add_delete("/_sim/instances/{slug}/stats", reset_stats)
     r.add_post("/_sim/instances/{slug}/activity", activity)
     r.add_post("/_sim/instances/{slug}/variables/{vsid}", edit_vs)
+    r.add_get("/_sim/instances/{slug}/variables/{vsid}", raw_vs)
     r.add_post("/_sim/instances/{slug}/teams/{team}", edit_team_h)
     r.add_post("/_sim/save", save)

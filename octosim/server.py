@@ -19,6 +19,7 @@ from octosim.routing import Ctx, RawBody, Route, Router
 
 log = logging.getLogger("octosim")
 HANG_SECONDS = 24 * 3600
+SHUTDOWN_SECONDS = 2.0  # how long in-flight requests get when octosim stops
 
 
 def build_router() -> Router:
@@ -86,6 +87,7 @@ class Simulator:
         self.runner: web.AppRunner | None = None
         self.sites: dict[str, web.TCPSite] = {}
         self._bg: list[asyncio.Task[None]] = []
+        self._closing = asyncio.Event()
         self.rng = random.Random(f"octosim-activity/{seed}")
 
     # ------------------------------------------------------------ lifecycle
@@ -97,7 +99,9 @@ class Simulator:
     async def start(self) -> None:
         self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, self.host, self.port, reuse_address=True)
+        site = web.TCPSite(
+            self.runner, self.host, self.port, reuse_address=True, shutdown_timeout=SHUTDOWN_SECONDS
+        )
         await site.start()
         server = site._server
         if self.port == 0 and server is not None:
@@ -107,6 +111,7 @@ class Simulator:
             self._bg.append(asyncio.create_task(self._activity_loop()))
 
     async def stop(self) -> None:
+        self._closing.set()
         for task in self._bg:
             task.cancel()
         if self.state_file is not None:
@@ -151,7 +156,13 @@ class Simulator:
 
     async def add_dedicated_port(self, inst: Instance) -> None:
         assert self.runner is not None
-        site = web.TCPSite(self.runner, self.host, inst.dedicated_port or 0, reuse_address=True)
+        site = web.TCPSite(
+            self.runner,
+            self.host,
+            inst.dedicated_port or 0,
+            reuse_address=True,
+            shutdown_timeout=SHUTDOWN_SECONDS,
+        )
         await site.start()
         server = site._server
         sockets = getattr(server, "sockets", None) or []
@@ -224,7 +235,7 @@ class Simulator:
                 request.transport.abort()
             raise asyncio.CancelledError
         if faults.offline == "hang":
-            await asyncio.sleep(HANG_SECONDS)
+            await self._hang(request)
         delay = faults.latency_ms + (
             inst.fault_rng.uniform(0, faults.jitter_ms) if faults.jitter_ms else 0
         )
@@ -237,9 +248,25 @@ class Simulator:
         inst.stats[f"status {status}"] += 1
         return await self._respond(request, inst, status, payload, headers)
 
+    async def _hang(self, request: web.Request) -> None:
+        """Accept the request and never answer, until the client gives up or we stop."""
+        deadline = asyncio.get_running_loop().time() + HANG_SECONDS
+        while asyncio.get_running_loop().time() < deadline and not self._closing.is_set():
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                break
+            try:
+                await asyncio.wait_for(self._closing.wait(), 0.5)
+            except TimeoutError:
+                continue
+        if request.transport is not None:
+            request.transport.abort()
+        raise asyncio.CancelledError
+
     def _fault_reply(self, inst: Instance) -> tuple[int, Any, dict[str, str]]:
         faults = inst.faults
         if faults.rate_limit_retry_after is not None:
+            retry_after = int(faults.rate_limit_retry_after)
             if faults.rate_limit_count is not None:
                 faults.rate_limit_count -= 1
                 if faults.rate_limit_count <= 0:
@@ -248,7 +275,7 @@ class Simulator:
             return (
                 429,
                 {"ErrorMessage": "Too many requests. Please retry later.", "Errors": []},
-                {"Retry-After": str(int(faults.rate_limit_retry_after or 1))},
+                {"Retry-After": str(retry_after)},
             )
         if faults.error_rate > 0 and inst.fault_rng.random() < faults.error_rate:
             return (

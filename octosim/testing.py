@@ -92,6 +92,11 @@ class SimInstance:
         result = _call("POST", f"{self._base}/variables/{variable_set_id}", body)
         return int(result["Version"])
 
+    def stored_variable_set(self, variable_set_id: str) -> dict[str, Any]:
+        """The variable set as stored, sensitive values included (ground truth for tests)."""
+        result: dict[str, Any] = _call("GET", f"{self._base}/variables/{variable_set_id}")
+        return result
+
     def edit_team(self, team_id: str, **change: Any) -> dict[str, Any]:
         """Change a team directly: Name, Description, MemberUserIds, add_members, remove_members."""
         result: dict[str, Any] = _call("POST", f"{self._base}/teams/{team_id}", change)
