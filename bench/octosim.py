@@ -1,0 +1,153 @@
+"""Benchmark octosim: requests per second and memory with many instances.
+
+    .venv/bin/python bench/octosim.py [--instances 1000] [--duration 5] [--concurrency 32]
+
+Starts ``python -m octosim`` as a subprocess, touches every instance (which generates its
+content), reads the server's resident memory from /proc, then measures how many requests
+per second it serves for ``GET /api`` and for a paged list (``GET /api/Spaces-1/deployments``)
+from an aiohttp client running on the same machine.  Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def rss_mib(pid: int) -> tuple[float, float]:
+    """Current and peak resident set size of ``pid`` in MiB."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = int(rest.split()[0]) / 1024
+    return values.get("VmRSS", 0.0), values.get("VmHWM", 0.0)
+
+
+def start_server(instances: int, latency_ms: int) -> tuple[subprocess.Popen[str], list[Any]]:
+    cmd = [sys.executable, "-m", "octosim", "--port", "0", "--json", "--instances", str(instances)]
+    if latency_ms:
+        cmd += ["--latency-ms", str(latency_ms)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    described = json.loads(proc.stdout.readline())
+    proc.stdout.readline()
+    return proc, described
+
+
+async def touch_all(session: aiohttp.ClientSession, instances: list[Any], concurrency: int) -> float:
+    sem = asyncio.Semaphore(concurrency)
+
+    async def touch(inst: dict[str, Any]) -> None:
+        async with sem:
+            headers = {"X-Octopus-ApiKey": inst["api_key"]}
+            async with session.get(inst["url"] + "/api/Spaces-1/projects", headers=headers) as r:
+                await r.read()
+                assert r.status == 200, r.status
+
+    started = time.perf_counter()
+    await asyncio.gather(*(touch(i) for i in instances))
+    return time.perf_counter() - started
+
+
+async def hammer(
+    session: aiohttp.ClientSession,
+    instances: list[Any],
+    path: str,
+    duration: float,
+    concurrency: int,
+) -> tuple[float, float]:
+    """Requests per second and mean latency (ms) for ``path`` on random instances."""
+    done = 0
+    latency = 0.0
+    stop_at = time.perf_counter() + duration
+    rng = random.Random(1)
+
+    async def worker() -> None:
+        nonlocal done, latency
+        while time.perf_counter() < stop_at:
+            inst = rng.choice(instances)
+            t0 = time.perf_counter()
+            headers = {"X-Octopus-ApiKey": inst["api_key"]}
+            async with session.get(inst["url"] + path, headers=headers) as resp:
+                await resp.read()
+                assert resp.status == 200, resp.status
+            latency += time.perf_counter() - t0
+            done += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    return done / elapsed, 1000 * latency / max(done, 1)
+
+
+async def run(args: argparse.Namespace) -> None:
+    print(f"machine: nproc={os.cpu_count()} cpu={cpu_model()!r} python={platform.python_version()}")
+    print(f"octosim: {args.instances} instances, latency {args.latency_ms} ms; client on the same machine")
+    proc, instances = start_server(args.instances, args.latency_ms)
+    try:
+        before, _ = rss_mib(proc.pid)
+        print(f"memory before touching: {before:.0f} MiB RSS")
+        connector = aiohttp.TCPConnector(limit=args.concurrency * 2)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            took = await touch_all(session, instances, args.concurrency)
+            rss, peak = rss_mib(proc.pid)
+            print(
+                f"memory after touching all {len(instances)} instances: {rss:.0f} MiB RSS "
+                f"(peak {peak:.0f} MiB; {1024 * rss / len(instances):.0f} KiB per instance); "
+                f"touching took {took:.1f} s"
+            )
+            for label, path in (
+                ("GET /api", "/api"),
+                ("GET /api/Spaces-1/deployments (page of 30)", "/api/Spaces-1/deployments"),
+            ):
+                rps, mean = await hammer(session, instances, path, args.duration, args.concurrency)
+                print(
+                    f"{label}: {rps:.0f} requests/s, mean latency {mean:.1f} ms "
+                    f"(concurrency {args.concurrency}, {args.duration:.0f} s)"
+                )
+            rss, peak = rss_mib(proc.pid)
+            print(f"memory at the end: {rss:.0f} MiB RSS (peak {peak:.0f} MiB)")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+        if proc.stdout is not None:
+            proc.stdout.close()
+        print(f"octosim exited with {code} after SIGTERM")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--instances", type=int, default=1000)
+    p.add_argument("--duration", type=float, default=5.0, help="seconds per measurement")
+    p.add_argument("--concurrency", type=int, default=32)
+    p.add_argument("--latency-ms", type=int, default=0, help="injected latency (0 = none)")
+    asyncio.run(run(p.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
