@@ -59,7 +59,9 @@ def start_server(instances: int, latency_ms: int) -> tuple[subprocess.Popen[str]
     return proc, described
 
 
-async def touch_all(session: aiohttp.ClientSession, instances: list[Any], concurrency: int) -> float:
+async def touch_all(
+    session: aiohttp.ClientSession, instances: list[Any], concurrency: int
+) -> float:
     sem = asyncio.Semaphore(concurrency)
 
     async def touch(inst: dict[str, Any]) -> None:
@@ -107,7 +109,10 @@ async def hammer(
 
 async def run(args: argparse.Namespace) -> None:
     print(f"machine: nproc={os.cpu_count()} cpu={cpu_model()!r} python={platform.python_version()}")
-    print(f"octosim: {args.instances} instances, latency {args.latency_ms} ms; client on the same machine")
+    print(
+        f"octosim: {args.instances} instances, latency {args.latency_ms} ms; "
+        "the client runs on the same machine"
+    )
     proc, instances = start_server(args.instances, args.latency_ms)
     try:
         before, _ = rss_mib(proc.pid)

@@ -59,6 +59,8 @@ def render_task(task: TaskRec, moment: float) -> Doc:
     args: dict[str, Any] = {}
     if task.deployment_id:
         args["DeploymentId"] = task.deployment_id
+    elif task.name == "Health":
+        args = {"EnvironmentId": None, "MachineIds": [], "Timeout": "00:05:00"}
     prefix = f"/api/{task.space_id}" if task.space_id else "/api"
     return {
         "Id": task.id,

@@ -369,6 +369,22 @@ def _history(
                 if outcome != "Success" or rng.random() < 0.35:
                     break
                 when += rng.uniform(3600, 3 * DAY)
+    # health checks of the space's targets, a few times a month
+    for _ in range(rng.randint(3, 8)):
+        queued = rng.uniform(start, anchor - 3600)
+        task_id = st.next_id("ServerTasks")
+        outcome = "Success" if rng.random() < 0.85 else "Failed"
+        st.tasks[task_id] = TaskRec(
+            task_id,
+            space_id,
+            "Health",
+            "Check deployment target health",
+            queued,
+            queued + rng.uniform(1, 5),
+            queued + rng.uniform(20, 120),
+            outcome,
+            error="One or more deployment targets were unavailable." if outcome == "Failed" else "",
+        )
     # a little work in flight: one task stuck executing, one or two queued behind it
     releases = [r for r in st.releases.values() if r.space_id == space_id]
     if releases:

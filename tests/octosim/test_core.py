@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
@@ -129,3 +130,32 @@ def test_status_endpoints(api: Api) -> None:
     assert api.request("GET", "/api/octopusservernodes/ping").status_code == 200
     me = api.get("/api/users/me")
     assert me["Username"] == "admin" and me["IsRequestor"] is True
+
+
+def test_control_api_refuses_clients_that_are_not_on_loopback() -> None:
+    from aiohttp import web
+    from aiohttp.test_utils import make_mocked_request
+
+    from octosim.control import loopback_only
+
+    class Transport:
+        def __init__(self, host: str) -> None:
+            self.host = host
+
+        def get_extra_info(self, name: str, default: object = None) -> object:
+            return (self.host, 40000) if name == "peername" else default
+
+        def is_closing(self) -> bool:
+            return False
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.Response(text="ok")
+
+    async def call(host: str, path: str) -> int:
+        request = make_mocked_request("GET", path, transport=Transport(host))
+        return (await loopback_only(request, handler)).status
+
+    assert asyncio.run(call("127.0.0.1", "/_sim/instances")) == 200
+    assert asyncio.run(call("::1", "/_sim/instances")) == 200
+    assert asyncio.run(call("10.1.2.3", "/_sim/instances")) == 403
+    assert asyncio.run(call("10.1.2.3", "/some-instance/api")) == 200  # the API itself is open

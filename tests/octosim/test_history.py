@@ -23,8 +23,10 @@ def test_history_spans_90_days_with_realistic_states(api: Api, sim_instance: Sim
     oldest = datetime.fromisoformat(min(queued))
     assert datetime.now(UTC) - oldest > timedelta(days=45)
     assert datetime.now(UTC) - oldest <= timedelta(days=91)
+    assert Counter(t["Name"] for t in tasks).keys() == {"Deploy", "Health"}
     for task in tasks:
-        assert task["Name"] == "Deploy" and task["Arguments"]["DeploymentId"]
+        if task["Name"] == "Deploy":
+            assert task["Arguments"]["DeploymentId"]
         assert task["IsCompleted"] == (task["State"] in FINAL)
         if task["State"] == "Queued":
             assert task["StartTime"] is None and task["CompletedTime"] is None
@@ -39,9 +41,13 @@ def test_task_filters(api: Api, sim_instance: SimInstance) -> None:
     )
     failed = api.get("/api/tasks", params={"states": "Failed,TimedOut", "take": 1000})["Items"]
     assert failed and {t["State"] for t in failed} <= {"Failed", "TimedOut"}
-    assert api.get("/api/tasks", params={"name": "Health"})["TotalResults"] == 0
-    deploys = api.get("/api/tasks", params={"name": "deploy"})["TotalResults"]
-    assert deploys == every["TotalResults"]
+    health = api.get("/api/tasks", params={"name": "Health"})["TotalResults"]
+    deploys = api.get("/api/tasks", params={"name": "deploy", "take": 100000})["Items"]
+    assert health > 0 and {t["Name"] for t in deploys} == {"Deploy"}
+    both = api.get("/api/tasks", params={"name": "Deploy,Health"})["TotalResults"]
+    assert both == every["TotalResults"] == health + len(deploys)
+    truth = sim_instance.truth()["spaces"]
+    assert len(deploys) == sum(f["deployments_total"] for f in truth.values())
     one_space = api.get("/api/tasks", params={"spaces": "Spaces-2", "take": 1000})["Items"]
     assert one_space and {t["SpaceId"] for t in one_space} == {"Spaces-2"}
     assert api.get("/api/Spaces-2/tasks")["TotalResults"] == len(one_space)
