@@ -3,16 +3,23 @@
 Every page, API endpoint, report and the switcher get their spaces and instances from
 ``visible_spaces(user)`` / ``visible_instances(user)``; anything else is a 404.
 
-Today: ODCM administrators see everything; an instance's owners see that instance and its
-spaces. The identity issue adds group grants (Viewer, Deployer, Space manager) here.
+Rules: ODCM administrators see and manage everything. An instance's owners see and manage
+that instance and its spaces. Otherwise a user's groups (direct memberships, or external
+groups stored at their last sign-in) carry grants: Viewer, Deployer or Space manager on a
+space, or on every space of an instance. Seeing a space also shows its instance (read-only).
+
+Every function here runs a fixed number of queries, whatever the number of rows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
+from uuid import UUID
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
+from identity.models import ROLE_RANK, Grant, Group, Role, UserExternalGroup
 from spaces.models import Instance, Space
 
 
@@ -24,12 +31,34 @@ def is_admin(user: Any) -> bool:
     return _active(user) and bool(user.is_superuser)
 
 
-def visible_instances(user: Any) -> QuerySet[Instance]:
+def user_groups(user: Any) -> QuerySet[Group]:
+    """The ODCM groups ``user`` belongs to: directly, or through a stored external group."""
     if not _active(user):
-        return Instance.objects.none()
-    if user.is_superuser:
-        return Instance.objects.all()
-    return Instance.objects.filter(owners=user).distinct()
+        return Group.objects.none()
+    keys = UserExternalGroup.objects.filter(user=user.pk).values("key")
+    direct = Group.objects.filter(members=user.pk).values("pk")
+    external = Group.objects.filter(external_groups__key__in=keys).values("pk")
+    return Group.objects.filter(Q(pk__in=direct) | Q(pk__in=external))
+
+
+def _grants(user: Any, roles: Iterable[str] | None = None) -> QuerySet[Grant]:
+    grants = Grant.objects.filter(revoked_at__isnull=True, group__in=user_groups(user).values("pk"))
+    if roles is not None:
+        grants = grants.filter(role__in=list(roles))
+    return grants
+
+
+def _owned_instances(user: Any) -> QuerySet[Instance]:
+    return Instance.objects.filter(owners=user.pk)
+
+
+def _space_filter(user: Any, roles: Iterable[str] | None = None) -> Q:
+    grants = _grants(user, roles)
+    return (
+        Q(instance__in=_owned_instances(user).values("pk"))
+        | Q(pk__in=grants.filter(space__isnull=False).values("space"))
+        | Q(instance__in=grants.filter(instance__isnull=False).values("instance"))
+    )
 
 
 def visible_spaces(user: Any) -> QuerySet[Space]:
@@ -37,7 +66,38 @@ def visible_spaces(user: Any) -> QuerySet[Space]:
         return Space.objects.none()
     if user.is_superuser:
         return Space.objects.all()
-    return Space.objects.filter(instance__owners=user).distinct()
+    return Space.objects.filter(_space_filter(user))
+
+
+def manageable_spaces(user: Any) -> QuerySet[Space]:
+    """Spaces ``user`` manages: admin, instance owner, or a Space manager grant."""
+    if not _active(user):
+        return Space.objects.none()
+    if user.is_superuser:
+        return Space.objects.all()
+    return Space.objects.filter(_space_filter(user, [Role.MANAGER]))
+
+
+def deployable_spaces(user: Any) -> QuerySet[Space]:
+    """Spaces where ``user`` is at least a Deployer."""
+    if not _active(user):
+        return Space.objects.none()
+    if user.is_superuser:
+        return Space.objects.all()
+    return Space.objects.filter(_space_filter(user, [Role.DEPLOYER, Role.MANAGER]))
+
+
+def visible_instances(user: Any) -> QuerySet[Instance]:
+    if not _active(user):
+        return Instance.objects.none()
+    if user.is_superuser:
+        return Instance.objects.all()
+    grants = _grants(user)
+    return Instance.objects.filter(
+        Q(pk__in=_owned_instances(user).values("pk"))
+        | Q(pk__in=grants.filter(instance__isnull=False).values("instance"))
+        | Q(pk__in=grants.filter(space__isnull=False).values("space__instance"))
+    )
 
 
 def can_manage_instance(user: Any, instance: Instance) -> bool:
@@ -48,4 +108,47 @@ def can_manage_instance(user: Any, instance: Instance) -> bool:
 
 
 def can_manage_space(user: Any, space: Space) -> bool:
-    return can_manage_instance(user, space.instance)
+    if is_admin(user):
+        return True
+    return manageable_spaces(user).filter(pk=space.pk).exists()
+
+
+def can_deploy_space(user: Any, space: Space) -> bool:
+    if is_admin(user):
+        return True
+    return deployable_spaces(user).filter(pk=space.pk).exists()
+
+
+def space_roles(user: Any, spaces: Iterable[Space | UUID | str]) -> dict[str, str]:
+    """The strongest role ``user`` holds on each of ``spaces`` (by space id as a string);
+    spaces the user cannot see are absent. Two queries, whatever the number of spaces."""
+    ids = [str(s.pk) if isinstance(s, Space) else str(s) for s in spaces]
+    if not _active(user) or not ids:
+        return {}
+    rows = list(Space.objects.filter(pk__in=ids).values_list("pk", "instance_id"))
+    if user.is_superuser:
+        return {str(pk): Role.MANAGER.value for pk, _ in rows}
+    owned = set(_owned_instances(user).values_list("pk", flat=True))
+    instance_ids = {inst for _, inst in rows}
+    best: dict[str, str] = {}
+
+    def offer(space_id: str, role: str) -> None:
+        if space_id not in best or ROLE_RANK[Role(role)] > ROLE_RANK[Role(best[space_id])]:
+            best[space_id] = role
+
+    by_instance: dict[Any, list[str]] = {}
+    for pk, inst in rows:
+        by_instance.setdefault(inst, []).append(str(pk))
+        if inst in owned:
+            offer(str(pk), Role.MANAGER.value)
+    grants = _grants(user).filter(Q(space__in=ids) | Q(instance__in=instance_ids))
+    for space_id, instance_id, role in grants.values_list("space_id", "instance_id", "role"):
+        targets = [str(space_id)] if space_id else by_instance.get(instance_id, [])
+        for target in targets:
+            offer(target, role)
+    return best
+
+
+def space_role(user: Any, space: Space) -> str | None:
+    """The strongest role ``user`` holds on ``space`` (None: not visible)."""
+    return space_roles(user, [space]).get(str(space.pk))

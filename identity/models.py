@@ -46,3 +46,238 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None and not self.is_expired
+
+
+def group_key(value: str) -> str:
+    """How external group names are compared: trimmed and case-insensitive.
+
+    LDAP DNs and most OIDC group claims compare case-insensitively; DNs also tolerate
+    spaces after the commas between their parts.
+    """
+    parts = [part.strip() for part in value.strip().split(",")]
+    return ",".join(parts).casefold()
+
+
+class Role(models.TextChoices):
+    """What a grant allows, in increasing order of power."""
+
+    VIEWER = "viewer", "Viewer"
+    DEPLOYER = "deployer", "Deployer"
+    MANAGER = "manager", "Space manager"
+
+
+ROLE_RANK = {Role.VIEWER: 1, Role.DEPLOYER: 2, Role.MANAGER: 3}
+
+
+class Group(models.Model):
+    """An ODCM group: its members are users and/or external groups (OIDC values, LDAP DNs)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    members = models.ManyToManyField(User, blank=True, related_name="odcm_groups")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ExternalGroup(models.Model):
+    """An external group (an OIDC group claim value or an LDAP group DN) that makes its
+    members members of an ODCM group. Also pushed to Octopus as an external security group."""
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="external_groups")
+    value = models.CharField(max_length=500)
+    key = models.CharField(max_length=500, editable=False, db_index=True)
+    display_name = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["value"]
+        constraints = [
+            models.UniqueConstraint(fields=["group", "key"], name="external_group_unique_key")
+        ]
+
+    def __str__(self) -> str:
+        return self.value
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.key = group_key(self.value)
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class UserExternalGroup(models.Model):
+    """An external group a user belonged to at their last sign-in through ``source``
+    ("ldap", or "oidc:<provider id>"). Replaced at each sign-in through that source."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="external_groups")
+    source = models.CharField(max_length=100)
+    value = models.CharField(max_length=500)
+    key = models.CharField(max_length=500, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["source", "value"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "source", "key"], name="user_external_group_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.value} ({self.source})"
+
+
+class Grant(models.Model):
+    """A group's role on one space, or on every space of an instance.
+
+    Revoking keeps the row (``revoked_at``) until the Octopus side has caught up, so a revoke
+    is never lost and its state per space stays visible.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="grants")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    space = models.ForeignKey(
+        "spaces.Space", null=True, blank=True, on_delete=models.CASCADE, related_name="grants"
+    )
+    instance = models.ForeignKey(
+        "spaces.Instance",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="grants",
+    )
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["group__name", "role"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(space__isnull=False, instance__isnull=True)
+                    | models.Q(space__isnull=True, instance__isnull=False)
+                ),
+                name="grant_one_target",
+            ),
+            models.UniqueConstraint(
+                fields=["group", "role", "space"],
+                condition=models.Q(revoked_at__isnull=True, space__isnull=False),
+                name="grant_unique_active_space",
+            ),
+            models.UniqueConstraint(
+                fields=["group", "role", "instance"],
+                condition=models.Q(revoked_at__isnull=True, instance__isnull=False),
+                name="grant_unique_active_instance",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        target = f"space {self.space_id}" if self.space_id else f"instance {self.instance_id}"
+        return f"{self.group_id} {self.role} on {target}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class SyncState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPLIED = "applied", "Applied"
+    FAILED = "failed", "Failed"
+
+
+class GrantTarget(models.Model):
+    """The Octopus state of one grant in one space (applied, pending, failed with the error)."""
+
+    grant = models.ForeignKey(Grant, on_delete=models.CASCADE, related_name="targets")
+    space = models.ForeignKey("spaces.Space", on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=20, choices=SyncState.choices, default=SyncState.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["space__instance__name", "space__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["grant", "space"], name="grant_target_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"grant {self.grant_id} in space {self.space_id}: {self.state}"
+
+
+class ManagedTeam(models.Model):
+    """One Octopus team ODCM manages: per (space, group, role). ``wanted`` False means it
+    is to be deleted from Octopus; the row goes once that is done.
+
+    Teams without a row here are never touched.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    space = models.ForeignKey("spaces.Space", on_delete=models.CASCADE, related_name="+")
+    group = models.ForeignKey(
+        Group, null=True, blank=True, on_delete=models.SET_NULL, related_name="managed_teams"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices)
+    name = models.CharField(max_length=200)
+    wanted = models.BooleanField(default=True)
+    octopus_team_id = models.CharField(max_length=100, blank=True)
+    # Bumped whenever what the team should look like changes; a sync records its outcome
+    # only if the version it planned from is still current.
+    version = models.PositiveIntegerField(default=1)
+    applied_version = models.PositiveIntegerField(default=0)
+    applied_digest = models.CharField(max_length=64, blank=True)
+    state = models.CharField(max_length=20, choices=SyncState.choices, default=SyncState.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["space_id", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["space", "group", "role"],
+                condition=models.Q(group__isnull=False),
+                name="managed_team_unique",
+            )
+        ]
+        indexes = [models.Index(fields=["state", "next_retry_at"], name="managed_team_due_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def default_role_mapping() -> dict[str, list[str]]:
+    return {
+        Role.VIEWER.value: ["Project viewer"],
+        Role.DEPLOYER.value: ["Project deployer", "Deployment creator"],
+        Role.MANAGER.value: ["Space manager"],
+    }
+
+
+class RoleMapping(models.Model):
+    """Which Octopus user roles (by name or id) an ODCM role gives in a space."""
+
+    role = models.CharField(max_length=20, choices=Role.choices, unique=True)
+    octopus_roles = models.JSONField(default=list)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["role"]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {', '.join(self.octopus_roles)}"

@@ -294,6 +294,19 @@ CELERY_BEAT_SCHEDULE["sharing-drift"] = {
     "schedule": float(env_int("ODCM_SHARING_DRIFT_SECONDS", 900, minimum=30)),
 }
 
+# Identity: grants pushed into Octopus as managed teams.
+ODCM_TEAM_SYNC_CONCURRENCY = env_int("ODCM_TEAM_SYNC_CONCURRENCY", 16, minimum=1)
+ODCM_TEAM_SYNC_RETRY_BASE_SECONDS = env_int("ODCM_TEAM_SYNC_RETRY_BASE_SECONDS", 15, minimum=1)
+ODCM_TEAM_SYNC_RETRY_MAX_SECONDS = env_int("ODCM_TEAM_SYNC_RETRY_MAX_SECONDS", 900, minimum=1)
+CELERY_BEAT_SCHEDULE["identity-team-retry"] = {
+    "task": "identity.tasks.retry_due",
+    "schedule": float(env_int("ODCM_TEAM_SYNC_RETRY_SWEEP_SECONDS", 10, minimum=2)),
+}
+CELERY_BEAT_SCHEDULE["identity-team-reconcile"] = {
+    "task": "identity.tasks.reconcile",
+    "schedule": float(env_int("ODCM_TEAM_RECONCILE_SECONDS", 900, minimum=30)),
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,0 +1,266 @@
+"""Groups, grants and external groups: every change audited, Octopus updated after commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.text import slugify
+
+from audit.services import record
+from identity import teams
+from identity.models import (
+    ExternalGroup,
+    Grant,
+    Group,
+    ManagedTeam,
+    Role,
+    RoleMapping,
+    User,
+    UserExternalGroup,
+    group_key,
+)
+from spaces.models import Instance, Space
+
+
+class GrantError(ValueError):
+    """A grant or group change that cannot be made; the message is for the person."""
+
+
+def enqueue_sync(space_ids: Iterable[Any]) -> None:
+    """Push these spaces' teams to Octopus once the current transaction commits."""
+    ids = sorted({str(s) for s in space_ids})
+    if not ids:
+        return
+    from identity.tasks import sync_spaces
+
+    sync_spaces.delay_on_commit(ids)  # type: ignore[attr-defined]
+
+
+def _summary(group: Group) -> dict[str, Any]:
+    return {
+        "name": group.name,
+        "description": group.description,
+        "members": sorted(group.members.values_list("username", flat=True)),
+        "external_groups": sorted(group.external_groups.values_list("value", flat=True)),
+    }
+
+
+def _unique_slug(name: str, exclude: Any = None) -> str:
+    base = slugify(name)[:90] or "group"
+    slug, n = base, 1
+    while Group.objects.filter(slug=slug).exclude(pk=exclude).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def _set_externals(group: Group, values: Iterable[str]) -> None:
+    wanted: dict[str, str] = {}
+    for raw in values:
+        value = raw.strip()
+        if value:
+            wanted.setdefault(group_key(value), value)
+    group.external_groups.exclude(key__in=list(wanted)).delete()
+    have = set(group.external_groups.values_list("key", flat=True))
+    for key, value in wanted.items():
+        if key not in have:
+            ExternalGroup(group=group, value=value).save()
+
+
+def create_group(
+    *,
+    name: str,
+    description: str = "",
+    members: Iterable[User] = (),
+    external_groups: Iterable[str] = (),
+    actor: Any = None,
+    request: HttpRequest | None = None,
+) -> Group:
+    name = name.strip()
+    if not name:
+        raise GrantError("A group needs a name.")
+    with transaction.atomic():
+        if Group.objects.filter(name__iexact=name).exists():
+            raise GrantError(f"A group named {name!r} already exists.")
+        group = Group.objects.create(name=name, slug=_unique_slug(name), description=description)
+        group.members.set(list(members))
+        _set_externals(group, external_groups)
+        record("group.create", actor=actor, request=request, obj=group, after=_summary(group))
+    return group
+
+
+def update_group(
+    group: Group,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    members: Iterable[User] | None = None,
+    external_groups: Iterable[str] | None = None,
+    actor: Any = None,
+    request: HttpRequest | None = None,
+) -> Group:
+    """Change any of the group's fields; its Octopus teams follow."""
+    with transaction.atomic():
+        group = Group.objects.select_for_update().get(pk=group.pk)
+        before = _summary(group)
+        if name is not None and name.strip() != group.name:
+            name = name.strip()
+            if not name:
+                raise GrantError("A group needs a name.")
+            if Group.objects.filter(name__iexact=name).exclude(pk=group.pk).exists():
+                raise GrantError(f"A group named {name!r} already exists.")
+            group.name = name
+        if description is not None:
+            group.description = description
+        group.save()
+        if members is not None:
+            group.members.set(list(members))
+        if external_groups is not None:
+            _set_externals(group, external_groups)
+        after = _summary(group)
+        if after != before:
+            record(
+                "group.update", actor=actor, request=request, obj=group, before=before, after=after
+            )
+            enqueue_sync(teams.bump_group(group))
+    return group
+
+
+def delete_group(group: Group, *, actor: Any = None, request: HttpRequest | None = None) -> None:
+    """Delete a group. Its grants go with it; its Octopus teams are removed after commit."""
+    with transaction.atomic():
+        managed = ManagedTeam.objects.filter(group=group)
+        spaces = {str(s) for s in managed.values_list("space_id", flat=True)}
+        record("group.delete", actor=actor, request=request, obj=group, before=_summary(group))
+        ManagedTeam.objects.filter(group=group).update(group=None)
+        group.delete()
+        teams.ensure_rows(spaces)
+        enqueue_sync(spaces)
+
+
+def grant(
+    group: Group,
+    role: str,
+    *,
+    space: Space | None = None,
+    instance: Instance | None = None,
+    actor: Any = None,
+    request: HttpRequest | None = None,
+) -> Grant:
+    """Give ``group`` a role on one space or on every space of an instance."""
+    if (space is None) == (instance is None):
+        raise GrantError("A grant is for one space or for one instance.")
+    if role not in Role.values:
+        raise GrantError(f"Unknown role {role!r}.")
+    try:
+        with transaction.atomic():
+            row = Grant.objects.create(
+                group=group,
+                role=role,
+                space=space,
+                instance=instance,
+                created_by=actor if getattr(actor, "pk", None) else None,
+            )
+            target = f"space {space}" if space else f"every space of instance {instance}"
+            record(
+                "grant.create",
+                actor=actor,
+                request=request,
+                obj=row,
+                after={"group": group.name, "role": role, "target": target},
+            )
+            spaces = [s.pk for s in teams.covered_spaces(row)]
+            enqueue_sync(teams.ensure_rows(spaces))
+    except IntegrityError:
+        raise GrantError(f"{group.name} already has this role there.") from None
+    return row
+
+
+def revoke(row: Grant, *, actor: Any = None, request: HttpRequest | None = None) -> bool:
+    """Revoke a grant. Returns False if it was already revoked."""
+    with transaction.atomic():
+        changed = Grant.objects.filter(pk=row.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        if not changed:
+            return False
+        row.refresh_from_db()
+        record(
+            "grant.revoke",
+            actor=actor,
+            request=request,
+            obj=row,
+            before={"group": row.group.name, "role": row.role},
+        )
+        spaces = [s.pk for s in teams.covered_spaces(row)]
+        spaces += list(row.targets.values_list("space_id", flat=True))
+        enqueue_sync(teams.ensure_rows(spaces))
+    return True
+
+
+def set_role_mapping(
+    role: str, octopus_roles: list[str], *, actor: Any = None, request: HttpRequest | None = None
+) -> RoleMapping:
+    """Which Octopus user roles (names or ids) ``role`` gives."""
+    cleaned = [r.strip() for r in octopus_roles if r.strip()]
+    if not cleaned:
+        raise GrantError("Map the role to at least one Octopus user role.")
+    with transaction.atomic():
+        before = teams.role_mapping().get(role, [])
+        row, _ = RoleMapping.objects.update_or_create(
+            role=role, defaults={"octopus_roles": cleaned}
+        )
+        if before != cleaned:
+            record(
+                "role_mapping.update",
+                actor=actor,
+                request=request,
+                obj=row,
+                before={"octopus_roles": before},
+                after={"octopus_roles": cleaned},
+            )
+            enqueue_sync(teams.bump_role(role))
+    return row
+
+
+def store_external_groups(user: User, source: str, values: Iterable[str]) -> bool:
+    """Replace the external groups ``user`` has through ``source`` (at sign-in).
+
+    Returns True if the set changed; the Octopus teams of the groups gained or lost are
+    then pushed again (their member lists may change).
+    """
+    wanted: dict[str, str] = {}
+    for raw in values:
+        value = str(raw).strip()
+        if value:
+            wanted.setdefault(group_key(value), value[:500])
+    with transaction.atomic():
+        rows = UserExternalGroup.objects.filter(user=user, source=source)
+        have = set(rows.values_list("key", flat=True))
+        if have == set(wanted):
+            return False
+        changed_keys = have.symmetric_difference(wanted)
+        rows.exclude(key__in=list(wanted)).delete()
+        UserExternalGroup.objects.bulk_create(
+            [
+                UserExternalGroup(user=user, source=source, key=key, value=value)
+                for key, value in wanted.items()
+                if key not in have
+            ]
+        )
+        record(
+            "user.external_groups",
+            actor=user,
+            obj=user,
+            after={"source": source, "groups": sorted(wanted.values())},
+        )
+        affected = Group.objects.filter(external_groups__key__in=list(changed_keys)).distinct()
+        spaces: set[str] = set()
+        for group in affected:
+            spaces.update(teams.bump_group(group))
+        enqueue_sync(spaces)
+    return True

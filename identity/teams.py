@@ -1,0 +1,681 @@
+"""Grants pushed into Octopus: one managed team per (space, group, role).
+
+The work is split in three so that only the middle part waits on the network:
+
+1. ``plan_spaces`` (database): what every managed team of the given spaces should look like.
+2. ``execute`` (HTTP only, one thread per instance): read the instance's users, roles and the
+   space's teams, then create, repair or delete the managed teams and their scoped roles.
+3. ``record`` (database): each team's outcome, recorded only if nobody changed what it
+   should look like in the meantime; failures get a retry time with backoff.
+
+A managed team's row exists before Octopus is touched (``ManagedTeam``), so a revoke is never
+lost: the row stays, ``wanted=False``, until the team is gone from Octopus. Teams without a
+row are never touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from audit.services import record as audit
+from identity.models import (
+    ExternalGroup,
+    Grant,
+    GrantTarget,
+    Group,
+    ManagedTeam,
+    Role,
+    RoleMapping,
+    SyncState,
+    User,
+    UserExternalGroup,
+    default_role_mapping,
+)
+from octopus import NotFound, OctopusClient, OctopusError
+from odcm.clients import client_for
+from spaces.models import Instance, Space
+
+log = logging.getLogger(__name__)
+
+MARKER = "Managed by ODCM: changes made here are put back. ref:"
+LOCK_SECONDS = 300
+
+
+def team_name(group_name: str, role: str) -> str:
+    return f"ODCM · {group_name} ({Role(role).label})"[:200]
+
+
+# ------------------------------------------------------------------ desired state (rows)
+
+
+def covered_spaces(grant: Grant) -> list[Space]:
+    """The enlisted spaces a grant reaches (one space, or every space of an instance)."""
+    if grant.space_id is not None:
+        return list(Space.objects.filter(pk=grant.space_id, state=Space.State.ENLISTED))
+    return list(Space.objects.filter(instance=grant.instance_id, state=Space.State.ENLISTED))
+
+
+def _desired(space_ids: list[uuid.UUID]) -> set[tuple[str, str, str]]:
+    """(space id, group id, role) for every active grant reaching these enlisted spaces."""
+    spaces = Space.objects.filter(pk__in=space_ids, state=Space.State.ENLISTED)
+    by_instance: dict[Any, list[str]] = {}
+    for pk, inst in spaces.values_list("pk", "instance_id"):
+        by_instance.setdefault(inst, []).append(str(pk))
+    wanted: set[tuple[str, str, str]] = set()
+    active = Grant.objects.filter(revoked_at__isnull=True).filter(
+        Q(space__in=[s for ids in by_instance.values() for s in ids])
+        | Q(instance__in=list(by_instance))
+    )
+    for space_id, instance_id, group_id, role in active.values_list(
+        "space_id", "instance_id", "group_id", "role"
+    ):
+        for target in [str(space_id)] if space_id else by_instance.get(instance_id, []):
+            wanted.add((target, str(group_id), role))
+    return wanted
+
+
+def ensure_rows(space_ids: Iterable[Any]) -> list[str]:
+    """Bring ``ManagedTeam`` and ``GrantTarget`` rows in line with the grants for these spaces.
+
+    Returns the ids of spaces that now have work to do. Call inside a transaction.
+    """
+    ids = _uuids(space_ids)
+    if not ids:
+        return []
+    wanted = _desired(ids)
+    names = dict(Group.objects.filter(pk__in={g for _, g, _ in wanted}).values_list("pk", "name"))
+    rows = {
+        (str(mt.space_id), str(mt.group_id), mt.role): mt
+        for mt in ManagedTeam.objects.filter(space__in=ids).select_for_update()
+        if mt.group_id is not None
+    }
+    touched: set[str] = set()
+    for key in wanted - rows.keys():
+        space_id, group_id, role = key
+        ManagedTeam.objects.create(
+            space_id=space_id,
+            group_id=group_id,
+            role=role,
+            name=team_name(names[_uuid(group_id)], role),
+        )
+        touched.add(space_id)
+    for key, mt in rows.items():
+        should = key in wanted
+        if mt.wanted != should:
+            _bump(ManagedTeam.objects.filter(pk=mt.pk), wanted=should)
+            touched.add(key[0])
+    # Rows whose group was deleted: the team goes.
+    orphans = ManagedTeam.objects.filter(space__in=ids, group__isnull=True, wanted=True)
+    touched.update(str(s) for s in orphans.values_list("space_id", flat=True))
+    _bump(orphans, wanted=False)
+    _ensure_targets(ids)
+    touched.update(
+        str(s)
+        for s in ManagedTeam.objects.filter(space__in=ids)
+        .exclude(state=SyncState.APPLIED)
+        .values_list("space_id", flat=True)
+    )
+    return sorted(touched)
+
+
+def _uuid(value: str) -> uuid.UUID:
+    return uuid.UUID(value)
+
+
+def _uuids(values: Iterable[Any]) -> list[uuid.UUID]:
+    return [v if isinstance(v, uuid.UUID) else uuid.UUID(str(v)) for v in values]
+
+
+def _bump(rows: Any, **changes: Any) -> int:
+    """Mark rows as changed: pending, a new version, retried at once."""
+    return int(
+        rows.update(
+            version=F("version") + 1,
+            state=SyncState.PENDING,
+            next_retry_at=None,
+            attempts=0,
+            **changes,
+        )
+    )
+
+
+def _ensure_targets(space_ids: list[uuid.UUID]) -> None:
+    """One GrantTarget per (active grant, enlisted space it reaches)."""
+    spaces = Space.objects.filter(pk__in=space_ids, state=Space.State.ENLISTED)
+    pairs = list(spaces.values_list("pk", "instance_id"))
+    instance_ids = {inst for _, inst in pairs}
+    existing = set(
+        GrantTarget.objects.filter(space__in=space_ids).values_list("grant_id", "space_id")
+    )
+    new = []
+    for grant_id, space_id, instance_id in Grant.objects.filter(
+        Q(space__in=space_ids) | Q(instance__in=instance_ids), revoked_at__isnull=True
+    ).values_list("pk", "space_id", "instance_id"):
+        targets = [space_id] if space_id else [pk for pk, inst in pairs if inst == instance_id]
+        new += [
+            GrantTarget(grant_id=grant_id, space_id=target)
+            for target in targets
+            if (grant_id, target) not in existing
+        ]
+    GrantTarget.objects.bulk_create(new, ignore_conflicts=True)
+
+
+def bump_group(group: Group) -> list[str]:
+    """The group's name, members or external groups changed: its teams need a push."""
+    rows = ManagedTeam.objects.filter(group=group)
+    for mt in rows.only("pk", "role"):
+        ManagedTeam.objects.filter(pk=mt.pk).update(name=team_name(group.name, mt.role))
+    spaces = sorted({str(s) for s in rows.values_list("space_id", flat=True)})
+    _bump(rows)
+    return spaces
+
+
+def bump_role(role: str) -> list[str]:
+    """The Octopus roles mapped to ``role`` changed."""
+    rows = ManagedTeam.objects.filter(role=role, wanted=True)
+    spaces = sorted({str(s) for s in rows.values_list("space_id", flat=True)})
+    _bump(rows)
+    return spaces
+
+
+# ------------------------------------------------------------------ plans
+
+
+@dataclass
+class TeamPlan:
+    managed_id: str
+    version: int
+    wanted: bool
+    name: str
+    octopus_team_id: str
+    space_octopus_id: str
+    role: str
+    role_names: list[str]
+    members: list[tuple[str, str]]  # (username, email) of the group's users
+    external_groups: list[tuple[str, str]]  # (value, display name)
+    applied_digest: str
+    was_applied: bool
+
+    @property
+    def description(self) -> str:
+        return f"{MARKER}{self.managed_id}"
+
+
+@dataclass
+class SpacePlan:
+    space_id: str
+    octopus_id: str
+    label: str
+    teams: list[TeamPlan]
+
+
+@dataclass
+class InstancePlan:
+    instance: Instance
+    spaces: list[SpacePlan]
+
+
+@dataclass
+class TeamOutcome:
+    managed_id: str
+    version: int
+    wanted: bool
+    ok: bool
+    error: str = ""
+    octopus_team_id: str = ""
+    digest: str = ""
+    drift: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def role_mapping() -> dict[str, list[str]]:
+    mapping = default_role_mapping()
+    for row in RoleMapping.objects.all():
+        mapping[row.role] = list(row.octopus_roles)
+    return mapping
+
+
+def _group_members(group_ids: set[Any]) -> dict[str, list[tuple[str, str]]]:
+    """(username, email) of every active user of each group: direct members and users whose
+    stored external groups match one of the group's."""
+    members: dict[str, set[tuple[str, str]]] = {str(g): set() for g in group_ids}
+    direct = User.objects.filter(is_active=True, odcm_groups__in=group_ids).values_list(
+        "odcm_groups", "username", "email"
+    )
+    for group_id, username, email in direct:
+        members[str(group_id)].add((username, email))
+    ext = ExternalGroup.objects.filter(group__in=group_ids).values_list("group_id", "key")
+    by_key: dict[str, set[str]] = {}
+    for ext_group, key in ext:
+        by_key.setdefault(key, set()).add(str(ext_group))
+    if by_key:
+        via = UserExternalGroup.objects.filter(key__in=list(by_key), user__is_active=True)
+        for key, username, email in via.values_list("key", "user__username", "user__email"):
+            for gid in by_key[key]:
+                members[gid].add((username, email))
+    return {g: sorted(m) for g, m in members.items()}
+
+
+def plan_spaces(space_ids: Iterable[Any], *, only_due: bool = False) -> list[InstancePlan]:
+    """Plans for every managed team of these spaces, grouped by instance."""
+    rows = ManagedTeam.objects.filter(space__in=_uuids(space_ids)).select_related(
+        "space", "space__instance"
+    )
+    if only_due:
+        rows = rows.exclude(state=SyncState.APPLIED)
+    rows_list = list(rows)
+    group_ids = {mt.group_id for mt in rows_list if mt.group_id is not None}
+    members = _group_members(group_ids)
+    externals: dict[str, list[tuple[str, str]]] = {}
+    for group_id, value, display in ExternalGroup.objects.filter(group__in=group_ids).values_list(
+        "group_id", "value", "display_name"
+    ):
+        externals.setdefault(str(group_id), []).append((value, display))
+    mapping = role_mapping()
+    instances: dict[Any, InstancePlan] = {}
+    spaces: dict[Any, SpacePlan] = {}
+    for mt in rows_list:
+        space = mt.space
+        if space.pk not in spaces:
+            spaces[space.pk] = SpacePlan(str(space.pk), space.octopus_id, str(space), [])
+            inst = instances.setdefault(space.instance_id, InstancePlan(space.instance, []))
+            inst.spaces.append(spaces[space.pk])
+        gid = str(mt.group_id) if mt.group_id else ""
+        spaces[space.pk].teams.append(
+            TeamPlan(
+                managed_id=str(mt.pk),
+                version=mt.version,
+                wanted=mt.wanted and space.state == Space.State.ENLISTED,
+                name=mt.name,
+                octopus_team_id=mt.octopus_team_id,
+                space_octopus_id=space.octopus_id,
+                role=mt.role,
+                role_names=mapping.get(mt.role, []),
+                members=members.get(gid, []),
+                external_groups=sorted(externals.get(gid, [])),
+                applied_digest=mt.applied_digest,
+                was_applied=mt.applied_version > 0,
+            )
+        )
+    return list(instances.values())
+
+
+# ------------------------------------------------------------------ execution (HTTP only)
+
+
+class _Instance:
+    """One instance's lookups, read once per sync."""
+
+    def __init__(self, client: OctopusClient) -> None:
+        self.client = client
+        self._users: dict[str, str] | None = None
+        self._roles: dict[str, str] | None = None
+
+    def users(self) -> dict[str, str]:
+        if self._users is None:
+            found: dict[str, str] = {}
+            for user in self.client.get_all("/api/users"):
+                if user.get("Username"):
+                    found.setdefault("u:" + str(user["Username"]).casefold(), user["Id"])
+                if user.get("EmailAddress"):
+                    found.setdefault("e:" + str(user["EmailAddress"]).casefold(), user["Id"])
+            self._users = found
+        return self._users
+
+    def roles(self) -> dict[str, str]:
+        if self._roles is None:
+            found: dict[str, str] = {}
+            for role in self.client.get_all("/api/userroles"):
+                found[str(role["Id"]).casefold()] = role["Id"]
+                found.setdefault(str(role["Name"]).casefold(), role["Id"])
+            self._roles = found
+        return self._roles
+
+
+def _desired_doc(plan: TeamPlan, inst: _Instance) -> tuple[dict[str, Any], list[str], list[str]]:
+    """The team document, the role ids and notes (roles not found on this instance)."""
+    users = inst.users() if plan.members else {}
+    member_ids = set()
+    for username, email in plan.members:
+        uid = users.get("u:" + username.casefold()) or (
+            users.get("e:" + email.casefold()) if email else None
+        )
+        if uid:
+            member_ids.add(uid)
+    roles = inst.roles()
+    role_ids, missing = [], []
+    for name in plan.role_names:
+        rid = roles.get(name.casefold())
+        if rid is None:
+            missing.append(name)
+        elif rid not in role_ids:
+            role_ids.append(rid)
+    doc = {
+        "Name": plan.name,
+        "SpaceId": plan.space_octopus_id,
+        "Description": plan.description,
+        "MemberUserIds": sorted(member_ids),
+        "ExternalSecurityGroups": [
+            {"Id": value, "DisplayName": display or value, "DisplayIdAndName": False}
+            for value, display in plan.external_groups
+        ],
+    }
+    return doc, sorted(role_ids), [f"Octopus role {m!r} not found" for m in missing]
+
+
+def _digest(doc: dict[str, Any], role_ids: list[str]) -> str:
+    raw = json.dumps([doc, role_ids], sort_keys=True).encode()
+    return hashlib.sha256(raw).hexdigest()
+
+
+def _differences(actual: dict[str, Any], doc: dict[str, Any]) -> list[str]:
+    diffs = []
+    for key in ("Name", "Description"):
+        if (actual.get(key) or "") != doc[key]:
+            diffs.append(key)
+    if sorted(actual.get("MemberUserIds") or []) != doc["MemberUserIds"]:
+        diffs.append("MemberUserIds")
+    groups = sorted(str(g.get("Id")) for g in actual.get("ExternalSecurityGroups") or [])
+    if groups != sorted(g["Id"] for g in doc["ExternalSecurityGroups"]):
+        diffs.append("ExternalSecurityGroups")
+    return diffs
+
+
+def _apply_team(plan: TeamPlan, teams: dict[str, dict[str, Any]], inst: _Instance) -> TeamOutcome:
+    client = inst.client
+    out = TeamOutcome(plan.managed_id, plan.version, plan.wanted, ok=False)
+    existing = teams.get(plan.octopus_team_id) if plan.octopus_team_id else None
+    if existing is None:  # adopt our own team if its id was lost (e.g. an answer never came)
+        existing = next(
+            (t for t in teams.values() if plan.description in (t.get("Description") or "")),
+            None,
+        )
+    if not plan.wanted:
+        if existing is not None:
+            with suppress(NotFound):
+                client.delete(f"/api/teams/{existing['Id']}")
+        out.ok = True
+        return out
+    doc, role_ids, notes = _desired_doc(plan, inst)
+    out.notes = notes
+    if not role_ids:
+        names = ", ".join(plan.role_names) or "none"
+        out.error = f"None of the Octopus roles mapped to {Role(plan.role).label} exist ({names})."
+        return out
+    digest = _digest(doc, role_ids)
+    unchanged = plan.was_applied and digest == plan.applied_digest
+    drift: list[str] = []
+    if existing is None:
+        if plan.octopus_team_id and plan.was_applied:
+            drift.append("team deleted in Octopus; recreated")
+        created = client.post("/api/teams", doc)
+        team_id = str(created["Id"])
+        current_roles: list[dict[str, Any]] = []
+    else:
+        team_id = str(existing["Id"])
+        diffs = _differences(existing, doc)
+        if diffs:
+            client.put(f"/api/teams/{team_id}", {**existing, **doc})
+            if unchanged:
+                drift.append("team edited in Octopus (" + ", ".join(diffs) + "); put back")
+        current_roles = list(client.paginate(f"/api/teams/{team_id}/scopeduserroles"))
+    missing = set(role_ids)
+    for role in current_roles:
+        restricted = any(
+            role.get(k) for k in ("EnvironmentIds", "ProjectIds", "ProjectGroupIds", "TenantIds")
+        )
+        key = role.get("UserRoleId")
+        if key in missing and role.get("SpaceId") == plan.space_octopus_id and not restricted:
+            missing.discard(key)
+            continue
+        client.delete(f"/api/scopeduserroles/{role['Id']}")
+        if unchanged:
+            drift.append(f"scoped role {key} removed")
+    for role_id in sorted(missing):
+        client.post(
+            "/api/scopeduserroles",
+            {
+                "TeamId": team_id,
+                "UserRoleId": role_id,
+                "SpaceId": plan.space_octopus_id,
+                "EnvironmentIds": [],
+                "ProjectIds": [],
+                "ProjectGroupIds": [],
+                "TenantIds": [],
+            },
+        )
+        if unchanged and existing is not None:
+            drift.append(f"scoped role {role_id} put back")
+    out.ok, out.octopus_team_id, out.digest, out.drift = True, team_id, digest, "; ".join(drift)
+    return out
+
+
+def _execute_space(space: SpacePlan, inst: _Instance) -> list[TeamOutcome]:
+    try:
+        teams = {
+            str(t["Id"]): t
+            for t in inst.client.paginate(
+                "/api/teams", {"spaces": space.octopus_id, "includeSystem": "false"}
+            )
+            if t.get("SpaceId") == space.octopus_id
+        }
+    except OctopusError as exc:
+        return [_failed(p, exc) for p in space.teams]
+    outcomes = []
+    for plan in space.teams:
+        try:
+            outcomes.append(_apply_team(plan, teams, inst))
+        except OctopusError as exc:
+            outcomes.append(_failed(plan, exc))
+    return outcomes
+
+
+def _failed(plan: TeamPlan, exc: Exception) -> TeamOutcome:
+    return TeamOutcome(plan.managed_id, plan.version, plan.wanted, ok=False, error=str(exc)[:2000])
+
+
+def execute(plan: InstancePlan, client: OctopusClient) -> list[TeamOutcome]:
+    """Apply one instance's plans (HTTP only: safe to run in a thread)."""
+    inst = _Instance(client)
+    outcomes: list[TeamOutcome] = []
+    with client:
+        for space in plan.spaces:
+            outcomes += _execute_space(space, inst)
+    return outcomes
+
+
+# ------------------------------------------------------------------ recording
+
+
+def _retry_delay(attempts: int) -> timedelta:
+    base = settings.ODCM_TEAM_SYNC_RETRY_BASE_SECONDS
+    cap = settings.ODCM_TEAM_SYNC_RETRY_MAX_SECONDS
+    return timedelta(seconds=min(cap, base * 2 ** max(0, attempts - 1)))
+
+
+def record(outcomes: list[TeamOutcome], plans: dict[str, TeamPlan]) -> None:
+    now = timezone.now()
+    for out in outcomes:
+        plan = plans[out.managed_id]
+        current = ManagedTeam.objects.filter(pk=out.managed_id, version=out.version)
+        with transaction.atomic():
+            mt = current.select_for_update(of=("self",)).select_related("space").first()
+            if mt is None:
+                continue  # changed meanwhile: a newer sync is queued
+            if out.ok and not out.wanted:
+                _set_targets(mt, ok=True, error="", now=now)
+                mt.delete()
+                audit(
+                    "octopus_team.delete",
+                    obj=mt.space,
+                    message=f"managed team {mt.name!r} removed from {mt.space}",
+                )
+                continue
+            if out.ok:
+                ManagedTeam.objects.filter(pk=mt.pk).update(
+                    state=SyncState.APPLIED,
+                    attempts=0,
+                    last_error="; ".join(out.notes),
+                    next_retry_at=None,
+                    applied_at=now,
+                    octopus_team_id=out.octopus_team_id,
+                    applied_digest=out.digest,
+                    applied_version=mt.version,
+                )
+                if not plan.was_applied:
+                    audit(
+                        "octopus_team.apply",
+                        obj=mt.space,
+                        message=f"managed team {mt.name!r} ({out.octopus_team_id}) in {mt.space}",
+                    )
+                if out.drift:
+                    audit(
+                        "octopus_team.repair",
+                        obj=mt.space,
+                        message=f"drift in managed team {mt.name!r} in {mt.space}: {out.drift}",
+                    )
+                _set_targets(mt, ok=True, error="; ".join(out.notes), now=now)
+            else:
+                attempts = mt.attempts + 1
+                ManagedTeam.objects.filter(pk=mt.pk).update(
+                    state=SyncState.FAILED,
+                    attempts=attempts,
+                    last_error=out.error,
+                    next_retry_at=now + _retry_delay(attempts),
+                )
+                _set_targets(mt, ok=False, error=out.error, now=now, attempts=attempts)
+
+
+def _set_targets(
+    mt: ManagedTeam, *, ok: bool, error: str, now: Any, attempts: int | None = None
+) -> None:
+    """Copy a team's outcome onto the (grant, space) rows it serves."""
+    targets = GrantTarget.objects.filter(
+        space=mt.space_id,
+        grant__group=mt.group_id,
+        grant__role=mt.role,
+        grant__revoked_at__isnull=mt.wanted,
+    )
+    if ok:
+        targets.update(
+            state=SyncState.APPLIED,
+            attempts=0,
+            last_error=error,
+            next_retry_at=None,
+            applied_at=now,
+        )
+    else:
+        targets.update(
+            state=SyncState.FAILED,
+            attempts=attempts or 1,
+            last_error=error,
+            next_retry_at=now + _retry_delay(attempts or 1),
+        )
+
+
+def settle_revoked_targets() -> None:
+    """A revoked grant whose team another grant still wants has nothing left to do."""
+    revoked = GrantTarget.objects.filter(grant__revoked_at__isnull=False).exclude(
+        state=SyncState.APPLIED
+    )
+    for target in revoked.select_related("grant"):
+        still = ManagedTeam.objects.filter(
+            space=target.space_id,
+            group=target.grant.group_id,
+            role=target.grant.role,
+            wanted=True,
+        ).exists()
+        gone = not ManagedTeam.objects.filter(
+            space=target.space_id, group=target.grant.group_id, role=target.grant.role
+        ).exists()
+        if still or gone:
+            GrantTarget.objects.filter(pk=target.pk).update(
+                state=SyncState.APPLIED, applied_at=timezone.now(), last_error=""
+            )
+
+
+# ------------------------------------------------------------------ entry points
+
+
+@contextmanager
+def _space_locks(space_ids: list[str]) -> Iterator[list[str]]:
+    """Claim spaces so two workers never push the same space at once; yields those claimed."""
+    token = secrets.token_hex(8)
+    claimed = [s for s in space_ids if cache.add(f"identity:teamsync:{s}", token, LOCK_SECONDS)]
+    try:
+        yield claimed
+    finally:
+        for space_id in claimed:
+            key = f"identity:teamsync:{space_id}"
+            if cache.get(key) == token:
+                cache.delete(key)
+
+
+def sync_spaces(space_ids: Iterable[Any], *, only_due: bool = False) -> list[str]:
+    """Push the managed teams of these spaces to Octopus. Returns spaces left for later
+    because another worker holds them."""
+    wanted = sorted({str(s) for s in space_ids})
+    started = time.monotonic()
+    with _space_locks(wanted) as claimed:
+        with transaction.atomic():
+            ensure_rows(claimed)
+        settle_revoked_targets()
+        plans = plan_spaces(claimed, only_due=only_due)
+        by_id = {t.managed_id: t for p in plans for s in p.spaces for t in s.teams}
+        outcomes: list[TeamOutcome] = []
+        if plans:
+            clients = [client_for(p.instance) for p in plans]
+            workers = max(1, min(settings.ODCM_TEAM_SYNC_CONCURRENCY, len(plans)))
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                for result in pool.map(execute, plans, clients):
+                    outcomes += result
+        record(outcomes, by_id)
+        settle_revoked_targets()
+    log.info(
+        "team sync: %d spaces, %d teams, %d failed, %.2fs",
+        len(claimed),
+        len(outcomes),
+        sum(1 for o in outcomes if not o.ok),
+        time.monotonic() - started,
+    )
+    return sorted(set(wanted) - set(claimed))
+
+
+def due_spaces() -> list[str]:
+    """Spaces with a managed team waiting for a (re)try."""
+    now = timezone.now()
+    due = ManagedTeam.objects.exclude(state=SyncState.APPLIED).filter(
+        Q(next_retry_at__isnull=True) | Q(next_retry_at__lte=now)
+    )
+    return sorted({str(s) for s in due.values_list("space_id", flat=True)})
+
+
+def all_managed_spaces() -> list[str]:
+    """Every enlisted space that has, or should have, a managed team."""
+    spaces = set(ManagedTeam.objects.values_list("space_id", flat=True))
+    active = Grant.objects.filter(revoked_at__isnull=True)
+    spaces.update(active.filter(space__isnull=False).values_list("space_id", flat=True))
+    spaces.update(
+        Space.objects.filter(
+            instance__in=active.filter(instance__isnull=False).values("instance"),
+            state=Space.State.ENLISTED,
+        ).values_list("pk", flat=True)
+    )
+    return sorted(str(s) for s in spaces)
