@@ -307,6 +307,35 @@ CELERY_BEAT_SCHEDULE["identity-team-reconcile"] = {
     "schedule": float(env_int("ODCM_TEAM_RECONCILE_SECONDS", 900, minimum=30)),
 }
 
+# Monitoring: status sweep, inventory, deployment rollups and alerts.
+ODCM_SWEEP_SECONDS = env_int("ODCM_SWEEP_SECONDS", 60, minimum=5)
+ODCM_SWEEP_CONCURRENCY = env_int("ODCM_SWEEP_CONCURRENCY", 100, minimum=1)
+ODCM_SWEEP_TIMEOUT = env_int("ODCM_SWEEP_TIMEOUT", 10, minimum=1)
+ODCM_OFFLINE_AFTER = env_int("ODCM_OFFLINE_AFTER", 2, minimum=1)
+ODCM_INVENTORY_SECONDS = env_int("ODCM_INVENTORY_SECONDS", 600, minimum=10)
+ODCM_DEPLOYMENTS_SECONDS = env_int("ODCM_DEPLOYMENTS_SECONDS", 300, minimum=10)
+ODCM_DEPLOYMENTS_BACKFILL_DAYS = env_int("ODCM_DEPLOYMENTS_BACKFILL_DAYS", 90, minimum=1)
+ODCM_DEPLOYMENTS_OVERLAP_SECONDS = env_int("ODCM_DEPLOYMENTS_OVERLAP_SECONDS", 900, minimum=0)
+ODCM_ALERT_REMINDER_HOURS = env_int("ODCM_ALERT_REMINDER_HOURS", 0, minimum=0)
+ODCM_ALERT_LEASE_SECONDS = env_int("ODCM_ALERT_LEASE_SECONDS", 120, minimum=1)
+ODCM_ALERT_RETRY_MAX_SECONDS = env_int("ODCM_ALERT_RETRY_MAX_SECONDS", 600, minimum=1)
+CELERY_BEAT_SCHEDULE["monitoring-sweep"] = {
+    "task": "monitoring.tasks.sweep_status",
+    "schedule": float(ODCM_SWEEP_SECONDS),
+}
+CELERY_BEAT_SCHEDULE["monitoring-inventory"] = {
+    "task": "monitoring.tasks.sweep_inventory",
+    "schedule": float(ODCM_INVENTORY_SECONDS),
+}
+CELERY_BEAT_SCHEDULE["monitoring-deployments"] = {
+    "task": "monitoring.tasks.pull_deployments",
+    "schedule": float(ODCM_DEPLOYMENTS_SECONDS),
+}
+CELERY_BEAT_SCHEDULE["monitoring-alerts"] = {
+    "task": "monitoring.tasks.dispatch_alerts",
+    "schedule": float(env_int("ODCM_ALERT_DISPATCH_SECONDS", 15, minimum=1)),
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

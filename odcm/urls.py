@@ -12,6 +12,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("account/", include("identity.urls")),
     path("audit/", include("audit.urls")),
+    path("sharing/", include("sharing.urls", namespace="sharing")),
     path("api/v1/", include(("odcm.api.urls", "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -5,10 +5,15 @@ from rest_framework.routers import DefaultRouter
 
 from audit.api.views import AuditEntryViewSet
 from identity.api.views import ApiTokenViewSet, MeView
+from sharing.api.views import BrokerViewSet, ItemViewSet, SubscriptionViewSet, TrustViewSet
 
 router = DefaultRouter()
 router.register("tokens", ApiTokenViewSet, basename="token")
 router.register("audit", AuditEntryViewSet, basename="audit")
+router.register("sharing/items", ItemViewSet, basename="sharing-item")
+router.register("sharing/subscriptions", SubscriptionViewSet, basename="sharing-subscription")
+router.register("sharing/trusts", TrustViewSet, basename="sharing-trust")
+router.register("sharing/broker", BrokerViewSet, basename="sharing-broker")
 
 urlpatterns = [
     path("me/", MeView.as_view(), name="me"),

@@ -105,7 +105,7 @@ class Change:
 
     name: str
     change: str  # added | removed | changed
-    fields: list[dict[str, Any]] = field(default_factory=list)
+    details: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Kind(Protocol):
@@ -113,7 +113,10 @@ class Kind(Protocol):
     label: str
 
     def clean(
-        self, content: dict[str, Any], previous_secrets: dict[str, str]
+        self,
+        content: dict[str, Any],
+        previous: dict[str, Any],
+        previous_secrets: dict[str, str],
     ) -> tuple[dict[str, Any], dict[str, str]]:
         """Validate authored content; return (content without secrets, secrets)."""
         ...

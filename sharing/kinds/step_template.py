@@ -53,7 +53,10 @@ class StepTemplateKind:
     label = "Step template"
 
     def clean(
-        self, content: dict[str, Any], previous_secrets: dict[str, str]
+        self,
+        content: dict[str, Any],
+        previous: dict[str, Any],
+        previous_secrets: dict[str, str],
     ) -> tuple[dict[str, Any], dict[str, str]]:
         if not isinstance(content, dict):
             raise ContentError(["A step template must be a JSON object."])
@@ -183,4 +186,4 @@ def from_export(data: Any) -> dict[str, Any]:
     """Content from an Octopus step template JSON export (or a community template file)."""
     if not isinstance(data, dict):
         raise ContentError(["The file is not a step template export (expected a JSON object)."])
-    return StepTemplateKind().clean(data, {})[0]
+    return StepTemplateKind().clean(data, {}, {})[0]

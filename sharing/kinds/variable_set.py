@@ -66,11 +66,16 @@ class VariableSetKind:
     # -- authoring ---------------------------------------------------------------------
 
     def clean(
-        self, content: dict[str, Any], previous_secrets: dict[str, str]
+        self,
+        content: dict[str, Any],
+        previous: dict[str, Any],
+        previous_secrets: dict[str, str],
     ) -> tuple[dict[str, Any], dict[str, str]]:
         """Validate variables; a sensitive variable without a value keeps its previous one.
 
-        Returns the content without secrets and the secrets by variable key. Raises
+        A variable sent without its ``key`` takes the key of the previous revision's variable
+        with the same name and scope, so API callers need not carry keys. Returns the content
+        without secrets and the secrets by variable key. Raises
         :class:`ContentError` listing every problem (a sensitive variable with no value and no
         previous value is one of them).
         """
@@ -84,6 +89,10 @@ class VariableSetKind:
         secrets: dict[str, str] = {}
         seen: set[tuple[Any, ...]] = set()
         keys: set[str] = set()
+        known = {
+            (v["name"].lower(), tuple(tuple(x) for x in v["scope"].values())): v["key"]
+            for v in previous.get("variables", [])
+        }
         for position, raw in enumerate(raw_vars, start=1):
             if not isinstance(raw, dict):
                 errors.append(f"Variable {position} must be an object.")
@@ -96,12 +105,12 @@ class VariableSetKind:
             if var_type not in TYPES:
                 errors.append(f"{name!r} has type {var_type!r}; use String or Sensitive.")
                 continue
-            key = str(raw.get("key") or uuid.uuid4())
+            scope = _scope(raw.get("scope"), name, errors)
+            identity = (name.lower(), tuple(tuple(v) for v in scope.values()))
+            key = str(raw.get("key") or known.get(identity) or uuid.uuid4())
             if key in keys:
                 key = str(uuid.uuid4())
             keys.add(key)
-            scope = _scope(raw.get("scope"), name, errors)
-            identity = (name.lower(), tuple(tuple(v) for v in scope.values()))
             if identity in seen:
                 errors.append(f"{name!r} appears twice with the same scope.")
             seen.add(identity)

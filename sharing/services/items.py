@@ -114,11 +114,12 @@ def save_revision(
     from sharing.services.subscriptions import on_new_revision
 
     kind = kind_for(item.kind)
+    original = item
     with transaction.atomic():
         item = SharedItem.objects.select_for_update().get(pk=item.pk)
         previous = latest(item)
         previous_secrets = secrets_of(previous)
-        clean, secrets = kind.clean(content, previous_secrets)
+        clean, secrets = kind.clean(content, previous.content if previous else {}, previous_secrets)
         if (
             previous is not None
             and previous.content == clean
@@ -146,6 +147,7 @@ def save_revision(
             message=comment[:300],
         )
         on_new_revision(item, revision.number)
+    original.latest_revision, original.draft = item.latest_revision, item.draft
     return Saved(revision, True)
 
 

@@ -121,8 +121,7 @@ class Recorder:
                 recorder.calls.append(("POST", path, body))
                 return super().post(path, body)
 
-        wrapped = Recording(inner.client)
-        return wrapped
+        return Recording(inner.client)
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, every: float = 0.2) -> Any:

@@ -11,8 +11,8 @@ from sharing.models import Delivery, SharedItem, Subscription
 from sharing.services import delivery, items
 
 from .conftest import (
-    Recorder,
     SECRET,
+    Recorder,
     by_name,
     lvs_copy,
     make_set,

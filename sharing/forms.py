@@ -1,0 +1,165 @@
+"""Forms for the sharing pages. The variable editor is a plain table of numbered rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.http import QueryDict
+
+from sharing.models import SharedItem, Subscription
+from spaces.models import Space
+
+EDITOR_FIELDS = (
+    "key",
+    "name",
+    "type",
+    "value",
+    "environments",
+    "roles",
+    "tenant_tags",
+    "description",
+    "delete",
+)
+BLANK_ROWS = 3
+
+
+class SpaceChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.name} ({obj.instance.name})"
+
+
+class BootstrapForm(forms.Form):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
+            field.widget.attrs.setdefault("class", css)
+
+
+class ItemForm(BootstrapForm):
+    publisher = SpaceChoice(queryset=Space.objects.none(), label="Publisher space")
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    policy = forms.ChoiceField(choices=SharedItem.Policy.choices, label="Sync policy")
+
+    def __init__(self, *args: Any, spaces: list[Space], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["publisher"].queryset = Space.objects.filter(  # type: ignore[attr-defined]
+            pk__in=[s.pk for s in spaces]
+        ).select_related("instance")
+
+
+class SubscribeForm(BootstrapForm):
+    space = SpaceChoice(queryset=Space.objects.none(), label="Subscriber space")
+    mode = forms.ChoiceField(choices=Subscription.Mode.choices, initial="automatic")
+
+    def __init__(self, *args: Any, spaces: list[Space], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["space"].queryset = Space.objects.filter(  # type: ignore[attr-defined]
+            pk__in=[s.pk for s in spaces]
+        ).select_related("instance")
+
+
+class TrustForm(BootstrapForm):
+    publisher = SpaceChoice(queryset=Space.objects.none(), label="Publisher space")
+    subscriber = SpaceChoice(queryset=Space.objects.none(), required=False)
+    tag = forms.CharField(
+        max_length=50, required=False, help_text="…or every space on instances carrying this tag"
+    )
+
+    def __init__(self, *args: Any, managed: list[Space], visible: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["publisher"].queryset = Space.objects.filter(  # type: ignore[attr-defined]
+            pk__in=[s.pk for s in managed]
+        ).select_related("instance")
+        self.fields["subscriber"].queryset = visible.select_related("instance")  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not data.get("subscriber") and not data.get("tag"):
+            raise forms.ValidationError("Choose a subscriber space or a tag.")
+        return data
+
+
+def _names(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def editor_rows(content: dict[str, Any], secrets_present: set[str]) -> list[dict[str, Any]]:
+    """Rows for the editor: existing variables, then blank ones. Never a sensitive value."""
+    rows = []
+    for var in content.get("variables", []):
+        sensitive = var["type"] == "Sensitive"
+        rows.append(
+            {
+                "key": var["key"],
+                "name": var["name"],
+                "type": var["type"],
+                "value": "" if sensitive else var.get("value") or "",
+                "has_value": sensitive and var["key"] in secrets_present,
+                "environments": ", ".join(var["scope"]["environments"]),
+                "roles": ", ".join(var["scope"]["roles"]),
+                "tenant_tags": ", ".join(var["scope"]["tenant_tags"]),
+                "description": var.get("description", ""),
+            }
+        )
+    rows.extend({"key": "", "name": "", "type": "String"} for _ in range(BLANK_ROWS))
+    return rows
+
+
+def content_from_post(data: QueryDict) -> dict[str, Any]:
+    """Variables from the editor's numbered rows; blank rows and deleted rows are skipped."""
+    count = int(data.get("rows") or 0)
+    variables = []
+    for i in range(min(count, 5000)):
+        row = {f: data.get(f"v{i}-{f}", "") for f in EDITOR_FIELDS}
+        if row["delete"] or not row["name"].strip():
+            continue
+        variables.append(
+            {
+                "key": row["key"] or None,
+                "name": row["name"],
+                "type": row["type"] or "String",
+                "value": row["value"] or None,
+                "description": row["description"],
+                "scope": {
+                    "environments": _names(row["environments"]),
+                    "roles": _names(row["roles"]),
+                    "tenant_tags": _names(row["tenant_tags"]),
+                },
+            }
+        )
+    return {"variables": variables}
+
+
+class ImportVariableSetForm(BootstrapForm):
+    publisher = SpaceChoice(queryset=Space.objects.none(), label="Publisher space")
+    library_variable_set_id = forms.RegexField(
+        r"^[A-Za-z]+-\d+$",
+        label="Library variable set id in that space (e.g. LibraryVariableSets-3)",
+    )
+    policy = forms.ChoiceField(choices=SharedItem.Policy.choices)
+
+    def __init__(self, *args: Any, spaces: list[Space], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["publisher"].queryset = Space.objects.filter(  # type: ignore[attr-defined]
+            pk__in=[s.pk for s in spaces]
+        ).select_related("instance")
+
+
+class ImportStepTemplateForm(BootstrapForm):
+    publisher = SpaceChoice(queryset=Space.objects.none(), label="Publisher space")
+    file = forms.FileField(required=False, label="Step template JSON export")
+    action_template_id = forms.RegexField(
+        r"^[A-Za-z]+-\d+$",
+        required=False,
+        label="…or an action template id in the publisher space (e.g. ActionTemplates-4)",
+    )
+    policy = forms.ChoiceField(choices=SharedItem.Policy.choices)
+
+    def __init__(self, *args: Any, spaces: list[Space], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["publisher"].queryset = Space.objects.filter(  # type: ignore[attr-defined]
+            pk__in=[s.pk for s in spaces]
+        ).select_related("instance")

@@ -1,0 +1,33 @@
+"""``{% load sharing %}{% sharing_badge %}``: failed and drifted subscriptions the user sees."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+register = template.Library()
+
+
+@register.inclusion_tag("sharing/_badge.html", takes_context=True)
+def sharing_badge(context: dict[str, Any]) -> dict[str, Any]:
+    from sharing.access import visible_subscriptions
+    from sharing.services.subscriptions import problem_counts
+
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"counts": None}
+    return {"counts": problem_counts(visible_subscriptions(user))}
+
+
+@register.filter
+def status_class(status: str) -> str:
+    return {
+        "in_sync": "success",
+        "failed": "danger",
+        "drifted": "warning",
+        "update_available": "info",
+        "queued": "secondary",
+        "syncing": "primary",
+    }.get(status, "light")
