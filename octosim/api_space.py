@@ -429,11 +429,29 @@ def make_delete(kind: Kind) -> Callable[[Ctx], Reply]:
                     proj["IncludedLibraryVariableSetIds"].remove(doc["Id"])
         if kind.name == "projects":
             _delete_project_history(ctx, doc["Id"])
+        if kind.name == "environments":
+            _forget_environment(ctx, doc["Id"])
         if kind.name == "actiontemplates":
             st.template_versions.pop(doc["Id"], None)
         return 200, None
 
     return handler
+
+
+def _forget_environment(ctx: Ctx, env_id: str) -> None:
+    """Octopus removes a deleted environment from targets, lifecycles and tenants."""
+    for machine in ctx.col("machines").values():
+        if env_id in machine["EnvironmentIds"]:
+            machine["EnvironmentIds"].remove(env_id)
+    for lifecycle in ctx.col("lifecycles").values():
+        for phase in lifecycle["Phases"]:
+            for key in ("AutomaticDeploymentTargets", "OptionalDeploymentTargets"):
+                if env_id in phase[key]:
+                    phase[key].remove(env_id)
+    for tenant in ctx.col("tenants").values():
+        for envs in tenant["ProjectEnvironments"].values():
+            if env_id in envs:
+                envs.remove(env_id)
 
 
 def _delete_project_history(ctx: Ctx, project_id: str) -> None:

@@ -1,4 +1,4 @@
-"""System-level resources: teams, scoped user roles, user roles, users, community templates."""
+"""Teams and scoped user roles (system-level or belonging to a space)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from octosim import resources as R
-from octosim.api_core import render_user, require_space
-from octosim.api_space import KINDS, render
+from octosim.api_core import require_space
 from octosim.errors import invalid, not_found
 from octosim.paging import bool_param, csv_param, envelope, filter_common, q
 from octosim.routing import Ctx, Reply, Router
@@ -16,7 +15,7 @@ from octosim.state import Doc, now
 TEAM_QUERY = q("skip", "take", "ids", "partialName", "spaces", "includeSystem")
 
 
-def _lookup(coll: dict[str, Doc], ident: str) -> Doc:
+def lookup(coll: dict[str, Doc], ident: str) -> Doc:
     doc = coll.get(ident)
     if doc is None:
         doc = next((d for k, d in coll.items() if k.lower() == ident.lower()), None)
@@ -51,7 +50,7 @@ def _links(kind: str, doc: Doc) -> dict[str, str]:
     return links
 
 
-def _render(kind: str) -> Callable[[Doc], Doc]:
+def render_doc(kind: str) -> Callable[[Doc], Doc]:
     def inner(doc: Doc) -> Doc:
         return {**doc, "Links": _links(kind, doc)}
 
@@ -71,16 +70,16 @@ def list_teams(ctx: Ctx) -> Reply:
     path = f"{ctx.prefix}/teams"
     return 200, envelope(
         _teams(ctx), ctx.query, item_type="Team", path=path, template=path + "{/id}" + TEAM_QUERY,
-        render=_render("teams"),
+        render=render_doc("teams"),
     )  # fmt: skip
 
 
 def all_teams(ctx: Ctx) -> Reply:
-    return 200, [_render("teams")(d) for d in _teams(ctx)]
+    return 200, [render_doc("teams")(d) for d in _teams(ctx)]
 
 
 def get_team(ctx: Ctx) -> Reply:
-    return 200, _render("teams")(_lookup(ctx.st.sys("teams"), ctx.params["id"]))
+    return 200, render_doc("teams")(lookup(ctx.st.sys("teams"), ctx.params["id"]))
 
 
 def _validate_team(ctx: Ctx, body: dict[str, Any], ident: str | None, space_id: str | None) -> None:
@@ -123,11 +122,11 @@ def create_team(ctx: Ctx) -> Reply:
         doc["Slug"] = R.slug_of(doc["Name"])
     R.stamp(doc, ctx.username, now())
     ctx.st.sys("teams")[ident] = doc
-    return 201, _render("teams")(doc)
+    return 201, render_doc("teams")(doc)
 
 
 def update_team(ctx: Ctx) -> Reply:
-    doc = _lookup(ctx.st.sys("teams"), ctx.params["id"])
+    doc = lookup(ctx.st.sys("teams"), ctx.params["id"])
     body = ctx.json_body()
     _validate_team(ctx, body, doc["Id"], doc.get("SpaceId"))
     if not doc["CanBeRenamed"] and body.get("Name") != doc["Name"]:
@@ -138,11 +137,11 @@ def update_team(ctx: Ctx) -> Reply:
         raise invalid("The members of this team cannot be changed.")
     R.apply_body(doc, body, ("CanBeDeleted", "CanBeRenamed", "CanChangeMembers", "CanChangeRoles"))
     R.stamp(doc, ctx.username, now())
-    return 200, _render("teams")(doc)
+    return 200, render_doc("teams")(doc)
 
 
 def delete_team(ctx: Ctx) -> Reply:
-    doc = _lookup(ctx.st.sys("teams"), ctx.params["id"])
+    doc = lookup(ctx.st.sys("teams"), ctx.params["id"])
     if not doc["CanBeDeleted"]:
         raise invalid("This team cannot be deleted.")
     del ctx.st.sys("teams")[doc["Id"]]
@@ -153,12 +152,12 @@ def delete_team(ctx: Ctx) -> Reply:
 
 
 def team_roles(ctx: Ctx) -> Reply:
-    team = _lookup(ctx.st.sys("teams"), ctx.params["id"])
+    team = lookup(ctx.st.sys("teams"), ctx.params["id"])
     items = [r for r in ctx.st.sys("scopeduserroles").values() if r["TeamId"] == team["Id"]]
     path = f"/api/teams/{team['Id']}/scopeduserroles"
     return 200, envelope(
         items, ctx.query, item_type="ScopedUserRole", path=path, template=path + "{?skip,take}",
-        render=_render("scopeduserroles"),
+        render=render_doc("scopeduserroles"),
     )  # fmt: skip
 
 
@@ -178,12 +177,14 @@ def list_srs(ctx: Ctx) -> Reply:
     path = f"{ctx.prefix}/scopeduserroles"
     return 200, envelope(
         _srs(ctx), ctx.query, item_type="ScopedUserRole", path=path,
-        template=path + "{/id}" + TEAM_QUERY, render=_render("scopeduserroles"),
+        template=path + "{/id}" + TEAM_QUERY, render=render_doc("scopeduserroles"),
     )  # fmt: skip
 
 
 def get_sr(ctx: Ctx) -> Reply:
-    return 200, _render("scopeduserroles")(_lookup(ctx.st.sys("scopeduserroles"), ctx.params["id"]))
+    return 200, render_doc("scopeduserroles")(
+        lookup(ctx.st.sys("scopeduserroles"), ctx.params["id"])
+    )
 
 
 def _validate_sr(ctx: Ctx, body: dict[str, Any]) -> None:
@@ -222,240 +223,24 @@ def create_sr(ctx: Ctx) -> Reply:
     doc["SpaceId"] = body.get("SpaceId")
     R.stamp(doc, ctx.username, now())
     ctx.st.sys("scopeduserroles")[ident] = doc
-    return 201, _render("scopeduserroles")(doc)
+    return 201, render_doc("scopeduserroles")(doc)
 
 
 def update_sr(ctx: Ctx) -> Reply:
-    doc = _lookup(ctx.st.sys("scopeduserroles"), ctx.params["id"])
+    doc = lookup(ctx.st.sys("scopeduserroles"), ctx.params["id"])
     body = ctx.json_body()
     body.setdefault("SpaceId", doc["SpaceId"])
     _validate_sr(ctx, body)
     R.apply_body(doc, body)
     doc["SpaceId"] = body.get("SpaceId")
     R.stamp(doc, ctx.username, now())
-    return 200, _render("scopeduserroles")(doc)
+    return 200, render_doc("scopeduserroles")(doc)
 
 
 def delete_sr(ctx: Ctx) -> Reply:
-    doc = _lookup(ctx.st.sys("scopeduserroles"), ctx.params["id"])
+    doc = lookup(ctx.st.sys("scopeduserroles"), ctx.params["id"])
     del ctx.st.sys("scopeduserroles")[doc["Id"]]
     return 200, None
-
-
-# ---------------------------------------------------------------- user roles and users
-
-
-def _simple_list(
-    kind: str, item_type: str, query: str, name_field: str = "Name"
-) -> Callable[[Ctx], Reply]:
-    def handler(ctx: Ctx) -> Reply:
-        items = sorted(ctx.st.sys(kind).values(), key=lambda d: str(d[name_field]).lower())
-        items = filter_common(items, ctx.query, lambda d: str(d[name_field]), lambda d: d["Id"])
-        path = f"/api/{kind}"
-        renderer = _render(kind) if kind != "users" else (lambda d: render_user(ctx, d))
-        return 200, envelope(
-            items, ctx.query, item_type=item_type, path=path, template=path + "{/id}" + query,
-            render=renderer,
-        )  # fmt: skip
-
-    return handler
-
-
-def _simple_all(kind: str, name_field: str = "Name") -> Callable[[Ctx], Reply]:
-    def handler(ctx: Ctx) -> Reply:
-        items = sorted(ctx.st.sys(kind).values(), key=lambda d: str(d[name_field]).lower())
-        if kind == "users":
-            return 200, [render_user(ctx, d) for d in items]
-        return 200, [_render(kind)(d) for d in items]
-
-    return handler
-
-
-def get_role(ctx: Ctx) -> Reply:
-    return 200, _render("userroles")(_lookup(ctx.st.sys("userroles"), ctx.params["id"]))
-
-
-def create_role(ctx: Ctx) -> Reply:
-    body = ctx.json_body()
-    name = body.get("Name")
-    if not isinstance(name, str) or not name.strip():
-        raise invalid("The Name field is required.")
-    if any(r["Name"].lower() == name.lower() for r in ctx.st.sys("userroles").values()):
-        raise invalid("A user role with this name already exists. Please choose a different name.")
-    ident = ctx.st.next_id("UserRoles")
-    doc = R.user_role(ident, name, "", [], [], builtin=False)
-    R.apply_body(doc, body, ("CanBeDeleted",))
-    R.stamp(doc, ctx.username, now())
-    ctx.st.sys("userroles")[ident] = doc
-    return 201, _render("userroles")(doc)
-
-
-def update_role(ctx: Ctx) -> Reply:
-    doc = _lookup(ctx.st.sys("userroles"), ctx.params["id"])
-    body = ctx.json_body()
-    if not isinstance(body.get("Name"), str) or not body["Name"].strip():
-        raise invalid("The Name field is required.")
-    R.apply_body(doc, body, ("CanBeDeleted",))
-    R.stamp(doc, ctx.username, now())
-    return 200, _render("userroles")(doc)
-
-
-def delete_role(ctx: Ctx) -> Reply:
-    doc = _lookup(ctx.st.sys("userroles"), ctx.params["id"])
-    if not doc["CanBeDeleted"]:
-        raise invalid("This resource is read-only and cannot be deleted.")
-    if any(r["UserRoleId"] == doc["Id"] for r in ctx.st.sys("scopeduserroles").values()):
-        raise invalid("This user role is assigned to one or more teams.")
-    del ctx.st.sys("userroles")[doc["Id"]]
-    return 200, None
-
-
-def get_user(ctx: Ctx) -> Reply:
-    return 200, render_user(ctx, _lookup(ctx.st.sys("users"), ctx.params["id"]))
-
-
-def create_user(ctx: Ctx) -> Reply:
-    body = ctx.json_body()
-    errors = []
-    username = body.get("Username")
-    if not isinstance(username, str) or not username.strip():
-        errors.append("The Username field is required.")
-    elif any(u["Username"].lower() == username.lower() for u in ctx.st.sys("users").values()):
-        errors.append("A user with this username already exists.")
-    if not isinstance(body.get("DisplayName"), str) or not body["DisplayName"].strip():
-        errors.append("The DisplayName field is required.")
-    if errors:
-        raise invalid(*errors)
-    ident = ctx.st.next_id("Users")
-    doc = R.user(ident, str(username), body["DisplayName"], service=bool(body.get("IsService")))
-    R.apply_body(doc, body, ("IsRequestor", "CanPasswordBeEdited", "Password"))
-    R.stamp(doc, ctx.username, now())
-    ctx.st.sys("users")[ident] = doc
-    return 201, render_user(ctx, doc)
-
-
-def update_user(ctx: Ctx) -> Reply:
-    doc = _lookup(ctx.st.sys("users"), ctx.params["id"])
-    body = ctx.json_body()
-    R.apply_body(doc, body, ("IsRequestor", "CanPasswordBeEdited", "Password", "Username"))
-    R.stamp(doc, ctx.username, now())
-    return 200, render_user(ctx, doc)
-
-
-def delete_user(ctx: Ctx) -> Reply:
-    doc = _lookup(ctx.st.sys("users"), ctx.params["id"])
-    if doc["Id"] == ctx.user_id:
-        raise invalid("You cannot delete your own account.")
-    del ctx.st.sys("users")[doc["Id"]]
-    for team in ctx.st.sys("teams").values():
-        if doc["Id"] in team["MemberUserIds"]:
-            team["MemberUserIds"].remove(doc["Id"])
-    return 200, None
-
-
-def user_teams(ctx: Ctx) -> Reply:
-    doc = _lookup(ctx.st.sys("users"), ctx.params["id"])
-    teams = [
-        t
-        for t in ctx.st.sys("teams").values()
-        if doc["Id"] in t["MemberUserIds"] or t["Id"] == "teams-everyone"
-    ]
-    return 200, [{"Id": t["Id"], "Name": t["Name"], "SpaceId": t["SpaceId"]} for t in teams]
-
-
-# ---------------------------------------------------------------- community step templates
-
-
-def _render_cat(doc: Doc) -> Doc:
-    ident = doc["Id"]
-    return {
-        **doc,
-        "Links": {
-            "Self": f"/api/communityactiontemplates/{ident}",
-            "Logo": f"/api/communityactiontemplates/{ident}/logo",
-            "InstallationAction": f"/api/communityactiontemplates/{ident}/installation{{/spaceId}}",
-            "InstalledTemplate": f"/api/communityactiontemplates/{ident}/actiontemplate"
-            + "{/spaceId}",
-        },
-    }
-
-
-def list_cat(ctx: Ctx) -> Reply:
-    items = sorted(ctx.st.sys("communityactiontemplates").values(), key=lambda d: d["Name"].lower())
-    items = filter_common(items, ctx.query, lambda d: d["Name"], lambda d: d["Id"])
-    path = "/api/communityactiontemplates"
-    return 200, envelope(
-        items, ctx.query, item_type="CommunityActionTemplate", path=path,
-        template=path + "{/id}{?skip,take,ids}", render=_render_cat,
-    )  # fmt: skip
-
-
-def get_cat(ctx: Ctx) -> Reply:
-    return 200, _render_cat(_lookup(ctx.st.sys("communityactiontemplates"), ctx.params["id"]))
-
-
-def _install_target(ctx: Ctx) -> tuple[Doc, str, Doc | None]:
-    cat = _lookup(ctx.st.sys("communityactiontemplates"), ctx.params["id"])
-    space_id = ctx.params.get("spaceId") or ctx.st.default_space_id()
-    ctx.space_id = space_id
-    require_space(ctx)
-    assert ctx.space_id is not None
-    installed = next(
-        (
-            t
-            for t in ctx.col("actiontemplates").values()
-            if t["CommunityActionTemplateId"] == cat["Id"]
-        ),
-        None,
-    )
-    return cat, ctx.space_id, installed
-
-
-def _copy_from_community(doc: Doc, cat: Doc) -> None:
-    doc.update(
-        {
-            "Name": cat["Name"],
-            "Description": cat["Description"],
-            "ActionType": cat["Type"],
-            "Version": cat["Version"],
-            "CommunityActionTemplateId": cat["Id"],
-            "Parameters": [dict(p) for p in cat["Parameters"]],
-            "Properties": dict(cat["Properties"]),
-            "Packages": [],
-        }
-    )
-
-
-def installed_cat(ctx: Ctx) -> Reply:
-    _, _, installed = _install_target(ctx)
-    if installed is None:
-        raise not_found()
-    return 200, render(ctx, KINDS["actiontemplates"], installed)
-
-
-def install_cat(ctx: Ctx) -> Reply:
-    cat, space_id, installed = _install_target(ctx)
-    if installed is not None:
-        raise invalid("Action Template already installed.")
-    if any(t["Name"].lower() == cat["Name"].lower() for t in ctx.col("actiontemplates").values()):
-        raise invalid(
-            "A step template with this name already exists. Please choose a different name."
-        )
-    doc = R.action_template(ctx.st, space_id, cat["Name"])
-    _copy_from_community(doc, cat)
-    R.stamp(doc, ctx.username, now())
-    ctx.col("actiontemplates")[doc["Id"]] = doc
-    return 201, render(ctx, KINDS["actiontemplates"], doc)
-
-
-def update_installed_cat(ctx: Ctx) -> Reply:
-    cat, _, installed = _install_target(ctx)
-    if installed is None:
-        raise invalid("Action template not yet installed.")
-    ctx.st.template_versions.setdefault(installed["Id"], []).append(dict(installed))
-    _copy_from_community(installed, cat)
-    R.stamp(installed, ctx.username, now())
-    return 200, render(ctx, KINDS["actiontemplates"], installed)
 
 
 def register(router: Router) -> None:
@@ -488,41 +273,3 @@ def register(router: Router) -> None:
     router.space(
         "DELETE", "/scopeduserroles/{id}", delete_sr, permission="TeamEdit", with_default=False
     )
-
-    router.system(
-        "GET", "/userroles", _simple_list("userroles", "UserRole", "{?skip,take,ids,partialName}")
-    )
-    router.system("GET", "/userroles/all", _simple_all("userroles"))
-    router.system("GET", "/userroles/{id}", get_role)
-    router.system("POST", "/userroles", create_role, permission="UserRoleEdit")
-    router.system("PUT", "/userroles/{id}", update_role, permission="UserRoleEdit")
-    router.system("DELETE", "/userroles/{id}", delete_role, permission="UserRoleEdit")
-
-    router.system(
-        "GET", "/users", _simple_list("users", "User", "{?skip,take,ids,filter}", "Username")
-    )
-    router.system("GET", "/users/all", _simple_all("users", "Username"))
-    router.system("GET", "/users/{id}", get_user)
-    router.system("POST", "/users", create_user, permission="UserEdit")
-    router.system("PUT", "/users/{id}", update_user, permission="UserEdit")
-    router.system("DELETE", "/users/{id}", delete_user, permission="UserEdit")
-    router.system("GET", "/users/{id}/teams", user_teams)
-
-    router.system("GET", "/communityactiontemplates", list_cat)
-    router.system("GET", "/communityactiontemplates/{id}", get_cat)
-    for suffix in ("", "/{spaceId}"):
-        router.system(
-            "GET", f"/communityactiontemplates/{{id}}/actiontemplate{suffix}", installed_cat
-        )
-        router.system(
-            "POST",
-            f"/communityactiontemplates/{{id}}/installation{suffix}",
-            install_cat,
-            permission="ActionTemplateCreate",
-        )
-        router.system(
-            "PUT",
-            f"/communityactiontemplates/{{id}}/installation{suffix}",
-            update_installed_cat,
-            permission="ActionTemplateEdit",
-        )

@@ -115,7 +115,22 @@ def generate(inst: Instance) -> InstanceState:
         st.add_space(R.space(ident, name, is_default=index == 0, description=f"{name} space"))
         add_space_teams(st, ident, members=["Users-1"])
         _space_content(st, rng, ident, inst.anchor)
+    _stamp_all(st, rng, inst.anchor)
     return st
+
+
+def _stamp_all(st: InstanceState, rng: random.Random, anchor: float) -> None:
+    """Give every generated document a plausible last change in the last 90 days."""
+    people = ["admin", "alice", "bob", "carol"]
+    docs: list[Doc] = list(st.spaces.values()) + list(st.variable_sets.values())
+    for collections in st.space_docs.values():
+        for coll in collections.values():
+            docs.extend(coll.values())
+    for coll in st.system.values():
+        docs.extend(coll.values())
+    for doc in docs:
+        if "LastModifiedOn" in doc and doc["LastModifiedOn"] is None:
+            R.stamp(doc, rng.choice(people), anchor - rng.uniform(DAY, HISTORY_DAYS * DAY))
 
 
 def _system(st: InstanceState, rng: random.Random) -> None:

@@ -11,7 +11,16 @@ from typing import Any
 
 from aiohttp import web
 
-from octosim import api_core, api_reporting, api_space, api_system, api_tasks, api_variables
+from octosim import (
+    api_core,
+    api_deployments,
+    api_reporting,
+    api_space,
+    api_system,
+    api_tasks,
+    api_users,
+    api_variables,
+)
 from octosim.errors import ApiError, forbidden, invalid, unauthorized
 from octosim.instance import DEFAULT_VERSION, Instance, slugify
 from octosim.operations import add_activity
@@ -29,6 +38,8 @@ def build_router() -> Router:
     api_variables.register(router)
     api_tasks.register(router)
     api_system.register(router)
+    api_users.register(router)
+    api_deployments.register(router)
     api_reporting.register(router)
     return router
 
