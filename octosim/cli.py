@@ -65,6 +65,13 @@ def parser() -> argparse.ArgumentParser:
         "--state-file", default=None, help="load state from / save state to this JSON file"
     )
     p.add_argument(
+        "--save-every",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="also write --state-file every SECONDS (default: only at exit)",
+    )
+    p.add_argument(
         "--dedicated-ports", action="store_true", help="give every instance its own port too"
     )
     p.add_argument(
@@ -97,6 +104,7 @@ async def run(args: argparse.Namespace) -> int:
         state_file=args.state_file,
         default_faults=faults,
         live_activity=args.live_activity,
+        save_every=args.save_every,
     )
     loaded = sim.load()
     await sim.start()

@@ -80,6 +80,7 @@ class Simulator:
         state_file: str | None = None,
         default_faults: dict[str, Any] | None = None,
         live_activity: float = 0.0,
+        save_every: float = 0.0,
     ) -> None:
         self.host = host
         self.port = port
@@ -87,6 +88,7 @@ class Simulator:
         self.state_file = Path(state_file) if state_file else None
         self.default_faults = dict(default_faults or {})
         self.live_activity = live_activity
+        self.save_every = save_every
         self.instances: dict[str, Instance] = {}
         self.router = build_router()
         self.app = web.Application(client_max_size=32 * 1024 * 1024)
@@ -120,6 +122,8 @@ class Simulator:
             self.port = sockets[0].getsockname()[1]
         if self.live_activity > 0:
             self._bg.append(asyncio.create_task(self._activity_loop()))
+        if self.save_every > 0 and self.state_file is not None:
+            self._bg.append(asyncio.create_task(self._save_loop()))
 
     async def stop(self) -> None:
         self._closing.set()
@@ -129,6 +133,11 @@ class Simulator:
             self.save()
         if self.runner is not None:
             await self.runner.cleanup()
+
+    async def _save_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.save_every)
+            self.save()
 
     async def _activity_loop(self) -> None:
         while True:

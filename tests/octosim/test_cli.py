@@ -101,7 +101,7 @@ def test_plain_output_lists_name_url_and_key_and_ctrl_c_exits_cleanly() -> None:
 
 def test_state_file_keeps_changes_across_restarts(tmp_path: Path) -> None:
     state = tmp_path / "octosim.json"
-    proc = start("--json", "--instances", "1", "--state-file", str(state))
+    proc = start("--json", "--instances", "1", "--state-file", str(state), "--save-every", "0.2")
     try:
         inst = first_line(proc)[0]
         resp = httpx.post(
@@ -111,9 +111,12 @@ def test_state_file_keeps_changes_across_restarts(tmp_path: Path) -> None:
             trust_env=False,
         )
         assert resp.status_code == 201
+        deadline = time.monotonic() + 10
+        while "Kept Across Restarts" not in (state.read_text() if state.exists() else ""):
+            assert time.monotonic() < deadline, "--save-every did not write the state file"
+            time.sleep(0.1)
     finally:
         assert stop(proc) == 0
-    assert state.exists()
     again = start("--json", "--instances", "1", "--state-file", str(state))
     try:
         inst2 = first_line(again)[0]

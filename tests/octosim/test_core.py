@@ -159,3 +159,28 @@ def test_control_api_refuses_clients_that_are_not_on_loopback() -> None:
     assert asyncio.run(call("::1", "/_sim/instances")) == 200
     assert asyncio.run(call("10.1.2.3", "/_sim/instances")) == 403
     assert asyncio.run(call("10.1.2.3", "/some-instance/api")) == 200  # the API itself is open
+
+
+def test_every_write_route_names_the_permission_a_read_only_key_lacks() -> None:
+    from octosim.server import build_router
+
+    writes = [r for r in build_router().routes if r.method != "GET"]
+    assert writes and all(r.permission for r in writes), [
+        f"{r.method} {r.path}" for r in writes if not r.permission
+    ]
+
+
+def test_read_only_key_is_refused_on_every_kind_of_write(ro_api: Api) -> None:
+    for method, path, permission in (
+        ("POST", "/api/spaces", "SpaceCreate"),
+        ("PUT", "/api/spaces/Spaces-1", "SpaceEdit"),
+        ("DELETE", "/api/Spaces-1/projects/Projects-1", "ProjectDelete"),
+        ("POST", "/api/teams", "TeamCreate"),
+        ("POST", "/api/tasks/ServerTasks-1/cancel", "TaskCancel"),
+        ("POST", "/api/communityactiontemplates/CommunityActionTemplates-1/installation",
+         "ActionTemplateCreate"),
+    ):  # fmt: skip
+        resp = ro_api.request(method, path, json={})
+        assert resp.status_code == 403, (method, path)
+        assert resp.json()["ErrorMessage"].endswith(f"Missing permission: {permission}")
+    assert ro_api.get("/api/users/me")["Username"] == "viewer"
