@@ -90,7 +90,7 @@ class VariableSetKind:
         seen: set[tuple[Any, ...]] = set()
         keys: set[str] = set()
         known = {
-            (v["name"].lower(), tuple(tuple(x) for x in v["scope"].values())): v["key"]
+            (v["name"].lower(), tuple(tuple(v["scope"].get(k, [])) for k in SCOPE_KEYS)): v["key"]
             for v in previous.get("variables", [])
         }
         for position, raw in enumerate(raw_vars, start=1):
@@ -106,7 +106,7 @@ class VariableSetKind:
                 errors.append(f"{name!r} has type {var_type!r}; use String or Sensitive.")
                 continue
             scope = _scope(raw.get("scope"), name, errors)
-            identity = (name.lower(), tuple(tuple(v) for v in scope.values()))
+            identity = (name.lower(), tuple(tuple(scope[k]) for k in SCOPE_KEYS))
             key = str(raw.get("key") or known.get(identity) or uuid.uuid4())
             if key in keys:
                 key = str(uuid.uuid4())

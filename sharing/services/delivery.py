@@ -52,6 +52,7 @@ from sharing.models import BrokerSwitch, Delivery, Revision, SharedItem, Subscri
 
 logger = logging.getLogger("sharing.delivery")
 
+ABANDONED = "The worker stopped before finishing; the delivery was queued again."
 MAX_ROUNDS = 3  # deliveries in one task when the target moves on while we write
 
 ClientWrapper = Callable[[CountingClient], CountingClient]
@@ -190,6 +191,10 @@ def _claim(sub_id: str) -> Claim | None:
     )
     if not won:
         return None
+    # Attempts still "running" belonged to a claim that expired: that worker died.
+    Delivery.objects.filter(subscription_id=sub_id, outcome=Delivery.Outcome.RUNNING).update(
+        outcome=Delivery.Outcome.ABANDONED, finished_at=now, message=ABANDONED
+    )
     sub = Subscription.objects.select_related("item__publisher__instance", "space__instance").get(
         pk=sub_id
     )

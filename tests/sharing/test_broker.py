@@ -73,8 +73,12 @@ def test_revisions_are_numbered_and_diffed_without_sensitive_values(pair):
     assert not again.created and again.revision.number == 2
 
     changes = {(c.name, c.change): c.details for c in items.diff(item, 1, 2)}
-    assert set(changes) == {("Region", "removed"), ("Api.Url", "changed"),
-                            ("Db.Password", "changed"), ("Added", "added")}  # fmt: skip
+    assert set(changes) == {
+        ("Region", "removed"),
+        ("Api.Url", "changed"),
+        ("Db.Password", "changed"),
+        ("Added", "added"),
+    }
     assert changes[("Api.Url", "changed")] == [
         {"field": "value", "old": "https://prod.example", "new": "https://v2.example"}
     ]
@@ -89,11 +93,16 @@ def test_revisions_are_numbered_and_diffed_without_sensitive_values(pair):
 def test_invalid_content_lists_every_problem(pair):
     item = items.create_item(pair["publisher"], SharedItem.Kind.VARIABLE_SET, "Bad")
     with pytest.raises(ContentError) as caught:
-        items.save_revision(item, {"variables": [
-            {"name": "", "value": "x"},
-            {"name": "Pw", "type": "Sensitive"},
-            {"name": "T", "type": "Certificate"},
-        ]})  # fmt: skip
+        items.save_revision(
+            item,
+            {
+                "variables": [
+                    {"name": "", "value": "x"},
+                    {"name": "Pw", "type": "Sensitive"},
+                    {"name": "T", "type": "Certificate"},
+                ]
+            },
+        )
     assert len(caught.value.errors) == 3
     assert "needs a value" in str(caught.value)
 
@@ -137,11 +146,11 @@ TEMPLATE = {
             "DefaultValue": "#ops",
             "DisplaySettings": {},
         }
-    ],  # fmt: skip
+    ],
     "Properties": {
         "Octopus.Action.Script.ScriptBody": "echo hi",
         "Octopus.Action.Script.Syntax": "Bash",
-    },  # fmt: skip
+    },
 }
 
 
@@ -177,8 +186,9 @@ def test_step_template_is_delivered_as_an_action_template_and_watched_for_drift(
 
 def test_step_templates_import_from_a_space_and_from_a_folder(pair, tmp_path):
     with client_for(pair["inst_a"]) as client:
-        made = client.post("/api/Spaces-1/actiontemplates",
-                           {"Name": "From space", "ActionType": "Octopus.Script"})  # fmt: skip
+        made = client.post(
+            "/api/Spaces-1/actiontemplates", {"Name": "From space", "ActionType": "Octopus.Script"}
+        )
     item = items.import_action_template(pair["publisher"], pair["publisher"], made["Id"])
     assert item.name == "From space" and item.latest_revision == 1
     (tmp_path / "a.json").write_text(json.dumps(TEMPLATE))
