@@ -11,7 +11,7 @@ from octosim.errors import invalid
 from octosim.paging import param
 from octosim.resources import iso
 from octosim.routing import Ctx, RawBody, Reply, Router
-from octosim.state import FINAL_STATES, DeploymentRec, Doc, now
+from octosim.state import FINAL_STATES, DeploymentRec, Doc, TaskRec, now
 
 
 def _dashboard_item(ctx: Ctx, dep: DeploymentRec, moment: float, current: bool) -> Doc:
@@ -127,11 +127,55 @@ def _when(ctx: Ctx, name: str) -> float | None:
     return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
 
 
+def _xml_row(ctx: Ctx, dep: DeploymentRec, task: TaskRec, moment: float) -> str:
+    st = ctx.st
+    done, started = task.complete_time or moment, task.start_time
+    proj = ctx.col("projects").get(dep.project_id, {})
+    env = ctx.col("environments").get(dep.environment_id, {})
+    tenant = ctx.col("tenants").get(dep.tenant_id or "", {})
+    channel = ctx.col("channels").get(dep.channel_id, {})
+    rel = st.releases.get(dep.release_id)
+    fields = [
+        ("DeploymentId", dep.id),
+        ("DeploymentName", f"Deploy to {env.get('Name', '')}"),
+        ("ProjectId", dep.project_id),
+        ("ProjectName", proj.get("Name", "")),
+        ("ProjectSlug", proj.get("Slug", "")),
+        ("TenantId", dep.tenant_id or ""),
+        ("TenantName", tenant.get("Name", "")),
+        ("ChannelId", dep.channel_id),
+        ("ChannelName", channel.get("Name", "")),
+        ("EnvironmentId", dep.environment_id),
+        ("EnvironmentName", env.get("Name", "")),
+        ("ReleaseId", dep.release_id),
+        ("ReleaseVersion", rel.version if rel else ""),
+        ("TaskId", dep.task_id),
+        ("TaskState", task.state(moment)),
+        ("Created", iso(dep.created) or ""),
+        ("QueueTime", iso(task.queue_time) or ""),
+        ("StartTime", iso(started) or ""),
+        ("CompletedTime", iso(done) or ""),
+        ("DurationSeconds", str(int(done - started)) if started is not None else "0"),
+        ("DeployedBy", dep.deployed_by),
+    ]
+    inner = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in fields)
+    return f"<Deployment>{inner}</Deployment>"
+
+
+def _within(value: float | None, low: float | None, high: float | None) -> bool:
+    if low is None and high is None:
+        return True
+    if value is None:
+        return False
+    return (low is None or value >= low) and (high is None or value <= high)
+
+
 def deployments_xml(ctx: Ctx) -> Reply:
+    """Completed deployments of the space, oldest first, optionally within time windows."""
     require_space(ctx)
     moment = now()
     st = ctx.st
-    bounds = {
+    b = {
         name: _when(ctx, name)
         for name in ("fromCompletedTime", "toCompletedTime", "fromStartTime", "toStartTime")
     }
@@ -139,58 +183,19 @@ def deployments_xml(ctx: Ctx) -> Reply:
     environment = param(ctx.query, "environmentId")
     rows = []
     for dep in sorted(st.deployments.values(), key=lambda d: d.created):
-        if dep.space_id != ctx.space_id:
-            continue
-        if (project and dep.project_id != project) or (
-            environment and dep.environment_id != environment
-        ):
-            continue
         task = st.tasks.get(dep.task_id)
-        if task is None or task.state(moment) not in FINAL_STATES or task.complete_time is None:
-            continue
-        done, started = task.complete_time, task.start_time
-        if bounds["fromCompletedTime"] is not None and done < bounds["fromCompletedTime"]:
-            continue
-        if bounds["toCompletedTime"] is not None and done > bounds["toCompletedTime"]:
-            continue
-        if bounds["fromStartTime"] is not None and (
-            started is None or started < bounds["fromStartTime"]
+        if (
+            dep.space_id != ctx.space_id
+            or (project and dep.project_id != project)
+            or (environment and dep.environment_id != environment)
+            or task is None
+            or task.state(moment) not in FINAL_STATES
         ):
             continue
-        if bounds["toStartTime"] is not None and (
-            started is None or started > bounds["toStartTime"]
+        if _within(task.complete_time, b["fromCompletedTime"], b["toCompletedTime"]) and _within(
+            task.start_time, b["fromStartTime"], b["toStartTime"]
         ):
-            continue
-        proj = ctx.col("projects").get(dep.project_id, {})
-        env = ctx.col("environments").get(dep.environment_id, {})
-        tenant = ctx.col("tenants").get(dep.tenant_id or "", {})
-        channel = ctx.col("channels").get(dep.channel_id, {})
-        rel = st.releases.get(dep.release_id)
-        fields = [
-            ("DeploymentId", dep.id),
-            ("DeploymentName", f"Deploy to {env.get('Name', '')}"),
-            ("ProjectId", dep.project_id),
-            ("ProjectName", proj.get("Name", "")),
-            ("ProjectSlug", proj.get("Slug", "")),
-            ("TenantId", dep.tenant_id or ""),
-            ("TenantName", tenant.get("Name", "")),
-            ("ChannelId", dep.channel_id),
-            ("ChannelName", channel.get("Name", "")),
-            ("EnvironmentId", dep.environment_id),
-            ("EnvironmentName", env.get("Name", "")),
-            ("ReleaseId", dep.release_id),
-            ("ReleaseVersion", rel.version if rel else ""),
-            ("TaskId", dep.task_id),
-            ("TaskState", task.state(moment)),
-            ("Created", iso(dep.created) or ""),
-            ("QueueTime", iso(task.queue_time) or ""),
-            ("StartTime", iso(started) or ""),
-            ("CompletedTime", iso(done) or ""),
-            ("DurationSeconds", str(int(done - started)) if started is not None else "0"),
-            ("DeployedBy", dep.deployed_by),
-        ]
-        inner = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in fields)
-        rows.append(f"<Deployment>{inner}</Deployment>")
+            rows.append(_xml_row(ctx, dep, task, moment))
     xml = '<?xml version="1.0" encoding="utf-8"?>\n<Deployments>' + "".join(rows) + "</Deployments>"
     return 200, RawBody(xml.encode(), "application/xml; charset=utf-8")
 

@@ -66,29 +66,32 @@ def stats_of(inst: Instance) -> dict[str, Any]:
     }
 
 
-def register(app: web.Application, sim: Simulator) -> None:
-    app.middlewares.append(loopback_only)
+class ControlApi:
+    """Handlers of the control API; ``sim`` is the running simulator."""
 
-    def find(request: web.Request) -> Instance:
-        inst = sim.instances.get(request.match_info["slug"])
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+
+    def find(self, request: web.Request) -> Instance:
+        inst = self.sim.instances.get(request.match_info["slug"])
         if inst is None:
             raise web.HTTPNotFound(
                 text=json.dumps({"error": "no such instance"}), content_type="application/json"
             )
         return inst
 
-    async def list_instances(request: web.Request) -> web.StreamResponse:
+    async def list_instances(self, request: web.Request) -> web.StreamResponse:
         return web.json_response(
             {
-                "base_url": sim.base_url,
-                "instances": [sim.describe(i) for i in sim.instances.values()],
+                "base_url": self.sim.base_url,
+                "instances": [self.sim.describe(i) for i in self.sim.instances.values()],
             }
         )
 
-    async def create_instance(request: web.Request) -> web.StreamResponse:
+    async def create_instance(self, request: web.Request) -> web.StreamResponse:
         try:
             body = await _body(request)
-            inst = sim.add_instance(
+            inst = self.sim.add_instance(
                 body.get("name"),
                 spaces=int(body.get("spaces", 3)),
                 version=str(body.get("version") or DEFAULT_VERSION),
@@ -97,23 +100,23 @@ def register(app: web.Application, sim: Simulator) -> None:
         except (ValueError, TypeError) as err:
             return _error(400, str(err))
         if body.get("dedicated_port"):
-            await sim.add_dedicated_port(inst)
-        return web.json_response(sim.describe(inst), status=201)
+            await self.sim.add_dedicated_port(inst)
+        return web.json_response(self.sim.describe(inst), status=201)
 
-    async def get_instance(request: web.Request) -> web.StreamResponse:
-        inst = find(request)
-        out = sim.describe(inst)
+    async def get_instance(self, request: web.Request) -> web.StreamResponse:
+        inst = self.find(request)
+        out = self.sim.describe(inst)
         out["faults"] = inst.faults.as_dict()
         out["loaded"] = inst.loaded
         return web.json_response(out)
 
-    async def delete_instance(request: web.Request) -> web.StreamResponse:
-        inst = find(request)
-        await sim.remove_instance(inst.slug)
+    async def delete_instance(self, request: web.Request) -> web.StreamResponse:
+        inst = self.find(request)
+        await self.sim.remove_instance(inst.slug)
         return web.json_response({"deleted": inst.slug})
 
-    async def set_faults(request: web.Request) -> web.StreamResponse:
-        inst = find(request)
+    async def set_faults(self, request: web.Request) -> web.StreamResponse:
+        inst = self.find(request)
         try:
             body = await _body(request)
             inst.faults.update(body)
@@ -122,75 +125,79 @@ def register(app: web.Application, sim: Simulator) -> None:
         if body.get("version"):
             inst.version = str(body["version"])
         if "offline" in body:
-            await sim.set_listening(inst, inst.faults.offline != "refuse")
+            await self.sim.set_listening(inst, inst.faults.offline != "refuse")
         return web.json_response({"faults": inst.faults.as_dict(), "version": inst.version})
 
-    async def clear_faults(request: web.Request) -> web.StreamResponse:
-        inst = find(request)
+    async def clear_faults(self, request: web.Request) -> web.StreamResponse:
+        inst = self.find(request)
         inst.faults = type(inst.faults)()
-        await sim.set_listening(inst, True)
+        await self.sim.set_listening(inst, True)
         return web.json_response({"faults": inst.faults.as_dict(), "version": inst.version})
 
-    async def get_truth(request: web.Request) -> web.StreamResponse:
-        return web.json_response(truth(find(request)))
+    async def get_truth(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(truth(self.find(request)))
 
-    async def get_stats(request: web.Request) -> web.StreamResponse:
-        return web.json_response(stats_of(find(request)))
+    async def get_stats(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(stats_of(self.find(request)))
 
-    async def reset_stats(request: web.Request) -> web.StreamResponse:
-        inst = find(request)
+    async def reset_stats(self, request: web.Request) -> web.StreamResponse:
+        inst = self.find(request)
         inst.stats.clear()
         return web.json_response(stats_of(inst))
 
-    async def activity(request: web.Request) -> web.StreamResponse:
-        inst = find(request)
+    async def activity(self, request: web.Request) -> web.StreamResponse:
+        inst = self.find(request)
         body = await _body(request)
-        created = add_activity(inst, int(body.get("deployments", 1)), sim.rng)
+        created = add_activity(inst, int(body.get("deployments", 1)), self.sim.rng)
         return web.json_response({"deployments": created})
 
-    async def edit_vs(request: web.Request) -> web.StreamResponse:
-        inst = find(request)
+    async def edit_variables(self, request: web.Request) -> web.StreamResponse:
+        inst = self.find(request)
         try:
             doc = edit_variable_set(inst, request.match_info["vsid"], await _body(request))
         except KeyError:
             return _error(404, "no such variable set")
         return web.json_response({"Id": doc["Id"], "Version": doc["Version"]})
 
-    async def raw_vs(request: web.Request) -> web.StreamResponse:
+    async def stored_variables(self, request: web.Request) -> web.StreamResponse:
         # ground truth for tests: the stored document, sensitive values included
-        inst = find(request)
+        inst = self.find(request)
         doc = inst.state.variable_sets.get(request.match_info["vsid"])
         if doc is None:
             return _error(404, "no such variable set")
         return web.json_response(doc)
 
-    async def edit_team_h(request: web.Request) -> web.StreamResponse:
-        inst = find(request)
+    async def edit_team_doc(self, request: web.Request) -> web.StreamResponse:
+        inst = self.find(request)
         try:
             doc = edit_team(inst, request.match_info["team"], await _body(request))
         except KeyError:
             return _error(404, "no such team")
         return web.json_response(doc)
 
-    async def save(request: web.Request) -> web.StreamResponse:
-        if sim.state_file is None:
+    async def save(self, request: web.Request) -> web.StreamResponse:
+        if self.sim.state_file is None:
             return _error(400, "octosim was started without --state-file")
-        sim.save()
-        return web.json_response({"saved": str(sim.state_file)})
+        self.sim.save()
+        return web.json_response({"saved": str(self.sim.state_file)})
 
+
+def register(app: web.Application, sim: Simulator) -> None:
+    app.middlewares.append(loopback_only)
+    c = ControlApi(sim)
     r = app.router
-    r.add_get("/_sim/instances", list_instances)
-    r.add_post("/_sim/instances", create_instance)
-    r.add_get("/_sim/instances/{slug}", get_instance)
-    r.add_delete("/_sim/instances/{slug}", delete_instance)
-    r.add_put("/_sim/instances/{slug}/faults", set_faults)
-    r.add_post("/_sim/instances/{slug}/faults", set_faults)
-    r.add_delete("/_sim/instances/{slug}/faults", clear_faults)
-    r.add_get("/_sim/instances/{slug}/truth", get_truth)
-    r.add_get("/_sim/instances/{slug}/stats", get_stats)
-    r.add_delete("/_sim/instances/{slug}/stats", reset_stats)
-    r.add_post("/_sim/instances/{slug}/activity", activity)
-    r.add_post("/_sim/instances/{slug}/variables/{vsid}", edit_vs)
-    r.add_get("/_sim/instances/{slug}/variables/{vsid}", raw_vs)
-    r.add_post("/_sim/instances/{slug}/teams/{team}", edit_team_h)
-    r.add_post("/_sim/save", save)
+    r.add_get("/_sim/instances", c.list_instances)
+    r.add_post("/_sim/instances", c.create_instance)
+    r.add_get("/_sim/instances/{slug}", c.get_instance)
+    r.add_delete("/_sim/instances/{slug}", c.delete_instance)
+    r.add_put("/_sim/instances/{slug}/faults", c.set_faults)
+    r.add_post("/_sim/instances/{slug}/faults", c.set_faults)
+    r.add_delete("/_sim/instances/{slug}/faults", c.clear_faults)
+    r.add_get("/_sim/instances/{slug}/truth", c.get_truth)
+    r.add_get("/_sim/instances/{slug}/stats", c.get_stats)
+    r.add_delete("/_sim/instances/{slug}/stats", c.reset_stats)
+    r.add_post("/_sim/instances/{slug}/activity", c.activity)
+    r.add_post("/_sim/instances/{slug}/variables/{vsid}", c.edit_variables)
+    r.add_get("/_sim/instances/{slug}/variables/{vsid}", c.stored_variables)
+    r.add_post("/_sim/instances/{slug}/teams/{team}", c.edit_team_doc)
+    r.add_post("/_sim/save", c.save)

@@ -207,34 +207,48 @@ def add_space_defaults(st: InstanceState, space_id: str) -> None:
 
 
 def _space_content(st: InstanceState, rng: random.Random, space_id: str, anchor: float) -> None:
-    col = st.col
     add_space_defaults(st, space_id)
-    envs = ["Development", "Test", "Production"]
-    envs[2:2] = rng.sample(EXTRA_ENVIRONMENTS, rng.randint(0, 3))
+    env_docs = _environments(st, rng, space_id)
+    projects = _projects(st, rng, space_id, env_docs)
+    _tenants_and_machines(st, rng, space_id, env_docs, projects)
+    _templates_and_team(st, rng, space_id, [e["Id"] for e in env_docs])
+    _history(st, rng, space_id, projects, env_docs, anchor)
+
+
+def _environments(st: InstanceState, rng: random.Random, space_id: str) -> list[Doc]:
+    """Environments, the lifecycles that promote through them and a NuGet feed."""
+    col = st.col
+    names = ["Development", "Test", "Production"]
+    names[2:2] = rng.sample(EXTRA_ENVIRONMENTS, rng.randint(0, 3))
     env_docs = []
-    for order, name in enumerate(envs):
+    for order, name in enumerate(names):
         env = R.environment(st, space_id, name, order)
         env["UseGuidedFailure"] = name == "Production"
         col(space_id, "environments")[env["Id"]] = env
         env_docs.append(env)
-    env_ids = [e["Id"] for e in env_docs]
     default_lc = next(iter(col(space_id, "lifecycles").values()))
     default_lc["Phases"] = [R.phase(e["Name"], [e["Id"]]) for e in env_docs]
-    hotfix = R.lifecycle(st, space_id, "Hotfix", [R.phase("Production", [env_ids[-1]])])
+    hotfix = R.lifecycle(st, space_id, "Hotfix", [R.phase("Production", [env_docs[-1]["Id"]])])
     col(space_id, "lifecycles")[hotfix["Id"]] = hotfix
     nuget = R.feed(
         st.next_id("Feeds"), space_id, "nuget.org", "NuGet", "https://api.nuget.org/v3/index.json"
     )
     col(space_id, "feeds")[nuget["Id"]] = nuget
+    return env_docs
 
+
+def _projects(
+    st: InstanceState, rng: random.Random, space_id: str, env_docs: list[Doc]
+) -> list[Doc]:
+    """Project groups, library variable sets and the projects that use them."""
+    col = st.col
     groups = list(col(space_id, "projectgroups").values())
     for name in rng.sample(GROUP_NAMES, rng.randint(1, 3)):
         group = R.project_group(st, space_id, name, f"{name} projects")
         col(space_id, "projectgroups")[group["Id"]] = group
         groups.append(group)
-
     lvs_ids = _library_sets(st, rng, space_id, env_docs)
-
+    lifecycle_id = next(iter(col(space_id, "lifecycles")))
     projects = []
     for name in rng.sample(PROJECT_NAMES, rng.randint(4, 10)):
         proj = R.project(
@@ -242,7 +256,7 @@ def _space_content(st: InstanceState, rng: random.Random, space_id: str, anchor:
             space_id,
             name,
             group_id=rng.choice(groups)["Id"],
-            lifecycle_id=default_lc["Id"],
+            lifecycle_id=lifecycle_id,
             description=f"{name} ({space_id})",
             library_sets=rng.sample(lvs_ids, rng.randint(0, len(lvs_ids))),
         )
@@ -255,9 +269,12 @@ def _space_content(st: InstanceState, rng: random.Random, space_id: str, anchor:
             R.variable("App.Port", str(rng.choice([80, 8080, 5000])), ident=_uuid(rng)),
         ]
         vs["Version"] = rng.randint(1, 6)
+    return projects
 
-    _tenants_and_machines(st, rng, space_id, env_docs, projects)
 
+def _templates_and_team(
+    st: InstanceState, rng: random.Random, space_id: str, env_ids: list[str]
+) -> None:
     for name in rng.sample(TEMPLATE_NAMES, rng.randint(1, 3)):
         tpl = R.action_template(
             st,
@@ -267,21 +284,15 @@ def _space_content(st: InstanceState, rng: random.Random, space_id: str, anchor:
             parameters=[R.parameter("Target.Url", "Target URL")],
             version=rng.randint(1, 5),
         )
-        col(space_id, "actiontemplates")[tpl["Id"]] = tpl
-
+        st.col(space_id, "actiontemplates")[tpl["Id"]] = tpl
     team_id = st.next_id("Teams")
     members = [f"Users-{n}" for n in rng.sample(range(3, 3 + len(PEOPLE)), 2)]
-    st.sys("teams")[team_id] = R.team(
-        team_id,
-        f"{rng.choice(['Developers', 'Operations', 'QA'])}",
-        space_id=space_id,
-        members=members,
-    )
+    name = rng.choice(["Developers", "Operations", "QA"])
+    st.sys("teams")[team_id] = R.team(team_id, name, space_id=space_id, members=members)
     sr_id = st.next_id("ScopedUserRoles")
     st.sys("scopeduserroles")[sr_id] = R.scoped_user_role(
         sr_id, team_id, "userroles-projectdeployer", space_id, environment_ids=env_ids[:-1]
     )
-    _history(st, rng, space_id, projects, env_docs, anchor)
 
 
 def _library_sets(
@@ -429,16 +440,7 @@ def add_deployment(
     )
     proj = st.col(rel.space_id, "projects").get(rel.project_id)
     proj_name = proj["Name"] if proj else rel.project_id
-    if outcome == "Queued":
-        start, complete, final = None, None, "Queued"
-    elif outcome == "Executing":
-        start, complete, final = queued + rng.uniform(1, 10), None, "Executing"
-    elif outcome == "Canceled" and rng.random() < 0.3:
-        start, complete, final = None, queued + rng.uniform(30, 600), "Canceled"
-    else:
-        start = queued + rng.uniform(1, 20)
-        complete = start + (duration if duration is not None else rng.uniform(20, 900))
-        final = outcome
+    start, complete, final = _timing(rng, queued, outcome, duration)
     error = {
         "Failed": "The deployment failed because one or more steps failed.",
         "TimedOut": "The task exceeded its maximum execution time.",
@@ -474,3 +476,17 @@ def add_deployment(
     st.tasks[task_id] = task
     st.deployments[dep_id] = dep
     return dep
+
+
+def _timing(
+    rng: random.Random, queued: float, outcome: str, duration: float | None
+) -> tuple[float | None, float | None, str]:
+    """Planned start, completion and final state of a task queued at ``queued``."""
+    if outcome == "Queued":
+        return None, None, "Queued"
+    if outcome == "Executing":
+        return queued + rng.uniform(1, 10), None, "Executing"
+    if outcome == "Canceled" and rng.random() < 0.3:
+        return None, queued + rng.uniform(30, 600), "Canceled"  # canceled while queued
+    start = queued + rng.uniform(1, 20)
+    return start, start + (duration if duration is not None else rng.uniform(20, 900)), outcome
