@@ -436,7 +436,7 @@ def sweep(*, now: datetime | None = None, requeue_after: float | None = None) ->
         Delivery.objects.filter(subscription_id__in=lost, outcome=Delivery.Outcome.RUNNING).update(
             outcome=Delivery.Outcome.ABANDONED,
             finished_at=now,
-            message="The worker stopped before finishing; re-queued.",
+            message=ABANDONED,
         )
         Subscription.objects.filter(pk__in=[pk for pk, _t, _s in subs]).update(
             status=Subscription.Status.QUEUED, queued_at=now, claim_token=None, claimed_until=None

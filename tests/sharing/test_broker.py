@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -129,7 +130,7 @@ def test_import_lists_sensitive_variables_needing_values(pair):
     assert items.save_revision(item, content).revision.number == 1
 
 
-TEMPLATE = {
+TEMPLATE: dict[str, Any] = {
     "$Meta": {"Type": "ActionTemplate"},
     "Id": "ActionTemplates-99",
     "Name": "Notify Slack",
@@ -167,10 +168,8 @@ def test_step_template_is_delivered_as_an_action_template_and_watched_for_drift(
     delivery.queue([sub.pk], 1, "sync_now", force=True)
     assert deliver(sub) == "unchanged"
 
-    changed = dict(
-        TEMPLATE,
-        Properties={**TEMPLATE["Properties"], "Octopus.Action.Script.ScriptBody": "echo v2"},
-    )  # type: ignore[dict-item]
+    changed: dict[str, Any] = json.loads(json.dumps(TEMPLATE))
+    changed["Properties"]["Octopus.Action.Script.ScriptBody"] = "echo v2"
     items.import_step_template(pair["publisher"], changed)
     assert deliver(sub) == "written"
     with client_for(pair["inst_b"]) as client:

@@ -73,10 +73,12 @@ def test_server_errors_fail_and_back_off_further_each_time(pair):
     sub = subscribe(make_set(pair["publisher"]), pair["subscriber"])
     pair["sim_b"].set_faults(error_rate=1.0)
     sub = fails_with(sub, Subscription.ErrorClass.SERVER)
+    assert sub.next_retry_at is not None
     first_wait = (sub.next_retry_at - timezone.now()).total_seconds()
     first_failing_since = sub.failing_since
     delivery.queue([sub.pk], 1, Delivery.Trigger.RETRY)
     sub = fails_with(sub, Subscription.ErrorClass.SERVER)
+    assert sub.next_retry_at is not None
     second_wait = (sub.next_retry_at - timezone.now()).total_seconds()
     assert sub.consecutive_failures == 2 and second_wait > first_wait * 1.5
     assert sub.failing_since == first_failing_since

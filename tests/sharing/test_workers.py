@@ -87,7 +87,7 @@ def test_worker_killed_mid_fan_out_loses_nothing(
 ):
     publisher_sim = make_sim_instance("fanout-pub", seed=7)
     publisher = enlist_sim(publisher_sim, owners=[space_owner]).spaces.get(octopus_id="Spaces-1")
-    targets = []
+    targets: list[Any] = []
     for n in range(2):
         sim = make_sim_instance(f"fanout-sub-{n}", spaces=25, seed=20 + n)
         sim.set_faults(latency_ms=60)
