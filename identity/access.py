@@ -19,7 +19,7 @@ from uuid import UUID
 
 from django.db.models import Q, QuerySet
 
-from identity.models import ROLE_RANK, Grant, Group, Role, UserExternalGroup
+from identity.models import ROLE_RANK, ExternalGroup, Grant, Group, Role, User, UserExternalGroup
 from spaces.models import Instance, Space
 
 
@@ -152,3 +152,61 @@ def space_roles(user: Any, spaces: Iterable[Space | UUID | str]) -> dict[str, st
 def space_role(user: Any, space: Space) -> str | None:
     """The strongest role ``user`` holds on ``space`` (None: not visible)."""
     return space_roles(user, [space]).get(str(space.pk))
+
+
+def who_can_access(space: Space) -> dict[str, Any]:
+    """Everyone who can see ``space`` and why: grants (with their groups' users), owners,
+    administrators. A fixed number of queries."""
+    grants = list(
+        Grant.objects.filter(revoked_at__isnull=True)
+        .filter(Q(space=space.pk) | Q(instance=space.instance_id))
+        .select_related("group")
+        .order_by("group__name", "role")
+    )
+    group_ids = {g.group_id for g in grants}
+    users: dict[Any, set[str]] = {gid: set() for gid in group_ids}
+    for gid, username in User.objects.filter(is_active=True, odcm_groups__in=group_ids).values_list(
+        "odcm_groups", "username"
+    ):
+        users[gid].add(username)
+    external: dict[str, set[Any]] = {}
+    for key, gid in ExternalGroup.objects.filter(group__in=group_ids).values_list(
+        "key", "group_id"
+    ):
+        external.setdefault(key, set()).add(gid)
+    for key, username in UserExternalGroup.objects.filter(
+        key__in=list(external), user__is_active=True
+    ).values_list("key", "user__username"):
+        for gid in external.get(key, ()):
+            users[gid].add(username)
+    return {
+        "grants": [
+            {
+                "grant": g,
+                "group": g.group,
+                "role": g.role,
+                "scope": "space" if g.space_id else "instance",
+                "users": sorted(users.get(g.group_id, ())),
+            }
+            for g in grants
+        ],
+        "owners": sorted(
+            User.objects.filter(owned_instances=space.instance_id, is_active=True).values_list(
+                "username", flat=True
+            )
+        ),
+        "admins": sorted(
+            User.objects.filter(is_superuser=True, is_active=True).values_list(
+                "username", flat=True
+            )
+        ),
+    }
+
+
+def what_can_access(user: Any) -> list[tuple[Space, str]]:
+    """Every space ``user`` can see, with the strongest role they hold there."""
+    spaces = list(
+        visible_spaces(user).select_related("instance").order_by("instance__name", "name")
+    )
+    roles = space_roles(user, spaces)
+    return [(s, roles.get(str(s.pk), Role.VIEWER.value)) for s in spaces]

@@ -4,12 +4,23 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from audit.api.views import AuditEntryViewSet
+from identity.api.groups import (
+    GrantViewSet,
+    GroupViewSet,
+    RoleMappingViewSet,
+    SpaceAccessView,
+    UserViewSet,
+)
 from identity.api.views import ApiTokenViewSet, MeView
 from sharing.api.views import BrokerViewSet, ItemViewSet, SubscriptionViewSet, TrustViewSet
 
 router = DefaultRouter()
 router.register("tokens", ApiTokenViewSet, basename="token")
 router.register("audit", AuditEntryViewSet, basename="audit")
+router.register("groups", GroupViewSet, basename="group")
+router.register("grants", GrantViewSet, basename="grant")
+router.register("role-mappings", RoleMappingViewSet, basename="role-mapping")
+router.register("users", UserViewSet, basename="user")
 router.register("sharing/items", ItemViewSet, basename="sharing-item")
 router.register("sharing/subscriptions", SubscriptionViewSet, basename="sharing-subscription")
 router.register("sharing/trusts", TrustViewSet, basename="sharing-trust")
@@ -17,5 +28,7 @@ router.register("sharing/broker", BrokerViewSet, basename="sharing-broker")
 
 urlpatterns = [
     path("me/", MeView.as_view(), name="me"),
+    path("reports/", include("monitoring.api.urls")),
+    path("spaces/<uuid:space_id>/access/", SpaceAccessView.as_view(), name="space-access"),
     path("", include(router.urls)),
 ]

@@ -1,0 +1,344 @@
+"""One access suite for every API route: anonymous, outsider, viewer, manager, admin.
+
+Every named route under /api/v1/ must have a ``Case`` below (the meta-test walks the router and
+urlpatterns of odcm/api/urls.py). Adding a route = adding one line::
+
+    Case("api:space-detail", obj="space", read=VIEWER_UP, write=MANAGER_UP),
+
+- ``obj`` names a builder in ``OBJECTS`` that returns the URL kwargs for an object of the world
+  (add a one-line builder for a new kind of object);
+- ``read``: personas that may GET it (others get 404, or ``denied`` for a whole endpoint);
+- ``write``: personas that may change it with ``method`` (default PATCH on a ``-detail`` route,
+  POST otherwise); ``None`` for read-only routes;
+- ``body``: a function of the world giving the write's JSON body;
+- ``expect``: exact statuses for personas that differ from the rule ({"viewer": {400}}).
+
+Rule: anonymous -> 401; read by a persona in ``read`` -> 200 (a list then contains the object);
+a persona outside ``read`` -> 404 on an object route, or 200 without the object on a list
+(``denied`` overrides: e.g. 403 for admin-only endpoints). Writes: allowed -> 2xx or 400
+(validation); can read but not write -> 403; cannot read -> 404 (403 on list routes). A
+read-only token of an allowed persona -> 403.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.urls import URLPattern, URLResolver, reverse
+from rest_framework.test import APIClient
+
+from audit.models import AuditEntry
+from audit.services import record
+from identity import services
+from identity.models import Role, User
+from identity.tokens import create_token
+from odcm.crypto import seal
+from spaces.models import Instance, Space
+from tests.conftest import make_user
+
+ANON, OUTSIDER, VIEWER, MANAGER, ADMIN = "anonymous", "outsider", "viewer", "manager", "admin"
+PERSONAS = [ANON, OUTSIDER, VIEWER, MANAGER, ADMIN]
+EVERYONE = frozenset({OUTSIDER, VIEWER, MANAGER, ADMIN})
+VIEWER_UP = frozenset({VIEWER, MANAGER, ADMIN})
+MANAGER_UP = frozenset({MANAGER, ADMIN})
+ADMIN_ONLY = frozenset({ADMIN})
+OWNER = frozenset({VIEWER})  # objects owned by the viewer persona (tokens)
+
+
+@dataclass
+class World:
+    """Instance I with spaces ``space`` (the one granted) and ``other``; mia is a Viewer and
+    owen a Space manager of ``space`` through groups; oscar has nothing; ada is admin."""
+
+    users: dict[str, User]
+    instance: Instance
+    space: Space
+    other: Space
+    viewers: Any
+    managers: Any
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def build_world() -> World:
+    users = {
+        OUTSIDER: make_user("oscar"),
+        VIEWER: make_user("mia"),
+        MANAGER: make_user("owen"),
+        ADMIN: make_user("ada", admin=True),
+    }
+    instance = Instance(name="Matrix", slug="matrix", base_url="http://127.0.0.1:9/octo")
+    seal(instance, "api_key", "API-MATRIXMATRIXMATRIXMATRIX00")
+    instance.save()
+    space = Space.objects.create(instance=instance, octopus_id="Spaces-1", name="Apps", slug="apps")
+    other = Space.objects.create(instance=instance, octopus_id="Spaces-2", name="Ops", slug="ops")
+    viewers = services.create_group(name="Viewers", members=[users[VIEWER]])
+    managers = services.create_group(name="Managers", members=[users[MANAGER]])
+    services.grant(viewers, Role.VIEWER, space=space)
+    services.grant(managers, Role.MANAGER, space=space)
+    return World(users, instance, space, other, viewers, managers)
+
+
+def _grant(w: World) -> dict[str, Any]:
+    return {"pk": w.space.grants.get(group=w.viewers).pk}
+
+
+def _token(w: World) -> dict[str, Any]:
+    return {"pk": create_token(w.users[VIEWER], name="matrix")[0].pk}
+
+
+def _audit(w: World) -> dict[str, Any]:
+    entry: AuditEntry = record("matrix.test", message="matrix")
+    return {"pk": entry.pk}
+
+
+def _item(w: World) -> Any:
+    from sharing.models import SharedItem
+
+    if "item" not in w.extra:
+        w.extra["item"] = SharedItem.objects.create(
+            kind=SharedItem.Kind.VARIABLE_SET, publisher=w.space, name="Matrix set"
+        )
+    return w.extra["item"]
+
+
+def _subscription(w: World) -> dict[str, Any]:
+    from sharing.models import SharedItem, Subscription
+
+    item = SharedItem.objects.create(
+        kind=SharedItem.Kind.VARIABLE_SET, publisher=w.other, name="Other set"
+    )
+    return {"pk": Subscription.objects.create(item=item, space=w.space).pk}
+
+
+def _trust(w: World) -> dict[str, Any]:
+    from sharing.models import Trust
+
+    return {"pk": Trust.objects.create(publisher=w.space, subscriber=w.other).pk}
+
+
+# URL kwargs for each kind of object. One line per kind.
+OBJECTS: dict[str, Callable[[World], dict[str, Any]]] = {
+    "space": lambda w: {"pk": w.space.pk},
+    "space_id": lambda w: {"space_id": w.space.pk},
+    "instance": lambda w: {"pk": w.instance.pk},
+    "group": lambda w: {"pk": w.viewers.pk},
+    "grant": _grant,
+    "token": _token,
+    "audit": _audit,
+    "role": lambda w: {"role": "viewer"},
+    "user": lambda w: {"uuid": w.users[VIEWER].uuid},
+    "item": lambda w: {"pk": _item(w).pk},
+    "subscription": _subscription,
+    "trust": _trust,
+}
+
+
+def _grant_body(w: World) -> dict[str, Any]:
+    return {"group": str(w.viewers.pk), "role": "deployer", "space": str(w.space.pk)}
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    obj: str | None = None
+    read: frozenset[str] = VIEWER_UP
+    write: frozenset[str] | None = None
+    method: str | None = None
+    body: Callable[[World], dict[str, Any]] | None = None
+    denied: int | None = None
+    expect: dict[str, set[int]] = field(default_factory=dict)
+    list_of: str | None = None  # a list route: the object kind it should (not) contain
+
+    @property
+    def id(self) -> str:
+        return self.name.removeprefix("api:")
+
+
+CASES = [
+    Case("api:me", read=EVERYONE),
+    Case("api:token-list", read=EVERYONE, write=EVERYONE, body=lambda w: {"name": "t"}),
+    Case("api:token-detail", obj="token", read=OWNER),
+    Case("api:token-revoke", obj="token", read=frozenset(), write=OWNER, method="post"),
+    Case("api:audit-list", read=ADMIN_ONLY, denied=403),
+    Case("api:audit-detail", obj="audit", read=ADMIN_ONLY, denied=403),
+    Case("api:group-list", read=ADMIN_ONLY, write=ADMIN_ONLY, denied=403,
+         body=lambda w: {"name": "New group", "external_groups": ["cn=x"]}),
+    Case("api:group-detail", obj="group", read=ADMIN_ONLY, write=ADMIN_ONLY, denied=403),
+    Case("api:grant-list", read=VIEWER_UP, write=MANAGER_UP, body=_grant_body, list_of="grant",
+         expect={OUTSIDER: {400}}),  # the space does not exist for an outsider
+    Case("api:grant-detail", obj="grant", read=VIEWER_UP, write=MANAGER_UP, method="delete"),
+    Case("api:role-mapping-list", read=ADMIN_ONLY, denied=403),
+    Case("api:role-mapping-detail", obj="role", read=ADMIN_ONLY, write=ADMIN_ONLY, denied=403,
+         body=lambda w: {"octopus_roles": ["Project viewer"]}),
+    Case("api:user-list", read=ADMIN_ONLY, denied=403),
+    Case("api:user-detail", obj="user", read=ADMIN_ONLY, denied=403),
+    Case("api:user-access", obj="user", read=ADMIN_ONLY, denied=403),
+    Case("api:space-access", obj="space_id", read=MANAGER_UP, expect={VIEWER: {403}}),
+    # sharing
+    Case("api:sharing-item-list", read=VIEWER_UP, list_of="item", write=MANAGER_UP,
+         body=lambda w: {"kind": "variable_set", "name": "N", "publisher": str(w.space.pk)},
+         expect={OUTSIDER: {400, 404}}),
+    Case("api:sharing-item-detail", obj="item", read=VIEWER_UP, write=MANAGER_UP),
+    Case("api:sharing-item-revisions", obj="item", read=VIEWER_UP, write=MANAGER_UP),
+    Case("api:sharing-item-diff", obj="item", read=VIEWER_UP, expect={VIEWER: {200, 404},
+         MANAGER: {200, 404}, ADMIN: {200, 404}}),
+    Case("api:sharing-item-push", obj="item", read=frozenset(), write=MANAGER_UP, method="post",
+         expect={VIEWER: {403}}),
+    Case("api:sharing-item-import-variable-set", read=frozenset(), write=MANAGER_UP,
+         method="post", body=lambda w: {"publisher": str(w.space.pk),
+                                        "library_variable_set_id": "LibraryVariableSets-1"},
+         expect={OUTSIDER: {400, 404}}),
+    Case("api:sharing-item-import-step-template", read=frozenset(), write=MANAGER_UP,
+         method="post", body=lambda w: {"publisher": str(w.space.pk)},
+         expect={OUTSIDER: {400, 404}}),
+    Case("api:sharing-subscription-list", read=VIEWER_UP, list_of="subscription"),
+    Case("api:sharing-subscription-detail", obj="subscription", read=VIEWER_UP,
+         write=MANAGER_UP),
+    Case("api:sharing-subscription-sync", obj="subscription", read=frozenset(),
+         write=MANAGER_UP, method="post", expect={VIEWER: {403}}),
+    Case("api:sharing-subscription-update-preview", obj="subscription", read=VIEWER_UP),
+    Case("api:sharing-subscription-deliveries", obj="subscription", read=VIEWER_UP),
+    Case("api:sharing-trust-list", read=VIEWER_UP, list_of="trust"),
+    Case("api:sharing-trust-detail", obj="trust", read=VIEWER_UP),
+    Case("api:sharing-trust-by-tag", read=frozenset(), write=MANAGER_UP, method="post",
+         body=lambda w: {"publisher": str(w.space.pk), "tag": "prod"},
+         expect={OUTSIDER: {400, 404}}),
+    Case("api:sharing-trust-accept", obj="trust", read=frozenset(), write=ADMIN_ONLY,
+         method="post", expect={VIEWER: {403}, MANAGER: {403}}),
+    Case("api:sharing-trust-revoke", obj="trust", read=frozenset(), write=MANAGER_UP,
+         method="post", expect={VIEWER: {403}}),
+    Case("api:sharing-broker-list", read=EVERYONE),
+    Case("api:sharing-broker-pause", read=frozenset(), write=ADMIN_ONLY, method="post",
+         body=lambda w: {"paused": False}),
+]  # fmt: skip
+
+# Routes that are not resources (no access rule to test); each with its reason.
+NOT_RESOURCES = {"api:api-root": "DRF's browsable index of the router"}
+
+
+def _client(world: World, persona: str, *, read_only: bool = False) -> APIClient:
+    client = APIClient()
+    if persona != ANON:
+        token = create_token(world.users[persona], name="matrix", read_only=read_only)[1]
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+def _url(case: Case, world: World) -> tuple[str, dict[str, Any]]:
+    kwargs = OBJECTS[case.obj](world) if case.obj else {}
+    return reverse(case.name, kwargs=kwargs), kwargs
+
+
+def _ids(data: Any) -> set[str]:
+    rows = data.get("results", data) if isinstance(data, dict) else data
+    return {str(r.get("id", r.get("pk", ""))) for r in rows if isinstance(r, dict)}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("case", "persona"),
+    list(itertools.product(CASES, PERSONAS)),
+    ids=[f"{c.id}-{p}" for c, p in itertools.product(CASES, PERSONAS)],
+)
+def test_read_access(case: Case, persona: str) -> None:
+    world = build_world()
+    url, kwargs = _url(case, world)
+    listed = OBJECTS[case.list_of](world)["pk"] if case.list_of else None
+    response = _client(world, persona).get(url)
+    if persona in case.expect and case.method is None and case.write is None:
+        assert response.status_code in case.expect[persona], response.content
+        return
+    if persona == ANON:
+        assert response.status_code == 401, response.content
+    elif persona in case.read:
+        assert response.status_code == 200, response.content
+        if listed is not None:
+            assert str(listed) in _ids(response.json())
+    elif case.denied is not None:
+        assert response.status_code == case.denied, response.content
+    elif case.obj is None or not case.read:
+        # A list: open to all, showing nothing they may not see (or 404/405 for
+        # action routes that have no GET).
+        assert response.status_code in (200, 404, 405), response.content
+        if listed is not None and response.status_code == 200:
+            assert str(listed) not in _ids(response.json())
+    else:
+        assert response.status_code in (404, 405), response.content
+
+
+WRITE_CASES = [c for c in CASES if c.write is not None]
+
+
+def _write(case: Case, world: World, client: APIClient, url: str) -> Any:
+    method = case.method or ("patch" if case.name.endswith("-detail") else "post")
+    body = case.body(world) if case.body else {}
+    return getattr(client, method)(url, body, format="json")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("case", "persona"),
+    list(itertools.product(WRITE_CASES, PERSONAS)),
+    ids=[f"{c.id}-{p}" for c, p in itertools.product(WRITE_CASES, PERSONAS)],
+)
+def test_write_access(case: Case, persona: str) -> None:
+    assert case.write is not None
+    world = build_world()
+    url, _ = _url(case, world)
+    response = _write(case, world, _client(world, persona), url)
+    code = response.status_code
+    if persona in case.expect:
+        assert code in case.expect[persona], response.content
+    elif persona == ANON:
+        assert code == 401, response.content
+    elif persona in case.write:
+        assert 200 <= code < 300 or code == 400, response.content
+    elif case.denied is not None:
+        assert code == case.denied, response.content
+    elif persona in case.read or not case.obj or case.name.endswith("-list"):
+        assert code == 403, response.content
+    else:
+        assert code == 404, response.content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", WRITE_CASES, ids=[c.id for c in WRITE_CASES])
+def test_read_only_token_cannot_write(case: Case) -> None:
+    assert case.write is not None
+    world = build_world()
+    persona = next(p for p in (ADMIN, MANAGER, VIEWER, OUTSIDER) if p in case.write)
+    url, _ = _url(case, world)
+    response = _write(case, world, _client(world, persona, read_only=True), url)
+    assert response.status_code == 403, response.content
+    assert "read-only" in response.json()["detail"]
+
+
+def _route_names(patterns: list[Any], namespace: str = "api") -> set[str]:
+    names: set[str] = set()
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            names |= _route_names(entry.url_patterns, namespace)
+        elif isinstance(entry, URLPattern) and entry.name:
+            names.add(f"{namespace}:{entry.name}")
+    return names
+
+
+def test_every_api_route_has_an_access_case() -> None:
+    from odcm.api import urls
+
+    registered = _route_names(urls.urlpatterns)
+    for prefix, viewset, basename in urls.router.registry:
+        assert f"api:{basename}-list" in registered or f"api:{basename}-detail" in registered, (
+            prefix
+        )
+        for extra in viewset.get_extra_actions():
+            registered.add(f"api:{basename}-{extra.url_name}")  # type: ignore[attr-defined]
+    covered = {c.name for c in CASES} | set(NOT_RESOURCES)
+    missing = sorted(registered - covered)
+    assert not missing, f"API routes without an access case in {__name__}: {missing}"
+    stale = sorted({c.name for c in CASES} - registered)
+    assert not stale, f"access cases for routes that no longer exist: {stale}"
