@@ -57,6 +57,8 @@ def root_links(ctx: Ctx) -> dict[str, str]:
         "ServerHealthStatus": "/api/serverstatus/health",
         "OctopusServerNodes": "/api/octopusservernodes{/id}",
         "CommunityActionTemplates": "/api/communityactiontemplates{/id}{?skip,take,ids}",
+        "CurrentLicenseStatus": "/api/licenses/licenses-current-status",
+        "MaintenanceConfiguration": "/api/maintenanceconfiguration",
         "Web": "/app",
     }
     default = ctx.st.default_space_id()
@@ -172,12 +174,14 @@ def get_root(ctx: Ctx) -> Reply:
 
 
 def get_server_status(ctx: Ctx) -> Reply:
+    from octosim import api_admin  # api_admin imports this module
+
     faults = ctx.inst.faults
     return 200, {
         "Id": "ServerStatus",
         "IsDatabaseEncrypted": True,
         "IsMajorMinorUpgrade": False,
-        "IsInMaintenanceMode": False,
+        "IsInMaintenanceMode": api_admin.in_maintenance(ctx),
         "IsUpgradeAvailable": False,
         "MaintenanceExpires": None,
         "MaximumAvailableVersion": ctx.inst.version,

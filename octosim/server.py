@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from octosim import (
+    api_admin,
     api_core,
     api_deployments,
     api_reporting,
@@ -41,6 +42,7 @@ def build_router() -> Router:
     api_users.register(router)
     api_deployments.register(router)
     api_reporting.register(router)
+    api_admin.register(router)
     return router
 
 

@@ -297,3 +297,33 @@ def test_users_and_roles(api: Api) -> None:
     created = api.post("/api/users", {"Username": _name("u").replace(" ", ""), "DisplayName": "U"})
     assert created.status_code == 201
     assert api.delete("/api/users/Users-1").status_code == 400  # yourself
+
+
+# ---------------------------------------------------------------- administration
+
+
+def test_maintenance_mode_and_licence_status(
+    api: Api, ro_api: Api, sim_instance: SimInstance
+) -> None:
+    assert api.get("/api/maintenanceconfiguration")["IsInMaintenanceMode"] is False
+    denied = ro_api.put("/api/maintenanceconfiguration", {"IsInMaintenanceMode": True})
+    assert denied.status_code == 403
+    on = api.put("/api/maintenanceconfiguration", {"IsInMaintenanceMode": True})
+    assert on.status_code == 200 and on.json()["IsInMaintenanceMode"] is True
+    assert api.get("/api/serverstatus")["IsInMaintenanceMode"] is True
+    assert api.put("/api/maintenanceconfiguration", {}).status_code == 400
+    status = api.get("/api/licenses/licenses-current-status")
+    usage = {limit["Name"]: limit["CurrentUsage"] for limit in status["Limits"]}
+    truth = sim_instance.truth()["spaces"].values()
+    assert usage["Projects"] == sum(s["projects"] for s in truth)
+    assert usage["Machines"] == sum(s["machines"] for s in truth)
+    assert status["IsCompliant"] is True
+
+
+def test_every_project_has_its_default_channel(api: Api) -> None:
+    project = api.get("/api/Spaces-1/projects/all")[0]
+    channels = api.get(f"/api/Spaces-1/projects/{project['Id']}/channels")
+    assert channels["ItemType"] == "Channel"
+    assert [(c["Name"], c["IsDefault"]) for c in channels["Items"]] == [("Default", True)]
+    release = api.get(f"/api/Spaces-1/projects/{project['Id']}/releases")["Items"]
+    assert release and release[0]["ChannelId"] == channels["Items"][0]["Id"]

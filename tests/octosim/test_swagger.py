@@ -307,6 +307,8 @@ def case_for(key: tuple[str, str]) -> Case | None:
         )
     if method == "POST" and path.count("{") <= 1:
         return lambda c, ids, r: ({}, create_body(kind, c, ids), 201)
+    if method == "PUT" and path.endswith("/maintenanceconfiguration"):
+        return lambda c, ids, r: ({}, {"IsInMaintenanceMode": False}, 200)
     if method == "PUT" and path.endswith("/variables/{id}"):
         return _put_variables_case
     if method == "PUT" and path.endswith("/{id}"):
