@@ -11,6 +11,7 @@ urlpatterns = [
     path("administration/", views.administration, name="administration"),
     path("accounts/", include("allauth.urls")),
     path("account/", include("identity.urls")),
+    path("access/", include("identity.access_urls")),
     path("audit/", include("audit.urls")),
     path("sharing/", include("sharing.urls", namespace="sharing")),
     path("api/v1/", include(("odcm.api.urls", "api"), namespace="api")),

@@ -321,7 +321,8 @@ def _route_names(patterns: list[Any], namespace: str = "api") -> set[str]:
     names: set[str] = set()
     for entry in patterns:
         if isinstance(entry, URLResolver):
-            names |= _route_names(entry.url_patterns, namespace)
+            inner = f"{namespace}:{entry.namespace}" if entry.namespace else namespace
+            names |= _route_names(entry.url_patterns, inner)
         elif isinstance(entry, URLPattern) and entry.name:
             names.add(f"{namespace}:{entry.name}")
     return names

@@ -1,0 +1,259 @@
+"""Access administration pages: users, groups, grants, role mapping, who-can-access views.
+
+Administrators see all of it; a space's managers may also open "who can access this space".
+Every change goes through identity.services (audited, pushed to Octopus after commit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Prefetch
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from identity import access, services, teams
+from identity.models import Grant, GrantTarget, Group, Role, User
+from spaces.models import Instance, Space
+
+View = Callable[..., HttpResponse]
+
+
+def admin_only(view: View) -> View:
+    """Administrators only; to anyone else these pages do not exist."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not access.is_admin(request.user):
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+class StyledForm(forms.Form):
+    """Bootstrap classes on every widget."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
+            field.widget.attrs.setdefault("class", css)
+
+
+class GroupForm(StyledForm):
+    name = forms.CharField(max_length=100)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    members = forms.ModelMultipleChoiceField(
+        queryset=User.objects.filter(is_active=True).order_by("username"),
+        required=False,
+        to_field_name="username",
+        widget=forms.SelectMultiple(attrs={"size": 8}),
+    )
+    external_groups = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="One per line: OIDC group claim values or LDAP group DNs.",
+    )
+
+    def external_list(self) -> list[str]:
+        return [line.strip() for line in self.cleaned_data["external_groups"].splitlines()]
+
+
+class GrantForm(StyledForm):
+    role = forms.ChoiceField(choices=Role.choices)
+    target = forms.ChoiceField(label="Space or instance")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices: list[tuple[str, str]] = []
+        for inst in Instance.objects.order_by("name"):
+            choices.append((f"i:{inst.pk}", f"Every space of {inst.name}"))
+        for space in Space.objects.select_related("instance").order_by("instance__name", "name"):
+            choices.append((f"s:{space.pk}", f"{space.instance.name} / {space.name}"))
+        self.fields["target"].choices = choices  # type: ignore[attr-defined]
+
+    def target_kwargs(self) -> dict[str, Any]:
+        kind, _, pk = self.cleaned_data["target"].partition(":")
+        if kind == "i":
+            return {"instance": get_object_or_404(Instance, pk=pk)}
+        return {"space": get_object_or_404(Space, pk=pk)}
+
+
+@admin_only
+def groups(request: HttpRequest) -> HttpResponse:
+    form = GroupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            group = services.create_group(
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+                members=form.cleaned_data["members"],
+                external_groups=form.external_list(),
+                actor=request.user,
+                request=request,
+            )
+        except services.GrantError as exc:
+            form.add_error("name", str(exc))
+        else:
+            messages.success(request, f"Group “{group.name}” created.")
+            return redirect("access:group", group_id=group.pk)
+    rows = Group.objects.prefetch_related(
+        "members",
+        "external_groups",
+        Prefetch("grants", queryset=Grant.objects.filter(revoked_at__isnull=True)),
+    )
+    return render(request, "identity/groups.html", {"groups": rows, "form": form})
+
+
+def _grants_with_targets(**filters: Any) -> list[Grant]:
+    targets = GrantTarget.objects.select_related("space", "space__instance")
+    return list(
+        Grant.objects.filter(**filters)
+        .select_related("group", "space", "space__instance", "instance")
+        .prefetch_related(Prefetch("targets", queryset=targets))
+        .order_by("revoked_at", "-created_at")
+    )
+
+
+@admin_only
+def group(request: HttpRequest, group_id: str) -> HttpResponse:
+    row = get_object_or_404(Group, pk=group_id)
+    initial = {
+        "name": row.name,
+        "description": row.description,
+        "members": list(row.members.all()),
+        "external_groups": "\n".join(row.external_groups.values_list("value", flat=True)),
+    }
+    form = GroupForm(request.POST or None, initial=initial)
+    grant_form = GrantForm(prefix="grant")
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_group(
+                row,
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+                members=form.cleaned_data["members"],
+                external_groups=form.external_list(),
+                actor=request.user,
+                request=request,
+            )
+        except services.GrantError as exc:
+            form.add_error("name", str(exc))
+        else:
+            messages.success(request, "Group saved; its Octopus teams are being updated.")
+            return redirect("access:group", group_id=row.pk)
+    context = {
+        "group": row,
+        "form": form,
+        "grant_form": grant_form,
+        "grants": _grants_with_targets(group=row),
+    }
+    return render(request, "identity/group.html", context)
+
+
+@admin_only
+@require_POST
+def delete_group(request: HttpRequest, group_id: str) -> HttpResponse:
+    row = get_object_or_404(Group, pk=group_id)
+    services.delete_group(row, actor=request.user, request=request)
+    messages.success(request, f"Group “{row.name}” deleted; its Octopus teams are being removed.")
+    return redirect("access:groups")
+
+
+@admin_only
+@require_POST
+def add_grant(request: HttpRequest, group_id: str) -> HttpResponse:
+    row = get_object_or_404(Group, pk=group_id)
+    form = GrantForm(request.POST, prefix="grant")
+    if form.is_valid():
+        try:
+            services.grant(
+                row,
+                form.cleaned_data["role"],
+                actor=request.user,
+                request=request,
+                **form.target_kwargs(),
+            )
+        except services.GrantError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "Granted; the Octopus team is being created.")
+    else:
+        messages.error(request, "Choose a role and a space or instance.")
+    return redirect("access:group", group_id=row.pk)
+
+
+@login_required
+@require_POST
+def revoke_grant(request: HttpRequest, grant_id: str) -> HttpResponse:
+    row = get_object_or_404(Grant.objects.select_related("space", "instance"), pk=grant_id)
+    may = access.is_admin(request.user) or (
+        row.space is not None and access.can_manage_space(request.user, row.space)
+    )
+    if not may:
+        raise Http404
+    if services.revoke(row, actor=request.user, request=request):
+        messages.success(request, "Revoked; the Octopus team is being removed.")
+    return redirect(request.POST.get("next") or "access:groups")
+
+
+@admin_only
+def users(request: HttpRequest) -> HttpResponse:
+    rows = User.objects.prefetch_related("odcm_groups", "external_groups").order_by("username")
+    return render(request, "identity/users.html", {"users": rows})
+
+
+@admin_only
+def user(request: HttpRequest, user_uuid: str) -> HttpResponse:
+    person = get_object_or_404(User, uuid=user_uuid)
+    context = {
+        "person": person,
+        "groups": list(access.user_groups(person).order_by("name")),
+        "external_groups": list(person.external_groups.all()),
+        "spaces": access.what_can_access(person),
+    }
+    return render(request, "identity/user.html", context)
+
+
+@login_required
+def space(request: HttpRequest, space_id: str) -> HttpResponse:
+    """Who can access this space (administrators and the space's managers)."""
+    row = get_object_or_404(
+        access.visible_spaces(request.user).select_related("instance"), pk=space_id
+    )
+    if not access.can_manage_space(request.user, row):
+        raise Http404
+    context = {
+        "space": row,
+        "who": access.who_can_access(row),
+        "grants": _grants_with_targets(space=row) + _grants_with_targets(instance=row.instance),
+    }
+    return render(request, "identity/space.html", context)
+
+
+class RoleMappingForm(StyledForm):
+    viewer = forms.CharField(label=Role.VIEWER.label, help_text="Octopus role names or ids.")
+    deployer = forms.CharField(label=Role.DEPLOYER.label, help_text="Comma separated.")
+    manager = forms.CharField(label=Role.MANAGER.label)
+
+
+@admin_only
+def roles(request: HttpRequest) -> HttpResponse:
+    mapping = teams.role_mapping()
+    initial = {role: ", ".join(mapping.get(role, [])) for role in Role.values}
+    form = RoleMappingForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        for role in Role.values:
+            names = [n.strip() for n in form.cleaned_data[role].split(",")]
+            services.set_role_mapping(role, names, actor=request.user, request=request)
+        messages.success(request, "Role mapping saved; managed teams are being updated.")
+        return redirect("access:roles")
+    return render(request, "identity/roles.html", {"form": form})
