@@ -6,7 +6,7 @@ import pytest
 
 from audit.models import AuditEntry
 from identity import services
-from identity.models import Grant, Group, GrantTarget, Role, SyncState
+from identity.models import Grant, GrantTarget, Group, Role, SyncState
 from tests.identity.test_access import make_instance
 
 pytestmark = pytest.mark.django_db
