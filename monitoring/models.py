@@ -1,1 +1,298 @@
-"""Models arrive with the issue that builds this app."""
+"""Monitoring: what each sweep learnt about instances, the changes it saw, alerts and rollups.
+
+The registry's ``Instance`` carries the current status, version and "since"; everything else
+monitoring needs (failure counters, pins, maintenance windows, flips, alerts, deployment
+rollups) lives here.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from spaces.models import Instance, Space
+
+Status = Instance.Status
+
+
+class InstanceMonitor(models.Model):
+    """Per-instance monitoring state that is not shown as the instance's own fields."""
+
+    instance = models.OneToOneField(
+        Instance, primary_key=True, on_delete=models.CASCADE, related_name="monitor"
+    )
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    health_description = models.CharField(max_length=500, blank=True)
+    # A team that must not be upgraded pins its version: any other version is flagged.
+    pinned_version = models.CharField(max_length=50, blank=True)
+    # A down alert went out; the next flip to online sends a recovery alert.
+    down_alerted = models.BooleanField(default=False)
+    next_reminder_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"monitor of {self.instance_id}"
+
+    @property
+    def version_mismatch(self) -> bool:
+        return bool(self.pinned_version) and self.instance.version != self.pinned_version
+
+
+class MaintenanceWindow(models.Model):
+    """An admin-set period in which an instance shows "maintenance" and raises no alerts."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    instance = models.ForeignKey(
+        Instance, on_delete=models.CASCADE, related_name="maintenance_windows"
+    )
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-starts_at"]
+        indexes = [models.Index(fields=["ends_at", "starts_at"], name="mwindow_span_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")), name="mwindow_ends_after"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"maintenance of {self.instance_id} {self.starts_at:%Y-%m-%d %H:%M}"
+
+
+class StatusFlip(models.Model):
+    """One change of an instance's status: the source of timelines and alerts."""
+
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="flips")
+    from_status = models.CharField(max_length=20, choices=Status.choices)
+    to_status = models.CharField(max_length=20, choices=Status.choices)
+    at = models.DateTimeField()
+    reason = models.CharField(max_length=500, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["instance", "at"], name="flip_instance_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.instance_id}: {self.from_status} -> {self.to_status}"
+
+
+class VersionChange(models.Model):
+    """The Octopus version an instance reports changed between two sweeps."""
+
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="version_changes")
+    from_version = models.CharField(max_length=50)
+    to_version = models.CharField(max_length=50)
+    pinned_version = models.CharField(max_length=50, blank=True)
+    unexpected = models.BooleanField(default=False)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["instance", "at"], name="vchange_instance_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.instance_id}: {self.from_version} -> {self.to_version}"
+
+
+class Alert(models.Model):
+    """Something people must hear about; planned into one Notification per recipient once."""
+
+    class Kind(models.TextChoices):
+        OFFLINE = "offline", "Offline"
+        UNHEALTHY = "unhealthy", "Unhealthy"
+        RECOVERED = "recovered", "Recovered"
+        VERSION = "version", "Unexpected version"
+        REMINDER = "reminder", "Still down"
+
+    class State(models.TextChoices):
+        NEW = "new", "New"
+        PLANNED = "planned", "Notifications planned"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="alerts")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    flip = models.ForeignKey(StatusFlip, null=True, blank=True, on_delete=models.CASCADE)
+    version_change = models.ForeignKey(
+        VersionChange, null=True, blank=True, on_delete=models.CASCADE
+    )
+    status = models.CharField(max_length=20, choices=Status.choices)
+    since = models.DateTimeField()
+    last_error = models.TextField(blank=True)
+    detail = models.CharField(max_length=500, blank=True)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.NEW)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "created_at"], name="alert_state_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["flip"], condition=models.Q(flip__isnull=False), name="alert_one_per_flip"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} alert for {self.instance_id}"
+
+
+class Notification(models.Model):
+    """One email for one alert and one recipient: a row before sending, its outcome after."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notifications")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    email = models.EmailField()
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    lease_until = models.DateTimeField(null=True, blank=True)
+    claim = models.UUIDField(null=True, blank=True)
+    message_id = models.CharField(max_length=200)
+    last_error = models.TextField(blank=True)
+    last_duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["alert", "user"], name="notification_once_per_user")
+        ]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"], name="notification_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"notification {self.id} ({self.state})"
+
+
+class AlertSettings(models.Model):
+    """Which alerts a user wants: events, and instances (owned, all visible, or chosen)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="alert_settings",
+    )
+    on_offline = models.BooleanField("Offline", default=True)
+    on_unhealthy = models.BooleanField("Unhealthy", default=True)
+    on_recovered = models.BooleanField("Back online", default=True)
+    on_version = models.BooleanField("Unexpected version change", default=True)
+    on_reminder = models.BooleanField("Reminders while down", default=True)
+    owned_instances = models.BooleanField("Instances I own", default=True)
+    all_instances = models.BooleanField("Every instance I can see", default=False)
+    instances = models.ManyToManyField(Instance, blank=True, related_name="alert_subscribers")
+
+    def __str__(self) -> str:
+        return f"alert settings of user {self.user_id}"
+
+    def wants(self, kind: str) -> bool:
+        return bool(getattr(self, f"on_{kind}", False))
+
+
+class SweepRun(models.Model):
+    """The last run of each periodic job, claimed with a conditional UPDATE."""
+
+    name = models.CharField(max_length=30, primary_key=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    items = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DeploymentCursor(models.Model):
+    """How far the deployment pull of one space has read (by task completion time)."""
+
+    space = models.OneToOneField(
+        Space, primary_key=True, on_delete=models.CASCADE, related_name="deployment_cursor"
+    )
+    watermark = models.DateTimeField(null=True, blank=True)
+    last_pull_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"cursor of {self.space_id}"
+
+
+class DeploymentTask(models.Model):
+    """A finished Deploy task counted once (the unique key is what stops double counting)."""
+
+    id = models.BigAutoField(primary_key=True)
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="+")
+    task_id = models.CharField(max_length=50)
+    day = models.DateField()
+    environment_id = models.CharField(max_length=50)
+    state = models.CharField(max_length=12)
+    duration_seconds = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["space", "task_id"], name="deploytask_once")]
+
+    def __str__(self) -> str:
+        return self.task_id
+
+
+class _Counts(models.Model):
+    succeeded = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    canceled = models.PositiveIntegerField(default=0)
+    timed_out = models.PositiveIntegerField(default=0)
+    total_duration_seconds = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class DeploymentDay(_Counts):
+    """Finished deployments per space, day (of queueing, UTC) and environment."""
+
+    id = models.BigAutoField(primary_key=True)
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    environment_id = models.CharField(max_length=50)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["space", "day", "environment_id"], name="deployday_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.space_id} {self.day} {self.environment_id}"
+
+
+class SpaceDay(_Counts):
+    """The same figures summed over environments: what the dashboard reads."""
+
+    id = models.BigAutoField(primary_key=True)
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["space", "day"], name="spaceday_unique")]
+        indexes = [models.Index(fields=["day", "space"], name="spaceday_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.space_id} {self.day}"

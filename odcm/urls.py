@@ -13,6 +13,7 @@ urlpatterns = [
     path("account/", include("identity.urls")),
     path("access/", include("identity.access_urls")),
     path("audit/", include("audit.urls")),
+    path("monitoring/", include("monitoring.urls")),
     path("sharing/", include("sharing.urls", namespace="sharing")),
     path("api/v1/", include(("odcm.api.urls", "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

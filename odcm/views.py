@@ -17,7 +17,10 @@ from odcm.health import run_checks, worker_heartbeat_age
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "odcm/home.html")
+    # The dashboard belongs to monitoring; it renders odcm/home.html.
+    from monitoring.views import dashboard_view
+
+    return dashboard_view(request)
 
 
 @user_passes_test(lambda u: u.is_active and u.is_superuser)

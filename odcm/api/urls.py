@@ -28,6 +28,7 @@ router.register("sharing/broker", BrokerViewSet, basename="sharing-broker")
 
 urlpatterns = [
     path("me/", MeView.as_view(), name="me"),
+    path("reports/", include("monitoring.api.urls")),
     path("spaces/<uuid:space_id>/access/", SpaceAccessView.as_view(), name="space-access"),
     path("", include(router.urls)),
 ]

@@ -1,0 +1,227 @@
+"""The network half of the sweeps: concurrent, cheap GETs over one shared connection pool.
+
+Nothing here touches the database; callers load rows first and apply results after, so the
+event loop never waits on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from django.conf import settings
+
+from octopus import (
+    AsyncOctopusClient,
+    NotFound,
+    OctopusError,
+    RetryPolicy,
+    Timeouts,
+    make_async_http_client,
+)
+from odcm.clients import async_client_for, url_policy
+from spaces.models import Instance
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# Sweeps are frequent and an instance goes offline only after several failed checks, so one
+# quick retry is enough; a long backoff would only slow the whole sweep down.
+SWEEP_RETRY = RetryPolicy(max_retries=1, backoff=0.2, max_backoff=1.0, max_retry_after=2.0)
+
+
+def sweep_timeouts() -> Timeouts:
+    limit = float(settings.ODCM_SWEEP_TIMEOUT)
+    return Timeouts(connect=min(5.0, limit), read=limit, pool=limit * 3, total=limit)
+
+
+@dataclass
+class CheckResult:
+    """What one status check of one instance saw."""
+
+    instance_id: Any
+    answered: bool
+    version: str = ""
+    healthy: bool = True
+    draining: bool = False
+    health_description: str = ""
+    error: str = ""
+
+
+@dataclass
+class SpaceCounts:
+    space_id: Any
+    counts: dict[str, int] = field(default_factory=dict)
+    error: str = ""
+
+
+def describe_error(exc: BaseException) -> str:
+    # Typed client errors never carry the API key; keep the message short for emails.
+    text = str(exc) or type(exc).__name__
+    return text[:480]
+
+
+async def _bounded_map(
+    items: Sequence[T], work: Callable[[T, Any], Awaitable[R]], concurrency: int
+) -> list[R]:
+    semaphore = asyncio.Semaphore(concurrency)
+    http = make_async_http_client(url_policy(), max_connections=max(concurrency, 10))
+
+    async def run(item: T) -> R:
+        async with semaphore:
+            return await work(item, http)
+
+    try:
+        return list(await asyncio.gather(*(run(item) for item in items)))
+    finally:
+        await http.aclose()
+
+
+def _client(instance: Instance, http: Any) -> AsyncOctopusClient:
+    return async_client_for(instance, http=http, retry=SWEEP_RETRY, timeouts=sweep_timeouts())
+
+
+async def check_instance(instance: Instance, http: Any) -> CheckResult:
+    """Root document, health (418 = unhealthy) and ping (418 = draining): three GETs."""
+    result = CheckResult(instance_id=instance.pk, answered=False)
+    try:
+        async with asyncio.timeout(float(settings.ODCM_SWEEP_TIMEOUT) * 2):
+            client = _client(instance, http)
+            root = await client.root()
+            result.version = str(root.version)
+            health = await client.health()
+            result.healthy = health.ok
+            result.health_description = (health.description or "")[:480]
+            try:
+                result.draining = not (await client.ping()).ok
+            except NotFound:  # very old servers have no ping: nothing to drain
+                result.draining = False
+            result.answered = True
+    except TimeoutError:
+        result.error = "no answer within the sweep timeout"
+    except OctopusError as exc:
+        result.error = describe_error(exc)
+    except Exception as exc:  # one odd server must not break the sweep of the others
+        result.error = f"unexpected error: {type(exc).__name__}"
+    return result
+
+
+def check_instances(instances: Sequence[Instance]) -> list[CheckResult]:
+    concurrency = int(settings.ODCM_SWEEP_CONCURRENCY)
+    return asyncio.run(_bounded_map(instances, check_instance, concurrency))
+
+
+# -- inventory -----------------------------------------------------------------------
+
+INVENTORY = {
+    "project_count": ("projects", {}),
+    "target_count": ("machines", {}),
+    "unhealthy_target_count": ("machines", {"healthStatuses": "Unhealthy,Unavailable"}),
+    "environment_count": ("environments", {}),
+    "tenant_count": ("tenants", {}),
+}
+
+
+async def count_space(item: tuple[Instance, Any, str], http: Any) -> SpaceCounts:
+    instance, space_pk, octopus_id = item
+    out = SpaceCounts(space_id=space_pk)
+    try:
+        client = _client(instance, http)
+        for field_name, (collection, filters) in INVENTORY.items():
+            out.counts[field_name] = await client.count(
+                f"/api/{octopus_id}/{collection}", **filters
+            )
+    except OctopusError as exc:
+        out.error = describe_error(exc)
+    except Exception as exc:
+        out.error = f"unexpected error: {type(exc).__name__}"
+    return out
+
+
+def count_spaces(items: Sequence[tuple[Instance, Any, str]]) -> list[SpaceCounts]:
+    return asyncio.run(_bounded_map(items, count_space, int(settings.ODCM_SWEEP_CONCURRENCY)))
+
+
+# -- deployments -----------------------------------------------------------------------
+
+FINISHED = "Success,Failed,Canceled,TimedOut"
+
+
+@dataclass
+class PulledTask:
+    task_id: str
+    day: Any
+    environment_id: str
+    state: str
+    duration_seconds: int
+    completed: datetime
+
+
+@dataclass
+class SpacePull:
+    space_id: Any
+    tasks: list[PulledTask] = field(default_factory=list)
+    error: str = ""
+
+
+def _when(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+async def pull_space(item: tuple[Instance, Any, str, datetime], http: Any) -> SpacePull:
+    """Finished Deploy tasks completed since ``since``, with each deployment's environment."""
+    instance, space_pk, octopus_id, since = item
+    out = SpacePull(space_id=space_pk)
+    try:
+        client = _client(instance, http)
+        params = {
+            "name": "Deploy",
+            "states": FINISHED,
+            "fromCompletedDate": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+            + "+00:00",
+        }
+        raw = [t async for t in client.paginate(f"/api/{octopus_id}/tasks", params)]
+        by_deployment: dict[str, str] = {}
+        ids = sorted({(t.get("Arguments") or {}).get("DeploymentId") or "" for t in raw} - {""})
+        for start in range(0, len(ids), 100):
+            chunk = ids[start : start + 100]
+            page = await client.get(
+                f"/api/{octopus_id}/deployments", {"ids": ",".join(chunk), "take": len(chunk)}
+            )
+            for dep in page.get("Items") or []:
+                by_deployment[dep["Id"]] = dep.get("EnvironmentId") or ""
+        for task in raw:
+            queued = _when(task.get("QueueTime"))
+            completed = _when(task.get("CompletedTime"))
+            if queued is None or completed is None or task.get("State") not in FINISHED:
+                continue
+            started = _when(task.get("StartTime"))
+            duration = int((completed - started).total_seconds()) if started else 0
+            dep_id = (task.get("Arguments") or {}).get("DeploymentId") or ""
+            out.tasks.append(
+                PulledTask(
+                    task_id=str(task["Id"]),
+                    day=queued.astimezone(UTC).date(),
+                    environment_id=by_deployment.get(dep_id, ""),
+                    state=str(task["State"]),
+                    duration_seconds=max(0, duration),
+                    completed=completed,
+                )
+            )
+    except OctopusError as exc:
+        out.error = describe_error(exc)
+    except Exception as exc:
+        out.error = f"unexpected error: {type(exc).__name__}"
+    return out
+
+
+def pull_spaces(items: Sequence[tuple[Instance, Any, str, datetime]]) -> list[SpacePull]:
+    # Deployment pulls page through many results: a smaller fan-out keeps memory flat.
+    concurrency = max(1, min(int(settings.ODCM_SWEEP_CONCURRENCY), 20))
+    return asyncio.run(_bounded_map(items, pull_space, concurrency))

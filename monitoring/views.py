@@ -1,0 +1,177 @@
+"""The dashboard (home page), its CSV, an instance's monitoring page and alert settings."""
+
+from __future__ import annotations
+
+import csv
+from datetime import timedelta
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from audit.services import record
+from identity import access
+from monitoring.charts import stacked_bars
+from monitoring.forms import AlertSettingsForm, MaintenanceWindowForm, PinForm
+from monitoring.models import InstanceMonitor, MaintenanceWindow, StatusFlip, VersionChange
+from monitoring.services import alerts, dashboard
+from monitoring.services.status import set_pin
+from spaces.models import Instance
+
+CSV_COLUMNS = [
+    ("instance", "instance_name"),
+    ("region", "region"),
+    ("space", "name"),
+    ("space_id", "octopus_id"),
+    ("version", "version"),
+    ("pinned_version", "pinned_version"),
+    ("status", "status"),
+    ("status_since", "status_since"),
+    ("projects", "project_count"),
+    ("targets", "target_count"),
+    ("unhealthy_targets", "unhealthy_target_count"),
+    ("succeeded", "succeeded"),
+    ("failed", "failed"),
+    ("canceled", "canceled"),
+    ("success_rate", "rate"),
+]
+
+
+def _context(request: HttpRequest) -> dict[str, Any]:
+    params = request.GET
+    period = dashboard.parse_period(params)
+    filters = dashboard.Filters.from_params(params)
+    sort = str(params.get("sort") or "space")
+    table = dashboard.space_table(request.user, period, filters, sort)
+    query = {**filters.as_dict(), "tf": period.key}
+    if period.key == "custom":
+        query.update({"from": period.first.isoformat(), "to": period.last.isoformat()})
+    return {
+        "period": period,
+        "filters": filters,
+        "sort": sort,
+        "table": table,
+        "query": query,
+        "now": timezone.now(),
+    }
+
+
+@login_required
+def dashboard_view(request: HttpRequest) -> HttpResponse:
+    context = _context(request)
+    if request.headers.get("HX-Request") and request.GET.get("part") == "table":
+        return render(request, "monitoring/_dashboard_body.html", context)
+    context["choices"] = dashboard.filter_choices(request.user)
+    days = dashboard.deployments_by_day(request.user, context["period"], context["filters"])
+    context["chart"] = stacked_bars(days)
+    context["timelines"] = dashboard.status_timelines(
+        request.user, context["period"], context["filters"]
+    )
+    context["versions"] = dashboard.version_inventory(request.user, context["filters"])
+    if request.headers.get("HX-Request"):
+        return render(request, "monitoring/_dashboard_all.html", context)
+    return render(request, "odcm/home.html", context)
+
+
+@login_required
+def spaces_csv(request: HttpRequest) -> HttpResponse:
+    context = _context(request)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    period = context["period"]
+    response["Content-Disposition"] = (
+        f'attachment; filename="odcm-spaces-{period.first}-{period.last}.csv"'
+    )
+    writer = csv.writer(response)
+    writer.writerow([name for name, _ in CSV_COLUMNS])
+    for row in context["table"].rows:
+        writer.writerow(["" if row.get(key) is None else row.get(key) for _, key in CSV_COLUMNS])
+    return response
+
+
+def _visible_instance(request: HttpRequest, slug: str) -> Instance:
+    instance = access.visible_instances(request.user).filter(slug=slug).first()
+    if instance is None:
+        raise Http404("No such instance.")
+    return instance
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def instance_view(request: HttpRequest, slug: str) -> HttpResponse:
+    instance = _visible_instance(request, slug)
+    monitor = InstanceMonitor.objects.get_or_create(instance=instance)[0]
+    can_manage = access.can_manage_instance(request.user, instance)
+    pin_form = PinForm(initial={"pinned_version": monitor.pinned_version})
+    window_form = MaintenanceWindowForm()
+    if request.method == "POST":
+        if not can_manage:
+            raise Http404("No such instance.")
+        action = request.POST.get("action")
+        if action == "pin":
+            pin_form = PinForm(request.POST)
+            if pin_form.is_valid():
+                new = pin_form.cleaned_data["pinned_version"]
+                set_pin(instance, new)
+                record(
+                    "monitoring.pin",
+                    request=request,
+                    obj=instance,
+                    before={"pinned_version": monitor.pinned_version},
+                    after={"pinned_version": new},
+                )
+                messages.success(request, "Version pin saved.")
+                return redirect("monitoring:instance", slug=slug)
+        elif action == "window":
+            window_form = MaintenanceWindowForm(request.POST)
+            if window_form.is_valid():
+                window = window_form.save(commit=False)
+                window.instance, window.created_by = instance, request.user
+                window.save()
+                record(
+                    "monitoring.window.create",
+                    request=request,
+                    obj=instance,
+                    after={"starts_at": str(window.starts_at), "ends_at": str(window.ends_at)},
+                )
+                messages.success(request, "Maintenance window scheduled.")
+                return redirect("monitoring:instance", slug=slug)
+        elif action == "end-window":
+            window = get_object_or_404(
+                MaintenanceWindow, pk=request.POST.get("window"), instance=instance
+            )
+            now = timezone.now()
+            if window.ends_at > now:
+                window.ends_at = max(now, window.starts_at + timedelta(seconds=1))
+                window.save(update_fields=["ends_at"])
+                record("monitoring.window.end", request=request, obj=instance)
+            return redirect("monitoring:instance", slug=slug)
+    context = {
+        "instance": instance,
+        "monitor": monitor,
+        "can_manage": can_manage,
+        "flips": StatusFlip.objects.filter(instance=instance)[:50],
+        "version_changes": VersionChange.objects.filter(instance=instance)[:20],
+        "windows": MaintenanceWindow.objects.filter(instance=instance)[:20],
+        "pin_form": pin_form,
+        "window_form": window_form,
+        "now": timezone.now(),
+    }
+    return render(request, "monitoring/instance.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def alert_settings_view(request: HttpRequest) -> HttpResponse:
+    current = alerts.settings_for(request.user)  # type: ignore[arg-type]
+    visible = alerts.subscribable_instances(request.user)  # type: ignore[arg-type]
+    form = AlertSettingsForm(request.POST or None, instance=current, instances=visible)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        record("monitoring.alert_settings", request=request, obj=current)
+        messages.success(request, "Alert settings saved.")
+        return redirect("monitoring:alert-settings")
+    return render(request, "monitoring/alert_settings.html", {"form": form})
