@@ -162,6 +162,12 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
+# LDAP / Active Directory: only when configured (python-ldap is an optional dependency).
+if env_str("ODCM_LDAP_SERVER_URI"):
+    from identity.ldap_config import ldap_settings
+
+    globals().update(ldap_settings())
+    AUTHENTICATION_BACKENDS.insert(0, "identity.ldap_backend.LDAPBackend")
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {

@@ -67,3 +67,6 @@ def make_group() -> Callable[..., Group]:
         return create_group(name=name, members=members or [], external_groups=external or [])
 
     return _make
+
+
+from tests.fixtures.ldap import slapd  # noqa: E402,F401 - the LDAP server fixture
