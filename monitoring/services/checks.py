@@ -174,6 +174,25 @@ def _when(text: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+PAGE = 100
+
+
+async def _all_pages(
+    client: AsyncOctopusClient, path: str, params: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Page with explicit skip/take and our filters on every request: some servers'
+    ``Page.Next`` links drop the query's filters."""
+    items: list[dict[str, Any]] = []
+    skip = 0
+    while True:
+        page = await client.get(path, {**params, "skip": skip, "take": PAGE})
+        batch = list(page.get("Items") or [])
+        items.extend(batch)
+        skip += len(batch)
+        if not batch or skip >= int(page.get("TotalResults") or 0):
+            return items
+
+
 async def pull_space(item: tuple[Instance, Any, str, datetime], http: Any) -> SpacePull:
     """Finished Deploy tasks completed since ``since``, with each deployment's environment."""
     instance, space_pk, octopus_id, since = item
@@ -186,7 +205,7 @@ async def pull_space(item: tuple[Instance, Any, str, datetime], http: Any) -> Sp
             "fromCompletedDate": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
             + "+00:00",
         }
-        raw = [t async for t in client.paginate(f"/api/{octopus_id}/tasks", params)]
+        raw = await _all_pages(client, f"/api/{octopus_id}/tasks", params)
         by_deployment: dict[str, str] = {}
         ids = sorted({(t.get("Arguments") or {}).get("DeploymentId") or "" for t in raw} - {""})
         for start in range(0, len(ids), 100):
