@@ -6,6 +6,7 @@ import csv
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -57,6 +58,7 @@ def _context(request: HttpRequest) -> dict[str, Any]:
         "table": table,
         "query": query,
         "now": timezone.now(),
+        "refresh_seconds": settings.ODCM_DASHBOARD_REFRESH_SECONDS,
     }
 
 

@@ -147,7 +147,8 @@ def count_spaces(items: Sequence[tuple[Instance, Any, str]]) -> list[SpaceCounts
 
 # -- deployments -----------------------------------------------------------------------
 
-FINISHED = "Success,Failed,Canceled,TimedOut"
+FINISHED_STATES = ("Success", "Failed", "Canceled", "TimedOut")
+FINISHED = ",".join(FINISHED_STATES)
 
 
 @dataclass
@@ -218,7 +219,7 @@ async def pull_space(item: tuple[Instance, Any, str, datetime], http: Any) -> Sp
         for task in raw:
             queued = _when(task.get("QueueTime"))
             completed = _when(task.get("CompletedTime"))
-            if queued is None or completed is None or task.get("State") not in FINISHED:
+            if queued is None or completed is None or str(task.get("State")) not in FINISHED_STATES:
                 continue
             started = _when(task.get("StartTime"))
             duration = int((completed - started).total_seconds()) if started else 0

@@ -285,7 +285,8 @@ def deployments_per_space_day(user: Any, period: Period, filters: Filters) -> li
             "canceled",
             "timed_out",
             "total_duration_seconds",
-            space=F("space__slug"),
+            space_slug=F("space__slug"),
+            space_octopus_id=F("space__octopus_id"),
             space_name=F("space__name"),
             instance=F("space__instance__slug"),
         )
