@@ -22,6 +22,7 @@ import random
 import socket
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -61,8 +62,18 @@ ClientWrapper = Callable[[CountingClient], CountingClient]
 # -- the pause switch ---------------------------------------------------------------------
 
 
-def paused() -> bool:
-    return BrokerSwitch.objects.filter(pk=1, paused=True).exists()
+_paused_cache: tuple[float, bool] = (0.0, False)
+PAUSE_CACHE_SECONDS = 2.0
+
+
+def paused(*, cached: bool = False) -> bool:
+    """Whether deliveries are paused; ``cached`` allows an answer up to 2 s old."""
+    global _paused_cache
+    if cached and time.monotonic() - _paused_cache[0] < PAUSE_CACHE_SECONDS:
+        return _paused_cache[1]
+    value = BrokerSwitch.objects.filter(pk=1, paused=True).exists()
+    _paused_cache = (time.monotonic(), value)
+    return value
 
 
 def set_paused(value: bool, *, actor: Any = None) -> None:
@@ -70,6 +81,8 @@ def set_paused(value: bool, *, actor: Any = None) -> None:
     BrokerSwitch.objects.update_or_create(
         pk=1, defaults={"paused": value, "changed_by": actor, "changed_at": timezone.now()}
     )
+    global _paused_cache
+    _paused_cache = (time.monotonic(), value)
     record("sharing.pause" if value else "sharing.resume", actor=actor)
     if not value:
         transaction.on_commit(lambda: sweep(requeue_after=0))
@@ -174,30 +187,28 @@ def backoff_seconds(failures: int) -> float:
 class Claim:
     sub: Subscription
     token: uuid.UUID
+    released: bool = False
 
 
-def _claim(sub_id: str) -> Claim | None:
+def _claim(sub: Subscription) -> Claim | None:
     now = timezone.now()
     token = uuid.uuid4()
+    until = now + timedelta(seconds=settings.ODCM_SHARING_CLAIM_SECONDS)
     won = (
-        Subscription.objects.filter(pk=sub_id)
+        Subscription.objects.filter(pk=sub.pk)
         .exclude(status=Subscription.Status.UNMANAGED)
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-        .update(
-            claim_token=token,
-            claimed_until=now + timedelta(seconds=settings.ODCM_SHARING_CLAIM_SECONDS),
-            status=Subscription.Status.SYNCING,
-        )
+        .update(claim_token=token, claimed_until=until, status=Subscription.Status.SYNCING)
     )
     if not won:
         return None
-    # Attempts still "running" belonged to a claim that expired: that worker died.
-    Delivery.objects.filter(subscription_id=sub_id, outcome=Delivery.Outcome.RUNNING).update(
-        outcome=Delivery.Outcome.ABANDONED, finished_at=now, message=ABANDONED
-    )
-    sub = Subscription.objects.select_related("item__publisher__instance", "space__instance").get(
-        pk=sub_id
-    )
+    if sub.claimed_until is not None:
+        # The previous claim expired without being released: its worker died, and any
+        # attempt it left "running" never finished.
+        Delivery.objects.filter(subscription=sub, outcome=Delivery.Outcome.RUNNING).update(
+            outcome=Delivery.Outcome.ABANDONED, finished_at=now, message=ABANDONED
+        )
+    sub.claim_token, sub.claimed_until, sub.status = token, until, Subscription.Status.SYNCING
     return Claim(sub, token)
 
 
@@ -205,6 +216,23 @@ def _release(claim: Claim) -> None:
     Subscription.objects.filter(pk=claim.sub.pk, claim_token=claim.token).update(
         claim_token=None, claimed_until=None
     )
+
+
+_revisions: OrderedDict[tuple[uuid.UUID, int], Revision] = OrderedDict()
+
+
+def _revision(item_id: uuid.UUID, number: int) -> Revision | None:
+    """Revisions are immutable: each worker process keeps the last few it delivered."""
+    key = (item_id, number)
+    revision = _revisions.get(key)
+    if revision is None:
+        revision = Revision.objects.filter(item_id=item_id, number=number).first()
+        if revision is None:
+            return None
+        _revisions[key] = revision
+        while len(_revisions) > 32:
+            _revisions.popitem(last=False)
+    return revision
 
 
 def worker_name() -> str:
@@ -220,13 +248,14 @@ def run(
 ) -> str:
     """Deliver the revision a subscription wants. Returns what happened (for logs and tests).
 
-    ``wrap`` lets a test put itself between the kind and the Octopus client.
+    ``revision`` is the one the message was sent for; the subscription's ``target_revision``
+    decides. ``wrap`` lets a test put itself between the kind and the Octopus client.
     """
-    if paused():
+    if paused(cached=True):
         return "paused"
     sub = (
-        Subscription.objects.filter(pk=sub_id)
-        .only("status", "target_revision", "delivered_revision", "next_retry_at")
+        Subscription.objects.select_related("item__publisher__instance", "space__instance")
+        .filter(pk=sub_id)
         .first()
     )
     if sub is None or sub.status == Subscription.Status.UNMANAGED:
@@ -240,46 +269,45 @@ def run(
         and sub.delivered_revision == sub.target_revision
     ):
         return "current"
-    claim = _claim(sub_id)
+    claim = _claim(sub)
     if claim is None:
         return "busy"
     outcome = "gone"
     try:
         for _round in range(MAX_ROUNDS):
             outcome = _deliver_once(claim, trigger, wrap)
-            fresh = Subscription.objects.only(
-                "target_revision", "delivered_revision", "status"
-            ).get(pk=sub_id)
-            if outcome == "failed" or fresh.target_revision == fresh.delivered_revision:
+            if outcome == "failed" or claim.released:
                 break
-            claim.sub.refresh_from_db()
+            # The target moved on while we wrote: deliver the newer revision now.
+            sub.refresh_from_db(fields=["target_revision"])
+            sub.item.refresh_from_db(fields=["latest_revision"])
     finally:
-        _release(claim)
+        if not claim.released:
+            _release(claim)
     return outcome
 
 
 def _deliver_once(claim: Claim, trigger: str, wrap: ClientWrapper | None) -> str:
+    from sharing.services.items import secrets_digest, secrets_of
+
     sub = claim.sub
     item = sub.item
     number = sub.target_revision or item.latest_revision
-    revision = Revision.objects.filter(item=item, number=number).first()
+    revision = _revision(item.pk, number)
     if revision is None:
         return "gone"
     attempt = Delivery.objects.create(
         subscription=sub, revision=number, trigger=trigger, worker=worker_name()[:200]
     )
     started = time.monotonic()
-    kind = kind_for(item.kind)
     counting: CountingClient | None = None
     try:
-        from sharing.services.items import secrets_digest, secrets_of
-
         secrets = secrets_of(revision)
         with client_for(sub.space.instance, http=shared_http()) as client:
             counting = CountingClient(client)
             if wrap is not None:
                 counting = wrap(counting)
-            written = kind.deliver(
+            written = kind_for(item.kind).deliver(
                 counting, target_for(sub), revision.content, secrets, secrets_digest(secrets)
             )
         del secrets
@@ -312,51 +340,50 @@ def _succeeded(
     started: float,
 ) -> None:
     sub = claim.sub
-    now = timezone.now()
-    latest = SharedItem.objects.values_list("latest_revision", flat=True).get(pk=sub.item_id)
-    on_demand = sub.effective_mode == Subscription.Mode.ON_DEMAND and not sub.pinned_revision
-    status = (
-        Subscription.Status.UPDATE_AVAILABLE
-        if on_demand and number < latest
-        else Subscription.Status.IN_SYNC
-    )
+    status = Subscription.Status.IN_SYNC
+    if sub.effective_mode == Subscription.Mode.ON_DEMAND and not sub.pinned_revision:
+        latest = SharedItem.objects.values_list("latest_revision", flat=True).get(pk=sub.item_id)
+        if number < latest:
+            status = Subscription.Status.UPDATE_AVAILABLE
+    copy = {
+        "delivered_revision": number,
+        "octopus_id": written.octopus_id,
+        "octopus_child_id": written.octopus_child_id,
+        "octopus_version": written.octopus_version,
+        "secrets_digest": written.secrets_digest,
+        "error_class": "",
+        "error_message": "",
+        "failing_since": None,
+        "consecutive_failures": 0,
+        "next_retry_at": None,
+        "drift": [],
+        "last_synced_at": timezone.now(),
+    }
+    outcome = Delivery.Outcome.WRITTEN if written.changed else Delivery.Outcome.UNCHANGED
+    mine = Subscription.objects.filter(pk=sub.pk, claim_token=claim.token)
     with transaction.atomic():
-        _finish_attempt(
-            attempt,
-            Delivery.Outcome.WRITTEN if written.changed else Delivery.Outcome.UNCHANGED,
-            counting,
-            started,
-        )
-        mine = Subscription.objects.filter(pk=sub.pk, claim_token=claim.token)
-        updated = mine.update(
-            delivered_revision=number,
-            octopus_id=written.octopus_id,
-            octopus_child_id=written.octopus_child_id,
-            octopus_version=written.octopus_version,
-            secrets_digest=written.secrets_digest,
-            error_class="",
-            error_message="",
-            failing_since=None,
-            consecutive_failures=0,
-            next_retry_at=None,
-            drift=[],
-            last_synced_at=now,
-            # Still wanted later? Then it stays queued for the next round.
-            status=status,
-        )
-        if updated:
-            mine.filter(target_revision__gt=number).update(status=Subscription.Status.QUEUED)
-            recovered = mine.filter(alert_sent_at__isnull=False).update(alert_sent_at=None)
-            if recovered:
-                from sharing.services.alerts import send_recovery
+        _finish_attempt(attempt, outcome, counting, started)
+        if sub.failing_since is not None and mine.filter(alert_sent_at__isnull=False).update(
+            alert_sent_at=None
+        ):
+            from sharing.services.alerts import send_recovery
 
-                transaction.on_commit(lambda: send_recovery(str(sub.pk)))
+            transaction.on_commit(lambda: send_recovery(str(sub.pk)))
+        # Usually this one UPDATE records the copy and releases the claim; if a newer
+        # revision became the target meanwhile, the claim is kept for the next round.
+        claim.released = bool(
+            mine.filter(target_revision__lte=number).update(
+                **copy, status=status, claim_token=None, claimed_until=None
+            )
+        )
+        if not claim.released:
+            mine.update(**copy, status=Subscription.Status.QUEUED)
     logger.info(
         "delivered %s r%s to subscription %s (%s, %s requests)",
         sub.item.kind,
         number,
         sub.pk,
-        "written" if written.changed else "unchanged",
+        outcome,
         counting.requests if counting else 0,
     )
 
@@ -428,21 +455,20 @@ def sweep(*, now: datetime | None = None, requeue_after: float | None = None) ->
             Subscription.objects.select_for_update(skip_locked=True)
             .filter(free)
             .filter(due)
-            .values_list("pk", "target_revision", "status")
+            .values_list("pk", "target_revision", "claimed_until")
         )
         if not subs:
             return 0
-        lost = [pk for pk, _target, status in subs if status == Subscription.Status.SYNCING]
+        # An expired claim means its worker died: close the attempt it left running.
+        lost = [pk for pk, _target, until in subs if until is not None]
         Delivery.objects.filter(subscription_id__in=lost, outcome=Delivery.Outcome.RUNNING).update(
-            outcome=Delivery.Outcome.ABANDONED,
-            finished_at=now,
-            message=ABANDONED,
+            outcome=Delivery.Outcome.ABANDONED, finished_at=now, message=ABANDONED
         )
-        Subscription.objects.filter(pk__in=[pk for pk, _t, _s in subs]).update(
-            status=Subscription.Status.QUEUED, queued_at=now, claim_token=None, claimed_until=None
+        Subscription.objects.filter(pk__in=[pk for pk, _t, _u in subs]).update(
+            status=Subscription.Status.QUEUED, queued_at=now
         )
         by_revision: dict[int, list[uuid.UUID]] = {}
-        for pk, target, _status in subs:
+        for pk, target, _until in subs:
             by_revision.setdefault(target, []).append(pk)
         for number, ids in by_revision.items():
             transaction.on_commit(

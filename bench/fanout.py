@@ -1,0 +1,231 @@
+"""Sharing fan-out benchmark: one variable set pushed to many subscriber spaces.
+
+Starts octosim (50 instances x 10 spaces = 500 subscriber spaces, plus a publisher instance)
+answering every request after a fixed latency, enlists them in a scratch PostgreSQL database,
+subscribes every space to a shared variable set of 200 variables (some sensitive, some scoped
+by environment name) and starts one Celery worker with 4 processes. Then it measures three
+pushes, each until every subscription is in sync:
+
+    create   revision 1: the library variable sets do not exist yet
+    update   revision 2: one value changed everywhere
+    no-op    "push now" of revision 2 again: nothing to write
+
+and prints wall time, the ideal (requests x latency / concurrency), their ratio, requests per
+delivery (from octosim's own counters) and the peak resident memory of each worker process.
+
+    .venv/bin/python bench/fanout.py [--instances 50] [--spaces 10] [--variables 200]
+                                     [--latency-ms 50] [--concurrency 4]
+
+Needs PostgreSQL and Redis (ODCM_BENCH_DATABASE_URL, default
+postgres://postgres@127.0.0.1:5432/odcm_bench_sharing, created if missing and emptied; and
+ODCM_BENCH_REDIS_URL, default redis://127.0.0.1:6379/6, flushed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DB_URL = os.environ.get(
+    "ODCM_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/odcm_bench_sharing"
+)
+REDIS_URL = os.environ.get("ODCM_BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
+ENV = {
+    "DJANGO_SETTINGS_MODULE": "tests.settings",
+    "ODCM_TEST_DATABASE_URL": DB_URL,
+    "ODCM_TEST_REDIS_URL": REDIS_URL,
+    "ODCM_VAR_DIR": str(ROOT / "var" / "bench"),
+    "ODCM_LOG_LEVEL": "WARNING",
+}
+os.environ.update(ENV)
+
+
+def prepare_database() -> None:
+    import psycopg
+
+    parts = urlsplit(DB_URL)
+    name = parts.path.lstrip("/")
+    admin = DB_URL.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def content(variables: int, value: str) -> dict[str, Any]:
+    rows: list[dict[str, Any]] = []
+    for n in range(variables):
+        row: dict[str, Any] = {
+            "key": f"v{n}",
+            "name": f"Shared.Var{n:03d}",
+            "value": f"{value}-{n}",
+        }
+        if n % 10 == 0:
+            row.update(type="Sensitive", value=f"secret-{value}-{n}")
+        if n % 3 == 1:
+            row["scope"] = {"environments": ["Production"]}
+        elif n % 3 == 2:
+            row["scope"] = {"environments": ["Development", "Test"]}
+        rows.append(row)
+    return {"variables": rows}
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def peak_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--instances", type=int, default=50)
+    parser.add_argument("--spaces", type=int, default=10)
+    parser.add_argument("--variables", type=int, default=200)
+    parser.add_argument("--latency-ms", type=int, default=50)
+    parser.add_argument("--concurrency", type=int, default=4)
+    args = parser.parse_args()
+
+    prepare_database()
+    from django.utils.text import slugify
+
+    from octosim.testing import SimServer
+    from odcm.crypto import seal
+    from sharing.models import SharedItem, Subscription, Trust
+    from sharing.services import items, subscriptions
+    from spaces.models import Instance, Space
+
+    with SimServer(instances=0, seed=3) as sim:
+        sims = [
+            sim.create_instance(f"bench-{n:03d}", spaces=args.spaces) for n in range(args.instances)
+        ]
+        publisher_sim = sim.create_instance("bench-publisher", spaces=1)
+
+        def enlist(one: Any) -> Instance:
+            inst = Instance(name=one.slug, slug=one.slug, base_url=one.url)
+            seal(inst, "api_key", one.api_key)
+            inst.save()
+            return inst
+
+        from odcm.clients import client_for
+
+        spaces = []
+        for one in [*sims, publisher_sim]:
+            inst = enlist(one)
+            with client_for(inst) as client:  # also makes octosim seed the instance now
+                for sp in client.spaces():
+                    spaces.append(
+                        Space(
+                            instance=inst,
+                            octopus_id=sp["Id"],
+                            name=sp["Name"],
+                            slug=slugify(sp["Name"]),
+                        )
+                    )
+        Space.objects.bulk_create(spaces)
+        publisher = Space.objects.get(instance__slug=publisher_sim.slug)
+        targets = list(Space.objects.exclude(pk=publisher.pk))
+        Trust.objects.bulk_create(
+            Trust(publisher=publisher, subscriber=s, state=Trust.State.ACCEPTED) for s in targets
+        )
+        for one in sims:
+            one.set_faults(latency_ms=args.latency_ms)
+
+        item = items.create_item(publisher, SharedItem.Kind.VARIABLE_SET, "Bench set")
+        for space in targets:
+            subscriptions.subscribe(item, space)  # nothing to deliver yet (no revision)
+
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "odcm",
+                "worker",
+                "--loglevel=WARNING",
+                f"--concurrency={args.concurrency}",
+                "--pool=prefork",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                f"--hostname=bench-{os.getpid()}@%h",
+            ],
+            cwd=ROOT,
+            env={**os.environ, **ENV, "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        time.sleep(4)  # worker start-up is not part of a push
+        try:
+            print(
+                f"octosim: {args.instances} instances x {args.spaces} spaces = "
+                f"{len(targets)} subscriber spaces, {args.latency_ms} ms latency; "
+                f"{args.variables} variables; {args.concurrency} worker processes"
+            )
+            print(f"{'push':8} {'wall s':>8} {'ideal s':>8} {'ratio':>6} {'req/deliv':>10}")
+
+            def push(label: str, action: Any, revision: int) -> None:
+                for one in sims:
+                    one.reset_stats()
+                started = time.monotonic()
+                action()
+                while True:
+                    done = Subscription.objects.filter(
+                        item=item, status=Subscription.Status.IN_SYNC, delivered_revision=revision
+                    ).count()
+                    if done == len(targets):
+                        break
+                    time.sleep(0.05)
+                wall = time.monotonic() - started
+                requests = sum(one.stats()["total"] for one in sims)
+                ideal = requests * args.latency_ms / 1000 / args.concurrency
+                print(
+                    f"{label:8} {wall:8.2f} {ideal:8.2f} {wall / ideal:6.2f} "
+                    f"{requests / len(targets):10.2f}"
+                )
+
+            push("create", lambda: items.save_revision(item, content(args.variables, "one")), 1)
+            push("update", lambda: items.save_revision(item, content(args.variables, "two")), 2)
+            push("no-op", lambda: subscriptions.push_now(item), 2)
+            peaks = [peak_mb(pid) for pid in children_of(worker.pid)]
+            print(
+                "peak RSS per worker process (MB): " + ", ".join(f"{p:.0f}" for p in sorted(peaks))
+            )
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
