@@ -6,5 +6,15 @@ class IdentityConfig(AppConfig):
     verbose_name = "Identity and access"
 
     def ready(self) -> None:
+        from django.apps import apps
+
         from identity import signals  # noqa: F401 - connects login auditing
         from identity.api import schema  # noqa: F401 - registers the OpenAPI auth scheme
+
+        if apps.is_installed("allauth.socialaccount"):
+            from allauth.account.signals import user_logged_in
+
+            from identity import oidc
+
+            oidc.install()
+            user_logged_in.connect(oidc.store_groups_at_login, dispatch_uid="odcm-oidc-groups")

@@ -41,3 +41,15 @@ def revoke(request: HttpRequest, token_id: str) -> HttpResponse:
     if revoke_token(token, request=request):
         messages.success(request, f"Token “{token.name}” revoked.")
     return redirect("identity:tokens")
+
+
+@login_required
+def my_access(request: HttpRequest) -> HttpResponse:
+    """What I can access: every space I can see, with my role there."""
+    from identity.access import user_groups, what_can_access
+
+    context = {
+        "spaces": what_can_access(request.user),
+        "groups": list(user_groups(request.user).order_by("name")),
+    }
+    return render(request, "identity/my_access.html", context)

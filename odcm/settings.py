@@ -12,8 +12,9 @@ from urllib.parse import urlsplit
 import dj_database_url
 import django_stubs_ext
 
+from identity.oidc import oidc_settings
 from odcm.config import development_encryption_key, email_settings, validate_production
-from odcm.env import env_bool, env_int, env_list, env_str, env_url
+from odcm.env import EnvError, env_bool, env_int, env_list, env_str, env_url
 
 # Lets classes such as ModelAdmin[Model] be subscripted at run time, as the type stubs expect.
 django_stubs_ext.monkeypatch()
@@ -65,6 +66,9 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "allauth",
     "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.mfa",
     "js_lib_htmx",
     "js_lib_bootstrap5",
     "odcm",
@@ -86,6 +90,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "identity.middleware.AdminMFAMiddleware",
 ]
 
 ROOT_URLCONF = "odcm.urls"
@@ -195,6 +200,25 @@ ACCOUNT_RATE_LIMITS = {
     "change_password": "5/m/user",
     "reset_password": "20/m/ip,5/m/key",
 }
+
+# Single sign-on (OpenID Connect) through allauth; providers from ODCM_OIDC_PROVIDERS (JSON) or
+# added by an administrator as social applications. Accounts are linked by verified email only.
+SOCIALACCOUNT_ADAPTER = "identity.adapters.SocialAccountAdapter"
+SOCIALACCOUNT_PROVIDERS = oidc_settings()
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
+ODCM_OIDC_GROUPS_CLAIM = env_str("ODCM_OIDC_GROUPS_CLAIM") or "groups"
+ODCM_OIDC_SIGNUP = (env_str("ODCM_OIDC_SIGNUP") or "invite").lower()
+if ODCM_OIDC_SIGNUP not in ("invite", "open"):
+    raise EnvError("ODCM_OIDC_SIGNUP must be 'invite' or 'open'")
+
+# Two-factor authentication (TOTP, with recovery codes), required for administrators if set.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "ODCM"
+ODCM_REQUIRE_ADMIN_MFA = env_bool("ODCM_REQUIRE_ADMIN_MFA", False)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

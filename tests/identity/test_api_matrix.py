@@ -123,6 +123,7 @@ def _trust(w: World) -> dict[str, Any]:
 # URL kwargs for each kind of object. One line per kind.
 OBJECTS: dict[str, Callable[[World], dict[str, Any]]] = {
     "space": lambda w: {"pk": w.space.pk},
+    "space_slug": lambda w: {"pk": w.space.slug},
     "space_id": lambda w: {"space_id": w.space.pk},
     "instance": lambda w: {"pk": w.instance.pk},
     "group": lambda w: {"pk": w.viewers.pk},
@@ -152,6 +153,7 @@ class Case:
     denied: int | None = None
     expect: dict[str, set[int]] = field(default_factory=dict)
     list_of: str | None = None  # a list route: the object kind it should (not) contain
+    row_key: str = "id"  # the field of a listed row that holds that object's "pk"
 
     @property
     def id(self) -> str:
@@ -212,6 +214,10 @@ CASES = [
     Case("api:sharing-trust-revoke", obj="trust", read=frozenset(), write=MANAGER_UP,
          method="post", expect={VIEWER: {403}}),
     Case("api:sharing-broker-list", read=EVERYONE),
+    # monitoring reports
+    Case("api:report-spaces", read=VIEWER_UP, list_of="space_slug", row_key="slug"),
+    Case("api:report-deployments", read=EVERYONE),
+    Case("api:report-versions", read=EVERYONE),
     Case("api:sharing-broker-pause", read=frozenset(), write=ADMIN_ONLY, method="post",
          body=lambda w: {"paused": False}),
 ]  # fmt: skip
@@ -233,9 +239,9 @@ def _url(case: Case, world: World) -> tuple[str, dict[str, Any]]:
     return reverse(case.name, kwargs=kwargs), kwargs
 
 
-def _ids(data: Any) -> set[str]:
+def _ids(data: Any, key: str = "id") -> set[str]:
     rows = data.get("results", data) if isinstance(data, dict) else data
-    return {str(r.get("id", r.get("pk", ""))) for r in rows if isinstance(r, dict)}
+    return {str(r.get(key, "")) for r in rows if isinstance(r, dict)}
 
 
 @pytest.mark.django_db
@@ -257,7 +263,7 @@ def test_read_access(case: Case, persona: str) -> None:
     elif persona in case.read:
         assert response.status_code == 200, response.content
         if listed is not None:
-            assert str(listed) in _ids(response.json())
+            assert str(listed) in _ids(response.json(), case.row_key)
     elif case.denied is not None:
         assert response.status_code == case.denied, response.content
     elif case.obj is None or not case.read:
@@ -265,7 +271,7 @@ def test_read_access(case: Case, persona: str) -> None:
         # action routes that have no GET).
         assert response.status_code in (200, 404, 405), response.content
         if listed is not None and response.status_code == 200:
-            assert str(listed) not in _ids(response.json())
+            assert str(listed) not in _ids(response.json(), case.row_key)
     else:
         assert response.status_code in (404, 405), response.content
 
