@@ -1,8 +1,8 @@
 """The Celery application: JSON only, late acks, one task at a time per worker process.
 
 Worker and beat run as separate processes (see Procfile). Tasks are enqueued after the
-transaction that caused them commits: call ``task.delay_on_commit(...)``, never ``delay``
-inside a transaction.
+transaction that caused them commits: ``transaction.on_commit(lambda: task.delay(...))``
+(or Celery's ``delay_on_commit``), never a bare ``delay`` inside a transaction.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ def test_real_worker_runs_a_task_enqueued_on_commit(start_celery_worker, client)
     cache.delete(HEARTBEAT_KEY)
     worker = start_celery_worker()
     with transaction.atomic():
-        worker_heartbeat.delay_on_commit()
+        transaction.on_commit(worker_heartbeat.delay)
         time.sleep(1)
         assert cache.get(HEARTBEAT_KEY) is None  # nothing is sent before the commit
     deadline = time.monotonic() + 60
