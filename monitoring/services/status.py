@@ -128,8 +128,12 @@ def sweep_status(*, force: bool = False) -> dict[str, int] | None:
             return None
         started = time.perf_counter()
         instances = list(Instance.objects.all())
+        network_started = time.perf_counter()
         results = check_instances(instances) if instances else []
+        network = time.perf_counter() - network_started
         summary = apply_results(instances, results)
+        summary["network_ms"] = int(network * 1000)
+        summary["total_ms"] = int((time.perf_counter() - started) * 1000)
         finish_run("status", started, len(instances), summary["failed"])
         return summary
 
