@@ -10,6 +10,7 @@ from octosim.api_space import KINDS, render
 from octosim.api_system import lookup, render_doc
 from octosim.errors import invalid, not_found
 from octosim.paging import envelope, filter_common
+from octosim.permissions import permission_set
 from octosim.routing import Ctx, Reply, Router
 from octosim.state import Doc, now
 
@@ -134,6 +135,15 @@ def user_teams(ctx: Ctx) -> Reply:
     return 200, [{"Id": t["Id"], "Name": t["Name"], "SpaceId": t["SpaceId"]} for t in teams]
 
 
+def user_permissions(ctx: Ctx) -> Reply:
+    """The user's permissions; a key's own user also holds what its key grants."""
+    doc = lookup(ctx.st.sys("users"), ctx.params["id"])
+    if ctx.space_id is not None:
+        require_space(ctx)
+    access = ctx.access if doc["Id"] == ctx.user_id else None
+    return 200, permission_set(ctx.st, doc["Id"], access, ctx.space_id)
+
+
 # ---------------------------------------------------------------- community step templates
 
 
@@ -248,6 +258,8 @@ def register(router: Router) -> None:
     router.system("PUT", "/users/{id}", update_user, permission="UserEdit")
     router.system("DELETE", "/users/{id}", delete_user, permission="UserEdit")
     router.system("GET", "/users/{id}/teams", user_teams)
+    router.system("GET", "/users/{id}/permissions", user_permissions)
+    router.space("GET", "/users/{id}/permissions", user_permissions, with_default=False)
 
     router.system("GET", "/communityactiontemplates", list_cat)
     router.system("GET", "/communityactiontemplates/{id}", get_cat)

@@ -75,6 +75,8 @@ class Instance:
         self.api_key = make_key(rng)
         self.read_only_api_key = make_key(rng)
         self.installation_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        # drawn last so the keys and installation id above stay what they always were
+        self.no_permission_api_key = make_key(rng)
         self.node_name = f"octopus-{slug}-node1"
         self.anchor = now()  # "now" at creation: history is spread over the 90 days before it
         self.faults = Faults()
@@ -82,6 +84,7 @@ class Instance:
         self.stats: Counter[str] = Counter()
         self.dedicated_port: int | None = None
         self._state: InstanceState | None = None
+        self._no_permission_user: str | None = None
 
     @property
     def loaded(self) -> bool:
@@ -99,14 +102,28 @@ class Instance:
         self._state = state
 
     def key_access(self, key: str | None) -> str | None:
-        """Which access a key grants: "full", "read" or None."""
+        """Which access a key grants: "full", "read", "none" (signed in, no permissions)
+        or None (no key, or an unknown one)."""
         if not key:
             return None
         if key == self.api_key:
             return "full"
         if key == self.read_only_api_key:
             return "read"
+        if key == self.no_permission_api_key:
+            return "none"
         return None
+
+    def no_permission_user_id(self) -> str:
+        """The id of the no-permission key's user (created again if someone deleted it)."""
+        from octosim.seed import NO_PERMISSION_USERNAME, ensure_no_permission_user
+
+        users = self.state.sys("users")
+        cached = users.get(self._no_permission_user or "")
+        if cached is None or cached["Username"] != NO_PERMISSION_USERNAME:
+            self._no_permission_user = ensure_no_permission_user(self.state, now())
+        assert self._no_permission_user is not None
+        return self._no_permission_user
 
     def describe(self, base_url: str) -> dict[str, Any]:
         return {
@@ -115,6 +132,7 @@ class Instance:
             "url": f"{base_url}/{self.slug}",
             "api_key": self.api_key,
             "read_only_api_key": self.read_only_api_key,
+            "no_permission_api_key": self.no_permission_api_key,
             "version": self.version,
             "installation_id": self.installation_id,
             "seed": self.seed,
@@ -131,6 +149,7 @@ class Instance:
             "spaces": self.spaces_count,
             "api_key": self.api_key,
             "read_only_api_key": self.read_only_api_key,
+            "no_permission_api_key": self.no_permission_api_key,
             "installation_id": self.installation_id,
             "anchor": self.anchor,
             "state": self._state.to_json() if self._state is not None else None,
@@ -147,8 +166,11 @@ class Instance:
         )
         inst.api_key = data["api_key"]
         inst.read_only_api_key = data["read_only_api_key"]
+        # a state file written before the third key existed keeps the generated one
+        inst.no_permission_api_key = data.get("no_permission_api_key", inst.no_permission_api_key)
         inst.installation_id = data["installation_id"]
         inst.anchor = data["anchor"]
         if data.get("state") is not None:
             inst._state = InstanceState.from_json(data["state"])
+            inst.no_permission_user_id()  # such a file's state lacks the user: add it now
         return inst

@@ -17,6 +17,7 @@ from multidict import MultiMapping
 
 from octosim.errors import ApiError, forbidden, invalid, not_found
 from octosim.instance import Instance
+from octosim.permissions import view_permission
 from octosim.state import Doc, InstanceState
 
 SPACE_ID = re.compile(r"^Spaces-\d+$", re.IGNORECASE)
@@ -39,7 +40,7 @@ class Ctx:
     request: web.Request
     params: dict[str, str]
     space_id: str | None
-    access: str | None  # "full", "read" or None (anonymous)
+    access: str | None  # "full", "read", "none" (no permissions) or None (anonymous)
     body: Any = None
     form: str = "system"  # "system", "space", "spaces" (/api/spaces/{id}/...) or "default"
 
@@ -53,10 +54,14 @@ class Ctx:
 
     @property
     def user_id(self) -> str:
+        if self.access == "none":
+            return self.inst.no_permission_user_id()
         return "Users-1" if self.access == "full" else "Users-2"
 
     @property
     def username(self) -> str:
+        if self.access == "none":
+            return str(self.st.sys("users")[self.user_id]["Username"])
         return "admin" if self.access == "full" else "viewer"
 
     @property
@@ -97,10 +102,13 @@ class Route:
     permission: str | None = None  # for writes: what a read-only key lacks
     segments: list[str] = field(default_factory=list)
     literal_count: int = 0
+    view: str | None = None  # for reads: what the no-permission key lacks (None: anyone)
 
     def __post_init__(self) -> None:
         self.segments = [s for s in self.path.split("/") if s]
         self.literal_count = sum(1 for s in self.segments if not s.startswith("{"))
+        if self.auth:
+            self.view = view_permission(self.segments)
 
     def match(self, parts: list[str]) -> dict[str, str] | None:
         if len(parts) != len(self.segments):

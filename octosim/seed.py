@@ -44,6 +44,7 @@ PEOPLE = [
     ("alice", "Alice Archer"), ("bob", "Bob Baker"), ("carol", "Carol Chen"),
     ("dave", "Dave Dunn"), ("erin", "Erin Evans"),
 ]  # fmt: skip
+NO_PERMISSION_USERNAME = "no-permissions"
 HEALTH_WEIGHTS = (("Healthy", 70), ("HasWarnings", 10), ("Unhealthy", 10), ("Unavailable", 10))
 OUTCOME_WEIGHTS = (("Success", 80), ("Failed", 11), ("Canceled", 5), ("TimedOut", 4))
 
@@ -116,7 +117,23 @@ def generate(inst: Instance) -> InstanceState:
         add_space_teams(st, ident, members=["Users-1"])
         _space_content(st, rng, ident, inst.anchor)
     _stamp_all(st, rng, inst.anchor)
+    # added after the rest (and stamped without the rng) so earlier content is unchanged
+    ensure_no_permission_user(st, inst.anchor - HISTORY_DAYS * DAY)
     return st
+
+
+def ensure_no_permission_user(st: InstanceState, when: float) -> str:
+    """The owner of the no-permission API key: a user in no team (besides Everyone).
+    Created if missing (a state file written before it existed); returns its id."""
+    users = st.sys("users")
+    for doc in users.values():
+        if doc["Username"] == NO_PERMISSION_USERNAME:
+            return str(doc["Id"])
+    ident = st.next_id("Users")
+    users[ident] = R.stamp(
+        R.user(ident, NO_PERMISSION_USERNAME, "No permissions", service=True), "admin", when
+    )
+    return ident
 
 
 def _stamp_all(st: InstanceState, rng: random.Random, anchor: float) -> None:

@@ -338,6 +338,11 @@ class Simulator:
             raise unauthorized()
         if route.permission and request.method not in ("GET", "HEAD") and access != "full":
             raise forbidden(route.permission)
+        if access == "none" and route.view and request.method in ("GET", "HEAD"):
+            # a user in no team may read only itself (users/me, users/{own id}/…)
+            own = params.get("id", "").lower() == inst.no_permission_user_id().lower()
+            if not (route.view == "UserView" and own):
+                raise forbidden(route.view)
         space_id: str | None = params.get("spaceId")
         if route.form == "default":
             space_id = inst.state.default_space_id()

@@ -49,6 +49,9 @@ class SimInstance:
     version: str
     installation_id: str
     control_url: str = field(default="", repr=False)  # e.g. "http://127.0.0.1:PORT/_sim"
+    # a signed-in user in no team: /api and /api/users/me work, other reads answer 403
+    # (last, with a default: older octosim output and positional construction still work)
+    no_permission_api_key: str = field(default="", repr=False)
 
     @property
     def _base(self) -> str:
@@ -113,6 +116,7 @@ def _instance(raw: dict[str, Any], control_url: str) -> SimInstance:
         version=raw["version"],
         installation_id=raw["installation_id"],
         control_url=control_url,
+        no_permission_api_key=raw.get("no_permission_api_key", ""),
     )
 
 

@@ -73,8 +73,11 @@ def test_json_output_names_spaces_and_versions() -> None:
         assert [i["name"] for i in instances] == ["brisbane", "us-east", "europe"]
         assert [i["version"] for i in instances] == ["2023.2.13", "2024.1.100", "2024.4.1234"]
         keys = {"name", "url", "api_key", "version", "read_only_api_key", "slug", "installation_id"}
+        keys.add("no_permission_api_key")
         for inst in instances:
             assert keys <= set(inst)
+            three = {inst["api_key"], inst["read_only_api_key"], inst["no_permission_api_key"]}
+            assert len(three) == 3
             assert ":0/" not in inst["url"] and inst["url"].endswith("/" + inst["slug"])
             root = get(inst, "/api")
             assert root["Version"] == inst["version"]
