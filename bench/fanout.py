@@ -100,6 +100,30 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def pids_named(name: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
 def peak_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -193,11 +217,21 @@ def main() -> None:
                 f"{len(targets)} subscriber spaces, {args.latency_ms} ms latency; "
                 f"{args.variables} variables; {args.concurrency} worker processes"
             )
-            print(f"{'push':8} {'wall s':>8} {'ideal s':>8} {'ratio':>6} {'req/deliv':>10}")
+            print(
+                f"{'push':8} {'wall s':>8} {'ideal s':>8} {'ratio':>6} {'req/deliv':>10}   "
+                "CPU s: workers octosim postgres bench"
+            )
+            groups = {
+                "workers": lambda: [worker.pid, *children_of(worker.pid)],
+                "octosim": lambda: [sim.process.pid] if sim.process else [],
+                "postgres": lambda: pids_named("postgres"),
+                "bench": lambda: [os.getpid()],
+            }
 
             def push(label: str, action: Any, revision: int) -> None:
                 for one in sims:
                     one.reset_stats()
+                cpu_before = {k: cpu_seconds(f()) for k, f in groups.items()}
                 started = time.monotonic()
                 action()
                 while True:
@@ -210,9 +244,12 @@ def main() -> None:
                 wall = time.monotonic() - started
                 requests = sum(one.stats()["total"] for one in sims)
                 ideal = requests * args.latency_ms / 1000 / args.concurrency
+                cpu = " ".join(
+                    f"{cpu_seconds(f()) - cpu_before[k]:7.1f}" for k, f in groups.items()
+                )
                 print(
                     f"{label:8} {wall:8.2f} {ideal:8.2f} {wall / ideal:6.2f} "
-                    f"{requests / len(targets):10.2f}"
+                    f"{requests / len(targets):10.2f}   {cpu}"
                 )
 
             push("create", lambda: items.save_revision(item, content(args.variables, "one")), 1)

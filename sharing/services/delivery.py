@@ -361,23 +361,23 @@ def _succeeded(
     }
     outcome = Delivery.Outcome.WRITTEN if written.changed else Delivery.Outcome.UNCHANGED
     mine = Subscription.objects.filter(pk=sub.pk, claim_token=claim.token)
-    with transaction.atomic():
-        _finish_attempt(attempt, outcome, counting, started)
-        if sub.failing_since is not None and mine.filter(alert_sent_at__isnull=False).update(
-            alert_sent_at=None
-        ):
-            from sharing.services.alerts import send_recovery
+    if sub.failing_since is not None and mine.filter(alert_sent_at__isnull=False).update(
+        alert_sent_at=None
+    ):
+        from sharing.services.alerts import send_recovery
 
-            transaction.on_commit(lambda: send_recovery(str(sub.pk)))
-        # Usually this one UPDATE records the copy and releases the claim; if a newer
-        # revision became the target meanwhile, the claim is kept for the next round.
-        claim.released = bool(
-            mine.filter(target_revision__lte=number).update(
-                **copy, status=status, claim_token=None, claimed_until=None
-            )
+        transaction.on_commit(lambda: send_recovery(str(sub.pk)))
+    # Two autocommit statements, no transaction: the subscription first (what matters), then
+    # the attempt. Usually the one UPDATE records the copy and releases the claim; if a newer
+    # revision became the target meanwhile, the claim is kept for the next round.
+    claim.released = bool(
+        mine.filter(target_revision__lte=number).update(
+            **copy, status=status, claim_token=None, claimed_until=None
         )
-        if not claim.released:
-            mine.update(**copy, status=Subscription.Status.QUEUED)
+    )
+    if not claim.released:
+        mine.update(**copy, status=Subscription.Status.QUEUED)
+    _finish_attempt(attempt, outcome, counting, started)
     logger.info(
         "delivered %s r%s to subscription %s (%s, %s requests)",
         sub.item.kind,
