@@ -140,12 +140,13 @@ def item(request: HttpRequest, pk: Any) -> HttpResponse:
     if not can_edit:  # subscriber-side managers see only their own spaces' subscriptions
         subs = subs.filter(space__in=visible_spaces(request.user))
     subscribed = {s.space_id for s in subs if s.status != Subscription.Status.UNMANAGED}
+    trusted = set(
+        Trust.objects.filter(publisher=item.publisher, state=Trust.State.ACCEPTED).values_list(
+            "subscriber_id", flat=True
+        )
+    )
     candidates = [
-        s
-        for s in access.managed_spaces(request.user)
-        if s.pk not in subscribed
-        and s.pk != item.publisher_id
-        and trusts.is_trusted(item.publisher, s)
+        s for s in access.managed_spaces(request.user) if s.pk in trusted and s.pk not in subscribed
     ]
     context = {
         "item": item,

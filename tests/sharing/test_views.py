@@ -158,3 +158,22 @@ def test_index_uses_a_constant_number_of_queries(login, space_owner, pair):
     for n in range(5):
         subscribe(make_set(pair["publisher"], name=f"Set {n}"), pair["subscriber"])
     assert count() == few
+
+
+def test_item_page_uses_a_constant_number_of_queries(login, space_owner, pair, make_sim_instance):
+    from .conftest import enlist_sim, trust
+
+    item = make_set(pair["publisher"])
+    subscribe(item, pair["subscriber"])
+    client = login(space_owner)
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(reverse("sharing:item", args=[item.pk])).status_code == 200
+        return len(ctx.captured_queries)
+
+    few = count()
+    for space in enlist_sim(make_sim_instance(spaces=4)).spaces.all():
+        trust(pair["publisher"], space)
+        subscribe(item, space)
+    assert count() == few
