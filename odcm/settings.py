@@ -337,6 +337,12 @@ CELERY_BEAT_SCHEDULE["identity-team-reconcile"] = {
     "schedule": float(env_int("ODCM_TEAM_RECONCILE_SECONDS", 900, minimum=30)),
 }
 
+# Registry: re-read every instance's spaces (new, renamed, gone) periodically.
+CELERY_BEAT_SCHEDULE["spaces-refresh"] = {
+    "task": "spaces.tasks.refresh_all",
+    "schedule": float(env_int("ODCM_SPACES_REFRESH_SECONDS", 900, minimum=60)),
+}
+
 # Monitoring: status sweep, inventory, deployment rollups and alerts.
 ODCM_SWEEP_SECONDS = env_int("ODCM_SWEEP_SECONDS", 60, minimum=5)
 ODCM_SWEEP_CONCURRENCY = env_int("ODCM_SWEEP_CONCURRENCY", 100, minimum=1)
@@ -350,6 +356,7 @@ ODCM_ALERT_REMINDER_HOURS = env_int("ODCM_ALERT_REMINDER_HOURS", 0, minimum=0)
 ODCM_ALERT_LEASE_SECONDS = env_int("ODCM_ALERT_LEASE_SECONDS", 120, minimum=1)
 ODCM_ALERT_RETRY_MAX_SECONDS = env_int("ODCM_ALERT_RETRY_MAX_SECONDS", 600, minimum=1)
 ODCM_DASHBOARD_REFRESH_SECONDS = env_int("ODCM_DASHBOARD_REFRESH_SECONDS", 30, minimum=1)
+ODCM_DASHBOARD_PAGE_SIZE = env_int("ODCM_DASHBOARD_PAGE_SIZE", 100, minimum=10)
 CELERY_BEAT_SCHEDULE["monitoring-sweep"] = {
     "task": "monitoring.tasks.sweep_status",
     "schedule": float(ODCM_SWEEP_SECONDS),

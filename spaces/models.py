@@ -51,6 +51,9 @@ class Instance(models.Model):
     status_since = models.DateTimeField(null=True, blank=True)
     version = models.CharField(max_length=50, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
+    # Spaces that appear in Octopus after enlisting are enlisted too (else: listed, not enlisted).
+    enlist_new_spaces = models.BooleanField(default=True)
+    spaces_refreshed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -158,3 +161,18 @@ class RecentVisit(models.Model):
         return (
             f"visit to {self.space_id} by user {self.user_id} at {self.visited_at:%Y-%m-%d %H:%M}"
         )
+
+
+class StandardEnvironment(models.Model):
+    """One environment of the standard set that ODCM can stamp on a space it creates
+    (e.g. Development, Test, Production), in ``position`` order. Administrators edit it."""
+
+    name = models.CharField(max_length=50, unique=True)
+    description = models.CharField(max_length=200, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name

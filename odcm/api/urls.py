@@ -13,6 +13,7 @@ from identity.api.groups import (
 )
 from identity.api.views import ApiTokenViewSet, MeView
 from sharing.api.views import BrokerViewSet, ItemViewSet, SubscriptionViewSet, TrustViewSet
+from spaces.api.views import FavouriteViewSet, InstanceViewSet, SpaceViewSet
 
 router = DefaultRouter()
 router.register("tokens", ApiTokenViewSet, basename="token")
@@ -25,6 +26,9 @@ router.register("sharing/items", ItemViewSet, basename="sharing-item")
 router.register("sharing/subscriptions", SubscriptionViewSet, basename="sharing-subscription")
 router.register("sharing/trusts", TrustViewSet, basename="sharing-trust")
 router.register("sharing/broker", BrokerViewSet, basename="sharing-broker")
+router.register("instances", InstanceViewSet, basename="instance")
+router.register("spaces", SpaceViewSet, basename="space")
+router.register("favourites", FavouriteViewSet, basename="favourite")
 
 urlpatterns = [
     path("me/", MeView.as_view(), name="me"),

@@ -1,0 +1,91 @@
+"""Serializers of /api/v1/instances, /spaces and /favourites. API keys are write-only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from identity.models import Group
+from spaces.models import Favourite, Instance, Space
+
+
+class InstanceSerializer(serializers.ModelSerializer[Instance]):
+    tags = serializers.SerializerMethodField()
+    url = serializers.CharField(source="base_url", read_only=True)
+
+    class Meta:
+        model = Instance
+        fields = [
+            "id", "name", "slug", "url", "region", "description", "tags", "installation_id",
+            "status", "status_since", "version", "last_seen_at", "enlist_new_spaces",
+            "spaces_refreshed_at", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_tags(self, obj: Instance) -> list[str]:
+        return sorted(t.name for t in obj.tags.all())
+
+
+class EnlistSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=100)
+    url = serializers.CharField(max_length=500)
+    api_key = serializers.CharField(max_length=200, write_only=True)
+    region = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
+    spaces = serializers.ListField(
+        child=serializers.CharField(max_length=50),
+        required=False,
+        help_text="Octopus ids of the spaces to enlist (default: all).",
+    )
+
+
+class InstanceUpdateSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=100, required=False)
+    region = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    description = serializers.CharField(required=False, allow_blank=True)
+    enlist_new_spaces = serializers.BooleanField(required=False)
+    tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
+    api_key = serializers.CharField(
+        max_length=200, write_only=True, required=False, help_text="Tested before it is stored."
+    )
+
+
+class SpaceSerializer(serializers.ModelSerializer[Space]):
+    instance = serializers.UUIDField(source="instance_id", read_only=True)  # type: ignore[assignment]
+    instance_name = serializers.CharField(source="instance.name", read_only=True)
+    octopus_url = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Space
+        fields = [
+            "id", "instance", "instance_name", "octopus_id", "name", "slug", "description",
+            "is_default", "task_queue_stopped", "created_by_odcm", "state", "project_count",
+            "target_count", "unhealthy_target_count", "environment_count", "tenant_count",
+            "counts_updated_at", "octopus_url", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class SpaceCreateSerializer(serializers.Serializer[Any]):
+    instance = serializers.UUIDField()
+    name = serializers.CharField(max_length=50)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    manager_user_ids = serializers.ListField(child=serializers.CharField(), required=False)
+    manager_team_ids = serializers.ListField(child=serializers.CharField(), required=False)
+    manager_groups = serializers.PrimaryKeyRelatedField(
+        queryset=Group.objects.all(), many=True, required=False
+    )
+    stamp_environments = serializers.BooleanField(required=False, default=False)
+
+
+class FavouriteSerializer(serializers.ModelSerializer[Favourite]):
+    space = serializers.PrimaryKeyRelatedField(queryset=Space.objects.none())
+    space_name = serializers.CharField(source="space.name", read_only=True)
+    instance_name = serializers.CharField(source="space.instance.name", read_only=True)
+
+    class Meta:
+        model = Favourite
+        fields = ["space", "space_name", "instance_name", "created_at"]
+        read_only_fields = ["created_at"]

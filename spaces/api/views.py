@@ -1,0 +1,258 @@
+"""/api/v1/instances, /api/v1/spaces, /api/v1/favourites. Access via identity.access:
+what you cannot see is 404; what you see but may not change is 403."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from identity.access import can_manage_instance, is_admin, visible_instances, visible_spaces
+from odcm.api.permissions import IsAuthenticatedUser
+from spaces import services
+from spaces.api import serializers as s
+from spaces.models import Favourite, Instance, Space
+from spaces.services import RegistryError
+
+# Octopus could not be reached or failed: the gateway's fault, not the request's.
+UPSTREAM = {"unreachable", "timeout", "tls_error", "octopus_error"}
+
+
+class UpstreamFailed(APIException):
+    status_code = status.HTTP_502_BAD_GATEWAY
+    default_detail = "Octopus could not be reached."
+    default_code = "upstream"
+
+
+def _error(exc: RegistryError, *, upstream_is_gateway: bool = True) -> APIException:
+    if upstream_is_gateway and exc.code in UPSTREAM:
+        return UpstreamFailed({"code": exc.code, "detail": exc.message})
+    return ValidationError({"code": exc.code, "detail": exc.message})
+
+
+class InstanceViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet[Instance],
+):
+    """Enlisted Octopus instances. Create = enlist (admins); delete = un-enlist (admins;
+    nothing changes in Octopus); update name, region, description, tags or the API key."""
+
+    permission_classes = [IsAuthenticatedUser]
+    serializer_class = s.InstanceSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Instance]:
+        return visible_instances(self.request.user).prefetch_related("tags").order_by("name")
+
+    def _managed(self) -> Instance:
+        instance = self.get_object()
+        if not can_manage_instance(self.request.user, instance):
+            raise PermissionDenied("You do not manage this instance.")
+        return instance
+
+    @extend_schema(request=s.EnlistSerializer, responses={201: s.InstanceSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if not is_admin(request.user):
+            raise PermissionDenied("Only administrators enlist instances.")
+        body = s.EnlistSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        try:
+            instance = services.enlist_instance(
+                name=data["name"],
+                base_url=data["url"],
+                api_key=data["api_key"],
+                region=data["region"],
+                description=data["description"],
+                tags=data.get("tags", []),
+                space_ids=data.get("spaces"),
+                actor=request.user,
+                request=request,
+            )
+        except RegistryError as exc:
+            raise _error(exc, upstream_is_gateway=False) from None
+        return Response(s.InstanceSerializer(instance).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.InstanceUpdateSerializer, responses=s.InstanceSerializer)
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        instance = self._managed()
+        body = s.InstanceUpdateSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        api_key = data.pop("api_key", None)
+        try:
+            if api_key is not None:
+                services.rotate_api_key(instance, api_key, actor=request.user, request=request)
+            if data:
+                services.update_instance(instance, actor=request.user, request=request, **data)
+        except RegistryError as exc:
+            raise _error(exc, upstream_is_gateway=False) from None
+        return Response(s.InstanceSerializer(self.get_queryset().get(pk=instance.pk)).data)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.partial_update(request, *args, **kwargs)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        instance = self.get_object()
+        if not is_admin(request.user):
+            raise PermissionDenied("Only administrators un-enlist instances.")
+        services.unenlist_instance(instance, actor=request.user, request=request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses={200: dict})
+    @action(detail=True, methods=["post"])
+    def refresh(self, request: Request, pk: str | None = None) -> Response:
+        """Re-read the instance's spaces: new ones appear, renamed ones change, deleted ones
+        are marked gone."""
+        instance = self._managed()
+        try:
+            result = services.refresh_instance(instance, actor=request.user, request=request)
+        except RegistryError as exc:
+            raise _error(exc) from None
+        return Response(result.as_dict())
+
+
+class SpaceViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet[Space],
+):
+    """Spaces of visible instances. Create = create a blank space in Octopus and enlist it."""
+
+    permission_classes = [IsAuthenticatedUser]
+    serializer_class = s.SpaceSerializer
+    http_method_names = ["get", "post", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Space]:
+        spaces = visible_spaces(self.request.user).select_related("instance")
+        params = self.request.query_params
+        if self.action == "list":
+            if params.get("instance"):
+                try:
+                    spaces = spaces.filter(instance_id=uuid.UUID(params["instance"]))
+                except ValueError:
+                    raise ValidationError({"instance": "Not a valid instance id."}) from None
+            if params.get("state"):
+                spaces = spaces.filter(state=params["state"])
+            if params.get("tag"):
+                spaces = spaces.filter(instance__tags__name=params["tag"])
+            if params.get("search"):
+                ids = Space.objects.filter(services.search_filter(params["search"])).values("pk")
+                spaces = spaces.filter(pk__in=ids)
+        return spaces.order_by("name", "instance__name", "pk")
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("instance", str, description="Instance id"),
+            OpenApiParameter("search", str, description="Space, instance, region or tag"),
+            OpenApiParameter("tag", str, description="Instance tag"),
+            OpenApiParameter("state", str, enum=list(Space.State.values)),
+        ]
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=s.SpaceCreateSerializer, responses={201: s.SpaceSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        body = s.SpaceCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        instance = visible_instances(request.user).filter(pk=data["instance"]).first()
+        if instance is None:
+            raise ValidationError({"instance": "No such instance."})
+        if not can_manage_instance(request.user, instance):
+            raise PermissionDenied("You do not manage this instance.")
+        try:
+            created = services.create_space(
+                instance,
+                name=data["name"],
+                description=data["description"],
+                manager_user_ids=data.get("manager_user_ids", []),
+                manager_team_ids=data.get("manager_team_ids", []),
+                groups=data.get("manager_groups", []),
+                stamp_environments=data["stamp_environments"],
+                actor=request.user,
+                request=request,
+            )
+        except RegistryError as exc:
+            raise _error(exc) from None
+        out = dict(s.SpaceSerializer(created.space).data)
+        out["warnings"] = created.warnings
+        return Response(out, status=status.HTTP_201_CREATED)
+
+    def _set(self, request: Request, enlisted: bool) -> Response:
+        space = self.get_object()
+        if not can_manage_instance(request.user, space.instance):
+            raise PermissionDenied("You do not manage this space's instance.")
+        try:
+            services.set_enlisted(space, enlisted, actor=request.user, request=request)
+        except RegistryError as exc:
+            raise _error(exc) from None
+        return Response(s.SpaceSerializer(space).data)
+
+    @extend_schema(request=None, responses=s.SpaceSerializer)
+    @action(detail=True, methods=["post"])
+    def enlist(self, request: Request, pk: str | None = None) -> Response:
+        """Enlist this space in ODCM (Octopus is not touched)."""
+        return self._set(request, True)
+
+    @extend_schema(request=None, responses=s.SpaceSerializer)
+    @action(detail=True, methods=["post"])
+    def unenlist(self, request: Request, pk: str | None = None) -> Response:
+        """Un-enlist this space in ODCM. Nothing is deleted in Octopus."""
+        return self._set(request, False)
+
+
+class FavouriteViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet[Favourite],
+):
+    """Your starred spaces (pinned on top of the switcher). Addressed by the space's id."""
+
+    permission_classes = [IsAuthenticatedUser]
+    serializer_class = s.FavouriteSerializer
+    lookup_field = "space"
+    lookup_value_converter = "uuid"
+
+    def get_queryset(self) -> QuerySet[Favourite]:
+        user = self.request.user
+        return (
+            Favourite.objects.filter(user=user.pk, space__in=visible_spaces(user).values("pk"))
+            .select_related("space__instance")
+            .order_by("space__name")
+        )
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        serializer = super().get_serializer(*args, **kwargs)
+        fields = getattr(serializer, "fields", None)
+        if fields is not None and "space" in fields:
+            fields["space"].queryset = visible_spaces(self.request.user)
+        return serializer
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        body = self.get_serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        space = body.validated_data["space"]
+        services.set_favourite(request.user, space, True)
+        row = self.get_queryset().get(space=space)
+        return Response(s.FavouriteSerializer(row).data, status=status.HTTP_201_CREATED)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        row = self.get_object()
+        services.set_favourite(request.user, row.space, False)
+        return Response(status=status.HTTP_204_NO_CONTENT)
