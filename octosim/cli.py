@@ -26,6 +26,16 @@ def _spaces_range(text: str) -> tuple[int, int]:
     return lo, hi
 
 
+def _error_status(text: str) -> int:
+    try:
+        status = int(text)
+    except ValueError:
+        status = 0
+    if not 500 <= status <= 599:
+        raise argparse.ArgumentTypeError("--error-status takes a status from 500 to 599")
+    return status
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m octosim",
@@ -53,6 +63,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--jitter-ms", type=int, default=0, help="random extra latency up to this much")
     p.add_argument(
         "--error-rate", type=float, default=0.0, help="fraction of requests answered with 500"
+    )
+    p.add_argument(
+        "--error-status",
+        type=_error_status,
+        default=500,
+        help="status --error-rate answers: 500 (Octopus) or 502/503/504 (a gateway)",
     )
     p.add_argument(
         "--live-activity",
@@ -96,6 +112,7 @@ async def run(args: argparse.Namespace) -> int:
         "latency_ms": args.latency_ms,
         "jitter_ms": args.jitter_ms,
         "error_rate": args.error_rate,
+        "error_status": args.error_status,
     }
     sim = Simulator(
         host=args.host,
@@ -119,6 +136,11 @@ async def run(args: argparse.Namespace) -> int:
     if args.dedicated_ports:
         for inst in sim.instances.values():
             await sim.add_dedicated_port(inst)
+    # handlers before the first line is printed: a caller may signal as soon as it reads it
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     described = [sim.describe(i) for i in sim.instances.values()]
     if args.json:
         print(json.dumps(described), flush=True)
@@ -131,11 +153,6 @@ async def run(args: argparse.Namespace) -> int:
         for item in described:
             print(f"{item['name']:<24} {item['url']:<48} {item['api_key']}  (v{item['version']})")
         sys.stdout.flush()
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await sim.stop()
     return 0

@@ -25,6 +25,7 @@ class Faults:
     unhealthy: bool = False
     draining: bool = False
     error_rate: float = 0.0
+    error_status: int = 500  # what error_rate answers: 500 from Octopus, 502/503/504 a gateway
     rate_limit_retry_after: int | None = None
     rate_limit_count: int | None = None  # how many requests get 429 before it clears
     slow_body_ms: int = 0
@@ -39,6 +40,10 @@ class Faults:
                 continue
             if key == "offline" and value not in (None, "refuse", "hang"):
                 raise ValueError("offline must be 'refuse', 'hang' or null")
+            if key == "error_status" and (
+                not isinstance(value, int) or isinstance(value, bool) or not 500 <= value <= 599
+            ):
+                raise ValueError("error_status must be an HTTP status from 500 to 599")
             setattr(self, key, value)
 
     def as_dict(self) -> dict[str, Any]:

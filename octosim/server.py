@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import random
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,21 @@ def prefix_links(payload: Any, vdir: str) -> Any:
             if isinstance(item, dict | list):
                 prefix_links(item, vdir)
     return payload
+
+
+class GatewayBody(RawBody):
+    """An answer from a reverse proxy in front of Octopus (HTML, no ``Octopus-Node``)."""
+
+
+def gateway_error(status: int) -> GatewayBody:
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "Error"
+    title = f"{status} {reason}"
+    html = f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+    html += f"<center><h1>{title}</h1></center>\r\n</body>\r\n</html>\r\n"
+    return GatewayBody(html.encode(), "text/html")
 
 
 def _dumps(payload: Any) -> bytes:
@@ -266,7 +282,8 @@ class Simulator:
         status, payload, headers = self._fault_reply(inst)
         if status == 0:
             status, payload, headers = await self._dispatch(inst, request, tail)
-        headers["Octopus-Node"] = f"name={inst.node_name}; version={inst.version}"
+        if not isinstance(payload, GatewayBody):
+            headers["Octopus-Node"] = f"name={inst.node_name}; version={inst.version}"
         inst.stats[f"status {status}"] += 1
         return await self._respond(request, inst, status, payload, headers)
 
@@ -300,6 +317,8 @@ class Simulator:
                 {"Retry-After": str(retry_after)},
             )
         if faults.error_rate > 0 and inst.fault_rng.random() < faults.error_rate:
+            if faults.error_status != 500:
+                return faults.error_status, gateway_error(faults.error_status), {}
             return (
                 500,
                 {

@@ -59,7 +59,8 @@ class SimInstance:
 
     def set_faults(self, **faults: Any) -> None:
         """latency_ms, jitter_ms, offline ("refuse"|"hang"|None), unhealthy, draining,
-        error_rate, rate_limit_retry_after (+ rate_limit_count), slow_body_ms, version."""
+        error_rate (+ error_status, default 500; 502/503/504 answer as a gateway would),
+        rate_limit_retry_after (+ rate_limit_count), slow_body_ms, version."""
         result = _call("PUT", f"{self._base}/faults", faults)
         self.version = result["version"]
 

@@ -124,21 +124,33 @@ def test_state_file_keeps_changes_across_restarts(tmp_path: Path) -> None:
     try:
         inst2 = first_line(again)[0]
         assert inst2["api_key"] == inst["api_key"]
+        assert inst2["no_permission_api_key"] == inst["no_permission_api_key"]
         names = [e["Name"] for e in get(inst2, "/api/Spaces-1/environments/all")]
         assert "Kept Across Restarts" in names
     finally:
         assert stop(again) == 0
 
 
-def test_bad_spaces_option_is_rejected() -> None:
+@pytest.mark.parametrize("option", [("--spaces", "6-3"), ("--error-status", "404")])
+def test_bad_option_is_rejected(option: tuple[str, str]) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "octosim", "--spaces", "6-3"],
+        [sys.executable, "-m", "octosim", *option],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=30,
     )
-    assert proc.returncode == 2 and "--spaces" in proc.stderr
+    assert proc.returncode == 2 and option[0] in proc.stderr
+
+
+def test_error_status_flag_sets_what_the_error_rate_answers() -> None:
+    proc = start("--json", "--instances", "1", "--error-rate", "1", "--error-status", "503")
+    try:
+        inst = first_line(proc)[0]
+        resp = httpx.get(inst["url"] + "/api", trust_env=False)
+        assert resp.status_code == 503 and "503 Service Unavailable" in resp.text
+    finally:
+        assert stop(proc) == 0
 
 
 def rss_mib(pid: int) -> float:

@@ -154,3 +154,33 @@ def test_control_api_lists_and_deletes_instances(
     assert inst.slug in {i["slug"] for i in listing["instances"]}
     octosim_server.delete_instance(inst.slug)
     assert httpx.get(inst.url + "/api", trust_env=False).status_code == 404
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_error_status_answers_gateway_errors_at_the_error_rate(
+    status: int, api: Api, sim_instance: SimInstance
+) -> None:
+    sim_instance.set_faults(error_rate=1.0, error_status=status)
+    resp = api.request("GET", "/api/spaces")
+    assert resp.status_code == status
+    # as a reverse proxy in front of Octopus answers: HTML, no Octopus-Node header
+    assert resp.headers["Content-Type"].startswith("text/html")
+    assert f"<title>{status} " in resp.text and "Octopus-Node" not in resp.headers
+    assert sim_instance.stats()["by_status"] == {str(status): 1}
+    sim_instance.set_faults(error_rate=0.5)
+    codes = Counter(api.request("GET", "/api").status_code for _ in range(40))
+    assert set(codes) == {status, 200} and codes[status] > 0
+    sim_instance.set_faults(error_rate=0.0)
+    assert api.get("/api/spaces")["Items"]
+    sim_instance.set_faults(error_rate=1.0, error_status=500)  # back to Octopus's own 500
+    resp = api.request("GET", "/api/spaces")
+    assert resp.status_code == 500 and resp.json()["ErrorMessage"]
+    assert "Octopus-Node" in resp.headers
+    sim_instance.clear_faults()
+    assert api.get("/api/spaces")["Items"]
+
+
+@pytest.mark.parametrize("bad", [404, 200, 600, "503", True])
+def test_error_status_outside_5xx_is_refused(bad: object, sim_instance: SimInstance) -> None:
+    with pytest.raises(RuntimeError, match="500 to 599"):
+        sim_instance.set_faults(error_status=bad)
