@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -70,11 +71,34 @@ def _day(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d")
 
 
+def _variable_sets_by_space(docs: Iterable[Doc]) -> dict[str, dict[str, Any]]:
+    """Per space, each variable set's owner, ``Version`` and sensitive variables with only
+    whether they hold a value (``has_value``): the value itself never leaves octosim here."""
+    out: dict[str, dict[str, Any]] = {}
+    for vs in docs:
+        out.setdefault(str(vs["SpaceId"]), {})[vs["Id"]] = {
+            "owner_id": vs["OwnerId"],
+            "version": vs["Version"],
+            "sensitive": [
+                {
+                    "id": v["Id"],
+                    "name": v["Name"],
+                    "scope": v.get("Scope") or {},
+                    "has_value": v.get("Value") not in (None, ""),
+                }
+                for v in vs["Variables"]
+                if v.get("IsSensitive")
+            ],
+        }
+    return out
+
+
 def truth(inst: Instance) -> dict[str, Any]:
     """What is really on the instance, for assertions and dashboards to compare with."""
     st = inst.state
     moment = now()
     spaces: dict[str, Any] = {}
+    variable_sets = _variable_sets_by_space(st.variable_sets.values())
     for space_id, space in st.spaces.items():
         machines = list(st.col(space_id, "machines").values())
         envs = st.col(space_id, "environments")
@@ -104,6 +128,7 @@ def truth(inst: Instance) -> dict[str, Any]:
             "tenants": len(st.col(space_id, "tenants")),
             "library_variable_sets": len(st.col(space_id, "libraryvariablesets")),
             "action_templates": len(st.col(space_id, "actiontemplates")),
+            "variable_sets": variable_sets.get(space_id, {}),
             "releases": sum(1 for r in st.releases.values() if r.space_id == space_id),
             "deployments_total": sum(by_state.values()),
             "deployments_by_state": dict(by_state),

@@ -72,6 +72,15 @@ class SimInstance:
         result: dict[str, Any] = _call("GET", f"{self._base}/truth")
         return result
 
+    def sensitive_has_value(self, variable_set_id: str) -> dict[str, bool]:
+        """Each sensitive variable's ``Id`` → whether it holds a value (from ``truth()``;
+        the values themselves are never sent)."""
+        for space in self.truth()["spaces"].values():
+            found = space.get("variable_sets", {}).get(variable_set_id)
+            if found is not None:
+                return {v["id"]: bool(v["has_value"]) for v in found["sensitive"]}
+        raise KeyError(variable_set_id)
+
     def stats(self) -> dict[str, Any]:
         result: dict[str, Any] = _call("GET", f"{self._base}/stats")
         return result

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 from octosim.errors import MSG_CONCURRENCY
 from octosim.testing import SimInstance
@@ -190,6 +193,42 @@ def test_sensitive_without_id_and_no_value_is_wiped_and_new_value_replaces(
     assert back["Value"] is None and back["IsSensitive"] is True
     stored = sim_instance.stored_variable_set(doc["Id"])["Variables"]
     assert next(v for v in stored if v["Id"] == secret["Id"])["Value"] == "n3w-s3cret"
+
+
+def test_truth_shows_whether_each_secret_holds_a_value_but_never_the_value(
+    api: Api, sim_instance: SimInstance
+) -> None:
+    path, doc = _lvs(api)
+    extra = {"Name": "Extra.Secret", "Value": "s3cr3t-extra-value", "IsSensitive": True}
+    sim_instance.edit_variable_set(doc["Id"], add=[extra])
+    doc = api.get(path)
+    stored = sim_instance.stored_variable_set(doc["Id"])["Variables"]
+    secrets = {v["Id"]: v["Value"] for v in stored if v["IsSensitive"]}
+    assert len(secrets) >= 2 and all(secrets.values())
+    truth = sim_instance.truth()
+    entry = truth["spaces"]["Spaces-1"]["variable_sets"][doc["Id"]]
+    assert entry["owner_id"] == doc["OwnerId"] and entry["version"] == doc["Version"]
+    assert {v["id"] for v in entry["sensitive"]} == set(secrets)
+    assert all(v["has_value"] is True for v in entry["sensitive"])
+    text = json.dumps(truth)
+    assert not any(value in text for value in secrets.values())
+    assert sim_instance.sensitive_has_value(doc["Id"]) == dict.fromkeys(secrets, True)
+    # the keep-by-Id / wipe-without-Id rule, seen from outside
+    keep, wipe = list(secrets)[:2]
+    wiped = next(v for v in doc["Variables"] if v["Id"] == wipe)
+    doc["Variables"] = [v for v in doc["Variables"] if v["Id"] != wipe]
+    doc["Variables"].append({k: v for k, v in wiped.items() if k != "Id"})
+    assert api.put(path, doc).status_code == 200
+    after = sim_instance.sensitive_has_value(doc["Id"])
+    assert after[keep] is True and wipe not in after
+    entry = sim_instance.truth()["spaces"]["Spaces-1"]["variable_sets"][doc["Id"]]
+    fresh = [v for v in entry["sensitive"] if v["name"] == wiped["Name"] and v["id"] != keep]
+    assert [v["has_value"] for v in fresh] == [False]
+    # project variable sets are there too, under their space
+    project = api.get("/api/Spaces-1/projects/all")[0]
+    assert project["VariableSetId"] in truth["spaces"]["Spaces-1"]["variable_sets"]
+    with pytest.raises(KeyError):
+        sim_instance.sensitive_has_value("variableset-Nope")
 
 
 def test_variable_ids_must_be_unique_and_read_only_key_cannot_edit(api: Api, ro_api: Api) -> None:
