@@ -79,7 +79,6 @@ class SharedItem(models.Model):
     latest_revision = models.PositiveIntegerField(default=0)
     # Imported content waiting for values (sensitive variables) before revision 1.
     draft = models.JSONField(default=dict, blank=True)
-    archived = models.BooleanField(default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
