@@ -24,6 +24,9 @@ def public_content(kind: str, content: dict[str, Any], secrets_present: set[str]
 
 
 class TrustSerializer(serializers.ModelSerializer[Trust]):
+    # Plain ids: whether an id exists is answered by the view (404 unless visible).
+    publisher = serializers.UUIDField(source="publisher_id")
+    subscriber = serializers.UUIDField(source="subscriber_id")
     publisher_name = serializers.CharField(source="publisher.name", read_only=True)
     subscriber_name = serializers.CharField(source="subscriber.name", read_only=True)
 
@@ -50,6 +53,7 @@ class TrustByTagSerializer(serializers.Serializer[Any]):
 
 
 class ItemSerializer(serializers.ModelSerializer[SharedItem]):
+    publisher = serializers.UUIDField(source="publisher_id")
     publisher_name = serializers.CharField(source="publisher.name", read_only=True)
     needs_values = serializers.SerializerMethodField()
 
@@ -124,6 +128,8 @@ class ChangeSerializer(serializers.Serializer[Any]):
 
 
 class SubscriptionSerializer(serializers.ModelSerializer[Subscription]):
+    item = serializers.UUIDField(source="item_id")
+    space = serializers.UUIDField(source="space_id")
     item_name = serializers.CharField(source="item.name", read_only=True)
     space_name = serializers.CharField(source="space.name", read_only=True)
     latest_revision = serializers.IntegerField(source="item.latest_revision", read_only=True)

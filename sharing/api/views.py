@@ -79,7 +79,7 @@ class ItemViewSet(
         serializer = s.ItemSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        publisher = _managed_space(request, data["publisher"].pk)
+        publisher = _managed_space(request, data["publisher_id"])
         try:
             item = items.create_item(
                 publisher,
@@ -228,10 +228,10 @@ class SubscriptionViewSet(
         serializer = s.SubscriptionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        item = access.visible_items(request.user).filter(pk=data["item"].pk).first()
+        item = access.visible_items(request.user).filter(pk=data["item_id"]).first()
         if item is None:
             raise NotFound("No such shared item.")
-        space = _managed_space(request, data["space"].pk)
+        space = _managed_space(request, data["space_id"])
         try:
             sub = subscriptions.subscribe(
                 item,
@@ -317,8 +317,8 @@ class TrustViewSet(
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = s.TrustSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        publisher = _managed_space(request, serializer.validated_data["publisher"].pk)
-        subscriber = _space(request, serializer.validated_data["subscriber"].pk)
+        publisher = _managed_space(request, serializer.validated_data["publisher_id"])
+        subscriber = _space(request, serializer.validated_data["subscriber_id"])
         try:
             trust = trusts.propose(publisher, subscriber, actor=request.user)
         except TrustError as exc:

@@ -136,6 +136,12 @@ def test_outsider_sees_nothing(api_client, pair, outsider, token_for):
         format="json",
     )
     assert made.status_code == 404
+    unknown = api_client.post(
+        f"{API}/items/",
+        {"kind": "variable_set", "name": "x", "publisher": "00000000-0000-4000-8000-000000000000"},
+        format="json",
+    )
+    assert unknown.status_code == 404  # existing and unknown spaces look the same
 
 
 def test_read_only_token_cannot_publish(api_client, pair, space_owner, token_for):
