@@ -48,6 +48,8 @@ def subscribe(
         )
     if item.policy == SharedItem.Policy.PUSH:
         mode = Subscription.Mode.AUTOMATIC
+        if pinned_revision is not None:
+            raise SubscriptionError("The publisher pushes every revision: it cannot be pinned.")
     if pinned_revision is not None and not 0 < pinned_revision <= item.latest_revision:
         raise SubscriptionError(f"There is no revision {pinned_revision} to pin.")
     with transaction.atomic():
@@ -95,6 +97,8 @@ def change(
             raise SubscriptionError("The publisher pushes this item to every subscriber.")
         sub.mode = mode
     if pinned_revision != "keep":
+        if pinned_revision is not None and sub.item.policy == SharedItem.Policy.PUSH:
+            raise SubscriptionError("The publisher pushes every revision: it cannot be pinned.")
         if pinned_revision is not None and not (
             isinstance(pinned_revision, int) and 0 < pinned_revision <= sub.item.latest_revision
         ):

@@ -204,6 +204,8 @@ def test_push_items_are_automatic_for_every_subscriber(pair):
     assert sub.mode == Subscription.Mode.AUTOMATIC
     with pytest.raises(SubscriptionError):
         subscriptions.change(sub, mode=Subscription.Mode.ON_DEMAND)
+    with pytest.raises(SubscriptionError, match="cannot be pinned"):
+        subscriptions.change(sub, pinned_revision=1)
 
 
 def test_pinned_subscription_stays_on_its_revision(pair):
