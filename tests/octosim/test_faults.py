@@ -5,6 +5,7 @@ asserts how fast octosim is."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -56,6 +57,34 @@ def test_offline_hang_accepts_but_never_answers(api: Api, sim_instance: SimInsta
         api.client.get("/api", timeout=httpx.Timeout(5.0, read=0.5))
     sim_instance.clear_faults()
     api.get("/api")
+
+
+def test_stopping_octosim_ends_hung_requests_instead_of_waiting_for_them() -> None:
+    sim = SimServer(instances=1).start()
+    proc = sim.process
+    assert proc is not None
+    inst = sim.instances[0]
+    inst.set_faults(offline="hang")
+    failures: list[Exception] = []
+
+    def hung_call() -> None:
+        try:
+            httpx.get(inst.url + "/api", timeout=120, trust_env=False)
+        except httpx.HTTPError as exc:
+            failures.append(exc)
+
+    thread = threading.Thread(target=hung_call, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while inst.stats()["total"] < 1:  # the request has reached octosim and hangs there
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    sim.stop()
+    thread.join(timeout=30)
+    # exit code 0: octosim ended by itself; SimServer's fallback after 15 s is a SIGKILL (-9)
+    assert proc.returncode == 0
+    assert not thread.is_alive() and len(failures) == 1
+    assert isinstance(failures[0], httpx.RemoteProtocolError | httpx.ReadError)
 
 
 def test_unhealthy_answers_418_on_health_only(api: Api, sim_instance: SimInstance) -> None:
