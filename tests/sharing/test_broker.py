@@ -226,3 +226,17 @@ def test_enlisted_spaces_of_a_third_instance_can_subscribe(make_sim_instance, pa
     trusts.accept(trusts.propose(pair["publisher"], target))
     sub = subscribe(make_set(pair["publisher"]), target)
     assert deliver(sub) == "written"
+
+
+def test_import_step_templates_command_reads_a_folder(pair, tmp_path):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    (tmp_path / "one.json").write_text(json.dumps(TEMPLATE))
+    out = StringIO()
+    call_command("import_step_templates", str(pair["publisher"].pk), str(tmp_path), stdout=out)
+    assert "Imported 1 step templates" in out.getvalue()
+    assert SharedItem.objects.filter(
+        kind=SharedItem.Kind.STEP_TEMPLATE, name="Notify Slack"
+    ).exists()
