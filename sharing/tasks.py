@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from sharing.services import alerts, delivery, drift
+from sharing.services import alerts, delivery, drift, trusts
 
 
 @shared_task(time_limit=150, soft_time_limit=140, acks_late=True)
@@ -14,9 +14,10 @@ def deliver(subscription_id: str, revision: int, trigger: str = "publish") -> st
 
 @shared_task(time_limit=120, soft_time_limit=110)
 def sweep() -> int:
-    """Periodic: re-queue due retries and lost work; send failure alerts."""
+    """Periodic: re-queue due retries and lost work; failure alerts; tag trusts."""
     count = delivery.sweep()
     alerts.check_failures()
+    trusts.extend_tag_trusts()
     return count
 
 

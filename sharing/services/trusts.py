@@ -42,13 +42,34 @@ def propose(publisher: Space, subscriber: Space, *, actor: Any = None, via_tag: 
 
 
 def propose_by_tag(publisher: Space, tag: str, *, actor: Any = None) -> list[Trust]:
-    """Offer to share with every enlisted space on an instance carrying ``tag``."""
+    """Offer to share with every enlisted space on an instance carrying ``tag``.
+
+    Spaces that already have a trust with the publisher (in any state, revoked included) are
+    left alone. :func:`extend_tag_trusts` repeats this for spaces enlisted later.
+    """
     spaces = (
         Space.objects.filter(instance__tags__name=tag, state=Space.State.ENLISTED)
         .exclude(pk=publisher.pk)
+        .exclude(trusts_received__publisher=publisher)
         .distinct()
     )
     return [propose(publisher, s, actor=actor, via_tag=tag) for s in spaces]
+
+
+def extend_tag_trusts() -> int:
+    """Periodic: propose tag trusts to spaces enlisted since. Returns how many were proposed."""
+    pairs = (
+        Trust.objects.exclude(via_tag="")
+        .values_list("publisher_id", "via_tag")
+        .distinct()
+        .order_by()
+    )
+    made = 0
+    for publisher_id, tag in pairs:
+        publisher = Space.objects.filter(pk=publisher_id).first()
+        if publisher is not None:
+            made += len(propose_by_tag(publisher, tag))
+    return made
 
 
 def accept(trust: Trust, *, actor: Any = None) -> Trust:
