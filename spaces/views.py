@@ -239,15 +239,11 @@ def space_create(request: HttpRequest, pk: Any) -> HttpResponse:
 @login_required
 @require_GET
 def space_list(request: HttpRequest) -> HttpResponse:
-    rows = services.tiles(request.user)
-    for row in rows:
-        row["id"] = str(row["id"])
-        row["instance_id"] = str(row["instance_id"])
-        row["octopus_url"] = f"{row.pop('instance__base_url').rstrip('/')}/app#/{row['octopus_id']}"
+    data = services.tiles(request.user)
     return render(
         request,
         "spaces/list.html",
-        {"tiles": rows, "count": len(rows), "query": request.GET.get("q", "")},
+        {"tiles": data, "count": len(data["spaces"]), "query": request.GET.get("q", "")},
     )
 
 

@@ -1,7 +1,13 @@
 /* All spaces: tiles rendered from the page's JSON, instant filtering, keyboard use. */
 (function () {
   "use strict";
-  const data = JSON.parse(document.getElementById("tiles-data").textContent);
+  const raw = JSON.parse(document.getElementById("tiles-data").textContent);
+  // Rows are [id, name, octopus id, instance index, projects, targets, starred].
+  const data = raw.spaces.map(function (r) {
+    const i = raw.instances[r[3]];
+    return { id: r[0], name: r[1], octopus_id: r[2], instance: i, project_count: r[4],
+             target_count: r[5], starred: r[6] };
+  });
   const box = document.getElementById("tiles");
   const search = document.getElementById("space-search");
   const count = document.getElementById("space-count");
@@ -10,7 +16,7 @@
   const blank = "00000000-0000-0000-0000-000000000000";
   const csrf = document.querySelector("#csrf-holder input[name=csrfmiddlewaretoken]").value;
   data.forEach(function (t) {
-    t.haystack = [t.name, t.instance__name, t.instance__region].concat(t.tags).join(" ").toLowerCase();
+    t.haystack = [t.name, t.instance.name, t.instance.region].concat(t.instance.tags).join(" ").toLowerCase();
   });
 
   function el(tag, cls, text) {
@@ -41,16 +47,16 @@
     });
     head.append(title, star);
     const inst = el("div", "small text-body-secondary");
-    const dot = el("span", "status-dot " + t.instance__status);
-    dot.title = t.instance__status;
-    inst.append(dot, document.createTextNode(" " + t.instance__name + " " + (t.instance__version || "")));
+    const dot = el("span", "status-dot " + t.instance.status);
+    dot.title = t.instance.status;
+    inst.append(dot, document.createTextNode(" " + t.instance.name + " " + (t.instance.version || "")));
     const meta = el("div", "small mt-2 text-body");
     meta.textContent = (t.project_count ?? "–") + " projects · " + (t.target_count ?? "–") + " targets" +
-      (t.instance__region ? " · " + t.instance__region : "");
+      (t.instance.region ? " · " + t.instance.region : "");
     body.append(head, inst, meta);
-    if (t.tags.length) {
+    if (t.instance.tags.length) {
       const tags = el("div", "mt-1");
-      t.tags.forEach(function (name) { tags.append(el("span", "badge text-bg-secondary me-1", name)); });
+      t.instance.tags.forEach(function (name) { tags.append(el("span", "badge text-bg-secondary me-1", name)); });
       body.append(tags);
     }
     card.append(body);

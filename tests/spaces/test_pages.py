@@ -59,7 +59,7 @@ def test_only_admins_enlist_and_outsiders_get_404(
     assert login(outsider).get(reverse("spaces:space", args=[space.pk])).status_code == 404
     assert login(outsider).get(reverse("spaces:instance", args=[enlisted.pk])).status_code == 404
     tiles = login(outsider).get(reverse("spaces:list"))
-    assert json.loads(_tiles_json(tiles.content.decode())) == []
+    assert json.loads(_tiles_json(tiles.content.decode())) == {"instances": [], "spaces": []}
 
 
 def _tiles_json(html: str) -> str:
@@ -77,12 +77,13 @@ def test_tiles_page_lists_visible_enlisted_spaces_with_counts_and_links(
     services.set_enlisted(enlisted.spaces.get(octopus_id="Spaces-3"), False)
     services.update_instance(enlisted, region="APAC", tags=["prod"])
     page = login(admin_user).get(reverse("spaces:list"))
-    tiles = json.loads(_tiles_json(page.content.decode()))
-    assert [t["octopus_id"] for t in tiles] == ["Spaces-1", "Spaces-2"]
-    two = tiles[1]
-    assert (two["project_count"], two["target_count"]) == (7, 4)
-    assert two["instance__region"] == "APAC" and two["tags"] == ["prod"]
-    assert two["octopus_url"] == f"{enlisted.base_url}/app#/Spaces-2"
+    data = json.loads(_tiles_json(page.content.decode()))
+    assert [row[2] for row in data["spaces"]] == ["Spaces-1", "Spaces-2"]
+    two = data["spaces"][1]
+    assert two[0] == str(enlisted.spaces.get(octopus_id="Spaces-2").pk)
+    assert (two[4], two[5], two[6]) == (7, 4, False)
+    inst = data["instances"][two[3]]
+    assert (inst["name"], inst["region"], inst["tags"]) == (enlisted.name, "APAC", ["prod"])
     assert "api_key" not in page.content.decode()
 
 

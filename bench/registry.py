@@ -1,0 +1,199 @@
+"""Registry benchmark on PostgreSQL.
+
+1. Enlisting one octosim instance with 1,000 spaces (wall time, real HTTP).
+2. The All spaces tiles page, the spaces API list and the switcher with 5,000 spaces on 200
+   instances: server time (the request handled inside Django, no network) p50/p95 and the
+   number of SQL queries, for an administrator and for a user who sees everything through
+   group grants (the heavier access query), and again with 10 times fewer spaces to show
+   the query count does not grow.
+
+The database (odcm_bench_registry) is created and dropped here.
+
+    .venv/bin/python bench/registry.py [--spaces 5000] [--instances 200] [--requests 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_URL = os.environ.get("ODCM_BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+DB_NAME = "odcm_bench_registry"
+
+
+def _db(sql: str) -> None:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(sql.encode())
+
+
+def setup_django() -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ["ODCM_TEST_DATABASE_URL"] = ADMIN_URL.rsplit("/", 1)[0] + "/" + DB_NAME
+    os.environ["ODCM_TEST_REDIS_URL"] = "redis://127.0.0.1:6379/3"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"  # HTTP to 127.0.0.1 allowed
+    os.environ.setdefault("ODCM_LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores (nproc), {model}, Python {platform.python_version()}"
+
+
+def bench_enlist(spaces: int) -> None:
+    from octosim.testing import SimServer
+    from spaces import services
+    from spaces.models import Instance
+
+    with SimServer(instances=0, seed=1) as sim:
+        inst = sim.create_instance("big", spaces=spaces)
+        started = time.perf_counter()
+        import httpx
+
+        httpx.get(inst.url + "/api", timeout=120, trust_env=False)  # octosim builds it lazily
+        warm = time.perf_counter() - started
+        started = time.perf_counter()
+        row = services.enlist_instance(name="Big", base_url=inst.url, api_key=inst.api_key)
+        took = time.perf_counter() - started
+        count = row.spaces.count()
+        requests = inst.stats()["total"]
+        Instance.objects.filter(pk=row.pk).delete()
+    print(f"enlist: {count} spaces in {took:.2f} s ({requests} HTTP requests to octosim; "
+          f"octosim's own lazy generation beforehand: {warm:.2f} s)")  # fmt: skip
+
+
+def build(spaces: int, instances: int, prefix: str) -> tuple[Any, Any]:
+    from identity import services as identity_services
+    from identity.models import Role, User
+    from odcm.crypto import seal
+    from spaces import services
+    from spaces.models import Favourite, Instance, Space, Tag
+
+    tags = [Tag.objects.get_or_create(name=n)[0] for n in ("prod", "test", "emea", "apac")]
+    made = []
+    for n in range(instances):
+        inst = Instance(name=f"{prefix}-{n:03d}", slug=f"{prefix}-{n:03d}",
+                        base_url=f"https://{prefix}-{n:03d}.example.com",
+                        region=["EMEA", "APAC", "NA"][n % 3], version="2024.4.1234",
+                        status=Instance.Status.ONLINE)  # fmt: skip
+        seal(inst, "api_key", "API-BENCHBENCHBENCHBENCH00")
+        made.append(inst)
+    Instance.objects.bulk_create(made)
+    for n, inst in enumerate(made):
+        inst.tags.set([tags[n % 4], tags[(n + 1) % 4]])
+    rows = [
+        Space(instance=made[i % instances], octopus_id=f"Spaces-{i}", name=f"Space {i:05d}",
+              slug=f"space-{i}", project_count=i % 17, target_count=i % 23)
+        for i in range(spaces)
+    ]  # fmt: skip
+    Space.objects.bulk_create(rows, batch_size=1000)
+    admin = User.objects.create_superuser(username=f"{prefix}-admin", password="x")
+    viewer = User.objects.create_user(username=f"{prefix}-viewer", password="x")
+    group = identity_services.create_group(name=f"{prefix} viewers", members=[viewer])
+    for inst in made:
+        identity_services.grant(group, Role.VIEWER, instance=inst)
+    for user in (admin, viewer):
+        Favourite.objects.bulk_create(Favourite(user=user, space=s) for s in rows[:20])
+        for s in rows[:50]:
+            services.record_visit(user, s)
+    return admin, viewer
+
+
+def measure(user: Any, url: str, requests: int, api: bool) -> tuple[float, float, int, int]:
+    from django.db import connection
+    from django.test import Client
+    from rest_framework.test import APIClient
+
+    client: Any = APIClient() if api else Client()
+    client.force_login(user)
+    queries = 0
+
+    def count(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        nonlocal queries
+        queries += 1
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        answer = client.get(url)
+    assert answer.status_code == 200, (url, answer.status_code)
+    times = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        answer = client.get(url)
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
+    return statistics.median(times), p95, queries, len(answer.content)
+
+
+PAGES = [
+    ("tiles page", "/spaces/", False),
+    ("spaces API (page of 50)", "/api/v1/spaces/", True),
+    ("spaces API (page_size=500)", "/api/v1/spaces/?page_size=500", True),
+    ("spaces API search", "/api/v1/spaces/?search=emea", True),
+    ("switcher", "/spaces/switcher/", False),
+    ("instances page", "/spaces/instances/", False),
+]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spaces", type=int, default=5000)
+    parser.add_argument("--instances", type=int, default=200)
+    parser.add_argument("--enlist-spaces", type=int, default=1000)
+    parser.add_argument("--requests", type=int, default=40)
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    _db(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+    _db(f'CREATE DATABASE "{DB_NAME}"')
+    try:
+        setup_django()
+        bench_enlist(args.enlist_spaces)
+        small = build(args.spaces // 10, args.instances // 10, "small")
+        big = build(args.spaces, args.instances, "big")
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+        print(
+            f"\n{args.spaces} spaces on {args.instances} instances (queries: same at "
+            f"{args.spaces // 10} spaces?), {args.requests} requests each, server time"
+        )
+        for role, index in (("admin", 0), ("viewer via grants", 1)):
+            for label, url, api in PAGES:
+                p50, p95, queries, size = measure(big[index], url, args.requests, api)
+                small_queries = measure(small[index], url, 2, api)[2]
+                same = "same" if small_queries == queries else f"DIFFERS: {small_queries}"
+                print(f"  {role:18} {label:28} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  "
+                      f"{queries:2d} queries ({same})  {size / 1024:7.0f} KiB")  # fmt: skip
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        _db(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
