@@ -1,0 +1,292 @@
+"""Grant push benchmark: from a grant (or revoke) being saved to the team being right in Octopus.
+
+Starts octosim (20 instances x 10 spaces, plus one instance for the single-space runs) answering
+every request after a fixed latency, enlists them in a scratch PostgreSQL database and starts
+one Celery worker. Then:
+
+    one space    --repeat times: grant a group Deployer on one space, wait until Octopus has the
+                 team (members, external groups, scoped role); revoke, wait until it is gone.
+    200 spaces   grant a group Viewer on every space of the 20 instances (one grant per
+                 instance, saved in one transaction), wait until all 200 teams are right; then
+                 revoke them all and wait until every team is gone.
+
+"Right in Octopus" is observed by polling Octopus itself (GET /api/teams/all and
+/api/scopeduserroles on every instance, in parallel), so the figures include the poll's own
+latency (about one round trip). Prints p50/p95/max, the targets (one space p95 < 5 s; 200
+spaces < 30 s) and the machine.
+
+    .venv/bin/python bench/grants.py [--instances 20] [--spaces 10] [--latency-ms 50]
+                                     [--repeat 20] [--concurrency 4] [--worker-log PATH]
+
+Needs PostgreSQL and Redis (ODCM_BENCH_DATABASE_URL, default
+postgres://postgres@127.0.0.1:5432/odcm_bench_identity, created if missing and emptied; and
+ODCM_BENCH_REDIS_URL, default redis://127.0.0.1:6379/7, flushed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DB_URL = os.environ.get(
+    "ODCM_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/odcm_bench_identity"
+)
+REDIS_URL = os.environ.get("ODCM_BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
+ENV = {
+    "DJANGO_SETTINGS_MODULE": "tests.settings",
+    "ODCM_TEST_DATABASE_URL": DB_URL,
+    "ODCM_TEST_REDIS_URL": REDIS_URL,
+    "ODCM_VAR_DIR": str(ROOT / "var" / "bench"),
+    "ODCM_LOG_LEVEL": "WARNING",
+}
+os.environ.update(ENV)
+TARGET_ONE_P95 = 5.0
+TARGET_MANY = 30.0
+
+
+def prepare_database() -> None:
+    import psycopg
+
+    name = urlsplit(DB_URL).path.lstrip("/")
+    admin = DB_URL.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def machine() -> str:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f", {kb / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    return (
+        f"{platform.system()} {platform.release()}, {os.cpu_count()} CPUs ({model or 'unknown'})"
+        f"{mem}, Python {platform.python_version()}"
+    )
+
+
+def state_of(client: Any, space_ids: set[str]) -> dict[str, tuple[str, list[str], list[str]]]:
+    """ODCM teams by space: (name, members, role ids), read straight from Octopus."""
+    teams = [
+        t
+        for t in client.get_all("/api/teams")
+        if t.get("SpaceId") in space_ids and str(t.get("Name", "")).startswith("ODCM · ")
+    ]
+    roles: dict[str, list[str]] = {}
+    for role in client.paginate("/api/scopeduserroles", {"includeSystem": "false"}):
+        roles.setdefault(role["TeamId"], []).append(role["UserRoleId"])
+    return {
+        t["SpaceId"]: (t["Name"], sorted(t["MemberUserIds"]), sorted(roles.get(t["Id"], [])))
+        for t in teams
+    }
+
+
+def wait_until(
+    pool: ThreadPoolExecutor,
+    clients: dict[str, Any],
+    wanted: dict[str, dict[str, tuple[str, list[str], list[str]] | None]],
+    started: float,
+    timeout: float = 120.0,
+) -> float:
+    """Poll every instance until each listed space has exactly the wanted team (or none)."""
+    pending = dict(wanted)
+    while pending:
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"Octopus not right after {timeout}s: {sorted(pending)[:3]}")
+
+        def check(item: tuple[str, dict[str, Any]]) -> str | None:
+            slug, spaces = item
+            seen = state_of(clients[slug], set(spaces))
+            ok = all(seen.get(space) == team for space, team in spaces.items())
+            return slug if ok else None
+
+        for slug in pool.map(check, list(pending.items())):
+            if slug is not None:
+                pending.pop(slug)
+    return time.monotonic() - started
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--instances", type=int, default=20)
+    parser.add_argument("--spaces", type=int, default=10)
+    parser.add_argument("--latency-ms", type=int, default=50)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--worker-log", help="write the worker's log (INFO) to this file")
+    args = parser.parse_args()
+
+    prepare_database()
+    from django.db import transaction
+    from django.utils.text import slugify
+
+    from identity import services
+    from identity.models import Role, User
+    from octosim.testing import SimServer
+    from odcm.clients import client_for
+    from odcm.crypto import seal
+    from spaces.models import Instance, Space
+
+    with SimServer(instances=0, seed=5) as sim:
+        sims = [
+            sim.create_instance(f"grants-{n:02d}", spaces=args.spaces)
+            for n in range(args.instances)
+        ]
+        single_sim = sim.create_instance("grants-single", spaces=2)
+        instances: dict[str, Instance] = {}
+        for one in [*sims, single_sim]:
+            inst = Instance(name=one.slug, slug=one.slug, base_url=one.url)
+            seal(inst, "api_key", one.api_key)
+            inst.save()
+            instances[one.slug] = inst
+            with client_for(inst) as client:
+                Space.objects.bulk_create(
+                    Space(instance=inst, octopus_id=sp["Id"], name=sp["Name"],
+                          slug=slugify(sp["Name"]))
+                    for sp in client.spaces()
+                )  # fmt: skip
+        for one in [*sims, single_sim]:
+            one.set_faults(latency_ms=args.latency_ms)
+        people = [User.objects.create_user(u, f"{u}@example.com") for u in ("alice", "bob")]
+        group = services.create_group(
+            name="Platform engineers", members=people, external_groups=["cn=platform,dc=corp"]
+        )
+        members = ["Users-3", "Users-4"]  # alice and bob in octosim
+        clients = {slug: client_for(inst) for slug, inst in instances.items()}
+
+        log = open(args.worker_log, "wb") if args.worker_log else None  # noqa: SIM115
+        level = "INFO" if log else "WARNING"
+        worker = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "odcm", "worker", f"--loglevel={level}",
+                f"--concurrency={args.concurrency}", "--pool=prefork", "--without-gossip",
+                "--without-mingle", "--without-heartbeat", f"--hostname=bench-{os.getpid()}@%h",
+            ],
+            cwd=ROOT,
+            env={**os.environ, **ENV, "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.DEVNULL,
+            stderr=log if log is not None else subprocess.PIPE,
+        )  # fmt: skip
+        time.sleep(4)  # worker start-up is not part of a grant
+        pool = ThreadPoolExecutor(max_workers=len(clients))
+        try:
+            print(f"machine: {machine()}")
+            print(
+                f"octosim: {args.instances} instances x {args.spaces} spaces + 1, "
+                f"{args.latency_ms} ms latency per request; 1 Celery worker, "
+                f"{args.concurrency} processes"
+            )
+            single = Space.objects.get(instance=instances[single_sim.slug], octopus_id="Spaces-2")
+            name = "ODCM · Platform engineers (Deployer)"
+            deployer = ["userroles-projectdeployer"]
+            grants, revokes = [], []
+            for _ in range(args.repeat):
+                started = time.monotonic()
+                grant = services.grant(group, Role.DEPLOYER, space=single)
+                grants.append(
+                    wait_until(
+                        pool,
+                        clients,
+                        {single_sim.slug: {"Spaces-2": (name, members, deployer)}},
+                        started,
+                    )  # fmt: skip
+                )
+                started = time.monotonic()
+                services.revoke(grant)
+                revokes.append(
+                    wait_until(pool, clients, {single_sim.slug: {"Spaces-2": None}}, started)
+                )
+            for label, values in (("grant", grants), ("revoke", revokes)):
+                p95 = pct(values, 0.95)
+                verdict = "OK" if p95 < TARGET_ONE_P95 else "MISSED"
+                print(
+                    f"one space, {label:6}: n={len(values)} p50={statistics.median(values):.2f}s "
+                    f"p95={p95:.2f}s max={max(values):.2f}s  (target p95 < {TARGET_ONE_P95:.0f}s:"
+                    f" {verdict})"
+                )
+
+            many_name = "ODCM · Platform engineers (Viewer)"
+            viewer = ["userroles-projectviewer"]
+            all_spaces = {
+                one.slug: [s.octopus_id for s in instances[one.slug].spaces.all()] for one in sims
+            }
+            total = sum(len(v) for v in all_spaces.values())
+            started = time.monotonic()
+            with transaction.atomic():
+                many = [
+                    services.grant(group, Role.VIEWER, instance=instances[one.slug]) for one in sims
+                ]
+            wanted: dict[str, dict[str, Any]] = {
+                slug: {sid: (many_name, members, viewer) for sid in ids}
+                for slug, ids in all_spaces.items()
+            }
+            granted = wait_until(pool, clients, wanted, started)
+            started = time.monotonic()
+            with transaction.atomic():
+                for grant in many:
+                    services.revoke(grant)
+            gone = {slug: dict.fromkeys(ids) for slug, ids in all_spaces.items()}
+            revoked = wait_until(pool, clients, gone, started)
+            for label, value in (("grant", granted), ("revoke", revoked)):
+                verdict = "OK" if value < TARGET_MANY else "MISSED"
+                print(
+                    f"{total} spaces on {len(sims)} instances, {label:6}: {value:.2f}s "
+                    f"(target < {TARGET_MANY:.0f}s: {verdict})"
+                )
+        finally:
+            pool.shutdown()
+            for client in clients.values():
+                client.close()
+            worker.terminate()
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait(timeout=5)
+            if worker.stderr is not None:
+                errors = worker.stderr.read().decode(errors="replace")
+                if "Traceback" in errors:
+                    print(errors[-3000:], file=sys.stderr)
+                worker.stderr.close()
+            if log is not None:
+                log.close()
+
+
+if __name__ == "__main__":
+    main()
