@@ -35,6 +35,13 @@ class EnlistForm(forms.Form):
     region = forms.CharField(max_length=100, required=False, label="Region or location")
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
     tags = forms.CharField(required=False, help_text="Comma separated, e.g. prod, emea")
+    enlist_all = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Enlist every space",
+        help_text="Untick to list the spaces without enlisting them, then pick them on the "
+        "instance's page.",
+    )
 
     def clean_tags(self) -> list[str]:
         return _tags(self.cleaned_data.get("tags") or "")

@@ -91,6 +91,7 @@ def enlist(request: HttpRequest) -> HttpResponse:
                 region=data["region"],
                 description=data["description"],
                 tags=data["tags"],
+                space_ids=None if data["enlist_all"] else [],
                 actor=request.user,
                 request=request,
             )
@@ -98,7 +99,14 @@ def enlist(request: HttpRequest) -> HttpResponse:
             form.add_error(None, exc.message)
         else:
             count = instance.spaces.count()
-            messages.success(request, f"Enlisted {instance.name} with {count} spaces.")
+            if data["enlist_all"]:
+                messages.success(request, f"Enlisted {instance.name} with {count} spaces.")
+            else:
+                messages.success(
+                    request,
+                    f"Enlisted {instance.name}; its {count} spaces are listed: enlist the ones "
+                    "you want below.",
+                )
             return redirect("spaces:instance", pk=instance.pk)
     return render(request, "spaces/enlist.html", {"form": form})
 

@@ -35,10 +35,26 @@ def test_enlist_form_shows_the_specific_error_and_saves_nothing(
     assert "API-BADBADBAD" not in page.content.decode()  # never rendered back
     assert not Instance.objects.exists()
     form["api_key"] = sim_instance.api_key
+    form["enlist_all"] = "on"
     page = client.post(reverse("spaces:enlist"), form, follow=True)
     inst = Instance.objects.get()
     assert page.redirect_chain[-1][0] == reverse("spaces:instance", args=[inst.pk])
     assert "Enlisted Bris with 3 spaces." in page.content.decode()
+
+
+def test_enlist_form_can_list_spaces_for_picking_later(
+    sim_instance: SimInstance, admin_user: User, login: Callable[[User], Client]
+) -> None:
+    client = login(admin_user)
+    form = {"name": "Pick", "base_url": sim_instance.url, "api_key": sim_instance.api_key}
+    page = client.post(reverse("spaces:enlist"), form, follow=True)
+    assert "enlist the ones you want" in page.content.decode()
+    inst = Instance.objects.get()
+    assert set(inst.spaces.values_list("state", flat=True)) == {Space.State.NOT_ENLISTED}
+    space = inst.spaces.get(octopus_id="Spaces-2")
+    client.post(reverse("spaces:space-state", args=[space.pk, "enlist"]), {"next": "instance"})
+    space.refresh_from_db()
+    assert space.state == Space.State.ENLISTED
 
 
 def test_only_admins_enlist_and_outsiders_get_404(
