@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods
 
 from audit.services import record
 from identity import access
+from monitoring import render as render_html
 from monitoring.charts import stacked_bars
 from monitoring.forms import AlertSettingsForm, MaintenanceWindowForm, PinForm
 from monitoring.models import InstanceMonitor, MaintenanceWindow, StatusFlip, VersionChange
@@ -47,11 +48,26 @@ def _context(request: HttpRequest) -> dict[str, Any]:
     period = dashboard.parse_period(params)
     filters = dashboard.Filters.from_params(params)
     sort = str(params.get("sort") or "space")
-    table = dashboard.space_table(request.user, period, filters, sort)
+    try:
+        page = int(params.get("page") or 1)
+    except ValueError:
+        page = 1
+    stamp = dashboard.data_stamp()
+    size = settings.ODCM_DASHBOARD_PAGE_SIZE
+    table = dashboard.cached(
+        request.user,
+        stamp,
+        ("table", period, filters, sort, page, size),
+        lambda: dashboard.space_table(
+            request.user, period, filters, sort, page=page, page_size=size
+        ),
+    )
     query = {**filters.as_dict(), "tf": period.key}
     if period.key == "custom":
         query.update({"from": period.first.isoformat(), "to": period.last.isoformat()})
     return {
+        "rows_html": render_html.table_rows(table.rows),
+        "pages": {"number": table.page, "count": table.pages, "numbers": range(1, table.pages + 1)},
         "period": period,
         "filters": filters,
         "sort": sort,
@@ -59,6 +75,7 @@ def _context(request: HttpRequest) -> dict[str, Any]:
         "query": query,
         "now": timezone.now(),
         "refresh_seconds": settings.ODCM_DASHBOARD_REFRESH_SECONDS,
+        "stamp": stamp,
     }
 
 
@@ -67,13 +84,20 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     context = _context(request)
     if request.headers.get("HX-Request") and request.GET.get("part") == "table":
         return render(request, "monitoring/_dashboard_body.html", context)
-    context["choices"] = dashboard.filter_choices(request.user)
-    days = dashboard.deployments_by_day(request.user, context["period"], context["filters"])
-    context["chart"] = stacked_bars(days)
-    context["timelines"] = dashboard.status_timelines(
-        request.user, context["period"], context["filters"]
-    )
-    context["versions"] = dashboard.version_inventory(request.user, context["filters"])
+    user, period, filters = request.user, context["period"], context["filters"]
+
+    def extras() -> dict[str, Any]:
+        return {
+            "choices": dashboard.filter_choices(user),
+            "days": dashboard.deployments_by_day(user, period, filters),
+            "timelines": dashboard.status_timelines(user, period, filters),
+            "versions": dashboard.version_inventory(user, filters),
+        }
+
+    more = dashboard.cached(user, context["stamp"], ("extras", period, filters), extras)
+    context["choices"], context["versions"] = more["choices"], more["versions"]
+    context["chart"] = stacked_bars(more["days"])
+    context["timelines_html"] = render_html.timelines(more["timelines"])
     if request.headers.get("HX-Request"):
         return render(request, "monitoring/_dashboard_all.html", context)
     return render(request, "odcm/home.html", context)
@@ -81,15 +105,17 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def spaces_csv(request: HttpRequest) -> HttpResponse:
-    context = _context(request)
+    period = dashboard.parse_period(request.GET)
+    filters = dashboard.Filters.from_params(request.GET)
+    rows = dashboard.space_rows(request.user, period, filters, str(request.GET.get("sort") or ""))
     response = HttpResponse(content_type="text/csv; charset=utf-8")
-    period = context["period"]
     response["Content-Disposition"] = (
         f'attachment; filename="odcm-spaces-{period.first}-{period.last}.csv"'
     )
     writer = csv.writer(response)
     writer.writerow([name for name, _ in CSV_COLUMNS])
-    for row in context["table"].rows:
+    for raw in rows.iterator(chunk_size=500):
+        row = dashboard.finish_row(raw)
         writer.writerow(["" if row.get(key) is None else row.get(key) for _, key in CSV_COLUMNS])
     return response
 
@@ -118,6 +144,7 @@ def instance_view(request: HttpRequest, slug: str) -> HttpResponse:
             if pin_form.is_valid():
                 new = pin_form.cleaned_data["pinned_version"]
                 set_pin(instance, new)
+                dashboard.bump()
                 record(
                     "monitoring.pin",
                     request=request,
@@ -133,6 +160,7 @@ def instance_view(request: HttpRequest, slug: str) -> HttpResponse:
                 window = window_form.save(commit=False)
                 window.instance, window.created_by = instance, request.user
                 window.save()
+                dashboard.bump()
                 record(
                     "monitoring.window.create",
                     request=request,
@@ -149,6 +177,7 @@ def instance_view(request: HttpRequest, slug: str) -> HttpResponse:
             if window.ends_at > now:
                 window.ends_at = max(now, window.starts_at + timedelta(seconds=1))
                 window.save(update_fields=["ends_at"])
+                dashboard.bump()
                 record("monitoring.window.end", request=request, obj=instance)
             return redirect("monitoring:instance", slug=slug)
     context = {

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from monitoring.services import dashboard
+from odcm.api.pagination import Pagination
 from odcm.api.permissions import IsAuthenticatedUser
 
 PARAMS = [
@@ -23,6 +24,8 @@ PARAMS = [
     OpenApiParameter("region", str),
     OpenApiParameter("status", str),
     OpenApiParameter("tag", str),
+    OpenApiParameter("page", int),
+    OpenApiParameter("page_size", int, description="Rows per page (default 50, up to 500)"),
 ]
 
 SPACE_FIELDS = [
@@ -53,6 +56,14 @@ def _period_body(period: dashboard.Period) -> dict[str, Any]:
     return {"timeframe": period.key, "from": period.first, "to": period.last}
 
 
+def _paginated(request: Request, view: APIView, rows: Any, extra: dict[str, Any]) -> dict[str, Any]:
+    """The project's page-number pagination (``page``, ``page_size`` up to 500) plus the
+    report's period and totals, which always cover every row, not just this page."""
+    paginator = Pagination()
+    page: Any = paginator.paginate_queryset(rows, request, view=view)
+    return {**extra, **paginator.get_paginated_response(page).data}
+
+
 class SpacesReport(APIView):
     permission_classes = [IsAuthenticatedUser]
 
@@ -60,13 +71,22 @@ class SpacesReport(APIView):
     def get(self, request: Request) -> Response:
         period = dashboard.parse_period(request.query_params)
         filters = dashboard.Filters.from_params(request.query_params)
-        table = dashboard.space_table(
-            request.user, period, filters, str(request.query_params.get("sort") or "space")
-        )
-        rows = [{key: row[key] for key in SPACE_FIELDS} for row in table.rows]
-        return Response(
-            {**_period_body(period), "count": len(rows), "totals": table.totals, "results": rows}
-        )
+        sort = str(request.query_params.get("sort") or "space")
+        page = (request.query_params.get("page"), request.query_params.get("page_size"))
+
+        def compute() -> dict[str, Any]:
+            rows = dashboard.space_rows(request.user, period, filters, sort)
+            totals = dashboard.space_totals(request.user, period, filters)
+            data = _paginated(request, self, rows, {**_period_body(period), "totals": totals})
+            data["results"] = [
+                {key: row[key] for key in SPACE_FIELDS}
+                for row in map(dashboard.finish_row, data["results"])
+            ]
+            return data
+
+        stamp = dashboard.data_stamp()
+        key = ("api-spaces", period, filters, sort, page)
+        return Response(dashboard.cached(request.user, stamp, key, compute))
 
 
 class DeploymentsReport(APIView):
@@ -76,8 +96,14 @@ class DeploymentsReport(APIView):
     def get(self, request: Request) -> Response:
         period = dashboard.parse_period(request.query_params)
         filters = dashboard.Filters.from_params(request.query_params)
-        rows = dashboard.deployments_per_space_day(request.user, period, filters)
-        return Response({**_period_body(period), "count": len(rows), "results": rows})
+        page = (request.query_params.get("page"), request.query_params.get("page_size"))
+
+        def compute() -> dict[str, Any]:
+            rows = dashboard.deployments_per_space_day(request.user, period, filters)
+            return _paginated(request, self, rows, _period_body(period))
+
+        key = ("api-deployments", period, filters, page)
+        return Response(dashboard.cached(request.user, dashboard.data_stamp(), key, compute))
 
 
 class VersionsReport(APIView):

@@ -8,18 +8,35 @@ rate is succeeded ÷ (succeeded + failed), cancellations left out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
+from django.db.models.functions import Cast, Coalesce, Lower, NullIf
 from django.utils import timezone
 
 from identity import access
-from monitoring.models import SpaceDay, StatusFlip
+from monitoring.models import SpaceDay, StatusFlip, SweepRun
 from spaces.models import Instance, Space, Tag
 
+T = TypeVar("T")
 TIMEFRAMES: dict[str, tuple[str, int]] = {
     "24h": ("24 h", 1),
     "7d": ("7 d", 7),
@@ -28,18 +45,6 @@ TIMEFRAMES: dict[str, tuple[str, int]] = {
 }
 DEFAULT_TIMEFRAME = "7d"
 MAX_CUSTOM_DAYS = 400
-SORTS = {
-    "space": "name",
-    "instance": "instance",
-    "region": "region",
-    "version": "version",
-    "status": "status",
-    "projects": "projects",
-    "targets": "targets",
-    "succeeded": "succeeded",
-    "failed": "failed",
-    "rate": "rate",
-}
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,33 @@ class Period:
     @property
     def days(self) -> list[date]:
         return [self.first + timedelta(days=n) for n in range((self.last - self.first).days + 1)]
+
+
+def data_stamp() -> str:
+    """Changes whenever a sweep, pull or admin change may have changed the figures."""
+    latest = SweepRun.objects.aggregate(latest=Max("finished_at"))["latest"]
+    return latest.isoformat() if latest else "-"
+
+
+def bump() -> None:
+    """Invalidate cached dashboard figures (after a pin, window or other admin change)."""
+    SweepRun.objects.update_or_create(name="dashboard", defaults={"finished_at": timezone.now()})
+
+
+def cached(user: Any, stamp: str, parts: tuple[Any, ...], compute: Callable[[], T]) -> T:
+    """Per-user cache of dashboard figures for ``ODCM_DASHBOARD_CACHE_SECONDS`` (0 = off),
+    keyed by the data stamp: a finished sweep or pull shows at once."""
+    seconds = settings.ODCM_DASHBOARD_CACHE_SECONDS
+    if not seconds:
+        return compute()
+    digest = hashlib.sha256(repr((getattr(user, "pk", None), stamp, parts)).encode()).hexdigest()
+    key = f"monitoring:dashboard:{digest}"
+    hit = cache.get(key)
+    if hit is not None:
+        return cast(T, hit)
+    value = compute()
+    cache.set(key, value, seconds)
+    return value
 
 
 def today() -> date:
@@ -150,85 +182,135 @@ def _rate(succeeded: int, failed: int) -> float | None:
 class Table:
     rows: list[dict[str, Any]]
     totals: dict[str, Any] = field(default_factory=dict)
+    page: int = 1
+    pages: int = 1
 
 
-def space_table(user: Any, period: Period, filters: Filters, sort: str = "space") -> Table:
-    """One row per visible, enlisted space with its figures for ``period`` (two queries)."""
-    spaces = spaces_for(user, filters)
-    rows = _dicts(
-        spaces.values(
-            "id",
-            "name",
-            "slug",
-            "octopus_id",
-            "project_count",
-            "target_count",
-            "unhealthy_target_count",
-            "environment_count",
-            "tenant_count",
+ROW_FIELDS = (
+    "id",
+    "name",
+    "slug",
+    "octopus_id",
+    "project_count",
+    "target_count",
+    "unhealthy_target_count",
+    "environment_count",
+    "tenant_count",
+    "instance_name",
+    "instance_slug",
+    "region",
+    "version",
+    "status",
+    "status_since",
+    "pinned_version",
+    "succeeded",
+    "failed",
+    "canceled",
+    "rate",
+)
+ORDERING: dict[str, Any] = {
+    "space": Lower("name"),
+    "instance": Lower("instance__name"),
+    "region": Lower("instance__region"),
+    "version": F("instance__version"),
+    "status": F("instance__status"),
+    "projects": F("project_count"),
+    "targets": F("target_count"),
+    "succeeded": F("succeeded"),
+    "failed": F("failed"),
+    "rate": F("rate"),
+}
+
+
+def _window_sum(period: Period, expression: Any) -> Coalesce:
+    window = (
+        SpaceDay.objects.filter(space=OuterRef("pk"), day__gte=period.first, day__lte=period.last)
+        .order_by()
+        .values("space")
+        .annotate(total=Sum(expression))
+        .values("total")
+    )
+    return Coalesce(Subquery(window, output_field=BigIntegerField()), 0)
+
+
+def space_rows(user: Any, period: Period, filters: Filters, sort: str = "space") -> QuerySet[Any]:
+    """Visible, enlisted spaces with their figures for ``period``, sorted in SQL: one query,
+    which callers slice (a page) or iterate (CSV)."""
+    base = Space.objects.filter(pk__in=spaces_for(user, filters).values("pk"))
+    descending = sort.startswith("-")
+    order = ORDERING.get(sort.lstrip("-"), ORDERING["space"])
+    order = order.desc(nulls_last=True) if descending else order.asc(nulls_last=True)
+    return (
+        base.annotate(
+            succeeded=_window_sum(period, "succeeded"),
+            failed=_window_sum(period, F("failed") + F("timed_out")),
+            canceled=_window_sum(period, "canceled"),
+        )
+        .annotate(
+            rate=ExpressionWrapper(
+                Cast(F("succeeded"), FloatField())
+                * 100.0
+                / NullIf(F("succeeded") + F("failed"), 0),
+                output_field=FloatField(),
+            ),
             instance_name=F("instance__name"),
             instance_slug=F("instance__slug"),
-            base_url=F("instance__base_url"),
             region=F("instance__region"),
             version=F("instance__version"),
             status=F("instance__status"),
             status_since=F("instance__status_since"),
             pinned_version=F("instance__monitor__pinned_version"),
-        ).distinct()
+        )
+        .order_by(order, Lower("name"), "pk")
+        .values(*ROW_FIELDS)
     )
-    sums = {
-        r["space_id"]: r
-        for r in SpaceDay.objects.filter(
-            space_id__in=spaces.values("pk"), day__gte=period.first, day__lte=period.last
-        )
-        .values("space_id")
-        .annotate(
-            ok=Sum("succeeded"),
-            bad=Sum("failed"),
-            timed=Sum("timed_out"),
-            canceled=Sum("canceled"),
-            duration=Sum("total_duration_seconds"),
-        )
-    }
-    totals: dict[str, Any] = {"spaces": len(rows), "projects": 0, "targets": 0, "unhealthy": 0}
-    totals.update(succeeded=0, failed=0, canceled=0)
-    for row in rows:
-        figures: dict[str, Any] = dict(sums.get(row["id"]) or {})
-        row["succeeded"] = int(figures.get("ok") or 0)
-        row["failed"] = int(figures.get("bad") or 0) + int(figures.get("timed") or 0)
-        row["canceled"] = int(figures.get("canceled") or 0)
-        row["rate"] = _rate(row["succeeded"], row["failed"])
-        row["pin_mismatch"] = (
-            bool(row["pinned_version"]) and row["version"] != row["pinned_version"]
-        )
-        totals["projects"] += row["project_count"] or 0
-        totals["targets"] += row["target_count"] or 0
-        totals["unhealthy"] += row["unhealthy_target_count"] or 0
-        for key in ("succeeded", "failed", "canceled"):
-            totals[key] += row[key]
+
+
+def finish_row(row: Any) -> dict[str, Any]:
+    out = dict(row)
+    out["rate"] = None if out["rate"] is None else round(out["rate"], 1)
+    out["pin_mismatch"] = bool(out["pinned_version"]) and out["version"] != out["pinned_version"]
+    return out
+
+
+def space_totals(user: Any, period: Period, filters: Filters) -> dict[str, Any]:
+    """The totals row over every matching space (two queries)."""
+    visible = spaces_for(user, filters).values("pk")
+    inventory = Space.objects.filter(pk__in=visible).aggregate(
+        spaces=Count("pk"),
+        projects=Sum("project_count"),
+        targets=Sum("target_count"),
+        unhealthy=Sum("unhealthy_target_count"),
+    )
+    figures = SpaceDay.objects.filter(
+        space_id__in=visible, day__gte=period.first, day__lte=period.last
+    ).aggregate(ok=Sum("succeeded"), bad=Sum("failed"), timed=Sum("timed_out"), can=Sum("canceled"))
+    totals: dict[str, Any] = {k: int(v or 0) for k, v in inventory.items()}
+    totals["succeeded"] = int(figures["ok"] or 0)
+    totals["failed"] = int(figures["bad"] or 0) + int(figures["timed"] or 0)
+    totals["canceled"] = int(figures["can"] or 0)
     totals["rate"] = _rate(totals["succeeded"], totals["failed"])
-    _sort(rows, sort)
-    return Table(rows, totals)
+    return totals
 
 
-def _sort(rows: list[dict[str, Any]], sort: str) -> None:
-    descending = sort.startswith("-")
-    key = SORTS.get(sort.lstrip("-"), "name")
-    column = {
-        "instance": "instance_name",
-        "projects": "project_count",
-        "targets": "target_count",
-    }.get(key, key)
-
-    def sort_key(row: dict[str, Any]) -> tuple[bool, Any, str]:
-        value = row.get(column)
-        if isinstance(value, str):
-            value = value.lower()
-        return (value is None, value if value is not None else 0, row["name"].lower())
-
-    rows.sort(key=sort_key, reverse=descending)
-    if descending:  # keep empty values last either way
-        rows.sort(key=lambda r: r.get(column) is None)
+def space_table(
+    user: Any,
+    period: Period,
+    filters: Filters,
+    sort: str = "space",
+    *,
+    page: int = 1,
+    page_size: int | None = None,
+) -> Table:
+    """One row per visible, enlisted space (all of them, or one page) and the totals."""
+    totals = space_totals(user, period, filters)
+    rows = space_rows(user, period, filters, sort)
+    pages = 1
+    if page_size:
+        pages = max(1, -(-totals["spaces"] // page_size))
+        page = min(max(1, page), pages)
+        rows = rows[(page - 1) * page_size : page * page_size]
+    return Table([finish_row(r) for r in rows], totals, page, pages)
 
 
 def filter_choices(user: Any) -> dict[str, Any]:
@@ -271,13 +353,14 @@ def deployments_by_day(user: Any, period: Period, filters: Filters) -> list[dict
     return out
 
 
-def deployments_per_space_day(user: Any, period: Period, filters: Filters) -> list[dict[str, Any]]:
+def deployments_per_space_day(user: Any, period: Period, filters: Filters) -> QuerySet[Any]:
+    """Rollup rows per space and day (a queryset: callers page it in SQL)."""
     spaces = spaces_for(user, filters)
-    return _dicts(
+    return (
         SpaceDay.objects.filter(
             space_id__in=spaces.values("pk"), day__gte=period.first, day__lte=period.last
         )
-        .order_by("space__instance__name", "space__name", "day")
+        .order_by("space__instance__name", "space__name", "day", "id")
         .values(
             "day",
             "succeeded",

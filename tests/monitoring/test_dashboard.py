@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -15,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from monitoring.models import InstanceMonitor, SpaceDay, StatusFlip
+from monitoring.models import InstanceMonitor, SpaceDay, StatusFlip, SweepRun
 from monitoring.services.dashboard import today
 from odcm.crypto import seal
 from spaces.models import Instance, Space, Tag
@@ -106,7 +108,9 @@ def test_query_counts_are_the_same_for_10_and_1000_spaces(
     request: pytest.FixtureRequest,
     login: Callable[[Any], Client],
     token_for: Callable[..., str],
+    settings: Any,
 ) -> None:
+    settings.ODCM_DASHBOARD_CACHE_SECONDS = 0  # measure the uncached path
     user = request.getfixturevalue(persona)
     owner = user if persona == "space_owner" else None
     build(1, 10, owner=owner)
@@ -209,3 +213,45 @@ def test_metrics_expose_instance_space_and_alert_figures(client: Client, setting
         'space="octo-0001-s1"} 21.0' in text
     )
     assert "odcm_alerts_pending 0.0" in text
+
+
+def test_cached_figures_are_served_until_a_sweep_or_pull_finishes(
+    login: Callable[[Any], Client], admin_user: Any, settings: Any
+) -> None:
+    from monitoring.services.status import finish_run
+
+    settings.ODCM_DASHBOARD_CACHE_SECONDS = 300
+    build(2, 2)
+    web = login(admin_user)
+
+    def statuses() -> set[bytes]:
+        page = web.get("/?tf=7d&part=table", HTTP_HX_REQUEST="true")
+        return set(re.findall(rb'data-status="(\w+)"', page.content))
+
+    assert statuses() == {b"offline", b"online"}
+    Instance.objects.update(status="maintenance")
+    assert statuses() == {b"offline", b"online"}  # served from the cache
+    SweepRun.objects.get_or_create(name="status")
+    finish_run("status", time.perf_counter(), 2, 0)
+    assert statuses() == {b"maintenance"}  # a finished sweep shows at once
+
+
+def test_sorting_and_paging_happen_in_sql(
+    login: Callable[[Any], Client], admin_user: Any, settings: Any, token_for: Callable[..., str]
+) -> None:
+    settings.ODCM_DASHBOARD_PAGE_SIZE = 10
+    build(3, 5)
+    SpaceDay.objects.filter(space__slug="octo-0002-s3").update(failed=9)
+    web = login(admin_user)
+    first = web.get("/?tf=7d&sort=-failed&part=table", HTTP_HX_REQUEST="true").content
+    slugs = re.findall(rb'data-space="([\w-]+)"', first)
+    assert len(slugs) == 10 and slugs[0] == b"octo-0002-s3"
+    second = web.get("/?tf=7d&sort=-failed&page=2&part=table", HTTP_HX_REQUEST="true").content
+    assert len(re.findall(rb'data-testid="space-row"', second)) == 5
+    assert b'data-testid="total-succeeded">315<' in second  # totals cover every page
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(admin_user)}")
+    body = api.get("/api/v1/reports/spaces/?sort=-failed&page_size=4&page=1").json()
+    assert body["count"] == 15 and len(body["results"]) == 4 and body["next"]
+    assert body["results"][0]["slug"] == "octo-0002-s3"
+    assert body["totals"]["spaces"] == 15

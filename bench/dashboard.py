@@ -1,0 +1,351 @@
+"""Dashboard and report API benchmark on PostgreSQL.
+
+Builds a throw-away database (created and dropped here) with 1,000 spaces on 100
+instances and 1,000,000 finished deployments over 90 days, rolled up exactly as the pull
+does; serves ODCM with gunicorn (as the Procfile does) and times each page and report
+with 8 concurrent clients, printing p50/p95 and the number of SQL queries each makes (for
+all 1,000 spaces and for a one-instance filter: the two must be equal).
+
+    .venv/bin/python bench/dashboard.py [--spaces 1000] [--instances 100]
+                                        [--deployments 1000000] [--clients 8] [--requests 160]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._monitoring_db import (  # noqa: E402
+    ROOT,
+    create_database,
+    database_url,
+    drop_database,
+    migrate,
+    setup_django,
+)
+
+GENERATE = """
+WITH ids AS (SELECT array_agg(id ORDER BY id) AS a, count(*)::int AS n FROM spaces_space)
+INSERT INTO monitoring_deploymenttask (space_id, task_id, day, environment_id, state,
+                                       duration_seconds)
+SELECT ids.a[1 + (g %% ids.n)], 'ServerTasks-' || g,
+       current_date - (g * 7919 %% 91)::int, 'Environments-' || (1 + g %% 4),
+       (ARRAY['Success','Success','Success','Success','Success','Success','Failed',
+              'Canceled','TimedOut','Success'])[1 + (g * 31 %% 10)],
+       60 + (g * 13 %% 840)
+FROM generate_series(1::bigint, %(count)s) AS g, ids
+"""
+ROLLUP_ENV = """
+INSERT INTO monitoring_deploymentday (space_id, day, environment_id, succeeded, failed,
+    canceled, timed_out, total_duration_seconds)
+SELECT space_id, day, environment_id,
+    count(*) FILTER (WHERE state = 'Success'), count(*) FILTER (WHERE state = 'Failed'),
+    count(*) FILTER (WHERE state = 'Canceled'), count(*) FILTER (WHERE state = 'TimedOut'),
+    sum(duration_seconds)
+FROM monitoring_deploymenttask GROUP BY space_id, day, environment_id
+"""
+ROLLUP_SPACE = """
+INSERT INTO monitoring_spaceday (space_id, day, succeeded, failed, canceled, timed_out,
+    total_duration_seconds)
+SELECT space_id, day, sum(succeeded), sum(failed), sum(canceled), sum(timed_out),
+    sum(total_duration_seconds)
+FROM monitoring_deploymentday GROUP BY space_id, day
+"""
+
+
+def build(spaces: int, instances: int, deployments: int) -> None:
+    from django.db import connection
+    from django.utils import timezone
+
+    from monitoring.models import InstanceMonitor, StatusFlip
+    from odcm.crypto import seal
+    from spaces.models import Instance, Space, Tag
+
+    tag = Tag.objects.create(name="prod")
+    now = timezone.now()
+    made = []
+    for n in range(instances):
+        inst = Instance(
+            name=f"octopus-{n:03d}",
+            slug=f"octopus-{n:03d}",
+            base_url=f"https://octopus-{n:03d}.example.com",
+            region=["emea", "apac", "amer"][n % 3],
+            status={8: "offline", 9: "maintenance"}.get(n % 10, "online"),
+            status_since=now,
+            version=["2024.4.1234", "2025.1.2001", "2023.3.13021"][n % 3],
+        )
+        seal(inst, "api_key", "API-BENCHMARK")
+        made.append(inst)
+    Instance.objects.bulk_create(made)
+    tag.instances.add(*made)
+    InstanceMonitor.objects.bulk_create(
+        [InstanceMonitor(instance=i, pinned_version="2024.4.1234") for i in made]
+    )
+    flips = []
+    for i in made:
+        for k in range(20):  # a flappy quarter: 20 status changes per instance
+            at = now - timedelta(hours=4 * 24 * 90 / 20 * (20 - k) / 4)
+            flips.append(StatusFlip(instance=i, from_status="online", to_status="offline", at=at))
+    StatusFlip.objects.bulk_create(flips, batch_size=2000)
+    per = spaces // instances
+    Space.objects.bulk_create(
+        [
+            Space(
+                instance=inst,
+                octopus_id=f"Spaces-{k}",
+                name=f"Team {k:02d}",
+                slug=f"{inst.slug}-team-{k:02d}",
+                project_count=5 + k,
+                target_count=10 + k,
+                unhealthy_target_count=k % 3,
+                environment_count=4,
+                tenant_count=k,
+            )
+            for inst in made
+            for k in range(1, per + 1)
+        ],
+        batch_size=1000,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(GENERATE, {"count": deployments})
+        cursor.execute(ROLLUP_ENV)
+        cursor.execute(ROLLUP_SPACE)
+        cursor.execute("ANALYZE")
+
+
+def query_counts(paths: dict[str, str]) -> dict[str, int]:
+    """SQL queries per request on the uncached path."""
+    from django.conf import settings
+    from django.db import connection
+
+    settings.ODCM_DASHBOARD_CACHE_SECONDS = 0
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from identity.models import User
+
+    client = Client()
+    client.force_login(User.objects.get(username="bench-admin"))
+    counts = {}
+    for name, path in paths.items():
+        headers: dict[str, Any] = {"HTTP_HX_REQUEST": "true"} if "part=table" in path else {}
+        client.get(path, **headers)  # warm
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(path, **headers)
+        assert response.status_code == 200, (path, response.status_code)
+        counts[name] = len(ctx.captured_queries)
+    return counts
+
+
+def profile(path: str) -> None:
+    import cProfile
+    import pstats
+
+    from django.test import Client
+
+    from identity.models import User
+
+    client = Client()
+    client.force_login(User.objects.get(username="bench-admin"))
+    headers: dict[str, Any] = {"HTTP_HX_REQUEST": "true"} if "part=table" in path else {}
+    client.get(path, **headers)
+    started = time.perf_counter()
+    client.get(path, **headers)
+    print(f"one GET {path}: {1000 * (time.perf_counter() - started):.0f} ms")
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        started = time.perf_counter()
+        client.get(path, **headers)
+        print(f"again: {1000 * (time.perf_counter() - started):.0f} ms")
+    for q in ctx.captured_queries:
+        print(f"  {float(q['time']) * 1000:7.1f} ms  {q['sql'][:150]}")
+    if os.environ.get("BENCH_EXPLAIN"):
+        with connection.cursor() as cursor:
+            for q in ctx.captured_queries:
+                if "monitoring_spaceday" in q["sql"]:
+                    cursor.execute("EXPLAIN ANALYZE " + q["sql"])
+                    print("\n".join(r[0] for r in cursor.fetchall()))
+    with cProfile.Profile() as prof:
+        client.get(path, **headers)
+    pstats.Stats(prof).sort_stats("tottime").print_stats(15)
+
+
+def timed(url: str, headers: dict[str, str], clients: int, total: int) -> list[float]:
+    import httpx
+
+    times: list[float] = []
+    lock = threading.Lock()
+    left = [total]
+
+    def worker() -> None:
+        with httpx.Client(headers=headers, timeout=60, trust_env=False) as http:
+            http.get(url)  # warm this connection
+            while True:
+                with lock:
+                    if left[0] <= 0:
+                        return
+                    left[0] -= 1
+                started = time.perf_counter()
+                response = http.get(url)
+                elapsed = time.perf_counter() - started
+                assert response.status_code == 200, (url, response.status_code)
+                with lock:
+                    times.append(elapsed)
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return times
+
+
+def serve(db: str, workers: int, cache_seconds: str) -> tuple[subprocess.Popen[bytes], int]:
+    import httpx
+
+    from tests.fixtures.processes import free_port
+
+    port = free_port()
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        ODCM_TEST_DATABASE_URL=database_url(db),
+        ODCM_DASHBOARD_CACHE_SECONDS=cache_seconds,
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "odcm.wsgi", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--threads", "4", "--log-level", "warning"],
+        cwd=ROOT, env=env, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2, trust_env=False)
+            return server, port
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                server.kill()
+                raise
+            time.sleep(0.3)
+
+
+def run_endpoints(
+    port: int,
+    paths: dict[str, str],
+    token: str,
+    session_key: str,
+    args: argparse.Namespace,
+    all_counts: dict[str, int],
+    one: dict[str, int],
+) -> None:
+    print(f"{'endpoint':40} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8} {'1-instance':>10}")
+    for name, path in paths.items():
+        headers = {"Host": "127.0.0.1"}
+        if path.startswith("/api/"):
+            headers["Authorization"] = f"Bearer {token}"
+        else:
+            headers["Cookie"] = f"sessionid={session_key}"
+        if "part=table" in path:
+            headers["HX-Request"] = "true"
+        times = timed(f"http://127.0.0.1:{port}{path}", headers, args.clients, args.requests)
+        print(
+            f"{name:40} {1000 * statistics.median(times):8.1f} "
+            f"{1000 * percentile(times, 0.95):8.1f} {all_counts[name]:8d} {one[name]:10d}"
+        )
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spaces", type=int, default=1000)
+    parser.add_argument("--instances", type=int, default=100)
+    parser.add_argument("--deployments", type=int, default=1_000_000)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=160)
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
+    parser.add_argument("--profile", help="profile one in-process GET of this path, then stop")
+    args = parser.parse_args()
+    db = f"odcm_bench_dashboard_{os.getpid()}"
+    create_database(db)
+    server: Any = None
+    try:
+        setup_django(db)
+        migrate()
+        started = time.perf_counter()
+        build(args.spaces, args.instances, args.deployments)
+        print(f"built {args.spaces} spaces, {args.deployments:,} deployments in "
+              f"{time.perf_counter() - started:.1f}s")  # fmt: skip
+        from django.contrib.sessions.backends.db import SessionStore
+
+        from identity.models import User
+        from identity.tokens import create_token
+        from monitoring.models import DeploymentDay, SpaceDay
+
+        print(f"rollups: {DeploymentDay.objects.count():,} space/day/environment rows, "
+              f"{SpaceDay.objects.count():,} space/day rows")  # fmt: skip
+        admin = User.objects.create_superuser("bench-admin", "bench@example.com", "x" * 20)
+        token = create_token(admin, name="bench")[1]
+        session = SessionStore()
+        session["_auth_user_id"] = str(admin.pk)
+        session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+        session["_auth_user_hash"] = admin.get_session_auth_hash()
+        session.create()
+        paths = {
+            "dashboard page (30 d)": "/?tf=30d",
+            "dashboard refresh (htmx table, 30 d)": "/?tf=30d&part=table",
+            "report API spaces (90 d)": "/api/v1/reports/spaces/?tf=90d",
+            "report API deployments (90 d)": "/api/v1/reports/deployments/?tf=90d",
+            "report API versions": "/api/v1/reports/versions/",
+        }
+        if args.profile:
+            profile(args.profile)
+            return
+        all_counts = query_counts(paths)
+        one = query_counts({k: v + ("&" if "?" in v else "?") + "instance=octopus-001"
+                            for k, v in paths.items()})  # fmt: skip
+        from django.db import connections
+
+        connections.close_all()
+
+        print(f"{args.clients} concurrent clients; {args.requests} requests per endpoint; "
+              f"gunicorn {args.workers} workers x 4 threads; {os.cpu_count()} cores; "
+              f"load average before: {os.getloadavg()[0]:.1f}")  # fmt: skip
+        for cache_seconds in ("30", "0"):
+            label = "cached figures (default)" if cache_seconds != "0" else "no cache"
+            print(f"-- {label}: ODCM_DASHBOARD_CACHE_SECONDS={cache_seconds}")
+            server = serve(db, args.workers, cache_seconds)
+            try:
+                run_endpoints(
+                    server[1], paths, token, session.session_key or "", args, all_counts, one
+                )
+            finally:
+                server[0].terminate()
+                server[0].wait(timeout=15)
+        server = None
+    finally:
+        if server is not None:
+            server[0].terminate()
+        from django.db import connections
+
+        connections.close_all()
+        drop_database(db)
+
+
+if __name__ == "__main__":
+    main()
