@@ -77,6 +77,8 @@ class SharedItem(models.Model):
     description = models.TextField(blank=True)
     policy = models.CharField(max_length=20, choices=Policy.choices, default=Policy.PUSH)
     latest_revision = models.PositiveIntegerField(default=0)
+    # Paused: deliveries of this item stay queued (nothing is lost) until it is resumed.
+    paused = models.BooleanField(default=False)
     # Imported content waiting for values (sensitive variables) before revision 1.
     draft = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(

@@ -14,6 +14,7 @@ urlpatterns = [
     path("items/<uuid:pk>/edit/", views.item_edit, name="edit"),
     path("items/<uuid:pk>/diff/", views.diff, name="diff"),
     path("items/<uuid:pk>/push/", views.push, name="push"),
+    path("items/<uuid:pk>/pause/", views.pause_item, name="pause-item"),
     path("items/<uuid:pk>/subscribe/", views.subscribe, name="subscribe"),
     path("subscriptions/<uuid:pk>/", views.subscription, name="subscription"),
     path("subscriptions/<uuid:pk>/sync/", views.sync, name="sync"),

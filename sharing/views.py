@@ -243,6 +243,16 @@ def push(request: HttpRequest, pk: Any) -> HttpResponse:
 
 @login_required
 @require_POST
+def pause_item(request: HttpRequest, pk: Any) -> HttpResponse:
+    item = _editable_item(request, pk)
+    held = request.POST.get("paused") == "1"
+    items.update_item(item, actor=request.user, paused=held)
+    messages.success(request, "Deliveries of this item paused." if held else "Resumed.")
+    return redirect("sharing:item", item.pk)
+
+
+@login_required
+@require_POST
 def subscribe(request: HttpRequest, pk: Any) -> HttpResponse:
     item = _item(request, pk)
     form = SubscribeForm(request.POST, spaces=access.managed_spaces(request.user))

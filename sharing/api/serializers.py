@@ -68,11 +68,12 @@ class ItemSerializer(serializers.ModelSerializer[SharedItem]):
             "description",
             "policy",
             "latest_revision",
+            "paused",
             "needs_values",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["latest_revision", "created_at", "updated_at"]
+        read_only_fields = ["latest_revision", "paused", "created_at", "updated_at"]
 
     def get_needs_values(self, item: SharedItem) -> list[str]:
         return list((item.draft or {}).get("needs_values", []))
@@ -81,7 +82,7 @@ class ItemSerializer(serializers.ModelSerializer[SharedItem]):
 class ItemUpdateSerializer(serializers.ModelSerializer[SharedItem]):
     class Meta:
         model = SharedItem
-        fields = ["description", "policy"]
+        fields = ["description", "policy", "paused"]
 
 
 class RevisionSerializer(serializers.ModelSerializer[Revision]):

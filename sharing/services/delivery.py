@@ -103,15 +103,17 @@ def queue(ids: Iterable[uuid.UUID], revision: int, trigger: str, *, force: bool 
     subs = Subscription.objects.filter(pk__in=ids).exclude(status=Subscription.Status.UNMANAGED)
     if not force:
         subs = subs.filter(target_revision__lte=revision)
-    ids = list(subs.values_list("pk", flat=True))
+    rows = list(subs.values_list("pk", "item__paused"))
+    ids = [pk for pk, _held in rows]
+    send = [pk for pk, held in rows if not held]  # a paused item's work waits, queued
     subs.update(
         target_revision=revision,
         status=Subscription.Status.QUEUED,
         queued_at=now,
         next_retry_at=None,
     )
-    if ids and not paused():
-        transaction.on_commit(lambda: _send(ids, revision, trigger))
+    if send and not paused():
+        transaction.on_commit(lambda: _send(send, revision, trigger))
 
 
 def _send(ids: list[uuid.UUID], revision: int, trigger: str, countdown: float = 0) -> None:
@@ -260,6 +262,8 @@ def run(
     )
     if sub is None or sub.status == Subscription.Status.UNMANAGED:
         return "gone"
+    if sub.item.paused:
+        return "paused"
     if sub.status == Subscription.Status.FAILED and trigger == Delivery.Trigger.RETRY:
         due = sub.next_retry_at
         if due is not None and due > timezone.now() + timedelta(seconds=2):
@@ -452,7 +456,8 @@ def sweep(*, now: datetime | None = None, requeue_after: float | None = None) ->
     )
     with transaction.atomic():
         subs = list(
-            Subscription.objects.select_for_update(skip_locked=True)
+            Subscription.objects.select_for_update(skip_locked=True, of=("self",))
+            .exclude(item__paused=True)
             .filter(free)
             .filter(due)
             .values_list("pk", "target_revision", "claimed_until")

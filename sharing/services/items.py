@@ -57,14 +57,21 @@ def create_item(
 
 
 def update_item(item: SharedItem, *, actor: Any = None, **changes: Any) -> SharedItem:
-    """Change the description or sync policy (the name is fixed: it names the copies)."""
-    allowed = {"description", "policy"}
+    """Change the description, sync policy or pause (the name is fixed: it names the copies).
+
+    Resuming a paused item re-queues its held deliveries at once.
+    """
+    allowed = {"description", "policy", "paused"}
     before = {k: getattr(item, k) for k in allowed}
     for key, value in changes.items():
         if key not in allowed:
             raise ContentError([f"{key} cannot be changed."])
         setattr(item, key, value)
     item.save(update_fields=[*changes.keys(), "updated_at"])
+    if before["paused"] and not item.paused:
+        from sharing.services.delivery import sweep
+
+        transaction.on_commit(lambda: sweep(requeue_after=0))
     record(
         "sharing.item.update",
         actor=actor,

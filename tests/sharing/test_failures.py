@@ -181,3 +181,19 @@ def test_owners_are_emailed_once_when_failing_long_and_once_on_recovery(
     with django_capture_on_commit_callbacks(execute=True):
         assert deliver(sub) == "written"
     assert len(mailoutbox) == 2 and "recovered" in mailoutbox[1].subject
+
+
+def test_pausing_one_item_holds_its_deliveries_until_resumed(pair):
+    item = make_set(pair["publisher"])
+    sub = subscribe(item, pair["subscriber"])
+    items.update_item(item, paused=True)
+    assert deliver(sub) == "paused"
+    items.save_revision(item, variables(prod_url="https://held.example"))
+    sub.refresh_from_db()
+    assert sub.status == Subscription.Status.QUEUED and sub.target_revision == 2
+    assert delivery.sweep(requeue_after=0) == 0
+    items.update_item(item, paused=False)
+    assert delivery.sweep(requeue_after=0) == 1
+    assert deliver(sub) == "written"
+    sub.refresh_from_db()
+    assert sub.delivered_revision == 2

@@ -35,7 +35,7 @@ class Collected:
     def __init__(self) -> None:
         self.items: list[tuple[str, str]] = []
         self.caplog: Any = None
-        self.redis = redis.Redis.from_url(settings.ODCM_REDIS_URL)
+        self.redis = redis.Redis.from_url(str(settings.ODCM_REDIS_URL))
 
     def add(self, where: str, text: Any) -> None:
         self.items.append((where, text if isinstance(text, str) else json.dumps(text, default=str)))
@@ -49,6 +49,7 @@ class Collected:
     def snapshot_redis(self) -> None:
         for key in self.redis.keys("*"):
             kind = self.redis.type(key)
+            values: list[Any]
             if kind == b"list":
                 values = self.redis.lrange(key, 0, -1)
             elif kind == b"hash":
@@ -60,7 +61,8 @@ class Collected:
             else:
                 continue
             for value in values:
-                self.add(f"redis {key!r}", value.decode("utf-8", "replace"))
+                text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+                self.add(f"redis {key!r}", text)
 
 
 @pytest.fixture
@@ -198,8 +200,8 @@ def test_sensitive_values_appear_in_no_response_log_page_message_or_audit_entry(
         collected.add("audit", {"message": entry.message, "changes": entry.changes})
     for row in Delivery.objects.all():
         collected.add("delivery row", row.message)
-    for row in Subscription.objects.all():
-        collected.add("subscription row", [row.error_message, row.drift])
+    for sub_row in Subscription.objects.all():
+        collected.add("subscription row", [sub_row.error_message, sub_row.drift])
     for revision in Revision.objects.all():
         collected.add("revision content", revision.content)
         assert revision.secrets.startswith("v1.")
