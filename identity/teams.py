@@ -1,5 +1,7 @@
 """Grants pushed into Octopus: one managed team per (space, group, role).
 
+The HTTP side lives in ``identity.team_push``; this module owns the rows, plans and outcomes.
+
 The work is split in three so that only the middle part waits on the network:
 
 1. ``plan_spaces`` (database): what every managed team of the given spaces should look like.
@@ -15,16 +17,13 @@ row are never touched.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import secrets
 import time
 import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -48,13 +47,12 @@ from identity.models import (
     UserExternalGroup,
     default_role_mapping,
 )
-from octopus import NotFound, OctopusClient, OctopusError
+from identity.team_push import InstancePlan, SpacePlan, TeamOutcome, TeamPlan, execute
 from odcm.clients import client_for
-from spaces.models import Instance, Space
+from spaces.models import Space
 
 log = logging.getLogger(__name__)
 
-MARKER = "Managed by ODCM: changes made here are put back. ref:"
 LOCK_SECONDS = 300
 
 
@@ -195,56 +193,6 @@ def bump_role(role: str) -> list[str]:
     return spaces
 
 
-# ------------------------------------------------------------------ plans
-
-
-@dataclass
-class TeamPlan:
-    managed_id: str
-    version: int
-    wanted: bool
-    name: str
-    octopus_team_id: str
-    space_octopus_id: str
-    role: str
-    role_names: list[str]
-    members: list[tuple[str, str]]  # (username, email) of the group's users
-    external_groups: list[tuple[str, str]]  # (value, display name)
-    applied_digest: str
-    was_applied: bool
-
-    @property
-    def description(self) -> str:
-        return f"{MARKER}{self.managed_id}"
-
-
-@dataclass
-class SpacePlan:
-    space_id: str
-    octopus_id: str
-    label: str
-    teams: list[TeamPlan]
-
-
-@dataclass
-class InstancePlan:
-    instance: Instance
-    spaces: list[SpacePlan]
-
-
-@dataclass
-class TeamOutcome:
-    managed_id: str
-    version: int
-    wanted: bool
-    ok: bool
-    error: str = ""
-    octopus_team_id: str = ""
-    digest: str = ""
-    drift: str = ""
-    notes: list[str] = field(default_factory=list)
-
-
 def role_mapping() -> dict[str, list[str]]:
     mapping = default_role_mapping()
     for row in RoleMapping.objects.all():
@@ -315,190 +263,6 @@ def plan_spaces(space_ids: Iterable[Any], *, only_due: bool = False) -> list[Ins
             )
         )
     return list(instances.values())
-
-
-# ------------------------------------------------------------------ execution (HTTP only)
-
-
-class _Instance:
-    """One instance's lookups, read once per sync."""
-
-    def __init__(self, client: OctopusClient) -> None:
-        self.client = client
-        self._users: dict[str, str] | None = None
-        self._roles: dict[str, str] | None = None
-
-    def users(self) -> dict[str, str]:
-        if self._users is None:
-            found: dict[str, str] = {}
-            for user in self.client.get_all("/api/users"):
-                if user.get("Username"):
-                    found.setdefault("u:" + str(user["Username"]).casefold(), user["Id"])
-                if user.get("EmailAddress"):
-                    found.setdefault("e:" + str(user["EmailAddress"]).casefold(), user["Id"])
-            self._users = found
-        return self._users
-
-    def roles(self) -> dict[str, str]:
-        if self._roles is None:
-            found: dict[str, str] = {}
-            for role in self.client.get_all("/api/userroles"):
-                found[str(role["Id"]).casefold()] = role["Id"]
-                found.setdefault(str(role["Name"]).casefold(), role["Id"])
-            self._roles = found
-        return self._roles
-
-
-def _desired_doc(plan: TeamPlan, inst: _Instance) -> tuple[dict[str, Any], list[str], list[str]]:
-    """The team document, the role ids and notes (roles not found on this instance)."""
-    users = inst.users() if plan.members else {}
-    member_ids = set()
-    for username, email in plan.members:
-        uid = users.get("u:" + username.casefold()) or (
-            users.get("e:" + email.casefold()) if email else None
-        )
-        if uid:
-            member_ids.add(uid)
-    roles = inst.roles()
-    role_ids, missing = [], []
-    for name in plan.role_names:
-        rid = roles.get(name.casefold())
-        if rid is None:
-            missing.append(name)
-        elif rid not in role_ids:
-            role_ids.append(rid)
-    doc = {
-        "Name": plan.name,
-        "SpaceId": plan.space_octopus_id,
-        "Description": plan.description,
-        "MemberUserIds": sorted(member_ids),
-        "ExternalSecurityGroups": [
-            {"Id": value, "DisplayName": display or value, "DisplayIdAndName": False}
-            for value, display in plan.external_groups
-        ],
-    }
-    return doc, sorted(role_ids), [f"Octopus role {m!r} not found" for m in missing]
-
-
-def _digest(doc: dict[str, Any], role_ids: list[str]) -> str:
-    raw = json.dumps([doc, role_ids], sort_keys=True).encode()
-    return hashlib.sha256(raw).hexdigest()
-
-
-def _differences(actual: dict[str, Any], doc: dict[str, Any]) -> list[str]:
-    diffs = []
-    for key in ("Name", "Description"):
-        if (actual.get(key) or "") != doc[key]:
-            diffs.append(key)
-    if sorted(actual.get("MemberUserIds") or []) != doc["MemberUserIds"]:
-        diffs.append("MemberUserIds")
-    groups = sorted(str(g.get("Id")) for g in actual.get("ExternalSecurityGroups") or [])
-    if groups != sorted(g["Id"] for g in doc["ExternalSecurityGroups"]):
-        diffs.append("ExternalSecurityGroups")
-    return diffs
-
-
-def _apply_team(plan: TeamPlan, teams: dict[str, dict[str, Any]], inst: _Instance) -> TeamOutcome:
-    client = inst.client
-    out = TeamOutcome(plan.managed_id, plan.version, plan.wanted, ok=False)
-    existing = teams.get(plan.octopus_team_id) if plan.octopus_team_id else None
-    if existing is None:  # adopt our own team if its id was lost (e.g. an answer never came)
-        existing = next(
-            (t for t in teams.values() if plan.description in (t.get("Description") or "")),
-            None,
-        )
-    if not plan.wanted:
-        if existing is not None:
-            with suppress(NotFound):
-                client.delete(f"/api/teams/{existing['Id']}")
-        out.ok = True
-        return out
-    doc, role_ids, notes = _desired_doc(plan, inst)
-    out.notes = notes
-    if not role_ids:
-        names = ", ".join(plan.role_names) or "none"
-        out.error = f"None of the Octopus roles mapped to {Role(plan.role).label} exist ({names})."
-        return out
-    digest = _digest(doc, role_ids)
-    unchanged = plan.was_applied and digest == plan.applied_digest
-    drift: list[str] = []
-    if existing is None:
-        if plan.octopus_team_id and plan.was_applied:
-            drift.append("team deleted in Octopus; recreated")
-        created = client.post("/api/teams", doc)
-        team_id = str(created["Id"])
-        current_roles: list[dict[str, Any]] = []
-    else:
-        team_id = str(existing["Id"])
-        diffs = _differences(existing, doc)
-        if diffs:
-            client.put(f"/api/teams/{team_id}", {**existing, **doc})
-            if unchanged:
-                drift.append("team edited in Octopus (" + ", ".join(diffs) + "); put back")
-        current_roles = list(client.paginate(f"/api/teams/{team_id}/scopeduserroles"))
-    missing = set(role_ids)
-    for role in current_roles:
-        restricted = any(
-            role.get(k) for k in ("EnvironmentIds", "ProjectIds", "ProjectGroupIds", "TenantIds")
-        )
-        key = role.get("UserRoleId")
-        if key in missing and role.get("SpaceId") == plan.space_octopus_id and not restricted:
-            missing.discard(key)
-            continue
-        client.delete(f"/api/scopeduserroles/{role['Id']}")
-        if unchanged:
-            drift.append(f"scoped role {key} removed")
-    for role_id in sorted(missing):
-        client.post(
-            "/api/scopeduserroles",
-            {
-                "TeamId": team_id,
-                "UserRoleId": role_id,
-                "SpaceId": plan.space_octopus_id,
-                "EnvironmentIds": [],
-                "ProjectIds": [],
-                "ProjectGroupIds": [],
-                "TenantIds": [],
-            },
-        )
-        if unchanged and existing is not None:
-            drift.append(f"scoped role {role_id} put back")
-    out.ok, out.octopus_team_id, out.digest, out.drift = True, team_id, digest, "; ".join(drift)
-    return out
-
-
-def _execute_space(space: SpacePlan, inst: _Instance) -> list[TeamOutcome]:
-    try:
-        teams = {
-            str(t["Id"]): t
-            for t in inst.client.paginate(
-                "/api/teams", {"spaces": space.octopus_id, "includeSystem": "false"}
-            )
-            if t.get("SpaceId") == space.octopus_id
-        }
-    except OctopusError as exc:
-        return [_failed(p, exc) for p in space.teams]
-    outcomes = []
-    for plan in space.teams:
-        try:
-            outcomes.append(_apply_team(plan, teams, inst))
-        except OctopusError as exc:
-            outcomes.append(_failed(plan, exc))
-    return outcomes
-
-
-def _failed(plan: TeamPlan, exc: Exception) -> TeamOutcome:
-    return TeamOutcome(plan.managed_id, plan.version, plan.wanted, ok=False, error=str(exc)[:2000])
-
-
-def execute(plan: InstancePlan, client: OctopusClient) -> list[TeamOutcome]:
-    """Apply one instance's plans (HTTP only: safe to run in a thread)."""
-    inst = _Instance(client)
-    outcomes: list[TeamOutcome] = []
-    with client:
-        for space in plan.spaces:
-            outcomes += _execute_space(space, inst)
-    return outcomes
 
 
 # ------------------------------------------------------------------ recording

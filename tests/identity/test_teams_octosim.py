@@ -239,3 +239,19 @@ def test_revoke_while_instance_is_offline_is_applied_once_it_is_back(
     )
     assert managed_teams(inst, "Spaces-2") == []
     assert not ManagedTeam.objects.exists()
+
+
+@pytest.mark.django_db
+def test_deleting_a_group_removes_its_teams(enlisted, make_group):
+    group = make_group("Short lived")
+    services.grant(group, Role.VIEWER, instance=enlisted)
+    spaces = [s.pk for s in enlisted.spaces.all()]
+    teams.sync_spaces(spaces)
+    assert len(managed_teams(enlisted, "Spaces-1")) == 1
+
+    services.delete_group(group)
+    teams.sync_spaces(spaces)
+
+    for sp in enlisted.spaces.all():
+        assert managed_teams(enlisted, sp.octopus_id) == []
+    assert not ManagedTeam.objects.exists()
