@@ -128,3 +128,68 @@ def test_a_second_sweep_within_the_interval_is_skipped(
     enlist(sim_instance)
     assert sweep_status(force=True) is not None
     assert sweep_status() is None  # a second beat scheduler's copy of the same run
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_sweeps_record_each_change_once(
+    sim_instance: SimInstance, enlist: Callable[..., Instance], settings: Any
+) -> None:
+    import threading
+
+    from django.db import connection
+
+    settings.ODCM_OFFLINE_AFTER = 1
+    instance = enlist(sim_instance)
+    sweep(instance)
+    sim_instance.set_faults(unhealthy=True)
+
+    def run() -> None:
+        try:
+            sweep_status(force=True)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    instance.refresh_from_db()
+    assert instance.status == "unhealthy"
+    assert transitions(instance) == [("unknown", "online"), ("online", "unhealthy")]
+    assert kinds(instance) == ["unhealthy"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_applying_the_same_results_record_one_flip(
+    sim_instance: SimInstance, enlist: Callable[..., Instance]
+) -> None:
+    """Below the sweep lock: the conditional UPDATE alone keeps a flip single."""
+    import threading
+
+    from django.db import connection
+
+    from monitoring.services.checks import check_instances
+    from monitoring.services.status import apply_results
+
+    instance = enlist(sim_instance)
+    sweep(instance)
+    sim_instance.set_faults(unhealthy=True)
+    barrier = threading.Barrier(3)
+
+    def run() -> None:
+        try:
+            instances = list(Instance.objects.all())  # both see "online"
+            results = check_instances(instances)
+            barrier.wait()
+            apply_results(instances, results)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert transitions(instance) == [("unknown", "online"), ("online", "unhealthy")]
+    assert kinds(instance) == ["unhealthy"]
