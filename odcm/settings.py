@@ -293,6 +293,9 @@ if ODCM_REDIS_URL:
 else:
     CELERY_BROKER_URL = "filesystem://"
     _broker_dir = VAR_DIR / "broker"
+    # kombu's file-system transport does not create its folders.
+    for _folder in ("queue", "control"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
@@ -358,7 +361,6 @@ ODCM_ALERT_RETRY_MAX_SECONDS = env_int("ODCM_ALERT_RETRY_MAX_SECONDS", 600, mini
 ODCM_DASHBOARD_REFRESH_SECONDS = env_int("ODCM_DASHBOARD_REFRESH_SECONDS", 30, minimum=1)
 ODCM_DASHBOARD_PAGE_SIZE = env_int("ODCM_DASHBOARD_PAGE_SIZE", 100, minimum=10)
 ODCM_DASHBOARD_CACHE_SECONDS = env_int("ODCM_DASHBOARD_CACHE_SECONDS", 30, minimum=0)
-ODCM_DASHBOARD_PAGE_SIZE = env_int("ODCM_DASHBOARD_PAGE_SIZE", 100, minimum=10)
 CELERY_BEAT_SCHEDULE["monitoring-sweep"] = {
     "task": "monitoring.tasks.sweep_status",
     "schedule": float(ODCM_SWEEP_SECONDS),
