@@ -255,11 +255,8 @@ def main() -> None:
             push("create", lambda: items.save_revision(item, content(args.variables, "one")), 1)
             push("update", lambda: items.save_revision(item, content(args.variables, "two")), 2)
             push("no-op", lambda: subscriptions.push_now(item), 2)
-            print(
-                "load average (1, 5, 15 min): {:.1f} {:.1f} {:.1f} on {} CPUs".format(
-                    *os.getloadavg(), os.cpu_count()
-                )
-            )
+            one, five, fifteen = os.getloadavg()
+            print(f"load average: {one:.1f} {five:.1f} {fifteen:.1f} on {os.cpu_count()} CPUs")
             peaks = [peak_mb(pid) for pid in children_of(worker.pid)]
             print(
                 "peak RSS per worker process (MB): " + ", ".join(f"{p:.0f}" for p in sorted(peaks))
