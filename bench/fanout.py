@@ -255,8 +255,8 @@ def main() -> None:
             push("create", lambda: items.save_revision(item, content(args.variables, "one")), 1)
             push("update", lambda: items.save_revision(item, content(args.variables, "two")), 2)
             push("no-op", lambda: subscriptions.push_now(item), 2)
-            one, five, fifteen = os.getloadavg()
-            print(f"load average: {one:.1f} {five:.1f} {fifteen:.1f} on {os.cpu_count()} CPUs")
+            load1, load5, load15 = os.getloadavg()
+            print(f"load average: {load1:.1f} {load5:.1f} {load15:.1f} on {os.cpu_count()} CPUs")
             peaks = [peak_mb(pid) for pid in children_of(worker.pid)]
             print(
                 "peak RSS per worker process (MB): " + ", ".join(f"{p:.0f}" for p in sorted(peaks))
