@@ -120,6 +120,13 @@ def _trust(w: World) -> dict[str, Any]:
     return {"pk": Trust.objects.create(publisher=w.space, subscriber=w.other).pk}
 
 
+def _favourite(w: World) -> dict[str, Any]:
+    from spaces.models import Favourite
+
+    Favourite.objects.create(user=w.users[VIEWER], space=w.space)
+    return {"space": w.space.pk}
+
+
 # URL kwargs for each kind of object. One line per kind.
 OBJECTS: dict[str, Callable[[World], dict[str, Any]]] = {
     "space": lambda w: {"pk": w.space.pk},
@@ -135,6 +142,7 @@ OBJECTS: dict[str, Callable[[World], dict[str, Any]]] = {
     "item": lambda w: {"pk": _item(w).pk},
     "subscription": _subscription,
     "trust": _trust,
+    "favourite": _favourite,
 }
 
 
@@ -214,6 +222,23 @@ CASES = [
     Case("api:sharing-trust-revoke", obj="trust", read=frozenset(), write=MANAGER_UP,
          method="post", expect={VIEWER: {403}}),
     Case("api:sharing-broker-list", read=EVERYONE),
+    # registry (spaces app)
+    Case("api:instance-list", read=VIEWER_UP, list_of="instance", write=ADMIN_ONLY,
+         body=lambda w: {"name": "x"}),
+    Case("api:instance-detail", obj="instance", read=VIEWER_UP, write=ADMIN_ONLY),
+    Case("api:instance-refresh", obj="instance", read=frozenset(), write=ADMIN_ONLY,
+         method="post", expect={VIEWER: {403}, MANAGER: {403}, ADMIN: {200, 502, 503}}),
+    Case("api:space-list", read=VIEWER_UP, list_of="space", write=ADMIN_ONLY,
+         body=lambda w: {"instance": str(w.instance.pk), "name": "New space"},
+         expect={OUTSIDER: {400}, ADMIN: {201, 400, 502, 503}}),
+    Case("api:space-detail", obj="space", read=VIEWER_UP),
+    Case("api:space-enlist", obj="space", read=frozenset(), write=ADMIN_ONLY, method="post",
+         expect={VIEWER: {403}, MANAGER: {403}}),  # instance owners' decision
+    Case("api:space-unenlist", obj="space", read=frozenset(), write=ADMIN_ONLY, method="post",
+         expect={VIEWER: {403}, MANAGER: {403}}),  # instance owners' decision
+    Case("api:favourite-list", read=EVERYONE, write=VIEWER_UP,
+         body=lambda w: {"space": str(w.space.pk)}, expect={OUTSIDER: {400, 404}}),
+    Case("api:favourite-detail", obj="favourite", read=OWNER, write=OWNER, method="delete"),
     # monitoring reports
     Case("api:report-spaces", read=VIEWER_UP, list_of="space_slug", row_key="slug"),
     Case("api:report-deployments", read=EVERYONE),
