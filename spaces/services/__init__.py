@@ -17,7 +17,7 @@ from spaces.services.octopus_spaces import (
     set_enlisted,
     set_standard_environments,
 )
-from spaces.services.people import record_visit, search_filter, set_favourite, switcher, tiles
+from spaces.services.people import record_visit, search_filter, set_favourite, switcher, tiles_json
 from spaces.services.probe import normalise_url, probe
 
 __all__ = [
@@ -38,7 +38,7 @@ __all__ = [
     "set_favourite",
     "set_standard_environments",
     "switcher",
-    "tiles",
+    "tiles_json",
     "unenlist_instance",
     "update_instance",
 ]

@@ -2,11 +2,12 @@
 (function () {
   "use strict";
   const raw = JSON.parse(document.getElementById("tiles-data").textContent);
-  // Rows are [id, name, octopus id, instance index, projects, targets, starred].
+  // Rows are [id, name, octopus id, instance id, projects, targets].
+  const instances = new Map(raw.instances.map(function (i) { return [i.id, i]; }));
+  const starred = new Set(raw.starred);
   const data = raw.spaces.map(function (r) {
-    const i = raw.instances[r[3]];
-    return { id: r[0], name: r[1], octopus_id: r[2], instance: i, project_count: r[4],
-             target_count: r[5], starred: r[6] };
+    return { id: r[0], name: r[1], octopus_id: r[2], instance: instances.get(r[3]),
+             project_count: r[4], target_count: r[5], starred: starred.has(r[0]) };
   });
   const box = document.getElementById("tiles");
   const search = document.getElementById("space-search");

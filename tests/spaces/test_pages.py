@@ -75,7 +75,11 @@ def test_only_admins_enlist_and_outsiders_get_404(
     assert login(outsider).get(reverse("spaces:space", args=[space.pk])).status_code == 404
     assert login(outsider).get(reverse("spaces:instance", args=[enlisted.pk])).status_code == 404
     tiles = login(outsider).get(reverse("spaces:list"))
-    assert json.loads(_tiles_json(tiles.content.decode())) == {"instances": [], "spaces": []}
+    assert json.loads(_tiles_json(tiles.content.decode())) == {
+        "instances": [],
+        "starred": [],
+        "spaces": [],
+    }
 
 
 def _tiles_json(html: str) -> str:
@@ -97,8 +101,9 @@ def test_tiles_page_lists_visible_enlisted_spaces_with_counts_and_links(
     assert [row[2] for row in data["spaces"]] == ["Spaces-1", "Spaces-2"]
     two = data["spaces"][1]
     assert two[0] == str(enlisted.spaces.get(octopus_id="Spaces-2").pk)
-    assert (two[4], two[5], two[6]) == (7, 4, False)
-    inst = data["instances"][two[3]]
+    assert (two[3], two[4], two[5]) == (str(enlisted.pk), 7, 4)
+    assert data["starred"] == []
+    (inst,) = data["instances"]
     assert (inst["name"], inst["region"], inst["tags"]) == (enlisted.name, "APAC", ["prod"])
     assert "api_key" not in page.content.decode()
 
@@ -204,3 +209,16 @@ def test_unenlisting_an_instance_keeps_octopus_intact(
     assert not Instance.objects.exists() and not Space.objects.exists()
     assert sim_instance.stats()["total"] == 0
     assert len(sim_instance.truth()["spaces"]) == 3
+
+
+def test_tiles_data_cannot_break_out_of_its_script_tag(
+    admin_user: User, login: Callable[[User], Client]
+) -> None:
+    from tests.spaces.conftest import make_rows
+
+    (space,) = make_rows(1)
+    Space.objects.filter(pk=space.pk).update(name="</script><img src=x onerror=alert(1)> & co")
+    html = login(admin_user).get(reverse("spaces:list")).content.decode()
+    assert "<img src=x" not in html
+    data = json.loads(_tiles_json(html))
+    assert data["spaces"][0][1] == "</script><img src=x onerror=alert(1)> & co"
