@@ -6,7 +6,8 @@ from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -226,6 +227,18 @@ class RoleMappingSerializer(serializers.Serializer[dict[str, Any]]):
     )
 
 
+ROLE_PARAMETER = OpenApiParameter(
+    "role", str, OpenApiParameter.PATH, enum=list(Role.values), description="An ODCM role"
+)
+
+
+@extend_schema_view(
+    retrieve=extend_schema(parameters=[ROLE_PARAMETER]),
+    update=extend_schema(parameters=[ROLE_PARAMETER]),
+    partial_update=extend_schema(
+        parameters=[ROLE_PARAMETER], request=RoleMappingSerializer, responses=RoleMappingSerializer
+    ),
+)
 class RoleMappingViewSet(viewsets.ViewSet):
     """Which Octopus user roles (names or ids) each ODCM role gives. Administrators."""
 
@@ -306,6 +319,7 @@ class UserViewSet(viewsets.ReadOnlyModelViewSet[User]):
     def get_queryset(self) -> QuerySet[User]:
         return User.objects.prefetch_related("odcm_groups", "external_groups").order_by("username")
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["get"])
     def access(self, request: Request, uuid: str | None = None) -> Response:
         user = self.get_object()
@@ -332,6 +346,7 @@ class SpaceAccessView(APIView):
 
     permission_classes = [IsAuthenticatedUser]
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, space_id: str) -> Response:
         space = get_object_or_404(access.visible_spaces(request.user), pk=space_id)
         if not access.can_manage_space(request.user, space):
