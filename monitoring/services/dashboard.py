@@ -410,12 +410,18 @@ def status_timelines(
     )
     ids = [i["pk"] for i in instances]
     start, end = period.start, min(period.end, timezone.now())
-    before = {
-        f.instance_id: f.to_status
-        for f in StatusFlip.objects.filter(instance_id__in=ids, at__lt=start)
-        .order_by("instance_id", "-at", "-id")
-        .distinct("instance_id")
-    }
+    # The status each instance had when the period began: its last flip before the start.
+    # (A subquery, not DISTINCT ON, so the demo's SQLite runs it too.)
+    last_before = (
+        StatusFlip.objects.filter(instance_id=OuterRef("pk"), at__lt=start)
+        .order_by("-at", "-id")
+        .values("to_status")[:1]
+    )
+    before = dict(
+        Instance.objects.filter(pk__in=ids)
+        .annotate(status_then=Subquery(last_before))
+        .values_list("pk", "status_then")
+    )
     flips: dict[Any, list[StatusFlip]] = {}
     for f in StatusFlip.objects.filter(instance_id__in=ids, at__gte=start, at__lt=end).order_by(
         "at", "id"
