@@ -39,7 +39,7 @@ def test_enlist_search_star_switch_and_follow_the_deep_link(
     names = dict(instance.spaces.values_list("octopus_id", "name"))
 
     # Tiles, then instant search.
-    page.click("nav >> text=Spaces")
+    page.click("nav a.nav-link >> text=Spaces")
     page.wait_for_selector("[data-testid=space-tile]")
     assert page.locator("[data-testid=space-tile]").count() == 3
     page.fill("[data-testid=space-search]", names["Spaces-2"])
