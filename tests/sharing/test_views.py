@@ -177,3 +177,46 @@ def test_item_page_uses_a_constant_number_of_queries(login, space_owner, pair, m
         trust(pair["publisher"], space)
         subscribe(item, space)
     assert count() == few
+
+
+def test_step_template_pages_show_and_edit_the_template(login, space_owner, pair):
+    import json
+
+    from sharing.services import items
+
+    from .test_broker import TEMPLATE
+
+    item = items.import_step_template(pair["publisher"], TEMPLATE)
+    client = login(space_owner)
+    page = client.get(reverse("sharing:item", args=[item.pk])).content.decode()
+    assert "Notify Slack" in page and "Octopus.Action.Script.ScriptBody" in page
+    changed = json.loads(json.dumps(TEMPLATE))
+    changed["Description"] = "Posts a message, politely"
+    saved = client.post(
+        reverse("sharing:edit", args=[item.pk]),
+        {"template": json.dumps(changed), "comment": "polite"},
+        follow=True,
+    )
+    assert "Revision 2." in saved.content.decode()
+    diff = client.get(reverse("sharing:diff", args=[item.pk]) + "?from=1&to=2").content.decode()
+    assert "politely" in diff
+    broken = client.post(reverse("sharing:edit", args=[item.pk]), {"template": "{nope"})
+    assert broken.status_code == 200 and item.revisions.count() == 2
+
+
+def test_import_page_imports_a_step_template_file(login, space_owner, pair):
+    import json
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from .test_broker import TEMPLATE
+
+    client = login(space_owner)
+    assert client.get(reverse("sharing:import")).status_code == 200
+    upload = SimpleUploadedFile("t.json", json.dumps(TEMPLATE).encode(), "application/json")
+    done = client.post(
+        reverse("sharing:import"),
+        {"which": "st", "publisher": pair["publisher"].pk, "policy": "push", "file": upload},
+    )
+    item = SharedItem.objects.get(kind=SharedItem.Kind.STEP_TEMPLATE)
+    assert done.status_code == 302 and done["Location"] == reverse("sharing:item", args=[item.pk])
