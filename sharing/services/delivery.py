@@ -300,8 +300,18 @@ def _deliver_once(claim: Claim, trigger: str, wrap: ClientWrapper | None) -> str
     revision = _revision(item.pk, number)
     if revision is None:
         return "gone"
+    note = ""
+    if trigger == Delivery.Trigger.DRIFT and sub.drift:
+        # Keep what had drifted: the subscription's drift list is cleared once re-applied.
+        note = "Re-applied after drift: " + "; ".join(
+            f"{d.get('name')}: {d.get('change')}" for d in sub.drift[:20]
+        )
     attempt = Delivery.objects.create(
-        subscription=sub, revision=number, trigger=trigger, worker=worker_name()[:200]
+        subscription=sub,
+        revision=number,
+        trigger=trigger,
+        worker=worker_name()[:200],
+        message=note[:2000],
     )
     started = time.monotonic()
     counting: CountingClient | None = None

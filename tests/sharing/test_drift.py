@@ -15,9 +15,9 @@ from .conftest import by_name, lvs_copy, make_set, read_copy, subscribe
 pytestmark = pytest.mark.django_db
 
 
-def deliver(sub: Subscription) -> str:
+def deliver(sub: Subscription, trigger: str = "publish") -> str:
     sub.refresh_from_db()
-    return delivery.run(str(sub.pk), sub.target_revision)
+    return delivery.run(str(sub.pk), sub.target_revision, trigger)
 
 
 def delivered(pair: dict[str, Any], **kwargs: Any) -> Subscription:
@@ -49,9 +49,11 @@ def test_edited_copy_of_push_item_is_drifted_then_reapplied(pair):
     assert changes == {"Region": "value changed", "Extra": "added in Octopus"}
     assert sub.status == Subscription.Status.QUEUED
 
-    assert deliver(sub) == "written"
+    assert deliver(sub, trigger="drift") == "written"
     sub.refresh_from_db()
     assert sub.status == Subscription.Status.IN_SYNC and sub.drift == []
+    note = sub.deliveries.first().message  # type: ignore[union-attr]
+    assert note.startswith("Re-applied after drift:") and "Region: value changed" in note
     got = by_name(read_copy(pair["inst_b"], "Spaces-1", "DC Common"))
     assert got[("Region", ())]["Value"] == "emea" and ("Extra", ()) not in got
     assert drift.check(str(sub.pk)) == "clean"
