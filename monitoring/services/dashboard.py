@@ -403,25 +403,20 @@ def status_timelines(
 ) -> list[dict[str, Any]]:
     """Per instance, the status segments over the period, built from its flips."""
     instance_ids = spaces_for(user, filters).values("instance_id")
-    instances = list(
-        Instance.objects.filter(pk__in=instance_ids)
-        .order_by("name")
-        .values("pk", "name", "slug", "status")[:limit]
-    )
-    ids = [i["pk"] for i in instances]
     start, end = period.start, min(period.end, timezone.now())
-    # The status each instance had when the period began: its last flip before the start.
-    # (A subquery, not DISTINCT ON, so the demo's SQLite runs it too.)
     last_before = (
-        StatusFlip.objects.filter(instance_id=OuterRef("pk"), at__lt=start)
+        StatusFlip.objects.filter(instance=OuterRef("pk"), at__lt=start)
         .order_by("-at", "-id")
         .values("to_status")[:1]
     )
-    before = dict(
-        Instance.objects.filter(pk__in=ids)
-        .annotate(status_then=Subquery(last_before))
-        .values_list("pk", "status_then")
+    instances = list(
+        Instance.objects.filter(pk__in=instance_ids)
+        .annotate(before=Subquery(last_before))
+        .order_by("name")
+        .values("pk", "name", "slug", "status", "before")[:limit]
     )
+    ids = [i["pk"] for i in instances]
+    before = {i["pk"]: i["before"] for i in instances}
     flips: dict[Any, list[StatusFlip]] = {}
     for f in StatusFlip.objects.filter(instance_id__in=ids, at__gte=start, at__lt=end).order_by(
         "at", "id"

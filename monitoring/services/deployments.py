@@ -15,10 +15,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
-from monitoring.models import DeploymentCursor
+from monitoring.models import DeploymentCursor, DeploymentDay, DeploymentTask, SpaceDay
 from monitoring.services.checks import PulledTask, pull_spaces
 from monitoring.services.status import claim_run, finish_run, job_lock
 from spaces.models import Instance, Space
@@ -74,6 +74,8 @@ def store(space_id: Any, tasks: Iterable[PulledTask]) -> int:
     rows = sorted(tasks, key=lambda t: t.task_id)
     if not rows:
         return 0
+    if connection.vendor != "postgresql":
+        return _store_portable(space_id, rows)
     with transaction.atomic(), connection.cursor() as cursor:
         # One writer per space at a time: overlapping pulls queue here instead of racing.
         cursor.execute("SELECT pg_advisory_xact_lock(7301100, hashtext(%s))", [str(space_id)])
@@ -96,11 +98,57 @@ def store(space_id: Any, tasks: Iterable[PulledTask]) -> int:
                 space_id,
             ],
         )
-        newest = max(t.completed for t in rows)
-        DeploymentCursor.objects.filter(pk=space_id).filter(
-            Q(watermark__isnull=True) | Q(watermark__lt=newest)
-        ).update(watermark=newest)
+        _advance(space_id, rows)
     return len(rows) - known
+
+
+def _advance(space_id: Any, rows: list[PulledTask]) -> None:
+    newest = max(t.completed for t in rows)
+    DeploymentCursor.objects.filter(pk=space_id).filter(
+        Q(watermark__isnull=True) | Q(watermark__lt=newest)
+    ).update(watermark=newest)
+
+
+def _store_portable(space_id: Any, rows: list[PulledTask]) -> int:
+    """The same effect without PostgreSQL's SQL (the SQLite demo has a single writer)."""
+    with transaction.atomic():
+        known = set(
+            DeploymentTask.objects.filter(
+                space_id=space_id, task_id__in=[t.task_id for t in rows]
+            ).values_list("task_id", flat=True)
+        )
+        fresh = {t.task_id: t for t in rows if t.task_id not in known}.values()
+        DeploymentTask.objects.bulk_create(
+            [
+                DeploymentTask(
+                    space_id=space_id,
+                    task_id=t.task_id,
+                    day=t.day,
+                    environment_id=t.environment_id,
+                    state=t.state,
+                    duration_seconds=t.duration_seconds,
+                )
+                for t in fresh
+            ]
+        )
+        for t in fresh:
+            add = {
+                "succeeded": F("succeeded") + int(t.state == "Success"),
+                "failed": F("failed") + int(t.state == "Failed"),
+                "canceled": F("canceled") + int(t.state == "Canceled"),
+                "timed_out": F("timed_out") + int(t.state == "TimedOut"),
+                "total_duration_seconds": F("total_duration_seconds") + t.duration_seconds,
+            }
+            DeploymentDay.objects.get_or_create(
+                space_id=space_id, day=t.day, environment_id=t.environment_id
+            )
+            DeploymentDay.objects.filter(
+                space_id=space_id, day=t.day, environment_id=t.environment_id
+            ).update(**add)
+            SpaceDay.objects.get_or_create(space_id=space_id, day=t.day)
+            SpaceDay.objects.filter(space_id=space_id, day=t.day).update(**add)
+        _advance(space_id, rows)
+    return len(fresh)
 
 
 def pull(spaces: list[Space], *, since: datetime | None = None) -> dict[str, int]:

@@ -168,3 +168,25 @@ def test_status_sweep_makes_at_most_three_cheap_gets_per_instance(
     stats = sim_instance.stats()
     assert stats["total"] == 3
     assert set(stats["by_method"]) == {"GET"}
+
+
+@pytest.mark.django_db
+def test_the_portable_store_used_on_sqlite_counts_each_task_once(
+    sim_instance: SimInstance, enlist: Callable[..., Instance], admin_user: Any
+) -> None:
+    from monitoring.services.checks import pull_spaces
+    from monitoring.services.deployments import _store_portable, start_of_day
+
+    instance = enlist(sim_instance)
+    spaces = list(Space.objects.filter(instance=instance).select_related("instance"))
+    DeploymentCursor.objects.bulk_create([DeploymentCursor(space=s) for s in spaces])
+    since = start_of_day(90)
+
+    def pull_portably() -> None:
+        work = [(s.instance, s.pk, s.octopus_id, since) for s in spaces]
+        for result in pull_spaces(work):
+            _store_portable(result.space_id, result.tasks)
+            _store_portable(result.space_id, result.tasks)  # a repeat adds nothing
+
+    truth = pull_with_stable_truth(sim_instance, pull_portably)
+    assert_matches_truth(sim_instance, admin_user, truth)
