@@ -45,7 +45,7 @@ pytest:
 	$(VENV)/bin/pytest
 
 bench: $(VENV)/.dev
-	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in bench/[!_]*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
 	rm -rf var/ .mypy_cache .ruff_cache .pytest_cache
