@@ -404,8 +404,10 @@ def sync_spaces(space_ids: Iterable[Any], *, only_due: bool = False) -> list[str
         plans = plan_spaces(claimed, only_due=only_due)
         by_id = {t.managed_id: t for p in plans for s in p.spaces for t in s.teams}
         outcomes: list[TeamOutcome] = []
-        if plans:
-            clients = [client_for(p.instance) for p in plans]
+        clients = [client_for(p.instance) for p in plans]
+        if len(plans) == 1:  # one instance (the usual case): no thread needed
+            outcomes += execute(plans[0], clients[0])
+        elif plans:
             workers = max(1, min(settings.ODCM_TEAM_SYNC_CONCURRENCY, len(plans)))
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 for result in pool.map(execute, plans, clients):

@@ -255,3 +255,20 @@ def test_deleting_a_group_removes_its_teams(enlisted, make_group):
     for sp in enlisted.spaces.all():
         assert managed_teams(enlisted, sp.octopus_id) == []
     assert not ManagedTeam.objects.exists()
+
+
+@pytest.mark.django_db
+def test_one_sync_pushes_several_instances_in_parallel(make_sim_instance, make_group):
+    first, second = enlist_sim(make_sim_instance()), enlist_sim(make_sim_instance())
+    group = make_group("Everywhere", [make_user("erin")])
+    for inst in (first, second):
+        services.grant(group, Role.VIEWER, instance=inst)
+    spaces = list(Space.objects.filter(instance__in=[first, second]).values_list("pk", flat=True))
+
+    teams.sync_spaces(spaces)
+
+    for inst in (first, second):
+        for sp in inst.spaces.all():
+            (team,) = managed_teams(inst, sp.octopus_id)
+            assert team["MemberUserIds"] == ["Users-7"]
+    assert not GrantTarget.objects.exclude(state=SyncState.APPLIED).exists()
