@@ -1,4 +1,8 @@
-"""Celery tasks: thin wrappers taking ids; the logic is in identity.teams."""
+"""Celery tasks: thin wrappers taking ids; the logic is in identity.teams.
+
+Every push runs as one task per Octopus instance: a task for spaces of several instances
+splits itself, so work spreads over the worker processes and no task needs threads.
+"""
 
 from __future__ import annotations
 
@@ -8,26 +12,31 @@ from identity import teams
 
 
 @shared_task(time_limit=280, soft_time_limit=260, acks_late=True, ignore_result=True)
-def sync_spaces(space_ids: list[str]) -> None:
+def sync_spaces(space_ids: list[str], only_due: bool = False) -> None:
     """Push these spaces' managed teams to Octopus (after a grant, revoke or group change)."""
-    busy = teams.sync_spaces(space_ids)
+    groups = teams.split_by_instance(space_ids)
+    if len(groups) > 1:
+        for ids in groups:
+            sync_spaces.delay(ids, only_due)
+        return
+    busy = teams.sync_spaces(space_ids, only_due=only_due)
     if busy:  # another worker is on them: come back when it is likely done
-        sync_spaces.apply_async((busy,), countdown=2)
+        sync_spaces.apply_async((busy, only_due), countdown=2)
 
 
-@shared_task(time_limit=280, soft_time_limit=260, ignore_result=True)
+@shared_task(time_limit=120, soft_time_limit=110, ignore_result=True)
 def retry_due() -> int:
     """Periodic: retry managed teams that failed (instance offline...) once their time comes."""
     due = teams.due_spaces()
-    if due:
-        teams.sync_spaces(due, only_due=True)
+    for ids in teams.split_by_instance(due):
+        sync_spaces.delay(ids, True)
     return len(due)
 
 
-@shared_task(time_limit=900, soft_time_limit=870, ignore_result=True)
+@shared_task(time_limit=120, soft_time_limit=110, ignore_result=True)
 def reconcile() -> int:
     """Periodic: compare every managed team with Octopus and put back what drifted."""
     spaces = teams.all_managed_spaces()
-    for start in range(0, len(spaces), 200):
-        teams.sync_spaces(spaces[start : start + 200])
+    for ids in teams.split_by_instance(spaces):
+        sync_spaces.delay(ids)
     return len(spaces)

@@ -445,3 +445,13 @@ def all_managed_spaces() -> list[str]:
         ).values_list("pk", flat=True)
     )
     return sorted(str(s) for s in spaces)
+
+
+def split_by_instance(space_ids: Iterable[Any]) -> list[list[str]]:
+    """Space ids grouped by their instance (one Celery task per instance)."""
+    groups: dict[Any, list[str]] = {}
+    for pk, instance_id in Space.objects.filter(pk__in=_uuids(space_ids)).values_list(
+        "pk", "instance_id"
+    ):
+        groups.setdefault(instance_id, []).append(str(pk))
+    return [sorted(ids) for _, ids in sorted(groups.items(), key=lambda kv: str(kv[0]))]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -70,3 +70,14 @@ def make_group() -> Callable[..., Group]:
 
 
 from tests.fixtures.ldap import slapd  # noqa: E402,F401 - the LDAP server fixture
+
+
+@pytest.fixture
+def eager_celery() -> Iterator[None]:
+    """Run tasks a periodic task enqueues at once, in this process (no worker needed)."""
+    from odcm.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before

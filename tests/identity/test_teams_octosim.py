@@ -108,7 +108,7 @@ def test_group_changes_follow_into_octopus(enlisted, make_group):
 
 @pytest.mark.django_db
 def test_reconcile_puts_back_an_edited_team_and_reports_it(
-    enlisted, make_group, sim_instance: SimInstance
+    enlisted, make_group, sim_instance: SimInstance, eager_celery
 ):
     group = make_group("Platform", [make_user("alice")], [PLATFORM_DN])
     target = space(enlisted)
@@ -137,7 +137,7 @@ def test_reconcile_puts_back_an_edited_team_and_reports_it(
 
 
 @pytest.mark.django_db
-def test_reconcile_recreates_a_deleted_team(enlisted, make_group):
+def test_reconcile_recreates_a_deleted_team(enlisted, make_group, eager_celery):
     group = make_group("Platform")
     target = space(enlisted)
     services.grant(group, Role.VIEWER, space=target)
@@ -155,7 +155,7 @@ def test_reconcile_recreates_a_deleted_team(enlisted, make_group):
 
 
 @pytest.mark.django_db
-def test_reconcile_without_drift_changes_nothing(enlisted, make_group, sim_instance):
+def test_reconcile_without_drift_changes_nothing(enlisted, make_group, sim_instance, eager_celery):
     group = make_group("Platform", [make_user("alice")])
     target = space(enlisted)
     services.grant(group, Role.VIEWER, space=target)
@@ -169,7 +169,9 @@ def test_reconcile_without_drift_changes_nothing(enlisted, make_group, sim_insta
 
 
 @pytest.mark.django_db
-def test_unreachable_instance_marks_grant_failed_with_the_error(enlisted, make_group, sim_instance):
+def test_unreachable_instance_marks_grant_failed_with_the_error(
+    enlisted, make_group, sim_instance, eager_celery
+):
     sim_instance.set_faults(offline="refuse")
     group = make_group("Platform")
     target = space(enlisted)
