@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from multidict import MultiMapping
 
@@ -90,15 +91,27 @@ def envelope(
     page = items[skip : skip + take] if take else []
     pages = max(1, math.ceil(total / take)) if take else 0
     last = max(0, pages - 1)
+    # Page links keep the request's filters (a client following Page.Next of a filtered
+    # query, as Octopus's own clients do, must get the next page of the same query), but
+    # never an ``apikey`` sent in the query string.
+    filters = "".join(
+        f"{quote(name)}={quote(value)}&"
+        for name, value in query.items()
+        if name.lower() not in ("skip", "take", "apikey")
+    )
+
+    def link(at: int, size: int) -> str:
+        return f"{path}?{filters}skip={at}&take={size}"
+
     links = {
-        "Self": f"{path}?skip={skip}&take={take}",
+        "Self": link(skip, take),
         "Template": template,
-        "Page.All": f"{path}?skip=0&take={ALL}",
-        "Page.Current": f"{path}?skip={skip}&take={take}",
-        "Page.Last": f"{path}?skip={last * take}&take={take}",
+        "Page.All": link(0, ALL),
+        "Page.Current": link(skip, take),
+        "Page.Last": link(last * take, take),
     }
     if take and skip + take < total:
-        links["Page.Next"] = f"{path}?skip={skip + take}&take={take}"
+        links["Page.Next"] = link(skip + take, take)
     out: dict[str, Any] = {
         "ItemType": item_type,
         "TotalResults": total,

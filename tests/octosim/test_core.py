@@ -99,6 +99,24 @@ def test_paging_envelope_and_page_next(api: Api) -> None:
     assert "Page.Next" not in last["Links"] and len(last["Items"]) == 1
 
 
+def test_page_next_keeps_the_query_filters_but_never_the_api_key(api: Api) -> None:
+    query = {"states": "Success", "name": "Deploy", "spaces": "Spaces-1"}
+    total = api.get("/api/tasks", params={**query, "take": 0})["TotalResults"]
+    assert total > 5
+    seen: list[str] = []
+    page = api.get("/api/tasks", params={**query, "take": 4, "apikey": api.inst.api_key})
+    assert api.inst.api_key not in str(page["Links"])
+    while True:
+        assert all(t["State"] == "Success" and t["Name"] == "Deploy" for t in page["Items"])
+        seen += [t["Id"] for t in page["Items"]]
+        nxt = page["Links"].get("Page.Next")
+        if not nxt:
+            break
+        assert "states=Success" in nxt and "take=4" in nxt
+        page = api.get(nxt.removeprefix(f"/{api.inst.slug}"))
+    assert len(seen) == total == len(set(seen))
+
+
 def test_default_take_is_30_and_take_zero_counts_only(api: Api) -> None:
     page = api.get("/api/tasks")
     assert page["ItemsPerPage"] == 30 and len(page["Items"]) == 30
