@@ -16,6 +16,7 @@ from audit.services import record
 from octopus import OctopusError
 from odcm.clients import client_for
 from odcm.crypto import seal
+from spaces import signals
 from spaces.models import Instance, Space, Tag
 from spaces.services.errors import RegistryError, from_octopus
 from spaces.services.probe import PROBE_RETRY, Probe, check_permissions, normalise_url, probe
@@ -118,6 +119,7 @@ def enlist_instance(
                 obj=instance,
                 after={**_summary(instance), "spaces": len(found.spaces)},
             )
+            signals.instance_enlisted.send(sender=Instance, instance_id=instance.pk)
     except IntegrityError:
         raise RegistryError(
             "already_enlisted", "This Octopus server was enlisted by someone else just now."
@@ -278,6 +280,9 @@ def _apply(instance: Instance, docs: list[dict[str, Any]], result: RefreshResult
         chosen: set[str] | None = None if instance.enlist_new_spaces else set()
         created = _create_spaces(instance, new_docs, chosen)
         result.added.extend(s.name for s in created)
+        for space in created:
+            if space.state == Space.State.ENLISTED:
+                signals.space_enlisted.send(sender=Space, space_id=space.pk)
 
 
 def update_instance(

@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from audit.services import record
 from octopus import OctopusClient, OctopusError
 from odcm.clients import client_for
+from spaces import signals
 from spaces.models import Instance, Space, StandardEnvironment
 from spaces.services.errors import RegistryError, from_octopus
 from spaces.services.instances import _create_spaces
@@ -41,6 +42,8 @@ def set_enlisted(
             before={"state": before},
             after={"state": wanted},
         )
+        if enlisted:
+            signals.space_enlisted.send(sender=Space, space_id=space.pk)
     return True
 
 
@@ -111,6 +114,7 @@ def create_space(
             },
         )
         _grant_managers(space, groups, actor, request)
+        signals.space_enlisted.send(sender=Space, space_id=space.pk)
     return Created(space, warnings)
 
 
