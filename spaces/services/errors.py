@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
 from octopus import (
     AuthenticationFailed,
     NotAnOctopusServer,
     NotFound,
+    OctopusClient,
     OctopusError,
     PermissionDenied,
     ServerTimeout,
@@ -15,6 +20,10 @@ from octopus import (
     URLNotAllowed,
     ValidationFailed,
 )
+from odcm.crypto import CryptoError
+
+if TYPE_CHECKING:
+    from spaces.models import Instance
 
 
 class RegistryError(Exception):
@@ -51,3 +60,23 @@ def from_octopus(exc: OctopusError) -> RegistryError:
         if isinstance(exc, cls):
             return RegistryError(code, f"{lead} {exc.message}")
     return RegistryError("octopus_error", f"Octopus refused the request: {exc.message}")
+
+
+@contextmanager
+def connected(instance: Instance, **options: Any) -> Iterator[OctopusClient]:
+    """A client for ``instance`` whose setup failures are registry errors too: a URL that the
+    policy now refuses, or a stored key that no longer decrypts, must not become a 500."""
+    from odcm.clients import client_for
+
+    try:
+        client = client_for(instance, **options)
+    except OctopusError as exc:
+        raise from_octopus(exc) from None
+    except CryptoError:
+        raise RegistryError(
+            "api_key_unreadable",
+            f"The stored API key of {instance.name} cannot be decrypted (was "
+            "ODCM_ENCRYPTION_KEYS changed?). Set a new key with “Rotate API key”.",
+        ) from None
+    with client:
+        yield client

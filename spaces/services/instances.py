@@ -14,11 +14,10 @@ from django.utils.text import slugify
 
 from audit.services import record
 from octopus import OctopusError
-from odcm.clients import client_for
 from odcm.crypto import seal
 from spaces import signals
 from spaces.models import Instance, Space, Tag
-from spaces.services.errors import RegistryError, from_octopus
+from spaces.services.errors import RegistryError, connected, from_octopus
 from spaces.services.probe import PROBE_RETRY, Probe, check_permissions, normalise_url, probe
 
 log = logging.getLogger(__name__)
@@ -198,7 +197,7 @@ class RefreshResult:
 def fetch_spaces(instance: Instance) -> tuple[list[dict[str, Any]], str, str]:
     """Every space of the instance from Octopus, with the server's version and id."""
     try:
-        with client_for(instance, retry=PROBE_RETRY) as client:
+        with connected(instance, retry=PROBE_RETRY) as client:
             root = client.root()
             docs = list(client.paginate("/api/spaces", page_size=200))
     except OctopusError as exc:

@@ -12,10 +12,9 @@ from django.http import HttpRequest
 
 from audit.services import record
 from octopus import OctopusClient, OctopusError
-from odcm.clients import client_for
 from spaces import signals
 from spaces.models import Instance, Space, StandardEnvironment
-from spaces.services.errors import RegistryError, from_octopus
+from spaces.services.errors import RegistryError, connected, from_octopus
 from spaces.services.instances import _create_spaces
 
 log = logging.getLogger(__name__)
@@ -81,7 +80,7 @@ def create_space(
         raise RegistryError("invalid_name", "A name is required.")
     users, teams = list(manager_user_ids), list(manager_team_ids)
     warnings: list[str] = []
-    with client_for(instance) as client:
+    with connected(instance) as client:
         if not users and not teams:
             users = [str(_octopus_call(client.get, "/api/users/me")["Id"])]
         body = {
@@ -147,7 +146,7 @@ def delete_space(
     and the last space are refused. The row stays in ODCM, marked gone."""
     if confirm_name.strip() != space.name:
         raise RegistryError("confirm", "Type the space's name exactly to confirm the deletion.")
-    with client_for(space.instance) as client:
+    with connected(space.instance) as client:
         path = f"/api/spaces/{space.octopus_id}"
         doc = _octopus_call(client.get, path)
         if doc.get("IsDefault"):
@@ -192,7 +191,7 @@ def delete_space(
 
 def octopus_people(instance: Instance) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """The instance's users and system teams as (id, label) choices for the managers."""
-    with client_for(instance) as client:
+    with connected(instance) as client:
         users = _octopus_call(client.get_all, "/api/users")
         teams = _octopus_call(client.get_all, "/api/teams")
     return (
