@@ -15,7 +15,13 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from audit.models import AuditEntry
-from identity.access import can_manage_instance, is_admin, visible_instances, visible_spaces
+from identity.access import (
+    can_manage_instance,
+    can_manage_space,
+    is_admin,
+    visible_instances,
+    visible_spaces,
+)
 from spaces import services
 from spaces.forms import (
     CreateSpaceForm,
@@ -279,6 +285,7 @@ def space(request: HttpRequest, pk: Any) -> HttpResponse:
             "starred": sp.favourites.filter(user=request.user.pk).exists(),
             "audit": _audit("spaces.space", [str(sp.pk)]),
             "can_manage": can_manage_instance(request.user, sp.instance),
+            "can_manage_space": can_manage_space(request.user, sp),
             "is_admin": is_admin(request.user),
         },
     )

@@ -34,7 +34,7 @@ while queue:
     if path in seen or len(seen) > 60:
         continue
     seen.add(path)
-    response = client.get(path)
+    response = client.get(path, follow=True)  # e.g. MFA pages ask to re-authenticate first
     assert response.status_code == 200, f"{path} answered {response.status_code}"
     if "text/html" in response.get("Content-Type", ""):
         for link in re.findall(r'href="(/[^"#?]*)"', response.content.decode()):
