@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -25,20 +23,11 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._machine import describe  # noqa: E402
 from octopus import AsyncOctopusClient, URLPolicy, make_async_http_client  # noqa: E402
 from octosim.testing import SimServer  # noqa: E402
 
 POLICY = URLPolicy(allow_http=True, allowed_networks=["127.0.0.0/8"])
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 async def sweep(
@@ -87,7 +76,7 @@ def main() -> None:
     args = parser.parse_args()
 
     ideal = args.instances * args.latency_ms / 1000 / args.concurrency
-    print(f"machine: nproc={os.cpu_count()}, cpu={cpu_model()}, python={platform.python_version()}")
+    print(f"machine: {describe()}")
     start = time.perf_counter()
     with SimServer(instances=args.instances, spaces=1, latency_ms=args.latency_ms) as sim:
         instances = sim.instances

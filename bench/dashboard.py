@@ -25,6 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._machine import describe  # noqa: E402
 from bench._monitoring_db import (  # noqa: E402
     ROOT,
     create_database,
@@ -323,6 +324,7 @@ def main() -> None:
 
         connections.close_all()
 
+        print(f"machine: {describe()}")
         print(f"{args.clients} concurrent clients; {args.requests} requests per endpoint; "
               f"gunicorn {args.workers} workers x 4 threads; {os.cpu_count()} cores; "
               f"load average before: {os.getloadavg()[0]:.1f}")  # fmt: skip

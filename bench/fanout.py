@@ -35,6 +35,8 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._machine import describe  # noqa: E402
+
 DB_URL = os.environ.get(
     "ODCM_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/odcm_bench_sharing"
 )
@@ -256,6 +258,7 @@ def main() -> None:
             push("update", lambda: items.save_revision(item, content(args.variables, "two")), 2)
             push("no-op", lambda: subscriptions.push_now(item), 2)
             load1, load5, load15 = os.getloadavg()
+            print(f"machine: {describe()}")
             print(f"load average: {load1:.1f} {load5:.1f} {load15:.1f} on {os.cpu_count()} CPUs")
             peaks = [peak_mb(pid) for pid in children_of(worker.pid)]
             print(

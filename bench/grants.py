@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,8 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench._machine import describe  # noqa: E402
 
 DB_URL = os.environ.get(
     "ODCM_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/odcm_bench_identity"
@@ -73,27 +74,6 @@ def prepare_database() -> None:
     import redis
 
     redis.Redis.from_url(REDIS_URL).flushdb()
-
-
-def machine() -> str:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = ""
-    try:
-        kb = int(Path("/proc/meminfo").read_text().split()[1])
-        mem = f", {kb / 1024 / 1024:.0f} GiB RAM"
-    except (OSError, ValueError, IndexError):
-        pass
-    return (
-        f"{platform.system()} {platform.release()}, {os.cpu_count()} CPUs ({model or 'unknown'})"
-        f"{mem}, Python {platform.python_version()}"
-    )
 
 
 def state_of(client: Any, space_ids: set[str]) -> dict[str, tuple[str, list[str], list[str]]]:
@@ -206,7 +186,7 @@ def main() -> None:
         time.sleep(4)  # worker start-up is not part of a grant
         pool = ThreadPoolExecutor(max_workers=len(clients))
         try:
-            print(f"machine: {machine()}")
+            print(f"machine: {describe()}")
             print(
                 f"octosim: {args.instances} instances x {args.spaces} spaces + 1, "
                 f"{args.latency_ms} ms latency per request; 1 Celery worker, "

@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import random
 import signal
 import subprocess
@@ -26,16 +24,10 @@ from typing import Any
 import aiohttp
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+from bench._machine import describe  # noqa: E402
 
 
 def rss_mib(pid: int) -> tuple[float, float]:
@@ -108,7 +100,7 @@ async def hammer(
 
 
 async def run(args: argparse.Namespace) -> None:
-    print(f"machine: nproc={os.cpu_count()} cpu={cpu_model()!r} python={platform.python_version()}")
+    print(f"machine: {describe()}")
     print(
         f"octosim: {args.instances} instances, latency {args.latency_ms} ms; "
         "the client runs on the same machine"

@@ -25,6 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._machine import describe  # noqa: E402
 from bench._monitoring_db import create_database, drop_database, migrate, setup_django  # noqa: E402
 
 REQUESTS_PER_INSTANCE = 3  # root document, health, ping
@@ -110,7 +111,7 @@ def main() -> None:
         ideal = args.instances * REQUESTS_PER_INSTANCE * args.latency_ms / 1000 / args.concurrency
         print(
             f"instances={args.instances} latency={args.latency_ms}ms "
-            f"concurrency={args.concurrency} cores={os.cpu_count()} ideal={ideal:.2f}s"
+            f"concurrency={args.concurrency} ideal={ideal:.2f}s; machine: {describe()}"
         )
         print(f"octosim (same machine) used {sim_cpu:.2f} CPU seconds over the {len(results)} runs")
         for n, r in enumerate(results, 1):
