@@ -15,24 +15,19 @@ def test_healthz_is_ok_when_database_and_broker_answer(client):
     assert body["checks"] == {"database": "ok", "broker": "ok"}
 
 
-def test_healthz_answers_503_naming_the_database_when_it_is_unreachable(start_process):
-    port, dead_db = free_port(), free_port()
-    server = start_process(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "odcm.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-        ],
-        name="web",
-        ODCM_TEST_DATABASE_URL=f"postgres://postgres@127.0.0.1:{dead_db}/nowhere",
-    )
+def healthz_of_a_server_with(start_process, **env: str) -> httpx.Response:
+    """GET /healthz from a real gunicorn started with ``env`` (e.g. a dead database)."""
+    port = free_port()
+    args = [sys.executable, "-m", "gunicorn", "odcm.wsgi", "--bind", f"127.0.0.1:{port}"]
+    server = start_process([*args, "--workers", "1"], name="web", **env)
     wait_for_port(port, process=server.process)
-    response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=30)
+    return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=30)
+
+
+def test_healthz_answers_503_naming_the_database_when_it_is_unreachable(start_process):
+    response = healthz_of_a_server_with(
+        start_process, ODCM_TEST_DATABASE_URL=f"postgres://postgres@127.0.0.1:{free_port()}/x"
+    )
     assert response.status_code == 503
     body = response.json()
     assert body["failed"] == ["database"]
@@ -41,23 +36,9 @@ def test_healthz_answers_503_naming_the_database_when_it_is_unreachable(start_pr
 
 
 def test_healthz_answers_503_naming_the_broker_when_it_is_unreachable(start_process):
-    port, dead_redis = free_port(), free_port()
-    server = start_process(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "odcm.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-        ],
-        name="web",
-        ODCM_TEST_REDIS_URL=f"redis://127.0.0.1:{dead_redis}/0",
+    response = healthz_of_a_server_with(
+        start_process, ODCM_TEST_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"
     )
-    wait_for_port(port, process=server.process)
-    response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=30)
     assert response.status_code == 503
     assert response.json()["failed"] == ["broker"]
 
