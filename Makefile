@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 TEST_ENV := DJANGO_SETTINGS_MODULE=tests.settings
 
-.PHONY: demo test lint typecheck migrations-check pytest e2e bench clean help
+.PHONY: demo demo-password test lint typecheck migrations-check pytest e2e bench clean help
 
 help:
 	@echo "make demo   - install what is needed and run ODCM with simulated Octopus instances"
@@ -26,6 +26,9 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt requirements-ldap.txt
 
 demo: $(VENV)/.runtime
 	$(PY) -m odcm.demo
+
+demo-password: $(VENV)/.runtime
+	@$(PY) -m odcm.demo --reset-admin-password
 
 test: $(VENV)/.dev
 	@$(PY) -m tests.check_services

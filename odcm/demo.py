@@ -173,6 +173,9 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def main() -> int:
+    if sys.argv[1:] == ["--reset-admin-password"]:
+        print(manage(demo_environment(), "demo_setup", "--reset").strip())
+        return 0
     for port in (WEB_PORT, SIM_PORT):
         if not port_free(port):
             print(
