@@ -21,7 +21,10 @@ CLIENT = NODE_DIR / "node_modules" / "@octopusdeploy" / "api-client" / "package.
 def node_client() -> Path:
     """The client's node_modules, installed from the committed lock file only when missing."""
     if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("Node.js (node and npm) is not installed on this machine")
+        pytest.fail(
+            "Node.js and npm are needed for the client conformance test: "
+            "apt-get install nodejs npm (.ci/run does)"
+        )
     if not CLIENT.exists():
         subprocess.run(
             ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
