@@ -76,14 +76,16 @@ def sort_header(
     for name in ("part", "page"):
         query.pop(name, None)
     query["sort"] = target
-    arrow = {"ascending": "▲", "descending": "▼"}.get(direction, "")
+    # Unsorted columns show a faint double arrow, so that every sortable header says so.
+    arrow = {"ascending": "▲", "descending": "▼"}.get(direction, "↕")
     return format_html(
         '<th class="{}"{}><a class="sort-link" href="?{}" data-sort="{}">{}'
-        '<span class="sort-indicator" aria-hidden="true">{}</span></a></th>',
+        '<span class="sort-indicator{}" aria-hidden="true">{}</span></a></th>',
         f"sortable {css}".strip(),
         format_html(' aria-sort="{}"', direction) if direction else "",
         query.urlencode(),
         key,
         label,
+        "" if direction else " text-body-tertiary",
         arrow,
     )
