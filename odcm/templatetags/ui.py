@@ -18,10 +18,13 @@ _CHECKS = (forms.CheckboxInput, forms.CheckboxSelectMultiple, forms.RadioSelect)
 
 @register.filter
 def field_kind(field: BoundField) -> str:
-    """``check`` (one checkbox), ``group`` (a fieldset of choices) or ``input``."""
+    """``check`` (one checkbox), ``group`` (checkboxes or radio buttons), ``fieldset`` (another
+    widget of several inputs) or ``input``."""
     widget = field.field.widget
-    if field.use_fieldset:
+    if isinstance(widget, (forms.CheckboxSelectMultiple, forms.RadioSelect)):
         return "group"
+    if field.use_fieldset:
+        return "fieldset"
     if isinstance(widget, forms.CheckboxInput):
         return "check"
     return "input"
@@ -41,6 +44,15 @@ def widget(field: BoundField, compact: Any = False) -> SafeString:
     if field.errors:
         css.append("is-invalid")
     return field.as_widget(attrs={"class": " ".join(own + css)})
+
+
+@register.filter
+def check_options(field: BoundField) -> list[Any]:
+    """The checkboxes or radio buttons of a multiple-choice field, with Bootstrap's class."""
+    options = list(field.subwidgets)
+    for option in options:
+        option.data["attrs"]["class"] = "form-check-input"
+    return options
 
 
 @register.filter
