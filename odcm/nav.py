@@ -15,6 +15,11 @@ ENTRIES = [
     ("Sharing", "sharing:index", "user"),
     ("Administration", "administration", "admin"),
 ]
+# Pages that belong to an entry without living under its URL: view name -> entry's URL name.
+SECTIONS = {
+    "monitoring:instance": "spaces:instances",
+    "audit:list": "administration",
+}
 
 
 def nav_items(request: HttpRequest) -> dict[str, Any]:
@@ -29,8 +34,13 @@ def nav_items(request: HttpRequest) -> dict[str, Any]:
             url = reverse(name)
         except NoReverseMatch:
             continue
-        items.append({"label": label, "url": url, "active": False})
-    current = _current(request.path, [str(item["url"]) for item in items])
+        items.append({"label": label, "name": name, "url": url, "active": False})
+    match = getattr(request, "resolver_match", None)
+    section = SECTIONS.get(match.view_name) if match else None
+    current = next(
+        (str(item["url"]) for item in items if item["name"] == section),
+        _current(request.path, [str(item["url"]) for item in items]),
+    )
     for item in items:
         item["active"] = item["url"] == current
     return {"nav_items": items}

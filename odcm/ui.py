@@ -9,6 +9,7 @@ script (which reads the mapping from the page).
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -40,6 +41,7 @@ def status_colour(status: str | None) -> str:
     return STATUS_COLOURS.get(status or "", DEFAULT_COLOUR)
 
 
+@lru_cache(maxsize=128)  # the dashboard draws one per row; there are only a few statuses
 def status_dot(status: str | None, label: str | None = None) -> SafeString:
     """A coloured dot naming the status for screen readers and on hover."""
     text = label or (status or "unknown").replace("_", " ")

@@ -159,6 +159,9 @@ def test_only_instances_is_highlighted_in_the_navigation_on_an_instance_page(
     assert inspect(admin_client.get(reverse("spaces:instances")).content).active_nav == [
         "Instances"
     ]
+    monitoring = reverse("monitoring:instance", args=[instance.slug])
+    assert inspect(admin_client.get(monitoring).content).active_nav == ["Instances"]
+    assert inspect(admin_client.get(reverse("audit:list")).content).active_nav == ["Administration"]
     assert inspect(admin_client.get(reverse("spaces:list")).content).active_nav == ["Spaces"]
     assert inspect(admin_client.get(reverse("home")).content).active_nav == ["Dashboard"]
 
