@@ -73,7 +73,8 @@ def test_the_main_pages_work_under_the_content_security_policy(
 
     visit("/accounts/login/")
     sign_in(page, base, admin_user.username)
-    for url in main_pages(site, admin_user) + [reverse("admin:index")]:
+    extra = [reverse("admin:index"), reverse("api:instance-list")]
+    for url in main_pages(site, admin_user) + extra:
         visit(url)
 
     # Tiles with a search, then the switcher (loaded by htmx when it opens).
@@ -82,7 +83,9 @@ def test_the_main_pages_work_under_the_content_security_policy(
     page.wait_for_function(
         "() => document.querySelectorAll('[data-testid=space-tile]').length === 1"
     )
-    page.click("[data-testid=switcher]")
+    with page.expect_response(lambda r: reverse("spaces:switcher") in r.url) as loaded:
+        page.click("[data-testid=switcher]")
+    assert loaded.value.status == 200
     page.wait_for_selector("[data-testid=switcher-menu] >> text=All spaces")
     seen.extend(page.evaluate("window.__csp"))
 

@@ -196,3 +196,18 @@ def test_the_dashboard_answers_htmx_with_fragments(
     assert b"<html" not in table.content and b'data-testid="dashboard-table"' in table.content
     whole = admin_client.get(reverse("home") + "?part=table")
     assert b"<html" in whole.content  # without htmx, the page itself
+
+
+def test_the_browsable_api_may_use_style_attributes_and_nothing_more(
+    admin_client: Client, site: dict[str, Any]
+) -> None:
+    """DRF's pages lay out with style attributes; scripts stay as strict as everywhere."""
+    page = admin_client.get(reverse("api:instance-list"), headers={"Accept": "text/html"})
+    policy = _policy(page)
+    assert policy["style-src-attr"] == ["'unsafe-inline'"]
+    assert policy["script-src"] == ["'self'"] and policy["style-src"] == ["'self'"]
+    assert inspect(page.content).inline_scripts == 0
+    assert inspect(page.content).style_blocks == 0
+    as_json = admin_client.get(reverse("api:instance-list"))
+    assert "style-src-attr" not in _policy(as_json)
+    assert _policy(admin_client.get(reverse("home"))).keys() == _policy(as_json).keys()
