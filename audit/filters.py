@@ -13,8 +13,12 @@ class AuditFilterForm(forms.Form):
     actor = forms.CharField(required=False)
     action = forms.CharField(required=False, help_text="e.g. instance. or auth.login")
     object_type = forms.CharField(required=False)
-    since = forms.DateTimeField(required=False)
-    until = forms.DateTimeField(required=False)
+    since = forms.DateTimeField(
+        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    until = forms.DateTimeField(
+        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
 
 
 def filter_entries(entries: QuerySet[AuditEntry], form: AuditFilterForm) -> QuerySet[AuditEntry]:

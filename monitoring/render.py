@@ -15,6 +15,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 
+from odcm.ui import status_colour, status_dot
+
 
 def _opt(value: Any) -> Any:
     return "—" if value is None else value
@@ -52,7 +54,7 @@ def table_rows(rows: Iterable[dict[str, Any]]) -> SafeString:
             format_html(
                 '<tr data-testid="space-row" data-space="{}" data-instance="{}" data-status="{}">'
                 '<td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}{}</td>'
-                '<td data-testid="status"><span class="status-dot status-{}"></span> {}{}</td>'
+                '<td data-testid="status">{} {}{}</td>'
                 '<td class="text-end">{}</td><td class="text-end">{}{}</td>'
                 '<td class="text-end" data-testid="succeeded">{}</td>'
                 '<td class="text-end" data-testid="failed">{}</td>'
@@ -66,7 +68,7 @@ def table_rows(rows: Iterable[dict[str, Any]]) -> SafeString:
                 r["name"],
                 r["version"] or "—",
                 pin,
-                r["status"],
+                status_dot(r["status"]),
                 r["status"],
                 since,
                 _opt(r["project_count"]),
@@ -86,11 +88,11 @@ def timelines(items: Iterable[dict[str, Any]]) -> SafeString:
     for t in items:
         rects = format_html_join(
             "",
-            '<rect class="seg-{}" x="{}" y="0" width="{}" height="4">'
+            '<rect class="fill-{}" x="{}" y="0" width="{}" height="4">'
             "<title>{} {} to {}</title></rect>",
             (
                 (
-                    s["status"],
+                    status_colour(s["status"]),
                     s["x"],
                     s["width"],
                     s["status"],
@@ -103,7 +105,7 @@ def timelines(items: Iterable[dict[str, Any]]) -> SafeString:
         parts.append(
             format_html(
                 '<div class="d-flex align-items-center gap-2 mb-1">'
-                '<a class="small text-truncate" style="width: 12rem" href="{}">{}</a>'
+                '<a class="small text-truncate timeline-label" href="{}">{}</a>'
                 '<svg viewBox="0 0 100 4" width="100%" height="14" preserveAspectRatio="none" '
                 'role="img" aria-label="Status timeline of {}">{}</svg></div>',
                 link.replace("SLUG", t["slug"]),

@@ -23,6 +23,7 @@ from monitoring.forms import AlertSettingsForm, MaintenanceWindowForm, PinForm
 from monitoring.models import InstanceMonitor, MaintenanceWindow, StatusFlip, VersionChange
 from monitoring.services import alerts, dashboard
 from monitoring.services.status import set_pin
+from odcm.htmx import HtmxHttpRequest
 from spaces.models import Instance
 
 CSV_COLUMNS = [
@@ -84,9 +85,9 @@ def _context(request: HttpRequest) -> dict[str, Any]:
 
 
 @login_required
-def dashboard_view(request: HttpRequest) -> HttpResponse:
+def dashboard_view(request: HtmxHttpRequest) -> HttpResponse:
     context = _context(request)
-    if request.headers.get("HX-Request") and request.GET.get("part") == "table":
+    if request.htmx and request.GET.get("part") == "table":
         return render(request, "monitoring/_dashboard_body.html", context)
     user, period, filters = request.user, context["period"], context["filters"]
 
@@ -104,7 +105,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     context["choices"], context["versions"] = more["choices"], more["versions"]
     context["chart"] = more["chart"]
     context["timelines_html"] = mark_safe(more["timelines_html"])  # noqa: S308 - format_html
-    if request.headers.get("HX-Request"):
+    if request.htmx:
         return render(request, "monitoring/_dashboard_all.html", context)
     return render(request, "odcm/home.html", context)
 

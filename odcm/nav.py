@@ -15,13 +15,18 @@ ENTRIES = [
     ("Sharing", "sharing:index", "user"),
     ("Administration", "administration", "admin"),
 ]
+# Pages that belong to an entry without living under its URL: view name -> entry's URL name.
+SECTIONS = {
+    "monitoring:instance": "spaces:instances",
+    "audit:list": "administration",
+}
 
 
 def nav_items(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav_items": []}
-    items = []
+    items: list[dict[str, Any]] = []
     for label, name, audience in ENTRIES:
         if audience == "admin" and not user.is_superuser:
             continue
@@ -29,6 +34,20 @@ def nav_items(request: HttpRequest) -> dict[str, Any]:
             url = reverse(name)
         except NoReverseMatch:
             continue
-        active = request.path == url if url == "/" else request.path.startswith(url)
-        items.append({"label": label, "url": url, "active": active})
+        items.append({"label": label, "name": name, "url": url, "active": False})
+    match = getattr(request, "resolver_match", None)
+    section = SECTIONS.get(match.view_name) if match else None
+    current = next(
+        (str(item["url"]) for item in items if item["name"] == section),
+        _current(request.path, [str(item["url"]) for item in items]),
+    )
+    for item in items:
+        item["active"] = item["url"] == current
     return {"nav_items": items}
+
+
+def _current(path: str, urls: list[str]) -> str | None:
+    """The one entry a page belongs to: the longest URL that the path starts with (so
+    /spaces/instances/… is under Instances, not also under Spaces); "/" only for itself."""
+    matches = [url for url in urls if (path == url if url == "/" else path.startswith(url))]
+    return max(matches, key=len, default=None)

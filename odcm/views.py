@@ -7,16 +7,18 @@ import hmac
 from django.conf import settings
 from django.contrib.auth.decorators import login_required, user_passes_test
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from odcm.health import run_checks, worker_heartbeat_age
+from odcm.htmx import HtmxHttpRequest
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: HtmxHttpRequest) -> HttpResponse:
     # The dashboard belongs to monitoring; it renders odcm/home.html.
     from monitoring.views import dashboard_view
 
@@ -26,6 +28,12 @@ def home(request: HttpRequest) -> HttpResponse:
 @user_passes_test(lambda u: u.is_active and u.is_superuser)
 def administration(request: HttpRequest) -> HttpResponse:
     return render(request, "odcm/administration.html")
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    # Browsers ask for /favicon.ico where a page names no icon (the API, plain error pages).
+    return redirect(static("odcm/favicon.ico"))
 
 
 @never_cache

@@ -22,6 +22,7 @@ from identity.access import (
     visible_instances,
     visible_spaces,
 )
+from odcm.htmx import HtmxHttpRequest
 from spaces import services
 from spaces.forms import (
     CreateSpaceForm,
@@ -334,10 +335,10 @@ def space_delete(request: HttpRequest, pk: Any) -> HttpResponse:
 
 @login_required
 @require_POST
-def favourite(request: HttpRequest, pk: Any) -> HttpResponse:
+def favourite(request: HtmxHttpRequest, pk: Any) -> HttpResponse:
     sp = _space(request, pk)
     starred = services.set_favourite(request.user, sp, request.POST.get("starred") != "0")
-    if request.headers.get("HX-Request"):
+    if request.htmx:
         return render(request, "spaces/_star.html", {"space": sp, "starred": starred})
     return redirect("spaces:space", pk=sp.pk)
 

@@ -19,15 +19,3 @@ def sharing_badge(context: dict[str, Any]) -> dict[str, Any]:
     if user is None or not user.is_authenticated:
         return {"counts": None}
     return {"counts": problem_counts(visible_subscriptions(user))}
-
-
-@register.filter
-def status_class(status: str) -> str:
-    return {
-        "in_sync": "success",
-        "failed": "danger",
-        "drifted": "warning",
-        "update_available": "info",
-        "queued": "secondary",
-        "syncing": "primary",
-    }.get(status, "light")

@@ -1,4 +1,6 @@
-/* All spaces: tiles rendered from the page's JSON, instant filtering, keyboard use. */
+/* All spaces: tiles rendered from the page's JSON, instant filtering, keyboard use.
+   The keyboard is handled only in the search box and inside the grid, never page-wide, so
+   scrolling, menus and other fields keep their keys. */
 (function () {
   "use strict";
   const raw = JSON.parse(document.getElementById("tiles-data").textContent);
@@ -15,6 +17,7 @@
   const more = document.getElementById("tiles-more");
   const limit = parseInt(box.dataset.limit, 10) || 300;
   const blank = "00000000-0000-0000-0000-000000000000";
+  const colours = JSON.parse(box.dataset.statusColours || "{}");
   const csrf = document.querySelector("#csrf-holder input[name=csrfmiddlewaretoken]").value;
   data.forEach(function (t) {
     t.haystack = [t.name, t.instance.name, t.instance.region].concat(t.instance.tags).join(" ").toLowerCase();
@@ -29,13 +32,16 @@
 
   function tile(t) {
     const col = el("div", "col");
-    const card = el("a", "card h-100 text-decoration-none space-tile");
-    card.href = box.dataset.spaceUrl.replace(blank, t.id);
+    // A card with a stretched link, so that the star is a button beside the link, not in it.
+    const card = el("div", "card h-100 space-tile");
     card.dataset.id = t.id;
     card.setAttribute("data-testid", "space-tile");
     const body = el("div", "card-body");
     const head = el("div", "d-flex align-items-start gap-2");
-    const title = el("h2", "h6 card-title mb-1 me-auto", t.name);
+    const title = el("h2", "h6 card-title mb-1 me-auto");
+    const link = el("a", "stretched-link text-decoration-none tile-link", t.name);
+    link.href = box.dataset.spaceUrl.replace(blank, t.id);
+    title.append(link);
     const star = el("button", "btn btn-link p-0 text-warning text-decoration-none star", t.starred ? "★" : "☆");
     star.type = "button";
     star.setAttribute("aria-pressed", t.starred ? "true" : "false");
@@ -48,8 +54,11 @@
     });
     head.append(title, star);
     const inst = el("div", "small text-body-secondary");
-    const dot = el("span", "status-dot " + t.instance.status);
-    dot.title = t.instance.status;
+    const status = t.instance.status || "unknown";
+    const dot = el("span", "status-dot bg-" + (colours[status] || "secondary"));
+    dot.setAttribute("role", "img");
+    dot.setAttribute("aria-label", status);
+    dot.title = status;
     inst.append(dot, document.createTextNode(" " + t.instance.name + " " + (t.instance.version || "")));
     const meta = el("div", "small mt-2 text-body");
     meta.textContent = (t.project_count ?? "–") + " projects · " + (t.target_count ?? "–") + " targets" +
@@ -90,38 +99,53 @@
     more.textContent = hits.length > limit ? "Showing the first " + limit + "; type to narrow." : "";
   }
 
-  function tiles() { return Array.from(box.querySelectorAll(".space-tile")); }
+  function links() { return Array.from(box.querySelectorAll(".tile-link")); }
 
-  function columns() {
-    const all = tiles();
+  function columns(all) {
     if (all.length < 2) return 1;
     const top = all[0].getBoundingClientRect().top;
     const n = all.findIndex(function (a) { return a.getBoundingClientRect().top !== top; });
     return n === -1 ? all.length : n;
   }
 
-  document.addEventListener("keydown", function (event) {
-    const all = tiles();
+  function typing(event) {
+    return event.key.length === 1 && !event.ctrlKey && !event.metaKey && !event.altKey;
+  }
+
+  // In the search box: Enter opens the first tile, ArrowDown enters the grid.
+  search.addEventListener("keydown", function (event) {
+    const all = links();
     if (!all.length) return;
-    const at = all.indexOf(document.activeElement);
-    const step = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: columns(), ArrowUp: -columns() }[event.key];
-    if (event.key === "Enter" && document.activeElement === search) {
+    if (event.key === "Enter") {
       event.preventDefault();
       all[0].click();
+    } else if (event.key === "ArrowDown") {
+      event.preventDefault();
+      all[0].focus();
+    }
+  });
+
+  // Inside the grid: arrows move between tiles (up from the first row returns to the search
+  // box); typing a letter goes back to the search box.
+  box.addEventListener("keydown", function (event) {
+    const all = links();
+    const card = event.target.closest(".space-tile");
+    const at = card ? all.indexOf(card.querySelector(".tile-link")) : -1;
+    if (at === -1) return;
+    if (typing(event)) {
+      search.focus();
       return;
     }
-    if (step === undefined) {
-      // Typing anywhere filters.
-      if (event.key.length === 1 && !event.ctrlKey && !event.metaKey && !event.altKey &&
-          document.activeElement !== search && !/INPUT|TEXTAREA|SELECT/.test(document.activeElement.tagName)) {
-        search.focus();
-      }
-      return;
-    }
-    if (document.activeElement === search && (event.key === "ArrowLeft" || event.key === "ArrowRight")) return;
+    const cols = columns(all);
+    const step = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: cols, ArrowUp: -cols }[event.key];
+    if (step === undefined) return;
     event.preventDefault();
-    const next = at === -1 ? 0 : Math.min(Math.max(at + step, 0), all.length - 1);
-    all[next].focus();
+    const next = at + step;
+    if (next < 0) {
+      search.focus();
+      return;
+    }
+    all[Math.min(next, all.length - 1)].focus();
   });
 
   search.addEventListener("input", render);

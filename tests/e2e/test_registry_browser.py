@@ -43,15 +43,21 @@ def test_enlist_search_star_switch_and_follow_the_deep_link(
     page.wait_for_selector("[data-testid=space-tile]")
     assert page.locator("[data-testid=space-tile]").count() == 3
     page.fill("[data-testid=space-search]", names["Spaces-2"])
-    page.wait_for_function("document.querySelectorAll('[data-testid=space-tile]').length === 1")
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=space-tile]').length === 1"
+    )
     tile = page.locator("[data-testid=space-tile]")
     assert names["Spaces-2"] in tile.inner_text() and "Brisbane" in tile.inner_text()
     page.fill("[data-testid=space-search]", "brisbane")  # by instance
-    page.wait_for_function("document.querySelectorAll('[data-testid=space-tile]').length === 3")
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=space-tile]').length === 3"
+    )
 
     # Star one; it is pinned at the top of the switcher.
     page.fill("[data-testid=space-search]", names["Spaces-2"])
-    page.wait_for_function("document.querySelectorAll('[data-testid=space-tile]').length === 1")
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=space-tile]').length === 1"
+    )
     page.click("[data-testid=tile-star]")
     page.wait_for_selector("[data-testid=tile-star][aria-pressed=true]")
     assert Favourite.objects.filter(space__octopus_id="Spaces-2").exists()
@@ -64,7 +70,9 @@ def test_enlist_search_star_switch_and_follow_the_deep_link(
     page.goto(f"{live_server.url}/spaces/")
     page.wait_for_selector("[data-testid=space-tile]")
     page.locator("[data-testid=space-search]").press_sequentially(names["Spaces-3"][:6])
-    page.wait_for_function("document.querySelectorAll('[data-testid=space-tile]').length >= 1")
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=space-tile]').length >= 1"
+    )
     page.keyboard.press("ArrowDown")
     page.keyboard.press("Enter")
     page.wait_for_selector("[data-testid=octopus-link]")

@@ -1,0 +1,57 @@
+"""The one status colour scheme: every status ODCM shows maps to one Bootstrap colour.
+
+Instances (online, offline, …), subscriptions (in sync, failed, …) and grant targets (applied,
+failed, …) are drawn with these colours everywhere: the dots and badges of the templates
+(``{% load ui %}``), the dashboard's rows and timelines built in Python, and the tiles page's
+script (which reads the mapping from the page).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+STATUS_COLOURS: dict[str, str] = {
+    # Instances
+    "online": "success",
+    "offline": "danger",
+    "unhealthy": "warning",
+    "maintenance": "info",
+    "unknown": "secondary",
+    # Subscriptions
+    "in_sync": "success",
+    "failed": "danger",
+    "drifted": "warning",
+    "update_available": "info",
+    "queued": "secondary",
+    "syncing": "primary",
+    "unmanaged": "secondary",
+    # Grant targets
+    "applied": "success",
+    "pending": "warning",
+}
+DEFAULT_COLOUR = "secondary"
+
+
+def status_colour(status: str | None) -> str:
+    """The Bootstrap colour name (``success``, ``danger``, …) of a status."""
+    return STATUS_COLOURS.get(status or "", DEFAULT_COLOUR)
+
+
+@lru_cache(maxsize=128)  # the dashboard draws one per row; there are only a few statuses
+def status_dot(status: str | None, label: str | None = None) -> SafeString:
+    """A coloured dot naming the status for screen readers and on hover."""
+    text = label or (status or "unknown").replace("_", " ")
+    return format_html(
+        '<span class="status-dot bg-{}" role="img" aria-label="{}" title="{}"></span>',
+        status_colour(status),
+        text,
+        text,
+    )
+
+
+def status_colours_json() -> str:
+    return json.dumps(STATUS_COLOURS, sort_keys=True)
