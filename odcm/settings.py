@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "spaces",
     "monitoring",
     "sharing",
+    "fleetconfig",
 ]
 
 MIDDLEWARE = [
@@ -367,6 +368,12 @@ CELERY_BEAT_SCHEDULE["identity-team-retry"] = {
 CELERY_BEAT_SCHEDULE["identity-team-reconcile"] = {
     "task": "identity.tasks.reconcile",
     "schedule": float(env_int("ODCM_TEAM_RECONCILE_SECONDS", 900, minimum=30)),
+}
+
+# Configuration as code: poll Git sources for new commits of the fleet file.
+CELERY_BEAT_SCHEDULE["fleetconfig-git"] = {
+    "task": "fleetconfig.tasks.poll_git_sources",
+    "schedule": float(env_int("ODCM_GITOPS_POLL_SECONDS", 300, minimum=10)),
 }
 
 # Registry: re-read every instance's spaces (new, renamed, gone) periodically.

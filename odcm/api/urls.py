@@ -33,6 +33,7 @@ router.register("favourites", FavouriteViewSet, basename="favourite")
 urlpatterns = [
     path("me/", MeView.as_view(), name="me"),
     path("reports/", include("monitoring.api.urls")),
+    path("", include("fleetconfig.api.urls")),
     path("spaces/<uuid:space_id>/access/", SpaceAccessView.as_view(), name="space-access"),
     path("", include(router.urls)),
 ]

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class FleetConfigConfig(AppConfig):
+    name = "fleetconfig"
+    verbose_name = "Configuration as code"

@@ -1,0 +1,231 @@
+"""The declared fleet's schema (version 1), published at ``/api/v1/config/schema/``.
+
+One JSON Schema validates a file's shape (every error with its line, see ``document.py``) and
+serves editors for completion. Names, not ids, refer to objects: an instance by its name, a
+space by ``{instance, space}``, a user by username, so a file can be applied to an empty ODCM.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+VERSION = 1
+# Schema versions this ODCM reads; a file outside the range is refused naming both.
+SUPPORTED_VERSIONS = (1, 1)
+
+SECRET_REF: dict[str, Any] = {
+    "description": "A secret, never inline: the name of an environment variable or a file.",
+    "type": "object",
+    "additionalProperties": False,
+    "minProperties": 1,
+    "maxProperties": 1,
+    "properties": {
+        "env": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+        "file": {"type": "string", "minLength": 1},
+    },
+}
+
+NAME = {"type": "string", "minLength": 1, "maxLength": 200}
+NAMES = {"type": "array", "items": NAME, "uniqueItems": True}
+
+SPACE_REF: dict[str, Any] = {
+    "description": "A space, by its instance's name and its own name.",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["instance", "space"],
+    "properties": {"instance": NAME, "space": NAME},
+}
+
+ROLE = {"enum": ["viewer", "deployer", "manager"]}
+
+WINDOW: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["starts_at", "ends_at"],
+    "properties": {
+        "starts_at": {"type": "string", "format": "date-time"},
+        "ends_at": {"type": "string", "format": "date-time"},
+        "reason": {"type": "string", "maxLength": 200},
+    },
+}
+
+INSTANCE: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "url", "api_key"],
+    "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 100},
+        "url": {"type": "string", "minLength": 1, "maxLength": 500},
+        "api_key": SECRET_REF,
+        "region": {"type": "string", "maxLength": 100},
+        "description": {"type": "string"},
+        "tags": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 50}},
+        "owners": NAMES,
+        "enlist_new_spaces": {"type": "boolean"},
+        "version_pin": {"type": "string", "maxLength": 50},
+        "maintenance_windows": {"type": "array", "items": WINDOW},
+        "spaces": {
+            "description": "Spaces of the instance and whether ODCM enlists them.",
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name", "enlisted"],
+                "properties": {"name": NAME, "enlisted": {"type": "boolean"}},
+            },
+        },
+    },
+}
+
+GRANT: dict[str, Any] = {
+    "description": "A role on one space (instance and space) or on every space of an instance.",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["role", "instance"],
+    "properties": {"role": ROLE, "instance": NAME, "space": NAME},
+}
+
+GROUP: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name"],
+    "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 100},
+        "description": {"type": "string"},
+        "external_groups": {"type": "array", "items": {"type": "string", "minLength": 1}},
+        "members": NAMES,
+        "grants": {"type": "array", "items": GRANT},
+    },
+}
+
+VARIABLE: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name"],
+    "properties": {
+        "name": {"type": "string", "minLength": 1},
+        "type": {"enum": ["String", "Sensitive"]},
+        "value": {
+            "description": "Plain text, or for a Sensitive variable a secret reference.",
+            "oneOf": [{"type": ["string", "null"]}, SECRET_REF],
+        },
+        "description": {"type": "string"},
+        "scope": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "environments": {"type": "array", "items": {"type": "string"}},
+                "roles": {"type": "array", "items": {"type": "string"}},
+                "tenant_tags": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+    },
+}
+
+SUBSCRIPTION: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["instance", "space"],
+    "properties": {
+        "instance": NAME,
+        "space": NAME,
+        "mode": {"enum": ["automatic", "on_demand"]},
+        "pinned_revision": {"type": ["integer", "null"], "minimum": 1},
+    },
+}
+
+SHARED_ITEM: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "kind", "publisher", "content"],
+    "properties": {
+        "name": NAME,
+        "kind": {"enum": ["variable_set", "step_template"]},
+        "publisher": SPACE_REF,
+        "description": {"type": "string"},
+        "policy": {"enum": ["push", "subscriber_chooses"]},
+        "paused": {"type": "boolean"},
+        "content": {
+            "description": "variable_set: {variables: [...]}; step_template: Octopus's export.",
+            "type": "object",
+        },
+        "subscriptions": {"type": "array", "items": SUBSCRIPTION},
+    },
+    "allOf": [
+        {
+            "if": {"properties": {"kind": {"const": "variable_set"}}},
+            "then": {
+                "properties": {
+                    "content": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["variables"],
+                        "properties": {"variables": {"type": "array", "items": VARIABLE}},
+                    }
+                }
+            },
+        }
+    ],
+}
+
+TRUST: dict[str, Any] = {
+    "description": "The publisher space shares with the subscriber space (accepted).",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["publisher", "subscriber"],
+    "properties": {"publisher": SPACE_REF, "subscriber": SPACE_REF},
+}
+
+ALERT_SETTINGS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["user"],
+    "properties": {
+        "user": NAME,
+        "on_offline": {"type": "boolean"},
+        "on_unhealthy": {"type": "boolean"},
+        "on_recovered": {"type": "boolean"},
+        "on_version": {"type": "boolean"},
+        "on_reminder": {"type": "boolean"},
+        "owned_instances": {"type": "boolean"},
+        "all_instances": {"type": "boolean"},
+        "instances": NAMES,
+    },
+}
+
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "urn:odcm:fleet:1",
+    "title": "ODCM fleet configuration",
+    "description": "ODCM's configuration as code (see docs/config-as-code.md).",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["version"],
+    "properties": {
+        "version": {"type": "integer"},
+        "standard_environments": NAMES,
+        "role_mappings": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                role: {"type": "array", "items": NAME, "minItems": 1} for role in ROLE["enum"]
+            },
+        },
+        "instances": {"type": "array", "items": INSTANCE},
+        "groups": {"type": "array", "items": GROUP},
+        "trusts": {"type": "array", "items": TRUST},
+        "shared_items": {"type": "array", "items": SHARED_ITEM},
+        "alert_settings": {"type": "array", "items": ALERT_SETTINGS},
+    },
+}
+
+# The sections a file may declare, in the order they are exported and applied.
+SECTIONS = (
+    "standard_environments",
+    "role_mappings",
+    "instances",
+    "groups",
+    "trusts",
+    "shared_items",
+    "alert_settings",
+)
