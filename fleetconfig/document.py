@@ -132,20 +132,57 @@ def validate_shape(doc: Document) -> None:
     issues = []
     for error in sorted(validator.iter_errors(doc.data), key=lambda e: list(map(str, e.path))):
         path = tuple(error.absolute_path)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            known = set(error.schema.get("properties", {}))
+            for extra in sorted(set(error.instance) - known, key=str):
+                issues.append(doc.issue((*path, str(extra)), f"Unknown field {str(extra)!r}."))
+            continue
         issues.append(doc.issue(path, _message(error)))
     if issues:
         raise InvalidDocument(sorted(issues, key=lambda i: (i.line or 0, i.path)))
 
 
 def _message(error: Any) -> str:
-    if error.validator == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        return f"Unknown field {', '.join(map(repr, extra))}."
-    if error.validator == "required":
-        return error.message.replace("is a required property", "is required") + "."
-    if error.validator == "oneOf" and error.path and error.path[-1] == "value":
+    """What is wrong, without echoing the value (it may be a secret written inline)."""
+    kind, expected = error.validator, error.validator_value
+    path = tuple(error.absolute_path)
+    if path and path[-1] == "api_key":
+        return "An API key is never written inline: give {env: NAME} or {file: PATH}."
+    if kind == "required":
+        missing = [
+            k for k in expected if isinstance(error.instance, dict) and k not in error.instance
+        ]
+        return f"{', '.join(map(repr, missing)) or 'A field'} is required."
+    if kind == "type":
+        names = expected if isinstance(expected, list) else [expected]
+        return f"Must be {' or '.join(_TYPES.get(n, n) for n in names)}."
+    if kind in ("enum", "const"):
+        values = expected if kind == "enum" else [expected]
+        return f"Must be one of: {', '.join(map(str, values))}."
+    if kind == "oneOf" and path and path[-1] == "value":
         return "A value is text, or a secret reference {env: NAME} or {file: PATH}."
-    return str(error.message).rstrip(".") + "."
+    return _LIMITS.get(kind, "Not valid here.").format(expected)
+
+
+_TYPES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "text",
+    "integer": "a whole number",
+    "boolean": "true or false",
+    "null": "empty",
+}
+_LIMITS = {
+    "minLength": "Must not be empty.",
+    "maxLength": "Must be at most {} characters.",
+    "minItems": "Must list at least {} item(s).",
+    "uniqueItems": "Must not list the same item twice.",
+    "pattern": "Must be a name of letters, digits and underscores.",
+    "format": "Must be a {} (for example 2026-12-01T08:00:00Z).",
+    "minimum": "Must be at least {}.",
+    "minProperties": "Must name one of: env, file.",
+    "maxProperties": "Must name only one of: env, file.",
+}
 
 
 __all__ = ["VERSION", "Document", "InvalidDocument", "Issue", "dotted", "parse"]

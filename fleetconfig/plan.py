@@ -110,14 +110,13 @@ def _stored_key_fingerprint(inst: Instance) -> str:
 def make(doc: Document, *, prune: bool = False) -> Result:
     """Plan ``doc`` against the current state. Raises :class:`InvalidDocument`."""
     sections = sections_of(doc)
-    check_references(doc)
+    issues = check_references(doc)
     current_doc = export(set(sections))
     wanted = flatten(doc.data)
     have = flatten(current_doc)
-    secret_issues: list[Issue] = []
-    _add_secret_fields(doc, wanted, have, secret_issues)
-    if secret_issues:
-        raise InvalidDocument(secret_issues)
+    _add_secret_fields(doc, wanted, have, issues)
+    if issues:
+        raise InvalidDocument(sorted(issues, key=lambda i: (i.line or 0, i.path)))
     created = set(ManagedObject.objects.filter(created=True).values_list("kind", "key"))
     changes: list[Change] = []
     for kind in KINDS:
@@ -243,7 +242,7 @@ def _name(value: dict[str, Any]) -> str:
 # -- references --------------------------------------------------------------------------
 
 
-def check_references(doc: Document) -> None:
+def check_references(doc: Document) -> list[Issue]:
     """Every name a file uses must exist in ODCM or in the file itself."""
     data, issues = doc.data, []
     declared = {i["name"]: i for i in data.get("instances") or []}
@@ -317,5 +316,4 @@ def check_references(doc: Document) -> None:
                 issues.append(
                     doc.issue(("alert_settings", i, "instances", j), f"No instance named {name!r}.")
                 )
-    if issues:
-        raise InvalidDocument(sorted(issues, key=lambda i: (i.line or 0, i.path)))
+    return issues

@@ -128,6 +128,12 @@ def _favourite(w: World) -> dict[str, Any]:
 
 
 # URL kwargs for each kind of object. One line per kind.
+def _config_plan(w: World) -> dict[str, Any]:
+    from fleetconfig.services import make_plan
+
+    return {"pk": make_plan("version: 1\n").pk}
+
+
 OBJECTS: dict[str, Callable[[World], dict[str, Any]]] = {
     "space": lambda w: {"pk": w.space.pk},
     "space_slug": lambda w: {"pk": w.space.slug},
@@ -143,6 +149,7 @@ OBJECTS: dict[str, Callable[[World], dict[str, Any]]] = {
     "subscription": _subscription,
     "trust": _trust,
     "favourite": _favourite,
+    "config_plan": _config_plan,
 }
 
 
@@ -245,6 +252,14 @@ CASES = [
     Case("api:report-versions", read=EVERYONE),
     Case("api:sharing-broker-pause", read=frozenset(), write=ADMIN_ONLY, method="post",
          body=lambda w: {"paused": False}),
+    # configuration as code
+    Case("api:config-export", read=ADMIN_ONLY, denied=403),
+    Case("api:config-schema", read=EVERYONE),
+    Case("api:config-plan-list", read=ADMIN_ONLY, write=ADMIN_ONLY, denied=403, method="post",
+         body=lambda w: {"document": "version: 1\n"}),
+    Case("api:config-plan-detail", obj="config_plan", read=ADMIN_ONLY, denied=403),
+    Case("api:config-plan-apply", obj="config_plan", read=frozenset(), write=ADMIN_ONLY,
+         method="post", expect={OUTSIDER: {403}, VIEWER: {403}, MANAGER: {403}}),
 ]  # fmt: skip
 
 # Routes that are not resources (no access rule to test); each with its reason.
@@ -293,8 +308,9 @@ def test_read_access(case: Case, persona: str) -> None:
         assert response.status_code == case.denied, response.content
     elif case.obj is None or not case.read:
         # A list: open to all, showing nothing they may not see (or 404/405 for
-        # action routes that have no GET).
-        assert response.status_code in (200, 404, 405), response.content
+        # action routes that have no GET; 403 where the permission check comes first).
+        allowed = (200, 404, 405) if case.read else (200, 403, 404, 405)
+        assert response.status_code in allowed, response.content
         if listed is not None and response.status_code == 200:
             assert str(listed) not in _ids(response.json(), case.row_key)
     else:
