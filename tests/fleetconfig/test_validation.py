@@ -76,7 +76,10 @@ def test_a_secret_reference_that_does_not_resolve_is_an_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("NO_SUCH_KEY_VARIABLE", raising=False)
-    text = "version: 1\ninstances:\n  - name: a\n    url: http://x\n    api_key: {env: NO_SUCH_KEY_VARIABLE}\n"
+    text = (
+        "version: 1\ninstances:\n  - name: a\n    url: http://x\n"
+        "    api_key: {env: NO_SUCH_KEY_VARIABLE}\n"
+    )
     plan = make_plan(text)
     assert plan.status == Plan.Status.INVALID
     assert plan.issues == [
