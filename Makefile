@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 TEST_ENV := DJANGO_SETTINGS_MODULE=tests.settings
 
-.PHONY: demo demo-password test lint typecheck migrations-check pytest e2e bench clean help
+.PHONY: demo demo-password demo-export test lint typecheck migrations-check pytest e2e bench clean help
 
 help:
 	@echo "make demo   - install what is needed and run ODCM with simulated Octopus instances"
@@ -29,6 +29,9 @@ demo: $(VENV)/.runtime
 
 demo-password: $(VENV)/.runtime
 	@$(PY) -m odcm.demo --reset-admin-password
+
+demo-export: $(VENV)/.runtime
+	@$(PY) -m odcm.demo --manage odcm_export
 
 test: $(VENV)/.dev
 	@$(PY) -m tests.check_services

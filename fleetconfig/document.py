@@ -155,7 +155,7 @@ def _message(error: Any) -> str:
         return f"{', '.join(map(repr, missing)) or 'A field'} is required."
     if kind == "type":
         names = expected if isinstance(expected, list) else [expected]
-        return f"Must be {' or '.join(_TYPES.get(n, n) for n in names)}."
+        return f"Must be {' or '.join(_TYPES.get(str(n), str(n)) for n in names)}."
     if kind in ("enum", "const"):
         values = expected if kind == "enum" else [expected]
         return f"Must be one of: {', '.join(map(str, values))}."

@@ -176,6 +176,12 @@ def main() -> int:
     if sys.argv[1:] == ["--reset-admin-password"]:
         print(manage(demo_environment(), "demo_setup", "--reset").strip())
         return 0
+    if sys.argv[1:2] == ["--manage"]:
+        # Any management command against the demo's database and secrets, e.g. odcm_export.
+        manage(demo_environment(), "migrate", "--noinput")
+        return subprocess.call(
+            [sys.executable, "manage.py", *sys.argv[2:]], cwd=ROOT, env=demo_environment()
+        )
     for port in (WEB_PORT, SIM_PORT):
         if not port_free(port):
             print(
