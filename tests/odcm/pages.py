@@ -111,7 +111,10 @@ def build_site(admin: User) -> dict[str, Any]:
         item, {"variables": [{"name": "Api.Url", "value": "https://x"}]}, actor=admin
     )
     group = identity_services.create_group(name="Operators", members=[admin], actor=admin)
-    return {"instance": instance, "spaces": spaces, "item": item, "group": group}
+    from fleetconfig.services import make_plan
+
+    plan = make_plan("version: 1\ngroups: [{name: Readers}]\n", actor=admin)
+    return {"instance": instance, "spaces": spaces, "item": item, "group": group, "plan": plan}
 
 
 def main_pages(site: dict[str, Any], admin: User) -> list[str]:
@@ -149,5 +152,8 @@ def main_pages(site: dict[str, Any], admin: User) -> list[str]:
         reverse("identity:my-access"),
         reverse("account_change_password"),
         reverse("mfa_index"),
+        reverse("fleetconfig:overview"),
+        reverse("fleetconfig:source-new"),
+        reverse("fleetconfig:plan", args=[site["plan"].pk]),
         "/no-such-page/",
     ]
