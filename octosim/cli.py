@@ -81,6 +81,14 @@ def parser() -> argparse.ArgumentParser:
         "--state-file", default=None, help="load state from / save state to this JSON file"
     )
     p.add_argument(
+        "--state-dir",
+        default=None,
+        help="keep the state file and built-in feed packages in this folder across restarts",
+    )
+    p.add_argument(
+        "--nodes", type=int, default=1, help="server nodes per instance (an HA cluster when > 1)"
+    )
+    p.add_argument(
         "--save-every",
         type=float,
         default=0.0,
@@ -119,6 +127,8 @@ async def run(args: argparse.Namespace) -> int:
         port=args.port,
         seed=args.seed,
         state_file=args.state_file,
+        state_dir=args.state_dir,
+        nodes=max(1, args.nodes),
         default_faults=faults,
         live_activity=args.live_activity,
         save_every=args.save_every,

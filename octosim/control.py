@@ -96,6 +96,7 @@ class ControlApi:
                 spaces=int(body.get("spaces", 3)),
                 version=str(body.get("version") or DEFAULT_VERSION),
                 seed=body.get("seed"),
+                nodes=int(body.get("nodes") or 0) or None,
             )
         except (ValueError, TypeError) as err:
             return _error(400, str(err))

@@ -80,11 +80,26 @@ _VIEW = {
     "serverstatus": None,
     "octopusservernodes": None,
     "licenses": None,
+    "packages": "FeedView",
+    "deploymentprocesses": "ProcessView",
+    "channels": "ProjectView",
+    "interruptions": "InterruptionView",
+    "runbooks": "RunbookView",
+    "runbookprocesses": "RunbookView",
+    "runbooksnapshots": "RunbookView",
+    "runbookruns": "RunbookRunView",
 }
 # nested collections read with the permission of what they list
 _NESTED_VIEW = {
     ("projects", "releases"): "ReleaseView",
     ("environments", "machines"): "MachineView",
+    ("projects", "deploymentprocesses"): "ProcessView",
+    ("projects", "runbooks"): "RunbookView",
+    ("projects", "runbooksnapshots"): "RunbookView",
+    ("projects", "runbookprocesses"): "RunbookView",
+    ("tenants", "variables"): "TenantView",
+    ("feeds", "packages"): "FeedView",
+    ("runbooksnapshots", "runbookruns"): "RunbookRunView",
 }
 
 

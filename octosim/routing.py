@@ -8,7 +8,7 @@ registers all three; the route table is also what the Swagger conformance test w
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,7 +88,7 @@ class Ctx:
             raise forbidden(permission)
 
 
-Handler = Callable[[Ctx], Reply]
+Handler = Callable[[Ctx], Reply | Awaitable[Reply]]
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import random
@@ -16,6 +17,7 @@ from octosim import (
     api_admin,
     api_core,
     api_deployments,
+    api_packages,
     api_reporting,
     api_space,
     api_system,
@@ -44,6 +46,7 @@ def build_router() -> Router:
     api_deployments.register(router)
     api_reporting.register(router)
     api_admin.register(router)
+    api_packages.register(router)
     return router
 
 
@@ -96,17 +99,25 @@ class Simulator:
         port: int = 0,
         seed: int = 1,
         state_file: str | None = None,
+        state_dir: str | None = None,
         default_faults: dict[str, Any] | None = None,
         live_activity: float = 0.0,
         save_every: float = 0.0,
+        nodes: int = 1,
     ) -> None:
         self.host = host
         self.port = port
         self.seed = seed
+        # --state-dir holds the state file and every instance's files (packages)
+        self.state_dir = Path(state_dir) if state_dir else None
+        if self.state_dir is not None:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            state_file = state_file or str(self.state_dir / "state.json")
         self.state_file = Path(state_file) if state_file else None
         self.default_faults = dict(default_faults or {})
         self.live_activity = live_activity
         self.save_every = save_every
+        self.nodes = nodes  # server nodes per instance (an HA cluster when > 1)
         self.instances: dict[str, Instance] = {}
         self.router = build_router()
         self.app = web.Application(client_max_size=32 * 1024 * 1024)
@@ -181,16 +192,27 @@ class Simulator:
         spaces: int = 3,
         version: str = DEFAULT_VERSION,
         seed: int | None = None,
+        nodes: int | None = None,
     ) -> Instance:
         if not name:
             name = f"octopus-{len(self.instances) + 1}"
         slug = self.unique_slug(name)
         inst = Instance(
-            name, slug, seed=self.seed if seed is None else seed, version=version, spaces=spaces
+            name,
+            slug,
+            seed=self.seed if seed is None else seed,
+            version=version,
+            spaces=spaces,
+            nodes=nodes or self.nodes,
         )
         inst.faults.update(self.default_faults)
+        self._place(inst)
         self.instances[slug] = inst
         return inst
+
+    def _place(self, inst: Instance) -> None:
+        if self.state_dir is not None:
+            inst.data_dir = self.state_dir / "instances" / inst.slug
 
     async def add_dedicated_port(self, inst: Instance) -> None:
         assert self.runner is not None
@@ -252,6 +274,7 @@ class Simulator:
         for raw in data["instances"]:
             inst = Instance.from_json(raw)
             inst.faults.update(self.default_faults)
+            self._place(inst)
             self.instances[inst.slug] = inst
         return True
 
@@ -336,7 +359,8 @@ class Simulator:
         try:
             route, params = self.router.resolve(request.method, tail)
             ctx = await self._context(inst, request, route, params)
-            reply = route.handler(ctx)
+            result = route.handler(ctx)
+            reply = await result if inspect.isawaitable(result) else result
             if isinstance(reply, web.StreamResponse):
                 return -1, reply, {}
             status, payload = reply
@@ -366,7 +390,8 @@ class Simulator:
         if route.form == "default":
             space_id = inst.state.default_space_id()
         ctx = Ctx(inst, request, params, space_id, access, form=route.form)
-        if request.method in ("POST", "PUT") and request.can_read_body:
+        streamed = request.content_type.startswith(("multipart/", "application/octet-stream"))
+        if request.method in ("POST", "PUT") and request.can_read_body and not streamed:
             raw = await request.read()
             if raw.strip():
                 try:
