@@ -13,6 +13,9 @@ from typing import Any
 
 from .errors import (
     AuthenticationFailed,
+    DuplicateVersion,
+    LifecycleRefused,
+    MissingPackage,
     NotAnOctopusServer,
     NotFound,
     OctopusError,
@@ -34,6 +37,37 @@ _CONCURRENCY = re.compile(
     r"another user has made changes|submitted data was out of date|modified by another"
     r"|concurrency|version conflict",
     re.IGNORECASE,
+)
+# Octopus's refusals are told apart by their words only (all are 400, or 409 for a
+# package that exists); checked in this order, after the concurrency check.
+_REFUSALS: tuple[tuple[re.Pattern[str], type[ValidationFailed], str], ...] = (
+    (
+        re.compile(
+            r"already exists|version .* exists|duplicate (release|version|package)", re.IGNORECASE
+        ),
+        DuplicateVersion,
+        "Choose another version, or push with OverwriteExisting or IgnoreIfExists.",
+    ),
+    (
+        re.compile(
+            r"lifecycle|cannot be deployed to|must (first )?be deployed to|not in the list of "
+            r"environments|phase .*(not|must)|environment .* is not (allowed|available)",
+            re.IGNORECASE,
+        ),
+        LifecycleRefused,
+        "Deploy the release to the earlier phases of its lifecycle first, or use a "
+        "channel whose lifecycle includes that environment.",
+    ),
+    (
+        re.compile(
+            r"package\b.*\b(not found|could not be found|cannot be found|does not exist|"
+            r"is missing|was not found)|(could not|unable to|cannot) (find|resolve) .*package"
+            r"|no (matching )?package",
+            re.IGNORECASE,
+        ),
+        MissingPackage,
+        "Push that package version to the feed first, or choose a version the feed has.",
+    ),
 )
 
 
@@ -182,6 +216,10 @@ def _invalid(
             "save again.",
             **http,
         )
+    words = " ".join([message or "", *errors])
+    for pattern, kind, advice in _REFUSALS:
+        if pattern.search(words):
+            return kind(f"{upper} refused {where.label} (HTTP {status}){said}. {advice}", **http)
     return ValidationFailed(
         f"{upper} refused {where.label} (HTTP {status}){said}. Correct the request and try again.",
         **http,
