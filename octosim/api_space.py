@@ -10,6 +10,7 @@ from octosim import resources as R
 from octosim.api_core import require_space
 from octosim.errors import invalid, not_found
 from octosim.paging import bool_param, csv_param, envelope, filter_common, param, q
+from octosim.processes import new_process
 from octosim.routing import Ctx, Reply, Router
 from octosim.state import Doc, now
 
@@ -383,6 +384,9 @@ def make_create(kind: Kind) -> Callable[[Ctx], Reply]:
             doc["Slug"] = R.slug_of(doc["Name"])
         R.stamp(doc, ctx.username, now())
         ctx.col(kind.name)[doc["Id"]] = doc
+        if kind.name == "projects":
+            ident = doc["DeploymentProcessId"]
+            ctx.st.processes[ident] = new_process(ident, doc["Id"], doc["SpaceId"])
         return 201, render(ctx, kind, doc)
 
     return handler
@@ -429,6 +433,7 @@ def make_delete(kind: Kind) -> Callable[[Ctx], Reply]:
                     proj["IncludedLibraryVariableSetIds"].remove(doc["Id"])
         if kind.name == "projects":
             _delete_project_history(ctx, doc["Id"])
+            st.processes.pop(doc["DeploymentProcessId"], None)
         if kind.name == "environments":
             _forget_environment(ctx, doc["Id"])
         if kind.name == "actiontemplates":

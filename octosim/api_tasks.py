@@ -12,7 +12,7 @@ from octosim.errors import invalid, not_found
 from octosim.paging import bool_param, csv_param, envelope, param
 from octosim.resources import iso
 from octosim.routing import Ctx, RawBody, Reply, Router
-from octosim.state import FINAL_STATES, Doc, TaskRec, now
+from octosim.state import FINAL_STATES, Doc, InstanceState, TaskRec, now
 
 TASK_QUERY = (
     "{?skip,active,environment,tenant,runbook,project,name,node,running,states,"
@@ -46,7 +46,8 @@ def _duration(seconds: float) -> str:
     return f"{hours} hour{'s' if hours != 1 else ''}"
 
 
-def render_task(task: TaskRec, moment: float) -> Doc:
+def render_task(task: TaskRec, moment: float, st: InstanceState | None = None) -> Doc:
+    run = st.runs.get(task.id) if st is not None else None
     state = task.state(moment)
     done = state in FINAL_STATES
     started = task.start_time is not None and moment >= task.start_time
@@ -55,7 +56,9 @@ def render_task(task: TaskRec, moment: float) -> Doc:
     if started and task.start_time is not None:
         duration = _duration((end or moment) - task.start_time)
     args: dict[str, Any] = {}
-    if task.deployment_id:
+    if task.name == "RunbookRun":
+        args["RunbookRunId"] = task.deployment_id
+    elif task.deployment_id:
         args["DeploymentId"] = task.deployment_id
     elif task.name == "Health":
         args = {"EnvironmentId": None, "MachineIds": [], "Timeout": "00:05:00"}
@@ -73,13 +76,13 @@ def render_task(task: TaskRec, moment: float) -> Doc:
         "StartTime": iso(task.start_time) if started else None,
         "LastUpdatedTime": iso(end or (task.start_time if started else task.queue_time)),
         "CompletedTime": iso(end),
-        "ServerNode": "OctopusServerNodes-1" if started else None,
+        "ServerNode": (run["node"] if run else "OctopusServerNodes-1") if started else None,
         "Duration": duration,
         "ErrorMessage": task.error if done and state != "Success" else "",
         "HasBeenPickedUpByProcessor": started,
         "IsCompleted": done,
         "FinishedSuccessfully": state == "Success",
-        "HasPendingInterruptions": False,
+        "HasPendingInterruptions": bool(run and run["waiting"] and not done),
         "CanRerun": done,
         "HasWarningsOrErrors": state in ("Failed", "TimedOut"),
         "Links": {
@@ -145,7 +148,8 @@ def _task_filters(ctx: Ctx, moment: float) -> list[Callable[[TaskRec], bool]]:
     if bool_param(q, "running"):
         checks.append(lambda t: t.state(moment) == "Executing")
     if bool_param(q, "hasPendingInterruptions"):
-        checks.append(lambda t: False)
+        runs = ctx.st.runs
+        checks.append(lambda t: bool(t.id in runs and runs[t.id]["waiting"]))
     if bool_param(q, "hasWarningsOrErrors"):
         checks.append(lambda t: t.state(moment) in ("Failed", "TimedOut"))
     for stem, getter in (
@@ -193,7 +197,7 @@ def list_tasks(ctx: Ctx) -> Reply:
         item_type="Task",
         path=path,
         template=path + "{/id}" + TASK_QUERY,
-        render=lambda t: render_task(t, moment),
+        render=lambda t: render_task(t, moment, st),
         extra={"TotalCounts": {s: totals.get(s, 0) for s in all_states}},
     )
 
@@ -208,14 +212,22 @@ def _task(ctx: Ctx) -> TaskRec:
 
 
 def get_task(ctx: Ctx) -> Reply:
-    return 200, render_task(_task(ctx), now())
+    return 200, render_task(_task(ctx), now(), ctx.st)
 
 
 def task_details(ctx: Ctx) -> Reply:
     task = _task(ctx)
     moment = now()
-    rendered = render_task(task, moment)
+    rendered = render_task(task, moment, ctx.st)
     done = rendered["IsCompleted"]
+    run = ctx.st.runs.get(task.id)
+    children = _step_nodes(task, run) if run else []
+    finished = sum(1 for c in children if c["Status"] not in ("Pending", "Running"))
+    percent = 100 if done else (int(100 * finished / len(children)) if children else 50)
+    root_status = {"Success": "Success", "Queued": "Pending", "Executing": "Running"}.get(
+        rendered["State"], "Failed" if rendered["State"] != "Canceled" else "Canceled"
+    )
+    root_log = [_element(e) for e in (run["log"] if run else []) if e[3] == -1]
     return 200, {
         "Id": task.id,
         "Task": rendered,
@@ -223,25 +235,51 @@ def task_details(ctx: Ctx) -> Reply:
             {
                 "Id": f"ServerTasks-{task.id}",
                 "Name": task.description,
-                "Status": "Success"
-                if rendered["State"] == "Success"
-                else ("Running" if not done else "Failed"),
-                "Children": [],
+                "Status": root_status,
+                "Children": children,
                 "ShowAtSummaryLevel": True,
-                "LogElements": [],
-                "ProgressPercentage": 100 if done else 50,
+                "LogElements": root_log,
+                "ProgressPercentage": percent,
                 "ProgressMessage": None,
                 "Started": rendered["StartTime"],
                 "Ended": rendered["CompletedTime"],
             }
         ],
         "Progress": {
-            "ProgressPercentage": 100 if done else 50,
+            "ProgressPercentage": percent,
             "EstimatedTimeRemaining": "" if done else "a few seconds",
         },
-        "PhysicalLogSize": 1024,
+        "PhysicalLogSize": sum(len(e[2]) + 40 for e in run["log"]) if run else 1024,
+        "LastModifiedOn": rendered["LastUpdatedTime"],
+        "LastModifiedBy": None,
         "Links": {"Self": f"/api/tasks/{task.id}/details"},
     }
+
+
+def _element(entry: list[Any]) -> Doc:
+    return {"Category": entry[1], "MessageText": entry[2], "OccurredAt": iso(entry[0]),
+            "Detail": None}  # fmt: skip
+
+
+def _step_nodes(task: TaskRec, run: Doc) -> list[Doc]:
+    out = []
+    for index, step in enumerate(run["steps"]):
+        status = {"Running": "Running", "Pending": "Pending"}.get(step["status"], step["status"])
+        out.append(
+            {
+                "Id": f"ServerTasks-{task.id}_step{index + 1}",
+                "Name": f"Step {index + 1}: {step['name']}",
+                "Status": status,
+                "Children": [],
+                "ShowAtSummaryLevel": True,
+                "LogElements": [_element(e) for e in run["log"] if e[3] == index],
+                "ProgressPercentage": 100 if status not in ("Pending", "Running") else 0,
+                "ProgressMessage": None,
+                "Started": iso(step["started"]),
+                "Ended": iso(step["ended"]),
+            }
+        )
+    return out
 
 
 def task_raw(ctx: Ctx) -> Reply:
@@ -251,8 +289,13 @@ def task_raw(ctx: Ctx) -> Reply:
         f"Task ID:        {task.id}",
         f"Task status:    {task.state(moment)}",
         f"Task queued:    {iso(task.queue_time)}",
+        f"Task started:   {iso(task.start_time) if task.start_time else ''}",
         task.description,
     ]
+    run = ctx.st.runs.get(task.id)
+    for ts, category, message, _step in run["log"] if run else []:
+        stamp = datetime.fromtimestamp(ts, tz=UTC).strftime("%H:%M:%S")
+        lines.append(f"{stamp}   {category:<8} |   {message}")
     return 200, RawBody(("\n".join(lines) + "\n").encode(), "text/plain; charset=utf-8")
 
 

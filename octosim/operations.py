@@ -11,6 +11,7 @@ from typing import Any
 
 from octosim import resources as R
 from octosim.instance import Instance
+from octosim.processes import freeze_shared
 from octosim.seed import OUTCOME_WEIGHTS, _pick, add_deployment
 from octosim.state import Doc, ReleaseRec, now
 
@@ -164,6 +165,7 @@ def edit_variable_set(inst: Instance, variable_set_id: str, change: dict[str, An
     vs = st.variable_sets.get(variable_set_id)
     if vs is None:
         raise KeyError(variable_set_id)
+    freeze_shared(st, vs["OwnerId"])
     variables: list[Doc] = vs["Variables"]
     for name, value in (change.get("set") or {}).items():
         match = next((v for v in variables if v["Name"] == name), None)

@@ -78,7 +78,7 @@ _VIEW = {
     "reporting": "DeploymentView",
     "maintenanceconfiguration": "ConfigureServer",
     "serverstatus": None,
-    "octopusservernodes": None,
+    "octopusservernodes": "ConfigureServer",  # ping is anonymous (auth=False)
     "licenses": None,
     "packages": "FeedView",
     "deploymentprocesses": "ProcessView",

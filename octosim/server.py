@@ -15,20 +15,26 @@ from aiohttp import web
 
 from octosim import (
     api_admin,
+    api_channels,
     api_core,
     api_deployments,
+    api_interruptions,
     api_packages,
+    api_processes,
+    api_releases,
     api_reporting,
     api_space,
     api_system,
     api_tasks,
     api_users,
     api_variables,
+    engine,
 )
 from octosim.errors import ApiError, forbidden, invalid, unauthorized
 from octosim.instance import DEFAULT_VERSION, Instance, slugify
 from octosim.operations import add_activity
 from octosim.routing import Ctx, RawBody, Route, Router
+from octosim.state import now
 
 log = logging.getLogger("octosim")
 HANG_SECONDS = 24 * 3600
@@ -47,6 +53,10 @@ def build_router() -> Router:
     api_reporting.register(router)
     api_admin.register(router)
     api_packages.register(router)
+    api_processes.register(router)
+    api_channels.register(router)
+    api_releases.register(router)
+    api_interruptions.register(router)
     return router
 
 
@@ -149,6 +159,7 @@ class Simulator:
         if self.port == 0 and server is not None:
             sockets = getattr(server, "sockets", None) or []
             self.port = sockets[0].getsockname()[1]
+        self._bg.append(asyncio.create_task(self._engine_loop()))
         if self.live_activity > 0:
             self._bg.append(asyncio.create_task(self._activity_loop()))
         if self.save_every > 0 and self.state_file is not None:
@@ -167,6 +178,16 @@ class Simulator:
         while True:
             await asyncio.sleep(self.save_every)
             self.save()
+
+    async def _engine_loop(self) -> None:
+        """Queued tasks start and steps finish even when nobody asks (requests also
+        advance an instance before they are answered)."""
+        while True:
+            await asyncio.sleep(0.25)
+            moment = now()
+            for inst in list(self.instances.values()):
+                if inst.loaded and inst.state.runs:
+                    engine.advance(inst, moment)
 
     async def _activity_loop(self) -> None:
         while True:
@@ -358,6 +379,8 @@ class Simulator:
     ) -> tuple[int, Any, dict[str, str]]:
         try:
             route, params = self.router.resolve(request.method, tail)
+            if inst.loaded:
+                engine.advance(inst, now())
             ctx = await self._context(inst, request, route, params)
             result = route.handler(ctx)
             reply = await result if inspect.isawaitable(result) else result

@@ -59,7 +59,9 @@ NO_SCHEMA = {
     ("GET", "/api/{baseSpaceId}/tasks/{id}/raw"): "plain text",
     ("GET", "/api/tasks/{id}/raw"): "plain text",
     ("GET", "/api/{baseSpaceId}/packages/{id}/raw"): "the package file",
+    ("GET", "/api/packages/{id}/raw"): "the package file",
     ("POST", "/api/{baseSpaceId}/packages/raw"): "200 (IgnoreIfExists) has no schema; 201 checked",
+    ("POST", "/api/packages/raw"): "200 (IgnoreIfExists) has no schema; 201 checked",
     ("GET", "/api/{baseSpaceId}/libraryvariablesets/{id}/usages"): "no schema in 2020.5",
     ("GET", "/api/libraryvariablesets/{id}/usages"): "no schema in 2020.5",
 }
