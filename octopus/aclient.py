@@ -257,6 +257,7 @@ class AsyncOctopusClient(AsyncPipelineCalls):
                     pending.clear()
             if pending:
                 await asyncio.to_thread(sink.feed, bytes(pending))
+            await asyncio.to_thread(sink.received)  # the last MiB written before returning
         except httpx.HTTPError as exc:
             failure = self._core.transport_failure(exc, call)
         if failure is not None:

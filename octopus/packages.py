@@ -199,6 +199,7 @@ class DownloadSink:
     _temp: Path | None = None
     _start: int = 0
     _started: bool = False
+    _buffer: bytearray = field(default_factory=bytearray)
 
     @property
     def path(self) -> Path | None:
@@ -206,13 +207,14 @@ class DownloadSink:
         return Path(d) if isinstance(d, str | os.PathLike) else None
 
     def restartable(self) -> bool:
-        if self.path is not None or not self._started or self.hasher.size == 0:
+        if self.path is not None or not self._started or self.hasher.size + len(self._buffer) == 0:
             return True
         return bool(getattr(self.destination, "seekable", lambda: False)())
 
     def begin(self) -> None:
         """Start (or start again) writing from the first byte."""
         self.hasher = Hasher()
+        self._buffer.clear()
         path = self.path
         if path is not None:
             self._discard()
@@ -230,11 +232,26 @@ class DownloadSink:
         self._started = True
 
     def feed(self, chunk: bytes) -> None:
+        """Take the next bytes; written and hashed a MiB at a time (transports read 64 KiB)."""
+        self._buffer += chunk
+        if len(self._buffer) >= CHUNK_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
         assert self._handle is not None
-        self._handle.write(chunk)
-        self.hasher.feed(chunk)
+        if self._buffer:
+            block = bytes(self._buffer)
+            self._buffer.clear()
+            self._handle.write(block)
+            self.hasher.feed(block)
+
+    def received(self) -> Digests:
+        """Everything fed so far (flushed first)."""
+        self._flush()
+        return self.hasher.digests()
 
     def finish(self) -> PackageDownload:
+        self._flush()
         path = self.path
         if path is not None and self._handle is not None and self._temp is not None:
             self._handle.close()
@@ -248,6 +265,7 @@ class DownloadSink:
             self._discard()
 
     def _discard(self) -> None:
+        self._buffer.clear()
         if self._handle is not None:
             self._handle.close()
             self._handle = None

@@ -162,10 +162,11 @@ def download_package(
     call = core.call("GET", sp(space, "packages", package_id, "raw"), download=sink)
     try:
         yield from core.plan(call)
-        if expected_sha1 and sink.hasher.digests().sha1 != expected_sha1.lower():
+        received = sink.received()
+        if expected_sha1 and received.sha1 != expected_sha1.lower():
             raise UnexpectedResponse(
                 f"{call.where.label} on the Octopus server at {core.base_url} sent bytes "
-                f"with SHA-1 {sink.hasher.digests().sha1}, not the package's "
+                f"with SHA-1 {received.sha1}, not the package's "
                 f"{expected_sha1.lower()}; the download was discarded.",
                 **call.where.ctx(200),
             )
