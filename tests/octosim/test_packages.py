@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 
+import httpx
 import pytest
 
 from octosim.api_packages import parse_file_name
 from tests.octosim.conftest import Api
 
 
-def push(api: Api, name: str, data: bytes, mode: str | None = None) -> object:
+def push(api: Api, name: str, data: bytes, mode: str | None = None) -> httpx.Response:
     params = {"overwriteMode": mode} if mode else {}
     return api.client.post(
         "/api/Spaces-1/packages/raw", params=params, files={"fileToUpload": (name, data)}

@@ -10,8 +10,17 @@ import pytest
 from octosim.testing import SimInstance
 from tests.octosim.conftest import Api
 from tests.octosim.pipeline_helpers import (
-    S, create_release, deploy, envs, new_project, package_step, pipeline_project, push,
-    script_step, set_process, wait_task,
+    S,
+    create_release,
+    deploy,
+    envs,
+    new_project,
+    package_step,
+    pipeline_project,
+    push,
+    script_step,
+    set_process,
+    wait_task,
 )  # fmt: skip
 
 
