@@ -133,7 +133,7 @@ def submit(ctx: Ctx) -> Reply:
 # ---------------------------------------------------------------- server nodes
 
 
-def render_node(ctx: Ctx, node: Doc, running: int) -> Doc:
+def render_node(ctx: Ctx, node: Doc) -> Doc:
     return {
         "Id": node["Id"],
         "Name": node["Name"],
@@ -142,7 +142,6 @@ def render_node(ctx: Ctx, node: Doc, running: int) -> Doc:
         "LastSeen": iso(ctx.inst.anchor if node["Offline"] else now()),
         "Rank": node["Rank"],
         "IsOffline": node["Offline"],
-        "RunningTaskCount": running,
         "Version": ctx.inst.version,
         "LastModifiedOn": node["LastModifiedOn"],
         "LastModifiedBy": node["LastModifiedBy"],
@@ -154,8 +153,7 @@ def render_node(ctx: Ctx, node: Doc, running: int) -> Doc:
 
 
 def _nodes(ctx: Ctx) -> list[Doc]:
-    counts = engine.running_per_node(ctx.st)
-    return [render_node(ctx, n, counts.get(n["Id"], 0)) for n in engine.nodes(ctx.inst)]
+    return [render_node(ctx, n) for n in engine.nodes(ctx.inst)]
 
 
 def list_nodes(ctx: Ctx) -> Reply:
@@ -182,7 +180,7 @@ def get_node(ctx: Ctx) -> Reply:
 
 
 def put_node(ctx: Ctx) -> Reply:
-    node = ctx.st.sys("octopusservernodes").get(ctx.params["id"])
+    node = next((n for n in engine.nodes(ctx.inst) if n["Id"] == ctx.params["id"]), None)
     if node is None:
         raise not_found(ctx.params["id"])
     body = ctx.json_body()
@@ -198,7 +196,7 @@ def node_details(ctx: Ctx) -> Reply:
     node = _node(ctx)
     return 200, {
         "Id": node["Id"],
-        "RunningTasks": node["RunningTaskCount"],
+        "RunningTasks": engine.running_per_node(ctx.st).get(node["Id"], 0),
         "LastModifiedOn": None,
         "LastModifiedBy": None,
         "Links": {"Self": f"/api/octopusservernodes/{node['Id']}/details"},
@@ -207,7 +205,8 @@ def node_details(ctx: Ctx) -> Reply:
 
 def node_summary(ctx: Ctx) -> Reply:
     moment = now()
-    nodes = _nodes(ctx)
+    counts = engine.running_per_node(ctx.st)
+    nodes = [{**n, "RunningTaskCount": counts.get(n["Id"], 0)} for n in _nodes(ctx)]
     queued = sum(
         1
         for tid in ctx.st.runs

@@ -46,10 +46,11 @@ NEWER_FIELDS: dict[str, set[str]] = {
     "ResourceCollection_of_TaskResource": {"TotalCounts"},
     # the built-in feed lists its PackageFromBuiltInFeedResource subtype
     "PackageResource": {"Hash", "PackageSizeBytes"},
+    "OctopusServerNodeResource": {"LastSeen", "Rank", "IsOffline", "Version"},
 }
 # Polymorphic bases: the Swagger lists only the base class's fields, the wire carries the
 # subtype's (NuGetFeedResource, ListeningTentacleEndpointResource, ...), so no strictness.
-POLYMORPHIC = {"FeedResource", "EndpointResource"}
+POLYMORPHIC = {"FeedResource", "EndpointResource", "Control"}
 # 2020.5 declares no response schema for these (or the body is not JSON): status only.
 NO_SCHEMA = {
     ("GET", "/api/serverstatus"): "the Swagger gives no schema ('OK - Default')",
@@ -59,6 +60,7 @@ NO_SCHEMA = {
     ("GET", "/api/{baseSpaceId}/tasks/{id}/raw"): "plain text",
     ("GET", "/api/tasks/{id}/raw"): "plain text",
     ("GET", "/api/{baseSpaceId}/packages/{id}/raw"): "the package file",
+    ("GET", "/api/octopusservernodes/summary"): "the Swagger gives no schema",
     ("GET", "/api/packages/{id}/raw"): "the package file",
     ("POST", "/api/{baseSpaceId}/packages/raw"): "200 (IgnoreIfExists) has no schema; 201 checked",
     ("POST", "/api/packages/raw"): "200 (IgnoreIfExists) has no schema; 201 checked",
@@ -77,7 +79,46 @@ OTHER_STATUS = {
 }
 # routes octosim serves that the 2020.5 Swagger does not have at all
 # (reason, the schema its body is checked against, built from 2020.5 definitions)
+_PROCESS = {"$ref": "#/definitions/DeploymentProcessResource"}
+_TASKS = {
+    "type": "object",
+    "properties": {
+        "DeploymentServerTasks": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "DeploymentId": {"type": "string"},
+                    "ServerTaskId": {"type": "string"},
+                },
+            },
+        }
+    },
+}
 NOT_IN_SWAGGER: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
+    ("GET", "/api/{spaceId}/projects/{id}/deploymentprocesses"): (
+        "a project's process by project (2021+, what the TypeScript client calls)",
+        _PROCESS,
+    ),
+    ("PUT", "/api/{spaceId}/projects/{id}/deploymentprocesses"): (
+        "a project's process by project (2021+, what the TypeScript client calls)",
+        _PROCESS,
+    ),
+    ("POST", "/api/{spaceId}/releases/create/v1"): (
+        "the executions API (2022+)",
+        {
+            "type": "object",
+            "properties": {"ReleaseId": {"type": "string"}, "ReleaseVersion": {"type": "string"}},
+        },
+    ),
+    ("POST", "/api/{spaceId}/deployments/create/untenanted/v1"): (
+        "the executions API (2022+)",
+        _TASKS,
+    ),
+    ("POST", "/api/{spaceId}/deployments/create/tenanted/v1"): (
+        "the executions API (2022+)",
+        _TASKS,
+    ),
     ("GET", "/api/{spaceId}/variables"): (
         "GET /variables?ids=… (bulk read) is 2021+",
         {"type": "array", "items": {"$ref": "#/definitions/VariableSetResource"}},
@@ -194,6 +235,65 @@ def _tenant(client: httpx.Client) -> str:
     return str(created.json()["Id"])
 
 
+def pipeline_ids(client: httpx.Client) -> dict[str, str]:
+    """A project with a real process, a release, a tenant connected to it, a channel and a
+    deployment waiting on a manual intervention (the instance has step_ms and the
+    interventions fault for projects named "Swagger pipeline …")."""
+    s = "/api/Spaces-1"
+    # room for every deployment the cases start (each waits on its intervention)
+    node = {"MaxConcurrentTasks": 500, "IsInMaintenanceMode": False}
+    assert client.put("/api/octopusservernodes/OctopusServerNodes-1", json=node).status_code == 200
+    package = push_package(client)
+    package_id = package[len("packages-") : -len(".1.0.0")]
+    env = sorted(client.get(f"{s}/environments/all").json(), key=lambda e: e["SortOrder"])[0]
+    group = client.get(f"{s}/projectgroups/all").json()[0]["Id"]
+    lifecycle = client.get(f"{s}/lifecycles/all").json()[0]["Id"]
+    project = client.post(
+        f"{s}/projects",
+        json={"Name": "Swagger pipeline", "ProjectGroupId": group, "LifecycleId": lifecycle,
+         "TenantedDeploymentMode": "TenantedOrUntenanted"},
+    ).json()  # fmt: skip
+    path = f"{s}/projects/{project['Id']}/deploymentprocesses"
+    process = client.get(path).json()
+    process["Steps"] = [
+        {"Name": "Deploy", "Actions": [{"Name": "Deploy", "ActionType": "Octopus.TentaclePackage",
+         "Packages": [{"Name": "", "PackageId": package_id, "FeedId": "feeds-builtin"}]}]}
+    ]  # fmt: skip
+    assert client.put(path, json=process).status_code == 200
+    release = client.post(f"{s}/releases", json={"ProjectId": project["Id"], "Version": "1.0.0"})
+    assert release.status_code == 201, release.text
+    tenant = client.post(
+        f"{s}/tenants", json={"Name": _unique("Tenant"),
+                              "ProjectEnvironments": {project["Id"]: [env["Id"]]}},
+    ).json()  # fmt: skip
+    channel = client.post(f"{s}/channels", json={"Name": "Extra", "ProjectId": project["Id"]})
+    taken = fresh_interruption(client, project["Name"], env["Name"])
+    assert client.put(f"{s}/interruptions/{taken}/responsible").status_code == 200
+    assert channel.status_code == 201, channel.text
+    return {
+        "pipeline_project": project["Name"],
+        "pipeline_project_id": project["Id"],
+        "pipeline_env": env["Name"],
+        "pipeline_tenant": tenant["Name"],
+        "channels": channel.json()["Id"],
+        "deploymentprocesses": project["DeploymentProcessId"],
+        "pipeline_release": release.json()["Id"],
+        "interruptions": taken,
+        "octopusservernodes": "OctopusServerNodes-1",
+    }
+
+
+def fresh_interruption(client: httpx.Client, project: str, env: str) -> str:
+    started = client.post(
+        "/api/Spaces-1/deployments/create/untenanted/v1",
+        json={"ProjectName": project, "ReleaseVersion": "1.0.0", "EnvironmentNames": [env]},
+    )
+    assert started.status_code == 200, started.text
+    task = started.json()["DeploymentServerTasks"][0]["ServerTaskId"]
+    found = client.get("/api/Spaces-1/interruptions", params={"regarding": task}).json()
+    return str(found["Items"][0]["Id"])
+
+
 def gather_ids(client: httpx.Client) -> Ids:
     s = "/api/Spaces-1"
     group = next(g["ProjectGroupId"] for g in client.get(f"{s}/projects/all").json())
@@ -225,6 +325,7 @@ def gather_ids(client: httpx.Client) -> Ids:
             "users": "Users-3",
             "communityactiontemplates": "CommunityActionTemplates-2",
             "packages": push_package(client),
+            **pipeline_ids(client),
         }
     )
 
@@ -413,7 +514,68 @@ def _delete_case(kind: str) -> Case:
     return build
 
 
+def _responsible(c: httpx.Client, ids: Ids, r: Route) -> tuple[dict[str, str], Any, int]:
+    ident = fresh_interruption(c, ids["pipeline_project"], ids["pipeline_env"])
+    return {"id": ident}, None, 200
+
+
+def _submit(c: httpx.Client, ids: Ids, r: Route) -> tuple[dict[str, str], Any, int]:
+    ident = fresh_interruption(c, ids["pipeline_project"], ids["pipeline_env"])
+    assert c.put(f"/api/Spaces-1/interruptions/{ident}/responsible").status_code == 200
+    return {"id": ident}, {"Result": "Proceed", "Notes": "ok"}, 200
+
+
+def _new_release(c: httpx.Client, ids: Ids, r: Route) -> tuple[dict[str, str], Any, int]:
+    body = {"ProjectId": ids["pipeline_project_id"], "Version": f"2.0.{uuid.uuid4().int % 10**6}"}
+    return {}, body, 201
+
+
+def _delete_release(c: httpx.Client, ids: Ids, r: Route) -> tuple[dict[str, str], Any, int]:
+    created = c.post("/api/Spaces-1/releases", json=_new_release(c, ids, r)[1])
+    assert created.status_code == 201, created.text
+    return {"id": created.json()["Id"]}, None, 200
+
+
+def _delete_channel(c: httpx.Client, ids: Ids, r: Route) -> tuple[dict[str, str], Any, int]:
+    body = {"Name": _unique("Channel"), "ProjectId": ids["pipeline_project_id"]}
+    created = c.post("/api/Spaces-1/channels", json=body)
+    assert created.status_code == 201, created.text
+    return {"id": created.json()["Id"]}, None, 200
+
+
+def _put_project_process(c: httpx.Client, ids: Ids, r: Route) -> tuple[dict[str, str], Any, int]:
+    path = f"/api/Spaces-1/projects/{ids['pipeline_project_id']}/deploymentprocesses"
+    return {"id": ids["pipeline_project_id"]}, c.get(path).json(), 200
+
+
 PIPELINE_CASES: dict[tuple[str, str], Case] = {
+    ("PUT", "/api/{spaceId}/projects/{id}/deploymentprocesses"): _put_project_process,
+    ("PUT", "/api/{spaceId}/interruptions/{id}/responsible"): _responsible,
+    ("POST", "/api/{spaceId}/interruptions/{id}/submit"): _submit,
+    ("POST", "/api/{spaceId}/releases"): _new_release,
+    ("DELETE", "/api/{spaceId}/releases/{id}"): _delete_release,
+    ("DELETE", "/api/{spaceId}/channels/{id}"): _delete_channel,
+    ("POST", "/api/{spaceId}/channels"): lambda c, ids, r: (
+        {}, {"Name": _unique("Channel"), "ProjectId": ids["pipeline_project_id"]}, 201
+    ),
+    ("POST", "/api/{spaceId}/releases/create/v1"): lambda c, ids, r: (
+        {}, {"ProjectName": ids["pipeline_project"], "ReleaseVersion": f"3.0.{uuid.uuid4().int % 10**6}"}, 200
+    ),
+    ("POST", "/api/{spaceId}/deployments/create/untenanted/v1"): lambda c, ids, r: (
+        {}, {"ProjectName": ids["pipeline_project"], "ReleaseVersion": "1.0.0",
+             "EnvironmentNames": [ids["pipeline_env"]]}, 200
+    ),
+    ("POST", "/api/{spaceId}/deployments/create/tenanted/v1"): lambda c, ids, r: (
+        {}, {"ProjectName": ids["pipeline_project"], "ReleaseVersion": "1.0.0",
+             "EnvironmentName": ids["pipeline_env"], "Tenants": [ids["pipeline_tenant"]],
+             "TenantTags": []}, 200
+    ),
+    ("POST", "/api/{spaceId}/releases/{id}/snapshot-variables"): lambda c, ids, r: (
+        {"id": ids["pipeline_release"]}, None, 200
+    ),
+    ("PUT", "/api/octopusservernodes/{id}"): lambda c, ids, r: (
+        {"id": "OctopusServerNodes-1"}, {"MaxConcurrentTasks": 500, "IsInMaintenanceMode": False}, 200
+    ),
     ("POST", "/api/{spaceId}/packages/raw"): lambda c, ids, r: (
         {}, Upload(f"Swagger.Up{uuid.uuid4().hex[:8]}.1.0.0.zip", b"data"), 201
     ),
@@ -465,6 +627,7 @@ def test_the_validator_rejects_wrong_types_and_unknown_fields() -> None:
 @pytest.fixture(scope="module")
 def conformance_instance(octosim_server: Any) -> Any:
     inst: SimInstance = octosim_server.create_instance(_unique("swagger").replace(" ", "-"))
+    inst.set_faults(step_ms=50, interventions=["Swagger pipeline"])
     client = httpx.Client(
         base_url=inst.url, headers={"X-Octopus-ApiKey": inst.api_key}, trust_env=False, timeout=20
     )
