@@ -559,7 +559,9 @@ PIPELINE_CASES: dict[tuple[str, str], Case] = {
         {}, {"Name": _unique("Channel"), "ProjectId": ids["pipeline_project_id"]}, 201
     ),
     ("POST", "/api/{spaceId}/releases/create/v1"): lambda c, ids, r: (
-        {}, {"ProjectName": ids["pipeline_project"], "ReleaseVersion": f"3.0.{uuid.uuid4().int % 10**6}"}, 200
+        {},
+        {"ProjectName": ids["pipeline_project"], "ReleaseVersion": f"3.0.{uuid.uuid4().int % 999}"},
+        200,
     ),
     ("POST", "/api/{spaceId}/deployments/create/untenanted/v1"): lambda c, ids, r: (
         {}, {"ProjectName": ids["pipeline_project"], "ReleaseVersion": "1.0.0",
@@ -574,7 +576,9 @@ PIPELINE_CASES: dict[tuple[str, str], Case] = {
         {"id": ids["pipeline_release"]}, None, 200
     ),
     ("PUT", "/api/octopusservernodes/{id}"): lambda c, ids, r: (
-        {"id": "OctopusServerNodes-1"}, {"MaxConcurrentTasks": 500, "IsInMaintenanceMode": False}, 200
+        {"id": "OctopusServerNodes-1"},
+        {"MaxConcurrentTasks": 500, "IsInMaintenanceMode": False},
+        200,
     ),
     ("POST", "/api/{spaceId}/packages/raw"): lambda c, ids, r: (
         {}, Upload(f"Swagger.Up{uuid.uuid4().hex[:8]}.1.0.0.zip", b"data"), 201
