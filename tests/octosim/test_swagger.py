@@ -514,6 +514,10 @@ def _delete_case(kind: str) -> Case:
     return build
 
 
+def _version(prefix: str) -> str:
+    return f"{prefix}.{uuid.uuid4().int % 10**9}"
+
+
 def _responsible(c: httpx.Client, ids: Ids, r: Route) -> tuple[dict[str, str], Any, int]:
     ident = fresh_interruption(c, ids["pipeline_project"], ids["pipeline_env"])
     return {"id": ident}, None, 200
@@ -526,7 +530,7 @@ def _submit(c: httpx.Client, ids: Ids, r: Route) -> tuple[dict[str, str], Any, i
 
 
 def _new_release(c: httpx.Client, ids: Ids, r: Route) -> tuple[dict[str, str], Any, int]:
-    body = {"ProjectId": ids["pipeline_project_id"], "Version": f"2.0.{uuid.uuid4().int % 10**6}"}
+    body = {"ProjectId": ids["pipeline_project_id"], "Version": _version("2.0")}
     return {}, body, 201
 
 
@@ -560,7 +564,7 @@ PIPELINE_CASES: dict[tuple[str, str], Case] = {
     ),
     ("POST", "/api/{spaceId}/releases/create/v1"): lambda c, ids, r: (
         {},
-        {"ProjectName": ids["pipeline_project"], "ReleaseVersion": f"3.0.{uuid.uuid4().int % 999}"},
+        {"ProjectName": ids["pipeline_project"], "ReleaseVersion": _version("3.0")},
         200,
     ),
     ("POST", "/api/{spaceId}/deployments/create/untenanted/v1"): lambda c, ids, r: (
