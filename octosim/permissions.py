@@ -88,6 +88,7 @@ _VIEW = {
     "runbookprocesses": "RunbookView",
     "runbooksnapshots": "RunbookView",
     "runbookruns": "RunbookRunView",
+    "runbook-runs": "RunbookRunView",
 }
 # nested collections read with the permission of what they list
 _NESTED_VIEW = {

@@ -23,6 +23,7 @@ from octosim import (
     api_processes,
     api_releases,
     api_reporting,
+    api_runbooks,
     api_space,
     api_system,
     api_tasks,
@@ -57,6 +58,7 @@ def build_router() -> Router:
     api_channels.register(router)
     api_releases.register(router)
     api_interruptions.register(router)
+    api_runbooks.register(router)
     return router
 
 
