@@ -27,6 +27,7 @@ from octosim import (
     api_space,
     api_system,
     api_tasks,
+    api_tenant_variables,
     api_users,
     api_variables,
     engine,
@@ -59,6 +60,7 @@ def build_router() -> Router:
     api_releases.register(router)
     api_interruptions.register(router)
     api_runbooks.register(router)
+    api_tenant_variables.register(router)
     return router
 
 

@@ -301,3 +301,36 @@ def test_tenanted_deployments_need_a_connected_tenant(api: Api, fast: SimInstanc
     assert ok.status_code == 200, ok.text
     dep = api.get(f"{S}/deployments/{ok.json()['DeploymentServerTasks'][0]['DeploymentId']}")
     assert dep["TenantId"] == tenant["Id"]
+
+
+def test_tenant_variables_round_trip_and_keep_sensitive_values(api: Api) -> None:
+    project = new_project(api)
+    project["Templates"] = [
+        {"Id": "tpl-url", "Name": "Tenant.Url", "Label": "URL", "HelpText": "", "DefaultValue": "",
+         "DisplaySettings": {"Octopus.ControlType": "SingleLineText"}},
+        {"Id": "tpl-key", "Name": "Tenant.Key", "Label": "Key", "HelpText": "", "DefaultValue": "",
+         "DisplaySettings": {"Octopus.ControlType": "Sensitive"}},
+    ]  # fmt: skip
+    assert api.put(f"{S}/projects/{project['Id']}", project).status_code == 200
+    env = envs(api)[0]["Id"]
+    tenant = api.post(
+        f"{S}/tenants",
+        {"Name": f"TV {project['Id']}", "ProjectEnvironments": {project["Id"]: [env]}},
+    ).json()
+    path = f"{S}/tenants/{tenant['Id']}/variables"
+    doc = api.get(path)
+    doc["ProjectVariables"][project["Id"]]["Variables"][env] = {
+        "tpl-url": "https://acme.example",
+        "tpl-key": {"HasValue": True, "NewValue": "s3cret"},
+    }
+    saved = api.put(path, doc)
+    assert saved.status_code == 200, saved.text
+    values = saved.json()["ProjectVariables"][project["Id"]]["Variables"][env]
+    assert values == {
+        "tpl-url": "https://acme.example",
+        "tpl-key": {"HasValue": True, "NewValue": None},
+    }
+    again = api.put(path, saved.json())  # the masked secret comes back: it is kept
+    assert again.json()["ProjectVariables"][project["Id"]]["Variables"][env]["tpl-key"]["HasValue"]
+    doc["ProjectVariables"][project["Id"]]["Variables"] = {"Environments-999": {"tpl-url": "x"}}
+    assert api.put(path, doc).status_code == 400

@@ -636,7 +636,14 @@ def _in_project(ident: str) -> Case:
     return build
 
 
+def _post_tenant_variables(c: httpx.Client, ids: Ids, r: Route) -> tuple[dict[str, str], Any, int]:
+    doc = c.get(f"/api/Spaces-1/tenants/{ids['tenants']}/variables").json()
+    return {"id": ids["tenants"]}, doc, 200
+
+
 PIPELINE_CASES: dict[tuple[str, str], Case] = {
+    ("POST", "/api/{spaceId}/tenants/{id}/variables"): _post_tenant_variables,
+    ("PUT", "/api/{spaceId}/tenants/{id}/variables"): _post_tenant_variables,
     ("POST", "/api/{spaceId}/runbooks"): lambda c, ids, r: (
         {}, {"Name": _unique("Runbook"), "ProjectId": ids["pipeline_project_id"]}, 201
     ),
