@@ -64,6 +64,22 @@ def _timed(action: Any) -> tuple[Any, float]:
     return result, time.perf_counter() - started
 
 
+def _curl(
+    inst: dict[str, Any], src: Path, package_id: str, work: Path
+) -> tuple[float, float] | None:
+    """Seconds curl takes for the same upload and download (None without curl)."""
+    if shutil.which("curl") is None:
+        return None
+    key = f"X-Octopus-ApiKey: {inst['api_key']}"
+    api = f"{inst['url']}/api/Spaces-1/packages"
+    up = ["curl", "-sf", "-o", "/dev/null", "-H", key, "-F", f"fileToUpload=@{src}",
+          f"{api}/raw?overwriteMode=OverwriteExisting"]  # fmt: skip
+    down = ["curl", "-sf", "-o", str(work / "curl-down"), "-H", key, f"{api}/{package_id}/raw"]
+    _, up_s = _timed(lambda: subprocess.run(up, check=True))
+    _, down_s = _timed(lambda: subprocess.run(down, check=True))
+    return up_s, down_s
+
+
 def packages_bench(inst: dict[str, Any], server_pid: int, size_mb: int) -> dict[str, Any]:
     """Push and download one ``size_mb`` package; compare with ``cp`` on the same disk."""
     work = Path(tempfile.mkdtemp(prefix="odcm-bench-packages-"))
@@ -80,9 +96,10 @@ def packages_bench(inst: dict[str, Any], server_pid: int, size_mb: int) -> dict[
             got, down_s = _timed(
                 lambda: client.download_package("Spaces-1", pushed.package["Id"], work / "down")
             )
+            growth = {who: _status_mib(pid)[1] - rss[who] for who, pid in
+                      (("client", me), ("server", server_pid))}  # fmt: skip
+            curl = _curl(inst, src, pushed.package["Id"], work)
             client.delete_package("Spaces-1", pushed.package["Id"])
-        growth = {who: _status_mib(pid)[1] - rss[who] for who, pid in
-                  (("client", me), ("server", server_pid))}  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
     ok = pushed.verified and got.received == pushed.sent
@@ -91,6 +108,11 @@ def packages_bench(inst: dict[str, Any], server_pid: int, size_mb: int) -> dict[
         print(
             f"  {label}: {size_mb / seconds:.0f} MiB/s, {seconds / cp_s:.1f} x cp "
             f"(target <= 2), SHA-1 and SHA-256 computed on the way"
+        )
+    if curl is not None:
+        print(
+            f"  curl against the same server (what octosim itself allows): upload "
+            f"{curl[0] / cp_s:.1f} x cp, download {curl[1] / cp_s:.1f} x cp"
         )
     note = "" if reset else " (peak could not be reset: figures include earlier peaks)"
     print(
@@ -105,6 +127,14 @@ def packages_bench(inst: dict[str, Any], server_pid: int, size_mb: int) -> dict[
         "download_cp_ratio": round(down_s / cp_s, 2),
         "package_client_peak_mib": round(growth["client"]),
         "package_server_peak_mib": round(growth["server"]),
+        **(
+            {
+                "curl_upload_cp_ratio": round(curl[0] / cp_s, 2),
+                "curl_download_cp_ratio": round(curl[1] / cp_s, 2),
+            }
+            if curl is not None
+            else {}
+        ),  # fmt: skip
     }
 
 

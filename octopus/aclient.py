@@ -253,10 +253,10 @@ class AsyncOctopusClient(AsyncPipelineCalls):
             async for chunk in response.aiter_bytes():
                 pending += chunk
                 if len(pending) >= CHUNK_BYTES:
-                    await asyncio.to_thread(sink.feed, bytes(pending))
-                    pending.clear()
+                    block, pending = pending, bytearray()
+                    await asyncio.to_thread(sink.feed, block)
             if pending:
-                await asyncio.to_thread(sink.feed, bytes(pending))
+                await asyncio.to_thread(sink.feed, pending)
             await asyncio.to_thread(sink.received)  # the last MiB written before returning
         except httpx.HTTPError as exc:
             failure = self._core.transport_failure(exc, call)

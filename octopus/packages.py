@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 CHUNK_BYTES = 1024 * 1024
+SMALL_CHUNK = 64 * 1024
 OVERWRITE_MODES = ("FailIfExists", "OverwriteExisting", "IgnoreIfExists")
 # What Octopus's packages/raw expects the file part to be called (OctopusClients and the
 # TypeScript client both send it so).
@@ -49,7 +50,7 @@ class Hasher:
         self._sha256 = hashlib.sha256()
         self.size = 0
 
-    def feed(self, chunk: bytes) -> None:
+    def feed(self, chunk: bytes | bytearray) -> None:
         self._sha1.update(chunk)
         self._sha256.update(chunk)
         self.size += len(chunk)
@@ -231,19 +232,25 @@ class DownloadSink:
             self._handle = handle
         self._started = True
 
-    def feed(self, chunk: bytes) -> None:
-        """Take the next bytes; written and hashed a MiB at a time (transports read 64 KiB)."""
+    def feed(self, chunk: bytes | bytearray) -> None:
+        """Take the next bytes: big chunks are written and hashed at once, small ones
+        gathered first (some transports hand over a few KiB at a time)."""
+        if not self._buffer and len(chunk) >= SMALL_CHUNK:
+            self._write(chunk)
+            return
         self._buffer += chunk
-        if len(self._buffer) >= CHUNK_BYTES:
+        if len(self._buffer) >= SMALL_CHUNK:
             self._flush()
 
-    def _flush(self) -> None:
+    def _write(self, block: bytes | bytearray) -> None:
         assert self._handle is not None
+        self._handle.write(block)
+        self.hasher.feed(block)
+
+    def _flush(self) -> None:
         if self._buffer:
-            block = bytes(self._buffer)
-            self._buffer.clear()
-            self._handle.write(block)
-            self.hasher.feed(block)
+            self._write(self._buffer)
+            self._buffer = bytearray()
 
     def received(self) -> Digests:
         """Everything fed so far (flushed first)."""
