@@ -374,3 +374,53 @@ def test_the_async_client_drives_the_same_pipeline(fast_sim: Any, tmp_path: Path
     created, done = asyncio.run(main())
     assert created.release_id.startswith("Releases-")
     assert [s.state for s in done.values()] == ["Success"]
+
+
+# -- runbooks --------------------------------------------------------------------------------
+
+
+def test_a_runbook_is_edited_published_and_run_from_its_frozen_snapshot(
+    fast_sim: Any, tmp_path: Path
+) -> None:
+    with client(fast_sim) as c:
+        pipe = make_pipeline(c, tmp_path)
+        runbook = c.create_runbook(
+            SPACE, {"Name": "Restart", "ProjectId": pipe.project["Id"], "Description": "v1"}
+        )
+        runbook["Description"] = "restarts the web tier"
+        assert c.update_runbook(SPACE, runbook)["Description"] == "restarts the web tier"
+        assert [r["Id"] for r in c.runbooks(SPACE, pipe.project["Id"])] == [runbook["Id"]]
+
+        process = c.runbook_process(SPACE, runbook["RunbookProcessId"])
+        process["Steps"] = [script_step("Stop site"), script_step("Start site")]
+        saved = c.update_runbook_process(SPACE, process)
+        assert [s["Name"] for s in saved["Steps"]] == ["Stop site", "Start site"]
+        with pytest.raises(VersionConflict):
+            c.update_runbook_process(SPACE, process)  # the Version read is now stale
+
+        snapshot = c.create_runbook_snapshot(
+            SPACE, pipe.project["Id"], runbook["Id"], name="Snapshot A", notes="first"
+        )
+        assert c.runbook(SPACE, runbook["Id"])["PublishedRunbookSnapshotId"] == snapshot["Id"]
+        assert c.runbook_snapshot(SPACE, snapshot["Id"])["Name"] == "Snapshot A"
+
+        live = c.runbook_process(SPACE, runbook["RunbookProcessId"])
+        live["Steps"].append(script_step("Added after publishing"))
+        c.update_runbook_process(SPACE, live)
+
+        runs = c.run_runbook_v1(SPACE, pipe.name, "Restart", ["Development"])
+        classic = c.run_runbook(
+            SPACE,
+            {"RunbookId": runbook["Id"], "RunbookSnapshotId": snapshot["Id"],
+             "EnvironmentId": pipe.environments["Test"]},
+        )  # fmt: skip
+        task_ids = [runs[0].task_id, classic["TaskId"]]
+        done = c.wait_for_tasks(task_ids, SPACE, policy=QUICK_POLL)
+        assert [done[t].state for t in task_ids] == ["Success", "Success"]
+        assert c.runbook_run(SPACE, runs[0].id)["RunbookSnapshotId"] == snapshot["Id"]
+        log = c.task_raw(runs[0].task_id)
+        assert "Stop site" in log and "Start site" in log
+        assert "Added after publishing" not in log
+
+        c.delete_runbook(SPACE, runbook["Id"])
+        assert c.runbooks(SPACE, pipe.project["Id"]) == []
