@@ -374,5 +374,11 @@ class PipelineCalls:
     def server_nodes(self) -> list[Doc]:
         return self._run(pl.collect(self._core, "/api/octopusservernodes"))
 
+    def server_node_details(self, node_id: str) -> Doc:
+        """A node and how many tasks it is running (``RunningTasks``)."""
+        path = "/api/octopusservernodes/" + pl.seg(node_id) + "/details"
+        return self._run(pl.get_doc(self._core, path))
+
     def server_nodes_summary(self) -> Doc:
+        """Every node with its ``RunningTaskCount``, and the queue's totals."""
         return self._run(pl.get_doc(self._core, "/api/octopusservernodes/summary"))
