@@ -166,3 +166,17 @@ def test_typescript_client_drives_the_release_pipeline_through_octosim(
     refused = steps["refusedDeployment"]
     assert refused["refused"] and refused["status"] == 400
     assert "Production" in refused["message"] and "lifecycle" in refused["message"]
+
+    runbook = steps["runbook"]
+    assert runbook["runbook"]["ProjectId"] == project["Id"]
+    assert runbook["editedDescription"] == "restarts the site"
+    assert runbook["processSteps"] == ["Stop site", "Start site"]
+    assert runbook["snapshot"]["Name"].startswith("Snapshot ")
+    assert runbook["snapshot"]["Notes"] == "from node"
+    assert runbook["publishedSnapshotId"] == runbook["snapshot"]["Id"]
+    assert [t["State"] for t in runbook["finished"]] == ["Success"]
+    assert runbook["run"] == {
+        "RunbookSnapshotId": runbook["snapshot"]["Id"],
+        "TaskId": runbook["finished"][0]["Id"],
+    }
+    assert runbook["logHas"] == [True, True, False]  # the run used the frozen snapshot

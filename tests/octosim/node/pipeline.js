@@ -17,6 +17,10 @@ const {
   ProjectGroupRepository,
   ProjectRepository,
   ReleaseRepository,
+  RunbookProcessRepository,
+  RunbookRepository,
+  RunbookRunRepository,
+  RunbookSnapshotRepository,
   ServerTaskWaiter,
   SpaceServerTaskRepository,
   spaceScopedRoutePrefix,
@@ -233,6 +237,60 @@ async function main() {
       }),
     ),
   );
+
+  // A runbook edited, published and run (the live process changes after publishing).
+  const runbooks = new RunbookRepository(client, SPACE, project);
+  const runbook = await runbooks.create({
+    Name: "Restart",
+    ProjectId: project.Id,
+    Description: "v1",
+    MultiTenancyMode: "Untenanted",
+    EnvironmentScope: "All",
+  });
+  const editedRunbook = await runbooks.modify({ ...runbook, Description: "restarts the site" });
+  const runbookProcesses = new RunbookProcessRepository(client, SPACE, project);
+  const runbookProcess = await runbookProcesses.get(runbook);
+  runbookProcess.Steps = [scriptStep("Stop site"), scriptStep("Start site")];
+  const savedRunbookProcess = await runbookProcesses.update(runbookProcess);
+  const snapshotOfRunbook = await new RunbookSnapshotRepository(client, SPACE, project).create(
+    runbook,
+    `Snapshot ${suffix}`,
+    true,
+    "from node",
+  );
+  const published = await runbooks.get(runbook.Id);
+  const laterProcess = await runbookProcesses.get(runbook);
+  laterProcess.Steps.push(scriptStep("Added after publishing"));
+  await runbookProcesses.update(laterProcess);
+  const runbookRuns = new RunbookRunRepository(client, SPACE);
+  const started = await runbookRuns.create({
+    spaceName: SPACE,
+    ProjectName: project.Name,
+    RunbookName: "Restart",
+    EnvironmentNames: ["Development"],
+  });
+  const runTaskIds = started.RunbookRunServerTasks.map((t) => t.ServerTaskId);
+  const runFinished = await new ServerTaskWaiter(client, SPACE).waitForServerTasksToComplete(
+    runTaskIds,
+    100,
+    60000,
+  );
+  const runbookRun = await runbookRuns.get(started.RunbookRunServerTasks[0].RunbookRunId);
+  const runLog = await tasks.getRaw(runTaskIds[0]);
+  step("runbook", {
+    runbook: { Id: runbook.Id, ProjectId: runbook.ProjectId, Name: runbook.Name },
+    editedDescription: editedRunbook.Description,
+    processSteps: savedRunbookProcess.Steps.map((s) => s.Name),
+    snapshot: {
+      Id: snapshotOfRunbook.Id,
+      Name: snapshotOfRunbook.Name,
+      Notes: snapshotOfRunbook.Notes,
+    },
+    publishedSnapshotId: published.PublishedRunbookSnapshotId,
+    finished: runFinished.map((t) => ({ Id: t.Id, State: t.State })),
+    run: { RunbookSnapshotId: runbookRun.RunbookSnapshotId, TaskId: runbookRun.TaskId },
+    logHas: ["Stop site", "Start site", "Added after publishing"].map((n) => runLog.includes(n)),
+  });
 
   // The task waiter leaves its timeout timer running; exit rather than wait for it.
   process.stdout.write(JSON.stringify(out) + "\n", () => process.exit(0));
