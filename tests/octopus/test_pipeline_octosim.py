@@ -19,6 +19,7 @@ from octopus import (
     ExecutionOptions,
     LifecycleRefused,
     MissingPackage,
+    NotFound,
     OctopusClient,
     PollPolicy,
     ValidationFailed,
@@ -426,3 +427,66 @@ def test_a_runbook_is_edited_published_and_run_from_its_frozen_snapshot(
 
         c.delete_runbook(SPACE, runbook["Id"])
         assert c.runbooks(SPACE, pipe.project["Id"]) == []
+
+
+def test_variables_can_be_snapshotted_again_and_a_release_deleted(
+    fast_sim: Any, tmp_path: Path
+) -> None:
+    with client(fast_sim) as c:
+        pipe = make_pipeline(c, tmp_path)
+        created = c.create_release_v1(SPACE, pipe.name, version="1.0.0", package_version="1.0.0")
+        first = c.release(SPACE, created.release_id)
+        variables = c.variable_set(SPACE, pipe.project["VariableSetId"])
+        variables["Variables"].append({"Name": "Later", "Value": "x", "Type": "String"})
+        c.update_variable_set(SPACE, variables)
+        assert "Later" not in {
+            v["Name"] for v in c.release_snapshots(SPACE, first).project_variables["Variables"]
+        }
+        again = c.snapshot_release_variables(SPACE, created.release_id)
+        assert again["ProjectVariableSetSnapshotId"] != first["ProjectVariableSetSnapshotId"]
+        assert (
+            again["ProjectDeploymentProcessSnapshotId"]
+            == first["ProjectDeploymentProcessSnapshotId"]
+        )
+        fresh = c.release_snapshots(SPACE, c.release(SPACE, created.release_id))
+        assert "Later" in {v["Name"] for v in fresh.project_variables["Variables"]}
+
+        c.delete_release(SPACE, created.release_id)
+        with pytest.raises(NotFound):
+            c.release(SPACE, created.release_id)
+
+
+def test_a_tenanted_deployment_needs_the_tenant_connected_to_the_project(
+    fast_sim: Any, tmp_path: Path
+) -> None:
+    with client(fast_sim) as c:
+        pipe = make_pipeline(c, tmp_path)
+        project = c.get(f"/api/{SPACE}/projects/{pipe.project['Id']}")
+        project["TenantedDeploymentMode"] = "TenantedOrUntenanted"
+        c.put(f"/api/{SPACE}/projects/{project['Id']}", project)
+        dev = pipe.environments["Development"]
+        tenant = c.post(
+            f"/api/{SPACE}/tenants",
+            {"Name": f"Tenant {uuid.uuid4().hex[:6]}", "TenantTags": [],
+             "ProjectEnvironments": {project["Id"]: [dev]}},
+        )  # fmt: skip
+        loner = c.post(
+            f"/api/{SPACE}/tenants",
+            {"Name": f"Loner {uuid.uuid4().hex[:6]}", "TenantTags": [], "ProjectEnvironments": {}},
+        )
+        c.create_release_v1(SPACE, pipe.name, version="1.0.0", package_version="1.0.0")
+        runs = c.deploy_release_tenanted_v1(
+            SPACE, pipe.name, "1.0.0", "Development", tenants=[tenant["Name"]]
+        )
+        assert len(runs) == 1
+        assert c.deployment(SPACE, runs[0].id)["TenantId"] == tenant["Id"]
+        done = c.wait_for_tasks([runs[0].task_id], SPACE, policy=QUICK_POLL)
+        assert done[runs[0].task_id].state == "Success"
+        with pytest.raises(ValidationFailed, match="not connected"):
+            c.deploy_release_tenanted_v1(
+                SPACE, pipe.name, "1.0.0", "Development", tenants=[loner["Name"]]
+            )
+
+        variables = c.tenant_variables(SPACE, tenant["Id"])
+        assert variables["TenantId"] == tenant["Id"]
+        assert c.update_tenant_variables(SPACE, variables)["TenantId"] == tenant["Id"]
