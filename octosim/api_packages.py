@@ -18,6 +18,7 @@ from aiohttp import BodyPartReader, web
 
 from octosim.api_core import require_space
 from octosim.errors import ApiError, invalid, not_found
+from octosim.instance import Instance
 from octosim.paging import bool_param, envelope, param
 from octosim.resources import iso
 from octosim.routing import Ctx, Reply, Router
@@ -65,7 +66,11 @@ def _key(space_id: str, package_id: str) -> str:
 
 
 def store_dir(ctx: Ctx) -> Path:
-    path = ctx.inst.data_dir / "packages" / str(ctx.space_id)
+    return folder_of(ctx.inst, str(ctx.space_id))
+
+
+def folder_of(inst: Instance, space_id: str) -> Path:
+    path = inst.data_dir / "packages" / space_id
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -144,9 +149,20 @@ async def upload(ctx: Ctx) -> Reply:
             "Push with overwriteMode=OverwriteExisting to replace it.",
             [],
         )
-    target = folder / f"{package_id}.{version}{ext.lower()}"
+    doc = record(ctx.inst, str(ctx.space_id), tmp, file_name, sha1.hexdigest(), size, ctx.username)
+    return 201, render_package(doc)
+
+
+def record(
+    inst: Instance, space_id: str, tmp: Path, file_name: str, digest: str, size: int, user: str
+) -> Doc:
+    """Move an uploaded file into the feed and store its metadata (replacing a package of
+    the same id and version)."""
+    package_id, version, ext = parse_file_name(file_name)
+    target = folder_of(inst, space_id) / f"{package_id}.{version}{ext.lower()}"
     os.replace(tmp, target)
     moment = now()
+    ident = f"packages-{package_id}.{version}"
     doc: Doc = {
         "Id": ident,
         "PackageId": package_id,
@@ -160,16 +176,23 @@ async def upload(ctx: Ctx) -> Reply:
         "FeedId": BUILTIN,
         "NuGetPackageId": package_id,
         "NuGetFeedId": BUILTIN,
-        "Hash": sha1.hexdigest(),
+        "Hash": digest,
         "PackageSizeBytes": size,
         "PackageVersionBuildInformation": None,
         "LastModifiedOn": iso(moment),
-        "LastModifiedBy": ctx.username,
-        "SpaceId": ctx.space_id,
+        "LastModifiedBy": user,
+        "SpaceId": space_id,
         "File": target.name,
     }
-    ctx.st.packages[key] = doc
-    return 201, render_package(doc)
+    inst.state.packages[_key(space_id, ident)] = doc
+    return doc
+
+
+def store_bytes(inst: Instance, space_id: str, file_name: str, data: bytes, user: str) -> Doc:
+    """Add a (small) package the simulator makes itself: seeded and live-activity builds."""
+    tmp = folder_of(inst, space_id) / f".upload-{uuid.uuid4().hex}"
+    tmp.write_bytes(data)
+    return record(inst, space_id, tmp, file_name, hashlib.sha1(data).hexdigest(), len(data), user)
 
 
 def _get(ctx: Ctx) -> Doc:

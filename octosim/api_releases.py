@@ -153,12 +153,17 @@ def make_release(
         violations = L.rule_violations(channel, selected)
         if violations:
             raise invalid(*violations)
+    previous = max(
+        (r for r in existing if r.snapshot is not None), key=lambda r: r.assembled, default=None
+    )
+    before: Doc = previous.snapshot if previous is not None and previous.snapshot else {}
     rel_id = st.next_id("Releases")
     num = P.release_number(rel_id)
+    variables = st.variable_sets[project["VariableSetId"]]
     snap: Doc = {
-        "process": P.freeze(st, f"{process['Id']}-s-{num}", process),
+        "process": P.freeze(st, f"{process['Id']}-s-{num}", process, before.get("process")),
         "variables": P.freeze(
-            st, f"variableset-{project['Id']}-s-{num}", st.variable_sets[project["VariableSetId"]]
+            st, f"variableset-{project['Id']}-s-{num}", variables, before.get("variables")
         ),
         "libraries": [],
         "packages": selected,
@@ -169,7 +174,9 @@ def make_release(
         lvs = st.col(project["SpaceId"], "libraryvariablesets").get(lvs_id)
         if lvs is not None:
             ident = f"variableset-{lvs_id}-s-{num}"
-            snap["libraries"].append(P.freeze(st, ident, st.variable_sets[lvs["VariableSetId"]]))
+            like = next((i for i in before.get("libraries", []) if f"-{lvs_id}-" in i), None)
+            lvs_set = st.variable_sets[lvs["VariableSetId"]]
+            snap["libraries"].append(P.freeze(st, ident, lvs_set, like))
     process["LastSnapshotId"] = snap["process"]
     rel = ReleaseRec(
         rel_id, project["SpaceId"], project["Id"], channel["Id"], version, now(), notes, snap

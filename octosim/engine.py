@@ -96,7 +96,8 @@ def plan(inst: Instance, process: Doc, project: Doc, ctx: Doc) -> Doc:
     if ctx["machines"]:
         machines = [m for m in machines if m["Id"] in ctx["machines"]]
     steps: list[Doc] = []
-    if project["Id"] in inst.faults.interventions or project["Name"] in inst.faults.interventions:
+    wanted = inst.faults.interventions
+    if ctx.get("intervene") or project["Id"] in wanted or project["Name"] in wanted:
         steps.append(_planned("Manual intervention", None, [], manual=True))
     for step in process["Steps"]:
         act = step["Actions"][0] if step["Actions"] else {"Id": "", "Name": step["Name"]}
@@ -107,7 +108,7 @@ def plan(inst: Instance, process: Doc, project: Doc, ctx: Doc) -> Doc:
             _skip_reason(act, step, ctx),
             targets if roles else [],
             manual=act.get("ActionType") == "Octopus.Manual",
-            fail=_fails(inst, project, step["Name"]),
+            fail=_fails(inst, project, step["Name"]) or ctx.get("fail_step") == step["Name"],
             always=step.get("Condition") == "Always",
         )
         planned["instructions"] = (act.get("Properties") or {}).get(
@@ -124,7 +125,7 @@ def plan(inst: Instance, process: Doc, project: Doc, ctx: Doc) -> Doc:
         "waiting": None,
         "failed": False,
         "done": False,
-        "step_seconds": ms / 1000,
+        "step_seconds": ctx.get("step_seconds") or ms / 1000,
         "related": ctx.get("related", []),
     }
 

@@ -67,8 +67,10 @@ def start_deployment(
     skip: list[str],
     machines: list[str],
     options: dict[str, Any],
+    extra: dict[str, Any] | None = None,
 ) -> DeploymentRec:
-    """Check the rules, then record the deployment and queue its task."""
+    """Check the rules, then record the deployment and queue its task. ``extra`` is for
+    the simulator's own deployments: fail_step, intervene, step_seconds (engine.plan)."""
     check_deployable(ctx, rel, env, tenant_id)
     st = ctx.st
     project = st.col(rel.space_id, "projects")[rel.project_id]
@@ -104,6 +106,7 @@ def start_deployment(
             "skip": set(skip),
             "machines": set(machines),
             "related": [dep.id, project["Id"], env["Id"], rel.id, tenant_id],
+            **(extra or {}),
         },
     )
     engine.queue_task(st, task, run)

@@ -249,7 +249,14 @@ def check_version(doc: Doc, body: dict[str, Any]) -> None:
 # ---------------------------------------------------------------- snapshots
 
 
-def freeze(st: InstanceState, ident: str, doc: Doc) -> str:
+def freeze(st: InstanceState, ident: str, doc: Doc, like: str | None = None) -> str:
+    """Store a frozen copy of ``doc`` under ``ident``. With ``like`` (an earlier snapshot of
+    the same document), share that copy when nothing changed since (same ``Version``):
+    snapshots never change, so releases made in a row cost one copy, not one each."""
+    earlier = st.frozen.get(like or "")
+    if earlier is not None and earlier.get("Version") == doc.get("Version"):
+        st.frozen[ident] = earlier
+        return ident
     frozen = copy.deepcopy(doc)
     frozen["Id"] = ident
     st.frozen[ident] = frozen
@@ -286,7 +293,7 @@ def frozen_doc(st: InstanceState, ident: str) -> Doc | None:
     with the live document (unchanged since the release was made)."""
     doc = st.frozen.get(ident)
     if doc is not None:
-        return doc
+        return doc if doc["Id"] == ident else {**doc, "Id": ident}  # a shared copy
     match = _SNAPSHOT.match(ident)
     if match is None:
         return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from multidict import MultiMapping
@@ -86,6 +86,12 @@ class Ctx:
     def require_write(self, permission: str) -> None:
         if self.access != "full":
             raise forbidden(permission)
+
+
+def system_ctx(inst: Instance, space_id: str) -> Ctx:
+    """A full-access context without a request, for the simulator's own use of the API's
+    services (seeding history and live activity through the real pipeline)."""
+    return Ctx(inst, cast(web.Request, None), {}, space_id, "full", form="space")
 
 
 Handler = Callable[[Ctx], Reply | Awaitable[Reply]]

@@ -119,6 +119,11 @@ def generate(inst: Instance) -> InstanceState:
     _stamp_all(st, rng, inst.anchor)
     # added after the rest (and stamped without the rng) so earlier content is unchanged
     ensure_no_permission_user(st, inst.anchor - HISTORY_DAYS * DAY)
+    inst.set_state(st)
+    from octosim.history import seed_space  # local: history uses the API's services
+
+    for number, space_id in enumerate(list(st.spaces)):
+        seed_space(inst, space_id, inst.anchor, stuck=number == 0)
     return st
 
 

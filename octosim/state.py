@@ -10,6 +10,8 @@ queued and executing work progresses without timers.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -318,5 +320,22 @@ def _num(ident: str) -> int:
     return int(tail) if tail.isdigit() else 0
 
 
+_clock: list[float | None] = [None]
+
+
 def now() -> float:
-    return time.time()
+    """The simulator's clock: real time, except while ``clock_at`` replays the past."""
+    fixed = _clock[0]
+    return time.time() if fixed is None else fixed
+
+
+@contextmanager
+def clock_at(moment: float) -> Iterator[None]:
+    """Run the pipeline as if it were ``moment`` (seeding history through the pipeline
+    itself); single-threaded callers only, which the asyncio server is."""
+    previous = _clock[0]
+    _clock[0] = moment
+    try:
+        yield
+    finally:
+        _clock[0] = previous

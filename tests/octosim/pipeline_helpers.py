@@ -113,3 +113,11 @@ def wait_task(api: Api, task_id: str, timeout: float = 30) -> dict[str, Any]:
         if task["IsCompleted"] or time.monotonic() > deadline:
             return task
         time.sleep(0.1)
+
+
+def free_all_slots(api: Api) -> None:
+    """Cancel the seeded deployment that waits on a manual intervention (it holds a node
+    slot, as in Octopus), so a test can count the cap from zero."""
+    waiting = api.get("/api/tasks", params={"hasPendingInterruptions": "true", "take": 100})
+    for task in waiting["Items"]:
+        assert api.client.post(f"/api/tasks/{task['Id']}/cancel").status_code == 200

@@ -14,6 +14,7 @@ from tests.octosim.pipeline_helpers import (
     create_release,
     deploy,
     envs,
+    free_all_slots,
     pipeline_project,
     push,
     wait_task,
@@ -36,6 +37,7 @@ def test_a_cluster_runs_five_tasks_per_node_and_a_draining_node_takes_none(
     inst = make_sim_instance(nodes=2)
     inst.set_faults(step_ms=60_000)
     api = Api(inst)
+    free_all_slots(api)
     nodes = api.get("/api/octopusservernodes")["Items"]
     assert [(n["Name"], n["MaxConcurrentTasks"]) for n in nodes] == [
         (f"octopus-{inst.slug}-node1", 5),

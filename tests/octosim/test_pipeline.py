@@ -14,6 +14,7 @@ from tests.octosim.pipeline_helpers import (
     create_release,
     deploy,
     envs,
+    free_all_slots,
     new_project,
     package_step,
     pipeline_project,
@@ -198,6 +199,7 @@ def test_node_cap_keeps_the_rest_queued_and_cancel_frees_a_slot(
     api: Api, sim_instance: SimInstance
 ) -> None:
     sim_instance.set_faults(step_ms=60_000)
+    free_all_slots(api)
     project, _ = pipeline_project(api)
     create_release(api, project, "1.0.0")
     env = envs(api)[0]["Name"]
