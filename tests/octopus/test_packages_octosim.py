@@ -12,9 +12,15 @@ from typing import Any
 
 import pytest
 
-from octopus import AsyncOctopusClient, DuplicateVersion, NotFound, OctopusClient
+from octopus import (
+    AsyncOctopusClient,
+    DuplicateVersion,
+    NotFound,
+    OctopusClient,
+    UnexpectedResponse,
+)
 
-from .conftest import FAST_RETRY, LOOPBACK, PlainServer
+from .conftest import FAST_RETRY, LOOPBACK, PlainServer, json_reply
 
 
 def client(sim: Any) -> OctopusClient:
@@ -155,3 +161,54 @@ def test_download_that_breaks_midway_is_retried_from_the_start(
     assert target.read_bytes() == data
     assert got.received.sha1 == hashlib.sha1(data).hexdigest()
     assert os.listdir(tmp_path) == ["a.zip"]
+
+
+def test_a_push_retried_after_429_sends_the_whole_file_again(
+    plain_server: PlainServer, tmp_path: Path
+) -> None:
+    path, data = make_package(tmp_path, "Acme.Retry.1.0.0.zip", 300_000, seed=7)
+    answers = [
+        json_reply(429, {"ErrorMessage": "slow down"}, **{"Retry-After": "0"}),
+        json_reply(
+            201, {"Id": "packages-Acme.Retry.1.0.0", "Hash": hashlib.sha1(data).hexdigest()}
+        ),
+    ]
+    plain_server.routes["/api/Spaces-1/packages/raw"] = lambda: answers.pop(0)
+    with OctopusClient(plain_server.url, "API-X" * 5, policy=LOOPBACK, retry=FAST_RETRY) as c:
+        pushed = c.upload_package("Spaces-1", path)
+    assert pushed.verified and pushed.sent.size == len(data)
+    first, second = plain_server.bodies
+    assert first == second and data in first
+    assert plain_server.seen[0][1] == "/api/Spaces-1/packages/raw?overwriteMode=FailIfExists"
+    assert plain_server.seen[0][2]["Content-Length"] == str(len(first))
+
+
+def test_a_push_whose_stored_hash_differs_is_an_error(
+    plain_server: PlainServer, tmp_path: Path
+) -> None:
+    path, _ = make_package(tmp_path, "Acme.Bad.1.0.0.zip", 1000)
+    plain_server.routes["/api/Spaces-1/packages/raw"] = lambda: json_reply(
+        201, {"Id": "packages-Acme.Bad.1.0.0", "Hash": "0" * 40}
+    )
+    with (
+        OctopusClient(plain_server.url, "API-X" * 5, policy=LOOPBACK, retry=FAST_RETRY) as c,
+        pytest.raises(UnexpectedResponse, match="damaged on the way"),
+    ):
+        c.upload_package("Spaces-1", path)
+
+
+def test_a_download_with_the_wrong_hash_is_discarded(
+    plain_server: PlainServer, tmp_path: Path
+) -> None:
+    plain_server.routes["/api/Spaces-1/packages/packages-A.1.0.0/raw"] = lambda: (
+        200,
+        {"Content-Type": "application/octet-stream"},
+        b"tampered bytes",
+    )
+    target = tmp_path / "a.zip"
+    with (
+        OctopusClient(plain_server.url, "API-X" * 5, policy=LOOPBACK, retry=FAST_RETRY) as c,
+        pytest.raises(UnexpectedResponse, match="discarded"),
+    ):
+        c.download_package("Spaces-1", "packages-A.1.0.0", target, expected_sha1="ab" * 20)
+    assert list(tmp_path.iterdir()) == []
