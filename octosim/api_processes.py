@@ -79,6 +79,7 @@ def put_process(ctx: Ctx) -> Reply:
     doc, live = find_process(ctx, ctx.params["id"])
     if not live:
         raise not_found(ctx.params["id"])  # a snapshot never changes
+    ctx.st.processes[doc["Id"]] = doc  # a generated process is kept once it changes
     return update_process(ctx, doc)
 
 
@@ -89,7 +90,7 @@ def get_project_process(ctx: Ctx) -> Reply:
 
 def put_project_process(ctx: Ctx) -> Reply:
     project = project_of(ctx, ctx.params["id"])
-    return update_process(ctx, P.live_process(ctx.st, project))
+    return update_process(ctx, P.live_process(ctx.st, project, store=True))
 
 
 def list_processes(ctx: Ctx) -> Reply:

@@ -140,7 +140,7 @@ def make_release(
     """Create a release: choose package versions, check channel rules and the version's
     uniqueness, and freeze the process and every variable set it reads."""
     st = ctx.st
-    process = P.live_process(st, project)
+    process = P.live_process(st, project, store=True)  # its LastSnapshotId changes
     slots = [s for s in package_slots(ctx, process) if not s["IsDisabled"]]
     selected = _choose_versions(ctx, slots, chosen or {}, default_package_version)
     existing = [r for r in st.releases.values() if r.project_id == project["Id"]]

@@ -86,6 +86,12 @@ def parser() -> argparse.ArgumentParser:
         help="keep the state file and built-in feed packages in this folder across restarts",
     )
     p.add_argument(
+        "--projects", type=int, default=None, help="projects per space (default: 4-10 at random)"
+    )
+    p.add_argument(
+        "--steps", type=int, default=None, help="steps per generated process (default: 2-5)"
+    )
+    p.add_argument(
         "--nodes", type=int, default=1, help="server nodes per instance (an HA cluster when > 1)"
     )
     p.add_argument(
@@ -129,6 +135,8 @@ async def run(args: argparse.Namespace) -> int:
         state_file=args.state_file,
         state_dir=args.state_dir,
         nodes=max(1, args.nodes),
+        projects=args.projects,
+        steps=args.steps,
         default_faults=faults,
         live_activity=args.live_activity,
         save_every=args.save_every,

@@ -99,6 +99,8 @@ class Instance:
         self.no_permission_api_key = make_key(rng)
         self.node_name = f"octopus-{slug}-node1"
         self.nodes_count = max(1, nodes)
+        self.projects: int | None = None  # projects per space (default: 4-10 at random)
+        self.steps: int | None = None  # steps per generated process (default: 2-5)
         self._data_dir: Path | None = None
         self.anchor = now()  # "now" at creation: history is spread over the 90 days before it
         self.faults = Faults()
@@ -186,6 +188,8 @@ class Instance:
             "no_permission_api_key": self.no_permission_api_key,
             "installation_id": self.installation_id,
             "nodes": self.nodes_count,
+            "projects": self.projects,
+            "steps": self.steps,
             "anchor": self.anchor,
             "state": self._state.to_json() if self._state is not None else None,
         }
@@ -200,6 +204,8 @@ class Instance:
             spaces=data["spaces"],
             nodes=data.get("nodes", 1),
         )
+        inst.projects = data.get("projects")
+        inst.steps = data.get("steps")
         inst.api_key = data["api_key"]
         inst.read_only_api_key = data["read_only_api_key"]
         # a state file written before the third key existed keeps the generated one

@@ -136,16 +136,20 @@ def generated_steps(project: Doc, steps: int | None = None) -> list[Doc]:
     return out
 
 
-def live_process(st: InstanceState, project: Doc) -> Doc:
-    """The project's deployment process, generated on first use."""
+def live_process(st: InstanceState, project: Doc, *, store: bool = False) -> Doc:
+    """The project's deployment process. A generated project's process is made again from
+    the project on every read (deterministic, so it reads the same) until something changes
+    it: callers that change the document pass ``store=True`` and it is kept from then on.
+    That keeps a thousand instances of 100 projects of 10 steps small."""
     ident = project["DeploymentProcessId"]
     doc = st.processes.get(ident)
     if doc is None:
         # projects created through the API get an empty one at once (api_space)
         doc = new_process(ident, project["Id"], project["SpaceId"])
-        doc["Steps"] = generated_steps(project)
+        doc["Steps"] = generated_steps(project, st.shape.get("steps"))
         doc["Version"] = 1
-        st.processes[ident] = doc
+        if store:
+            st.processes[ident] = doc
     return doc
 
 
@@ -280,7 +284,7 @@ def freeze_shared(st: InstanceState, owner_id: str) -> None:
         if rel.project_id == owner_id:
             ident = f"deploymentprocess-{owner_id}-s-{number}"
             if ident not in st.frozen:
-                freeze(st, ident, live_process(st, project))
+                freeze(st, ident, live_process(st, project))  # as generated, before the edit
         if rel.project_id == owner_id or owner_id in project["IncludedLibraryVariableSetIds"]:
             ident = f"variableset-{owner_id}-s-{number}"
             live = st.variable_sets.get(f"variableset-{owner_id}")

@@ -107,6 +107,7 @@ def _uuid(rng: random.Random) -> str:
 def generate(inst: Instance) -> InstanceState:
     rng = random.Random(f"octosim/{inst.seed}/{inst.slug}")
     st = InstanceState()
+    st.shape = {k: v for k, v in (("projects", inst.projects), ("steps", inst.steps)) if v}
     _system(st, rng)
     for index in range(inst.spaces_count):
         ident = st.next_id("Spaces")
@@ -272,7 +273,16 @@ def _projects(
     lvs_ids = _library_sets(st, rng, space_id, env_docs)
     lifecycle_id = next(iter(col(space_id, "lifecycles")))
     projects = []
-    for name in rng.sample(PROJECT_NAMES, rng.randint(4, 10)):
+    wanted = st.shape.get("projects")
+    if wanted:  # a configured size (--projects): the names repeat with a number
+        names = [
+            PROJECT_NAMES[i % len(PROJECT_NAMES)]
+            + (f" {i // len(PROJECT_NAMES) + 1}" if i >= len(PROJECT_NAMES) else "")
+            for i in range(wanted)
+        ]
+    else:
+        names = rng.sample(PROJECT_NAMES, rng.randint(4, 10))
+    for name in names:
         proj = R.project(
             st,
             space_id,

@@ -118,6 +118,8 @@ class Simulator:
         live_activity: float = 0.0,
         save_every: float = 0.0,
         nodes: int = 1,
+        projects: int | None = None,
+        steps: int | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -132,6 +134,8 @@ class Simulator:
         self.live_activity = live_activity
         self.save_every = save_every
         self.nodes = nodes  # server nodes per instance (an HA cluster when > 1)
+        self.projects = projects  # generated projects per space (None: 4-10)
+        self.steps = steps  # steps per generated process (None: 2-5)
         self.instances: dict[str, Instance] = {}
         self.router = build_router()
         self.app = web.Application(client_max_size=32 * 1024 * 1024)
@@ -231,6 +235,7 @@ class Simulator:
             nodes=nodes or self.nodes,
         )
         inst.faults.update(self.default_faults)
+        inst.projects, inst.steps = self.projects, self.steps
         self._place(inst)
         self.instances[slug] = inst
         return inst

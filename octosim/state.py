@@ -225,6 +225,8 @@ class InstanceState:
     interruptions: dict[str, Doc] = field(default_factory=dict)
     # tenant id -> {"ProjectVariables": ..., "LibraryVariables": ...} values as stored
     tenant_variables: dict[str, Doc] = field(default_factory=dict)
+    # the configured size of generated content: {"projects": per space, "steps": per process}
+    shape: dict[str, int] = field(default_factory=dict)
 
     def next_id(self, prefix: str) -> str:
         value = self.counters.get(prefix, 0) + 1
@@ -273,6 +275,7 @@ class InstanceState:
             "runs": self.runs,
             "interruptions": self.interruptions,
             "tenant_variables": self.tenant_variables,
+            "shape": self.shape,
         }
 
     @classmethod
@@ -290,6 +293,7 @@ class InstanceState:
             runs=data.get("runs", {}),
             interruptions=data.get("interruptions", {}),
             tenant_variables=data.get("tenant_variables", {}),
+            shape=data.get("shape", {}),
         )
         for values in data["releases"]:
             rel = ReleaseRec.from_json(values)
