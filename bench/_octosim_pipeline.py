@@ -178,18 +178,22 @@ async def _sample(
     stop: asyncio.Event,
     peaks: dict[str, int],
 ) -> None:
-    """Largest Executing and Queued counts of our tasks on any one instance (one node each)."""
+    """Most tasks running on one node (any task, as Octopus counts them) and most of our
+    tasks waiting in Queued on one instance."""
     while not stop.is_set():
+        summaries = await asyncio.gather(*(c.server_nodes_summary() for c in clients))
         pages = await asyncio.gather(
             *(
                 c.get("/api/Spaces-1/tasks", {"ids": ",".join(ids), "take": 0})
                 for c, ids in zip(clients, task_ids, strict=True)
             )
         )
+        for summary in summaries:
+            for node in summary.get("Nodes") or []:
+                peaks["Executing"] = max(peaks["Executing"], int(node.get("RunningTaskCount", 0)))
         for page in pages:
-            counts = page.get("TotalCounts") or {}
-            for state in ("Executing", "Queued"):
-                peaks[state] = max(peaks[state], int(counts.get(state, 0)))
+            queued = int((page.get("TotalCounts") or {}).get("Queued", 0))
+            peaks["Queued"] = max(peaks["Queued"], queued)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.25)
 

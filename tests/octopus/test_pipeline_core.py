@@ -176,21 +176,29 @@ def test_hasher_matches_hashlib_for_chunked_input() -> None:
 # -- refusals ------------------------------------------------------------------------------
 
 
+RELEASES = "/api/Spaces-1/releases/create/v1"
+DEPLOY = "/api/Spaces-1/deployments/create/untenanted/v1"
+
+
 @pytest.mark.parametrize(
-    ("status", "message", "kind"),
+    ("path", "status", "message", "kind"),
     [
         (
+            RELEASES,
             400,
             "Release '1.0.0' already exists for this project. Please use a different version, "
             "or look at using a mask to auto-increment the number.",
             DuplicateVersion,
         ),
         (
+            "/api/Spaces-1/packages/raw",
             409,
             "A package with the same ID and version already exists: Acme.Web 1.0.0.",
             DuplicateVersion,
         ),
+        ("/api/Spaces-1/packages/raw", 409, "Conflict", DuplicateVersion),
         (
+            DEPLOY,
             400,
             "Release '1.0' of project 'Web' cannot be deployed to environment 'Production' "
             "because the environment is not in the list of environments that this release can "
@@ -198,25 +206,54 @@ def test_hasher_matches_hashlib_for_chunked_input() -> None:
             LifecycleRefused,
         ),
         (
+            "/api/Spaces-1/deployments",
+            400,
+            "The lifecycle of this release does not allow deployments to Production yet.",
+            LifecycleRefused,
+        ),
+        (
+            "/api/Spaces-1/releases",
             400,
             "The package 'Acme.Web' version '9.9.9' could not be found in the feed "
             "'Octopus Server (built-in)'.",
             MissingPackage,
         ),
         (
+            RELEASES,
+            400,
+            "Could not find package 'Acme.Web' version '9.9.9' in feed 'feeds-builtin'.",
+            MissingPackage,
+        ),
+        (
+            "/api/Spaces-1/deploymentprocesses/deploymentprocess-Projects-1",
             400,
             "Modification failed for 'DeploymentProcess' document with "
             "'deploymentprocess-Projects-1' Id because submitted data was out of date. "
             "Refresh the document and try again.",
             VersionConflict,
         ),
-        (400, "The Name field is required.", ValidationFailed),
+        (RELEASES, 400, "The Name field is required.", ValidationFailed),
+        # The same words elsewhere are not these refusals.
+        (
+            "/api/Spaces-1/projects",
+            400,
+            "A project with this name already exists.",
+            ValidationFailed,
+        ),
+        (
+            "/api/Spaces-1/channels",
+            400,
+            "The lifecycle 'Lifecycles-9' does not exist.",
+            ValidationFailed,
+        ),
+        ("/api/Spaces-1/feeds", 409, "Conflict", ValidationFailed),
     ],
 )
 def test_octopus_refusals_map_to_their_own_error_classes(
-    status: int, message: str, kind: type[ValidationFailed]
+    path: str, status: int, message: str, kind: type[ValidationFailed]
 ) -> None:
-    error = error_for(json_raw(status, {"ErrorMessage": message, "Errors": []}), WHERE)
+    where = Where("https://octopus.example.com", "PUT" if "processes" in path else "POST", path)
+    error = error_for(json_raw(status, {"ErrorMessage": message, "Errors": []}), where)
     assert type(error) is kind
     assert error.status_code == status
     assert error.error_message == message.rstrip(". ")
