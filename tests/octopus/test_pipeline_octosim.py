@@ -492,3 +492,25 @@ def test_a_tenanted_deployment_needs_the_tenant_connected_to_the_project(
         variables = c.tenant_variables(SPACE, tenant["Id"])
         assert variables["TenantId"] == tenant["Id"]
         assert c.update_tenant_variables(SPACE, variables)["TenantId"] == tenant["Id"]
+
+
+def test_the_classic_release_and_deployment_calls_work_by_id(fast_sim: Any, tmp_path: Path) -> None:
+    with client(fast_sim) as c:
+        pipe = make_pipeline(c, tmp_path)
+        channel = next(ch for ch in c.channels(SPACE, pipe.project["Id"]) if ch["IsDefault"])
+        release = c.create_release(
+            SPACE,
+            {"ProjectId": pipe.project["Id"], "ChannelId": channel["Id"], "Version": "7.0.0",
+             "SelectedPackages": [{"ActionName": "Deploy web", "Version": "1.0.0"}]},
+        )  # fmt: skip
+        assert [(p["ActionName"], p["Version"]) for p in release["SelectedPackages"]] == [
+            ("Deploy web", "1.0.0")
+        ]
+        deployment = c.create_deployment(
+            SPACE,
+            {"ReleaseId": release["Id"], "EnvironmentId": pipe.environments["Development"],
+             "SkipActions": []},
+        )  # fmt: skip
+        done = c.wait_for_tasks([deployment["TaskId"]], SPACE, policy=QUICK_POLL)
+        assert done[deployment["TaskId"]].state == "Success"
+        assert c.task(deployment["TaskId"]).finished_successfully
