@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+import shutil
 import tempfile
 import uuid
 from collections import Counter
@@ -102,6 +103,7 @@ class Instance:
         self.projects: int | None = None  # projects per space (default: 4-10 at random)
         self.steps: int | None = None  # steps per generated process (default: 2-5)
         self._data_dir: Path | None = None
+        self.temporary_dir = False
         self.anchor = now()  # "now" at creation: history is spread over the 90 days before it
         self.faults = Faults()
         self.fault_rng = random.Random(f"octosim-faults/{seed}/{slug}")
@@ -116,11 +118,19 @@ class Instance:
         state directory, or a temporary folder."""
         if self._data_dir is None:
             self._data_dir = Path(tempfile.mkdtemp(prefix=f"octosim-{self.slug}-"))
+            self.temporary_dir = True
         return self._data_dir
 
     @data_dir.setter
     def data_dir(self, path: Path) -> None:
         self._data_dir = path
+
+    def discard_files(self) -> None:
+        """Remove a temporary data folder (never one under ``--state-dir``)."""
+        if self.temporary_dir and self._data_dir is not None:
+            shutil.rmtree(self._data_dir, ignore_errors=True)
+            self._data_dir = None
+            self.temporary_dir = False
 
     @property
     def loaded(self) -> bool:

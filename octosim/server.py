@@ -181,6 +181,8 @@ class Simulator:
             self.save()
         if self.runner is not None:
             await self.runner.cleanup()
+        for inst in self.instances.values():
+            inst.discard_files()
 
     async def _save_loop(self) -> None:
         while True:
@@ -272,6 +274,7 @@ class Simulator:
 
     async def remove_instance(self, slug: str) -> None:
         inst = self.instances.pop(slug)
+        inst.discard_files()
         site = self.sites.pop(inst.slug, None)
         if site is not None:
             await site.stop()
