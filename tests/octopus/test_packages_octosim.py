@@ -212,3 +212,32 @@ def test_a_download_with_the_wrong_hash_is_discarded(
     ):
         c.download_package("Spaces-1", "packages-A.1.0.0", target, expected_sha1="ab" * 20)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_async_client_retries_a_broken_download_from_the_start(
+    plain_server: PlainServer, tmp_path: Path
+) -> None:
+    data = os.urandom(3 * 1024 * 1024 + 11)  # several of the async client's MiB writes
+    attempts = []
+
+    def route() -> tuple[int, dict[str, str], bytes]:
+        attempts.append(1)
+        if len(attempts) == 1:
+            headers = {"Content-Length": str(len(data)), "Connection": "close"}
+            return 200, headers, data[: 2 * 1024 * 1024 + 5]
+        return 200, {"Content-Type": "application/octet-stream"}, data
+
+    plain_server.routes["/api/Spaces-1/packages/packages-A.1.0.0/raw"] = route
+    target = tmp_path / "a.zip"
+
+    async def main() -> Any:
+        async with AsyncOctopusClient(
+            plain_server.url, "API-X" * 5, policy=LOOPBACK, retry=FAST_RETRY
+        ) as c:
+            return await c.download_package("Spaces-1", "packages-A.1.0.0", target)
+
+    got = asyncio.run(main())
+    assert len(attempts) == 2
+    assert target.read_bytes() == data
+    assert got.received.sha256 == hashlib.sha256(data).hexdigest()
+    assert os.listdir(tmp_path) == ["a.zip"]
