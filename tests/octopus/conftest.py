@@ -192,3 +192,10 @@ def tls_server(plain_server: PlainServer, tls_material: TLSMaterial) -> Iterator
     yield state
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def fast_sim(sim_instance: Any) -> Any:
+    """An instance whose deployment steps take 50 ms."""
+    sim_instance.set_faults(step_ms=50)
+    return sim_instance
