@@ -148,10 +148,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
     finally:
         proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=30)
+        try:
+            code = proc.wait(timeout=60)
+            print(f"octosim exited with {code} after SIGTERM")
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+            print("octosim did not exit within 60 s of SIGTERM; killed")
         if proc.stdout is not None:
             proc.stdout.close()
-        print(f"octosim exited with {code} after SIGTERM")
     return figures
 
 
