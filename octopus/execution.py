@@ -10,7 +10,7 @@ from typing import Any
 from . import _responses as responses
 from ._core import ClientCore, Flow
 from .errors import UnexpectedResponse
-from .pipeline import Doc, as_doc, collect, seg, send_doc, sp
+from .pipeline import Doc, as_doc, collect, executions_api, seg, send_doc, sp
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def _execution(
     core: ClientCore, space: str, tail: tuple[str, ...], body: Doc, key: str, id_field: str
 ) -> Flow[list[ExecutionTask]]:
     call = core.call("POST", sp(space, *tail), json=body)
-    raw = yield from core.plan(call)
+    raw = yield from executions_api(core, call)
     answer = as_doc(responses.decode_json(raw, call.where), call.where)
     items = answer.get(key)
     if not isinstance(items, list):

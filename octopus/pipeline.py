@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from . import _responses as responses
-from ._core import ClientCore, Flow, Params
-from .errors import UnexpectedResponse
+from ._core import Call, ClientCore, Flow, Params
+from .errors import NotFound, UnexpectedResponse
+from .models import RawResponse
 from .packages import (
     OVERWRITE_MODES,
     Destination,
@@ -43,6 +44,25 @@ def sp(space: str, *parts: str) -> str:
 
 
 # -- generic flows ---------------------------------------------------------------------
+
+
+def executions_api(core: ClientCore, call: Call) -> Flow[RawResponse]:
+    """Send a call of the executions API (``.../create/v1``, Octopus 2022.3 and later);
+    a 404 says which of the two likely reasons applies rather than "deleted"."""
+    missing: NotFound | None = None
+    try:
+        return (yield from core.plan(call))
+    except NotFound as exc:
+        missing = exc
+    raise NotFound(
+        f"{call.where.label} found nothing on the Octopus server at {core.base_url} (HTTP "
+        "404). Either the space does not exist, or the server is older than Octopus 2022.3 "
+        "and has no executions API: use the classic calls (create_release, "
+        "create_deployment, run_runbook) there.",
+        error_message=missing.error_message,
+        errors=missing.errors,
+        **call.where.ctx(404),
+    )
 
 
 def get_json(core: ClientCore, path: str, params: Params | None = None) -> Flow[Any]:
@@ -251,7 +271,7 @@ def create_release_v1(
         sp(space, "releases", "create", "v1"),
         json={k: v for k, v in body.items() if v is not None},
     )
-    raw = yield from core.plan(call)
+    raw = yield from executions_api(core, call)
     answer = as_doc(responses.decode_json(raw, call.where), call.where)
     if not answer.get("ReleaseId"):
         raise UnexpectedResponse(

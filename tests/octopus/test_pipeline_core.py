@@ -38,6 +38,8 @@ from octopus.packages import DownloadSink, Hasher, MultipartUpload, PackageChang
 from octopus.pipeline import sp
 from octopus.tasks import TaskStatus, TaskWaiter
 
+from .conftest import FAST_RETRY, PlainServer
+
 KEY = "API-UNITTESTKEY0000000000000"
 POLICY = URLPolicy(allow_http=True, allowed_networks=["127.0.0.0/8"])
 WHERE = Where("https://octopus.example.com", "POST", "/api/Spaces-1/releases/create/v1")
@@ -437,3 +439,19 @@ def test_async_client_has_every_typed_call_of_the_sync_client_with_the_same_sign
     for name, signature in sync.items():
         assert str(signature) == str(asyn[name]), name
         assert inspect.iscoroutinefunction(getattr(AsyncOctopusClient, name)), name
+
+
+def test_a_server_without_the_executions_api_gets_a_404_that_says_so(
+    plain_server: PlainServer,
+) -> None:
+    with OctopusClient(plain_server.url, KEY, policy=POLICY, retry=FAST_RETRY) as c:
+        with pytest.raises(NotFound, match="older than Octopus 2022.3") as caught:
+            c.create_release_v1("Spaces-1", "Web", version="1.0.0")
+        assert caught.value.__context__ is None and caught.value.status_code == 404
+        with pytest.raises(NotFound, match="executions API"):
+            c.deploy_release_v1("Spaces-1", "Web", "1.0.0", ["Dev"])
+        with pytest.raises(NotFound, match="executions API"):
+            c.run_runbook_v1("Spaces-1", "Web", "Restart", ["Dev"])
+        with pytest.raises(NotFound) as classic:
+            c.release("Spaces-1", "Releases-1")
+        assert "executions API" not in str(classic.value)
