@@ -44,14 +44,6 @@ def nodes(inst: Instance) -> list[Doc]:
     return sorted(coll.values(), key=lambda n: int(n["Id"].rsplit("-", 1)[1]))
 
 
-def running_per_node(st: InstanceState) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for task_id, run in st.runs.items():
-        if not run["done"] and run["node"] and task_id in st.tasks:
-            counts[run["node"]] = counts.get(run["node"], 0) + 1
-    return counts
-
-
 # ---------------------------------------------------------------- planning
 
 
@@ -261,9 +253,9 @@ def _free_slots(inst: Instance) -> list[str]:
 def advance(inst: Instance, moment: float) -> None:
     """Catch the instance's engine-run tasks up to ``moment``."""
     st = inst.state
-    active = [(st.tasks.get(tid), run) for tid, run in st.runs.items() if not run["done"]]
-    if not active:
+    if not st.active:
         return
+    active = [(st.tasks.get(tid), st.runs[tid]) for tid in sorted(st.active) if tid in st.runs]
     for task, run in active:
         if task is None:
             run["done"] = True
@@ -275,9 +267,7 @@ def advance(inst: Instance, moment: float) -> None:
         (t for t, r in active if t is not None and not r["done"] and t.start_time is None),
         key=lambda t: (t.queue_time, t.id),
     )
-    if not queued:
-        return
-    slots = _free_slots(inst)
+    slots = _free_slots(inst) if queued else []
     for task in queued:
         if not slots:
             break
@@ -291,11 +281,22 @@ def advance(inst: Instance, moment: float) -> None:
         name = st.sys("octopusservernodes")[run["node"]]["Name"]
         _log(run, task.start_time, f"Task picked up by node {name}.", -1)
         _progress(st, task, run, moment)
+    st.active = {tid for tid in st.active if tid in st.runs and not st.runs[tid]["done"]}
+
+
+def running_per_node(st: InstanceState) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for task_id in st.active:
+        run = st.runs.get(task_id)
+        if run is not None and not run["done"] and run["node"] and task_id in st.tasks:
+            counts[run["node"]] = counts.get(run["node"], 0) + 1
+    return counts
 
 
 def queue_task(st: InstanceState, task: TaskRec, run: Doc) -> None:
     st.tasks[task.id] = task
     st.runs[task.id] = run
+    st.active.add(task.id)
     _log(run, task.queue_time, f"Task queued: {task.description}", -1)
 
 

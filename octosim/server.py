@@ -7,6 +7,8 @@ import inspect
 import json
 import logging
 import random
+import subprocess
+import tempfile
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -134,6 +136,7 @@ class Simulator:
         self.live_activity = live_activity
         self.save_every = save_every
         self.nodes = nodes  # server nodes per instance (an HA cluster when > 1)
+        self.temp_root: Path | None = None  # package files when there is no --state-dir
         self.projects = projects  # generated projects per space (None: 4-10)
         self.steps = steps  # steps per generated process (None: 2-5)
         self.instances: dict[str, Instance] = {}
@@ -181,8 +184,15 @@ class Simulator:
             self.save()
         if self.runner is not None:
             await self.runner.cleanup()
-        for inst in self.instances.values():
-            inst.discard_files()
+        if self.temp_root is not None:
+            # thousands of small package files: removed by a detached process so that
+            # stopping stays quick
+            subprocess.Popen(
+                ["rm", "-rf", str(self.temp_root)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
 
     async def _save_loop(self) -> None:
         while True:
@@ -196,7 +206,7 @@ class Simulator:
             await asyncio.sleep(0.25)
             moment = now()
             for inst in list(self.instances.values()):
-                if inst.loaded and inst.state.runs:
+                if inst.loaded and inst.state.active:
                     engine.advance(inst, moment)
 
     async def _activity_loop(self) -> None:
@@ -245,6 +255,11 @@ class Simulator:
     def _place(self, inst: Instance) -> None:
         if self.state_dir is not None:
             inst.data_dir = self.state_dir / "instances" / inst.slug
+            return
+        if self.temp_root is None:
+            self.temp_root = Path(tempfile.mkdtemp(prefix="octosim-"))
+        inst.data_dir = self.temp_root / inst.slug
+        inst.temporary_dir = True
 
     async def add_dedicated_port(self, inst: Instance) -> None:
         assert self.runner is not None

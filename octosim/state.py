@@ -227,6 +227,9 @@ class InstanceState:
     tenant_variables: dict[str, Doc] = field(default_factory=dict)
     # the configured size of generated content: {"projects": per space, "steps": per process}
     shape: dict[str, int] = field(default_factory=dict)
+    # ids of runs not yet done (not saved: rebuilt from ``runs``), so that catching the
+    # engine up before every request costs nothing when nothing is running
+    active: set[str] = field(default_factory=set)
 
     def next_id(self, prefix: str) -> str:
         value = self.counters.get(prefix, 0) + 1
@@ -295,6 +298,7 @@ class InstanceState:
             tenant_variables=data.get("tenant_variables", {}),
             shape=data.get("shape", {}),
         )
+        st.active = {tid for tid, run in st.runs.items() if not run.get("done")}
         for values in data["releases"]:
             rel = ReleaseRec.from_json(values)
             st.releases[rel.id] = rel
