@@ -145,14 +145,17 @@ def test_live_activity_adds_running_deployments(api: Api, sim_instance: SimInsta
     page = api.get("/api/tasks", params={"take": 3})
     assert page["TotalResults"] == before + 3
     assert all(not t["IsCompleted"] for t in page["Items"])  # queued or running right now
+    enabled = {p["Id"] for p in api.get("/api/Spaces-1/projects/all") if not p["IsDisabled"]}
+    releases = api.get("/api/Spaces-1/releases", params={"take": 100})["Items"]
+    release = next(r for r in releases if r["ProjectId"] in enabled)  # disabled ones refuse
     created = api.post(
         "/api/Spaces-1/deployments",
         {
-            "ReleaseId": api.get("/api/Spaces-1/releases", params={"take": 1})["Items"][0]["Id"],
+            "ReleaseId": release["Id"],
             "EnvironmentId": api.get("/api/Spaces-1/environments/all")[0]["Id"],
         },
     )
-    assert created.status_code == 201
+    assert created.status_code == 201, created.text
     task = api.get(created.json()["Links"]["Task"].removeprefix(f"/{sim_instance.slug}"))
     assert task["State"] in ("Queued", "Executing") and task["Name"] == "Deploy"
 

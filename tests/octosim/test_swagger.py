@@ -492,7 +492,7 @@ def case_for(key: tuple[str, str]) -> Case | None:
     if method == "POST" and path.endswith("/deployments"):
         return lambda c, ids, r: (
             {},
-            {"ReleaseId": ids["releases"], "EnvironmentId": ids["environments"]},
+            {"ReleaseId": ids["pipeline_release"], "EnvironmentId": ids["pipeline_env_id"]},
             201,
         )
     if method == "POST" and path.count("{") <= 1:
