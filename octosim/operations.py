@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from octosim import engine
 from octosim import resources as R
 from octosim.history import live_deployment
 from octosim.instance import Instance
@@ -61,6 +62,8 @@ def truth(inst: Instance) -> dict[str, Any]:
     """What is really on the instance, for assertions and dashboards to compare with."""
     st = inst.state
     moment = now()
+    engine.advance(inst, moment)
+    running = engine.running_per_node(st)
     spaces: dict[str, Any] = {}
     variable_sets = _variable_sets_by_space(st.variable_sets.values())
     for space_id, space in st.spaces.items():
@@ -94,6 +97,11 @@ def truth(inst: Instance) -> dict[str, Any]:
             "action_templates": len(st.col(space_id, "actiontemplates")),
             "variable_sets": variable_sets.get(space_id, {}),
             "releases": sum(1 for r in st.releases.values() if r.space_id == space_id),
+            "packages": sum(1 for p in st.packages.values() if p["SpaceId"] == space_id),
+            "runbooks": len(st.col(space_id, "runbooks")),
+            "pending_interruptions": sum(
+                1 for i in st.interruptions.values() if i["SpaceId"] == space_id and i["IsPending"]
+            ),
             "deployments_total": sum(by_state.values()),
             "deployments_by_state": dict(by_state),
             "deployments": [
@@ -116,6 +124,17 @@ def truth(inst: Instance) -> dict[str, Any]:
         "teams": len(st.sys("teams")),
         "users": len(st.sys("users")),
         "tasks_total": len(st.tasks),
+        "nodes": [
+            {
+                "id": n["Id"],
+                "name": n["Name"],
+                "max_concurrent_tasks": n["MaxConcurrentTasks"],
+                "running": running.get(n["Id"], 0),
+                "offline": n["Offline"],
+                "draining": n["IsInMaintenanceMode"],
+            }
+            for n in engine.nodes(inst)
+        ],
     }
 
 

@@ -54,6 +54,7 @@ def test_a_cluster_runs_five_tasks_per_node_and_a_draining_node_takes_none(
     assert [api.get(f"/api/tasks/{t}")["State"] for t in tasks[5:]] == ["Executing"] * 2
     summary = api.get("/api/octopusservernodes/summary")
     assert summary["IsInHighAvailabilityMode"] and summary["RunningTaskCount"] == 7
+    assert [n["running"] for n in inst.truth()["nodes"]] == [5, 2]
     inst.set_node("OctopusServerNodes-1", offline=True)
     assert api.get("/api/octopusservernodes/OctopusServerNodes-1")["IsOffline"]
     assert api.get("/api/octopusservernodes/summary")["MaxConcurrentTasks"] == 5

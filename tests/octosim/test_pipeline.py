@@ -245,12 +245,14 @@ def test_manual_intervention_waits_for_submit(api: Api, fast: SimInstance) -> No
     pending = api.get(f"{S}/interruptions", params={"regarding": task_id, "pendingOnly": "true"})
     (intr,) = pending["Items"]
     assert intr["IsPending"] and api.get(f"/api/tasks/{task_id}")["HasPendingInterruptions"]
+    pending_before = fast.truth()["spaces"]["Spaces-1"]["pending_interruptions"]
     path = f"{S}/interruptions/{intr['Id']}"
     early = api.post(f"{path}/submit", {"Result": "Proceed"})
     assert early.status_code == 400 and "responsibility" in early.json()["Errors"][0]
     assert api.put(f"{path}/responsible", None).json()["Id"] == "Users-1"
     done = api.post(f"{path}/submit", {"Result": "Proceed", "Notes": "ok"})
     assert done.status_code == 200 and not done.json()["IsPending"]
+    assert fast.truth()["spaces"]["Spaces-1"]["pending_interruptions"] == pending_before - 1
     assert wait_task(api, task_id)["State"] == "Success"
 
 
