@@ -202,7 +202,8 @@ def create_untenanted_v1(ctx: Ctx) -> Reply:
     envs = [_named(ctx, "environments", n, "environment") for n in names]
     skip = list(body.get("SkipStepNames") or [])
     machines = _machine_ids(ctx, list(body.get("SpecificMachineNames") or []))
-    options = {"SkipActions": skip, "SpecificMachineIds": machines}
+    excluded = _machine_ids(ctx, list(body.get("ExcludedMachineNames") or []))
+    options = {"SkipActions": skip, "SpecificMachineIds": machines, "ExcludedMachineIds": excluded}
     for env in envs:  # refuse them all before starting any
         check_deployable(ctx, rel, env, None)
     return _v1_reply(
@@ -221,7 +222,8 @@ def create_tenanted_v1(ctx: Ctx) -> Reply:
         raise invalid("Name at least one tenant (Tenants) to deploy to.")
     skip = list(body.get("SkipStepNames") or [])
     machines = _machine_ids(ctx, list(body.get("SpecificMachineNames") or []))
-    options = {"SkipActions": skip, "SpecificMachineIds": machines}
+    excluded = _machine_ids(ctx, list(body.get("ExcludedMachineNames") or []))
+    options = {"SkipActions": skip, "SpecificMachineIds": machines, "ExcludedMachineIds": excluded}
     for tenant in tenants:
         check_deployable(ctx, rel, env, tenant["Id"])
     return _v1_reply(

@@ -62,6 +62,8 @@ def _skip_reason(act: Doc, step: Doc, ctx: Doc) -> str | None:
         return "the step is excluded from this environment"
     if act.get("Channels") and ctx["channel_id"] not in act["Channels"]:
         return "the step is not run in this channel"
+    if act.get("TenantTags") and not set(act["TenantTags"]) & set(ctx.get("tenant_tags") or []):
+        return "the step is not run for this tenant"
     skipped = ctx["skip"]
     if act["Id"] in skipped or act["Name"] in skipped or step["Name"] in skipped:
         return "it was chosen to be skipped"
@@ -87,6 +89,8 @@ def plan(inst: Instance, process: Doc, project: Doc, ctx: Doc) -> Doc:
     ]
     if ctx["machines"]:
         machines = [m for m in machines if m["Id"] in ctx["machines"]]
+    excluded = ctx.get("excluded") or set()
+    machines = [m for m in machines if m["Id"] not in excluded]
     steps: list[Doc] = []
     wanted = inst.faults.interventions
     if ctx.get("intervene") or project["Id"] in wanted or project["Name"] in wanted:

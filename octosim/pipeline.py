@@ -106,6 +106,10 @@ def start_deployment(
             "skip": set(skip),
             "machines": set(machines),
             "related": [dep.id, project["Id"], env["Id"], rel.id, tenant_id],
+            "excluded": set(options.get("ExcludedMachineIds") or []),
+            "tenant_tags": (st.col(rel.space_id, "tenants").get(tenant_id or "") or {}).get(
+                "TenantTags", []
+            ),
             **(extra or {}),
         },
     )

@@ -338,3 +338,23 @@ def test_tenant_variables_round_trip_and_keep_sensitive_values(api: Api) -> None
     assert again.json()["ProjectVariables"][project["Id"]]["Variables"][env]["tpl-key"]["HasValue"]
     doc["ProjectVariables"][project["Id"]]["Variables"] = {"Environments-999": {"tpl-url": "x"}}
     assert api.put(path, doc).status_code == 400
+
+
+def test_steps_run_on_the_chosen_targets_of_their_role(api: Api, fast: SimInstance) -> None:
+    env = envs(api)[0]
+    made = []
+    for name in ("pick-me", "not-me", "excluded"):
+        body = {"Name": f"{name}-{env['Id']}", "EnvironmentIds": [env["Id"]],
+                "Roles": ["web-server"], "Endpoint": {"CommunicationStyle": "None"}}  # fmt: skip
+        made.append(api.post(f"{S}/machines", body).json()["Name"])
+    project, _ = pipeline_project(api)
+    create_release(api, project, "1.0.0")
+    only = deploy(api, project, "1.0.0", env["Name"], SpecificMachineNames=[made[0]]).json()
+    raw = api.client.get(
+        f"/api/tasks/{wait_task(api, only['DeploymentServerTasks'][0]['ServerTaskId'])['Id']}/raw"
+    ).text
+    assert f"Running 'Deploy' on {made[0]}" in raw and made[1] not in raw
+    rest = deploy(api, project, "1.0.0", env["Name"], ExcludedMachineNames=[made[2]]).json()
+    task = wait_task(api, rest["DeploymentServerTasks"][0]["ServerTaskId"])
+    raw = api.client.get(f"/api/tasks/{task['Id']}/raw").text
+    assert f"on {made[1]}" in raw and f"on {made[2]}" not in raw
