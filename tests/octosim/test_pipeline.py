@@ -358,3 +358,40 @@ def test_steps_run_on_the_chosen_targets_of_their_role(api: Api, fast: SimInstan
     task = wait_task(api, rest["DeploymentServerTasks"][0]["ServerTaskId"])
     raw = api.client.get(f"/api/tasks/{task['Id']}/raw").text
     assert f"on {made[1]}" in raw and f"on {made[2]}" not in raw
+
+
+def test_optional_phases_and_phaseless_lifecycles(api: Api, fast: SimInstance) -> None:
+    chain = envs(api)
+    first, second, last = chain[0], chain[1], chain[-1]
+    created = api.post(
+        f"{S}/lifecycles",
+        {"Name": f"Optional first {first['Id']}-{last['Id']}-{id(api)}", "Phases": [
+            {"Name": "Dev", "OptionalDeploymentTargets": [first["Id"]], "IsOptionalPhase": True},
+            {"Name": "Test", "OptionalDeploymentTargets": [second["Id"]]},
+            {"Name": "Prod", "OptionalDeploymentTargets": [last["Id"]]},
+        ]},
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    lifecycle = created.json()
+    assert all(p["Id"] for p in lifecycle["Phases"])
+    bad = api.post(f"{S}/lifecycles", {"Name": "Broken", "Phases": [
+        {"Name": "X", "OptionalDeploymentTargets": ["Environments-999"]}]})  # fmt: skip
+    assert bad.status_code == 400 and "Environments-999" in bad.json()["Errors"][0]
+    project, _ = pipeline_project(api)
+    project["LifecycleId"] = lifecycle["Id"]
+    assert api.put(f"{S}/projects/{project['Id']}", project).status_code == 200
+    create_release(api, project, "1.0.0")
+    assert deploy(api, project, "1.0.0", last["Name"]).status_code == 400
+    skipped_optional = deploy(api, project, "1.0.0", second["Name"])
+    assert skipped_optional.status_code == 200, skipped_optional.text
+    task = skipped_optional.json()["DeploymentServerTasks"][0]["ServerTaskId"]
+    assert wait_task(api, task)["State"] == "Success"
+    assert deploy(api, project, "1.0.0", last["Name"]).status_code == 200
+    empty = api.post(f"{S}/lifecycles", {"Name": f"No phases {project['Id']}"}).json()
+    project = api.get(f"{S}/projects/{project['Id']}")
+    project["LifecycleId"] = empty["Id"]
+    api.put(f"{S}/projects/{project['Id']}", project)
+    create_release(api, project, "2.0.0")
+    implicit = deploy(api, project, "2.0.0", second["Name"])
+    assert implicit.status_code == 400  # one implicit phase per environment, in order
+    assert deploy(api, project, "2.0.0", first["Name"]).status_code == 200
