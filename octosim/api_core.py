@@ -392,6 +392,13 @@ def remove_space(ctx: Ctx, space_id: str) -> None:
     for recs in (st.releases, st.deployments, st.tasks):
         for key in [k for k, r in recs.items() if r.space_id == space_id]:
             del recs[key]
+    # the release pipeline's documents of the space (package files are left to the folder)
+    for docs in (st.processes, st.frozen, st.packages, st.interruptions):
+        for key in [k for k, d in docs.items() if d.get("SpaceId") == space_id]:
+            del docs[key]
+    for key in [k for k in st.runs if k not in st.tasks]:
+        del st.runs[key]
+        st.active.discard(key)
 
 
 def space_home(ctx: Ctx) -> Reply:
