@@ -327,6 +327,15 @@ def channel_releases(ctx: Ctx) -> Reply:
     )
 
 
+def project_release_by_version(ctx: Ctx) -> Reply:
+    project = project_of(ctx, ctx.params["id"])
+    wanted = ctx.params["version"]
+    for rel in releases_of(ctx, project_id=project["Id"]):
+        if rel.version == wanted:
+            return 200, render_release(ctx, rel)
+    raise not_found(wanted)
+
+
 def get_release(ctx: Ctx) -> Reply:
     return 200, render_release(ctx, get_release_rec(ctx, ctx.params["id"]))
 
@@ -453,4 +462,5 @@ def register(router: Router) -> None:
         "POST", "/releases/{id}/snapshot-variables", snapshot_variables, permission="ReleaseEdit"
     )
     router.space("GET", "/projects/{id}/releases", project_releases)
+    router.space("GET", "/projects/{id}/releases/{version}", project_release_by_version)
     router.space("GET", "/channels/{id}/releases", channel_releases)

@@ -97,6 +97,8 @@ def test_release_selects_package_versions_and_refuses_missing_and_duplicates(api
     assert again.status_code == 200 and again.json()["ReleaseId"] == latest.json()["ReleaseId"]
     found = api.get(f"{S}/projects/{project['Id']}/releases", params={"searchByVersion": "1.0.1"})
     assert [r["Version"] for r in found["Items"]] == ["1.0.1"]
+    by_version = api.get(f"{S}/projects/{project['Id']}/releases/1.0.1")
+    assert by_version["Id"] == pinned.json()["ReleaseId"]
 
 
 def test_release_snapshot_stays_frozen_after_live_edits(

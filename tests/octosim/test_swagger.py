@@ -642,6 +642,9 @@ def _post_tenant_variables(c: httpx.Client, ids: Ids, r: Route) -> tuple[dict[st
 
 
 PIPELINE_CASES: dict[tuple[str, str], Case] = {
+    ("GET", "/api/{spaceId}/projects/{id}/releases/{version}"): lambda c, ids, r: (
+        {"id": ids["pipeline_project_id"], "version": "1.0.0"}, None, 200
+    ),
     ("POST", "/api/{spaceId}/tenants/{id}/variables"): _post_tenant_variables,
     ("PUT", "/api/{spaceId}/tenants/{id}/variables"): _post_tenant_variables,
     ("POST", "/api/{spaceId}/runbooks"): lambda c, ids, r: (
