@@ -245,6 +245,8 @@ def _stop_canceled(st: InstanceState, task: TaskRec, run: Doc) -> None:
 
 
 def _free_slots(inst: Instance) -> list[str]:
+    if inst.faults.draining:
+        return []  # the whole cluster is draining (the instance-level fault)
     counts = running_per_node(inst.state)
     slots: list[str] = []
     for node in nodes(inst):

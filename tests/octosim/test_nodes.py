@@ -82,3 +82,17 @@ def test_state_dir_keeps_packages_releases_and_tasks_across_a_restart(tmp_path: 
         details = api.get(f"/api/tasks/{task_id}/details")
         assert details["Task"]["State"] == "Success"
         assert [c["Status"] for c in details["ActivityLogs"][0]["Children"]] == ["Success"] * 2
+
+
+def test_a_draining_cluster_starts_nothing_until_it_is_back(
+    api: Api, sim_instance: SimInstance
+) -> None:
+    sim_instance.set_faults(step_ms=50)
+    project, _ = pipeline_project(api)
+    create_release(api, project, "1.0.0")
+    sim_instance.set_faults(draining=True)
+    started = deploy(api, project, "1.0.0", envs(api)[0]["Name"]).json()
+    task_id = started["DeploymentServerTasks"][0]["ServerTaskId"]
+    assert api.get(f"/api/tasks/{task_id}")["State"] == "Queued"
+    sim_instance.set_faults(draining=False)
+    assert wait_task(api, task_id)["State"] == "Success"

@@ -165,6 +165,7 @@ def test_deployment_runs_its_steps_to_success_with_a_log(api: Api, fast: SimInst
     steps = api.get(f"{S}/projects/{project['Id']}/deploymentprocesses")["Steps"]
     steps.append(script_step("Disabled one", IsDisabled=True))
     steps.append(script_step("Skipped one"))
+    steps.append(script_step("Production only", Environments=[envs(api)[-1]["Id"]]))
     set_process(api, project, steps)
     create_release(api, project, "2.0.0")
     resp = deploy(api, project, "2.0.0", envs(api)[0]["Name"], SkipStepNames=["Skipped one"])
@@ -180,6 +181,7 @@ def test_deployment_runs_its_steps_to_success_with_a_log(api: Api, fast: SimInst
         ("Step 2: Smoke test", "Success"),
         ("Step 3: Disabled one", "Skipped"),
         ("Step 4: Skipped one", "Skipped"),
+        ("Step 5: Production only", "Skipped"),
     ]
     raw = api.client.get(f"/api/tasks/{task['Id']}/raw").text
     assert "Step 2: Smoke test" in raw and "Task finished: Success." in raw
