@@ -147,8 +147,8 @@ def create_deployment(ctx: Ctx) -> Reply:
         rel,
         env,
         body.get("TenantId"),
-        skip=list(body.get("SkipActions") or []),
-        machines=list(body.get("SpecificMachineIds") or []),
+        skip=ctx.list_field(body, "SkipActions"),
+        machines=ctx.list_field(body, "SpecificMachineIds"),
         options={
             k: body[k]
             for k in (
@@ -196,13 +196,13 @@ def create_untenanted_v1(ctx: Ctx) -> Reply:
     require_space(ctx)
     body = ctx.json_body()
     rel = _release_by_version(ctx, body)
-    names = body.get("EnvironmentNames") or []
+    names = ctx.list_field(body, "EnvironmentNames")
     if not names:
         raise invalid("The EnvironmentNames field is required.")
     envs = [_named(ctx, "environments", n, "environment") for n in names]
-    skip = list(body.get("SkipStepNames") or [])
-    machines = _machine_ids(ctx, list(body.get("SpecificMachineNames") or []))
-    excluded = _machine_ids(ctx, list(body.get("ExcludedMachineNames") or []))
+    skip = ctx.list_field(body, "SkipStepNames")
+    machines = _machine_ids(ctx, ctx.list_field(body, "SpecificMachineNames"))
+    excluded = _machine_ids(ctx, ctx.list_field(body, "ExcludedMachineNames"))
     options = {"SkipActions": skip, "SpecificMachineIds": machines, "ExcludedMachineIds": excluded}
     for env in envs:  # refuse them all before starting any
         check_deployable(ctx, rel, env, None)
@@ -217,12 +217,12 @@ def create_tenanted_v1(ctx: Ctx) -> Reply:
     body = ctx.json_body()
     rel = _release_by_version(ctx, body)
     env = _named(ctx, "environments", body.get("EnvironmentName"), "environment")
-    tenants = [_named(ctx, "tenants", n, "tenant") for n in body.get("Tenants") or []]
+    tenants = [_named(ctx, "tenants", n, "tenant") for n in ctx.list_field(body, "Tenants")]
     if not tenants:
         raise invalid("Name at least one tenant (Tenants) to deploy to.")
-    skip = list(body.get("SkipStepNames") or [])
-    machines = _machine_ids(ctx, list(body.get("SpecificMachineNames") or []))
-    excluded = _machine_ids(ctx, list(body.get("ExcludedMachineNames") or []))
+    skip = ctx.list_field(body, "SkipStepNames")
+    machines = _machine_ids(ctx, ctx.list_field(body, "SpecificMachineNames"))
+    excluded = _machine_ids(ctx, ctx.list_field(body, "ExcludedMachineNames"))
     options = {"SkipActions": skip, "SpecificMachineIds": machines, "ExcludedMachineIds": excluded}
     for tenant in tenants:
         check_deployable(ctx, rel, env, tenant["Id"])

@@ -207,7 +207,7 @@ def create_release(ctx: Ctx) -> Reply:
     if not body.get("Version"):
         raise invalid("The Version field is required.")
     chosen = {}
-    for pkg in body.get("SelectedPackages") or []:
+    for pkg in ctx.list_field(body, "SelectedPackages"):
         if isinstance(pkg, dict) and pkg.get("Version"):
             key = str(pkg.get("ActionName") or pkg.get("StepName") or "")
             chosen[(key, str(pkg.get("PackageReferenceName") or ""))] = str(pkg["Version"])
@@ -267,7 +267,7 @@ def create_release_v1(ctx: Ctx) -> Reply:
         channel,
         str(version) if version else None,
         notes=str(body.get("ReleaseNotes") or ""),
-        chosen=parse_packages(body.get("Packages")),
+        chosen=parse_packages(ctx.list_field(body, "Packages")),
         default_package_version=body.get("PackageVersion") or None,
         ignore_rules=bool(body.get("IgnoreChannelRules")),
     )

@@ -55,7 +55,7 @@ def _validate(ctx: Ctx, body: dict[str, Any], current: Doc | None) -> Doc:
         for r in ctx.col("runbooks").values()
     ):  # fmt: skip
         errors.append("A runbook with this name already exists in this project.")
-    for env in body.get("Environments") or []:
+    for env in ctx.list_field(body, "Environments"):
         if env not in ctx.col("environments"):
             errors.append(f"The environment '{env}' does not exist.")
     if errors or project is None:

@@ -83,6 +83,15 @@ class Ctx:
             raise invalid("The request body must be a JSON object.")
         return self.body
 
+    def list_field(self, body: dict[str, Any], name: str) -> list[Any]:
+        """``body[name]`` as a list (missing or null: empty); anything else is a 400."""
+        value = body.get(name)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise invalid(f"The {name} field must be a list.")
+        return value
+
     def require_write(self, permission: str) -> None:
         if self.access != "full":
             raise forbidden(permission)

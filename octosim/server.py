@@ -417,6 +417,12 @@ class Simulator:
             return status, payload, {}
         except ApiError as err:
             return err.status, err.body(), dict(err.headers)
+        except (TypeError, AttributeError, KeyError) as err:
+            # a value of the wrong type deep in a body (a number where a list belongs, ...):
+            # Octopus's model binding answers 400, never a stack trace
+            log.warning("answered 400 to %s %s: %r", request.method, tail, err, exc_info=True)
+            body = invalid("A value in the request has the wrong type or shape.").body()
+            return 400, body, {}
 
     async def _context(
         self, inst: Instance, request: web.Request, route: Route, params: dict[str, str]

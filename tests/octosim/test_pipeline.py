@@ -399,3 +399,17 @@ def test_optional_phases_and_phaseless_lifecycles(api: Api, fast: SimInstance) -
     implicit = deploy(api, project, "2.0.0", second["Name"])
     assert implicit.status_code == 400  # one implicit phase per environment, in order
     assert deploy(api, project, "2.0.0", first["Name"]).status_code == 200
+
+
+def test_values_of_the_wrong_type_are_a_400_naming_the_field(api: Api) -> None:
+    project = new_project(api)
+    resp = api.post(f"{S}/runbooks", {"Name": "R", "ProjectId": project["Id"], "Environments": 5})
+    assert resp.status_code == 400 and "Environments" in resp.json()["Errors"][0]
+    body = {"ProjectName": project["Name"], "ReleaseVersion": "x", "EnvironmentNames": "Dev"}
+    resp = api.post(f"{S}/deployments/create/untenanted/v1", body)
+    assert resp.status_code == 400
+    path = f"{S}/projects/{project['Id']}/deploymentprocesses"
+    doc = api.get(path)
+    doc["Steps"] = [{"Name": "a", "Actions": [{"ActionType": "x", "Environments": 5}]}]
+    resp = api.put(path, doc)
+    assert resp.status_code == 400 and resp.json()["ErrorMessage"]
