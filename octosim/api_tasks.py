@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from octosim.api_core import require_space
+from octosim.engine import replay
 from octosim.errors import invalid, not_found
 from octosim.paging import bool_param, csv_param, envelope, param
+from octosim.processes import frozen_doc
 from octosim.resources import iso
 from octosim.routing import Ctx, RawBody, Reply, Router
 from octosim.state import FINAL_STATES, Doc, InstanceState, TaskRec, now
@@ -220,7 +222,7 @@ def task_details(ctx: Ctx) -> Reply:
     moment = now()
     rendered = render_task(task, moment, ctx.st)
     done = rendered["IsCompleted"]
-    run = ctx.st.runs.get(task.id)
+    run = _run_of(ctx, task, moment)
     children = _step_nodes(task, run) if run else []
     finished = sum(1 for c in children if c["Status"] not in ("Pending", "Running"))
     percent = 100 if done else (int(100 * finished / len(children)) if children else 50)
@@ -254,6 +256,22 @@ def task_details(ctx: Ctx) -> Reply:
         "LastModifiedBy": None,
         "Links": {"Self": f"/api/tasks/{task.id}/details"},
     }
+
+
+def _run_of(ctx: Ctx, task: TaskRec, moment: float) -> Doc | None:
+    """The engine's run of a task, or one replayed from the release's process for a
+    deployment of the generated history."""
+    run = ctx.st.runs.get(task.id)
+    if run is not None or task.name != "Deploy":
+        return run
+    dep = ctx.st.deployments.get(task.deployment_id or "")
+    rel = ctx.st.releases.get(dep.release_id) if dep else None
+    if rel is None:
+        return None
+    process = frozen_doc(
+        ctx.st, f"deploymentprocess-{rel.project_id}-s-{rel.id.rsplit('-', 1)[-1]}"
+    )
+    return replay(ctx.st, task, process or {"Steps": []}, moment)
 
 
 def _element(entry: list[Any]) -> Doc:
@@ -292,7 +310,7 @@ def task_raw(ctx: Ctx) -> Reply:
         f"Task started:   {iso(task.start_time) if task.start_time else ''}",
         task.description,
     ]
-    run = ctx.st.runs.get(task.id)
+    run = _run_of(ctx, task, moment)
     for ts, category, message, _step in run["log"] if run else []:
         stamp = datetime.fromtimestamp(ts, tz=UTC).strftime("%H:%M:%S")
         lines.append(f"{stamp}   {category:<8} |   {message}")
