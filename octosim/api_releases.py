@@ -11,7 +11,7 @@ from octosim.api_core import require_space
 from octosim.api_packages import find_version, latest_version
 from octosim.api_processes import next_version, package_slots, project_of
 from octosim.errors import ApiError, invalid, not_found
-from octosim.paging import csv_param, envelope, param
+from octosim.paging import bool_param, csv_param, envelope, param
 from octosim.resources import iso
 from octosim.routing import Ctx, Reply, Router
 from octosim.state import Doc, ReleaseRec, now
@@ -218,7 +218,10 @@ def create_release(ctx: Ctx) -> Reply:
         str(body["Version"]),
         notes=str(body.get("ReleaseNotes") or ""),
         chosen=chosen,
-        ignore_rules=bool(body.get("IgnoreChannelRules")),
+        # the classic API takes it as a query parameter (?ignoreChannelRules=true) too
+        ignore_rules=bool(
+            body.get("IgnoreChannelRules") or bool_param(ctx.query, "ignoreChannelRules")
+        ),
     )
     return 201, render_release(ctx, rel)
 

@@ -277,9 +277,14 @@ def test_channels_crud_and_version_rules(api: Api) -> None:
         api, project, "1.0.0", ChannelName="Stable", PackageVersion="2.0.0-beta"
     )
     assert refused.status_code == 400 and "version rules" in refused.json()["Errors"][0]
+    classic = {"ProjectId": project["Id"], "ChannelId": channel["Id"], "Version": "0.9.0",
+               "SelectedPackages": [{"ActionName": "Deploy", "Version": "2.0.0-beta"}]}  # fmt: skip
+    assert api.post(f"{S}/releases", classic).status_code == 400
+    forced = api.client.post(f"{S}/releases", params={"ignoreChannelRules": "true"}, json=classic)
+    assert forced.status_code == 201 and forced.json()["IgnoreChannelRules"]
     ok = create_release(api, project, "1.0.0", ChannelName="Stable", PackageVersion="1.0.0")
     assert ok.status_code == 200
-    assert api.get(f"{S}/channels/{channel['Id']}/releases")["TotalResults"] == 1
+    assert api.get(f"{S}/channels/{channel['Id']}/releases")["TotalResults"] == 2
     default = channels[0]
     assert api.delete(f"{S}/channels/{default['Id']}").status_code == 400
     assert api.delete(f"{S}/channels/{channel['Id']}").status_code == 400  # has a release
