@@ -256,6 +256,10 @@ class Simulator:
         if self.state_dir is not None:
             inst.data_dir = self.state_dir / "instances" / inst.slug
             return
+        if self.state_file is not None:
+            # a state file alone keeps the package files beside it, so they outlive a restart
+            inst.data_dir = self.state_file.with_name(self.state_file.name + ".files") / inst.slug
+            return
         if self.temp_root is None:
             self.temp_root = Path(tempfile.mkdtemp(prefix="octosim-"))
         inst.data_dir = self.temp_root / inst.slug

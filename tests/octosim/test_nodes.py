@@ -96,3 +96,13 @@ def test_a_draining_cluster_starts_nothing_until_it_is_back(
     assert api.get(f"/api/tasks/{task_id}")["State"] == "Queued"
     sim_instance.set_faults(draining=False)
     assert wait_task(api, task_id)["State"] == "Success"
+
+
+def test_a_state_file_alone_keeps_package_files_beside_it(tmp_path: Path) -> None:
+    state = tmp_path / "sim.json"
+    with SimServer(instances=1, state_file=str(state)) as server:
+        digest = push(Api(server.instances[0]), "Beside.1.0.0.zip", b"beside")["Hash"]
+    assert (tmp_path / "sim.json.files").is_dir()
+    with SimServer(instances=1, state_file=str(state)) as server:
+        raw = Api(server.instances[0]).client.get(f"{S}/packages/packages-Beside.1.0.0/raw")
+        assert raw.status_code == 200 and hashlib.sha1(raw.content).hexdigest() == digest
