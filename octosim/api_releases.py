@@ -451,6 +451,56 @@ def release_progression(ctx: Ctx) -> Reply:
     }
 
 
+def _modified(ctx: Ctx, snapshot_id: str, live: Doc | None) -> bool:
+    frozen = P.frozen_doc(ctx.st, snapshot_id)
+    return bool(frozen and live and frozen.get("Version") != live.get("Version"))
+
+
+def deployment_template(ctx: Ctx) -> Reply:
+    """Where a release may go next (the lifecycle's open environments, per tenant too) and
+    whether the live process or variables changed since it was made."""
+    rel = get_release_rec(ctx, ctx.params["id"])
+    st = ctx.st
+    project = st.col(rel.space_id, "projects")[rel.project_id]
+    allowed = L.allowed_environments(st, rel, now())
+    envs = sorted(ctx.col("environments").values(), key=lambda e: e["SortOrder"])
+    p = f"/api/{rel.space_id}"
+
+    def target(env: Doc) -> Doc:
+        link = {"Self": f"{p}/environments/{env['Id']}"}
+        return {"Id": env["Id"], "Name": env["Name"], "LastModifiedOn": None,
+                "LastModifiedBy": None, "Links": link}  # fmt: skip
+
+    tenants = []
+    for tenant in ctx.col("tenants").values():
+        connected = tenant["ProjectEnvironments"].get(project["Id"])
+        if connected and project.get("TenantedDeploymentMode") != "Untenanted":
+            tenants.append(
+                {"Id": tenant["Id"], "Name": tenant["Name"], "LastModifiedOn": None,
+                 "LastModifiedBy": None, "Links": {"Self": f"{p}/tenants/{tenant['Id']}"},
+                 "PromoteTo": [target(e) for e in envs
+                               if e["Id"] in allowed and e["Id"] in connected]}
+            )  # fmt: skip
+    snap = snapshot_ids(ctx, rel)
+    live_vars = st.variable_sets.get(project["VariableSetId"])
+    libraries = [
+        _modified(ctx, ident, st.variable_sets.get(ident.split("-s-")[0]))  # the live set
+        for ident in snap["libraries"]
+    ]
+    return 200, {
+        "Id": f"{rel.id}-template",
+        "DeploymentNotes": rel.notes,
+        "IsDeploymentProcessModified": _modified(ctx, snap["process"], P.live_process(st, project)),
+        "IsVariableSetModified": _modified(ctx, snap["variables"], live_vars),
+        "IsLibraryVariableSetModified": any(libraries),
+        "PromoteTo": [target(e) for e in envs if e["Id"] in allowed],
+        "TenantPromotions": tenants,
+        "LastModifiedOn": None,
+        "LastModifiedBy": None,
+        "Links": {"Self": f"{p}/releases/{rel.id}/deployments/template"},
+    }
+
+
 def register(router: Router) -> None:
     router.space("GET", "/releases", list_releases)
     router.space("POST", "/releases", create_release, permission="ReleaseCreate")
@@ -461,6 +511,7 @@ def register(router: Router) -> None:
     router.space("GET", "/releases/{id}", get_release)
     router.space("DELETE", "/releases/{id}", delete_release, permission="ReleaseDelete")
     router.space("GET", "/releases/{id}/progression", release_progression)
+    router.space("GET", "/releases/{id}/deployments/template", deployment_template)
     router.space(
         "POST", "/releases/{id}/snapshot-variables", snapshot_variables, permission="ReleaseEdit"
     )

@@ -153,6 +153,12 @@ def test_lifecycle_refuses_an_environment_not_reached_yet(api: Api, fast: SimIns
     assert progression["Phases"][0]["Progress"] == "Complete"
     assert progression["Phases"][1]["Progress"] == "Current"
     assert chain[1]["Id"] in progression["NextDeployments"]
+    template = api.get(f"{S}/releases/{_release_id(api, project)}/deployments/template")
+    assert [t["Id"] for t in template["PromoteTo"]] == [chain[0]["Id"], chain[1]["Id"]]
+    assert not template["IsDeploymentProcessModified"]
+    set_process(api, project, [script_step("Changed")])
+    template = api.get(f"{S}/releases/{_release_id(api, project)}/deployments/template")
+    assert template["IsDeploymentProcessModified"] and not template["IsVariableSetModified"]
     assert deploy(api, project, "1.0.0", chain[1]["Name"]).status_code == 200
 
 
