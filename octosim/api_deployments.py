@@ -232,6 +232,20 @@ def create_tenanted_v1(ctx: Ctx) -> Reply:
     )  # fmt: skip
 
 
+def delete_deployment(ctx: Ctx) -> Reply:
+    require_space(ctx)
+    dep = ctx.st.deployments.get(ctx.params["id"])
+    if dep is None or dep.space_id != ctx.space_id:
+        raise not_found(ctx.params["id"])
+    task = ctx.st.tasks.get(dep.task_id)
+    if task is not None and task.state(now()) in ("Queued", "Executing"):
+        raise invalid("This deployment is still running; cancel its task first.")
+    ctx.st.tasks.pop(dep.task_id, None)
+    ctx.st.runs.pop(dep.task_id, None)
+    del ctx.st.deployments[dep.id]
+    return 200, None
+
+
 def release_deployments(ctx: Ctx) -> Reply:
     require_space(ctx)
     rel = ctx.st.releases.get(ctx.params["id"])
@@ -249,6 +263,7 @@ def register(router: Router) -> None:
     router.space("GET", "/deployments", list_deployments)
     router.space("GET", "/deployments/{id}", get_deployment)
     router.space("POST", "/deployments", create_deployment, permission="DeploymentCreate")
+    router.space("DELETE", "/deployments/{id}", delete_deployment, permission="DeploymentDelete")
     router.space(
         "POST", "/deployments/create/untenanted/v1", create_untenanted_v1,
         permission="DeploymentCreate", swagger=None, legacy_swagger=None, with_default=False,

@@ -327,6 +327,27 @@ def cancel_task(ctx: Ctx) -> Reply:
     return 200, render_task(task, moment)
 
 
+def queued_behind(ctx: Ctx) -> Reply:
+    """The engine's tasks queued ahead of this one (what it waits for)."""
+    task = _task(ctx)
+    moment = now()
+    ahead = []
+    if task.state(moment) == "Queued":
+        ahead = [
+            t
+            for tid in ctx.st.active
+            if (t := ctx.st.tasks.get(tid)) is not None
+            and t.state(moment) == "Queued"
+            and (t.queue_time, t.id) < (task.queue_time, task.id)
+        ]
+        ahead.sort(key=lambda t: (t.queue_time, t.id))
+    path = f"/api/tasks/{task.id}/queued-behind"
+    return 200, envelope(
+        ahead, ctx.query, item_type="Task", path=path, template=path + "{?skip,take}",
+        render=lambda t: render_task(t, moment, ctx.st),
+    )  # fmt: skip
+
+
 def task_types(ctx: Ctx) -> Reply:
     return 200, [{"Id": n, "Name": n, "Links": {}} for n, _ in TASK_TYPES]
 
@@ -339,6 +360,7 @@ def register(router: Router) -> None:
         ("/tasks/{id}/details", task_details),
         ("/tasks/{id}/raw", task_raw),
         ("/tasks/tasktypes", task_types),
+        ("/tasks/{id}/queued-behind", queued_behind),
     ):
         router.system("GET", tail, handler)
         router.space("GET", tail, handler, with_default=False)

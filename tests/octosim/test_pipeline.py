@@ -221,6 +221,8 @@ def test_node_cap_keeps_the_rest_queued_and_cancel_frees_a_slot(
     assert states == ["Executing"] * 5 + ["Queued"] * 2
     queued = api.get(f"{S}/tasks", params={"states": "Queued", "project": project["Id"]})
     assert {t["Id"] for t in queued["Items"]} == set(tasks[5:])
+    behind = api.get(f"/api/tasks/{tasks[6]}/queued-behind")
+    assert [t["Id"] for t in behind["Items"]] == [tasks[5]]
     summary = api.get("/api/octopusservernodes/summary")
     assert (
         summary["Nodes"][0]["RunningTaskCount"] == 5

@@ -641,7 +641,15 @@ def _post_tenant_variables(c: httpx.Client, ids: Ids, r: Route) -> tuple[dict[st
     return {"id": ids["tenants"]}, doc, 200
 
 
+def _delete_deployment(c: httpx.Client, ids: Ids, r: Route) -> tuple[dict[str, str], Any, int]:
+    body = {"ReleaseId": ids["pipeline_release"], "EnvironmentId": ids["pipeline_env_id"]}
+    dep = c.post("/api/Spaces-1/deployments", json=body).json()
+    assert c.post(f"/api/tasks/{dep['TaskId']}/cancel").status_code == 200
+    return {"id": dep["Id"]}, None, 200
+
+
 PIPELINE_CASES: dict[tuple[str, str], Case] = {
+    ("DELETE", "/api/{spaceId}/deployments/{id}"): _delete_deployment,
     ("GET", "/api/{spaceId}/projects/{id}/releases/{version}"): lambda c, ids, r: (
         {"id": ids["pipeline_project_id"], "version": "1.0.0"}, None, 200
     ),
