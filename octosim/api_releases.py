@@ -343,6 +343,49 @@ def get_release(ctx: Ctx) -> Reply:
     return 200, render_release(ctx, get_release_rec(ctx, ctx.params["id"]))
 
 
+def update_release(ctx: Ctx) -> Reply:
+    """Change a release's version, notes or package versions (the snapshots stay)."""
+    rel = get_release_rec(ctx, ctx.params["id"])
+    body = ctx.json_body()
+    st = ctx.st
+    version = str(body.get("Version") or rel.version)
+    if any(
+        r.project_id == rel.project_id and r.version == version and r.id != rel.id
+        for r in st.releases.values()
+    ):
+        raise invalid(f"A release with the version '{version}' already exists in this project.")
+    snap = dict(snapshot_ids(ctx, rel))
+    current = render_release(ctx, rel)["SelectedPackages"]
+    changed = "SelectedPackages" in body and body["SelectedPackages"] != current
+    if changed:
+        process = P.frozen_doc(st, snap["process"]) or {"Steps": []}
+        slots = [s for s in package_slots(ctx, process) if not s["IsDisabled"]]
+        chosen = {
+            (str(p.get("ActionName") or p.get("StepName") or ""),
+             str(p.get("PackageReferenceName") or "")): str(p["Version"])
+            for p in ctx.list_field(body, "SelectedPackages")
+            if isinstance(p, dict) and p.get("Version")
+        }  # fmt: skip
+        selected = _choose_versions(ctx, slots, chosen, None)
+        channel = ctx.col("channels").get(rel.channel_id) or {}
+        ignore = bool(body.get("IgnoreChannelRules"))
+        violations = [] if ignore or not channel else L.rule_violations(channel, selected)
+        if violations:
+            raise invalid(*violations)
+        snap["packages"], snap["ignore_rules"] = selected, ignore
+    rel.version = version
+    rel.notes = str(body.get("ReleaseNotes") if body.get("ReleaseNotes") is not None else rel.notes)
+    if rel.snapshot is None and changed:
+        # a generated release gets its own record now: freeze what it still shares first
+        for ident in [snap["process"], snap["variables"], *snap["libraries"]]:
+            doc = P.frozen_doc(st, ident)
+            if doc is not None and ident not in st.frozen:
+                P.freeze(st, ident, doc)
+    if rel.snapshot is not None or changed:
+        rel.snapshot = snap
+    return 200, render_release(ctx, rel)
+
+
 def snapshot_variables(ctx: Ctx) -> Reply:
     """Take a fresh snapshot of the project's and library variable sets for a release."""
     rel = get_release_rec(ctx, ctx.params["id"])
@@ -510,6 +553,7 @@ def register(router: Router) -> None:
     )  # fmt: skip
     router.space("GET", "/releases/{id}", get_release)
     router.space("DELETE", "/releases/{id}", delete_release, permission="ReleaseDelete")
+    router.space("PUT", "/releases/{id}", update_release, permission="ReleaseEdit")
     router.space("GET", "/releases/{id}/progression", release_progression)
     router.space("GET", "/releases/{id}/deployments/template", deployment_template)
     router.space(

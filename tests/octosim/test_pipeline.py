@@ -93,6 +93,17 @@ def test_release_selects_package_versions_and_refuses_missing_and_duplicates(api
     duplicate = create_release(api, project, "1.0.0")
     assert duplicate.status_code == 400
     assert "'1.0.0' already exists" in duplicate.json()["Errors"][0]
+    edited = api.get(f"{S}/releases/{pinned.json()['ReleaseId']}")
+    edited["ReleaseNotes"] = "fixed notes"
+    edited["SelectedPackages"][0]["Version"] = "1.1.0"
+    saved = api.put(f"{S}/releases/{edited['Id']}", edited)
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["SelectedPackages"][0]["Version"] == "1.1.0"
+    assert saved.json()["ReleaseNotes"] == "fixed notes"
+    edited["SelectedPackages"][0]["Version"] = "7.7.7"
+    assert api.put(f"{S}/releases/{edited['Id']}", edited).status_code == 400
+    edited["Version"] = "1.0.0"
+    assert api.put(f"{S}/releases/{edited['Id']}", edited).status_code == 400  # taken
     again = create_release(api, project, "1.0.0", IgnoreIfAlreadyExists=True)
     assert again.status_code == 200 and again.json()["ReleaseId"] == latest.json()["ReleaseId"]
     found = api.get(f"{S}/projects/{project['Id']}/releases", params={"searchByVersion": "1.0.1"})
