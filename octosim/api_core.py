@@ -157,6 +157,20 @@ def space_links(space_id: str) -> dict[str, str]:
             "projectId",
             "environmentId",
         ),
+        # the release pipeline (clients such as Octopus.Client follow these links)
+        "PackageUpload": p + "/packages/raw{?replace,overwriteMode}",
+        "Packages": p + "/packages{/id}{?nuGetPackageId,filter,latest,skip,take,includeNotes}",
+        "DeploymentProcesses": p + "/deploymentprocesses{/id}{?skip,take,ids}",
+        "Channels": p + "/channels{/id}{?skip,take,ids,partialName}",
+        "Interruptions": p + "/interruptions{/id}{?skip,take,regarding,pendingOnly,ids}",
+        "Runbooks": p + "/runbooks{/id}{?skip,take,ids,partialName}",
+        "RunbookProcesses": p + "/runbookProcesses{/id}{?skip,take,ids}",
+        "RunbookSnapshots": p + "/runbookSnapshots{/id}{?skip,take,ids,publish}",
+        "RunbookRuns": p + "/runbookRuns{/id}{?skip,take,ids}",
+        "CreateReleaseCommandV1": p + "/releases/create/v1",
+        "CreateDeploymentUntenantedCommandV1": p + "/deployments/create/untenanted/v1",
+        "CreateDeploymentTenantedCommandV1": p + "/deployments/create/tenanted/v1",
+        "CreateRunbookRunCommandV1": p + "/runbook-runs/create/v1",
     }
 
 

@@ -91,3 +91,9 @@ def test_read_only_key_cannot_push(ro_api: Api) -> None:
     resp = push(ro_api, "Acme.Web.9.0.0.zip", b"x")
     assert resp.status_code == 403
     assert resp.json()["ErrorMessage"].endswith("BuiltInFeedPush")
+
+
+def test_the_space_links_name_the_package_upload_with_its_overwrite_mode(api: Api) -> None:
+    links = api.get("/api/Spaces-1")["Links"]
+    assert links["PackageUpload"].endswith("/api/Spaces-1/packages/raw{?replace,overwriteMode}")
+    assert "Interruptions" in links and "Runbooks" in links and "Channels" in links
