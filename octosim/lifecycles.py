@@ -51,11 +51,13 @@ def phases_of(st: InstanceState, space_id: str, lifecycle: Doc | None) -> list[D
     ]
 
 
-def _succeeded(st: InstanceState, rel: ReleaseRec, moment: float) -> tuple[set[str], list[str]]:
+def _succeeded(
+    st: InstanceState, rel: ReleaseRec, moment: float, tenant_id: str | None
+) -> tuple[set[str], list[str]]:
     envs: set[str] = set()
     deployments: list[str] = []
     for dep in st.deployments.values():
-        if dep.release_id != rel.id:
+        if dep.release_id != rel.id or (tenant_id is not None and dep.tenant_id != tenant_id):
             continue
         deployments.append(dep.id)
         task = st.tasks.get(dep.task_id)
@@ -64,8 +66,12 @@ def _succeeded(st: InstanceState, rel: ReleaseRec, moment: float) -> tuple[set[s
     return envs, deployments
 
 
-def progression(st: InstanceState, rel: ReleaseRec, moment: float) -> list[PhaseState]:
-    done, deployment_ids = _succeeded(st, rel, moment)
+def progression(
+    st: InstanceState, rel: ReleaseRec, moment: float, tenant_id: str | None = None
+) -> list[PhaseState]:
+    """The phases for the release; with ``tenant_id``, as that tenant has progressed (a
+    tenanted deployment follows the lifecycle per tenant)."""
+    done, deployment_ids = _succeeded(st, rel, moment, tenant_id)
     by_env: dict[str, list[str]] = {}
     for dep_id in deployment_ids:
         by_env.setdefault(st.deployments[dep_id].environment_id, []).append(dep_id)
@@ -91,9 +97,11 @@ def progression(st: InstanceState, rel: ReleaseRec, moment: float) -> list[Phase
     return out
 
 
-def allowed_environments(st: InstanceState, rel: ReleaseRec, moment: float) -> set[str]:
+def allowed_environments(
+    st: InstanceState, rel: ReleaseRec, moment: float, tenant_id: str | None = None
+) -> set[str]:
     allowed: set[str] = set()
-    for state in progression(st, rel, moment):
+    for state in progression(st, rel, moment, tenant_id):
         if state.progress != "Pending":
             allowed.update(state.environments)
         allowed.update(st.deployments[d].environment_id for d in state.deployments)

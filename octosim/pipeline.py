@@ -32,7 +32,7 @@ def check_deployable(ctx: Ctx, rel: ReleaseRec, env: Doc, tenant_id: str | None)
         raise invalid(f"The project '{rel.project_id}' no longer exists.")
     if project.get("IsDisabled"):
         raise invalid(f"The project '{project['Name']}' is disabled and cannot be deployed.")
-    if env["Id"] not in L.allowed_environments(st, rel, now()):
+    if env["Id"] not in L.allowed_environments(st, rel, now(), tenant_id):
         raise invalid(lifecycle_refusal(ctx, rel, env))
     mode = project.get("TenantedDeploymentMode") or "Untenanted"
     if tenant_id:

@@ -437,3 +437,30 @@ def test_values_of_the_wrong_type_are_a_400_naming_the_field(api: Api) -> None:
     doc["Steps"] = [{"Name": "a", "Actions": [{"ActionType": "x", "Environments": 5}]}]
     resp = api.put(path, doc)
     assert resp.status_code == 400 and resp.json()["ErrorMessage"]
+
+
+def test_tenanted_deployments_follow_the_lifecycle_per_tenant(api: Api, fast: SimInstance) -> None:
+    project, _ = pipeline_project(api)
+    project["TenantedDeploymentMode"] = "Tenanted"
+    api.put(f"{S}/projects/{project['Id']}", project)
+    chain = envs(api)
+    connected = {project["Id"]: [chain[0]["Id"], chain[1]["Id"]]}
+    first, second = (
+        api.post(
+            f"{S}/tenants", {"Name": f"{n} {project['Id']}", "ProjectEnvironments": connected}
+        ).json()
+        for n in ("Ahead", "Behind")
+    )
+    create_release(api, project, "1.0.0")
+
+    def deploy_tenant(tenant: dict[str, Any], env: dict[str, Any]) -> Any:
+        body = {"ProjectName": project["Name"], "ReleaseVersion": "1.0.0",
+                "EnvironmentName": env["Name"], "Tenants": [tenant["Id"]]}  # fmt: skip
+        return api.post(f"{S}/deployments/create/tenanted/v1", body)
+
+    untenanted = deploy(api, project, "1.0.0", chain[0]["Name"])
+    assert untenanted.status_code == 400  # a Tenanted project needs a tenant
+    done = deploy_tenant(first, chain[0]).json()["DeploymentServerTasks"][0]["ServerTaskId"]
+    assert wait_task(api, done)["State"] == "Success"
+    assert deploy_tenant(second, chain[1]).status_code == 400  # this tenant is still behind
+    assert deploy_tenant(first, chain[1]).status_code == 200
