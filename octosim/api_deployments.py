@@ -39,8 +39,8 @@ def render_deployment(ctx: Ctx, dep: DeploymentRec) -> Doc:
         "DeployedToMachineIds": [],
         "Comments": opts.get("Comments"),
         "FormValues": opts.get("FormValues") or {},
-        "QueueTime": None,
-        "QueueTimeExpiry": None,
+        "QueueTime": opts.get("QueueTime"),
+        "QueueTimeExpiry": opts.get("QueueTimeExpiry"),
         "ForcePackageDownload": False,
         "ForcePackageRedeployment": False,
         "SkipActions": list(opts.get("SkipActions") or []),
@@ -186,6 +186,17 @@ def _machine_ids(ctx: Ctx, names: list[str]) -> list[str]:
     return [_named(ctx, "machines", n, "deployment target")["Id"] for n in names]
 
 
+def _v1_options(ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
+    """What an executions-API command asks of its deployments, as the classic fields."""
+    return {
+        "SkipActions": ctx.list_field(body, "SkipStepNames"),
+        "SpecificMachineIds": _machine_ids(ctx, ctx.list_field(body, "SpecificMachineNames")),
+        "ExcludedMachineIds": _machine_ids(ctx, ctx.list_field(body, "ExcludedMachineNames")),
+        "QueueTime": body.get("RunAt"),
+        "QueueTimeExpiry": body.get("NoRunAfter"),
+    }
+
+
 def _v1_reply(deps: list[DeploymentRec]) -> Reply:
     return 200, {
         "DeploymentServerTasks": [{"DeploymentId": d.id, "ServerTaskId": d.task_id} for d in deps]
@@ -200,10 +211,8 @@ def create_untenanted_v1(ctx: Ctx) -> Reply:
     if not names:
         raise invalid("The EnvironmentNames field is required.")
     envs = [_named(ctx, "environments", n, "environment") for n in names]
-    skip = ctx.list_field(body, "SkipStepNames")
-    machines = _machine_ids(ctx, ctx.list_field(body, "SpecificMachineNames"))
-    excluded = _machine_ids(ctx, ctx.list_field(body, "ExcludedMachineNames"))
-    options = {"SkipActions": skip, "SpecificMachineIds": machines, "ExcludedMachineIds": excluded}
+    options = _v1_options(ctx, body)
+    skip, machines = options["SkipActions"], options["SpecificMachineIds"]
     for env in envs:  # refuse them all before starting any
         check_deployable(ctx, rel, env, None)
     return _v1_reply(
@@ -220,10 +229,8 @@ def create_tenanted_v1(ctx: Ctx) -> Reply:
     tenants = [_named(ctx, "tenants", n, "tenant") for n in ctx.list_field(body, "Tenants")]
     if not tenants:
         raise invalid("Name at least one tenant (Tenants) to deploy to.")
-    skip = ctx.list_field(body, "SkipStepNames")
-    machines = _machine_ids(ctx, ctx.list_field(body, "SpecificMachineNames"))
-    excluded = _machine_ids(ctx, ctx.list_field(body, "ExcludedMachineNames"))
-    options = {"SkipActions": skip, "SpecificMachineIds": machines, "ExcludedMachineIds": excluded}
+    options = _v1_options(ctx, body)
+    skip, machines = options["SkipActions"], options["SpecificMachineIds"]
     for tenant in tenants:
         check_deployable(ctx, rel, env, tenant["Id"])
     return _v1_reply(

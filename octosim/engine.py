@@ -270,7 +270,11 @@ def advance(inst: Instance, moment: float) -> None:
         elif task.start_time is not None:
             _progress(st, task, run, moment)
     queued = sorted(
-        (t for t, r in active if t is not None and not r["done"] and t.start_time is None),
+        (
+            t
+            for t, r in active
+            if t is not None and not r["done"] and t.start_time is None and t.queue_time <= moment
+        ),
         key=lambda t: (t.queue_time, t.id),
     )
     slots = _free_slots(inst) if queued else []

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from octosim import engine
@@ -50,6 +51,22 @@ def check_deployable(ctx: Ctx, rel: ReleaseRec, env: Doc, tenant_id: str | None)
         raise invalid(f"The project '{project['Name']}' can only be deployed with a tenant.")
 
 
+def scheduled_time(value: Any) -> float | None:
+    """``QueueTime`` (classic) or ``RunAt`` (executions API): an ISO 8601 moment."""
+    if not value:
+        return None
+    text = str(value).strip().replace("Z", "+00:00")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise invalid(
+            f"The value '{value}' is not a valid date and time (QueueTime, RunAt)."
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
 def release_process(ctx: Ctx, rel: ReleaseRec) -> Doc:
     if rel.snapshot is not None:
         doc = P.frozen_doc(ctx.st, rel.snapshot["process"])
@@ -75,13 +92,14 @@ def start_deployment(
     st = ctx.st
     project = st.col(rel.space_id, "projects")[rel.project_id]
     moment = now()
+    run_at = scheduled_time(options.get("QueueTime"))
     dep_id = st.next_id("Deployments")
     task = TaskRec(
         st.next_id("ServerTasks"),
         rel.space_id,
         "Deploy",
         f"Deploy {project['Name']} release {rel.version} to {env['Name']}",
-        moment,
+        max(moment, run_at or moment),  # a scheduled deployment waits in Queued until then
         None,
         None,
         "Queued",

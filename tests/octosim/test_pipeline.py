@@ -464,3 +464,20 @@ def test_tenanted_deployments_follow_the_lifecycle_per_tenant(api: Api, fast: Si
     assert wait_task(api, done)["State"] == "Success"
     assert deploy_tenant(second, chain[1]).status_code == 400  # this tenant is still behind
     assert deploy_tenant(first, chain[1]).status_code == 200
+
+
+def test_a_scheduled_deployment_waits_in_the_queue_until_its_time(
+    api: Api, fast: SimInstance
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    project, _ = pipeline_project(api)
+    create_release(api, project, "1.0.0")
+    later = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+    resp = deploy(api, project, "1.0.0", envs(api)[0]["Name"], RunAt=later)
+    task_id = resp.json()["DeploymentServerTasks"][0]["ServerTaskId"]
+    task = api.get(f"/api/tasks/{task_id}")
+    assert task["State"] == "Queued" and task["QueueTime"][:19] == later[:19]
+    assert wait_task(api, task_id)["State"] == "Success"
+    bad = deploy(api, project, "1.0.0", envs(api)[0]["Name"], RunAt="next tuesday")
+    assert bad.status_code == 400 and "QueueTime" in bad.json()["Errors"][0]
