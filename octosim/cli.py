@@ -86,6 +86,12 @@ def parser() -> argparse.ArgumentParser:
         help="keep the state file and built-in feed packages in this folder across restarts",
     )
     p.add_argument(
+        "--step-ms",
+        type=int,
+        default=0,
+        help="how long each deployment step takes (default 1500 ms; the step_ms fault)",
+    )
+    p.add_argument(
         "--projects", type=int, default=None, help="projects per space (default: 4-10 at random)"
     )
     p.add_argument(
@@ -127,6 +133,7 @@ async def run(args: argparse.Namespace) -> int:
         "jitter_ms": args.jitter_ms,
         "error_rate": args.error_rate,
         "error_status": args.error_status,
+        "step_ms": max(0, args.step_ms),
     }
     sim = Simulator(
         host=args.host,
