@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from octosim import resources as R
 from octosim.api_core import require_space
 from octosim.errors import invalid, not_found
+from octosim.lifecycles import normalize_phases
 from octosim.paging import bool_param, csv_param, envelope, filter_common, param, q
 from octosim.processes import new_process
 from octosim.routing import Ctx, Reply, Router
@@ -373,40 +373,6 @@ def _validate(ctx: Ctx, kind: Kind, body: dict[str, Any], ident: str | None) -> 
         raise invalid(*errors)
 
 
-def _normalize_phases(ctx: Ctx, doc: Doc) -> None:
-    """Octopus gives every lifecycle phase an id and its defaults; unknown environments and
-    phases without a name are refused."""
-    phases = doc.get("Phases")
-    if not isinstance(phases, list):
-        raise invalid("The Phases field must be a list.")
-    errors = []
-    out = []
-    envs = ctx.col("environments")
-    for raw in phases:
-        if not isinstance(raw, dict) or not str(raw.get("Name") or "").strip():
-            errors.append("Every phase needs a Name.")
-            continue
-        phase = R.phase(str(raw["Name"]), [])
-        phase["Id"] = raw.get("Id") or str(uuid.uuid4())
-        for key in ("AutomaticDeploymentTargets", "OptionalDeploymentTargets"):
-            phase[key] = [str(e) for e in raw.get(key) or []]
-            errors.extend(
-                f"The environment '{e}' in phase '{phase['Name']}' does not exist."
-                for e in phase[key]
-                if e not in envs
-            )
-        phase["MinimumEnvironmentsBeforePromotion"] = int(
-            raw.get("MinimumEnvironmentsBeforePromotion") or 0
-        )
-        phase["IsOptionalPhase"] = bool(raw.get("IsOptionalPhase"))
-        for key in ("ReleaseRetentionPolicy", "TentacleRetentionPolicy"):
-            phase[key] = raw.get(key)
-        out.append(phase)
-    if errors:
-        raise invalid(*errors)
-    doc["Phases"] = out
-
-
 def make_create(kind: Kind) -> Callable[[Ctx], Reply]:
     def handler(ctx: Ctx) -> Reply:
         require_space(ctx)
@@ -415,7 +381,7 @@ def make_create(kind: Kind) -> Callable[[Ctx], Reply]:
         doc = kind.build(ctx, body)
         R.apply_body(doc, body, kind.read_only)
         if kind.name == "lifecycles":
-            _normalize_phases(ctx, doc)
+            normalize_phases(ctx.col("environments"), doc)
         doc["Name"] = doc["Name"].strip()
         if "Slug" in doc and not doc.get("Slug"):
             doc["Slug"] = R.slug_of(doc["Name"])
@@ -437,7 +403,7 @@ def make_update(kind: Kind) -> Callable[[Ctx], Reply]:
         previous = dict(doc)
         if kind.name == "lifecycles":
             checked = {"Phases": body.get("Phases", doc["Phases"])}
-            _normalize_phases(ctx, checked)
+            normalize_phases(ctx.col("environments"), checked)
             body = {**body, "Phases": checked["Phases"]}
         R.apply_body(doc, body, kind.read_only)
         doc["Name"] = doc["Name"].strip()

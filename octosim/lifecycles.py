@@ -11,9 +11,12 @@ An environment the release was already deployed to stays open (a redeployment).
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass, field
 
+from octosim import resources as R
 from octosim.api_packages import version_key
+from octosim.errors import invalid
 from octosim.state import Doc, InstanceState, ReleaseRec
 
 
@@ -106,6 +109,39 @@ def allowed_environments(
             allowed.update(state.environments)
         allowed.update(st.deployments[d].environment_id for d in state.deployments)
     return allowed
+
+
+def normalize_phases(envs: dict[str, Doc], doc: Doc) -> None:
+    """Octopus gives every lifecycle phase an id and its defaults; unknown environments and
+    phases without a name are refused."""
+    phases = doc.get("Phases")
+    if not isinstance(phases, list):
+        raise invalid("The Phases field must be a list.")
+    errors = []
+    out = []
+    for raw in phases:
+        if not isinstance(raw, dict) or not str(raw.get("Name") or "").strip():
+            errors.append("Every phase needs a Name.")
+            continue
+        phase = R.phase(str(raw["Name"]), [])
+        phase["Id"] = raw.get("Id") or str(uuid.uuid4())
+        for key in ("AutomaticDeploymentTargets", "OptionalDeploymentTargets"):
+            phase[key] = [str(e) for e in raw.get(key) or []]
+            errors.extend(
+                f"The environment '{e}' in phase '{phase['Name']}' does not exist."
+                for e in phase[key]
+                if e not in envs
+            )
+        phase["MinimumEnvironmentsBeforePromotion"] = int(
+            raw.get("MinimumEnvironmentsBeforePromotion") or 0
+        )
+        phase["IsOptionalPhase"] = bool(raw.get("IsOptionalPhase"))
+        for key in ("ReleaseRetentionPolicy", "TentacleRetentionPolicy"):
+            phase[key] = raw.get(key)
+        out.append(phase)
+    if errors:
+        raise invalid(*errors)
+    doc["Phases"] = out
 
 
 # ---------------------------------------------------------------- channel version rules

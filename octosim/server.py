@@ -23,6 +23,7 @@ from octosim import (
     api_interruptions,
     api_packages,
     api_processes,
+    api_progression,
     api_releases,
     api_reporting,
     api_runbooks,
@@ -60,6 +61,7 @@ def build_router() -> Router:
     api_processes.register(router)
     api_channels.register(router)
     api_releases.register(router)
+    api_progression.register(router)
     api_interruptions.register(router)
     api_runbooks.register(router)
     api_tenant_variables.register(router)
