@@ -194,6 +194,7 @@ def _v1_options(ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
         "ExcludedMachineIds": _machine_ids(ctx, ctx.list_field(body, "ExcludedMachineNames")),
         "QueueTime": body.get("RunAt"),
         "QueueTimeExpiry": body.get("NoRunAfter"),
+        "UseGuidedFailure": bool(body.get("UseGuidedFailure")),
     }
 
 

@@ -11,6 +11,10 @@ from octosim.routing import Ctx, Reply, Router
 from octosim.state import Doc, now
 
 
+def _results(doc: Doc) -> tuple[str, ...]:
+    return engine.GUIDED_RESULTS if doc.get("Kind") == "Guided" else engine.MANUAL_RESULTS
+
+
 def render_interruption(ctx: Ctx, doc: Doc) -> Doc:
     p = f"/api/{doc['SpaceId']}"
     mine = doc["ResponsibleUserId"] == ctx.user_id
@@ -38,8 +42,12 @@ def render_interruption(ctx: Ctx, doc: Doc) -> Doc:
                     "Control": {
                         "Type": "SubmitButtonGroup",
                         "Buttons": [
-                            {"Text": "Proceed", "Value": "Proceed", "RequiresConfirmation": False},
-                            {"Text": "Abort", "Value": "Abort", "RequiresConfirmation": True},
+                            {
+                                "Text": value,
+                                "Value": value,
+                                "RequiresConfirmation": value in ("Abort", "Fail"),
+                            }
+                            for value in _results(doc)
                         ],
                     },
                 },
@@ -120,8 +128,9 @@ def submit(ctx: Ctx) -> Reply:
     if doc["ResponsibleUserId"] != ctx.user_id:
         raise invalid("You must take responsibility for this interruption before submitting it.")
     result = body.get("Result")
-    if result not in ("Proceed", "Abort"):
-        raise invalid("The Result field must be 'Proceed' or 'Abort'.")
+    allowed = _results(doc)
+    if result not in allowed:
+        raise invalid(f"The Result field must be one of: {', '.join(allowed)}.")
     doc["Values"] = {"Instructions": doc["Instructions"], "Notes": body.get("Notes"),
                      "Result": result}  # fmt: skip
     doc["IsPending"] = False

@@ -123,6 +123,7 @@ def plan(inst: Instance, process: Doc, project: Doc, ctx: Doc) -> Doc:
         "done": False,
         "step_seconds": ctx.get("step_seconds") or ms / 1000,
         "related": ctx.get("related", []),
+        "guided": bool(ctx.get("guided")),
     }
 
 
@@ -151,13 +152,25 @@ def _log(run: Doc, ts: float, message: str, step: int = -1, category: str = "Inf
     run["log"].append([ts, category, message, step])
 
 
-def _open_interruption(st: InstanceState, task: TaskRec, run: Doc, index: int) -> None:
+GUIDED_RESULTS = ("Fail", "Retry", "Ignore")
+MANUAL_RESULTS = ("Proceed", "Abort")
+
+
+def _open_interruption(
+    st: InstanceState, task: TaskRec, run: Doc, index: int, guided: bool = False
+) -> None:
     step = run["steps"][index]
     ident = st.next_id("Interruptions")
-    text = step["instructions"] or f"Please approve the step '{step['name']}' to continue."
+    if guided:
+        text = (
+            f"The step '{step['name']}' failed. Fail the deployment, retry the step or ignore it."
+        )
+    else:
+        text = step["instructions"] or f"Please approve the step '{step['name']}' to continue."
     st.interruptions[ident] = {
         "Id": ident,
-        "Title": f"Manual intervention: {step['name']}",
+        "Kind": "Guided" if guided else "Manual",
+        "Title": f"{'Guided failure' if guided else 'Manual intervention'}: {step['name']}",
         "Created": R.iso(run["at"]),
         "IsPending": True,
         "Instructions": text,
@@ -171,7 +184,12 @@ def _open_interruption(st: InstanceState, task: TaskRec, run: Doc, index: int) -
         "ResolvedAt": None,
     }
     run["waiting"] = ident
-    _log(run, run["at"], f"Waiting for manual intervention: {text}", index)
+    _log(
+        run,
+        run["at"],
+        f"Waiting for {'guided failure' if guided else 'manual intervention'}: {text}",
+        index,
+    )
 
 
 def _run_step(st: InstanceState, task: TaskRec, run: Doc, index: int, moment: float) -> bool:
@@ -200,6 +218,8 @@ def _run_step(st: InstanceState, task: TaskRec, run: Doc, index: int, moment: fl
         _log(run, run["at"], f"The manual intervention was answered: {result}.", index)
         run["failed"] = run["failed"] or result != "Proceed"
         return True
+    if run["waiting"]:
+        return _guided_answer(st, run, index)
     end = step["started"] + run["step_seconds"]
     if moment < end:
         return False
@@ -208,12 +228,36 @@ def _run_step(st: InstanceState, task: TaskRec, run: Doc, index: int, moment: fl
     step["ended"] = end
     run["at"] = end
     if step["fail"]:
+        _log(run, end, f"The step '{step['name']}' failed: exit code 1 (injected).", index, "Error")
+        if run.get("guided"):
+            _open_interruption(st, task, run, index, guided=True)
+            return False
         step["status"] = "Failed"
         run["failed"] = True
-        _log(run, end, f"The step '{step['name']}' failed: exit code 1 (injected).", index, "Error")
     else:
         step["status"] = "Success"
         _log(run, end, f"Step '{step['name']}' completed successfully.", index)
+    return True
+
+
+def _guided_answer(st: InstanceState, run: Doc, index: int) -> bool:
+    """A failed step waits on guided failure: Fail it, Retry it (the retry succeeds: the
+    failure was a transient one) or Ignore it."""
+    step = run["steps"][index]
+    intr = st.interruptions.get(run["waiting"] or "")
+    if intr is not None and intr["IsPending"]:
+        return False
+    result = (intr or {}).get("Values", {}).get("Result") or "Fail"
+    run["at"] = max(run["at"], (intr or {}).get("ResolvedAt") or run["at"])
+    run["waiting"] = None
+    _log(run, run["at"], f"Guided failure answered: {result}.", index)
+    if result == "Retry":
+        step["fail"] = False
+        step["started"] = run["at"]
+        _log(run, run["at"], f"Retrying step '{step['name']}'.", index)
+        return False
+    step["status"] = "Success" if result == "Ignore" else "Failed"
+    run["failed"] = run["failed"] or result != "Ignore"
     return True
 
 

@@ -125,6 +125,7 @@ def start_deployment(
             "machines": set(machines),
             "related": [dep.id, project["Id"], env["Id"], rel.id, tenant_id],
             "excluded": set(options.get("ExcludedMachineIds") or []),
+            "guided": bool(options.get("UseGuidedFailure")),
             "tenant_tags": (st.col(rel.space_id, "tenants").get(tenant_id or "") or {}).get(
                 "TenantTags", []
             ),

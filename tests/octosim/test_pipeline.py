@@ -3,6 +3,7 @@ channels, lifecycles and deployments that run to completion."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -481,3 +482,29 @@ def test_a_scheduled_deployment_waits_in_the_queue_until_its_time(
     assert wait_task(api, task_id)["State"] == "Success"
     bad = deploy(api, project, "1.0.0", envs(api)[0]["Name"], RunAt="next tuesday")
     assert bad.status_code == 400 and "QueueTime" in bad.json()["Errors"][0]
+
+
+@pytest.mark.parametrize(("answer", "state"), [("Retry", "Success"), ("Fail", "Failed")])
+def test_guided_failure_waits_for_an_answer(
+    api: Api, fast: SimInstance, answer: str, state: str
+) -> None:
+    project, _ = pipeline_project(api)
+    fast.set_faults(failing_steps={project["Id"]: "Deploy"})
+    create_release(api, project, "1.0.0")
+    started = deploy(api, project, "1.0.0", envs(api)[0]["Name"], UseGuidedFailure=True).json()
+    task_id = started["DeploymentServerTasks"][0]["ServerTaskId"]
+    found: list[dict[str, Any]] = []
+    for _ in range(100):  # the step fails after its duration, then guided failure asks
+        found = api.get(f"{S}/interruptions", params={"regarding": task_id})["Items"]
+        if found:
+            break
+        time.sleep(0.05)
+    (intr,) = found
+    assert intr["Title"] == "Guided failure: Deploy"
+    buttons = intr["Form"]["Elements"][2]["Control"]["Buttons"]
+    assert [b["Value"] for b in buttons] == ["Fail", "Retry", "Ignore"]
+    path = f"{S}/interruptions/{intr['Id']}"
+    api.put(f"{path}/responsible", None)
+    assert api.post(f"{path}/submit", {"Result": "Proceed"}).status_code == 400
+    assert api.post(f"{path}/submit", {"Result": answer}).status_code == 200
+    assert wait_task(api, task_id)["State"] == state
