@@ -69,9 +69,14 @@ def store_dir(ctx: Ctx) -> Path:
     return folder_of(ctx.inst, str(ctx.space_id))
 
 
+_MADE: set[Path] = set()  # folders known to exist (seeding stores many small packages)
+
+
 def folder_of(inst: Instance, space_id: str) -> Path:
     path = inst.data_dir / "packages" / space_id
-    path.mkdir(parents=True, exist_ok=True)
+    if path not in _MADE or not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True)
+        _MADE.add(path)
     return path
 
 
