@@ -80,7 +80,7 @@ def get_release_rec(ctx: Ctx, ident: str) -> ReleaseRec:
 # ---------------------------------------------------------------- creation
 
 
-def _choose_versions(
+def choose_versions(
     ctx: Ctx, slots: list[Doc], chosen: dict[tuple[str, str], str], default: str | None
 ) -> list[Doc]:
     """The version of every package reference: asked for, else the default, else the
@@ -142,7 +142,7 @@ def make_release(
     st = ctx.st
     process = P.live_process(st, project, store=True)  # its LastSnapshotId changes
     slots = [s for s in package_slots(ctx, process) if not s["IsDisabled"]]
-    selected = _choose_versions(ctx, slots, chosen or {}, default_package_version)
+    selected = choose_versions(ctx, slots, chosen or {}, default_package_version)
     existing = [r for r in st.releases.values() if r.project_id == project["Id"]]
     if not version:
         last = max(existing, key=lambda r: r.assembled).version if existing else None
@@ -366,7 +366,7 @@ def update_release(ctx: Ctx) -> Reply:
             for p in ctx.list_field(body, "SelectedPackages")
             if isinstance(p, dict) and p.get("Version")
         }  # fmt: skip
-        selected = _choose_versions(ctx, slots, chosen, None)
+        selected = choose_versions(ctx, slots, chosen, None)
         channel = ctx.col("channels").get(rel.channel_id) or {}
         ignore = bool(body.get("IgnoreChannelRules"))
         violations = [] if ignore or not channel else L.rule_violations(channel, selected)

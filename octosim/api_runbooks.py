@@ -9,7 +9,8 @@ from octosim import engine
 from octosim import processes as P
 from octosim import resources as R
 from octosim.api_core import require_space
-from octosim.api_processes import project_of, refs_for, render_process
+from octosim.api_processes import package_slots, project_of, refs_for, render_process
+from octosim.api_releases import choose_versions
 from octosim.errors import invalid, not_found
 from octosim.paging import bool_param, envelope, filter_common
 from octosim.resources import iso
@@ -215,6 +216,14 @@ def create_snapshot(ctx: Ctx) -> Reply:
         raise invalid(f"A snapshot named '{name}' already exists for this runbook.")
     project = ctx.col("projects")[runbook["ProjectId"]]
     process = st.processes[runbook["RunbookProcessId"]]
+    chosen = {
+        (str(p.get("ActionName") or p.get("StepName") or ""),
+         str(p.get("PackageReferenceName") or "")): str(p["Version"])
+        for p in ctx.list_field(body, "SelectedPackages")
+        if isinstance(p, dict) and p.get("Version")
+    }  # fmt: skip
+    slots = [s for s in package_slots(ctx, process) if not s["IsDisabled"]]
+    selected = choose_versions(ctx, slots, chosen, None)
     libraries = []
     for lvs_id in project["IncludedLibraryVariableSetIds"]:
         lvs = ctx.col("libraryvariablesets").get(lvs_id)
@@ -234,7 +243,7 @@ def create_snapshot(ctx: Ctx) -> Reply:
         ),
         "ProjectVariableSetSnapshotId": f"variableset-{project['Id']}-rs-{number}",
         "LibraryVariableSetSnapshotIds": libraries,
-        "SelectedPackages": [],
+        "SelectedPackages": [{k: v for k, v in p.items() if k != "PackageId"} for p in selected],
         "Assembled": iso(now()),
         "SpaceId": ctx.space_id,
         "LastModifiedOn": iso(now()),

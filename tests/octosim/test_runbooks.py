@@ -55,3 +55,31 @@ def test_runbook_is_edited_published_and_run(api: Api, sim_instance: SimInstance
     assert [r["Id"] for r in runs["Items"]] == [ran["RunbookRunId"]]
     assert api.delete(f"{base}/runbooks/{runbook['Id']}").status_code == 200
     assert api.request("GET", f"{S}/runbooks/{runbook['Id']}").status_code == 404
+
+
+def test_runbook_snapshots_select_package_versions(api: Api) -> None:
+    from tests.octosim.pipeline_helpers import package_step, push
+
+    project = new_project(api)
+    package_id = f"Rb.{project['Id'].replace('-', '')}"
+    push(api, f"{package_id}.1.0.0.zip")
+    push(api, f"{package_id}.1.2.0.zip")
+    runbook = api.post(f"{S}/runbooks", {"Name": "Ship", "ProjectId": project["Id"]}).json()
+    path = f"{S}/runbookProcesses/{runbook['RunbookProcessId']}"
+    process = api.get(path)
+    process["Steps"] = [package_step("Install", package_id)]
+    assert api.put(path, process).status_code == 200
+    latest = api.post(f"{S}/runbookSnapshots", {"RunbookId": runbook["Id"], "Name": "a"}).json()
+    assert [p["Version"] for p in latest["SelectedPackages"]] == ["1.2.0"]
+    pinned = api.post(
+        f"{S}/runbookSnapshots",
+        {"RunbookId": runbook["Id"], "Name": "b",
+         "SelectedPackages": [{"ActionName": "Install", "Version": "1.0.0"}]},
+    ).json()  # fmt: skip
+    assert [p["Version"] for p in pinned["SelectedPackages"]] == ["1.0.0"]
+    missing = api.post(
+        f"{S}/runbookSnapshots",
+        {"RunbookId": runbook["Id"], "Name": "c",
+         "SelectedPackages": [{"ActionName": "Install", "Version": "9.0.0"}]},
+    )  # fmt: skip
+    assert missing.status_code == 400 and "9.0.0" in missing.json()["Errors"][0]
