@@ -1,11 +1,16 @@
-"""Benchmark octosim: requests per second and memory with many instances.
+"""Benchmark octosim: requests per second and memory with many instances, package
+transfer through ODCM's client, and many deployments at once.
 
     .venv/bin/python bench/octosim.py [--instances 1000] [--duration 5] [--concurrency 32]
+        [--package-mb 200] [--deployments 500] [--deploy-instances 50]
 
 Starts ``python -m octosim`` as a subprocess, touches every instance (which generates its
 content), reads the server's resident memory from /proc, then measures how many requests
 per second it serves for ``GET /api`` and for a paged list (``GET /api/Spaces-1/deployments``)
-from an aiohttp client running on the same machine.  Prints figures; asserts nothing.
+from an aiohttp client running on the same machine. Then (``bench/_octosim_pipeline.py``)
+it pushes and downloads a package with ``octopus.OctopusClient`` against ``cp`` of the same
+file on the same disk, and starts deployments on many instances at once and waits for them.
+Prints figures, ending with one ``bench: octosim key=value ...`` line; asserts nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench._machine import describe  # noqa: E402
+from bench._octosim_pipeline import deployments_bench, packages_bench  # noqa: E402
 
 
 def rss_mib(pid: int) -> tuple[float, float]:
@@ -40,15 +46,15 @@ def rss_mib(pid: int) -> tuple[float, float]:
     return values.get("VmRSS", 0.0), values.get("VmHWM", 0.0)
 
 
-def start_server(instances: int, latency_ms: int) -> tuple[subprocess.Popen[str], list[Any]]:
+def start_server(instances: int, latency_ms: int) -> tuple[subprocess.Popen[str], list[Any], str]:
     cmd = [sys.executable, "-m", "octosim", "--port", "0", "--json", "--instances", str(instances)]
     if latency_ms:
         cmd += ["--latency-ms", str(latency_ms)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     described = json.loads(proc.stdout.readline())
-    proc.stdout.readline()
-    return proc, described
+    control_url = json.loads(proc.stdout.readline())["control_url"]
+    return proc, described, control_url
 
 
 async def touch_all(
@@ -99,13 +105,14 @@ async def hammer(
     return done / elapsed, 1000 * latency / max(done, 1)
 
 
-async def run(args: argparse.Namespace) -> None:
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    figures: dict[str, Any] = {"instances": args.instances}
     print(f"machine: {describe()}")
     print(
         f"octosim: {args.instances} instances, latency {args.latency_ms} ms; "
         "the client runs on the same machine"
     )
-    proc, instances = start_server(args.instances, args.latency_ms)
+    proc, instances, control_url = start_server(args.instances, args.latency_ms)
     try:
         before, _ = rss_mib(proc.pid)
         print(f"memory before touching: {before:.0f} MiB RSS")
@@ -127,14 +134,30 @@ async def run(args: argparse.Namespace) -> None:
                     f"{label}: {rps:.0f} requests/s, mean latency {mean:.1f} ms "
                     f"(concurrency {args.concurrency}, {args.duration:.0f} s)"
                 )
+                figures["root_rps" if path == "/api" else "list_rps"] = round(rps)
             rss, peak = rss_mib(proc.pid)
+            figures["rss_mib"] = round(rss)
             print(f"memory at the end: {rss:.0f} MiB RSS (peak {peak:.0f} MiB)")
+        if args.package_mb:
+            figures |= await asyncio.to_thread(
+                packages_bench, instances[0], proc.pid, args.package_mb
+            )
+        if args.deployments:
+            figures |= await deployments_bench(
+                instances[: args.deploy_instances], control_url, args.deployments
+            )
     finally:
         proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=30)
+        try:
+            code = proc.wait(timeout=60)
+            print(f"octosim exited with {code} after SIGTERM")
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+            print("octosim did not exit within 60 s of SIGTERM; killed")
         if proc.stdout is not None:
             proc.stdout.close()
-        print(f"octosim exited with {code} after SIGTERM")
+    return figures
 
 
 def main() -> None:
@@ -143,7 +166,14 @@ def main() -> None:
     p.add_argument("--duration", type=float, default=5.0, help="seconds per measurement")
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--latency-ms", type=int, default=0, help="injected latency (0 = none)")
-    asyncio.run(run(p.parse_args()))
+    p.add_argument("--package-mb", type=int, default=200, help="package size (0 = skip)")
+    p.add_argument("--deployments", type=int, default=500, help="deployments (0 = skip)")
+    p.add_argument("--deploy-instances", type=int, default=50)
+    args = p.parse_args()
+    if args.deployments and args.instances < args.deploy_instances:
+        p.error("--instances must be at least --deploy-instances")
+    figures = asyncio.run(run(args))
+    print("bench: octosim " + " ".join(f"{k}={v}" for k, v in figures.items()))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,10 @@ Quick use::
         root = client.root()          # RootDocument(version=..., installation_id=...)
         spaces = client.spaces()
         n = client.count("/api/Spaces-1/projects")
+        pushed = client.upload_package("Spaces-1", "Acme.Web.1.0.0.zip")   # streamed, hashed
+        created = client.create_release_v1("Spaces-1", "Acme", packages=["Web:1.0.0"])
+        runs = client.deploy_release_v1("Spaces-1", "Acme", created.version, ["Dev"])
+        done = client.wait_for_tasks([r.task_id for r in runs], "Spaces-1")
 
 The package never imports Django; ODCM builds the policy from its settings.
 """
@@ -17,6 +21,9 @@ from .aclient import AsyncOctopusClient
 from .client import OctopusClient
 from .errors import (
     AuthenticationFailed,
+    DuplicateVersion,
+    LifecycleRefused,
+    MissingPackage,
     NotAnOctopusServer,
     NotFound,
     OctopusError,
@@ -28,15 +35,20 @@ from .errors import (
     ServerError,
     ServerTimeout,
     ServerUnavailable,
+    TaskWaitTimedOut,
     TLSError,
     UnexpectedResponse,
     URLNotAllowed,
     ValidationFailed,
     VersionConflict,
 )
+from .execution import ExecutionOptions, ExecutionTask
 from .models import HealthStatus, PingStatus, RawResponse, RetryPolicy, RootDocument, Timeouts
+from .packages import Digests, PackageChanged, PackageDownload, PackageUpload
+from .pipeline import ReleaseCreated, ReleaseSnapshots
 from .policy import URLPolicy, parse_networks, system_resolver
 from .secret import Secret
+from .tasks import PollPolicy, TaskStatus
 from .version import OctopusVersion, parse_version
 
 __all__ = [
@@ -44,18 +56,30 @@ __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
     "AsyncOctopusClient",
     "AuthenticationFailed",
+    "Digests",
+    "DuplicateVersion",
+    "ExecutionOptions",
+    "ExecutionTask",
     "HealthStatus",
+    "LifecycleRefused",
+    "MissingPackage",
     "NotAnOctopusServer",
     "NotFound",
     "OctopusClient",
     "OctopusError",
     "OctopusHTTPError",
     "OctopusVersion",
+    "PackageChanged",
+    "PackageDownload",
+    "PackageUpload",
     "PermissionDenied",
     "PingStatus",
+    "PollPolicy",
     "RateLimited",
     "RawResponse",
     "RedirectRefused",
+    "ReleaseCreated",
+    "ReleaseSnapshots",
     "ResponseTooLarge",
     "RetryPolicy",
     "RootDocument",
@@ -64,6 +88,8 @@ __all__ = [
     "ServerTimeout",
     "ServerUnavailable",
     "TLSError",
+    "TaskStatus",
+    "TaskWaitTimedOut",
     "Timeouts",
     "URLNotAllowed",
     "URLPolicy",

@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -31,6 +31,7 @@ from .errors import (
     URLNotAllowed,
 )
 from .models import RawResponse, RetryPolicy, Timeouts
+from .packages import DownloadSink, MultipartUpload
 from .policy import URLPolicy
 from .secret import Secret
 
@@ -58,6 +59,10 @@ class Call:
     json: Any = None
     idempotent: bool = True
     accept: frozenset[int] = frozenset()
+    # Streaming bodies: the shells send ``upload`` chunk by chunk and write a 2xx answer
+    # into ``download`` instead of collecting it (neither is held in memory).
+    upload: MultipartUpload | None = field(default=None, compare=False)
+    download: DownloadSink | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,10 @@ class Failure:
 
 
 Outcome = RawResponse | Failure
-Plan = Generator[Send | Sleep, Outcome | None, RawResponse]
+T = TypeVar("T")
+# A plan yields I/O steps and returns its result; typed calls chain several plans.
+Flow = Generator[Send | Sleep, Outcome | None, T]
+Plan = Flow[RawResponse]
 
 
 @dataclass
@@ -162,6 +170,8 @@ class ClientCore:
         json: Any = None,
         idempotent: bool | None = None,
         accept: frozenset[int] = frozenset(),
+        upload: MultipartUpload | None = None,
+        download: DownloadSink | None = None,
     ) -> Call:
         method = method.upper()
         api_path = self.api_path(path)
@@ -173,6 +183,8 @@ class ClientCore:
             json=json,
             idempotent=method in IDEMPOTENT_METHODS if idempotent is None else idempotent,
             accept=accept,
+            upload=upload,
+            download=download,
         )
 
     def build_request(self, call: Call) -> httpx.Request:
@@ -181,6 +193,9 @@ class ClientCore:
             "Accept": "application/json",
             "User-Agent": self.user_agent,
         }
+        if call.upload is not None:
+            # The shell attaches the streamed body; its length is known up front.
+            headers.update(call.upload.headers())
         return httpx.Request(
             call.method,
             call.url,
@@ -303,6 +318,17 @@ class ClientCore:
             **call.where.ctx(),
         )
         return Failure(error, retryable=False, maybe_sent=True)
+
+    def broken_download(self, failure: Failure, sink: DownloadSink) -> Failure:
+        """A download that broke mid-body is retried only if the sink can start again."""
+        if sink.restartable():
+            return failure
+        return Failure(failure.error, retryable=False, maybe_sent=True)
+
+    def deadline_applies(self, call: Call) -> bool:
+        """Streamed packages may take longer than ``timeouts.total``; each read is still
+        bounded by ``timeouts.read``."""
+        return call.upload is None and call.download is None
 
     def body_limit(self) -> BodyLimit:
         """Start the clock for one attempt; the shells feed the body into the result."""

@@ -13,6 +13,9 @@ from typing import Any
 
 from .errors import (
     AuthenticationFailed,
+    DuplicateVersion,
+    LifecycleRefused,
+    MissingPackage,
     NotAnOctopusServer,
     NotFound,
     OctopusError,
@@ -35,6 +38,63 @@ _CONCURRENCY = re.compile(
     r"|concurrency|version conflict",
     re.IGNORECASE,
 )
+# Octopus's refusals share HTTP 400 (409 for a package that exists) and are told apart by
+# their words, but only on the requests that can meet them: "already exists" on a new
+# project is not a duplicate release. Checked in order, after the concurrency check.
+_RELEASE_CREATE = r"/releases(/create/v1)?"
+_DEPLOY_CREATE = r"/deployments(/create/(un)?tenanted/v1)?"
+_RUNBOOK_CREATE = r"/(runbookSnapshots|runbookRuns|runbook-runs/create/v1)"
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    words: re.Pattern[str]
+    paths: re.Pattern[str]  # matched against the end of a POST's path
+    kind: type[ValidationFailed]
+    advice: str
+
+
+_REFUSALS = (
+    _Refusal(
+        re.compile(r"already exists|duplicate (release|version|package)", re.IGNORECASE),
+        re.compile(f"(?:{_RELEASE_CREATE}|/packages/raw)$"),
+        DuplicateVersion,
+        "Choose another version, or push with OverwriteExisting or IgnoreIfExists.",
+    ),
+    _Refusal(
+        re.compile(
+            r"lifecycle|cannot be deployed|must (first )?be deployed|not in the list of "
+            r"environments|phase",
+            re.IGNORECASE,
+        ),
+        re.compile(f"{_DEPLOY_CREATE}$"),
+        LifecycleRefused,
+        "Deploy the release to the earlier phases of its lifecycle first, or use a "
+        "channel whose lifecycle includes that environment.",
+    ),
+    _Refusal(
+        re.compile(
+            r"package\b.*\b(not found|could not be found|cannot be found|does not exist|"
+            r"is missing|was not found)|(could not|unable to|cannot) (find|resolve) .*package"
+            r"|no (matching )?package",
+            re.IGNORECASE,
+        ),
+        re.compile(f"(?:{_RELEASE_CREATE}|{_DEPLOY_CREATE}|{_RUNBOOK_CREATE})$"),
+        MissingPackage,
+        "Push that package version to the feed first, or choose a version the feed has.",
+    ),
+)
+
+
+def _refusal(status: int, words: str, where: Where) -> _Refusal | None:
+    if where.method != "POST":
+        return None
+    for refusal in _REFUSALS:
+        if refusal.paths.search(where.path) and (
+            refusal.words.search(words) or (status == 409 and refusal.kind is DuplicateVersion)
+        ):
+            return refusal
+    return None
 
 
 @dataclass(frozen=True)
@@ -181,6 +241,12 @@ def _invalid(
             f"it was read (HTTP {status}{said}). Read it again, re-apply the change and "
             "save again.",
             **http,
+        )
+    refusal = _refusal(status, " ".join([message or "", *errors]), where)
+    if refusal is not None:
+        advice = refusal.advice
+        return refusal.kind(
+            f"{upper} refused {where.label} (HTTP {status}){said}. {advice}", **http
         )
     return ValidationFailed(
         f"{upper} refused {where.label} (HTTP {status}){said}. Correct the request and try again.",

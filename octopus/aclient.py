@@ -11,25 +11,28 @@ from typing import Any
 import httpx
 
 from . import _responses as responses
+from ._atyped import AsyncPipelineCalls
 from ._core import (
     DEFAULT_MAX_RESPONSE_BYTES,
     BodyLimit,
     Call,
     ClientCore,
     Failure,
+    Flow,
     Outcome,
     Params,
-    Plan,
+    T,
 )
 from ._core import Sleep as _Sleep
 from ._net import make_async_http_client
 from .errors import ServerError, URLNotAllowed, ValidationFailed
 from .models import HealthStatus, PingStatus, RawResponse, RetryPolicy, RootDocument, Timeouts
+from .packages import CHUNK_BYTES
 from .policy import URLPolicy
 from .secret import Secret
 
 
-class AsyncOctopusClient:
+class AsyncOctopusClient(AsyncPipelineCalls):
     """Async twin of :class:`OctopusClient` (same arguments, same behaviour).
 
     The default transport is httpx-aiohttp with a policy-checking resolver. For sweeps
@@ -187,7 +190,7 @@ class AsyncOctopusClient:
 
     # -- I/O -------------------------------------------------------------------------
 
-    async def _run(self, plan: Plan) -> RawResponse:
+    async def _run(self, plan: Flow[T]) -> T:
         try:
             step = next(plan)
             while True:
@@ -202,6 +205,8 @@ class AsyncOctopusClient:
     async def _attempt(self, request: httpx.Request, call: Call) -> Outcome:
         # The async client can enforce the overall deadline strictly, even while a read
         # is blocked (the sync client checks it between body chunks).
+        if not self._core.deadline_applies(call):
+            return await self._perform(request, call)
         try:
             async with asyncio.timeout(self._core.timeouts.total):
                 return await self._perform(request, call)
@@ -214,6 +219,14 @@ class AsyncOctopusClient:
         # ends up in __context__ of what the caller sees.
         failure: Failure | None = None
         body = self._core.body_limit()
+        if call.upload is not None:
+            request = httpx.Request(
+                request.method,
+                request.url,
+                headers=request.headers,
+                content=call.upload.achunks(),
+                extensions=request.extensions,
+            )
         try:
             response = await self._http.send(request, stream=True)
         except URLNotAllowed as exc:
@@ -223,9 +236,33 @@ class AsyncOctopusClient:
         if failure is not None:
             return failure
         try:
+            if call.download is not None and 200 <= response.status_code < 300:
+                return await self._save(response, call)
             return await self._read(response, call, body)
         finally:
             await response.aclose()
+
+    async def _save(self, response: httpx.Response, call: Call) -> Outcome:
+        """Write a 2xx body into the call's download sink instead of memory."""
+        sink = call.download
+        assert sink is not None
+        failure: Failure | None = None
+        await asyncio.to_thread(sink.begin)
+        pending = bytearray()  # the transport reads 16 KiB at a time; write in MiBs
+        try:
+            async for chunk in response.aiter_bytes():
+                pending += chunk
+                if len(pending) >= CHUNK_BYTES:
+                    block, pending = pending, bytearray()
+                    await asyncio.to_thread(sink.feed, block)
+            if pending:
+                await asyncio.to_thread(sink.feed, pending)
+            await asyncio.to_thread(sink.received)  # the last MiB written before returning
+        except httpx.HTTPError as exc:
+            failure = self._core.transport_failure(exc, call)
+        if failure is not None:
+            return self._core.broken_download(failure, sink)
+        return RawResponse(response.status_code, response.headers, b"")
 
     async def _read(self, response: httpx.Response, call: Call, body: BodyLimit) -> Outcome:
         if body.declared_too_large(response.headers):
@@ -235,7 +272,7 @@ class AsyncOctopusClient:
             async for chunk in response.aiter_bytes():
                 if not body.feed(chunk):
                     return self._core.too_large(call)
-                if body.expired():
+                if body.expired() and self._core.deadline_applies(call):
                     return self._core.too_slow(call)
         except httpx.HTTPError as exc:
             failure = self._core.transport_failure(exc, call)

@@ -17,19 +17,21 @@ from ._core import (
     Call,
     ClientCore,
     Failure,
+    Flow,
     Outcome,
     Params,
-    Plan,
+    T,
 )
 from ._core import Sleep as _Sleep
 from ._net import make_http_client
+from ._typed import PipelineCalls
 from .errors import ServerError, URLNotAllowed, ValidationFailed
 from .models import HealthStatus, PingStatus, RawResponse, RetryPolicy, RootDocument, Timeouts
 from .policy import URLPolicy
 from .secret import Secret
 
 
-class OctopusClient:
+class OctopusClient(PipelineCalls):
     """Talks to one Octopus server. Use as a context manager or call :meth:`close`.
 
     ``base_url`` may include a virtual directory (``https://host/octo``); requests go to
@@ -182,7 +184,7 @@ class OctopusClient:
 
     # -- I/O -------------------------------------------------------------------------
 
-    def _run(self, plan: Plan) -> RawResponse:
+    def _run(self, plan: Flow[T]) -> T:
         try:
             step = next(plan)
             while True:
@@ -200,6 +202,14 @@ class OctopusClient:
         # ends up in __context__ of what the caller sees.
         failure: Failure | None = None
         body = self._core.body_limit()
+        if call.upload is not None:
+            request = httpx.Request(
+                request.method,
+                request.url,
+                headers=request.headers,
+                content=call.upload.chunks(),
+                extensions=request.extensions,
+            )
         try:
             response = self._http.send(request, stream=True)
         except URLNotAllowed as exc:
@@ -209,9 +219,26 @@ class OctopusClient:
         if failure is not None:
             return failure
         try:
+            if call.download is not None and 200 <= response.status_code < 300:
+                return self._save(response, call)
             return self._read(response, call, body)
         finally:
             response.close()
+
+    def _save(self, response: httpx.Response, call: Call) -> Outcome:
+        """Write a 2xx body into the call's download sink instead of memory."""
+        sink = call.download
+        assert sink is not None
+        failure: Failure | None = None
+        sink.begin()
+        try:
+            for chunk in response.iter_bytes():
+                sink.feed(chunk)
+        except httpx.HTTPError as exc:
+            failure = self._core.transport_failure(exc, call)
+        if failure is not None:
+            return self._core.broken_download(failure, sink)
+        return RawResponse(response.status_code, response.headers, b"")
 
     def _read(self, response: httpx.Response, call: Call, body: BodyLimit) -> Outcome:
         if body.declared_too_large(response.headers):
@@ -221,7 +248,7 @@ class OctopusClient:
             for chunk in response.iter_bytes():
                 if not body.feed(chunk):
                     return self._core.too_large(call)
-                if body.expired():
+                if body.expired() and self._core.deadline_applies(call):
                     return self._core.too_slow(call)
         except httpx.HTTPError as exc:
             failure = self._core.transport_failure(exc, call)

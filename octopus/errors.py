@@ -12,6 +12,7 @@ Hierarchy::
     ├── ServerUnavailable               could not connect / connection dropped
     │   ├── ServerTimeout               connect or read timeout
     │   └── TLSError                    certificate or handshake failure
+    ├── TaskWaitTimedOut                tasks still running when the wait ran out
     ├── UnexpectedResponse              JSON of the wrong shape, redirects, size
     │   ├── NotAnOctopusServer          HTML, no root document, no Application field
     │   ├── RedirectRefused             3xx (redirects are never followed)
@@ -21,14 +22,17 @@ Hierarchy::
         ├── PermissionDenied            403 (``missing_permission``)
         ├── NotFound                    404
         ├── ValidationFailed            400 / 409 (``error_message``, ``errors``)
-        │   └── VersionConflict         the Version concurrency check failed
+        │   ├── VersionConflict         the Version concurrency check failed
+        │   ├── LifecycleRefused        the lifecycle does not allow that environment yet
+        │   ├── DuplicateVersion        that release or package version already exists
+        │   └── MissingPackage          a package version the release needs is not in a feed
         ├── RateLimited                 429 (``retry_after``)
         └── ServerError                 5xx
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
@@ -164,6 +168,27 @@ class VersionConflict(ValidationFailed):
     """Someone changed the document since it was read (variable-set ``Version`` check)."""
 
 
+class LifecycleRefused(ValidationFailed):
+    """The release may not be deployed to that environment yet (lifecycle phases)."""
+
+
+class DuplicateVersion(ValidationFailed):
+    """A release with that version exists in the project, or the package version in the
+    feed (``FailIfExists``)."""
+
+
+class MissingPackage(ValidationFailed):
+    """A package version a release or step needs is not in the feed."""
+
+
+class TaskWaitTimedOut(OctopusError):
+    """Waiting for server tasks ran out of time; ``statuses`` is the last state seen."""
+
+    def __init__(self, message: str, *, statuses: Mapping[str, Any] | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.statuses = dict(statuses or {})
+
+
 class RateLimited(OctopusHTTPError):
     """429 after retries, or a ``Retry-After`` longer than the client will wait."""
 
@@ -178,6 +203,9 @@ class ServerError(OctopusHTTPError):
 
 __all__ = [
     "AuthenticationFailed",
+    "DuplicateVersion",
+    "LifecycleRefused",
+    "MissingPackage",
     "NotAnOctopusServer",
     "NotFound",
     "OctopusError",
@@ -190,6 +218,7 @@ __all__ = [
     "ServerTimeout",
     "ServerUnavailable",
     "TLSError",
+    "TaskWaitTimedOut",
     "URLNotAllowed",
     "UnexpectedResponse",
     "ValidationFailed",

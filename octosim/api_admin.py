@@ -5,9 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from octosim import resources as R
-from octosim.api_core import require_space
-from octosim.errors import invalid, not_found
-from octosim.paging import envelope, q
+from octosim.errors import invalid
 from octosim.routing import Ctx, Reply, Router
 from octosim.state import Doc, now
 
@@ -96,38 +94,9 @@ def license_status(ctx: Ctx) -> Reply:
     }
 
 
-def project_channels(ctx: Ctx) -> Reply:
-    require_space(ctx)
-    project = ctx.col("projects").get(ctx.params["id"])
-    if project is None:
-        raise not_found(ctx.params["id"])
-    items = sorted(
-        (c for c in ctx.col("channels").values() if c["ProjectId"] == project["Id"]),
-        key=lambda c: (not c["IsDefault"], c["Name"].lower()),
-    )
-    path = f"{ctx.prefix}/projects/{project['Id']}/channels"
-
-    def render(doc: Doc) -> Doc:
-        links = {
-            "Self": f"/api/{doc['SpaceId']}/channels/{doc['Id']}",
-            "Project": f"/api/{doc['SpaceId']}/projects/{doc['ProjectId']}",
-        }
-        return {**doc, "Links": links}
-
-    return 200, envelope(
-        items,
-        ctx.query,
-        item_type="Channel",
-        path=path,
-        template=path + q("skip", "take", "partialName"),
-        render=render,
-    )
-
-
 def register(router: Router) -> None:
     router.system("GET", "/maintenanceconfiguration", get_maintenance)
     router.system(
         "PUT", "/maintenanceconfiguration", put_maintenance, permission="AdministerSystem"
     )
     router.system("GET", "/licenses/licenses-current-status", license_status)
-    router.space("GET", "/projects/{id}/channels", project_channels)

@@ -157,6 +157,20 @@ def space_links(space_id: str) -> dict[str, str]:
             "projectId",
             "environmentId",
         ),
+        # the release pipeline (clients such as Octopus.Client follow these links)
+        "PackageUpload": p + "/packages/raw{?replace,overwriteMode}",
+        "Packages": p + "/packages{/id}{?nuGetPackageId,filter,latest,skip,take,includeNotes}",
+        "DeploymentProcesses": p + "/deploymentprocesses{/id}{?skip,take,ids}",
+        "Channels": p + "/channels{/id}{?skip,take,ids,partialName}",
+        "Interruptions": p + "/interruptions{/id}{?skip,take,regarding,pendingOnly,ids}",
+        "Runbooks": p + "/runbooks{/id}{?skip,take,ids,partialName}",
+        "RunbookProcesses": p + "/runbookProcesses{/id}{?skip,take,ids}",
+        "RunbookSnapshots": p + "/runbookSnapshots{/id}{?skip,take,ids,publish}",
+        "RunbookRuns": p + "/runbookRuns{/id}{?skip,take,ids}",
+        "CreateReleaseCommandV1": p + "/releases/create/v1",
+        "CreateDeploymentUntenantedCommandV1": p + "/deployments/create/untenanted/v1",
+        "CreateDeploymentTenantedCommandV1": p + "/deployments/create/tenanted/v1",
+        "CreateRunbookRunCommandV1": p + "/runbook-runs/create/v1",
     }
 
 
@@ -392,6 +406,13 @@ def remove_space(ctx: Ctx, space_id: str) -> None:
     for recs in (st.releases, st.deployments, st.tasks):
         for key in [k for k, r in recs.items() if r.space_id == space_id]:
             del recs[key]
+    # the release pipeline's documents of the space (package files are left to the folder)
+    for docs in (st.processes, st.frozen, st.packages, st.interruptions):
+        for key in [k for k, d in docs.items() if d.get("SpaceId") == space_id]:
+            del docs[key]
+    for key in [k for k in st.runs if k not in st.tasks]:
+        del st.runs[key]
+        st.active.discard(key)
 
 
 def space_home(ctx: Ctx) -> Reply:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import random
+from typing import Any
 
 from octosim.api_core import require_space
 from octosim.errors import invalid, not_found
 from octosim.paging import csv_param, envelope, param, q
+from octosim.pipeline import check_deployable, start_deployment
 from octosim.resources import iso
 from octosim.routing import Ctx, Reply, Router
-from octosim.seed import add_deployment
 from octosim.state import DeploymentRec, Doc, ReleaseRec, now
 
 # ---------------------------------------------------------------- deployments
@@ -20,6 +20,7 @@ def render_deployment(ctx: Ctx, dep: DeploymentRec) -> Doc:
     env = st.col(dep.space_id, "environments").get(dep.environment_id)
     proj = st.col(dep.space_id, "projects").get(dep.project_id)
     p = f"/api/{dep.space_id}"
+    opts = dep.options or {}
     return {
         "Id": dep.id,
         "SpaceId": dep.space_id,
@@ -30,22 +31,22 @@ def render_deployment(ctx: Ctx, dep: DeploymentRec) -> Doc:
         "ProjectId": dep.project_id,
         "ChannelId": dep.channel_id,
         "TaskId": dep.task_id,
-        "DeploymentProcessId": f"deploymentprocess-{dep.project_id}-s-1",
+        "DeploymentProcessId": _process_snapshot(ctx, dep),
         "ManifestVariableSetId": f"variableset-{dep.id}",
         "Created": iso(dep.created),
         "DeployedBy": dep.deployed_by,
         "DeployedById": dep.deployed_by_id,
         "DeployedToMachineIds": [],
-        "Comments": None,
-        "FormValues": {},
-        "QueueTime": None,
-        "QueueTimeExpiry": None,
+        "Comments": opts.get("Comments"),
+        "FormValues": opts.get("FormValues") or {},
+        "QueueTime": opts.get("QueueTime"),
+        "QueueTimeExpiry": opts.get("QueueTimeExpiry"),
         "ForcePackageDownload": False,
         "ForcePackageRedeployment": False,
-        "SkipActions": [],
-        "SpecificMachineIds": [],
-        "ExcludedMachineIds": [],
-        "UseGuidedFailure": False,
+        "SkipActions": list(opts.get("SkipActions") or []),
+        "SpecificMachineIds": list(opts.get("SpecificMachineIds") or []),
+        "ExcludedMachineIds": list(opts.get("ExcludedMachineIds") or []),
+        "UseGuidedFailure": bool(opts.get("UseGuidedFailure")),
         "FailureEncountered": False,
         "Changes": [],
         "ChangesMarkdown": "",
@@ -61,6 +62,13 @@ def render_deployment(ctx: Ctx, dep: DeploymentRec) -> Doc:
             f"/deployments/{dep.id}",
         },
     }
+
+
+def _process_snapshot(ctx: Ctx, dep: DeploymentRec) -> str:
+    rel = ctx.st.releases.get(dep.release_id)
+    if rel is not None and rel.snapshot is not None:
+        return str(rel.snapshot["process"])
+    return f"deploymentprocess-{dep.project_id}-s-{dep.release_id.rsplit('-', 1)[-1]}"
 
 
 def _deployments(ctx: Ctx) -> list[DeploymentRec]:
@@ -134,100 +142,116 @@ def create_deployment(ctx: Ctx) -> Reply:
         )
     if errors or rel is None or env is None:
         raise invalid(*errors)
-    if ctx.space.get("TaskQueueStopped"):
-        raise invalid("The task queue for this space is stopped.")
-    rng = random.Random()
-    moment = now()
-    dep = add_deployment(
-        ctx.st, rng, rel, env, moment, outcome="Success", duration=rng.uniform(3, 10)
+    dep = start_deployment(
+        ctx,
+        rel,
+        env,
+        body.get("TenantId"),
+        skip=ctx.list_field(body, "SkipActions"),
+        machines=ctx.list_field(body, "SpecificMachineIds"),
+        options={
+            k: body[k]
+            for k in (
+                "SkipActions",
+                "SpecificMachineIds",
+                "ExcludedMachineIds",
+                "Comments",
+                "ForcePackageDownload",
+                "UseGuidedFailure",
+                "FormValues",
+            )
+            if k in body
+        },  # fmt: skip
     )
-    dep.deployed_by, dep.deployed_by_id = ctx.username, ctx.user_id
-    dep.tenant_id = body.get("TenantId")
-    task = ctx.st.tasks[dep.task_id]
-    task.start_time = moment + 1
-    task.complete_time = task.start_time + rng.uniform(3, 10)
     return 201, render_deployment(ctx, dep)
 
 
-# ---------------------------------------------------------------- releases
+def _release_by_version(ctx: Ctx, body: dict[str, Any]) -> ReleaseRec:
+    project = _named(ctx, "projects", body.get("ProjectName"), "project")
+    version = body.get("ReleaseVersion")
+    for rel in ctx.st.releases.values():
+        if rel.project_id == project["Id"] and rel.version == version:
+            return rel
+    raise invalid(f"The release '{version}' of project '{project['Name']}' could not be found.")
 
 
-def render_release(ctx: Ctx, rel: ReleaseRec) -> Doc:
-    p = f"/api/{rel.space_id}"
-    snap = rel.id.rsplit("-", 1)[-1]
-    lvs = (
-        ctx.st.col(rel.space_id, "projects")
-        .get(rel.project_id, {})
-        .get("IncludedLibraryVariableSetIds", [])
-    )
+def _named(ctx: Ctx, collection: str, name: Any, what: str) -> Doc:
+    for doc in ctx.col(collection).values():
+        if str(doc["Name"]).lower() == str(name or "").lower() or doc["Id"] == name:
+            return doc
+    raise invalid(f"The {what} '{name}' could not be found.")
+
+
+def _machine_ids(ctx: Ctx, names: list[str]) -> list[str]:
+    return [_named(ctx, "machines", n, "deployment target")["Id"] for n in names]
+
+
+def _v1_options(ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
+    """What an executions-API command asks of its deployments, as the classic fields."""
     return {
-        "Id": rel.id,
-        "SpaceId": rel.space_id,
-        "Version": rel.version,
-        "ProjectId": rel.project_id,
-        "ChannelId": rel.channel_id,
-        "Assembled": iso(rel.assembled),
-        "ReleaseNotes": rel.notes,
-        "IgnoreChannelRules": False,
-        "BuildInformation": [],
-        "SelectedPackages": [],
-        "ProjectVariableSetSnapshotId": f"variableset-{rel.project_id}-s-{snap}",
-        "LibraryVariableSetSnapshotIds": [f"variableset-{i}-s-{snap}" for i in lvs],
-        "ProjectDeploymentProcessSnapshotId": f"deploymentprocess-{rel.project_id}-s-{snap}",
-        "LastModifiedOn": iso(rel.assembled),
-        "LastModifiedBy": "admin",
-        "Links": {
-            "Self": f"{p}/releases/{rel.id}",
-            "Project": f"{p}/projects/{rel.project_id}",
-            "Channel": f"{p}/channels/{rel.channel_id}",
-            "Deployments": f"{p}/releases/{rel.id}/deployments{{?skip,take}}",
-        },
+        "SkipActions": ctx.list_field(body, "SkipStepNames"),
+        "SpecificMachineIds": _machine_ids(ctx, ctx.list_field(body, "SpecificMachineNames")),
+        "ExcludedMachineIds": _machine_ids(ctx, ctx.list_field(body, "ExcludedMachineNames")),
+        "QueueTime": body.get("RunAt"),
+        "QueueTimeExpiry": body.get("NoRunAfter"),
+        "UseGuidedFailure": bool(body.get("UseGuidedFailure")),
     }
 
 
-def _releases(ctx: Ctx, project_id: str | None = None) -> list[ReleaseRec]:
+def _v1_reply(deps: list[DeploymentRec]) -> Reply:
+    return 200, {
+        "DeploymentServerTasks": [{"DeploymentId": d.id, "ServerTaskId": d.task_id} for d in deps]
+    }
+
+
+def create_untenanted_v1(ctx: Ctx) -> Reply:
     require_space(ctx)
-    items = [r for r in ctx.st.releases.values() if r.space_id == ctx.space_id]
-    if project_id:
-        items = [r for r in items if r.project_id == project_id]
-    ids = set(csv_param(ctx.query, "ids"))
-    if ids:
-        items = [r for r in items if r.id in ids]
-    search = param(ctx.query, "searchByVersion")
-    if search:
-        items = [r for r in items if search in r.version]
-    items.sort(key=lambda r: (r.assembled, r.id), reverse=True)
-    return items
-
-
-def list_releases(ctx: Ctx) -> Reply:
-    path = f"{ctx.prefix}/releases"
-    return 200, envelope(
-        _releases(ctx), ctx.query, item_type="Release", path=path,
-        template=path + "{/id}{?skip,ignoreChannelRules,take,ids}",
-        render=lambda r: render_release(ctx, r),
+    body = ctx.json_body()
+    rel = _release_by_version(ctx, body)
+    names = ctx.list_field(body, "EnvironmentNames")
+    if not names:
+        raise invalid("The EnvironmentNames field is required.")
+    envs = [_named(ctx, "environments", n, "environment") for n in names]
+    options = _v1_options(ctx, body)
+    skip, machines = options["SkipActions"], options["SpecificMachineIds"]
+    for env in envs:  # refuse them all before starting any
+        check_deployable(ctx, rel, env, None)
+    return _v1_reply(
+        [start_deployment(ctx, rel, e, None, skip=skip, machines=machines, options=options)
+         for e in envs]
     )  # fmt: skip
 
 
-def project_releases(ctx: Ctx) -> Reply:
+def create_tenanted_v1(ctx: Ctx) -> Reply:
     require_space(ctx)
-    project = ctx.col("projects").get(ctx.params["id"])
-    if project is None:
-        raise not_found(ctx.params["id"])
-    path = f"{ctx.prefix}/projects/{project['Id']}/releases"
-    return 200, envelope(
-        _releases(ctx, project["Id"]), ctx.query, item_type="Release", path=path,
-        template=path + "{/version}{?skip,take,searchByVersion}",
-        render=lambda r: render_release(ctx, r),
+    body = ctx.json_body()
+    rel = _release_by_version(ctx, body)
+    env = _named(ctx, "environments", body.get("EnvironmentName"), "environment")
+    tenants = [_named(ctx, "tenants", n, "tenant") for n in ctx.list_field(body, "Tenants")]
+    if not tenants:
+        raise invalid("Name at least one tenant (Tenants) to deploy to.")
+    options = _v1_options(ctx, body)
+    skip, machines = options["SkipActions"], options["SpecificMachineIds"]
+    for tenant in tenants:
+        check_deployable(ctx, rel, env, tenant["Id"])
+    return _v1_reply(
+        [start_deployment(ctx, rel, env, t["Id"], skip=skip, machines=machines, options=options)
+         for t in tenants]
     )  # fmt: skip
 
 
-def get_release(ctx: Ctx) -> Reply:
+def delete_deployment(ctx: Ctx) -> Reply:
     require_space(ctx)
-    rel = ctx.st.releases.get(ctx.params["id"])
-    if rel is None or rel.space_id != ctx.space_id:
+    dep = ctx.st.deployments.get(ctx.params["id"])
+    if dep is None or dep.space_id != ctx.space_id:
         raise not_found(ctx.params["id"])
-    return 200, render_release(ctx, rel)
+    task = ctx.st.tasks.get(dep.task_id)
+    if task is not None and task.state(now()) in ("Queued", "Executing"):
+        raise invalid("This deployment is still running; cancel its task first.")
+    ctx.st.tasks.pop(dep.task_id, None)
+    ctx.st.runs.pop(dep.task_id, None)
+    del ctx.st.deployments[dep.id]
+    return 200, None
 
 
 def release_deployments(ctx: Ctx) -> Reply:
@@ -247,7 +271,13 @@ def register(router: Router) -> None:
     router.space("GET", "/deployments", list_deployments)
     router.space("GET", "/deployments/{id}", get_deployment)
     router.space("POST", "/deployments", create_deployment, permission="DeploymentCreate")
-    router.space("GET", "/releases", list_releases)
-    router.space("GET", "/releases/{id}", get_release)
+    router.space("DELETE", "/deployments/{id}", delete_deployment, permission="DeploymentDelete")
+    router.space(
+        "POST", "/deployments/create/untenanted/v1", create_untenanted_v1,
+        permission="DeploymentCreate", swagger=None, legacy_swagger=None, with_default=False,
+    )  # fmt: skip
+    router.space(
+        "POST", "/deployments/create/tenanted/v1", create_tenanted_v1,
+        permission="DeploymentCreate", swagger=None, legacy_swagger=None, with_default=False,
+    )  # fmt: skip
     router.space("GET", "/releases/{id}/deployments", release_deployments)
-    router.space("GET", "/projects/{id}/releases", project_releases)

@@ -9,7 +9,9 @@ from typing import Any
 from octosim import resources as R
 from octosim.api_core import require_space
 from octosim.errors import invalid, not_found
+from octosim.lifecycles import normalize_phases
 from octosim.paging import bool_param, csv_param, envelope, filter_common, param, q
+from octosim.processes import new_process
 from octosim.routing import Ctx, Reply, Router
 from octosim.state import Doc, now
 
@@ -378,11 +380,16 @@ def make_create(kind: Kind) -> Callable[[Ctx], Reply]:
         _validate(ctx, kind, body, None)
         doc = kind.build(ctx, body)
         R.apply_body(doc, body, kind.read_only)
+        if kind.name == "lifecycles":
+            normalize_phases(ctx.col("environments"), doc)
         doc["Name"] = doc["Name"].strip()
         if "Slug" in doc and not doc.get("Slug"):
             doc["Slug"] = R.slug_of(doc["Name"])
         R.stamp(doc, ctx.username, now())
         ctx.col(kind.name)[doc["Id"]] = doc
+        if kind.name == "projects":
+            ident = doc["DeploymentProcessId"]
+            ctx.st.processes[ident] = new_process(ident, doc["Id"], doc["SpaceId"])
         return 201, render(ctx, kind, doc)
 
     return handler
@@ -394,6 +401,10 @@ def make_update(kind: Kind) -> Callable[[Ctx], Reply]:
         body = ctx.json_body()
         _validate(ctx, kind, body, doc["Id"])
         previous = dict(doc)
+        if kind.name == "lifecycles":
+            checked = {"Phases": body.get("Phases", doc["Phases"])}
+            normalize_phases(ctx.col("environments"), checked)
+            body = {**body, "Phases": checked["Phases"]}
         R.apply_body(doc, body, kind.read_only)
         doc["Name"] = doc["Name"].strip()
         if kind.name == "actiontemplates":
@@ -429,6 +440,7 @@ def make_delete(kind: Kind) -> Callable[[Ctx], Reply]:
                     proj["IncludedLibraryVariableSetIds"].remove(doc["Id"])
         if kind.name == "projects":
             _delete_project_history(ctx, doc["Id"])
+            st.processes.pop(doc["DeploymentProcessId"], None)
         if kind.name == "environments":
             _forget_environment(ctx, doc["Id"])
         if kind.name == "actiontemplates":

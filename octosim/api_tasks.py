@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from octosim.api_core import require_space
+from octosim.engine import replay
 from octosim.errors import invalid, not_found
 from octosim.paging import bool_param, csv_param, envelope, param
+from octosim.processes import frozen_doc
 from octosim.resources import iso
 from octosim.routing import Ctx, RawBody, Reply, Router
-from octosim.state import FINAL_STATES, Doc, TaskRec, now
+from octosim.state import FINAL_STATES, Doc, InstanceState, TaskRec, now
 
 TASK_QUERY = (
     "{?skip,active,environment,tenant,runbook,project,name,node,running,states,"
@@ -46,7 +48,8 @@ def _duration(seconds: float) -> str:
     return f"{hours} hour{'s' if hours != 1 else ''}"
 
 
-def render_task(task: TaskRec, moment: float) -> Doc:
+def render_task(task: TaskRec, moment: float, st: InstanceState | None = None) -> Doc:
+    run = st.runs.get(task.id) if st is not None else None
     state = task.state(moment)
     done = state in FINAL_STATES
     started = task.start_time is not None and moment >= task.start_time
@@ -55,7 +58,9 @@ def render_task(task: TaskRec, moment: float) -> Doc:
     if started and task.start_time is not None:
         duration = _duration((end or moment) - task.start_time)
     args: dict[str, Any] = {}
-    if task.deployment_id:
+    if task.name == "RunbookRun":
+        args["RunbookRunId"] = task.deployment_id
+    elif task.deployment_id:
         args["DeploymentId"] = task.deployment_id
     elif task.name == "Health":
         args = {"EnvironmentId": None, "MachineIds": [], "Timeout": "00:05:00"}
@@ -73,13 +78,13 @@ def render_task(task: TaskRec, moment: float) -> Doc:
         "StartTime": iso(task.start_time) if started else None,
         "LastUpdatedTime": iso(end or (task.start_time if started else task.queue_time)),
         "CompletedTime": iso(end),
-        "ServerNode": "OctopusServerNodes-1" if started else None,
+        "ServerNode": (run["node"] if run else "OctopusServerNodes-1") if started else None,
         "Duration": duration,
         "ErrorMessage": task.error if done and state != "Success" else "",
         "HasBeenPickedUpByProcessor": started,
         "IsCompleted": done,
         "FinishedSuccessfully": state == "Success",
-        "HasPendingInterruptions": False,
+        "HasPendingInterruptions": bool(run and run["waiting"] and not done),
         "CanRerun": done,
         "HasWarningsOrErrors": state in ("Failed", "TimedOut"),
         "Links": {
@@ -145,7 +150,8 @@ def _task_filters(ctx: Ctx, moment: float) -> list[Callable[[TaskRec], bool]]:
     if bool_param(q, "running"):
         checks.append(lambda t: t.state(moment) == "Executing")
     if bool_param(q, "hasPendingInterruptions"):
-        checks.append(lambda t: False)
+        runs = ctx.st.runs
+        checks.append(lambda t: bool(t.id in runs and runs[t.id]["waiting"]))
     if bool_param(q, "hasWarningsOrErrors"):
         checks.append(lambda t: t.state(moment) in ("Failed", "TimedOut"))
     for stem, getter in (
@@ -193,7 +199,7 @@ def list_tasks(ctx: Ctx) -> Reply:
         item_type="Task",
         path=path,
         template=path + "{/id}" + TASK_QUERY,
-        render=lambda t: render_task(t, moment),
+        render=lambda t: render_task(t, moment, st),
         extra={"TotalCounts": {s: totals.get(s, 0) for s in all_states}},
     )
 
@@ -208,14 +214,22 @@ def _task(ctx: Ctx) -> TaskRec:
 
 
 def get_task(ctx: Ctx) -> Reply:
-    return 200, render_task(_task(ctx), now())
+    return 200, render_task(_task(ctx), now(), ctx.st)
 
 
 def task_details(ctx: Ctx) -> Reply:
     task = _task(ctx)
     moment = now()
-    rendered = render_task(task, moment)
+    rendered = render_task(task, moment, ctx.st)
     done = rendered["IsCompleted"]
+    run = _run_of(ctx, task, moment)
+    children = _step_nodes(task, run) if run else []
+    finished = sum(1 for c in children if c["Status"] not in ("Pending", "Running"))
+    percent = 100 if done else (int(100 * finished / len(children)) if children else 50)
+    root_status = {"Success": "Success", "Queued": "Pending", "Executing": "Running"}.get(
+        rendered["State"], "Failed" if rendered["State"] != "Canceled" else "Canceled"
+    )
+    root_log = [_element(e) for e in (run["log"] if run else []) if e[3] == -1]
     return 200, {
         "Id": task.id,
         "Task": rendered,
@@ -223,25 +237,67 @@ def task_details(ctx: Ctx) -> Reply:
             {
                 "Id": f"ServerTasks-{task.id}",
                 "Name": task.description,
-                "Status": "Success"
-                if rendered["State"] == "Success"
-                else ("Running" if not done else "Failed"),
-                "Children": [],
+                "Status": root_status,
+                "Children": children,
                 "ShowAtSummaryLevel": True,
-                "LogElements": [],
-                "ProgressPercentage": 100 if done else 50,
+                "LogElements": root_log,
+                "ProgressPercentage": percent,
                 "ProgressMessage": None,
                 "Started": rendered["StartTime"],
                 "Ended": rendered["CompletedTime"],
             }
         ],
         "Progress": {
-            "ProgressPercentage": 100 if done else 50,
+            "ProgressPercentage": percent,
             "EstimatedTimeRemaining": "" if done else "a few seconds",
         },
-        "PhysicalLogSize": 1024,
+        "PhysicalLogSize": sum(len(e[2]) + 40 for e in run["log"]) if run else 1024,
+        "LastModifiedOn": rendered["LastUpdatedTime"],
+        "LastModifiedBy": None,
         "Links": {"Self": f"/api/tasks/{task.id}/details"},
     }
+
+
+def _run_of(ctx: Ctx, task: TaskRec, moment: float) -> Doc | None:
+    """The engine's run of a task, or one replayed from the release's process for a
+    deployment of the generated history."""
+    run = ctx.st.runs.get(task.id)
+    if run is not None or task.name != "Deploy":
+        return run
+    dep = ctx.st.deployments.get(task.deployment_id or "")
+    rel = ctx.st.releases.get(dep.release_id) if dep else None
+    if rel is None:
+        return None
+    process = frozen_doc(
+        ctx.st, f"deploymentprocess-{rel.project_id}-s-{rel.id.rsplit('-', 1)[-1]}"
+    )
+    return replay(ctx.st, task, process or {"Steps": []}, moment)
+
+
+def _element(entry: list[Any]) -> Doc:
+    return {"Category": entry[1], "MessageText": entry[2], "OccurredAt": iso(entry[0]),
+            "Detail": None}  # fmt: skip
+
+
+def _step_nodes(task: TaskRec, run: Doc) -> list[Doc]:
+    out = []
+    for index, step in enumerate(run["steps"]):
+        status = {"Running": "Running", "Pending": "Pending"}.get(step["status"], step["status"])
+        out.append(
+            {
+                "Id": f"ServerTasks-{task.id}_step{index + 1}",
+                "Name": f"Step {index + 1}: {step['name']}",
+                "Status": status,
+                "Children": [],
+                "ShowAtSummaryLevel": True,
+                "LogElements": [_element(e) for e in run["log"] if e[3] == index],
+                "ProgressPercentage": 100 if status not in ("Pending", "Running") else 0,
+                "ProgressMessage": None,
+                "Started": iso(step["started"]),
+                "Ended": iso(step["ended"]),
+            }
+        )
+    return out
 
 
 def task_raw(ctx: Ctx) -> Reply:
@@ -251,8 +307,13 @@ def task_raw(ctx: Ctx) -> Reply:
         f"Task ID:        {task.id}",
         f"Task status:    {task.state(moment)}",
         f"Task queued:    {iso(task.queue_time)}",
+        f"Task started:   {iso(task.start_time) if task.start_time else ''}",
         task.description,
     ]
+    run = _run_of(ctx, task, moment)
+    for ts, category, message, _step in run["log"] if run else []:
+        stamp = datetime.fromtimestamp(ts, tz=UTC).strftime("%H:%M:%S")
+        lines.append(f"{stamp}   {category:<8} |   {message}")
     return 200, RawBody(("\n".join(lines) + "\n").encode(), "text/plain; charset=utf-8")
 
 
@@ -264,6 +325,27 @@ def cancel_task(ctx: Ctx) -> Reply:
         task.final_state = "Canceled"
         task.error = "The task was canceled."
     return 200, render_task(task, moment)
+
+
+def queued_behind(ctx: Ctx) -> Reply:
+    """The engine's tasks queued ahead of this one (what it waits for)."""
+    task = _task(ctx)
+    moment = now()
+    ahead = []
+    if task.state(moment) == "Queued":
+        ahead = [
+            t
+            for tid in ctx.st.active
+            if (t := ctx.st.tasks.get(tid)) is not None
+            and t.state(moment) == "Queued"
+            and (t.queue_time, t.id) < (task.queue_time, task.id)
+        ]
+        ahead.sort(key=lambda t: (t.queue_time, t.id))
+    path = f"/api/tasks/{task.id}/queued-behind"
+    return 200, envelope(
+        ahead, ctx.query, item_type="Task", path=path, template=path + "{?skip,take}",
+        render=lambda t: render_task(t, moment, ctx.st),
+    )  # fmt: skip
 
 
 def task_types(ctx: Ctx) -> Reply:
@@ -278,6 +360,7 @@ def register(router: Router) -> None:
         ("/tasks/{id}/details", task_details),
         ("/tasks/{id}/raw", task_raw),
         ("/tasks/tasktypes", task_types),
+        ("/tasks/{id}/queued-behind", queued_behind),
     ):
         router.system("GET", tail, handler)
         router.space("GET", tail, handler, with_default=False)

@@ -9,6 +9,7 @@ from octosim import resources as R
 from octosim.api_core import require_space
 from octosim.errors import MSG_CONCURRENCY, ApiError, invalid, not_found
 from octosim.paging import csv_param
+from octosim.processes import freeze_shared, frozen_doc
 from octosim.routing import Ctx, Reply, Router
 from octosim.state import Doc, now
 
@@ -63,6 +64,10 @@ def _get_set(ctx: Ctx) -> Doc:
 
 
 def get_variables(ctx: Ctx) -> Reply:
+    require_space(ctx)
+    frozen = frozen_doc(ctx.st, ctx.params["id"])
+    if frozen is not None and frozen["SpaceId"] == ctx.space_id:
+        return 200, render_set(ctx, frozen)  # a release's or runbook snapshot's copy
     return 200, render_set(ctx, _get_set(ctx))
 
 
@@ -140,6 +145,7 @@ def put_variables(ctx: Ctx) -> Reply:
                 )
     if errors:
         raise invalid(*errors)
+    freeze_shared(ctx.st, vs["OwnerId"])
     vs["Variables"] = merged
     vs["Version"] = int(vs["Version"]) + 1
     R.stamp(vs, ctx.username, now())

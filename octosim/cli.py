@@ -81,6 +81,26 @@ def parser() -> argparse.ArgumentParser:
         "--state-file", default=None, help="load state from / save state to this JSON file"
     )
     p.add_argument(
+        "--state-dir",
+        default=None,
+        help="keep the state file and built-in feed packages in this folder across restarts",
+    )
+    p.add_argument(
+        "--step-ms",
+        type=int,
+        default=0,
+        help="how long each deployment step takes (default 1500 ms; the step_ms fault)",
+    )
+    p.add_argument(
+        "--projects", type=int, default=None, help="projects per space (default: 4-10 at random)"
+    )
+    p.add_argument(
+        "--steps", type=int, default=None, help="steps per generated process (default: 2-5)"
+    )
+    p.add_argument(
+        "--nodes", type=int, default=1, help="server nodes per instance (an HA cluster when > 1)"
+    )
+    p.add_argument(
         "--save-every",
         type=float,
         default=0.0,
@@ -113,12 +133,17 @@ async def run(args: argparse.Namespace) -> int:
         "jitter_ms": args.jitter_ms,
         "error_rate": args.error_rate,
         "error_status": args.error_status,
+        "step_ms": max(0, args.step_ms),
     }
     sim = Simulator(
         host=args.host,
         port=args.port,
         seed=args.seed,
         state_file=args.state_file,
+        state_dir=args.state_dir,
+        nodes=max(1, args.nodes),
+        projects=args.projects,
+        steps=args.steps,
         default_faults=faults,
         live_activity=args.live_activity,
         save_every=args.save_every,

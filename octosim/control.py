@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from octosim import engine
 from octosim.instance import DEFAULT_VERSION, Instance
 from octosim.operations import add_activity, edit_team, edit_variable_set, truth
+from octosim.state import now
 
 if TYPE_CHECKING:
     from octosim.server import Simulator
@@ -96,6 +98,7 @@ class ControlApi:
                 spaces=int(body.get("spaces", 3)),
                 version=str(body.get("version") or DEFAULT_VERSION),
                 seed=body.get("seed"),
+                nodes=int(body.get("nodes") or 0) or None,
             )
         except (ValueError, TypeError) as err:
             return _error(400, str(err))
@@ -175,9 +178,34 @@ class ControlApi:
             return _error(404, "no such team")
         return web.json_response(doc)
 
+    async def set_node(self, request: web.Request) -> web.StreamResponse:
+        """Make a server node unhealthy (``offline``: it stops taking tasks and its last-seen
+        time goes stale), draining (``draining``: maintenance mode, no new tasks) or change
+        its task cap (``max_concurrent_tasks``)."""
+        inst = self.find(request)
+        wanted = request.match_info["node"]
+        node = next((n for n in engine.nodes(inst) if wanted in (n["Id"], n["Name"])), None)
+        if node is None:
+            return _error(404, "no such node")
+        try:
+            body = await _body(request)
+            unknown = set(body) - {"offline", "draining", "max_concurrent_tasks"}
+            if unknown:
+                raise ValueError(f"unknown node setting(s): {', '.join(sorted(unknown))}")
+            if "max_concurrent_tasks" in body:
+                node["MaxConcurrentTasks"] = max(0, int(body["max_concurrent_tasks"]))
+        except (ValueError, TypeError) as err:
+            return _error(400, str(err))
+        if "offline" in body:
+            node["Offline"] = bool(body["offline"])
+        if "draining" in body:
+            node["IsInMaintenanceMode"] = bool(body["draining"])
+        engine.advance(inst, now())
+        return web.json_response(node)
+
     async def save(self, request: web.Request) -> web.StreamResponse:
         if self.sim.state_file is None:
-            return _error(400, "octosim was started without --state-file")
+            return _error(400, "octosim was started without --state-file or --state-dir")
         self.sim.save()
         return web.json_response({"saved": str(self.sim.state_file)})
 
@@ -200,4 +228,6 @@ def register(app: web.Application, sim: Simulator) -> None:
     r.add_post("/_sim/instances/{slug}/variables/{vsid}", c.edit_variables)
     r.add_get("/_sim/instances/{slug}/variables/{vsid}", c.stored_variables)
     r.add_post("/_sim/instances/{slug}/teams/{team}", c.edit_team_doc)
+    r.add_put("/_sim/instances/{slug}/nodes/{node}", c.set_node)
+    r.add_post("/_sim/instances/{slug}/nodes/{node}", c.set_node)
     r.add_post("/_sim/save", c.save)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import random
 import re
+import shutil
+import tempfile
 import uuid
 from collections import Counter
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from octosim.state import InstanceState, now
@@ -29,6 +32,12 @@ class Faults:
     rate_limit_retry_after: int | None = None
     rate_limit_count: int | None = None  # how many requests get 429 before it clears
     slow_body_ms: int = 0
+    # the release pipeline: how long each deployment step takes (0: the default, 1.5 s),
+    # steps that fail ({project id or name or "*": step name or "*"}) and projects whose
+    # deployments stop on a manual intervention before their first step
+    step_ms: int = 0
+    failing_steps: dict[str, str] = field(default_factory=dict)
+    interventions: list[str] = field(default_factory=list)
 
     def update(self, values: dict[str, Any]) -> None:
         names = {f.name for f in fields(self)}
@@ -40,6 +49,12 @@ class Faults:
                 continue
             if key == "offline" and value not in (None, "refuse", "hang"):
                 raise ValueError("offline must be 'refuse', 'hang' or null")
+            if key == "failing_steps" and not isinstance(value, dict):
+                raise ValueError("failing_steps must be an object {project: step}")
+            if key == "interventions" and not isinstance(value, list):
+                raise ValueError("interventions must be a list of project ids or names")
+            if key == "step_ms" and (not isinstance(value, int) or value < 0):
+                raise ValueError("step_ms must be a whole number of milliseconds >= 0")
             if key == "error_status" and (
                 not isinstance(value, int) or isinstance(value, bool) or not 500 <= value <= 599
             ):
@@ -70,6 +85,7 @@ class Instance:
         seed: int,
         version: str = DEFAULT_VERSION,
         spaces: int = 3,
+        nodes: int = 1,
     ) -> None:
         rng = random.Random(f"octosim-keys/{seed}/{slug}")
         self.name = name
@@ -83,6 +99,11 @@ class Instance:
         # drawn last so the keys and installation id above stay what they always were
         self.no_permission_api_key = make_key(rng)
         self.node_name = f"octopus-{slug}-node1"
+        self.nodes_count = max(1, nodes)
+        self.projects: int | None = None  # projects per space (default: 4-10 at random)
+        self.steps: int | None = None  # steps per generated process (default: 2-5)
+        self._data_dir: Path | None = None
+        self.temporary_dir = False
         self.anchor = now()  # "now" at creation: history is spread over the 90 days before it
         self.faults = Faults()
         self.fault_rng = random.Random(f"octosim-faults/{seed}/{slug}")
@@ -90,6 +111,26 @@ class Instance:
         self.dedicated_port: int | None = None
         self._state: InstanceState | None = None
         self._no_permission_user: str | None = None
+
+    @property
+    def data_dir(self) -> Path:
+        """Where this instance keeps files (built-in feed packages): under the simulator's
+        state directory, or a temporary folder."""
+        if self._data_dir is None:
+            self._data_dir = Path(tempfile.mkdtemp(prefix=f"octosim-{self.slug}-"))
+            self.temporary_dir = True
+        return self._data_dir
+
+    @data_dir.setter
+    def data_dir(self, path: Path) -> None:
+        self._data_dir = path
+
+    def discard_files(self) -> None:
+        """Remove a temporary data folder (never one under ``--state-dir``)."""
+        if self.temporary_dir and self._data_dir is not None:
+            shutil.rmtree(self._data_dir, ignore_errors=True)
+            self._data_dir = None
+            self.temporary_dir = False
 
     @property
     def loaded(self) -> bool:
@@ -156,6 +197,9 @@ class Instance:
             "read_only_api_key": self.read_only_api_key,
             "no_permission_api_key": self.no_permission_api_key,
             "installation_id": self.installation_id,
+            "nodes": self.nodes_count,
+            "projects": self.projects,
+            "steps": self.steps,
             "anchor": self.anchor,
             "state": self._state.to_json() if self._state is not None else None,
         }
@@ -168,7 +212,10 @@ class Instance:
             seed=data["seed"],
             version=data["version"],
             spaces=data["spaces"],
+            nodes=data.get("nodes", 1),
         )
+        inst.projects = data.get("projects")
+        inst.steps = data.get("steps")
         inst.api_key = data["api_key"]
         inst.read_only_api_key = data["read_only_api_key"]
         # a state file written before the third key existed keeps the generated one

@@ -9,61 +9,26 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from octosim import engine
 from octosim import resources as R
+from octosim.history import live_deployment
 from octosim.instance import Instance
-from octosim.seed import OUTCOME_WEIGHTS, _pick, add_deployment
-from octosim.state import Doc, ReleaseRec, now
+from octosim.processes import freeze_shared
+from octosim.state import Doc, now
 
 
 def add_activity(
     inst: Instance, deployments: int = 1, rng: random.Random | None = None
 ) -> list[str]:
-    """Start ``deployments`` new deployments now; each is queued, runs for a few seconds
-    and then finishes with a realistic outcome (its state follows the clock)."""
+    """Start ``deployments`` new deployments now through the release pipeline: sometimes a
+    new build and release, then the next environment of its lifecycle; each is queued and
+    run step by step by the task engine."""
     rng = rng or random.Random()
-    st = inst.state
-    created: list[str] = []
-    spaces = [s for s in st.spaces if st.col(s, "projects") and st.col(s, "environments")]
+    created = []
     for _ in range(deployments):
-        if not spaces:
-            break
-        space_id = rng.choice(spaces)
-        project = rng.choice(list(st.col(space_id, "projects").values()))
-        envs = sorted(st.col(space_id, "environments").values(), key=lambda e: e["SortOrder"])
-        channel = next(
-            (
-                c["Id"]
-                for c in st.col(space_id, "channels").values()
-                if c["ProjectId"] == project["Id"]
-            ),
-            "Channels-0",
-        )
-        existing = [r for r in st.releases.values() if r.project_id == project["Id"]]
-        stamp = now()
-        if not existing or rng.random() < 0.4:
-            number = len(existing) + 1
-            rel = ReleaseRec(
-                st.next_id("Releases"), space_id, project["Id"], channel,
-                f"2.{number // 10}.{number}", stamp, "Created by live activity",
-            )  # fmt: skip
-            st.releases[rel.id] = rel
-        else:
-            rel = max(existing, key=lambda r: r.assembled)
-        env = rng.choice(envs)
-        dep = add_deployment(
-            st,
-            rng,
-            rel,
-            env,
-            stamp,
-            outcome=_pick(rng, OUTCOME_WEIGHTS),
-            duration=rng.uniform(3, 20),
-        )
-        task = st.tasks[dep.task_id]
-        task.start_time = stamp + rng.uniform(0.5, 2.0)
-        if task.complete_time is not None:
-            task.complete_time = task.start_time + rng.uniform(2, 15)
-        created.append(dep.id)
+        dep_id = live_deployment(inst, rng)
+        if dep_id is not None:
+            created.append(dep_id)
     return created
 
 
@@ -97,6 +62,8 @@ def truth(inst: Instance) -> dict[str, Any]:
     """What is really on the instance, for assertions and dashboards to compare with."""
     st = inst.state
     moment = now()
+    engine.advance(inst, moment)
+    running = engine.running_per_node(st)
     spaces: dict[str, Any] = {}
     variable_sets = _variable_sets_by_space(st.variable_sets.values())
     for space_id, space in st.spaces.items():
@@ -130,6 +97,11 @@ def truth(inst: Instance) -> dict[str, Any]:
             "action_templates": len(st.col(space_id, "actiontemplates")),
             "variable_sets": variable_sets.get(space_id, {}),
             "releases": sum(1 for r in st.releases.values() if r.space_id == space_id),
+            "packages": sum(1 for p in st.packages.values() if p["SpaceId"] == space_id),
+            "runbooks": len(st.col(space_id, "runbooks")),
+            "pending_interruptions": sum(
+                1 for i in st.interruptions.values() if i["SpaceId"] == space_id and i["IsPending"]
+            ),
             "deployments_total": sum(by_state.values()),
             "deployments_by_state": dict(by_state),
             "deployments": [
@@ -152,6 +124,17 @@ def truth(inst: Instance) -> dict[str, Any]:
         "teams": len(st.sys("teams")),
         "users": len(st.sys("users")),
         "tasks_total": len(st.tasks),
+        "nodes": [
+            {
+                "id": n["Id"],
+                "name": n["Name"],
+                "max_concurrent_tasks": n["MaxConcurrentTasks"],
+                "running": running.get(n["Id"], 0),
+                "offline": n["Offline"],
+                "draining": n["IsInMaintenanceMode"],
+            }
+            for n in engine.nodes(inst)
+        ],
     }
 
 
@@ -164,6 +147,7 @@ def edit_variable_set(inst: Instance, variable_set_id: str, change: dict[str, An
     vs = st.variable_sets.get(variable_set_id)
     if vs is None:
         raise KeyError(variable_set_id)
+    freeze_shared(st, vs["OwnerId"])
     variables: list[Doc] = vs["Variables"]
     for name, value in (change.get("set") or {}).items():
         match = next((v for v in variables if v["Name"] == name), None)

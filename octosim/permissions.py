@@ -78,13 +78,29 @@ _VIEW = {
     "reporting": "DeploymentView",
     "maintenanceconfiguration": "ConfigureServer",
     "serverstatus": None,
-    "octopusservernodes": None,
+    "octopusservernodes": "ConfigureServer",  # ping is anonymous (auth=False)
     "licenses": None,
+    "packages": "FeedView",
+    "deploymentprocesses": "ProcessView",
+    "channels": "ProjectView",
+    "interruptions": "InterruptionView",
+    "runbooks": "RunbookView",
+    "runbookprocesses": "RunbookView",
+    "runbooksnapshots": "RunbookView",
+    "runbookruns": "RunbookRunView",
+    "runbook-runs": "RunbookRunView",
 }
 # nested collections read with the permission of what they list
 _NESTED_VIEW = {
     ("projects", "releases"): "ReleaseView",
     ("environments", "machines"): "MachineView",
+    ("projects", "deploymentprocesses"): "ProcessView",
+    ("projects", "runbooks"): "RunbookView",
+    ("projects", "runbooksnapshots"): "RunbookView",
+    ("projects", "runbookprocesses"): "RunbookView",
+    ("tenants", "variables"): "TenantView",
+    ("feeds", "packages"): "FeedView",
+    ("runbooksnapshots", "runbookruns"): "RunbookRunView",
 }
 
 

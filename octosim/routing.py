@@ -8,9 +8,9 @@ registers all three; the route table is also what the Swagger conformance test w
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from multidict import MultiMapping
@@ -83,12 +83,27 @@ class Ctx:
             raise invalid("The request body must be a JSON object.")
         return self.body
 
+    def list_field(self, body: dict[str, Any], name: str) -> list[Any]:
+        """``body[name]`` as a list (missing or null: empty); anything else is a 400."""
+        value = body.get(name)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise invalid(f"The {name} field must be a list.")
+        return value
+
     def require_write(self, permission: str) -> None:
         if self.access != "full":
             raise forbidden(permission)
 
 
-Handler = Callable[[Ctx], Reply]
+def system_ctx(inst: Instance, space_id: str) -> Ctx:
+    """A full-access context without a request, for the simulator's own use of the API's
+    services (seeding history and live activity through the real pipeline)."""
+    return Ctx(inst, cast(web.Request, None), {}, space_id, "full", form="space")
+
+
+Handler = Callable[[Ctx], Reply | Awaitable[Reply]]
 
 
 @dataclass

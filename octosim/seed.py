@@ -107,6 +107,7 @@ def _uuid(rng: random.Random) -> str:
 def generate(inst: Instance) -> InstanceState:
     rng = random.Random(f"octosim/{inst.seed}/{inst.slug}")
     st = InstanceState()
+    st.shape = {k: v for k, v in (("projects", inst.projects), ("steps", inst.steps)) if v}
     _system(st, rng)
     for index in range(inst.spaces_count):
         ident = st.next_id("Spaces")
@@ -119,6 +120,11 @@ def generate(inst: Instance) -> InstanceState:
     _stamp_all(st, rng, inst.anchor)
     # added after the rest (and stamped without the rng) so earlier content is unchanged
     ensure_no_permission_user(st, inst.anchor - HISTORY_DAYS * DAY)
+    inst.set_state(st)
+    from octosim.history import seed_space  # local: history uses the API's services
+
+    for number, space_id in enumerate(list(st.spaces)):
+        seed_space(inst, space_id, inst.anchor, stuck=number == 0)
     return st
 
 
@@ -267,7 +273,16 @@ def _projects(
     lvs_ids = _library_sets(st, rng, space_id, env_docs)
     lifecycle_id = next(iter(col(space_id, "lifecycles")))
     projects = []
-    for name in rng.sample(PROJECT_NAMES, rng.randint(4, 10)):
+    wanted = st.shape.get("projects")
+    if wanted:  # a configured size (--projects): the names repeat with a number
+        names = [
+            PROJECT_NAMES[i % len(PROJECT_NAMES)]
+            + (f" {i // len(PROJECT_NAMES) + 1}" if i >= len(PROJECT_NAMES) else "")
+            for i in range(wanted)
+        ]
+    else:
+        names = rng.sample(PROJECT_NAMES, rng.randint(4, 10))
+    for name in names:
         proj = R.project(
             st,
             space_id,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import random
+import subprocess
+import tempfile
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -14,19 +17,29 @@ from aiohttp import web
 
 from octosim import (
     api_admin,
+    api_channels,
     api_core,
     api_deployments,
+    api_interruptions,
+    api_packages,
+    api_processes,
+    api_progression,
+    api_releases,
     api_reporting,
+    api_runbooks,
     api_space,
     api_system,
     api_tasks,
+    api_tenant_variables,
     api_users,
     api_variables,
+    engine,
 )
 from octosim.errors import ApiError, forbidden, invalid, unauthorized
 from octosim.instance import DEFAULT_VERSION, Instance, slugify
 from octosim.operations import add_activity
 from octosim.routing import Ctx, RawBody, Route, Router
+from octosim.state import now
 
 log = logging.getLogger("octosim")
 HANG_SECONDS = 24 * 3600
@@ -44,6 +57,14 @@ def build_router() -> Router:
     api_deployments.register(router)
     api_reporting.register(router)
     api_admin.register(router)
+    api_packages.register(router)
+    api_processes.register(router)
+    api_channels.register(router)
+    api_releases.register(router)
+    api_progression.register(router)
+    api_interruptions.register(router)
+    api_runbooks.register(router)
+    api_tenant_variables.register(router)
     return router
 
 
@@ -96,17 +117,30 @@ class Simulator:
         port: int = 0,
         seed: int = 1,
         state_file: str | None = None,
+        state_dir: str | None = None,
         default_faults: dict[str, Any] | None = None,
         live_activity: float = 0.0,
         save_every: float = 0.0,
+        nodes: int = 1,
+        projects: int | None = None,
+        steps: int | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.seed = seed
+        # --state-dir holds the state file and every instance's files (packages)
+        self.state_dir = Path(state_dir) if state_dir else None
+        if self.state_dir is not None:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            state_file = state_file or str(self.state_dir / "state.json")
         self.state_file = Path(state_file) if state_file else None
         self.default_faults = dict(default_faults or {})
         self.live_activity = live_activity
         self.save_every = save_every
+        self.nodes = nodes  # server nodes per instance (an HA cluster when > 1)
+        self.temp_root: Path | None = None  # package files when there is no --state-dir
+        self.projects = projects  # generated projects per space (None: 4-10)
+        self.steps = steps  # steps per generated process (None: 2-5)
         self.instances: dict[str, Instance] = {}
         self.router = build_router()
         self.app = web.Application(client_max_size=32 * 1024 * 1024)
@@ -138,6 +172,7 @@ class Simulator:
         if self.port == 0 and server is not None:
             sockets = getattr(server, "sockets", None) or []
             self.port = sockets[0].getsockname()[1]
+        self._bg.append(asyncio.create_task(self._engine_loop()))
         if self.live_activity > 0:
             self._bg.append(asyncio.create_task(self._activity_loop()))
         if self.save_every > 0 and self.state_file is not None:
@@ -151,11 +186,30 @@ class Simulator:
             self.save()
         if self.runner is not None:
             await self.runner.cleanup()
+        if self.temp_root is not None:
+            # thousands of small package files: removed by a detached process so that
+            # stopping stays quick
+            subprocess.Popen(
+                ["rm", "-rf", str(self.temp_root)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
 
     async def _save_loop(self) -> None:
         while True:
             await asyncio.sleep(self.save_every)
             self.save()
+
+    async def _engine_loop(self) -> None:
+        """Queued tasks start and steps finish even when nobody asks (requests also
+        advance an instance before they are answered)."""
+        while True:
+            await asyncio.sleep(0.25)
+            moment = now()
+            for inst in list(self.instances.values()):
+                if inst.loaded and inst.state.active:
+                    engine.advance(inst, moment)
 
     async def _activity_loop(self) -> None:
         while True:
@@ -181,16 +235,37 @@ class Simulator:
         spaces: int = 3,
         version: str = DEFAULT_VERSION,
         seed: int | None = None,
+        nodes: int | None = None,
     ) -> Instance:
         if not name:
             name = f"octopus-{len(self.instances) + 1}"
         slug = self.unique_slug(name)
         inst = Instance(
-            name, slug, seed=self.seed if seed is None else seed, version=version, spaces=spaces
+            name,
+            slug,
+            seed=self.seed if seed is None else seed,
+            version=version,
+            spaces=spaces,
+            nodes=nodes or self.nodes,
         )
         inst.faults.update(self.default_faults)
+        inst.projects, inst.steps = self.projects, self.steps
+        self._place(inst)
         self.instances[slug] = inst
         return inst
+
+    def _place(self, inst: Instance) -> None:
+        if self.state_dir is not None:
+            inst.data_dir = self.state_dir / "instances" / inst.slug
+            return
+        if self.state_file is not None:
+            # a state file alone keeps the package files beside it, so they outlive a restart
+            inst.data_dir = self.state_file.with_name(self.state_file.name + ".files") / inst.slug
+            return
+        if self.temp_root is None:
+            self.temp_root = Path(tempfile.mkdtemp(prefix="octosim-"))
+        inst.data_dir = self.temp_root / inst.slug
+        inst.temporary_dir = True
 
     async def add_dedicated_port(self, inst: Instance) -> None:
         assert self.runner is not None
@@ -220,6 +295,7 @@ class Simulator:
 
     async def remove_instance(self, slug: str) -> None:
         inst = self.instances.pop(slug)
+        inst.discard_files()
         site = self.sites.pop(inst.slug, None)
         if site is not None:
             await site.stop()
@@ -252,6 +328,7 @@ class Simulator:
         for raw in data["instances"]:
             inst = Instance.from_json(raw)
             inst.faults.update(self.default_faults)
+            self._place(inst)
             self.instances[inst.slug] = inst
         return True
 
@@ -335,14 +412,23 @@ class Simulator:
     ) -> tuple[int, Any, dict[str, str]]:
         try:
             route, params = self.router.resolve(request.method, tail)
+            if inst.loaded:
+                engine.advance(inst, now())
             ctx = await self._context(inst, request, route, params)
-            reply = route.handler(ctx)
+            result = route.handler(ctx)
+            reply = await result if inspect.isawaitable(result) else result
             if isinstance(reply, web.StreamResponse):
                 return -1, reply, {}
             status, payload = reply
             return status, payload, {}
         except ApiError as err:
             return err.status, err.body(), dict(err.headers)
+        except (TypeError, AttributeError, KeyError) as err:
+            # a value of the wrong type deep in a body (a number where a list belongs, ...):
+            # Octopus's model binding answers 400, never a stack trace
+            log.warning("answered 400 to %s %s: %r", request.method, tail, err, exc_info=True)
+            body = invalid("A value in the request has the wrong type or shape.").body()
+            return 400, body, {}
 
     async def _context(
         self, inst: Instance, request: web.Request, route: Route, params: dict[str, str]
@@ -366,7 +452,8 @@ class Simulator:
         if route.form == "default":
             space_id = inst.state.default_space_id()
         ctx = Ctx(inst, request, params, space_id, access, form=route.form)
-        if request.method in ("POST", "PUT") and request.can_read_body:
+        streamed = request.content_type.startswith(("multipart/", "application/octet-stream"))
+        if request.method in ("POST", "PUT") and request.can_read_body and not streamed:
             raw = await request.read()
             if raw.strip():
                 try:

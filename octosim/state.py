@@ -10,8 +10,10 @@ queued and executing work progresses without timers.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 Doc = dict[str, Any]
 
@@ -27,6 +29,9 @@ SPACE_COLLECTIONS = (
     "libraryvariablesets",
     "actiontemplates",
     "channels",
+    "runbooks",
+    "runbooksnapshots",
+    "runbookruns",
 )
 # Collections that live at system level (``/api/<name>``); teams and scoped user roles
 # carry a ``SpaceId`` that may be null (system) or a space id.
@@ -96,16 +101,15 @@ class TaskRec:
 
     @classmethod
     def from_json(cls, values: list[Any]) -> TaskRec:
-        rec = cls.__new__(cls)
-        for name, value in zip(cls.__slots__, values, strict=True):
-            setattr(rec, name, value)
-        return rec
+        return _restore(cls, values)
 
 
 class ReleaseRec:
     """A release of a project (an immutable snapshot in Octopus)."""
 
-    __slots__ = ("id", "space_id", "project_id", "channel_id", "version", "assembled", "notes")
+    __slots__ = (
+        "id", "space_id", "project_id", "channel_id", "version", "assembled", "notes", "snapshot",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -116,6 +120,7 @@ class ReleaseRec:
         version: str,
         assembled: float,
         notes: str = "",
+        snapshot: Doc | None = None,
     ) -> None:
         self.id = id
         self.space_id = space_id
@@ -124,16 +129,16 @@ class ReleaseRec:
         self.version = version
         self.assembled = assembled
         self.notes = notes
+        # made by the pipeline: {"process", "variables", "libraries", "packages"}; None for
+        # generated history, whose snapshots are frozen lazily (octosim.snapshots)
+        self.snapshot = snapshot
 
     def to_json(self) -> list[Any]:
         return [getattr(self, name) for name in self.__slots__]
 
     @classmethod
     def from_json(cls, values: list[Any]) -> ReleaseRec:
-        rec = cls.__new__(cls)
-        for name, value in zip(cls.__slots__, values, strict=True):
-            setattr(rec, name, value)
-        return rec
+        return _restore(cls, values)
 
 
 class DeploymentRec:
@@ -151,6 +156,7 @@ class DeploymentRec:
         "created",
         "deployed_by",
         "deployed_by_id",
+        "options",
     )
 
     def __init__(
@@ -166,6 +172,7 @@ class DeploymentRec:
         created: float,
         deployed_by: str,
         deployed_by_id: str,
+        options: Doc | None = None,
     ) -> None:
         self.id = id
         self.space_id = space_id
@@ -178,16 +185,15 @@ class DeploymentRec:
         self.created = created
         self.deployed_by = deployed_by
         self.deployed_by_id = deployed_by_id
+        # what the request asked for: SkipActions, SpecificMachineIds, Comments, ...
+        self.options = options
 
     def to_json(self) -> list[Any]:
         return [getattr(self, name) for name in self.__slots__]
 
     @classmethod
     def from_json(cls, values: list[Any]) -> DeploymentRec:
-        rec = cls.__new__(cls)
-        for name, value in zip(cls.__slots__, values, strict=True):
-            setattr(rec, name, value)
-        return rec
+        return _restore(cls, values)
 
 
 @dataclass
@@ -207,6 +213,23 @@ class InstanceState:
     tasks: dict[str, TaskRec] = field(default_factory=dict)
     # action template id -> list of previous versions (documents)
     template_versions: dict[str, list[Doc]] = field(default_factory=dict)
+    # built-in feed packages: "Spaces-1/packages-Acme.Web.1.0.0" -> metadata (bytes on disk)
+    packages: dict[str, Doc] = field(default_factory=dict)
+    # live deployment and runbook processes, created on first use (id -> document)
+    processes: dict[str, Doc] = field(default_factory=dict)
+    # frozen snapshots of processes and variable sets (id -> document), never changed
+    frozen: dict[str, Doc] = field(default_factory=dict)
+    # server task id -> its execution (steps, log, node); only tasks the engine runs
+    runs: dict[str, Doc] = field(default_factory=dict)
+    # manual interventions: id -> InterruptionResource fields
+    interruptions: dict[str, Doc] = field(default_factory=dict)
+    # tenant id -> {"ProjectVariables": ..., "LibraryVariables": ...} values as stored
+    tenant_variables: dict[str, Doc] = field(default_factory=dict)
+    # the configured size of generated content: {"projects": per space, "steps": per process}
+    shape: dict[str, int] = field(default_factory=dict)
+    # ids of runs not yet done (not saved: rebuilt from ``runs``), so that catching the
+    # engine up before every request costs nothing when nothing is running
+    active: set[str] = field(default_factory=set)
 
     def next_id(self, prefix: str) -> str:
         value = self.counters.get(prefix, 0) + 1
@@ -223,7 +246,8 @@ class InstanceState:
         self.space_docs[doc["Id"]] = {name: {} for name in SPACE_COLLECTIONS}
 
     def col(self, space_id: str, name: str) -> dict[str, Doc]:
-        return self.space_docs[space_id][name]
+        # setdefault: a state file written before a collection existed lacks it
+        return self.space_docs[space_id].setdefault(name, {})
 
     def sys(self, name: str) -> dict[str, Doc]:
         return self.system.setdefault(name, {})
@@ -248,6 +272,13 @@ class InstanceState:
             "deployments": [d.to_json() for d in self.deployments.values()],
             "tasks": [t.to_json() for t in self.tasks.values()],
             "template_versions": self.template_versions,
+            "packages": self.packages,
+            "processes": self.processes,
+            "frozen": self.frozen,
+            "runs": self.runs,
+            "interruptions": self.interruptions,
+            "tenant_variables": self.tenant_variables,
+            "shape": self.shape,
         }
 
     @classmethod
@@ -259,7 +290,15 @@ class InstanceState:
             system=data["system"],
             variable_sets=data["variable_sets"],
             template_versions=data.get("template_versions", {}),
+            packages=data.get("packages", {}),
+            processes=data.get("processes", {}),
+            frozen=data.get("frozen", {}),
+            runs=data.get("runs", {}),
+            interruptions=data.get("interruptions", {}),
+            tenant_variables=data.get("tenant_variables", {}),
+            shape=data.get("shape", {}),
         )
+        st.active = {tid for tid, run in st.runs.items() if not run.get("done")}
         for values in data["releases"]:
             rel = ReleaseRec.from_json(values)
             st.releases[rel.id] = rel
@@ -272,10 +311,39 @@ class InstanceState:
         return st
 
 
+R = TypeVar("R", TaskRec, ReleaseRec, DeploymentRec)
+
+
+def _restore(cls: type[R], values: list[Any]) -> R:
+    """A record from its JSON list; fields added since the file was written get None."""
+    rec = cls.__new__(cls)
+    padded = list(values) + [None] * (len(cls.__slots__) - len(values))
+    for name, value in zip(cls.__slots__, padded, strict=True):
+        setattr(rec, name, value)
+    return rec
+
+
 def _num(ident: str) -> int:
     tail = ident.rsplit("-", 1)[-1]
     return int(tail) if tail.isdigit() else 0
 
 
+_clock: list[float | None] = [None]
+
+
 def now() -> float:
-    return time.time()
+    """The simulator's clock: real time, except while ``clock_at`` replays the past."""
+    fixed = _clock[0]
+    return time.time() if fixed is None else fixed
+
+
+@contextmanager
+def clock_at(moment: float) -> Iterator[None]:
+    """Run the pipeline as if it were ``moment`` (seeding history through the pipeline
+    itself); single-threaded callers only, which the asyncio server is."""
+    previous = _clock[0]
+    _clock[0] = moment
+    try:
+        yield
+    finally:
+        _clock[0] = previous

@@ -115,6 +115,11 @@ class SimInstance:
         result: dict[str, Any] = _call("POST", f"{self._base}/teams/{team_id}", change)
         return result
 
+    def set_node(self, node: str, **settings: Any) -> dict[str, Any]:
+        """A server node (id or name): ``offline``, ``draining``, ``max_concurrent_tasks``."""
+        result: dict[str, Any] = _call("PUT", f"{self._base}/nodes/{node}", settings)
+        return result
+
 
 def _instance(raw: dict[str, Any], control_url: str) -> SimInstance:
     return SimInstance(
@@ -219,6 +224,7 @@ class SimServer:
         version: str = "2024.4.1234",
         seed: int | None = None,
         dedicated_port: bool = False,
+        nodes: int | None = None,
     ) -> SimInstance:
         body = {
             "name": name,
@@ -226,6 +232,7 @@ class SimServer:
             "version": version,
             "seed": seed,
             "dedicated_port": dedicated_port,
+            "nodes": nodes,
         }
         inst = _instance(_call("POST", f"{self.control_url}/instances", body), self.control_url)
         self.instances.append(inst)

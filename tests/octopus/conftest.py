@@ -37,6 +37,7 @@ class PlainServer:
     routes: dict[str, Callable[[], Reply]] = field(default_factory=dict)
     # (method, path, headers without the key, whether X-Octopus-ApiKey was the test key)
     seen: list[tuple[str, str, dict[str, str], bool]] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)  # request bodies, in order
     port: int = 0
 
     @property
@@ -58,8 +59,7 @@ def _serve(state: PlainServer, context: Any = None) -> Any:
 
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(length)
+            state.bodies.append(self.rfile.read(length) if length else b"")
             headers = {k: v for k, v in self.headers.items() if k.lower() != "x-octopus-apikey"}
             key_ok = self.headers.get("X-Octopus-ApiKey") == API_KEY
             state.seen.append((self.command, self.path, headers, key_ok))
@@ -185,8 +185,17 @@ def tls_server(plain_server: PlainServer, tls_material: TLSMaterial) -> Iterator
     """An HTTPS twin of ``plain_server`` (same routes; certificate for ``octopus.test``)."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(tls_material.cert_file, tls_material.key_file)
-    state = PlainServer(routes=plain_server.routes, seen=plain_server.seen)
+    state = PlainServer(
+        routes=plain_server.routes, seen=plain_server.seen, bodies=plain_server.bodies
+    )
     server = _serve(state, context)
     yield state
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def fast_sim(sim_instance: Any) -> Any:
+    """An instance whose deployment steps take 50 ms."""
+    sim_instance.set_faults(step_ms=50)
+    return sim_instance

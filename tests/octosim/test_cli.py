@@ -196,3 +196,20 @@ def test_live_activity_flag_keeps_deploying_on_touched_instances() -> None:
             time.sleep(0.2)
     finally:
         assert stop(proc) == 0
+
+
+def test_projects_and_steps_options_shape_the_generated_content() -> None:
+    from octosim.testing import SimServer
+
+    with SimServer(instances=1, spaces=1, projects=12, steps=10) as server:
+        inst = server.instances[0]
+        headers = {"X-Octopus-ApiKey": inst.api_key}
+        with httpx.Client(base_url=inst.url, headers=headers, trust_env=False) as client:
+            projects = client.get("/api/Spaces-1/projects/all").json()
+            assert len(projects) == 12
+            process = client.get(f"/api/Spaces-1/projects/{projects[-1]['Id']}/deploymentprocesses")
+            assert len(process.json()["Steps"]) == 10
+            again = client.get(
+                f"/api/Spaces-1/deploymentprocesses/{projects[-1]['DeploymentProcessId']}"
+            )
+            assert again.json()["Steps"] == process.json()["Steps"]  # generated the same again

@@ -145,14 +145,17 @@ def test_live_activity_adds_running_deployments(api: Api, sim_instance: SimInsta
     page = api.get("/api/tasks", params={"take": 3})
     assert page["TotalResults"] == before + 3
     assert all(not t["IsCompleted"] for t in page["Items"])  # queued or running right now
+    enabled = {p["Id"] for p in api.get("/api/Spaces-1/projects/all") if not p["IsDisabled"]}
+    releases = api.get("/api/Spaces-1/releases", params={"take": 100})["Items"]
+    release = next(r for r in releases if r["ProjectId"] in enabled)  # disabled ones refuse
     created = api.post(
         "/api/Spaces-1/deployments",
         {
-            "ReleaseId": api.get("/api/Spaces-1/releases", params={"take": 1})["Items"][0]["Id"],
+            "ReleaseId": release["Id"],
             "EnvironmentId": api.get("/api/Spaces-1/environments/all")[0]["Id"],
         },
     )
-    assert created.status_code == 201
+    assert created.status_code == 201, created.text
     task = api.get(created.json()["Links"]["Task"].removeprefix(f"/{sim_instance.slug}"))
     assert task["State"] in ("Queued", "Executing") and task["Name"] == "Deploy"
 
@@ -178,3 +181,28 @@ def test_same_seed_and_name_give_the_same_instance(octosim_server: SimServer) ->
         octosim_server.delete_instance(other.slug)
     finally:
         octosim_server.delete_instance(second.slug)
+
+
+def test_generated_history_tasks_have_a_step_log_from_their_release(api: Api) -> None:
+    done = api.get(
+        "/api/Spaces-1/tasks", params={"states": "Success", "name": "Deploy", "take": 300}
+    )
+    old = [t for t in done["Items"] if t["Arguments"].get("DeploymentId")][-1]  # the oldest
+    dep = api.get(f"/api/Spaces-1/deployments/{old['Arguments']['DeploymentId']}")
+    process = api.get(f"/api/Spaces-1/deploymentprocesses/{dep['DeploymentProcessId']}")
+    details = api.get(f"/api/tasks/{old['Id']}/details")
+    children = details["ActivityLogs"][0]["Children"]
+    assert [c["Name"] for c in children] == [
+        f"Step {n}: {s['Name']}" for n, s in enumerate(process["Steps"], start=1)
+    ]
+    assert {c["Status"] for c in children} == {"Success"}
+    assert details == api.get(f"/api/tasks/{old['Id']}/details")  # the same on every read
+    failed = api.get("/api/tasks", params={"states": "Failed", "name": "Deploy", "take": 300})
+    statuses = [
+        [
+            c["Status"]
+            for c in api.get(f"/api/tasks/{t['Id']}/details")["ActivityLogs"][0]["Children"]
+        ]
+        for t in failed["Items"]
+    ]
+    assert all("Failed" in s for s in statuses)

@@ -35,10 +35,12 @@ def node_client() -> Path:
     return NODE_DIR
 
 
-def run_script(node_dir: Path, inst: SimInstance) -> dict[str, Any]:
+def run_script(
+    node_dir: Path, inst: SimInstance, script: str = "conformance.js", *extra: str
+) -> dict[str, Any]:
     suffix = uuid.uuid4().hex[:8]
     proc = subprocess.run(
-        ["node", "conformance.js", inst.url, inst.api_key, suffix],
+        ["node", script, inst.url, inst.api_key, suffix, *extra],
         cwd=node_dir,
         capture_output=True,
         text=True,
@@ -110,3 +112,71 @@ def test_typescript_client_round_trips_through_octosim(
     after = sim_instance.truth()["spaces"][space_id]
     assert after["projects"] == 0  # the script deleted the project it created
     assert after["environments"] == 1
+
+
+def test_typescript_client_drives_the_release_pipeline_through_octosim(
+    node_client: Path, sim_instance: SimInstance, tmp_path: Path
+) -> None:
+    sim_instance.set_faults(step_ms=50)
+    steps = run_script(node_client, sim_instance, "pipeline.js", str(tmp_path))
+    project = steps["project"]
+    assert project["DeploymentProcessId"] == f"deploymentprocess-{project['Id']}"
+
+    pushed = steps["packagePush"]
+    assert pushed["Hash"] == pushed["localSha1"]
+    assert pushed["PackageSizeBytes"] == pushed["localSize"]
+    assert pushed["Versions"] == ["1.0.0", "1.1.0"]
+
+    edit = steps["processEdit"]
+    assert edit["saved"] == {"Version": edit["originalVersion"] + 1,
+                             "Steps": ["Deploy web", "Smoke test"]}  # fmt: skip
+    assert edit["readBack"] == ["Deploy web", "Smoke test"]
+    assert edit["stale"]["refused"] and edit["stale"]["status"] == 400
+    assert "another user has made changes" in edit["stale"]["message"]
+    assert edit["afterStale"] == ["Deploy web", "Smoke test"]
+
+    variables = steps["variables"]
+    assert variables["Version"][1] == variables["Version"][0] + 1
+    assert "Greeting" in variables["Names"]
+
+    release = steps["release"]
+    assert release["created"]["ReleaseVersion"] == release["Version"] == "1.0.0"
+    assert release["SelectedPackages"] == [["Deploy web", "1.0.0"]]
+    assert release["snapshotsEqual"] is True
+    assert release["snapshotSteps"] == ["Deploy web", "Smoke test"]
+    assert "Greeting" in release["snapshotVariables"]
+    assert release["liveSteps"] == ["Deploy web", "Smoke test", "Added later"]
+
+    channel = steps["channel"]
+    assert channel["channel"]["Name"] == "Hotfix"
+    assert channel["channel"]["ProjectId"] == project["Id"]
+    assert channel["releaseChannelId"] == channel["channel"]["Id"]
+    assert channel["SelectedPackages"] == [["Deploy web", "1.1.0"]]
+
+    deployment = steps["deployment"]
+    started = deployment["DeploymentServerTasks"]
+    assert len(started) == 1 and deployment["deploymentTaskId"] == started[0]["ServerTaskId"]
+    assert deployment["deploymentReleaseId"] == release["created"]["ReleaseId"]
+    assert deployment["finished"] == [
+        {"Id": started[0]["ServerTaskId"], "State": "Success", "IsCompleted": True}
+    ]
+    assert deployment["detailsState"] == "Success"
+    assert deployment["rawHasSteps"] == [True, True]
+
+    refused = steps["refusedDeployment"]
+    assert refused["refused"] and refused["status"] == 400
+    assert "Production" in refused["message"] and "lifecycle" in refused["message"]
+
+    runbook = steps["runbook"]
+    assert runbook["runbook"]["ProjectId"] == project["Id"]
+    assert runbook["editedDescription"] == "restarts the site"
+    assert runbook["processSteps"] == ["Stop site", "Start site"]
+    assert runbook["snapshot"]["Name"].startswith("Snapshot ")
+    assert runbook["snapshot"]["Notes"] == "from node"
+    assert runbook["publishedSnapshotId"] == runbook["snapshot"]["Id"]
+    assert [t["State"] for t in runbook["finished"]] == ["Success"]
+    assert runbook["run"] == {
+        "RunbookSnapshotId": runbook["snapshot"]["Id"],
+        "TaskId": runbook["finished"][0]["Id"],
+    }
+    assert runbook["logHas"] == [True, True, False]  # the run used the frozen snapshot

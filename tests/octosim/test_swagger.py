@@ -44,10 +44,13 @@ NEWER_FIELDS: dict[str, set[str]] = {
     "DeploymentTargetResource": {"Slug"},
     "TenantResource": {"Slug", "IsDisabled"},
     "ResourceCollection_of_TaskResource": {"TotalCounts"},
+    # the built-in feed lists its PackageFromBuiltInFeedResource subtype
+    "PackageResource": {"Hash", "PackageSizeBytes"},
+    "OctopusServerNodeResource": {"LastSeen", "Rank", "IsOffline", "Version"},
 }
 # Polymorphic bases: the Swagger lists only the base class's fields, the wire carries the
 # subtype's (NuGetFeedResource, ListeningTentacleEndpointResource, ...), so no strictness.
-POLYMORPHIC = {"FeedResource", "EndpointResource"}
+POLYMORPHIC = {"FeedResource", "EndpointResource", "Control"}
 # 2020.5 declares no response schema for these (or the body is not JSON): status only.
 NO_SCHEMA = {
     ("GET", "/api/serverstatus"): "the Swagger gives no schema ('OK - Default')",
@@ -56,6 +59,11 @@ NO_SCHEMA = {
     ("GET", "/api/reporting/deployments/xml"): "XML, not JSON",
     ("GET", "/api/{baseSpaceId}/tasks/{id}/raw"): "plain text",
     ("GET", "/api/tasks/{id}/raw"): "plain text",
+    ("GET", "/api/{baseSpaceId}/packages/{id}/raw"): "the package file",
+    ("GET", "/api/octopusservernodes/summary"): "the Swagger gives no schema",
+    ("GET", "/api/packages/{id}/raw"): "the package file",
+    ("POST", "/api/{baseSpaceId}/packages/raw"): "200 (IgnoreIfExists) has no schema; 201 checked",
+    ("POST", "/api/packages/raw"): "200 (IgnoreIfExists) has no schema; 201 checked",
     ("GET", "/api/{baseSpaceId}/libraryvariablesets/{id}/usages"): "no schema in 2020.5",
     ("GET", "/api/libraryvariablesets/{id}/usages"): "no schema in 2020.5",
 }
@@ -71,7 +79,83 @@ OTHER_STATUS = {
 }
 # routes octosim serves that the 2020.5 Swagger does not have at all
 # (reason, the schema its body is checked against, built from 2020.5 definitions)
+_PROCESS = {"$ref": "#/definitions/DeploymentProcessResource"}
+_TASKS = {
+    "type": "object",
+    "properties": {
+        "DeploymentServerTasks": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "DeploymentId": {"type": "string"},
+                    "ServerTaskId": {"type": "string"},
+                },
+            },
+        }
+    },
+}
+_RUNBOOK = {"$ref": "#/definitions/RunbookResource"}
+_RB_PROCESS = {"$ref": "#/definitions/RunbookProcessResource"}
+_BY_PROJECT = "project-scoped form the TypeScript client calls (2021+)"
 NOT_IN_SWAGGER: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
+    ("POST", "/api/{spaceId}/projects/{projectId}/runbooks"): (_BY_PROJECT, _RUNBOOK),
+    ("GET", "/api/{spaceId}/projects/{projectId}/runbooks/{id}"): (_BY_PROJECT, _RUNBOOK),
+    ("PUT", "/api/{spaceId}/projects/{projectId}/runbooks/{id}"): (_BY_PROJECT, _RUNBOOK),
+    ("DELETE", "/api/{spaceId}/projects/{projectId}/runbooks/{id}"): (_BY_PROJECT, {}),
+    ("GET", "/api/{spaceId}/projects/{projectId}/runbookProcesses/{id}"): (
+        _BY_PROJECT,
+        _RB_PROCESS,
+    ),
+    ("PUT", "/api/{spaceId}/projects/{projectId}/runbookProcesses/{id}"): (
+        _BY_PROJECT,
+        _RB_PROCESS,
+    ),
+    ("POST", "/api/{spaceId}/projects/{id}/runbookSnapshots"): (
+        _BY_PROJECT,
+        {"$ref": "#/definitions/RunbookSnapshotResource"},
+    ),
+    ("POST", "/api/{spaceId}/runbook-runs/create/v1"): (
+        "the executions API (2022+)",
+        {
+            "type": "object",
+            "properties": {
+                "RunbookRunServerTasks": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "RunbookRunId": {"type": "string"},
+                            "ServerTaskId": {"type": "string"},
+                        },
+                    },
+                }
+            },
+        },
+    ),
+    ("GET", "/api/{spaceId}/projects/{id}/deploymentprocesses"): (
+        "a project's process by project (2021+, what the TypeScript client calls)",
+        _PROCESS,
+    ),
+    ("PUT", "/api/{spaceId}/projects/{id}/deploymentprocesses"): (
+        "a project's process by project (2021+, what the TypeScript client calls)",
+        _PROCESS,
+    ),
+    ("POST", "/api/{spaceId}/releases/create/v1"): (
+        "the executions API (2022+)",
+        {
+            "type": "object",
+            "properties": {"ReleaseId": {"type": "string"}, "ReleaseVersion": {"type": "string"}},
+        },
+    ),
+    ("POST", "/api/{spaceId}/deployments/create/untenanted/v1"): (
+        "the executions API (2022+)",
+        _TASKS,
+    ),
+    ("POST", "/api/{spaceId}/deployments/create/tenanted/v1"): (
+        "the executions API (2022+)",
+        _TASKS,
+    ),
     ("GET", "/api/{spaceId}/variables"): (
         "GET /variables?ids=… (bulk read) is 2021+",
         {"type": "array", "items": {"$ref": "#/definitions/VariableSetResource"}},
@@ -188,6 +272,92 @@ def _tenant(client: httpx.Client) -> str:
     return str(created.json()["Id"])
 
 
+def pipeline_ids(client: httpx.Client) -> dict[str, str]:
+    """A project with a real process, a release, a tenant connected to it, a channel and a
+    deployment waiting on a manual intervention (the instance has step_ms and the
+    interventions fault for projects named "Swagger pipeline …")."""
+    s = "/api/Spaces-1"
+    # room for every deployment the cases start (each waits on its intervention)
+    node = {"MaxConcurrentTasks": 500, "IsInMaintenanceMode": False}
+    assert client.put("/api/octopusservernodes/OctopusServerNodes-1", json=node).status_code == 200
+    package = push_package(client)
+    package_id = package[len("packages-") : -len(".1.0.0")]
+    env = sorted(client.get(f"{s}/environments/all").json(), key=lambda e: e["SortOrder"])[0]
+    group = client.get(f"{s}/projectgroups/all").json()[0]["Id"]
+    lifecycle = client.get(f"{s}/lifecycles/all").json()[0]["Id"]
+    project = client.post(
+        f"{s}/projects",
+        json={"Name": "Swagger pipeline", "ProjectGroupId": group, "LifecycleId": lifecycle,
+         "TenantedDeploymentMode": "TenantedOrUntenanted"},
+    ).json()  # fmt: skip
+    path = f"{s}/projects/{project['Id']}/deploymentprocesses"
+    process = client.get(path).json()
+    process["Steps"] = [
+        {"Name": "Deploy", "Actions": [{"Name": "Deploy", "ActionType": "Octopus.TentaclePackage",
+         "Packages": [{"Name": "", "PackageId": package_id, "FeedId": "feeds-builtin"}]}]}
+    ]  # fmt: skip
+    assert client.put(path, json=process).status_code == 200
+    release = client.post(f"{s}/releases", json={"ProjectId": project["Id"], "Version": "1.0.0"})
+    assert release.status_code == 201, release.text
+    tenant = client.post(
+        f"{s}/tenants", json={"Name": _unique("Tenant"),
+                              "ProjectEnvironments": {project["Id"]: [env["Id"]]}},
+    ).json()  # fmt: skip
+    channel = client.post(f"{s}/channels", json={"Name": "Extra", "ProjectId": project["Id"]})
+    taken = fresh_interruption(client, project["Name"], env["Name"])
+    assert client.put(f"{s}/interruptions/{taken}/responsible").status_code == 200
+    assert channel.status_code == 201, channel.text
+    return {
+        **runbook_ids(client, project["Id"], env["Id"]),
+        "pipeline_project": project["Name"],
+        "pipeline_project_id": project["Id"],
+        "pipeline_env": env["Name"],
+        "pipeline_tenant": tenant["Name"],
+        "channels": channel.json()["Id"],
+        "deploymentprocesses": project["DeploymentProcessId"],
+        "pipeline_release": release.json()["Id"],
+        "interruptions": taken,
+        "octopusservernodes": "OctopusServerNodes-1",
+    }
+
+
+def runbook_ids(client: httpx.Client, project_id: str, env_id: str) -> dict[str, str]:
+    s = "/api/Spaces-1"
+    runbook = client.post(f"{s}/runbooks", json={"Name": "Swagger rb", "ProjectId": project_id})
+    assert runbook.status_code == 201, runbook.text
+    rb = runbook.json()
+    path = f"{s}/runbookProcesses/{rb['RunbookProcessId']}"
+    process = client.get(path).json()
+    process["Steps"] = [{"Name": "Go", "Actions": [{"ActionType": "Octopus.Script"}]}]
+    assert client.put(path, json=process).status_code == 200
+    snap = client.post(
+        f"{s}/runbookSnapshots?publish=true", json={"RunbookId": rb["Id"], "Name": "s1"}
+    ).json()
+    run = client.post(
+        f"{s}/runbookRuns", json={"RunbookSnapshotId": snap["Id"], "EnvironmentId": env_id}
+    )
+    assert run.status_code == 201, run.text
+    return {
+        "runbooks": rb["Id"],
+        "runbook_name": rb["Name"],
+        "runbookProcesses": rb["RunbookProcessId"],
+        "runbookSnapshots": snap["Id"],
+        "runbookRuns": run.json()["Id"],
+        "pipeline_env_id": env_id,
+    }
+
+
+def fresh_interruption(client: httpx.Client, project: str, env: str) -> str:
+    started = client.post(
+        "/api/Spaces-1/deployments/create/untenanted/v1",
+        json={"ProjectName": project, "ReleaseVersion": "1.0.0", "EnvironmentNames": [env]},
+    )
+    assert started.status_code == 200, started.text
+    task = started.json()["DeploymentServerTasks"][0]["ServerTaskId"]
+    found = client.get("/api/Spaces-1/interruptions", params={"regarding": task}).json()
+    return str(found["Items"][0]["Id"])
+
+
 def gather_ids(client: httpx.Client) -> Ids:
     s = "/api/Spaces-1"
     group = next(g["ProjectGroupId"] for g in client.get(f"{s}/projects/all").json())
@@ -218,6 +388,8 @@ def gather_ids(client: httpx.Client) -> Ids:
             "userroles": "userroles-projectviewer",
             "users": "Users-3",
             "communityactiontemplates": "CommunityActionTemplates-2",
+            "packages": push_package(client),
+            **pipeline_ids(client),
         }
     )
 
@@ -274,6 +446,21 @@ def create_body(kind: str, client: httpx.Client, ids: Ids) -> dict[str, Any]:
     return bodies.get(kind, {"Name": name})
 
 
+@dataclass
+class Upload:
+    """A multipart file body (package push)."""
+
+    name: str
+    data: bytes
+
+
+def push_package(client: httpx.Client) -> str:
+    name = f"Swagger.Pkg{uuid.uuid4().hex[:8]}.1.0.0.zip"
+    resp = client.post("/api/Spaces-1/packages/raw", files={"fileToUpload": (name, b"zip")})
+    assert resp.status_code == 201, resp.text
+    return str(resp.json()["Id"])
+
+
 Case = Callable[[httpx.Client, Ids, Route], tuple[dict[str, str], Any, int]]
 
 
@@ -291,6 +478,9 @@ def _collection_path(route: Route, kind: str) -> str:
 def case_for(key: tuple[str, str]) -> Case | None:
     method, path = key
     kind = _kind_of(path)
+    special = PIPELINE_CASES.get(key)
+    if special is not None:
+        return special
     if method == "GET":
         return _get_case(path, kind)
     if method == "POST" and path.endswith("/cancel"):
@@ -302,7 +492,7 @@ def case_for(key: tuple[str, str]) -> Case | None:
     if method == "POST" and path.endswith("/deployments"):
         return lambda c, ids, r: (
             {},
-            {"ReleaseId": ids["releases"], "EnvironmentId": ids["environments"]},
+            {"ReleaseId": ids["pipeline_release"], "EnvironmentId": ids["pipeline_env_id"]},
             201,
         )
     if method == "POST" and path.count("{") <= 1:
@@ -388,6 +578,162 @@ def _delete_case(kind: str) -> Case:
     return build
 
 
+def _version(prefix: str) -> str:
+    return f"{prefix}.{uuid.uuid4().int % 10**9}"
+
+
+def _responsible(c: httpx.Client, ids: Ids, r: Route) -> tuple[dict[str, str], Any, int]:
+    ident = fresh_interruption(c, ids["pipeline_project"], ids["pipeline_env"])
+    return {"id": ident}, None, 200
+
+
+def _submit(c: httpx.Client, ids: Ids, r: Route) -> tuple[dict[str, str], Any, int]:
+    ident = fresh_interruption(c, ids["pipeline_project"], ids["pipeline_env"])
+    assert c.put(f"/api/Spaces-1/interruptions/{ident}/responsible").status_code == 200
+    return {"id": ident}, {"Result": "Proceed", "Notes": "ok"}, 200
+
+
+def _new_release(c: httpx.Client, ids: Ids, r: Route) -> tuple[dict[str, str], Any, int]:
+    body = {"ProjectId": ids["pipeline_project_id"], "Version": _version("2.0")}
+    return {}, body, 201
+
+
+def _delete_release(c: httpx.Client, ids: Ids, r: Route) -> tuple[dict[str, str], Any, int]:
+    created = c.post("/api/Spaces-1/releases", json=_new_release(c, ids, r)[1])
+    assert created.status_code == 201, created.text
+    return {"id": created.json()["Id"]}, None, 200
+
+
+def _delete_channel(c: httpx.Client, ids: Ids, r: Route) -> tuple[dict[str, str], Any, int]:
+    body = {"Name": _unique("Channel"), "ProjectId": ids["pipeline_project_id"]}
+    created = c.post("/api/Spaces-1/channels", json=body)
+    assert created.status_code == 201, created.text
+    return {"id": created.json()["Id"]}, None, 200
+
+
+def _put_project_process(c: httpx.Client, ids: Ids, r: Route) -> tuple[dict[str, str], Any, int]:
+    path = f"/api/Spaces-1/projects/{ids['pipeline_project_id']}/deploymentprocesses"
+    return {"id": ids["pipeline_project_id"]}, c.get(path).json(), 200
+
+
+def _new_runbook(c: httpx.Client, ids: Ids, project: bool = False) -> str:
+    body = {"Name": _unique("Runbook"), "ProjectId": ids["pipeline_project_id"]}
+    created = c.post("/api/Spaces-1/runbooks", json=body)
+    assert created.status_code == 201, created.text
+    return str(created.json()["Id"])
+
+
+def _in_project(ident: str) -> Case:
+    """A route under projects/{projectId}/…/{id}: the pipeline project and ``ids[ident]``."""
+
+    def build(c: httpx.Client, ids: Ids, r: Route) -> tuple[dict[str, str], Any, int]:
+        values = {"projectId": ids["pipeline_project_id"], "id": ids[ident]}
+        if r.method == "PUT":
+            path = f"/api/Spaces-1/projects/{values['projectId']}/{r.path.split('/')[-2]}"
+            return values, c.get(f"{path}/{values['id']}").json(), 200
+        return values, None, 200
+
+    return build
+
+
+def _post_tenant_variables(c: httpx.Client, ids: Ids, r: Route) -> tuple[dict[str, str], Any, int]:
+    doc = c.get(f"/api/Spaces-1/tenants/{ids['tenants']}/variables").json()
+    return {"id": ids["tenants"]}, doc, 200
+
+
+def _delete_deployment(c: httpx.Client, ids: Ids, r: Route) -> tuple[dict[str, str], Any, int]:
+    body = {"ReleaseId": ids["pipeline_release"], "EnvironmentId": ids["pipeline_env_id"]}
+    dep = c.post("/api/Spaces-1/deployments", json=body).json()
+    assert c.post(f"/api/tasks/{dep['TaskId']}/cancel").status_code == 200
+    return {"id": dep["Id"]}, None, 200
+
+
+PIPELINE_CASES: dict[tuple[str, str], Case] = {
+    ("DELETE", "/api/{spaceId}/deployments/{id}"): _delete_deployment,
+    ("GET", "/api/{spaceId}/projects/{id}/releases/{version}"): lambda c, ids, r: (
+        {"id": ids["pipeline_project_id"], "version": "1.0.0"}, None, 200
+    ),
+    ("POST", "/api/{spaceId}/tenants/{id}/variables"): _post_tenant_variables,
+    ("PUT", "/api/{spaceId}/tenants/{id}/variables"): _post_tenant_variables,
+    ("POST", "/api/{spaceId}/runbooks"): lambda c, ids, r: (
+        {}, {"Name": _unique("Runbook"), "ProjectId": ids["pipeline_project_id"]}, 201
+    ),
+    ("POST", "/api/{spaceId}/projects/{projectId}/runbooks"): lambda c, ids, r: (
+        {"projectId": ids["pipeline_project_id"]}, {"Name": _unique("Runbook")}, 201
+    ),
+    ("DELETE", "/api/{spaceId}/runbooks/{id}"): lambda c, ids, r: (
+        {"id": _new_runbook(c, ids)}, None, 200
+    ),
+    ("DELETE", "/api/{spaceId}/projects/{projectId}/runbooks/{id}"): lambda c, ids, r: (
+        {"projectId": ids["pipeline_project_id"], "id": _new_runbook(c, ids)}, None, 200
+    ),
+    ("GET", "/api/{spaceId}/projects/{projectId}/runbooks/{id}"): _in_project("runbooks"),
+    ("PUT", "/api/{spaceId}/projects/{projectId}/runbooks/{id}"): _in_project("runbooks"),
+    ("GET", "/api/{spaceId}/projects/{projectId}/runbookProcesses/{id}"): _in_project(
+        "runbookProcesses"
+    ),
+    ("PUT", "/api/{spaceId}/projects/{projectId}/runbookProcesses/{id}"): _in_project(
+        "runbookProcesses"
+    ),
+    ("POST", "/api/{spaceId}/runbookSnapshots"): lambda c, ids, r: (
+        {}, {"RunbookId": ids["runbooks"], "Name": _unique("snap")}, 201
+    ),
+    ("POST", "/api/{spaceId}/projects/{id}/runbookSnapshots"): lambda c, ids, r: (
+        {"id": ids["pipeline_project_id"]},
+        {"RunbookId": ids["runbooks"], "Name": _unique("snap")},
+        201,
+    ),
+    ("POST", "/api/{spaceId}/runbookRuns"): lambda c, ids, r: (
+        {}, {"RunbookSnapshotId": ids["runbookSnapshots"], "EnvironmentId": ids["pipeline_env_id"]},
+        201,
+    ),
+    ("POST", "/api/{spaceId}/runbook-runs/create/v1"): lambda c, ids, r: (
+        {}, {"ProjectName": ids["pipeline_project"], "RunbookName": ids["runbook_name"],
+             "EnvironmentNames": [ids["pipeline_env"]]}, 200
+    ),
+    ("PUT", "/api/{spaceId}/projects/{id}/deploymentprocesses"): _put_project_process,
+    ("PUT", "/api/{spaceId}/interruptions/{id}/responsible"): _responsible,
+    ("POST", "/api/{spaceId}/interruptions/{id}/submit"): _submit,
+    ("POST", "/api/{spaceId}/releases"): _new_release,
+    ("DELETE", "/api/{spaceId}/releases/{id}"): _delete_release,
+    ("DELETE", "/api/{spaceId}/channels/{id}"): _delete_channel,
+    ("POST", "/api/{spaceId}/channels"): lambda c, ids, r: (
+        {}, {"Name": _unique("Channel"), "ProjectId": ids["pipeline_project_id"]}, 201
+    ),
+    ("POST", "/api/{spaceId}/releases/create/v1"): lambda c, ids, r: (
+        {},
+        {"ProjectName": ids["pipeline_project"], "ReleaseVersion": _version("3.0")},
+        200,
+    ),
+    ("POST", "/api/{spaceId}/deployments/create/untenanted/v1"): lambda c, ids, r: (
+        {}, {"ProjectName": ids["pipeline_project"], "ReleaseVersion": "1.0.0",
+             "EnvironmentNames": [ids["pipeline_env"]]}, 200
+    ),
+    ("POST", "/api/{spaceId}/deployments/create/tenanted/v1"): lambda c, ids, r: (
+        {}, {"ProjectName": ids["pipeline_project"], "ReleaseVersion": "1.0.0",
+             "EnvironmentName": ids["pipeline_env"], "Tenants": [ids["pipeline_tenant"]],
+             "TenantTags": []}, 200
+    ),
+    ("POST", "/api/{spaceId}/releases/{id}/snapshot-variables"): lambda c, ids, r: (
+        {"id": ids["pipeline_release"]}, None, 200
+    ),
+    ("PUT", "/api/octopusservernodes/{id}"): lambda c, ids, r: (
+        {"id": "OctopusServerNodes-1"},
+        {"MaxConcurrentTasks": 500, "IsInMaintenanceMode": False},
+        200,
+    ),
+    ("POST", "/api/{spaceId}/packages/raw"): lambda c, ids, r: (
+        {}, Upload(f"Swagger.Up{uuid.uuid4().hex[:8]}.1.0.0.zip", b"data"), 201
+    ),
+    ("DELETE", "/api/{spaceId}/packages/{id}"): lambda c, ids, r: (
+        {"id": push_package(c)}, None, 200
+    ),
+    ("GET", "/api/{spaceId}/feeds/{id}/packages/versions"): lambda c, ids, r: (
+        {"id": "feeds-builtin", "_query": f"packageId={ids['packages'][9:-6]}"}, None, 200
+    ),
+}  # fmt: skip
+
+
 # ---------------------------------------------------------------- tests
 
 
@@ -427,6 +773,7 @@ def test_the_validator_rejects_wrong_types_and_unknown_fields() -> None:
 @pytest.fixture(scope="module")
 def conformance_instance(octosim_server: Any) -> Any:
     inst: SimInstance = octosim_server.create_instance(_unique("swagger").replace(" ", "-"))
+    inst.set_faults(step_ms=50, interventions=["Swagger pipeline"])
     client = httpx.Client(
         base_url=inst.url, headers={"X-Octopus-ApiKey": inst.api_key}, trust_env=False, timeout=20
     )
@@ -443,18 +790,23 @@ def test_response_matches_the_2020_5_swagger(route: Route, conformance_instance:
     params, body, expected = case(client, ids, route)
     path = route.path
     params.setdefault("spaceId", "Spaces-1")
+    query = params.pop("_query", None)
     for name, value in params.items():
         path = path.replace("{" + name + "}", value)
-    resp = (
-        client.request(route.method, path, json=body)
-        if body is not None
-        else client.request(route.method, path)
-    )
+    if query:
+        path += "?" + query
+    if isinstance(body, Upload):
+        resp = client.request(route.method, path, files={"fileToUpload": (body.name, body.data)})
+    elif body is not None:
+        resp = client.request(route.method, path, json=body)
+    else:
+        resp = client.request(route.method, path)
     assert resp.status_code == expected, (path, resp.text[:500])
-    if (route.method, route.swagger) in NO_SCHEMA:
+    if (route.method, route.swagger) in NO_SCHEMA and resp.status_code != 201:
         return
     if route.swagger is None:
-        validate(NOT_IN_SWAGGER[key_of(route)][1], resp.json())
+        if route.method != "DELETE":
+            validate(NOT_IN_SWAGGER[key_of(route)][1], resp.json())
         return
     schema = response_schema(route, resp.status_code)
     if schema is None:
