@@ -1,8 +1,16 @@
-"""People and their credentials: ODCM's user model and personal API tokens."""
+"""People, their credentials and what they may reach: the user model, personal API tokens,
+groups (with external groups from OIDC/LDAP), grants of a role on a space or an instance,
+and the state of the Octopus teams ODCM manages for those grants.
+
+identity sits below spaces: it points at ``spaces.Space`` / ``spaces.Instance`` only through
+string foreign keys and reaches their rows through those relations (``space_model()``,
+``instance_model()``), never by importing spaces.
+"""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -281,3 +289,13 @@ class RoleMapping(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role}: {', '.join(self.octopus_roles)}"
+
+
+def space_model() -> Any:
+    """The registry's Space model, reached through ``Grant.space`` (no import of spaces)."""
+    return Grant._meta.get_field("space").related_model
+
+
+def instance_model() -> Any:
+    """The registry's Instance model, reached through ``Grant.instance``."""
+    return Grant._meta.get_field("instance").related_model

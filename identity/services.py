@@ -23,7 +23,6 @@ from identity.models import (
     UserExternalGroup,
     group_key,
 )
-from spaces.models import Instance, Space
 
 
 class GrantError(ValueError):
@@ -146,8 +145,8 @@ def grant(
     group: Group,
     role: str,
     *,
-    space: Space | None = None,
-    instance: Instance | None = None,
+    space: Any = None,
+    instance: Any = None,
     actor: Any = None,
     request: HttpRequest | None = None,
 ) -> Grant:
@@ -178,6 +177,19 @@ def grant(
     except IntegrityError:
         raise GrantError(f"{group.name} already has this role there.") from None
     return row
+
+
+def grant_space_managers(
+    space: Any,
+    groups: Iterable[Group],
+    *,
+    actor: Any = None,
+    request: HttpRequest | None = None,
+) -> None:
+    """Make each of ``groups`` Space manager of a space ODCM just created (spaces calls this
+    inside its transaction; identity never imports spaces)."""
+    for group in groups:
+        grant(group, Role.MANAGER, space=space, actor=actor, request=request)
 
 
 def revoke(row: Grant, *, actor: Any = None, request: HttpRequest | None = None) -> bool:

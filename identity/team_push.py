@@ -15,7 +15,6 @@ from typing import Any
 
 from identity.models import Role
 from octopus import NotFound, OctopusClient, OctopusError
-from spaces.models import Instance
 
 MARKER = "Managed by ODCM: changes made here are put back. ref:"
 
@@ -50,7 +49,7 @@ class SpacePlan:
 
 @dataclass
 class InstancePlan:
-    instance: Instance
+    instance: Any  # spaces.Instance (identity does not import spaces)
     spaces: list[SpacePlan]
 
 

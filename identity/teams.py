@@ -46,10 +46,10 @@ from identity.models import (
     User,
     UserExternalGroup,
     default_role_mapping,
+    space_model,
 )
 from identity.team_push import InstancePlan, SpacePlan, TeamOutcome, TeamPlan, execute
 from odcm.clients import client_for
-from spaces.models import Space
 
 log = logging.getLogger(__name__)
 
@@ -63,16 +63,20 @@ def team_name(group_name: str, role: str) -> str:
 # ------------------------------------------------------------------ desired state (rows)
 
 
-def covered_spaces(grant: Grant) -> list[Space]:
+def covered_spaces(grant: Grant) -> list[Any]:
     """The enlisted spaces a grant reaches (one space, or every space of an instance)."""
     if grant.space_id is not None:
-        return list(Space.objects.filter(pk=grant.space_id, state=Space.State.ENLISTED))
-    return list(Space.objects.filter(instance=grant.instance_id, state=Space.State.ENLISTED))
+        return list(
+            space_model().objects.filter(pk=grant.space_id, state=space_model().State.ENLISTED)
+        )
+    return list(
+        space_model().objects.filter(instance=grant.instance_id, state=space_model().State.ENLISTED)
+    )
 
 
 def _desired(space_ids: list[uuid.UUID]) -> set[tuple[str, str, str]]:
     """(space id, group id, role) for every active grant reaching these enlisted spaces."""
-    spaces = Space.objects.filter(pk__in=space_ids, state=Space.State.ENLISTED)
+    spaces = space_model().objects.filter(pk__in=space_ids, state=space_model().State.ENLISTED)
     by_instance: dict[Any, list[str]] = {}
     for pk, inst in spaces.values_list("pk", "instance_id"):
         by_instance.setdefault(inst, []).append(str(pk))
@@ -156,7 +160,7 @@ def _bump(rows: Any, **changes: Any) -> int:
 
 def _ensure_targets(space_ids: list[uuid.UUID]) -> None:
     """One GrantTarget per (active grant, enlisted space it reaches)."""
-    spaces = Space.objects.filter(pk__in=space_ids, state=Space.State.ENLISTED)
+    spaces = space_model().objects.filter(pk__in=space_ids, state=space_model().State.ENLISTED)
     pairs = list(spaces.values_list("pk", "instance_id"))
     instance_ids = {inst for _, inst in pairs}
     existing = set(
@@ -250,7 +254,7 @@ def plan_spaces(space_ids: Iterable[Any], *, only_due: bool = False) -> list[Ins
             TeamPlan(
                 managed_id=str(mt.pk),
                 version=mt.version,
-                wanted=mt.wanted and space.state == Space.State.ENLISTED,
+                wanted=mt.wanted and space.state == space_model().State.ENLISTED,
                 name=mt.name,
                 octopus_team_id=mt.octopus_team_id,
                 space_octopus_id=space.octopus_id,
@@ -439,10 +443,12 @@ def all_managed_spaces() -> list[str]:
     active = Grant.objects.filter(revoked_at__isnull=True)
     spaces.update(active.filter(space__isnull=False).values_list("space_id", flat=True))
     spaces.update(
-        Space.objects.filter(
+        space_model()
+        .objects.filter(
             instance__in=active.filter(instance__isnull=False).values("instance"),
-            state=Space.State.ENLISTED,
-        ).values_list("pk", flat=True)
+            state=space_model().State.ENLISTED,
+        )
+        .values_list("pk", flat=True)
     )
     return sorted(str(s) for s in spaces)
 
@@ -450,8 +456,8 @@ def all_managed_spaces() -> list[str]:
 def split_by_instance(space_ids: Iterable[Any]) -> list[list[str]]:
     """Space ids grouped by their instance (one Celery task per instance)."""
     groups: dict[Any, list[str]] = {}
-    for pk, instance_id in Space.objects.filter(pk__in=_uuids(space_ids)).values_list(
-        "pk", "instance_id"
+    for pk, instance_id in (
+        space_model().objects.filter(pk__in=_uuids(space_ids)).values_list("pk", "instance_id")
     ):
         groups.setdefault(instance_id, []).append(str(pk))
     return [sorted(ids) for _, ids in sorted(groups.items(), key=lambda kv: str(kv[0]))]

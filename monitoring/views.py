@@ -107,7 +107,7 @@ def dashboard_view(request: HtmxHttpRequest) -> HttpResponse:
     context["timelines_html"] = mark_safe(more["timelines_html"])  # noqa: S308 - format_html
     if request.htmx:
         return render(request, "monitoring/_dashboard_all.html", context)
-    return render(request, "odcm/home.html", context)
+    return render(request, "monitoring/dashboard.html", context)
 
 
 @login_required
@@ -128,7 +128,7 @@ def spaces_csv(request: HttpRequest) -> HttpResponse:
 
 
 def _visible_instance(request: HttpRequest, slug: str) -> Instance:
-    instance = access.visible_instances(request.user).filter(slug=slug).first()
+    instance = Instance.objects.visible_to(request.user).filter(slug=slug).first()
     if instance is None:
         raise Http404("No such instance.")
     return instance

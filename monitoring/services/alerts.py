@@ -26,9 +26,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from identity import access
 from identity.models import User
 from monitoring.models import Alert, AlertSettings, Notification
+from spaces.models import Instance
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def recipients(alert: Alert) -> list[User]:
         )
         if not (subscribed and pref.wants(kind) and user.email):
             continue
-        if access.visible_instances(user).filter(pk=instance.pk).exists():
+        if Instance.objects.visible_to(user).filter(pk=instance.pk).exists():
             out.append(user)
     return out
 
@@ -210,4 +210,4 @@ def settings_for(user: User) -> AlertSettings:
 
 
 def subscribable_instances(user: User) -> Any:
-    return access.visible_instances(user).order_by("name")
+    return Instance.objects.visible_to(user).order_by("name")

@@ -12,7 +12,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from identity.access import is_admin, visible_spaces
+from identity.access import is_admin
 from octopus import OctopusError
 from odcm.api.permissions import IsAuthenticatedUser
 from sharing import access
@@ -26,7 +26,7 @@ from spaces.models import Space
 
 
 def _space(request: Request, pk: Any) -> Space:
-    space = visible_spaces(request.user).select_related("instance").filter(pk=pk).first()
+    space = Space.objects.visible_to(request.user).select_related("instance").filter(pk=pk).first()
     if space is None:
         raise NotFound("No such space.")
     return space
