@@ -17,9 +17,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from identity import access, services, teams
+from identity import access, services
 from identity.forms import GrantForm, GroupForm, RoleMappingForm
 from identity.models import Grant, GrantTarget, Group, Role, User, space_model
+from identity.services import teams
 
 View = Callable[..., HttpResponse]
 

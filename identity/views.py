@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from identity.access import user_groups, what_can_access
 from identity.forms import TokenForm
 from identity.models import ApiToken
-from identity.tokens import create_token, revoke_token
+from identity.services.tokens import create_token, revoke_token
 
 
 @login_required

@@ -15,8 +15,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from identity import access, services, teams
+from identity import access, services
 from identity.models import Grant, GrantTarget, Group, Role, User, instance_model, space_model
+from identity.services import teams
 from odcm.api.permissions import IsAdmin, IsAuthenticatedUser
 
 

@@ -109,7 +109,7 @@ def test_ldap_is_not_even_imported_when_not_configured(project_root: Path):
     code = (
         "import sys, django; django.setup();"
         "from django.urls import get_resolver; get_resolver().url_patterns;"
-        "import identity.access, identity.teams, identity.services, identity.admin_views;"
+        "import identity.access, identity.services.teams, identity.services, identity.admin_views;"
         "bad = [m for m in sys.modules"
         " if m == 'ldap' or m.startswith(('ldap.', 'django_auth_ldap'))];"
         "print(bad); sys.exit(1 if bad else 0)"

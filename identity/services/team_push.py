@@ -1,6 +1,6 @@
 """Pushing one instance's planned teams into Octopus: HTTP only, no database.
 
-Run in a thread per instance by ``identity.teams.sync_spaces``. For each space it reads the
+Run in a thread per instance by ``identity.services.teams.sync_spaces``. For each space it reads the
 space's teams, then creates, repairs or deletes each managed team and its scoped user roles,
 and returns one ``TeamOutcome`` per team for the caller to record.
 """

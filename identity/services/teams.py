@@ -1,6 +1,7 @@
 """Grants pushed into Octopus: one managed team per (space, group, role).
 
-The HTTP side lives in ``identity.team_push``; this module owns the rows, plans and outcomes.
+The HTTP side lives in ``identity.services.team_push``; this module owns the rows, plans
+and outcomes.
 
 The work is split in three so that only the middle part waits on the network:
 
@@ -48,7 +49,7 @@ from identity.models import (
     default_role_mapping,
     space_model,
 )
-from identity.team_push import InstancePlan, SpacePlan, TeamOutcome, TeamPlan, execute
+from identity.services.team_push import InstancePlan, SpacePlan, TeamOutcome, TeamPlan, execute
 from odcm.clients import client_for
 
 log = logging.getLogger(__name__)

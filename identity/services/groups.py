@@ -11,7 +11,6 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from audit.services import record
-from identity import teams
 from identity.models import (
     ExternalGroup,
     Grant,
@@ -23,6 +22,7 @@ from identity.models import (
     UserExternalGroup,
     group_key,
 )
+from identity.services import teams
 
 
 class GrantError(ValueError):
