@@ -28,7 +28,7 @@ from sharing.forms import (
 )
 from sharing.kinds import ContentError, kind_for
 from sharing.models import Revision, SharedItem, Subscription, Trust
-from sharing.services import delivery, items, subscriptions, trusts
+from sharing.services import items, queueing, subscriptions, trusts
 from sharing.services.subscriptions import SubscriptionError, problem_counts
 from sharing.services.trusts import TrustError
 from spaces.models import Space
@@ -101,7 +101,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "offered": offered,
         "pending_trusts": pending,
         "counts": problem_counts(access.visible_subscriptions(user)),
-        "paused": delivery.paused(),
+        "paused": queueing.paused(),
         "is_admin": is_admin(user),
     }
     return render(request, "sharing/index.html", context)
@@ -376,7 +376,7 @@ def trust_action(request: HttpRequest, pk: Any, verb: str) -> HttpResponse:
 def pause(request: HttpRequest) -> HttpResponse:
     if not is_admin(request.user):
         raise PermissionDenied
-    delivery.set_paused(request.POST.get("paused") == "1", actor=request.user)
+    queueing.set_paused(request.POST.get("paused") == "1", actor=request.user)
     return redirect("sharing:index")
 
 

@@ -19,7 +19,7 @@ from sharing import access
 from sharing.api import serializers as s
 from sharing.kinds import ContentError
 from sharing.models import Revision, SharedItem, Subscription, Trust
-from sharing.services import delivery, items, subscriptions, trusts
+from sharing.services import items, queueing, subscriptions, trusts
 from sharing.services.subscriptions import SubscriptionError, problem_counts
 from sharing.services.trusts import TrustError
 from spaces.models import Space
@@ -365,7 +365,7 @@ class BrokerViewSet(viewsets.ViewSet):
     @extend_schema(responses=s.BrokerSerializer)
     def list(self, request: Request) -> Response:
         counts = problem_counts(access.visible_subscriptions(request.user))
-        return Response({"paused": delivery.paused(), **counts})
+        return Response({"paused": queueing.paused(), **counts})
 
     @extend_schema(request=s.BrokerSerializer, responses=s.BrokerSerializer)
     @action(detail=False, methods=["post"])
@@ -375,5 +375,5 @@ class BrokerViewSet(viewsets.ViewSet):
             raise PermissionDenied("Only administrators pause deliveries.")
         serializer = s.BrokerSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        delivery.set_paused(serializer.validated_data["paused"], actor=request.user)
+        queueing.set_paused(serializer.validated_data["paused"], actor=request.user)
         return self.list(request)
