@@ -16,6 +16,8 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
 
+from odcm.work import Leased
+
 
 class User(AbstractUser):
     """An ODCM user. Superusers are ODCM administrators."""
@@ -223,6 +225,18 @@ class GrantTarget(models.Model):
 
     def __str__(self) -> str:
         return f"grant {self.grant_id} in space {self.space_id}: {self.state}"
+
+
+class TeamSync(Leased):
+    """The push of one space's managed teams to Octopus: the worker pushing holds this row's
+    lease (``odcm.work``), so two workers never push the same space at once."""
+
+    space = models.OneToOneField(
+        "spaces.Space", primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"team sync of space {self.space_id}"
 
 
 class ManagedTeam(models.Model):

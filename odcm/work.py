@@ -91,6 +91,30 @@ def claim_next(
         return claim(rows, pk, seconds=seconds, now=now, **changes)
 
 
+def claim_each(
+    rows: QuerySet[Any], pks: list[Any], *, seconds: float, now: datetime | None = None
+) -> list[Lease]:
+    """Claim every free row of ``pks`` in one conditional UPDATE (one lease each, sharing a
+    token); rows another worker holds are left out."""
+    now = now or timezone.now()
+    token = uuid.uuid4()
+    until = now + timedelta(seconds=seconds)
+    if not pks or not rows.filter(free(now), pk__in=pks).update(
+        claim_token=token, claimed_until=until
+    ):
+        return []
+    won = rows.model._default_manager.filter(claim_token=token).values_list("pk", flat=True)
+    return [Lease(pk, token, until) for pk in won]
+
+
+def release_each(rows: QuerySet[Any], leases: list[Lease]) -> None:
+    """Give back rows claimed together by ``claim_each`` (those still ours), in one UPDATE."""
+    if leases:
+        rows.filter(pk__in=[lease.pk for lease in leases], claim_token=leases[0].token).update(
+            claim_token=None, claimed_until=None
+        )
+
+
 def mine(rows: QuerySet[Any], lease: Lease) -> QuerySet[Any]:
     """The leased row, only while the lease is still ours (to record an outcome)."""
     return rows.filter(pk=lease.pk, claim_token=lease.token)

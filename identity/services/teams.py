@@ -19,7 +19,6 @@ row are never touched.
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -29,7 +28,6 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -44,12 +42,14 @@ from identity.models import (
     Role,
     RoleMapping,
     SyncState,
+    TeamSync,
     User,
     UserExternalGroup,
     default_role_mapping,
     space_model,
 )
 from identity.services.team_push import InstancePlan, SpacePlan, TeamOutcome, TeamPlan, execute
+from odcm import work
 from odcm.clients import client_for
 
 log = logging.getLogger(__name__)
@@ -274,9 +274,13 @@ def plan_spaces(space_ids: Iterable[Any], *, only_due: bool = False) -> list[Ins
 
 
 def _retry_delay(attempts: int) -> timedelta:
-    base = settings.ODCM_TEAM_SYNC_RETRY_BASE_SECONDS
-    cap = settings.ODCM_TEAM_SYNC_RETRY_MAX_SECONDS
-    return timedelta(seconds=min(cap, base * 2 ** max(0, attempts - 1)))
+    return timedelta(
+        seconds=work.backoff(
+            attempts,
+            base=settings.ODCM_TEAM_SYNC_RETRY_BASE_SECONDS,
+            cap=settings.ODCM_TEAM_SYNC_RETRY_MAX_SECONDS,
+        )
+    )
 
 
 def record(outcomes: list[TeamOutcome], plans: dict[str, TeamPlan]) -> None:
@@ -385,16 +389,19 @@ def settle_revoked_targets() -> None:
 
 @contextmanager
 def _space_locks(space_ids: list[str]) -> Iterator[list[str]]:
-    """Claim spaces so two workers never push the same space at once; yields those claimed."""
-    token = secrets.token_hex(8)
-    claimed = [s for s in space_ids if cache.add(f"identity:teamsync:{s}", token, LOCK_SECONDS)]
+    """Claim spaces so two workers never push the same space at once; yields those claimed.
+    A worker that dies frees its spaces when the lease (``LOCK_SECONDS``) runs out."""
+    known = list(
+        space_model().objects.filter(pk__in=_uuids(space_ids)).values_list("pk", flat=True)
+    )
+    TeamSync.objects.bulk_create([TeamSync(space_id=pk) for pk in known], ignore_conflicts=True)
+    leases = work.claim_each(TeamSync.objects.all(), known, seconds=LOCK_SECONDS)
+    # A space that no longer exists has nothing to push: nobody needs to hold it.
+    gone = set(space_ids) - {str(pk) for pk in known}
     try:
-        yield claimed
+        yield sorted(gone | {str(lease.pk) for lease in leases})
     finally:
-        for space_id in claimed:
-            key = f"identity:teamsync:{space_id}"
-            if cache.get(key) == token:
-                cache.delete(key)
+        work.release_each(TeamSync.objects.all(), leases)
 
 
 def sync_spaces(space_ids: Iterable[Any], *, only_due: bool = False) -> list[str]:
