@@ -23,6 +23,7 @@ from identity.models import (
     group_key,
 )
 from identity.services import teams
+from odcm import work
 
 
 class GrantError(ValueError):
@@ -34,9 +35,7 @@ def enqueue_sync(space_ids: Iterable[Any]) -> None:
     ids = sorted({str(s) for s in space_ids})
     if not ids:
         return
-    from identity.tasks import sync_spaces
-
-    sync_spaces.delay_on_commit(ids)  # type: ignore[attr-defined]
+    work.enqueue("identity.tasks.sync_spaces", ids)
 
 
 def _summary(group: Group) -> dict[str, Any]:

@@ -307,9 +307,7 @@ def _reminders(now: datetime) -> None:
 
 
 def _dispatch_on_commit() -> None:
-    from monitoring import tasks
-
-    transaction.on_commit(lambda: tasks.dispatch_alerts.delay(), robust=True)
+    work.enqueue("monitoring.tasks.dispatch_alerts")
 
 
 def set_pin(instance: Instance, version: str) -> None:
