@@ -17,11 +17,14 @@ own foreign keys (``identity.models.space_model`` / ``instance_model``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import wraps
 from typing import Any
 from uuid import UUID
 
+from django.contrib.auth.decorators import login_required
 from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
 
 from identity.models import (
     ROLE_RANK,
@@ -216,3 +219,19 @@ def what_can_access(user: Any) -> list[tuple[Any, str]]:
     spaces = list(_spaces(user).select_related("instance").order_by("instance__name", "name"))
     roles = space_roles(user, spaces)
     return [(s, roles.get(str(s.pk), Role.VIEWER.value)) for s in spaces]
+
+
+View = Callable[..., HttpResponse]
+
+
+def admin_only(view: View) -> View:
+    """Administrators only; to anyone else these pages do not exist."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not is_admin(request.user):
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapper

@@ -6,8 +6,6 @@ Every change goes through identity.services (audited, pushed to Octopus after co
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
@@ -18,24 +16,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from identity import access, services
+from identity.access import admin_only
 from identity.forms import GrantForm, GroupForm, RoleMappingForm
 from identity.models import Grant, GrantTarget, Group, Role, User, space_model
 from identity.services import teams
-
-View = Callable[..., HttpResponse]
-
-
-def admin_only(view: View) -> View:
-    """Administrators only; to anyone else these pages do not exist."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not access.is_admin(request.user):
-            raise Http404
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 @admin_only

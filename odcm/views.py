@@ -15,7 +15,6 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from odcm.health import run_checks, worker_heartbeat_age
-from odcm.htmx import HtmxHttpRequest
 
 
 @user_passes_test(lambda u: u.is_active and u.is_superuser)

@@ -34,6 +34,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "spaces": _CORE | {"audit", "identity"},
     "monitoring": _CORE | {"audit", "identity", "spaces"},
     "sharing": _CORE | {"audit", "identity", "spaces"},
+    # Configuration as code declares the whole fleet: it sits above every other app.
+    "fleetconfig": _CORE | {"audit", "identity", "spaces", "monitoring", "sharing"},
 }
 # Modules of the composition root: they wire every app together.
 WIRING = ("odcm.urls", "odcm.api.urls", "odcm.management.commands.")
