@@ -19,7 +19,7 @@ from monitoring import render as render_html
 from monitoring.charts import stacked_bars
 from monitoring.forms import AlertSettingsForm, MaintenanceWindowForm, PinForm
 from monitoring.models import MaintenanceWindow, StatusFlip, VersionChange
-from monitoring.services import alerts, controls, dashboard
+from monitoring.services import alerts, configuration, dashboard
 from odcm.htmx import HtmxHttpRequest
 from spaces.models import Instance
 
@@ -135,7 +135,7 @@ def _visible_instance(request: HttpRequest, slug: str) -> Instance:
 @require_http_methods(["GET", "POST"])
 def instance_view(request: HttpRequest, slug: str) -> HttpResponse:
     instance = _visible_instance(request, slug)
-    monitor = controls.monitor_for(instance)
+    monitor = configuration.monitor_for(instance)
     can_manage = access.can_manage_instance(request.user, instance)
     pin_form = PinForm(initial={"pinned_version": monitor.pinned_version})
     window_form = MaintenanceWindowForm()
@@ -146,7 +146,7 @@ def instance_view(request: HttpRequest, slug: str) -> HttpResponse:
         if action == "pin":
             pin_form = PinForm(request.POST)
             if pin_form.is_valid():
-                controls.pin_version(
+                configuration.pin_version(
                     instance, pin_form.cleaned_data["pinned_version"], request=request
                 )
                 messages.success(request, "Version pin saved.")
@@ -154,7 +154,7 @@ def instance_view(request: HttpRequest, slug: str) -> HttpResponse:
         elif action == "window":
             window_form = MaintenanceWindowForm(request.POST)
             if window_form.is_valid():
-                controls.schedule_window(
+                configuration.schedule_window(
                     instance, **window_form.cleaned_data, actor=request.user, request=request
                 )
                 messages.success(request, "Maintenance window scheduled.")
@@ -163,7 +163,7 @@ def instance_view(request: HttpRequest, slug: str) -> HttpResponse:
             window = get_object_or_404(
                 MaintenanceWindow, pk=request.POST.get("window"), instance=instance
             )
-            controls.end_window(window, request=request)
+            configuration.end_window(window, actor=request.user, request=request)
             return redirect("monitoring:instance", slug=slug)
     context = {
         "instance": instance,
@@ -186,7 +186,14 @@ def alert_settings_view(request: HttpRequest) -> HttpResponse:
     visible = alerts.subscribable_instances(request.user)  # type: ignore[arg-type]
     form = AlertSettingsForm(request.POST or None, instance=current, instances=visible)
     if request.method == "POST" and form.is_valid():
-        controls.save_alert_settings(form, request=request)
+        data = dict(form.cleaned_data)
+        configuration.save_alert_settings(
+            request.user,
+            instances=data.pop("instances"),
+            flags=data,
+            actor=request.user,
+            request=request,
+        )
         messages.success(request, "Alert settings saved.")
         return redirect("monitoring:alert-settings")
     return render(request, "monitoring/alert_settings.html", {"form": form})
