@@ -295,7 +295,7 @@ def main() -> None:
         from django.contrib.sessions.backends.db import SessionStore
 
         from identity.models import User
-        from identity.tokens import create_token
+        from identity.services.tokens import create_token
         from monitoring.models import DeploymentDay, SpaceDay
 
         print(f"rollups: {DeploymentDay.objects.count():,} space/day/environment rows, "

@@ -21,10 +21,11 @@ from django.utils import timezone
 from fleetconfig.models import ManagedObject
 from fleetconfig.schema import SECTIONS, VERSION
 from identity.models import Grant, Group, Role
-from identity.teams import role_mapping
+from identity.services.teams import role_mapping
 from monitoring.models import AlertSettings, InstanceMonitor, MaintenanceWindow
 from sharing.models import SharedItem, Subscription, Trust
-from sharing.services.items import latest, secrets_of
+from sharing.secrets import secrets_of
+from sharing.services.items import latest
 from spaces.models import Instance, Space, StandardEnvironment
 
 ALERT_FLAGS = (

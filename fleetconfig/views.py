@@ -12,7 +12,7 @@ from fleetconfig import render as plan_text
 from fleetconfig.forms import GitSourceForm, PlanForm
 from fleetconfig.models import GitSource, Plan
 from fleetconfig.services import PlanNotApplicable, StalePlan, apply_plan, export_text, make_plan
-from identity.admin_views import admin_only
+from identity.access import admin_only
 
 
 @admin_only

@@ -1,7 +1,8 @@
 """The one place that decides what a user may see and manage.
 
 Every page, API endpoint, report and the switcher get their spaces and instances from
-``visible_spaces(user)`` / ``visible_instances(user)``; anything else is a 404.
+``Space.objects.visible_to(user)`` / ``Instance.objects.visible_to(user)``, which apply the
+filters built here (``space_filter`` / ``instance_filter``); anything else is a 404.
 
 Rules: ODCM administrators see and manage everything. An instance's owners see and manage
 that instance and its spaces. Otherwise a user's groups (direct memberships, or external
@@ -9,18 +10,36 @@ groups stored at their last sign-in) carry grants: Viewer, Deployer or Space man
 space, or on every space of an instance. Seeing a space also shows its instance (read-only).
 
 Every function here runs a fixed number of queries, whatever the number of rows.
+
+identity sits below spaces and never imports it: it reaches the registry's rows through its
+own foreign keys (``identity.models.space_model`` / ``instance_model``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import wraps
 from typing import Any
 from uuid import UUID
 
+from django.contrib.auth.decorators import login_required
 from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
 
-from identity.models import ROLE_RANK, ExternalGroup, Grant, Group, Role, User, UserExternalGroup
-from spaces.models import Instance, Space
+from identity.models import (
+    ROLE_RANK,
+    ExternalGroup,
+    Grant,
+    Group,
+    Role,
+    User,
+    UserExternalGroup,
+    instance_model,
+    space_model,
+)
+
+# Matches nothing: what an anonymous or inactive user may see.
+_NOTHING = Q(pk__in=[])
 
 
 def _active(user: Any) -> bool:
@@ -48,11 +67,11 @@ def _grants(user: Any, roles: Iterable[str] | None = None) -> QuerySet[Grant]:
     return grants
 
 
-def _owned_instances(user: Any) -> QuerySet[Instance]:
-    return Instance.objects.filter(owners=user.pk)
+def _owned_instances(user: Any) -> QuerySet[Any]:
+    return instance_model().objects.filter(owners=user.pk)
 
 
-def _space_filter(user: Any, roles: Iterable[str] | None = None) -> Q:
+def _grant_filter(user: Any, roles: Iterable[str] | None = None) -> Q:
     grants = _grants(user, roles)
     return (
         Q(instance__in=_owned_instances(user).values("pk"))
@@ -61,71 +80,63 @@ def _space_filter(user: Any, roles: Iterable[str] | None = None) -> Q:
     )
 
 
-def visible_spaces(user: Any) -> QuerySet[Space]:
+def space_filter(user: Any, roles: Iterable[str] | None = None) -> Q:
+    """The filter on spaces that ``user`` may see (with ``roles``: holds one of them there).
+
+    Administrators get everything, anonymous and inactive users nothing. Applied by
+    ``Space.objects.visible_to`` / ``manageable_by`` / ``deployable_by``.
+    """
     if not _active(user):
-        return Space.objects.none()
+        return _NOTHING
     if user.is_superuser:
-        return Space.objects.all()
-    return Space.objects.filter(_space_filter(user))
+        return Q()
+    return _grant_filter(user, roles)
 
 
-def manageable_spaces(user: Any) -> QuerySet[Space]:
-    """Spaces ``user`` manages: admin, instance owner, or a Space manager grant."""
+def instance_filter(user: Any) -> Q:
+    """The filter on instances ``user`` may see: owned, granted, or holding a granted space."""
     if not _active(user):
-        return Space.objects.none()
+        return _NOTHING
     if user.is_superuser:
-        return Space.objects.all()
-    return Space.objects.filter(_space_filter(user, [Role.MANAGER]))
-
-
-def deployable_spaces(user: Any) -> QuerySet[Space]:
-    """Spaces where ``user`` is at least a Deployer."""
-    if not _active(user):
-        return Space.objects.none()
-    if user.is_superuser:
-        return Space.objects.all()
-    return Space.objects.filter(_space_filter(user, [Role.DEPLOYER, Role.MANAGER]))
-
-
-def visible_instances(user: Any) -> QuerySet[Instance]:
-    if not _active(user):
-        return Instance.objects.none()
-    if user.is_superuser:
-        return Instance.objects.all()
+        return Q()
     grants = _grants(user)
-    return Instance.objects.filter(
+    return (
         Q(pk__in=_owned_instances(user).values("pk"))
         | Q(pk__in=grants.filter(instance__isnull=False).values("instance"))
         | Q(pk__in=grants.filter(space__isnull=False).values("space__instance"))
     )
 
 
-def can_manage_instance(user: Any, instance: Instance) -> bool:
+def _spaces(user: Any, roles: Iterable[str] | None = None) -> QuerySet[Any]:
+    return space_model().objects.filter(space_filter(user, roles))
+
+
+def can_manage_instance(user: Any, instance: Any) -> bool:
     """Change settings, refresh, rotate its key, enlist its spaces, create spaces on it."""
     if is_admin(user):
         return True
     return _active(user) and instance.owners.filter(pk=user.pk).exists()
 
 
-def can_manage_space(user: Any, space: Space) -> bool:
+def can_manage_space(user: Any, space: Any) -> bool:
     if is_admin(user):
         return True
-    return manageable_spaces(user).filter(pk=space.pk).exists()
+    return _spaces(user, [Role.MANAGER]).filter(pk=space.pk).exists()
 
 
-def can_deploy_space(user: Any, space: Space) -> bool:
+def can_deploy_space(user: Any, space: Any) -> bool:
     if is_admin(user):
         return True
-    return deployable_spaces(user).filter(pk=space.pk).exists()
+    return _spaces(user, [Role.DEPLOYER, Role.MANAGER]).filter(pk=space.pk).exists()
 
 
-def space_roles(user: Any, spaces: Iterable[Space | UUID | str]) -> dict[str, str]:
+def space_roles(user: Any, spaces: Iterable[Any]) -> dict[str, str]:
     """The strongest role ``user`` holds on each of ``spaces`` (by space id as a string);
     spaces the user cannot see are absent. Two queries, whatever the number of spaces."""
-    ids = [str(s.pk) if isinstance(s, Space) else str(s) for s in spaces]
+    ids = [str(s) if isinstance(s, UUID | str) else str(s.pk) for s in spaces]
     if not _active(user) or not ids:
         return {}
-    rows = list(Space.objects.filter(pk__in=ids).values_list("pk", "instance_id"))
+    rows = list(space_model().objects.filter(pk__in=ids).values_list("pk", "instance_id"))
     if user.is_superuser:
         return {str(pk): Role.MANAGER.value for pk, _ in rows}
     owned = set(_owned_instances(user).values_list("pk", flat=True))
@@ -149,12 +160,12 @@ def space_roles(user: Any, spaces: Iterable[Space | UUID | str]) -> dict[str, st
     return best
 
 
-def space_role(user: Any, space: Space) -> str | None:
+def space_role(user: Any, space: Any) -> str | None:
     """The strongest role ``user`` holds on ``space`` (None: not visible)."""
     return space_roles(user, [space]).get(str(space.pk))
 
 
-def who_can_access(space: Space) -> dict[str, Any]:
+def who_can_access(space: Any) -> dict[str, Any]:
     """Everyone who can see ``space`` and why: grants (with their groups' users), owners,
     administrators. A fixed number of queries."""
     grants = list(
@@ -203,10 +214,24 @@ def who_can_access(space: Space) -> dict[str, Any]:
     }
 
 
-def what_can_access(user: Any) -> list[tuple[Space, str]]:
+def what_can_access(user: Any) -> list[tuple[Any, str]]:
     """Every space ``user`` can see, with the strongest role they hold there."""
-    spaces = list(
-        visible_spaces(user).select_related("instance").order_by("instance__name", "name")
-    )
+    spaces = list(_spaces(user).select_related("instance").order_by("instance__name", "name"))
     roles = space_roles(user, spaces)
     return [(s, roles.get(str(s.pk), Role.VIEWER.value)) for s in spaces]
+
+
+View = Callable[..., HttpResponse]
+
+
+def admin_only(view: View) -> View:
+    """Administrators only; to anyone else these pages do not exist."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not is_admin(request.user):
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapper

@@ -6,11 +6,8 @@ Every change goes through identity.services (audited, pushed to Octopus after co
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
@@ -18,73 +15,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from identity import access, services, teams
-from identity.models import Grant, GrantTarget, Group, Role, User
-from spaces.models import Instance, Space
-
-View = Callable[..., HttpResponse]
-
-
-def admin_only(view: View) -> View:
-    """Administrators only; to anyone else these pages do not exist."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not access.is_admin(request.user):
-            raise Http404
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-class StyledForm(forms.Form):
-    """Bootstrap classes on every widget."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
-            field.widget.attrs.setdefault("class", css)
-
-
-class GroupForm(StyledForm):
-    name = forms.CharField(max_length=100)
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    members = forms.ModelMultipleChoiceField(
-        queryset=User.objects.filter(is_active=True).order_by("username"),
-        required=False,
-        to_field_name="username",
-        widget=forms.SelectMultiple(attrs={"size": 8}),
-    )
-    external_groups = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 4}),
-        help_text="One per line: OIDC group claim values or LDAP group DNs.",
-    )
-
-    def external_list(self) -> list[str]:
-        return [line.strip() for line in self.cleaned_data["external_groups"].splitlines()]
-
-
-class GrantForm(StyledForm):
-    role = forms.ChoiceField(choices=Role.choices)
-    target = forms.ChoiceField(label="Space or instance")
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        choices: list[tuple[str, str]] = []
-        for inst in Instance.objects.order_by("name"):
-            choices.append((f"i:{inst.pk}", f"Every space of {inst.name}"))
-        for space in Space.objects.select_related("instance").order_by("instance__name", "name"):
-            choices.append((f"s:{space.pk}", f"{space.instance.name} / {space.name}"))
-        self.fields["target"].choices = choices  # type: ignore[attr-defined]
-
-    def target_kwargs(self) -> dict[str, Any]:
-        kind, _, pk = self.cleaned_data["target"].partition(":")
-        if kind == "i":
-            return {"instance": get_object_or_404(Instance, pk=pk)}
-        return {"space": get_object_or_404(Space, pk=pk)}
+from identity import access, services
+from identity.access import admin_only
+from identity.forms import GrantForm, GroupForm, RoleMappingForm
+from identity.models import Grant, GrantTarget, Group, Role, User, space_model
+from identity.services import teams
 
 
 @admin_only
@@ -104,7 +39,7 @@ def groups(request: HttpRequest) -> HttpResponse:
             form.add_error("name", str(exc))
         else:
             messages.success(request, f"Group “{group.name}” created.")
-            return redirect("access:group", group_id=group.pk)
+            return redirect("identity:group", group_id=group.pk)
     rows = Group.objects.prefetch_related(
         "members",
         "external_groups",
@@ -149,7 +84,7 @@ def group(request: HttpRequest, group_id: str) -> HttpResponse:
             form.add_error("name", str(exc))
         else:
             messages.success(request, "Group saved; its Octopus teams are being updated.")
-            return redirect("access:group", group_id=row.pk)
+            return redirect("identity:group", group_id=row.pk)
     context = {
         "group": row,
         "form": form,
@@ -165,7 +100,7 @@ def delete_group(request: HttpRequest, group_id: str) -> HttpResponse:
     row = get_object_or_404(Group, pk=group_id)
     services.delete_group(row, actor=request.user, request=request)
     messages.success(request, f"Group “{row.name}” deleted; its Octopus teams are being removed.")
-    return redirect("access:groups")
+    return redirect("identity:groups")
 
 
 @admin_only
@@ -188,7 +123,7 @@ def add_grant(request: HttpRequest, group_id: str) -> HttpResponse:
             messages.success(request, "Granted; the Octopus team is being created.")
     else:
         messages.error(request, "Choose a role and a space or instance.")
-    return redirect("access:group", group_id=row.pk)
+    return redirect("identity:group", group_id=row.pk)
 
 
 @login_required
@@ -202,7 +137,7 @@ def revoke_grant(request: HttpRequest, grant_id: str) -> HttpResponse:
         raise Http404
     if services.revoke(row, actor=request.user, request=request):
         messages.success(request, "Revoked; the Octopus team is being removed.")
-    return redirect(request.POST.get("next") or "access:groups")
+    return redirect(request.POST.get("next") or "identity:groups")
 
 
 @admin_only
@@ -227,7 +162,8 @@ def user(request: HttpRequest, user_uuid: str) -> HttpResponse:
 def space(request: HttpRequest, space_id: str) -> HttpResponse:
     """Who can access this space (administrators and the space's managers)."""
     row = get_object_or_404(
-        access.visible_spaces(request.user).select_related("instance"), pk=space_id
+        space_model().objects.filter(access.space_filter(request.user)).select_related("instance"),
+        pk=space_id,
     )
     if not access.can_manage_space(request.user, row):
         raise Http404
@@ -237,12 +173,6 @@ def space(request: HttpRequest, space_id: str) -> HttpResponse:
         "grants": _grants_with_targets(space=row) + _grants_with_targets(instance=row.instance),
     }
     return render(request, "identity/space.html", context)
-
-
-class RoleMappingForm(StyledForm):
-    viewer = forms.CharField(label=Role.VIEWER.label, help_text="Octopus role names or ids.")
-    deployer = forms.CharField(label=Role.DEPLOYER.label, help_text="Comma separated.")
-    manager = forms.CharField(label=Role.MANAGER.label)
 
 
 @admin_only
@@ -255,5 +185,5 @@ def roles(request: HttpRequest) -> HttpResponse:
             names = [n.strip() for n in form.cleaned_data[role].split(",")]
             services.set_role_mapping(role, names, actor=request.user, request=request)
         messages.success(request, "Role mapping saved; managed teams are being updated.")
-        return redirect("access:roles")
+        return redirect("identity:roles")
     return render(request, "identity/roles.html", {"form": form})

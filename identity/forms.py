@@ -1,4 +1,13 @@
+"""identity's forms: API tokens, groups, grants and the role mapping."""
+
+from __future__ import annotations
+
+from typing import Any
+
 from django import forms
+from django.shortcuts import get_object_or_404
+
+from identity.models import Role, User, instance_model, space_model
 
 
 class TokenForm(forms.Form):
@@ -12,3 +21,60 @@ class TokenForm(forms.Form):
         help_text="Leave empty for a token that never expires.",
     )
     read_only = forms.BooleanField(required=False, label="Read-only")
+
+
+class StyledForm(forms.Form):
+    """Bootstrap classes on every widget."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
+            field.widget.attrs.setdefault("class", css)
+
+
+class GroupForm(StyledForm):
+    name = forms.CharField(max_length=100)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    members = forms.ModelMultipleChoiceField(
+        queryset=User.objects.filter(is_active=True).order_by("username"),
+        required=False,
+        to_field_name="username",
+        widget=forms.SelectMultiple(attrs={"size": 8}),
+    )
+    external_groups = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="One per line: OIDC group claim values or LDAP group DNs.",
+    )
+
+    def external_list(self) -> list[str]:
+        return [line.strip() for line in self.cleaned_data["external_groups"].splitlines()]
+
+
+class GrantForm(StyledForm):
+    role = forms.ChoiceField(choices=Role.choices)
+    target = forms.ChoiceField(label="Space or instance")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices: list[tuple[str, str]] = []
+        for inst in instance_model().objects.order_by("name"):
+            choices.append((f"i:{inst.pk}", f"Every space of {inst.name}"))
+        for space in (
+            space_model().objects.select_related("instance").order_by("instance__name", "name")
+        ):
+            choices.append((f"s:{space.pk}", f"{space.instance.name} / {space.name}"))
+        self.fields["target"].choices = choices  # type: ignore[attr-defined]
+
+    def target_kwargs(self) -> dict[str, Any]:
+        kind, _, pk = self.cleaned_data["target"].partition(":")
+        if kind == "i":
+            return {"instance": get_object_or_404(instance_model(), pk=pk)}
+        return {"space": get_object_or_404(space_model(), pk=pk)}
+
+
+class RoleMappingForm(StyledForm):
+    viewer = forms.CharField(label=Role.VIEWER.label, help_text="Octopus role names or ids.")
+    deployer = forms.CharField(label=Role.DEPLOYER.label, help_text="Comma separated.")
+    manager = forms.CharField(label=Role.MANAGER.label)

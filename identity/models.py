@@ -1,12 +1,22 @@
-"""People and their credentials: ODCM's user model and personal API tokens."""
+"""People, their credentials and what they may reach: the user model, personal API tokens,
+groups (with external groups from OIDC/LDAP), grants of a role on a space or an instance,
+and the state of the Octopus teams ODCM manages for those grants.
+
+identity sits below spaces: it points at ``spaces.Space`` / ``spaces.Instance`` only through
+string foreign keys and reaches their rows through those relations (``space_model()``,
+``instance_model()``), never by importing spaces.
+"""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
+
+from odcm.work import Leased
 
 
 class User(AbstractUser):
@@ -217,6 +227,18 @@ class GrantTarget(models.Model):
         return f"grant {self.grant_id} in space {self.space_id}: {self.state}"
 
 
+class TeamSync(Leased):
+    """The push of one space's managed teams to Octopus: the worker pushing holds this row's
+    lease (``odcm.work``), so two workers never push the same space at once."""
+
+    space = models.OneToOneField(
+        "spaces.Space", primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"team sync of space {self.space_id}"
+
+
 class ManagedTeam(models.Model):
     """One Octopus team ODCM manages: per (space, group, role). ``wanted`` False means it
     is to be deleted from Octopus; the row goes once that is done.
@@ -281,3 +303,13 @@ class RoleMapping(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role}: {', '.join(self.octopus_roles)}"
+
+
+def space_model() -> Any:
+    """The registry's Space model, reached through ``Grant.space`` (no import of spaces)."""
+    return Grant._meta.get_field("space").related_model
+
+
+def instance_model() -> Any:
+    """The registry's Instance model, reached through ``Grant.instance``."""
+    return Grant._meta.get_field("instance").related_model

@@ -2,8 +2,9 @@
 
 ODCM adds three things to allauth's provider:
 
-- configuration from ``ODCM_OIDC_PROVIDERS`` (a JSON list; providers may also be added by an
-  administrator as "Social applications" in /django-admin/);
+- configuration from ``ODCM_OIDC_PROVIDERS`` (a JSON list, read by
+  ``odcm.config.oidc_settings``; providers may also be added by an administrator as "Social
+  applications" in /django-admin/);
 - stricter id_token checks: the signature is always verified against the provider's JWKS (not
   only when the token did not come straight from the token endpoint), and a ``nonce`` sent
   with every authorization request must come back in the id_token;
@@ -13,7 +14,6 @@ ODCM adds three things to allauth's provider:
 
 from __future__ import annotations
 
-import json
 import secrets
 from typing import Any
 
@@ -21,48 +21,9 @@ import jwt
 from django.conf import settings
 from django.http import HttpRequest
 
-from odcm.env import EnvError, env_str
+from odcm.config import OIDC_PROVIDER as PROVIDER
 
-PROVIDER = "openid_connect"
 NONCE_KEY = "odcm_nonce"
-
-
-def oidc_settings() -> dict[str, Any]:
-    """SOCIALACCOUNT_PROVIDERS from ``ODCM_OIDC_PROVIDERS``, e.g.::
-
-    [{"id": "entra", "name": "Microsoft Entra ID",
-      "server_url": "https://login.microsoftonline.com/<tenant>/v2.0",
-      "client_id": "...", "client_secret": "...", "groups_claim": "groups"}]
-    """
-    raw = env_str("ODCM_OIDC_PROVIDERS")
-    apps = []
-    if raw:
-        try:
-            entries = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise EnvError(f"ODCM_OIDC_PROVIDERS is not valid JSON: {exc.msg}") from None
-        if not isinstance(entries, list):
-            raise EnvError("ODCM_OIDC_PROVIDERS must be a JSON list of providers")
-        for n, entry in enumerate(entries):
-            missing = [k for k in ("id", "server_url", "client_id") if not entry.get(k)]
-            if missing:
-                raise EnvError(f"ODCM_OIDC_PROVIDERS[{n}] lacks {', '.join(missing)}")
-            app_settings = {
-                "server_url": entry["server_url"],
-                "groups_claim": entry.get("groups_claim") or "",
-            }
-            if entry.get("token_auth_method"):
-                app_settings["token_auth_method"] = entry["token_auth_method"]
-            apps.append(
-                {
-                    "provider_id": entry["id"],
-                    "name": entry.get("name") or entry["id"],
-                    "client_id": entry["client_id"],
-                    "secret": entry.get("client_secret", ""),
-                    "settings": app_settings,
-                }
-            )
-    return {PROVIDER: {"APPS": apps, "OAUTH_PKCE_ENABLED": True}}
 
 
 def groups_claim(app_settings: dict[str, Any]) -> str:

@@ -1,4 +1,4 @@
-"""Celery tasks: thin wrappers taking ids; the logic is in identity.teams.
+"""Celery tasks: thin wrappers taking ids; the logic is in identity.services.teams.
 
 Every push runs as one task per Octopus instance: a task for spaces of several instances
 splits itself, so work spreads over the worker processes and no task needs threads.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from identity import teams
+from identity.services import teams
 
 
 @shared_task(time_limit=280, soft_time_limit=260, acks_late=True, ignore_result=True)

@@ -1,10 +1,22 @@
+"""identity's pages: one namespace. /account/… is the signed-in person's own (tokens, what
+they can access); /access/… is access administration (groups, grants, users, role mapping)."""
+
 from django.urls import path
 
-from identity import views
+from identity import admin_views, views
 
 app_name = "identity"
 urlpatterns = [
-    path("tokens/", views.tokens, name="tokens"),
-    path("access/", views.my_access, name="my-access"),
-    path("tokens/<uuid:token_id>/revoke/", views.revoke, name="revoke-token"),
+    path("account/tokens/", views.tokens, name="tokens"),
+    path("account/access/", views.my_access, name="my-access"),
+    path("account/tokens/<uuid:token_id>/revoke/", views.revoke, name="revoke-token"),
+    path("access/groups/", admin_views.groups, name="groups"),
+    path("access/groups/<uuid:group_id>/", admin_views.group, name="group"),
+    path("access/groups/<uuid:group_id>/delete/", admin_views.delete_group, name="delete-group"),
+    path("access/groups/<uuid:group_id>/grants/", admin_views.add_grant, name="add-grant"),
+    path("access/grants/<uuid:grant_id>/revoke/", admin_views.revoke_grant, name="revoke-grant"),
+    path("access/users/", admin_views.users, name="users"),
+    path("access/users/<uuid:user_uuid>/", admin_views.user, name="user"),
+    path("access/spaces/<uuid:space_id>/", admin_views.space, name="space"),
+    path("access/roles/", admin_views.roles, name="roles"),
 ]

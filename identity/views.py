@@ -8,9 +8,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from identity.access import user_groups, what_can_access
 from identity.forms import TokenForm
 from identity.models import ApiToken
-from identity.tokens import create_token, revoke_token
+from identity.services.tokens import create_token, revoke_token
 
 
 @login_required
@@ -46,8 +47,6 @@ def revoke(request: HttpRequest, token_id: str) -> HttpResponse:
 @login_required
 def my_access(request: HttpRequest) -> HttpResponse:
     """What I can access: every space I can see, with my role there."""
-    from identity.access import user_groups, what_can_access
-
     context = {
         "spaces": what_can_access(request.user),
         "groups": list(user_groups(request.user).order_by("name")),

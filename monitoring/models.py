@@ -12,6 +12,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from odcm.work import Leased
 from spaces.models import Instance, Space
 
 Status = Instance.Status
@@ -146,8 +147,9 @@ class Alert(models.Model):
         return f"{self.kind} alert for {self.instance_id}"
 
 
-class Notification(models.Model):
-    """One email for one alert and one recipient: a row before sending, its outcome after."""
+class Notification(Leased):
+    """One email for one alert and one recipient: a row before sending, its outcome after.
+    The worker sending it holds its lease (``odcm.work``)."""
 
     class State(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -161,8 +163,6 @@ class Notification(models.Model):
     state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
-    lease_until = models.DateTimeField(null=True, blank=True)
-    claim = models.UUIDField(null=True, blank=True)
     message_id = models.CharField(max_length=200)
     last_error = models.TextField(blank=True)
     last_duration_ms = models.PositiveIntegerField(null=True, blank=True)
@@ -207,8 +207,9 @@ class AlertSettings(models.Model):
         return bool(getattr(self, f"on_{kind}", False))
 
 
-class SweepRun(models.Model):
-    """The last run of each periodic job, claimed with a conditional UPDATE."""
+class SweepRun(Leased):
+    """The last run of each periodic job. A run holds the row's lease (``odcm.work``) while it
+    lasts, so two schedulers' runs never overlap."""
 
     name = models.CharField(max_length=30, primary_key=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -15,14 +14,12 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods
 
-from audit.services import record
 from identity import access
 from monitoring import render as render_html
 from monitoring.charts import stacked_bars
 from monitoring.forms import AlertSettingsForm, MaintenanceWindowForm, PinForm
-from monitoring.models import InstanceMonitor, MaintenanceWindow, StatusFlip, VersionChange
-from monitoring.services import alerts, dashboard
-from monitoring.services.status import set_pin
+from monitoring.models import MaintenanceWindow, StatusFlip, VersionChange
+from monitoring.services import alerts, configuration, dashboard
 from odcm.htmx import HtmxHttpRequest
 from spaces.models import Instance
 
@@ -107,7 +104,7 @@ def dashboard_view(request: HtmxHttpRequest) -> HttpResponse:
     context["timelines_html"] = mark_safe(more["timelines_html"])  # noqa: S308 - format_html
     if request.htmx:
         return render(request, "monitoring/_dashboard_all.html", context)
-    return render(request, "odcm/home.html", context)
+    return render(request, "monitoring/dashboard.html", context)
 
 
 @login_required
@@ -128,7 +125,7 @@ def spaces_csv(request: HttpRequest) -> HttpResponse:
 
 
 def _visible_instance(request: HttpRequest, slug: str) -> Instance:
-    instance = access.visible_instances(request.user).filter(slug=slug).first()
+    instance = Instance.objects.visible_to(request.user).filter(slug=slug).first()
     if instance is None:
         raise Http404("No such instance.")
     return instance
@@ -138,7 +135,7 @@ def _visible_instance(request: HttpRequest, slug: str) -> Instance:
 @require_http_methods(["GET", "POST"])
 def instance_view(request: HttpRequest, slug: str) -> HttpResponse:
     instance = _visible_instance(request, slug)
-    monitor = InstanceMonitor.objects.get_or_create(instance=instance)[0]
+    monitor = configuration.monitor_for(instance)
     can_manage = access.can_manage_instance(request.user, instance)
     pin_form = PinForm(initial={"pinned_version": monitor.pinned_version})
     window_form = MaintenanceWindowForm()
@@ -149,30 +146,16 @@ def instance_view(request: HttpRequest, slug: str) -> HttpResponse:
         if action == "pin":
             pin_form = PinForm(request.POST)
             if pin_form.is_valid():
-                new = pin_form.cleaned_data["pinned_version"]
-                set_pin(instance, new)
-                dashboard.bump()
-                record(
-                    "monitoring.pin",
-                    request=request,
-                    obj=instance,
-                    before={"pinned_version": monitor.pinned_version},
-                    after={"pinned_version": new},
+                configuration.pin_version(
+                    instance, pin_form.cleaned_data["pinned_version"], request=request
                 )
                 messages.success(request, "Version pin saved.")
                 return redirect("monitoring:instance", slug=slug)
         elif action == "window":
             window_form = MaintenanceWindowForm(request.POST)
             if window_form.is_valid():
-                window = window_form.save(commit=False)
-                window.instance, window.created_by = instance, request.user
-                window.save()
-                dashboard.bump()
-                record(
-                    "monitoring.window.create",
-                    request=request,
-                    obj=instance,
-                    after={"starts_at": str(window.starts_at), "ends_at": str(window.ends_at)},
+                configuration.schedule_window(
+                    instance, **window_form.cleaned_data, actor=request.user, request=request
                 )
                 messages.success(request, "Maintenance window scheduled.")
                 return redirect("monitoring:instance", slug=slug)
@@ -180,12 +163,7 @@ def instance_view(request: HttpRequest, slug: str) -> HttpResponse:
             window = get_object_or_404(
                 MaintenanceWindow, pk=request.POST.get("window"), instance=instance
             )
-            now = timezone.now()
-            if window.ends_at > now:
-                window.ends_at = max(now, window.starts_at + timedelta(seconds=1))
-                window.save(update_fields=["ends_at"])
-                dashboard.bump()
-                record("monitoring.window.end", request=request, obj=instance)
+            configuration.end_window(window, actor=request.user, request=request)
             return redirect("monitoring:instance", slug=slug)
     context = {
         "instance": instance,
@@ -208,8 +186,14 @@ def alert_settings_view(request: HttpRequest) -> HttpResponse:
     visible = alerts.subscribable_instances(request.user)  # type: ignore[arg-type]
     form = AlertSettingsForm(request.POST or None, instance=current, instances=visible)
     if request.method == "POST" and form.is_valid():
-        form.save()
-        record("monitoring.alert_settings", request=request, obj=current)
+        data = dict(form.cleaned_data)
+        configuration.save_alert_settings(
+            request.user,
+            instances=data.pop("instances"),
+            flags=data,
+            actor=request.user,
+            request=request,
+        )
         messages.success(request, "Alert settings saved.")
         return redirect("monitoring:alert-settings")
     return render(request, "monitoring/alert_settings.html", {"form": form})

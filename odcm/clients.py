@@ -1,4 +1,5 @@
 """Octopus clients built from ODCM's settings. Apps get their clients here, nowhere else.
+An ``instance`` here is an enlisted ``spaces.Instance`` (odcm imports no app).
 
 The URL policy (``ODCM_ALLOW_HTTP_INSTANCES``, ``ODCM_ALLOWED_PRIVATE_NETWORKS``) and the
 timeouts (``ODCM_OCTOPUS_CONNECT_TIMEOUT``, ``ODCM_OCTOPUS_READ_TIMEOUT``) apply to every call.
@@ -6,15 +7,12 @@ timeouts (``ODCM_OCTOPUS_CONNECT_TIMEOUT``, ``ODCM_OCTOPUS_READ_TIMEOUT``) apply
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 from django.conf import settings
 
 from octopus import AsyncOctopusClient, OctopusClient, Secret, Timeouts, URLPolicy
-
-if TYPE_CHECKING:
-    from spaces.models import Instance
 
 
 def url_policy() -> URLPolicy:
@@ -29,7 +27,7 @@ def timeouts() -> Timeouts:
     )
 
 
-def instance_api_key(instance: Instance) -> Secret:
+def instance_api_key(instance: Any) -> Secret:
     from odcm.crypto import unseal
 
     return Secret(unseal(instance, "api_key"))
@@ -41,13 +39,13 @@ def client_for_url(base_url: str, api_key: str | Secret, **options: Any) -> Octo
     return OctopusClient(base_url, api_key, policy=url_policy(), **options)
 
 
-def client_for(instance: Instance, **options: Any) -> OctopusClient:
+def client_for(instance: Any, **options: Any) -> OctopusClient:
     """A synchronous client for an enlisted instance (use it as a context manager)."""
     return client_for_url(instance.base_url, instance_api_key(instance), **options)
 
 
 def async_client_for(
-    instance: Instance, *, http: httpx.AsyncClient | None = None, **options: Any
+    instance: Any, *, http: httpx.AsyncClient | None = None, **options: Any
 ) -> AsyncOctopusClient:
     """An async client; pass ``http`` (octopus.make_async_http_client) to share a pool."""
     options.setdefault("timeouts", timeouts())

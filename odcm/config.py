@@ -1,10 +1,12 @@
-"""Configuration rules that settings.py applies: production safety and email."""
+"""Configuration rules that settings.py applies: production safety, email, and sign-in
+(OpenID Connect providers, LDAP). Nothing here imports an app: settings load before them."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -107,3 +109,115 @@ def email_settings(*, debug: bool, var_dir: Path) -> dict[str, Any]:
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "EMAIL_FILE_PATH": str(var_dir / "mail"),
     }
+
+
+# allauth's provider that identity.oidc hardens.
+OIDC_PROVIDER = "openid_connect"
+
+
+def oidc_settings() -> dict[str, Any]:
+    """SOCIALACCOUNT_PROVIDERS from ``ODCM_OIDC_PROVIDERS``, e.g.::
+
+    [{"id": "entra", "name": "Microsoft Entra ID",
+      "server_url": "https://login.microsoftonline.com/<tenant>/v2.0",
+      "client_id": "...", "client_secret": "...", "groups_claim": "groups"}]
+    """
+    raw = env_str("ODCM_OIDC_PROVIDERS")
+    apps = []
+    if raw:
+        try:
+            entries = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise EnvError(f"ODCM_OIDC_PROVIDERS is not valid JSON: {exc.msg}") from None
+        if not isinstance(entries, list):
+            raise EnvError("ODCM_OIDC_PROVIDERS must be a JSON list of providers")
+        for n, entry in enumerate(entries):
+            missing = [k for k in ("id", "server_url", "client_id") if not entry.get(k)]
+            if missing:
+                raise EnvError(f"ODCM_OIDC_PROVIDERS[{n}] lacks {', '.join(missing)}")
+            app_settings = {
+                "server_url": entry["server_url"],
+                "groups_claim": entry.get("groups_claim") or "",
+            }
+            if entry.get("token_auth_method"):
+                app_settings["token_auth_method"] = entry["token_auth_method"]
+            apps.append(
+                {
+                    "provider_id": entry["id"],
+                    "name": entry.get("name") or entry["id"],
+                    "client_id": entry["client_id"],
+                    "secret": entry.get("client_secret", ""),
+                    "settings": app_settings,
+                }
+            )
+    return {OIDC_PROVIDER: {"APPS": apps, "OAUTH_PKCE_ENABLED": True}}
+
+
+# LDAP / Active Directory: read only when ``ODCM_LDAP_SERVER_URI`` is set, so python-ldap and
+# django-auth-ldap stay optional (``make demo`` installs neither).
+GROUP_TYPES = {
+    "groupofnames": ("GroupOfNamesType", "(objectClass=groupOfNames)"),
+    "nested_groupofnames": ("NestedGroupOfNamesType", "(objectClass=groupOfNames)"),
+    "groupofuniquenames": ("GroupOfUniqueNamesType", "(objectClass=groupOfUniqueNames)"),
+    "nested_groupofuniquenames": (
+        "NestedGroupOfUniqueNamesType",
+        "(objectClass=groupOfUniqueNames)",
+    ),
+    "posix": ("PosixGroupType", "(objectClass=posixGroup)"),
+    "active_directory": ("ActiveDirectoryGroupType", "(objectClass=group)"),
+    "nested_active_directory": ("NestedActiveDirectoryGroupType", "(objectClass=group)"),
+}
+
+
+def ldap_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The AUTH_LDAP_* settings, and the backend to add to AUTHENTICATION_BACKENDS."""
+    import ldap
+    from django_auth_ldap import config
+
+    uri = env_str("ODCM_LDAP_SERVER_URI", environ=environ)
+    if not uri:
+        return {}
+    user_base = env_str("ODCM_LDAP_USER_SEARCH_BASE", environ=environ)
+    if not user_base:
+        raise EnvError("ODCM_LDAP_USER_SEARCH_BASE is required with ODCM_LDAP_SERVER_URI")
+    user_filter = env_str("ODCM_LDAP_USER_FILTER", "(uid=%(user)s)", environ=environ)
+    timeout = env_int("ODCM_LDAP_TIMEOUT", 10, minimum=1, environ=environ)
+    options: dict[Any, Any] = {
+        ldap.OPT_REFERRALS: 0,  # Active Directory: referrals need their own bind
+        ldap.OPT_NETWORK_TIMEOUT: timeout,
+        ldap.OPT_TIMEOUT: timeout,
+    }
+    ca_file = env_str("ODCM_LDAP_CA_FILE", environ=environ)
+    if ca_file:
+        options[ldap.OPT_X_TLS_CACERTFILE] = ca_file
+        options[ldap.OPT_X_TLS_REQUIRE_CERT] = ldap.OPT_X_TLS_DEMAND
+        options[ldap.OPT_X_TLS_NEWCTX] = 0  # must come last: applies the TLS options above
+    out: dict[str, Any] = {
+        "AUTH_LDAP_SERVER_URI": uri,
+        "AUTH_LDAP_BIND_DN": env_str("ODCM_LDAP_BIND_DN", "", environ=environ),
+        "AUTH_LDAP_BIND_PASSWORD": env_str("ODCM_LDAP_BIND_PASSWORD", "", environ=environ),
+        "AUTH_LDAP_START_TLS": env_bool("ODCM_LDAP_START_TLS", False, environ=environ),
+        "AUTH_LDAP_CONNECTION_OPTIONS": options,
+        "AUTH_LDAP_USER_SEARCH": config.LDAPSearch(user_base, ldap.SCOPE_SUBTREE, user_filter),
+        "AUTH_LDAP_USER_ATTR_MAP": {
+            "first_name": env_str("ODCM_LDAP_ATTR_FIRST_NAME", "givenName", environ=environ),
+            "last_name": env_str("ODCM_LDAP_ATTR_LAST_NAME", "sn", environ=environ),
+            "email": env_str("ODCM_LDAP_ATTR_EMAIL", "mail", environ=environ),
+        },
+        "AUTH_LDAP_ALWAYS_UPDATE_USER": True,
+        "AUTH_LDAP_CACHE_TIMEOUT": 0,  # groups are read at every sign-in
+    }
+    group_base = env_str("ODCM_LDAP_GROUP_SEARCH_BASE", environ=environ)
+    if group_base:
+        kind = (env_str("ODCM_LDAP_GROUP_TYPE", "groupOfNames", environ=environ) or "").lower()
+        if kind not in GROUP_TYPES:
+            raise EnvError(
+                f"ODCM_LDAP_GROUP_TYPE={kind!r}: use one of {', '.join(sorted(GROUP_TYPES))}"
+            )
+        class_name, object_filter = GROUP_TYPES[kind]
+        group_filter = env_str("ODCM_LDAP_GROUP_FILTER", object_filter, environ=environ)
+        out["AUTH_LDAP_GROUP_SEARCH"] = config.LDAPSearch(
+            group_base, ldap.SCOPE_SUBTREE, group_filter
+        )
+        out["AUTH_LDAP_GROUP_TYPE"] = getattr(config, class_name)()
+    return out

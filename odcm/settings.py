@@ -13,8 +13,13 @@ import dj_database_url
 import django_stubs_ext
 from csp.constants import NONE, SELF
 
-from identity.oidc import oidc_settings
-from odcm.config import development_encryption_key, email_settings, validate_production
+from odcm.config import (
+    development_encryption_key,
+    email_settings,
+    ldap_settings,
+    oidc_settings,
+    validate_production,
+)
 from odcm.env import EnvError, env_bool, env_int, env_list, env_str, env_url
 
 # Lets classes such as ModelAdmin[Model] be subscripted at run time, as the type stubs expect.
@@ -177,8 +182,6 @@ AUTHENTICATION_BACKENDS = [
 ]
 # LDAP / Active Directory: only when configured (python-ldap is an optional dependency).
 if env_str("ODCM_LDAP_SERVER_URI"):
-    from identity.ldap_config import ldap_settings
-
     globals().update(ldap_settings())
     AUTHENTICATION_BACKENDS.insert(0, "identity.ldap_backend.LDAPBackend")
 AUTH_PASSWORD_VALIDATORS = [

@@ -4,14 +4,14 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from monitoring.views import dashboard_view
 from odcm import views
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", dashboard_view, name="home"),
     path("administration/", views.administration, name="administration"),
     path("accounts/", include("allauth.urls")),
-    path("account/", include("identity.urls")),
-    path("access/", include("identity.access_urls")),
+    path("", include("identity.urls")),
     path("audit/", include("audit.urls")),
     path("monitoring/", include("monitoring.urls")),
     path("sharing/", include("sharing.urls", namespace="sharing")),

@@ -1,11 +1,12 @@
-"""Project-level pages: the dashboard shell, administration, health and metrics."""
+"""Project-level pages: administration, health and metrics. (The home page is monitoring's
+dashboard, routed in odcm/urls.py.)"""
 
 from __future__ import annotations
 
 import hmac
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required, user_passes_test
+from django.contrib.auth.decorators import user_passes_test
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
@@ -14,15 +15,6 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from odcm.health import run_checks, worker_heartbeat_age
-from odcm.htmx import HtmxHttpRequest
-
-
-@login_required
-def home(request: HtmxHttpRequest) -> HttpResponse:
-    # The dashboard belongs to monitoring; it renders odcm/home.html.
-    from monitoring.views import dashboard_view
-
-    return dashboard_view(request)
 
 
 @user_passes_test(lambda u: u.is_active and u.is_superuser)

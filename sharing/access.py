@@ -11,13 +11,13 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from identity.access import can_manage_space, manageable_spaces, visible_spaces
+from identity.access import can_manage_space
 from sharing.models import SharedItem, Subscription, Trust
 from spaces.models import Space
 
 
 def visible_items(user: Any) -> QuerySet[SharedItem]:
-    spaces = visible_spaces(user)
+    spaces = Space.objects.visible_to(user)
     return SharedItem.objects.filter(
         Q(publisher__in=spaces)
         | Q(
@@ -28,14 +28,14 @@ def visible_items(user: Any) -> QuerySet[SharedItem]:
 
 
 def visible_subscriptions(user: Any) -> QuerySet[Subscription]:
-    spaces = visible_spaces(user)
+    spaces = Space.objects.visible_to(user)
     return Subscription.objects.filter(
         Q(space__in=spaces) | Q(item__publisher__in=spaces)
     ).distinct()
 
 
 def visible_trusts(user: Any) -> QuerySet[Trust]:
-    spaces = visible_spaces(user)
+    spaces = Space.objects.visible_to(user)
     return Trust.objects.filter(Q(publisher__in=spaces) | Q(subscriber__in=spaces)).distinct()
 
 
@@ -51,5 +51,7 @@ def managed_spaces(user: Any) -> list[Space]:
     """Spaces the user manages (candidates for publishing or subscribing)."""
     # One query, whatever the number of spaces (identity decides who manages what).
     return list(
-        manageable_spaces(user).select_related("instance").order_by("instance__name", "name")
+        Space.objects.manageable_by(user)
+        .select_related("instance")
+        .order_by("instance__name", "name")
     )

@@ -17,6 +17,7 @@ from django.db import models
 from django.db.models import Q
 
 from odcm.crypto import EncryptedField
+from odcm.work import Leased
 from spaces.models import Space
 
 
@@ -128,8 +129,9 @@ class Revision(models.Model):
         return f"r{self.number}"
 
 
-class Subscription(models.Model):
-    """A subscriber space receiving a shared item, and where its copy stands."""
+class Subscription(Leased):
+    """A subscriber space receiving a shared item, and where its copy stands. The worker
+    delivering it holds its lease (``claim_token`` until ``claimed_until``, ``odcm.work``)."""
 
     class Mode(models.TextChoices):
         AUTOMATIC = "automatic", "Automatic"
@@ -172,9 +174,6 @@ class Subscription(models.Model):
     # A fingerprint (keyed HMAC) of the secrets last written, to skip no-op writes.
     secrets_digest = models.CharField(max_length=64, blank=True)
     queued_at = models.DateTimeField(null=True, blank=True)
-    # Claim: the worker delivering now holds ``claim_token`` until ``claimed_until``.
-    claim_token = models.UUIDField(null=True, blank=True)
-    claimed_until = models.DateTimeField(null=True, blank=True)
     error_class = models.CharField(max_length=30, choices=ErrorClass.choices, blank=True)
     error_message = models.TextField(blank=True)
     failing_since = models.DateTimeField(null=True, blank=True)

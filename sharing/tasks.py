@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from sharing.services import alerts, delivery, drift, trusts
+from sharing.services import alerts, copies, delivery, drift, queueing, trusts
 
 
 @shared_task(time_limit=150, soft_time_limit=140, acks_late=True)
@@ -15,7 +15,7 @@ def deliver(subscription_id: str, revision: int, trigger: str = "publish") -> st
 @shared_task(time_limit=120, soft_time_limit=110)
 def sweep() -> int:
     """Periodic: re-queue due retries and lost work; failure alerts; tag trusts."""
-    count = delivery.sweep()
+    count = queueing.sweep()
     alerts.check_failures()
     trusts.extend_tag_trusts()
     return count
@@ -37,4 +37,4 @@ def check_drift(subscription_id: str) -> str:
 
 @shared_task(time_limit=120, soft_time_limit=110)
 def release_copy(subscription_id: str) -> bool:
-    return delivery.release(subscription_id)
+    return copies.release(subscription_id)

@@ -14,7 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from identity.access import is_admin, visible_spaces
+from identity.access import is_admin
 from octopus import OctopusError
 from sharing import access
 from sharing.forms import (
@@ -28,9 +28,10 @@ from sharing.forms import (
 )
 from sharing.kinds import ContentError, kind_for
 from sharing.models import Revision, SharedItem, Subscription, Trust
-from sharing.services import delivery, items, subscriptions, trusts
+from sharing.services import items, queueing, subscriptions, trusts
 from sharing.services.subscriptions import SubscriptionError, problem_counts
 from sharing.services.trusts import TrustError
+from spaces.models import Space
 
 
 def _item(request: HttpRequest, pk: Any) -> SharedItem:
@@ -70,7 +71,7 @@ def _errors(request: HttpRequest, exc: Exception) -> None:
 @login_required
 def index(request: HttpRequest) -> HttpResponse:
     user = request.user
-    spaces = visible_spaces(user)
+    spaces = Space.objects.visible_to(user)
     published = (
         access.visible_items(user)
         .filter(publisher__in=spaces)
@@ -100,7 +101,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "offered": offered,
         "pending_trusts": pending,
         "counts": problem_counts(access.visible_subscriptions(user)),
-        "paused": delivery.paused(),
+        "paused": queueing.paused(),
         "is_admin": is_admin(user),
     }
     return render(request, "sharing/index.html", context)
@@ -138,7 +139,7 @@ def item(request: HttpRequest, pk: Any) -> HttpResponse:
     subs = item.subscriptions.select_related("space__instance").order_by("space__name")
     can_edit = access.can_edit_item(request.user, item)
     if not can_edit:  # subscriber-side managers see only their own spaces' subscriptions
-        subs = subs.filter(space__in=visible_spaces(request.user))
+        subs = subs.filter(space__in=Space.objects.visible_to(request.user))
     subscribed = {s.space_id for s in subs if s.status != Subscription.Status.UNMANAGED}
     trusted = set(
         Trust.objects.filter(publisher=item.publisher, state=Trust.State.ACCEPTED).values_list(
@@ -330,7 +331,9 @@ def unsubscribe(request: HttpRequest, pk: Any) -> HttpResponse:
 @login_required
 def trust_list(request: HttpRequest) -> HttpResponse:
     managed = access.managed_spaces(request.user)
-    form = TrustForm(request.POST or None, managed=managed, visible=visible_spaces(request.user))
+    form = TrustForm(
+        request.POST or None, managed=managed, visible=Space.objects.visible_to(request.user)
+    )
     if request.method == "POST" and form.is_valid():
         publisher = form.cleaned_data["publisher"]
         try:
@@ -373,7 +376,7 @@ def trust_action(request: HttpRequest, pk: Any, verb: str) -> HttpResponse:
 def pause(request: HttpRequest) -> HttpResponse:
     if not is_admin(request.user):
         raise PermissionDenied
-    delivery.set_paused(request.POST.get("paused") == "1", actor=request.user)
+    queueing.set_paused(request.POST.get("paused") == "1", actor=request.user)
     return redirect("sharing:index")
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from identity.access import instance_filter, space_filter
+from identity.models import Role
 from odcm.crypto import EncryptedField
 
 
@@ -21,6 +24,12 @@ class Tag(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class InstanceQuerySet(models.QuerySet["Instance"]):
+    def visible_to(self, user: Any) -> InstanceQuerySet:
+        """The instances ``user`` may see (identity's grants and ownership); else a 404."""
+        return self.filter(instance_filter(user))
 
 
 class Instance(models.Model):
@@ -57,6 +66,8 @@ class Instance(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = InstanceQuerySet.as_manager()
+
     class Meta:
         ordering = ["name"]
         constraints = [
@@ -70,6 +81,20 @@ class Instance(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SpaceQuerySet(models.QuerySet["Space"]):
+    def visible_to(self, user: Any) -> SpaceQuerySet:
+        """The spaces ``user`` may see: the one visibility rule (built from identity's grants)."""
+        return self.filter(space_filter(user))
+
+    def manageable_by(self, user: Any) -> SpaceQuerySet:
+        """Spaces ``user`` manages: administrator, instance owner, or a Space manager grant."""
+        return self.filter(space_filter(user, [Role.MANAGER]))
+
+    def deployable_by(self, user: Any) -> SpaceQuerySet:
+        """Spaces where ``user`` is at least a Deployer."""
+        return self.filter(space_filter(user, [Role.DEPLOYER, Role.MANAGER]))
 
 
 class Space(models.Model):
@@ -99,6 +124,8 @@ class Space(models.Model):
     counts_updated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = SpaceQuerySet.as_manager()
 
     class Meta:
         ordering = ["instance__name", "name"]

@@ -19,8 +19,6 @@ from identity.access import (
     can_manage_instance,
     can_manage_space,
     is_admin,
-    visible_instances,
-    visible_spaces,
 )
 from odcm.htmx import HtmxHttpRequest
 from spaces import services
@@ -37,7 +35,7 @@ from spaces.services import RegistryError
 
 
 def _instance(request: HttpRequest, pk: Any) -> Instance:
-    return get_object_or_404(visible_instances(request.user), pk=pk)
+    return get_object_or_404(Instance.objects.visible_to(request.user), pk=pk)
 
 
 def _managed_instance(request: HttpRequest, pk: Any) -> Instance:
@@ -48,7 +46,9 @@ def _managed_instance(request: HttpRequest, pk: Any) -> Instance:
 
 
 def _space(request: HttpRequest, pk: Any) -> Space:
-    return get_object_or_404(visible_spaces(request.user).select_related("instance"), pk=pk)
+    return get_object_or_404(
+        Space.objects.visible_to(request.user).select_related("instance"), pk=pk
+    )
 
 
 def _admin(request: HttpRequest) -> None:
@@ -80,7 +80,7 @@ def _audit(object_type: str, ids: list[str], limit: int = 15) -> list[AuditEntry
 @require_GET
 def instances(request: HttpRequest) -> HttpResponse:
     rows = (
-        visible_instances(request.user)
+        Instance.objects.visible_to(request.user)
         .annotate(
             enlisted=Count("spaces", filter=Q(spaces__state=Space.State.ENLISTED)),
             total=Count("spaces"),
@@ -132,7 +132,7 @@ def enlist(request: HttpRequest) -> HttpResponse:
 @require_GET
 def instance(request: HttpRequest, pk: Any) -> HttpResponse:
     inst = _instance(request, pk)
-    visible = visible_spaces(request.user).filter(instance=inst).order_by("state", "name")
+    visible = Space.objects.visible_to(request.user).filter(instance=inst).order_by("state", "name")
     spaces = list(visible)
     entries = _audit("spaces.instance", [str(inst.pk)])
     space_entries = _audit("spaces.space", [str(s.pk) for s in spaces[:500]])

@@ -79,7 +79,7 @@ def api_client() -> APIClient:
 
 @pytest.fixture
 def token_for(db: None) -> Callable[..., str]:
-    from identity.tokens import create_token
+    from identity.services.tokens import create_token
 
     def _token(user: User, **kwargs: object) -> str:
         return create_token(user, name="test", **kwargs)[1]  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
-from identity.tokens import TokenError, check_token
+from identity.services.tokens import TokenError, check_token
 
 
 class BearerTokenAuthentication(BaseAuthentication):

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from identity.api.serializers import ApiTokenSerializer, MeSerializer
 from identity.models import ApiToken
-from identity.tokens import create_token, revoke_token
+from identity.services.tokens import create_token, revoke_token
 from odcm.api.permissions import IsAuthenticatedUser
 
 

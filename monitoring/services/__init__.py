@@ -9,18 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
+from odcm import work
 
 
 def on_instance_enlisted(instance_id: Any) -> None:
     """Schedule the first checks and the deployment backfill for a newly enlisted instance."""
-    from monitoring import tasks
-
-    transaction.on_commit(lambda: tasks.instance_enlisted.delay(str(instance_id)), robust=True)
+    work.enqueue("monitoring.tasks.instance_enlisted", str(instance_id))
 
 
 def on_space_enlisted(space_id: Any) -> None:
     """Same for one space enlisted later on an instance that is already monitored."""
-    from monitoring import tasks
-
-    transaction.on_commit(lambda: tasks.backfill_space.delay(str(space_id)), robust=True)
+    work.enqueue("monitoring.tasks.backfill_space", str(space_id))

@@ -3,8 +3,8 @@
 * Planning claims a NEW alert with ``SELECT … FOR UPDATE SKIP LOCKED``; the recipients'
   rows are unique per (alert, user), so planning twice cannot double them.
 * Sending claims a due row (pending, or "sending" whose lease has run out because its
-  worker died) with a lease and a claim token, sends, then records the outcome only if
-  the claim is still ours. SMTP failures reschedule with exponential backoff, forever.
+  worker died) with a lease (``odcm.work``), sends, then records the outcome only if
+  the lease is still ours. SMTP failures reschedule with exponential backoff, forever.
 * Every email carries a Message-ID derived from the notification id: the rare duplicate
   (crash after the SMTP server accepted, before the row was written) is recognisable.
 """
@@ -21,14 +21,15 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from identity import access
 from identity.models import User
 from monitoring.models import Alert, AlertSettings, Notification
+from odcm import work
+from spaces.models import Instance
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def recipients(alert: Alert) -> list[User]:
         )
         if not (subscribed and pref.wants(kind) and user.email):
             continue
-        if access.visible_instances(user).filter(pk=instance.pk).exists():
+        if Instance.objects.visible_to(user).filter(pk=instance.pk).exists():
             out.append(user)
     return out
 
@@ -106,30 +107,26 @@ def plan_alerts(limit: int = 200) -> int:
 
 
 def claim_next() -> Notification | None:
-    """Claim one due notification with a lease; None when nothing is due."""
+    """Claim one due notification with a lease; None when nothing is due. Due: pending and
+    its time has come, or "sending" by a worker whose lease ran out (it died)."""
     now = timezone.now()
-    with transaction.atomic():
-        row = (
-            Notification.objects.select_for_update(skip_locked=True)
-            .filter(
-                Q(state=Notification.State.PENDING, next_attempt_at__lte=now)
-                | Q(state=Notification.State.SENDING, lease_until__lt=now)
-            )
-            .order_by("next_attempt_at")
-            .first()
-        )
-        if row is None:
-            return None
-        row.state = Notification.State.SENDING
-        row.lease_until = now + timedelta(seconds=settings.ODCM_ALERT_LEASE_SECONDS)
-        row.claim = uuid.uuid4()
-        row.attempts += 1
-        row.save(update_fields=["state", "lease_until", "claim", "attempts"])
-    return row
+    due = Notification.objects.filter(
+        Q(state=Notification.State.PENDING, next_attempt_at__lte=now)
+        | Q(state=Notification.State.SENDING)
+    )
+    lease = work.claim_next(
+        due,
+        order_by="next_attempt_at",
+        seconds=settings.ODCM_ALERT_LEASE_SECONDS,
+        now=now,
+        state=Notification.State.SENDING,
+        attempts=F("attempts") + 1,
+    )
+    return None if lease is None else Notification.objects.get(pk=lease.pk)
 
 
 def backoff_seconds(attempts: int) -> float:
-    return float(min(settings.ODCM_ALERT_RETRY_MAX_SECONDS, 5 * 2 ** max(0, attempts - 1)))
+    return work.backoff(attempts, base=5, cap=settings.ODCM_ALERT_RETRY_MAX_SECONDS)
 
 
 def render_email(notification: Notification) -> EmailMultiAlternatives:
@@ -158,7 +155,10 @@ def render_email(notification: Notification) -> EmailMultiAlternatives:
 
 def send_claimed(notification: Notification) -> bool:
     started = time.perf_counter()
-    mine = Notification.objects.filter(pk=notification.pk, claim=notification.claim)
+    if notification.claim_token is None or notification.claimed_until is None:
+        raise ValueError("send_claimed() takes a notification from claim_next()")
+    lease = work.Lease(notification.pk, notification.claim_token, notification.claimed_until)
+    rows = Notification.objects.all()
     try:
         email = render_email(notification)
         connection = get_connection(fail_silently=False)
@@ -166,19 +166,21 @@ def send_claimed(notification: Notification) -> bool:
         email.send(fail_silently=False)
     except Exception as exc:
         wait = backoff_seconds(notification.attempts)
-        mine.update(
+        work.release(
+            rows,
+            lease,
             state=Notification.State.PENDING,
             next_attempt_at=timezone.now() + timedelta(seconds=wait),
-            lease_until=None,
             last_error=f"{type(exc).__name__}: {exc}"[:1000],
             last_duration_ms=int((time.perf_counter() - started) * 1000),
         )
         log.warning("alert email %s failed (attempt %s)", notification.pk, notification.attempts)
         return False
-    mine.update(
+    work.release(
+        rows,
+        lease,
         state=Notification.State.SENT,
         sent_at=timezone.now(),
-        lease_until=None,
         last_error="",
         last_duration_ms=int((time.perf_counter() - started) * 1000),
     )
@@ -210,4 +212,4 @@ def settings_for(user: User) -> AlertSettings:
 
 
 def subscribable_instances(user: User) -> Any:
-    return access.visible_instances(user).order_by("name")
+    return Instance.objects.visible_to(user).order_by("name")

@@ -18,6 +18,11 @@ from monitoring.services.status import set_pin
 from spaces.models import Instance
 
 
+def monitor_for(instance: Instance) -> InstanceMonitor:
+    """The instance's monitoring row, made on first use."""
+    return InstanceMonitor.objects.get_or_create(instance=instance)[0]
+
+
 def pin_version(
     instance: Instance, version: str, *, actor: Any = None, request: HttpRequest | None = None
 ) -> bool:

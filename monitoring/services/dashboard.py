@@ -32,7 +32,6 @@ from django.db.models import (
 from django.db.models.functions import Cast, Coalesce, Lower, NullIf
 from django.utils import timezone
 
-from identity import access
 from monitoring.models import SpaceDay, StatusFlip, SweepRun
 from spaces.models import Instance, Space, Tag
 
@@ -155,7 +154,7 @@ class Filters:
 
 
 def spaces_for(user: Any, filters: Filters) -> QuerySet[Space]:
-    qs = access.visible_spaces(user).filter(state=Space.State.ENLISTED)
+    qs = Space.objects.visible_to(user).filter(state=Space.State.ENLISTED)
     if filters.instance:
         qs = qs.filter(instance__slug=filters.instance)
     if filters.region:
@@ -314,7 +313,7 @@ def space_table(
 
 
 def filter_choices(user: Any) -> dict[str, Any]:
-    instances = access.visible_instances(user)
+    instances = Instance.objects.visible_to(user)
     return {
         "instances": list(instances.order_by("name").values("name", "slug", "region")),
         "regions": sorted({i["region"] for i in instances.values("region") if i["region"]}),
@@ -377,7 +376,7 @@ def deployments_per_space_day(user: Any, period: Period, filters: Filters) -> Qu
 
 
 def version_inventory(user: Any, filters: Filters | None = None) -> list[dict[str, Any]]:
-    instances = access.visible_instances(user)
+    instances = Instance.objects.visible_to(user)
     if filters and filters.region:
         instances = instances.filter(region=filters.region)
     if filters and filters.instance:

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from monitoring.models import DeploymentCursor, DeploymentDay, DeploymentTask, SpaceDay
 from monitoring.services.checks import PulledTask, pull_spaces
-from monitoring.services.status import claim_run, finish_run, job_lock
+from monitoring.services.status import finish_run, job_run
 from spaces.models import Instance, Space
 
 _STORE = """
@@ -76,9 +76,11 @@ def store(space_id: Any, tasks: Iterable[PulledTask]) -> int:
         return 0
     if connection.vendor != "postgresql":
         return _store_portable(space_id, rows)
+    DeploymentCursor.objects.get_or_create(space_id=space_id)
     with transaction.atomic(), connection.cursor() as cursor:
-        # One writer per space at a time: overlapping pulls queue here instead of racing.
-        cursor.execute("SELECT pg_advisory_xact_lock(7301100, hashtext(%s))", [str(space_id)])
+        # One writer per space at a time: overlapping pulls queue here (on the space's cursor
+        # row) instead of racing.
+        list(DeploymentCursor.objects.select_for_update().filter(pk=space_id).values("pk"))
         cursor.execute(
             "SELECT count(*) FROM monitoring_deploymenttask WHERE space_id = %s "
             "AND task_id = ANY(%s::text[])",
@@ -186,10 +188,8 @@ def pullable_spaces() -> Any:
 
 
 def pull_all(*, force: bool = False) -> dict[str, int] | None:
-    with job_lock("deployments") as got:
-        if not got:
-            return None
-        if claim_run("deployments", settings.ODCM_DEPLOYMENTS_SECONDS, force=force) is None:
+    with job_run("deployments", settings.ODCM_DEPLOYMENTS_SECONDS, force=force) as run:
+        if run is None:
             return None
         started = time.perf_counter()
         summary = pull(list(pullable_spaces()))

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from monitoring.services.checks import INVENTORY, count_spaces
-from monitoring.services.status import claim_run, finish_run, job_lock
+from monitoring.services.status import finish_run, job_run
 from spaces.models import Instance, Space
 
 
@@ -22,8 +22,8 @@ def enlisted_spaces_on_reachable_instances() -> list[Space]:
 
 
 def sweep_inventory(*, force: bool = False) -> dict[str, int] | None:
-    with job_lock("inventory") as got:
-        if not got or claim_run("inventory", settings.ODCM_INVENTORY_SECONDS, force=force) is None:
+    with job_run("inventory", settings.ODCM_INVENTORY_SECONDS, force=force) as run:
+        if run is None:
             return None
         started = time.perf_counter()
         summary = refresh_counts(enlisted_spaces_on_reachable_instances())

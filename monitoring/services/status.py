@@ -1,6 +1,7 @@
 """The status sweep: decide each instance's status, record flips and version changes, and
 raise alerts. Safe with several schedulers and workers: a sweep is claimed with a conditional
-UPDATE plus an advisory lock, and every status change is itself a conditional UPDATE."""
+UPDATE that takes the job's lease (``odcm.work``), and every status change is itself a
+conditional UPDATE."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from monitoring.models import (
@@ -25,49 +27,47 @@ from monitoring.models import (
     VersionChange,
 )
 from monitoring.services.checks import CheckResult, check_instances
+from odcm import work
 from spaces.models import Instance
 
 log = logging.getLogger(__name__)
 Status = Instance.Status
 DOWN = (Status.OFFLINE, Status.UNHEALTHY)
 
-# Advisory lock keys (arbitrary constants, one per job).
-LOCKS = {"status": 7_301_001, "inventory": 7_301_002, "deployments": 7_301_003}
+# How long a run of each job may hold its lease: the task's time limit (monitoring/tasks.py),
+# which no run outlives. A run whose worker died frees the job when this runs out.
+LEASE_SECONDS = {"status": 270, "inventory": 660, "deployments": 1800}
+
+
+def claim_run(name: str, interval: float, *, force: bool = False) -> work.Lease | None:
+    """Claim the next run of a periodic job; None if another scheduler ran it just now or a
+    run is still going.
+
+    Two beat schedulers each enqueue the job; only the first one inside the interval (less a
+    little slack for timer drift) wins the lease, which it holds until the run ends."""
+    now = timezone.now()
+    SweepRun.objects.get_or_create(name=name)
+    runs = SweepRun.objects.all()
+    if not force:
+        cutoff = now - timedelta(seconds=interval * 0.8)
+        runs = runs.filter(Q(started_at__isnull=True) | Q(started_at__lt=cutoff))
+    return work.claim(runs, name, seconds=LEASE_SECONDS[name], now=now, started_at=now)
 
 
 @contextmanager
-def job_lock(name: str) -> Iterator[bool]:
-    """A session-level PostgreSQL advisory lock: True if this process holds the job."""
-    if connection.vendor != "postgresql":
-        yield True
-        return
-    key = LOCKS[name]
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-        got = bool(cursor.fetchone()[0])
+def job_run(name: str, interval: float, *, force: bool = False) -> Iterator[work.Lease | None]:
+    """A run of a periodic job: its lease, or None if it is not this process's turn. The lease
+    is released when the block ends, however it ends."""
+    lease = claim_run(name, interval, force=force)
     try:
-        yield got
+        yield lease
     finally:
-        if got:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
-
-
-def claim_run(name: str, interval: float, *, force: bool = False) -> datetime | None:
-    """Claim the next run of a periodic job; None if another scheduler ran it just now.
-
-    Two beat schedulers each enqueue the job; only the first one inside the interval (less a
-    little slack for timer drift) passes the conditional UPDATE."""
-    now = timezone.now()
-    SweepRun.objects.get_or_create(name=name)
-    runs = SweepRun.objects.filter(name=name)
-    if not force:
-        cutoff = now - timedelta(seconds=interval * 0.8)
-        runs = runs.filter(started_at__isnull=True) | runs.filter(started_at__lt=cutoff)
-    return now if runs.update(started_at=now) == 1 else None
+        if lease is not None:
+            work.release(SweepRun.objects.all(), lease)
 
 
 def finish_run(name: str, started: float, items: int, errors: int) -> None:
+    """Record a run's figures (the run still holds the job's lease; ``job_run`` releases it)."""
     SweepRun.objects.filter(name=name).update(
         finished_at=timezone.now(),
         duration_seconds=time.perf_counter() - started,
@@ -121,10 +121,8 @@ def active_windows(now: datetime) -> set[object]:
 def sweep_status(*, force: bool = False) -> dict[str, int] | None:
     """One status sweep over every instance. None if another process has it or ran it just
     now (``force`` skips the interval check, not the lock)."""
-    with job_lock("status") as got:
-        if not got:
-            return None
-        if claim_run("status", settings.ODCM_SWEEP_SECONDS, force=force) is None:
+    with job_run("status", settings.ODCM_SWEEP_SECONDS, force=force) as run:
+        if run is None:
             return None
         started = time.perf_counter()
         instances = list(Instance.objects.all())
@@ -309,9 +307,7 @@ def _reminders(now: datetime) -> None:
 
 
 def _dispatch_on_commit() -> None:
-    from monitoring import tasks
-
-    transaction.on_commit(lambda: tasks.dispatch_alerts.delay(), robust=True)
+    work.enqueue("monitoring.tasks.dispatch_alerts")
 
 
 def set_pin(instance: Instance, version: str) -> None:

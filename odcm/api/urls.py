@@ -1,39 +1,30 @@
-"""/api/v1/: every app registers its viewsets on this one router."""
+"""/api/v1/: wiring only. Each app owns its api/urls.py; they are included here by name;
+``router`` gathers every app's viewsets for the browsable index (``api-root``)."""
 
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
+from rest_framework.urlpatterns import format_suffix_patterns
 
-from audit.api.views import AuditEntryViewSet
-from identity.api.groups import (
-    GrantViewSet,
-    GroupViewSet,
-    RoleMappingViewSet,
-    SpaceAccessView,
-    UserViewSet,
-)
-from identity.api.views import ApiTokenViewSet, MeView
-from sharing.api.views import BrokerViewSet, ItemViewSet, SubscriptionViewSet, TrustViewSet
-from spaces.api.views import FavouriteViewSet, InstanceViewSet, SpaceViewSet
+from audit.api import urls as audit_api
+from identity.api import urls as identity_api
+from sharing.api import urls as sharing_api
+from spaces.api import urls as spaces_api
+
+# identity comes before spaces: /spaces/<id>/access/ is identity's, not a space action.
+APP_URLS = [
+    "fleetconfig.api.urls",
+    "identity.api.urls",
+    "audit.api.urls",
+    "sharing.api.urls",
+    "spaces.api.urls",
+]
 
 router = DefaultRouter()
-router.register("tokens", ApiTokenViewSet, basename="token")
-router.register("audit", AuditEntryViewSet, basename="audit")
-router.register("groups", GroupViewSet, basename="group")
-router.register("grants", GrantViewSet, basename="grant")
-router.register("role-mappings", RoleMappingViewSet, basename="role-mapping")
-router.register("users", UserViewSet, basename="user")
-router.register("sharing/items", ItemViewSet, basename="sharing-item")
-router.register("sharing/subscriptions", SubscriptionViewSet, basename="sharing-subscription")
-router.register("sharing/trusts", TrustViewSet, basename="sharing-trust")
-router.register("sharing/broker", BrokerViewSet, basename="sharing-broker")
-router.register("instances", InstanceViewSet, basename="instance")
-router.register("spaces", SpaceViewSet, basename="space")
-router.register("favourites", FavouriteViewSet, basename="favourite")
+for app_api in (identity_api, audit_api, sharing_api, spaces_api):
+    router.registry.extend(app_api.router.registry)
 
 urlpatterns = [
-    path("me/", MeView.as_view(), name="me"),
-    path("reports/", include("monitoring.api.urls")),
-    path("", include("fleetconfig.api.urls")),
-    path("spaces/<uuid:space_id>/access/", SpaceAccessView.as_view(), name="space-access"),
-    path("", include(router.urls)),
+    path("", include("monitoring.api.urls")),
+    *[path("", include(module)) for module in APP_URLS],
+    *format_suffix_patterns([path("", router.get_api_root_view(), name="api-root")]),
 ]

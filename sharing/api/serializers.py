@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from sharing.models import Delivery, Revision, SharedItem, Subscription, Trust
+from sharing.secrets import secrets_of
 
 
 def public_content(kind: str, content: dict[str, Any], secrets_present: set[str]) -> Any:
@@ -93,8 +94,6 @@ class RevisionSerializer(serializers.ModelSerializer[Revision]):
         fields = ["number", "comment", "content", "created_at"]
 
     def get_content(self, revision: Revision) -> Any:
-        from sharing.services.items import secrets_of
-
         present = set(secrets_of(revision)) if revision.secrets else set()
         return public_content(revision.item.kind, revision.content, present)
 

@@ -12,21 +12,21 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from identity.access import is_admin, visible_spaces
+from identity.access import is_admin
 from octopus import OctopusError
 from odcm.api.permissions import IsAuthenticatedUser
 from sharing import access
 from sharing.api import serializers as s
 from sharing.kinds import ContentError
 from sharing.models import Revision, SharedItem, Subscription, Trust
-from sharing.services import delivery, items, subscriptions, trusts
+from sharing.services import items, queueing, subscriptions, trusts
 from sharing.services.subscriptions import SubscriptionError, problem_counts
 from sharing.services.trusts import TrustError
 from spaces.models import Space
 
 
 def _space(request: Request, pk: Any) -> Space:
-    space = visible_spaces(request.user).select_related("instance").filter(pk=pk).first()
+    space = Space.objects.visible_to(request.user).select_related("instance").filter(pk=pk).first()
     if space is None:
         raise NotFound("No such space.")
     return space
@@ -365,7 +365,7 @@ class BrokerViewSet(viewsets.ViewSet):
     @extend_schema(responses=s.BrokerSerializer)
     def list(self, request: Request) -> Response:
         counts = problem_counts(access.visible_subscriptions(request.user))
-        return Response({"paused": delivery.paused(), **counts})
+        return Response({"paused": queueing.paused(), **counts})
 
     @extend_schema(request=s.BrokerSerializer, responses=s.BrokerSerializer)
     @action(detail=False, methods=["post"])
@@ -375,5 +375,5 @@ class BrokerViewSet(viewsets.ViewSet):
             raise PermissionDenied("Only administrators pause deliveries.")
         serializer = s.BrokerSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        delivery.set_paused(serializer.validated_data["paused"], actor=request.user)
+        queueing.set_paused(serializer.validated_data["paused"], actor=request.user)
         return self.list(request)

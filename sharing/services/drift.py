@@ -20,7 +20,8 @@ from odcm.clients import client_for
 from odcm.crypto import CryptoError
 from sharing.kinds import CountingClient, kind_for
 from sharing.models import Delivery, Revision, Subscription
-from sharing.services.delivery import classify, queue, shared_http, target_for
+from sharing.services.copies import classify, shared_http, target_for
+from sharing.services.queueing import queue
 
 logger = logging.getLogger("sharing.drift")
 

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 
 from audit.services import record
 from odcm.clients import client_for
-from odcm.crypto import seal, unseal
+from odcm.crypto import seal
 from sharing.kinds import Change, ContentError, kind_for
 from sharing.kinds.step_template import from_export
 from sharing.kinds.variable_set import from_octopus
 from sharing.models import Revision, SharedItem
+from sharing.secrets import secrets_digest, secrets_of
+from sharing.services import queueing
+from sharing.services.subscriptions import on_new_revision
 from spaces.models import Space
 
 
@@ -69,9 +69,7 @@ def update_item(item: SharedItem, *, actor: Any = None, **changes: Any) -> Share
         setattr(item, key, value)
     item.save(update_fields=[*changes.keys(), "updated_at"])
     if before["paused"] and not item.paused:
-        from sharing.services.delivery import sweep
-
-        transaction.on_commit(lambda: sweep(requeue_after=0))
+        transaction.on_commit(lambda: queueing.sweep(requeue_after=0))
     record(
         "sharing.item.update",
         actor=actor,
@@ -80,23 +78,6 @@ def update_item(item: SharedItem, *, actor: Any = None, **changes: Any) -> Share
         after={k: getattr(item, k) for k in allowed},
     )
     return item
-
-
-def secrets_of(revision: Revision | None) -> dict[str, str]:
-    """The plaintext secrets of a revision. Keep the result in memory only."""
-    if revision is None or not revision.secrets:
-        return {}
-    data: dict[str, str] = json.loads(unseal(revision, "secrets"))
-    return data
-
-
-def secrets_digest(secrets: dict[str, str]) -> str:
-    """A keyed fingerprint of a revision's secrets: equal secrets, equal digest; no plaintext."""
-    if not secrets:
-        return ""
-    key = hashlib.sha256(b"odcm-sharing-secrets:" + settings.SECRET_KEY.encode()).digest()
-    body = json.dumps(secrets, sort_keys=True).encode()
-    return hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
 def latest(item: SharedItem) -> Revision | None:
@@ -118,8 +99,6 @@ def save_revision(
     Saving content identical to the latest revision makes no new revision. Raises
     :class:`ContentError`.
     """
-    from sharing.services.subscriptions import on_new_revision
-
     kind = kind_for(item.kind)
     original = item
     with transaction.atomic():

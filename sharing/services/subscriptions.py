@@ -9,7 +9,7 @@ from django.db.models import Count, Q, QuerySet
 
 from audit.services import record
 from sharing.models import Delivery, SharedItem, Subscription
-from sharing.services.delivery import queue
+from sharing.services.queueing import queue, release_copies
 from sharing.services.trusts import is_trusted
 from spaces.models import Space
 
@@ -115,8 +115,6 @@ def change(
 
 def unsubscribe(sub: Subscription, *, actor: Any = None) -> None:
     """Stop managing the copy; it stays in Octopus, marked as no longer managed."""
-    from sharing.services.delivery import release_copies
-
     with transaction.atomic():
         Subscription.objects.filter(pk=sub.pk).update(
             status=Subscription.Status.UNMANAGED, queued_at=None, next_retry_at=None

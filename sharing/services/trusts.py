@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from audit.services import record
 from sharing.models import Subscription, Trust
+from sharing.services.queueing import release_copies
 from spaces.models import Space
 
 
@@ -85,8 +86,6 @@ def accept(trust: Trust, *, actor: Any = None) -> Trust:
 
 def revoke(trust: Trust, *, actor: Any = None) -> Trust:
     """No further deliveries; copies stay in Octopus, marked as no longer managed."""
-    from sharing.services.delivery import release_copies
-
     with transaction.atomic():
         Trust.objects.filter(pk=trust.pk).update(
             state=Trust.State.REVOKED, revoked_at=timezone.now()

@@ -6,14 +6,14 @@ from typing import Any
 
 from django import template
 
+from sharing.access import visible_subscriptions
+from sharing.services.subscriptions import problem_counts
+
 register = template.Library()
 
 
 @register.inclusion_tag("sharing/_badge.html", takes_context=True)
 def sharing_badge(context: dict[str, Any]) -> dict[str, Any]:
-    from sharing.access import visible_subscriptions
-    from sharing.services.subscriptions import problem_counts
-
     request = context.get("request")
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:

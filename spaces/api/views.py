@@ -14,7 +14,7 @@ from rest_framework.exceptions import APIException, PermissionDenied, Validation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from identity.access import can_manage_instance, is_admin, visible_instances, visible_spaces
+from identity.access import can_manage_instance, is_admin
 from odcm.api.permissions import IsAuthenticatedUser
 from spaces import services
 from spaces.api import serializers as s
@@ -53,7 +53,9 @@ class InstanceViewSet(
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Instance]:
-        return visible_instances(self.request.user).prefetch_related("tags").order_by("name")
+        return (
+            Instance.objects.visible_to(self.request.user).prefetch_related("tags").order_by("name")
+        )
 
     def _managed(self) -> Instance:
         instance = self.get_object()
@@ -136,7 +138,7 @@ class SpaceViewSet(
     http_method_names = ["get", "post", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Space]:
-        spaces = visible_spaces(self.request.user).select_related("instance")
+        spaces = Space.objects.visible_to(self.request.user).select_related("instance")
         params = self.request.query_params
         if self.action == "list":
             if params.get("instance"):
@@ -169,7 +171,7 @@ class SpaceViewSet(
         body = s.SpaceCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        instance = visible_instances(request.user).filter(pk=data["instance"]).first()
+        instance = Instance.objects.visible_to(request.user).filter(pk=data["instance"]).first()
         if instance is None:
             raise ValidationError({"instance": "No such instance."})
         if not can_manage_instance(request.user, instance):
@@ -232,7 +234,9 @@ class FavouriteViewSet(
     def get_queryset(self) -> QuerySet[Favourite]:
         user = self.request.user
         return (
-            Favourite.objects.filter(user=user.pk, space__in=visible_spaces(user).values("pk"))
+            Favourite.objects.filter(
+                user=user.pk, space__in=Space.objects.visible_to(user).values("pk")
+            )
             .select_related("space__instance")
             .order_by("space__name")
         )
@@ -241,7 +245,7 @@ class FavouriteViewSet(
         serializer = super().get_serializer(*args, **kwargs)
         fields = getattr(serializer, "fields", None)
         if fields is not None and "space" in fields:
-            fields["space"].queryset = visible_spaces(self.request.user)
+            fields["space"].queryset = Space.objects.visible_to(self.request.user)
         return serializer
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:

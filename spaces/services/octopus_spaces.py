@@ -11,6 +11,7 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from audit.services import record
+from identity import services as identity_services
 from octopus import OctopusClient, OctopusError
 from spaces import signals
 from spaces.models import Instance, Space, StandardEnvironment
@@ -112,7 +113,7 @@ def create_space(
                 "manager_teams": teams,
             },
         )
-        _grant_managers(space, groups, actor, request)
+        identity_services.grant_space_managers(space, groups, actor=actor, request=request)
         signals.space_enlisted.send(sender=Space, space_id=space.pk)
     return Created(space, warnings)
 
@@ -127,16 +128,6 @@ def _stamp(client: OctopusClient, space_id: str) -> list[str]:
         except OctopusError as exc:
             warnings.append(f"Environment {env.name} was not created: {exc.message}")
     return warnings
-
-
-def _grant_managers(
-    space: Space, groups: Iterable[Any], actor: Any, request: HttpRequest | None
-) -> None:
-    from identity.models import Role
-    from identity.services import grant
-
-    for group in groups:
-        grant(group, Role.MANAGER, space=space, actor=actor, request=request)
 
 
 def delete_space(

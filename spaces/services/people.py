@@ -10,7 +10,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import record
-from identity.access import visible_spaces
 from spaces.models import Favourite, Instance, RecentVisit, Space
 
 RECENT_LIMIT = 8
@@ -40,7 +39,7 @@ def record_visit(user: Any, space: Space) -> None:
 
 def switcher(user: Any) -> dict[str, list[Space]]:
     """Favourites, then the last visited spaces that are not favourites. Two queries."""
-    visible = visible_spaces(user).exclude(state=Space.State.GONE)
+    visible = Space.objects.visible_to(user).exclude(state=Space.State.GONE)
     favourites = list(
         visible.filter(favourites__user=user.pk).select_related("instance").order_by("name")
     )
@@ -80,7 +79,7 @@ def tiles_json(user: Any) -> tuple[str, int]:
     """The tiles page's data as JSON text, and the number of spaces: ``instances`` (one
     object each, with tags), ``starred`` (space ids) and ``spaces`` as rows ``[id, name,
     octopus id, instance id, projects, targets]``. Four queries, whatever the count."""
-    spaces = visible_spaces(user).filter(state=Space.State.ENLISTED)
+    spaces = Space.objects.visible_to(user).filter(state=Space.State.ENLISTED)
     instance_ids = spaces.values("instance_id")
     instances = list(
         Instance.objects.filter(pk__in=instance_ids)

@@ -16,7 +16,7 @@ from fleetconfig import gitops
 from fleetconfig.models import GitSource, Plan
 from fleetconfig.services import export_text
 from identity.models import Group
-from identity.tokens import create_token
+from identity.services.tokens import create_token
 
 from .conftest import SECRET
 

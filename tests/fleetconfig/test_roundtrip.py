@@ -11,7 +11,8 @@ from fleetconfig.models import ManagedObject, Plan
 from fleetconfig.services import apply_plan, export_text, make_plan, plan_and_apply
 from identity.models import Grant, Group
 from sharing.models import SharedItem
-from sharing.services.items import latest, secrets_of
+from sharing.secrets import secrets_of
+from sharing.services.items import latest
 from spaces.models import Instance
 
 from .conftest import SECRET, wipe

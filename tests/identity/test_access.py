@@ -28,9 +28,9 @@ def make_instance(name: str, spaces: int = 2) -> Instance:
 
 def test_outsider_sees_nothing_and_admin_sees_everything(admin_user, outsider):
     inst = make_instance("Prod")
-    assert not access.visible_spaces(outsider).exists()
-    assert not access.visible_instances(outsider).exists()
-    assert access.visible_spaces(admin_user).count() == 2
+    assert not Space.objects.visible_to(outsider).exists()
+    assert not Instance.objects.visible_to(outsider).exists()
+    assert Space.objects.visible_to(admin_user).count() == 2
     assert access.can_manage_space(admin_user, inst.spaces.all()[0])
 
 
@@ -40,8 +40,8 @@ def test_space_grant_shows_that_space_and_its_instance_only(member):
     space = inst.spaces.get(octopus_id="Spaces-1")
     group = services.create_group(name="Apps", members=[member])
     services.grant(group, Role.VIEWER, space=space)
-    assert list(access.visible_spaces(member)) == [space]
-    assert list(access.visible_instances(member)) == [inst]
+    assert list(Space.objects.visible_to(member)) == [space]
+    assert list(Instance.objects.visible_to(member)) == [inst]
     assert not access.can_manage_space(member, space)
     assert not access.can_deploy_space(member, space)
     assert not access.can_manage_instance(member, inst)
@@ -52,9 +52,9 @@ def test_instance_grant_reaches_every_space_of_the_instance(member):
     inst = make_instance("Prod", spaces=3)
     group = services.create_group(name="Ops", members=[member])
     services.grant(group, Role.DEPLOYER, instance=inst)
-    assert access.visible_spaces(member).count() == 3
-    assert access.deployable_spaces(member).count() == 3
-    assert not access.manageable_spaces(member).exists()
+    assert Space.objects.visible_to(member).count() == 3
+    assert Space.objects.deployable_by(member).count() == 3
+    assert not Space.objects.manageable_by(member).exists()
 
 
 def test_external_group_from_sign_in_grants_access(member):
@@ -65,13 +65,13 @@ def test_external_group_from_sign_in_grants_access(member):
         name="Platform", external_groups=["CN=Platform, OU=Groups, DC=example, DC=com"]
     )
     services.grant(group, Role.MANAGER, space=space)
-    assert not access.visible_spaces(member).exists()
+    assert not Space.objects.visible_to(member).exists()
     # Compared case-insensitively, spaces after commas ignored (as LDAP compares DNs).
     services.store_external_groups(member, "ldap", ["cn=platform,ou=groups,dc=example,dc=com"])
-    assert list(access.visible_spaces(member)) == [space]
+    assert list(Space.objects.visible_to(member)) == [space]
     assert access.can_manage_space(member, space)
     services.store_external_groups(member, "ldap", [])
-    assert not access.visible_spaces(member).exists()
+    assert not Space.objects.visible_to(member).exists()
 
 
 def test_revoked_grant_no_longer_gives_access(member):
@@ -81,8 +81,8 @@ def test_revoked_grant_no_longer_gives_access(member):
     group = services.create_group(name="Apps", members=[member])
     grant = services.grant(group, Role.VIEWER, space=space)
     services.revoke(grant)
-    assert not access.visible_spaces(member).exists()
-    assert not access.visible_instances(member).exists()
+    assert not Space.objects.visible_to(member).exists()
+    assert not Instance.objects.visible_to(member).exists()
 
 
 def test_strongest_role_wins(member):
@@ -100,7 +100,7 @@ def test_strongest_role_wins(member):
 def test_owners_manage_their_instance(space_owner):
     inst = make_instance("Prod")
     inst.owners.add(space_owner)
-    assert access.manageable_spaces(space_owner).count() == 2
+    assert Space.objects.manageable_by(space_owner).count() == 2
     assert access.can_manage_instance(space_owner, inst)
 
 
@@ -110,15 +110,15 @@ def test_inactive_user_sees_nothing(member):
     services.grant(group, Role.VIEWER, instance=inst)
     member.is_active = False
     member.save()
-    assert not access.visible_spaces(member).exists()
+    assert not Space.objects.visible_to(member).exists()
 
 
 def test_visibility_queries_do_not_grow_with_grants(member):
     def count_queries() -> int:
         with CaptureQueriesContext(connection) as ctx:
-            list(access.visible_spaces(member))
-            list(access.visible_instances(member))
-            access.space_roles(member, access.visible_spaces(member))
+            list(Space.objects.visible_to(member))
+            list(Instance.objects.visible_to(member))
+            access.space_roles(member, Space.objects.visible_to(member))
         return len(ctx.captured_queries)
 
     group = services.create_group(name="G0", members=[member])
@@ -129,7 +129,7 @@ def test_visibility_queries_do_not_grow_with_grants(member):
         g = services.create_group(name=f"G{n}", members=[member], external_groups=[f"ext-{n}"])
         services.grant(g, Role.DEPLOYER, space=inst.spaces.first())
         services.grant(g, Role.VIEWER, instance=inst)
-    assert access.visible_spaces(member).count() == 2 + 7 * 3
+    assert Space.objects.visible_to(member).count() == 2 + 7 * 3
     assert count_queries() == few
 
 

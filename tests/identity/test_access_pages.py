@@ -82,7 +82,7 @@ def test_role_mapping_is_editable_and_audited(login, admin_user):
         {"viewer": "Project viewer, Release creator", "deployer": "Project deployer",
          "manager": "Space manager"},
     )  # fmt: skip
-    from identity.teams import role_mapping
+    from identity.services.teams import role_mapping
 
     assert role_mapping()["viewer"] == ["Project viewer", "Release creator"]
     assert AuditEntry.objects.filter(action="role_mapping.update").count() == 2

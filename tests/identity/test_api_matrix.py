@@ -35,7 +35,7 @@ from audit.models import AuditEntry
 from audit.services import record
 from identity import services
 from identity.models import Role, User
-from identity.tokens import create_token
+from identity.services.tokens import create_token
 from odcm.crypto import seal
 from spaces.models import Instance, Space
 from tests.conftest import make_user

@@ -14,6 +14,7 @@ from django.test import Client
 from audit.models import AuditEntry
 from identity import access, services
 from identity.models import Role, User, UserExternalGroup
+from spaces.models import Space
 from tests.fixtures.ldap import PASSWORD, Slapd, group_dn
 from tests.identity.test_access import make_instance
 
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def ldap_on(settings: Any, slapd: Slapd) -> Slapd:
-    from identity.ldap_config import ldap_settings
+    from odcm.config import ldap_settings
 
     for key, value in ldap_settings(environ=slapd.environ()).items():
         setattr(settings, key, value)
@@ -58,7 +59,7 @@ def test_ldap_login_maps_nested_groups_to_spaces(ldap_on):
         UserExternalGroup.objects.filter(user=alice, source="ldap").values_list("value", flat=True)
     )
     assert {v.lower() for v in stored} == {group_dn("developers"), group_dn("engineering")}
-    assert list(access.visible_spaces(alice)) == [apps]
+    assert list(Space.objects.visible_to(alice)) == [apps]
     assert access.space_role(alice, apps) == Role.DEPLOYER
     # The session really is alice's, and sees only her space.
     assert client.get("/api/v1/me/").json()["username"] == "alice"
@@ -108,7 +109,7 @@ def test_ldap_is_not_even_imported_when_not_configured(project_root: Path):
     code = (
         "import sys, django; django.setup();"
         "from django.urls import get_resolver; get_resolver().url_patterns;"
-        "import identity.access, identity.teams, identity.services, identity.admin_views;"
+        "import identity.access, identity.services.teams, identity.services, identity.admin_views;"
         "bad = [m for m in sys.modules"
         " if m == 'ldap' or m.startswith(('ldap.', 'django_auth_ldap'))];"
         "print(bad); sys.exit(1 if bad else 0)"

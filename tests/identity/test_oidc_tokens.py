@@ -13,7 +13,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from identity.oidc import TokenRefused, claimed_groups, oidc_settings, verify_id_token
+from identity.oidc import TokenRefused, claimed_groups, verify_id_token
+from odcm.config import oidc_settings
 from odcm.env import EnvError
 
 ISSUER = "https://idp.example"

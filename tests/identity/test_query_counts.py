@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from identity import services
 from identity.models import GrantTarget, Role
-from identity.teams import ensure_rows
+from identity.services.teams import ensure_rows
 from tests.conftest import make_user
 from tests.identity.test_access import make_instance
 

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from audit.models import AuditEntry
-from identity import services, tasks, teams
+from identity import services, tasks
 from identity.models import GrantTarget, ManagedTeam, Role, SyncState
+from identity.services import teams
 from octosim.testing import SimInstance
 from odcm.clients import client_for
 from spaces.models import Instance, Space

@@ -71,7 +71,7 @@ def test_every_aria_describedby_names_an_element_of_the_page(
     with_errors = [
         (reverse("spaces:enlist"), {"enlist_all": "on"}),
         (reverse("spaces:instance-edit", args=[site["instance"].pk]), {"name": ""}),
-        (reverse("access:groups"), {"name": ""}),
+        (reverse("identity:groups"), {"name": ""}),
         (reverse("identity:tokens"), {"name": "", "expires_days": "0"}),
         (reverse("sharing:trusts"), {"tag": "x" * 80}),
         (reverse("account_change_password"), {"oldpassword": "wrong"}),

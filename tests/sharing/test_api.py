@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from sharing.models import SharedItem, Subscription
-from sharing.services import delivery
+from sharing.services import delivery, queueing
 
 from .conftest import SECRET, make_set, subscribe, variables
 
@@ -188,7 +188,7 @@ def test_only_admins_pause_deliveries(publisher_api, api_client, admin_user, tok
     admin = APIClient()
     admin.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(admin_user)}")
     assert admin.post(f"{API}/broker/pause/", {"paused": True}, format="json").json()["paused"]
-    assert delivery.paused()
+    assert queueing.paused()
 
 
 def test_list_endpoints_use_a_constant_number_of_queries(publisher_api, pair):

@@ -10,7 +10,7 @@ import pytest
 from odcm.clients import client_for
 from sharing.kinds import ContentError
 from sharing.models import SharedItem, Subscription, Trust
-from sharing.services import delivery, drift, items, subscriptions, trusts
+from sharing.services import copies, delivery, drift, items, queueing, subscriptions, trusts
 from sharing.services.subscriptions import SubscriptionError
 from spaces.models import Space, Tag
 
@@ -63,7 +63,7 @@ def test_revoked_trust_stops_deliveries_and_marks_the_copy_unmanaged(pair):
     sub.refresh_from_db()
     assert sub.status == Subscription.Status.UNMANAGED and sub.target_revision == 1
     assert deliver(sub) == "gone"
-    assert delivery.release(str(sub.pk))
+    assert copies.release(str(sub.pk))
     with client_for(pair["inst_b"]) as client:
         lvs = client.get(f"/api/Spaces-1/libraryvariablesets/{sub.octopus_id}")
     assert lvs["Description"].startswith("No longer managed by ODCM")
@@ -171,7 +171,7 @@ def test_step_template_is_delivered_as_an_action_template_and_watched_for_drift(
     with client_for(pair["inst_b"]) as client:
         found = client.get(f"/api/Spaces-1/actiontemplates/{sub.octopus_id}")
     assert found["Name"] == "Notify Slack" and found["Parameters"][0]["DefaultValue"] == "#ops"
-    delivery.queue([sub.pk], 1, "sync_now", force=True)
+    queueing.queue([sub.pk], 1, "sync_now", force=True)
     assert deliver(sub) == "unchanged"
 
     changed: dict[str, Any] = json.loads(json.dumps(TEMPLATE))

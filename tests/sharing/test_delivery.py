@@ -8,7 +8,8 @@ import pytest
 
 from odcm.clients import client_for
 from sharing.models import Delivery, SharedItem, Subscription
-from sharing.services import delivery, items
+from sharing.secrets import secrets_of
+from sharing.services import delivery, items, queueing
 
 from .conftest import (
     SECRET,
@@ -71,7 +72,7 @@ def test_repeating_a_delivery_checks_with_one_request_and_writes_nothing(pair):
     version = read_copy(pair["inst_b"], "Spaces-1", "DC Common")["Version"]
     pair["sim_b"].reset_stats()
 
-    delivery.queue([sub.pk], 1, Delivery.Trigger.SYNC_NOW, force=True)
+    queueing.queue([sub.pk], 1, Delivery.Trigger.SYNC_NOW, force=True)
     assert deliver(sub) == "unchanged"
     assert requests_made(pair["sim_b"]) == {"total": 1, "GET": 1}
     assert read_copy(pair["inst_b"], "Spaces-1", "DC Common")["Version"] == version
@@ -115,7 +116,7 @@ def test_sensitive_value_left_blank_keeps_the_previous_one(pair):
     content = variables(prod_url="https://p3.example")
     content["variables"][2]["value"] = None
     saved = items.save_revision(item, content)
-    assert saved.created and items.secrets_of(saved.revision) == {"password": SECRET}
+    assert saved.created and secrets_of(saved.revision) == {"password": SECRET}
 
 
 def test_missing_environment_fails_clearly_and_writes_nothing(pair):
@@ -142,7 +143,7 @@ def test_two_deliveries_never_make_two_copies(pair):
     # Forget where the copy is (as if a second worker had raced the first): it is found by
     # name, not created again.
     Subscription.objects.filter(pk=sub.pk).update(octopus_id="", octopus_child_id="")
-    delivery.queue([sub.pk], 1, Delivery.Trigger.SYNC_NOW, force=True)
+    queueing.queue([sub.pk], 1, Delivery.Trigger.SYNC_NOW, force=True)
     deliver(sub)
     assert len(lvs_copy(pair["inst_b"], "Spaces-1", "DC Common")) == 1
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from odcm.crypto import seal
 from sharing.models import Delivery, Subscription
-from sharing.services import alerts, delivery, items
+from sharing.services import alerts, delivery, items, queueing
 
 from .conftest import Recorder, by_name, make_set, read_copy, subscribe, variables
 
@@ -37,8 +37,8 @@ def fails_with(sub: Subscription, error_class: str) -> Subscription:
 def retried_after_recovery(sub: Subscription) -> None:
     """The sweep re-queues the due retry; the retry then delivers."""
     assert sub.next_retry_at is not None
-    assert delivery.sweep(now=sub.next_retry_at - timedelta(seconds=1)) == 0
-    assert delivery.sweep(now=sub.next_retry_at + timedelta(seconds=1)) == 1
+    assert queueing.sweep(now=sub.next_retry_at - timedelta(seconds=1)) == 0
+    assert queueing.sweep(now=sub.next_retry_at + timedelta(seconds=1)) == 1
     sub.refresh_from_db()
     assert sub.status == Subscription.Status.QUEUED
     assert deliver(sub, trigger=Delivery.Trigger.SWEEP) == "written"
@@ -76,7 +76,7 @@ def test_server_errors_fail_and_back_off_further_each_time(pair):
     assert sub.next_retry_at is not None
     first_wait = (sub.next_retry_at - timezone.now()).total_seconds()
     first_failing_since = sub.failing_since
-    delivery.queue([sub.pk], 1, Delivery.Trigger.RETRY)
+    queueing.queue([sub.pk], 1, Delivery.Trigger.RETRY)
     sub = fails_with(sub, Subscription.ErrorClass.SERVER)
     assert sub.next_retry_at is not None
     second_wait = (sub.next_retry_at - timezone.now()).total_seconds()
@@ -151,13 +151,13 @@ def test_persistent_version_conflicts_fail_as_conflict(pair):
 
 def test_pause_holds_work_and_resume_requeues_it(pair, django_capture_on_commit_callbacks):
     sub = subscribe(make_set(pair["publisher"]), pair["subscriber"])
-    delivery.set_paused(True)
+    queueing.set_paused(True)
     assert deliver(sub) == "paused"
     sub.refresh_from_db()
     assert sub.status == Subscription.Status.QUEUED and not sub.deliveries.exists()
-    assert delivery.sweep() == 0
-    delivery.set_paused(False)
-    assert delivery.sweep(requeue_after=0) == 1
+    assert queueing.sweep() == 0
+    queueing.set_paused(False)
+    assert queueing.sweep(requeue_after=0) == 1
     assert deliver(sub) == "written"
 
 
@@ -191,9 +191,9 @@ def test_pausing_one_item_holds_its_deliveries_until_resumed(pair):
     items.save_revision(item, variables(prod_url="https://held.example"))
     sub.refresh_from_db()
     assert sub.status == Subscription.Status.QUEUED and sub.target_revision == 2
-    assert delivery.sweep(requeue_after=0) == 0
+    assert queueing.sweep(requeue_after=0) == 0
     items.update_item(item, paused=False)
-    assert delivery.sweep(requeue_after=0) == 1
+    assert queueing.sweep(requeue_after=0) == 1
     assert deliver(sub) == "written"
     sub.refresh_from_db()
     assert sub.delivered_revision == 2

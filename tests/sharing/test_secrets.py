@@ -21,7 +21,7 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditEntry
 from sharing.models import Delivery, Revision, Subscription
-from sharing.services import delivery, drift
+from sharing.services import drift, queueing
 
 from .conftest import space_of, trust, wait_for
 
@@ -163,7 +163,7 @@ def test_sensitive_values_appear_in_no_response_log_page_message_or_audit_entry(
     assert drift.check(str(sub.pk)) == "reapplying"
     collected.snapshot_redis()
     wait_for(lambda: Subscription.objects.get(pk=good["id"]).status == "in_sync")
-    delivery.sweep(requeue_after=0)
+    queueing.sweep(requeue_after=0)
     collected.snapshot_redis()
 
     item_url, good_url, bad_url = (

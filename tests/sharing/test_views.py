@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from sharing.models import SharedItem, Subscription
-from sharing.services import delivery, drift
+from sharing.services import delivery, drift, queueing
 
 from .conftest import SECRET, make_set, subscribe
 
@@ -94,7 +94,7 @@ def test_drift_is_shown_to_publisher_and_subscriber(login, space_owner, member, 
     pair["inst_b"].owners.add(member)
     item = make_set(pair["publisher"], policy=SharedItem.Policy.SUBSCRIBER_CHOOSES)
     sub = subscribe(item, pair["subscriber"], mode=Subscription.Mode.ON_DEMAND)
-    delivery.queue([sub.pk], 1, "sync_now", force=True)
+    queueing.queue([sub.pk], 1, "sync_now", force=True)
     delivery.run(str(sub.pk), 1)
     sub.refresh_from_db()
     pair["sim_b"].edit_variable_set(sub.octopus_child_id, set={"Region": "apac"})

@@ -10,7 +10,7 @@ import pytest
 
 from octosim.testing import SimInstance
 from sharing.models import Delivery, SharedItem, Subscription
-from sharing.services import delivery, items, subscriptions, trusts
+from sharing.services import items, queueing, subscriptions, trusts
 
 from .conftest import (
     by_name,
@@ -76,7 +76,7 @@ def test_an_offline_subscriber_is_retried_until_it_is_back(pair, start_celery_wo
     pair["sim_b"].clear_faults()
 
     def recovered() -> bool:
-        delivery.sweep()  # what beat runs; Celery countdowns bring most retries before it
+        queueing.sweep()  # what beat runs; Celery countdowns bring most retries before it
         return status_of(sub) == ("in_sync", 1)
 
     wait_for(recovered)
@@ -109,7 +109,7 @@ def test_worker_killed_mid_fan_out_loses_nothing(
     start_celery_worker(concurrency=2, name="rescuer", **FAST)
 
     def all_current() -> bool:
-        delivery.sweep(requeue_after=5)  # what beat does every ODCM_SHARING_SWEEP_SECONDS
+        queueing.sweep(requeue_after=5)  # what beat does every ODCM_SHARING_SWEEP_SECONDS
         return (
             Subscription.objects.filter(
                 item=item, status=Subscription.Status.IN_SYNC, delivered_revision=2

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from identity.models import User
-from identity.tokens import create_token
+from identity.services.tokens import create_token
 
 
 class Command(BaseCommand):

@@ -11,7 +11,6 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from audit.services import record
-from identity import teams
 from identity.models import (
     ExternalGroup,
     Grant,
@@ -23,7 +22,8 @@ from identity.models import (
     UserExternalGroup,
     group_key,
 )
-from spaces.models import Instance, Space
+from identity.services import teams
+from odcm import work
 
 
 class GrantError(ValueError):
@@ -35,9 +35,7 @@ def enqueue_sync(space_ids: Iterable[Any]) -> None:
     ids = sorted({str(s) for s in space_ids})
     if not ids:
         return
-    from identity.tasks import sync_spaces
-
-    sync_spaces.delay_on_commit(ids)  # type: ignore[attr-defined]
+    work.enqueue("identity.tasks.sync_spaces", ids)
 
 
 def _summary(group: Group) -> dict[str, Any]:
@@ -146,8 +144,8 @@ def grant(
     group: Group,
     role: str,
     *,
-    space: Space | None = None,
-    instance: Instance | None = None,
+    space: Any = None,
+    instance: Any = None,
     actor: Any = None,
     request: HttpRequest | None = None,
 ) -> Grant:
@@ -178,6 +176,19 @@ def grant(
     except IntegrityError:
         raise GrantError(f"{group.name} already has this role there.") from None
     return row
+
+
+def grant_space_managers(
+    space: Any,
+    groups: Iterable[Group],
+    *,
+    actor: Any = None,
+    request: HttpRequest | None = None,
+) -> None:
+    """Make each of ``groups`` Space manager of a space ODCM just created (spaces calls this
+    inside its transaction; identity never imports spaces)."""
+    for group in groups:
+        grant(group, Role.MANAGER, space=space, actor=actor, request=request)
 
 
 def revoke(row: Grant, *, actor: Any = None, request: HttpRequest | None = None) -> bool:

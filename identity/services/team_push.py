@@ -1,6 +1,6 @@
 """Pushing one instance's planned teams into Octopus: HTTP only, no database.
 
-Run in a thread per instance by ``identity.teams.sync_spaces``. For each space it reads the
+Run in a thread per instance by ``identity.services.teams.sync_spaces``. For each space it reads the
 space's teams, then creates, repairs or deletes each managed team and its scoped user roles,
 and returns one ``TeamOutcome`` per team for the caller to record.
 """
@@ -15,7 +15,6 @@ from typing import Any
 
 from identity.models import Role
 from octopus import NotFound, OctopusClient, OctopusError
-from spaces.models import Instance
 
 MARKER = "Managed by ODCM: changes made here are put back. ref:"
 
@@ -50,7 +49,7 @@ class SpacePlan:
 
 @dataclass
 class InstancePlan:
-    instance: Instance
+    instance: Any  # spaces.Instance (identity does not import spaces)
     spaces: list[SpacePlan]
 
 

@@ -1,6 +1,7 @@
 """Grants pushed into Octopus: one managed team per (space, group, role).
 
-The HTTP side lives in ``identity.team_push``; this module owns the rows, plans and outcomes.
+The HTTP side lives in ``identity.services.team_push``; this module owns the rows, plans
+and outcomes.
 
 The work is split in three so that only the middle part waits on the network:
 
@@ -18,7 +19,6 @@ row are never touched.
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -28,7 +28,6 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -43,13 +42,15 @@ from identity.models import (
     Role,
     RoleMapping,
     SyncState,
+    TeamSync,
     User,
     UserExternalGroup,
     default_role_mapping,
+    space_model,
 )
-from identity.team_push import InstancePlan, SpacePlan, TeamOutcome, TeamPlan, execute
+from identity.services.team_push import InstancePlan, SpacePlan, TeamOutcome, TeamPlan, execute
+from odcm import work
 from odcm.clients import client_for
-from spaces.models import Space
 
 log = logging.getLogger(__name__)
 
@@ -63,16 +64,20 @@ def team_name(group_name: str, role: str) -> str:
 # ------------------------------------------------------------------ desired state (rows)
 
 
-def covered_spaces(grant: Grant) -> list[Space]:
+def covered_spaces(grant: Grant) -> list[Any]:
     """The enlisted spaces a grant reaches (one space, or every space of an instance)."""
     if grant.space_id is not None:
-        return list(Space.objects.filter(pk=grant.space_id, state=Space.State.ENLISTED))
-    return list(Space.objects.filter(instance=grant.instance_id, state=Space.State.ENLISTED))
+        return list(
+            space_model().objects.filter(pk=grant.space_id, state=space_model().State.ENLISTED)
+        )
+    return list(
+        space_model().objects.filter(instance=grant.instance_id, state=space_model().State.ENLISTED)
+    )
 
 
 def _desired(space_ids: list[uuid.UUID]) -> set[tuple[str, str, str]]:
     """(space id, group id, role) for every active grant reaching these enlisted spaces."""
-    spaces = Space.objects.filter(pk__in=space_ids, state=Space.State.ENLISTED)
+    spaces = space_model().objects.filter(pk__in=space_ids, state=space_model().State.ENLISTED)
     by_instance: dict[Any, list[str]] = {}
     for pk, inst in spaces.values_list("pk", "instance_id"):
         by_instance.setdefault(inst, []).append(str(pk))
@@ -156,7 +161,7 @@ def _bump(rows: Any, **changes: Any) -> int:
 
 def _ensure_targets(space_ids: list[uuid.UUID]) -> None:
     """One GrantTarget per (active grant, enlisted space it reaches)."""
-    spaces = Space.objects.filter(pk__in=space_ids, state=Space.State.ENLISTED)
+    spaces = space_model().objects.filter(pk__in=space_ids, state=space_model().State.ENLISTED)
     pairs = list(spaces.values_list("pk", "instance_id"))
     instance_ids = {inst for _, inst in pairs}
     existing = set(
@@ -250,7 +255,7 @@ def plan_spaces(space_ids: Iterable[Any], *, only_due: bool = False) -> list[Ins
             TeamPlan(
                 managed_id=str(mt.pk),
                 version=mt.version,
-                wanted=mt.wanted and space.state == Space.State.ENLISTED,
+                wanted=mt.wanted and space.state == space_model().State.ENLISTED,
                 name=mt.name,
                 octopus_team_id=mt.octopus_team_id,
                 space_octopus_id=space.octopus_id,
@@ -269,9 +274,13 @@ def plan_spaces(space_ids: Iterable[Any], *, only_due: bool = False) -> list[Ins
 
 
 def _retry_delay(attempts: int) -> timedelta:
-    base = settings.ODCM_TEAM_SYNC_RETRY_BASE_SECONDS
-    cap = settings.ODCM_TEAM_SYNC_RETRY_MAX_SECONDS
-    return timedelta(seconds=min(cap, base * 2 ** max(0, attempts - 1)))
+    return timedelta(
+        seconds=work.backoff(
+            attempts,
+            base=settings.ODCM_TEAM_SYNC_RETRY_BASE_SECONDS,
+            cap=settings.ODCM_TEAM_SYNC_RETRY_MAX_SECONDS,
+        )
+    )
 
 
 def record(outcomes: list[TeamOutcome], plans: dict[str, TeamPlan]) -> None:
@@ -380,16 +389,19 @@ def settle_revoked_targets() -> None:
 
 @contextmanager
 def _space_locks(space_ids: list[str]) -> Iterator[list[str]]:
-    """Claim spaces so two workers never push the same space at once; yields those claimed."""
-    token = secrets.token_hex(8)
-    claimed = [s for s in space_ids if cache.add(f"identity:teamsync:{s}", token, LOCK_SECONDS)]
+    """Claim spaces so two workers never push the same space at once; yields those claimed.
+    A worker that dies frees its spaces when the lease (``LOCK_SECONDS``) runs out."""
+    known = list(
+        space_model().objects.filter(pk__in=_uuids(space_ids)).values_list("pk", flat=True)
+    )
+    TeamSync.objects.bulk_create([TeamSync(space_id=pk) for pk in known], ignore_conflicts=True)
+    leases = work.claim_each(TeamSync.objects.all(), known, seconds=LOCK_SECONDS)
+    # A space that no longer exists has nothing to push: nobody needs to hold it.
+    gone = set(space_ids) - {str(pk) for pk in known}
     try:
-        yield claimed
+        yield sorted(gone | {str(lease.pk) for lease in leases})
     finally:
-        for space_id in claimed:
-            key = f"identity:teamsync:{space_id}"
-            if cache.get(key) == token:
-                cache.delete(key)
+        work.release_each(TeamSync.objects.all(), leases)
 
 
 def sync_spaces(space_ids: Iterable[Any], *, only_due: bool = False) -> list[str]:
@@ -439,10 +451,12 @@ def all_managed_spaces() -> list[str]:
     active = Grant.objects.filter(revoked_at__isnull=True)
     spaces.update(active.filter(space__isnull=False).values_list("space_id", flat=True))
     spaces.update(
-        Space.objects.filter(
+        space_model()
+        .objects.filter(
             instance__in=active.filter(instance__isnull=False).values("instance"),
-            state=Space.State.ENLISTED,
-        ).values_list("pk", flat=True)
+            state=space_model().State.ENLISTED,
+        )
+        .values_list("pk", flat=True)
     )
     return sorted(str(s) for s in spaces)
 
@@ -450,8 +464,8 @@ def all_managed_spaces() -> list[str]:
 def split_by_instance(space_ids: Iterable[Any]) -> list[list[str]]:
     """Space ids grouped by their instance (one Celery task per instance)."""
     groups: dict[Any, list[str]] = {}
-    for pk, instance_id in Space.objects.filter(pk__in=_uuids(space_ids)).values_list(
-        "pk", "instance_id"
+    for pk, instance_id in (
+        space_model().objects.filter(pk__in=_uuids(space_ids)).values_list("pk", "instance_id")
     ):
         groups.setdefault(instance_id, []).append(str(pk))
     return [sorted(ids) for _, ids in sorted(groups.items(), key=lambda kv: str(kv[0]))]

@@ -1,0 +1,153 @@
+"""Claiming work: one way for every app (and for the apps that follow).
+
+A row that a worker acts on (a subscription to deliver, an email to send, a periodic job, the
+Octopus teams of a space) carries a lease: ``claim_token`` and ``claimed_until``
+(:class:`Leased`). A worker takes it with :func:`claim`, one conditional UPDATE that must
+change exactly one row, so two workers (or a message delivered twice) never both act. It
+records its outcome only while the lease is still its own (:func:`mine`) and gives it back with
+:func:`release`. A worker that dies keeps the lease until ``claimed_until``; then the row is
+free again and the next sweep or worker picks it up. Nothing depends on a lock living in a
+cache or in one database session.
+
+Failures wait :func:`backoff` seconds (capped exponential, with optional jitter) before the
+next try. Tasks are queued by name with :func:`enqueue`, after commit, so services need not
+import their app's ``tasks`` module (which imports the services).
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from celery import current_app
+from django.db import models, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+
+class Leased(models.Model):
+    """Mixin: a row one worker at a time may hold, until ``claimed_until``."""
+
+    claim_token = models.UUIDField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A claim held on one row: its primary key, the token proving it, and its end."""
+
+    pk: Any
+    token: uuid.UUID
+    until: datetime
+
+
+def free(now: datetime | None = None) -> Q:
+    """Rows nobody holds: never claimed, released, or whose lease has run out."""
+    now = now or timezone.now()
+    return Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+
+
+def claim(
+    rows: QuerySet[Any], pk: Any, *, seconds: float, now: datetime | None = None, **changes: Any
+) -> Lease | None:
+    """Claim row ``pk`` of ``rows`` for ``seconds`` if it is free and still matches ``rows``
+    (the caller's conditions: "not unmanaged", "due"); ``changes`` are written in the same
+    UPDATE, which changes one row or none. None: another worker holds it, or it no longer
+    qualifies."""
+    now = now or timezone.now()
+    token = uuid.uuid4()
+    until = now + timedelta(seconds=seconds)
+    won = rows.filter(free(now), pk=pk).update(claim_token=token, claimed_until=until, **changes)
+    return Lease(pk, token, until) if won == 1 else None
+
+
+def claim_next(
+    rows: QuerySet[Any],
+    *,
+    seconds: float,
+    order_by: str,
+    now: datetime | None = None,
+    **changes: Any,
+) -> Lease | None:
+    """Claim the first free row of ``rows`` (in ``order_by`` order) that no other worker is
+    claiming at this moment (``SKIP LOCKED``). None when nothing is free."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        pk = (
+            rows.filter(free(now))
+            .select_for_update(skip_locked=True)
+            .order_by(order_by)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if pk is None:
+            return None
+        return claim(rows, pk, seconds=seconds, now=now, **changes)
+
+
+def claim_each(
+    rows: QuerySet[Any], pks: list[Any], *, seconds: float, now: datetime | None = None
+) -> list[Lease]:
+    """Claim every free row of ``pks`` in one conditional UPDATE (one lease each, sharing a
+    token); rows another worker holds are left out."""
+    now = now or timezone.now()
+    token = uuid.uuid4()
+    until = now + timedelta(seconds=seconds)
+    if not pks or not rows.filter(free(now), pk__in=pks).update(
+        claim_token=token, claimed_until=until
+    ):
+        return []
+    won = rows.model._default_manager.filter(claim_token=token).values_list("pk", flat=True)
+    return [Lease(pk, token, until) for pk in won]
+
+
+def release_each(rows: QuerySet[Any], leases: list[Lease]) -> None:
+    """Give back rows claimed together by ``claim_each`` (those still ours), in one UPDATE."""
+    if leases:
+        rows.filter(pk__in=[lease.pk for lease in leases], claim_token=leases[0].token).update(
+            claim_token=None, claimed_until=None
+        )
+
+
+def mine(rows: QuerySet[Any], lease: Lease) -> QuerySet[Any]:
+    """The leased row, only while the lease is still ours (to record an outcome)."""
+    return rows.filter(pk=lease.pk, claim_token=lease.token)
+
+
+def release(rows: QuerySet[Any], lease: Lease, **changes: Any) -> bool:
+    """Give the row back, writing ``changes`` with it. False if the lease was no longer ours
+    (it ran out and another worker took the row): then nothing is written."""
+    return bool(mine(rows, lease).update(claim_token=None, claimed_until=None, **changes))
+
+
+def backoff(failures: int, *, base: float, cap: float, jitter: float = 0.0) -> float:
+    """Seconds to wait after ``failures`` failures in a row: ``base`` doubling per failure,
+    at most ``cap``, spread by ±``jitter`` (a fraction) so retries do not arrive together."""
+    delay = min(float(cap), base * 2 ** max(0, failures - 1))
+    if jitter:
+        delay *= random.uniform(1 - jitter, 1 + jitter)  # noqa: S311 - spread, not security
+    return float(delay)
+
+
+def enqueue(task_name: str, *args: Any, countdown: float = 0, on_commit: bool = True) -> None:
+    """Queue the Celery task ``task_name`` with ``args`` (ids and numbers only), after the
+    current transaction commits unless ``on_commit`` is False. Runs it at once when tasks
+    are eager (tests, ``ODCM_CELERY_EAGER``)."""
+
+    def send() -> None:
+        task = current_app.tasks.get(task_name)
+        if task is not None:
+            task.apply_async(args, countdown=countdown)
+        else:  # not registered in this process: the worker knows it by name
+            current_app.send_task(task_name, args, countdown=countdown)
+
+    if on_commit:
+        transaction.on_commit(send, robust=True)
+    else:
+        send()

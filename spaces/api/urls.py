@@ -1,0 +1,11 @@
+"""spaces' API routes, included by odcm/api/urls.py under /api/v1/."""
+
+from odcm.api.routers import AppRouter
+from spaces.api.views import FavouriteViewSet, InstanceViewSet, SpaceViewSet
+
+router = AppRouter()
+router.register("instances", InstanceViewSet, basename="instance")
+router.register("spaces", SpaceViewSet, basename="space")
+router.register("favourites", FavouriteViewSet, basename="favourite")
+
+urlpatterns = router.urls
