@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from identity import access, services, teams
 from identity.models import Grant, GrantTarget, Group, Role, User
+from odcm.redirects import redirect_next
 from spaces.models import Instance, Space
 
 View = Callable[..., HttpResponse]
@@ -202,7 +203,7 @@ def revoke_grant(request: HttpRequest, grant_id: str) -> HttpResponse:
         raise Http404
     if services.revoke(row, actor=request.user, request=request):
         messages.success(request, "Revoked; the Octopus team is being removed.")
-    return redirect(request.POST.get("next") or "access:groups")
+    return redirect_next(request, "access:groups")
 
 
 @admin_only

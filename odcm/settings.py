@@ -54,7 +54,7 @@ validate_production(
 SITE_IS_HTTPS = urlsplit(ODCM_SITE_URL).scheme == "https"
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "odcm.adminsite.OdcmAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from identity.access import is_admin, visible_spaces
+from odcm.redirects import redirect_next
 from octopus import OctopusError
 from sharing import access
 from sharing.forms import (
@@ -365,7 +366,7 @@ def trust_action(request: HttpRequest, pk: Any, verb: str) -> HttpResponse:
         trusts.revoke(trust, actor=request.user)
     else:
         raise PermissionDenied
-    return redirect(request.POST.get("next") or "sharing:trusts")
+    return redirect_next(request, "sharing:trusts")
 
 
 @login_required
