@@ -15,8 +15,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from identity.access import is_admin, visible_spaces
-from odcm.redirects import redirect_next
 from octopus import OctopusError
+from odcm.redirects import redirect_next
 from sharing import access
 from sharing.forms import (
     ImportStepTemplateForm,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-
 from typing import Any
 
 from django.conf import settings
@@ -85,12 +84,6 @@ class Instance(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    @classmethod
-    def from_db(cls, db: Any, field_names: Any, values: Any) -> Instance:
-        row = super().from_db(db, field_names, values)
-        row.verified_base_url = row.__dict__.get("base_url")
-        return row
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         verified = self.verified_base_url
         if verified is not None and self.base_url != verified:
@@ -100,6 +93,12 @@ class Instance(models.Model):
             )
         super().save(*args, **kwargs)
         self.verified_base_url = self.base_url
+
+    @classmethod
+    def from_db(cls, db: Any, field_names: Any, values: Any) -> Instance:
+        row = super().from_db(db, field_names, values)
+        row.verified_base_url = row.__dict__.get("base_url")
+        return row
 
 
 class Space(models.Model):
