@@ -19,7 +19,16 @@ from uuid import UUID
 
 from django.db.models import Q, QuerySet
 
-from identity.models import ROLE_RANK, ExternalGroup, Grant, Group, Role, User, UserExternalGroup
+from identity.models import (
+    ROLE_RANK,
+    ExternalGroup,
+    Grant,
+    GrantTarget,
+    Group,
+    Role,
+    User,
+    UserExternalGroup,
+)
 from spaces.models import Instance, Space
 
 
@@ -98,6 +107,16 @@ def visible_instances(user: Any) -> QuerySet[Instance]:
         | Q(pk__in=grants.filter(instance__isnull=False).values("instance"))
         | Q(pk__in=grants.filter(space__isnull=False).values("space__instance"))
     )
+
+
+def visible_grant_targets(user: Any) -> QuerySet[GrantTarget]:
+    """A grant's per-space state rows, only for spaces ``user`` can see: an instance-wide
+    grant does not list the other spaces of its instance to someone who sees one of them."""
+    if not _active(user):
+        return GrantTarget.objects.none()
+    if user.is_superuser:
+        return GrantTarget.objects.all()
+    return GrantTarget.objects.filter(space__in=visible_spaces(user).values("pk"))
 
 
 def can_manage_instance(user: Any, instance: Instance) -> bool:

@@ -19,7 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from identity import access, services, teams
-from identity.models import Grant, GrantTarget, Group, Role, User
+from identity.models import Grant, Group, Role, User
 from odcm.redirects import redirect_next
 from spaces.models import Instance, Space
 
@@ -114,8 +114,8 @@ def groups(request: HttpRequest) -> HttpResponse:
     return render(request, "identity/groups.html", {"groups": rows, "form": form})
 
 
-def _grants_with_targets(**filters: Any) -> list[Grant]:
-    targets = GrantTarget.objects.select_related("space", "space__instance")
+def _grants_with_targets(user: Any, **filters: Any) -> list[Grant]:
+    targets = access.visible_grant_targets(user).select_related("space", "space__instance")
     return list(
         Grant.objects.filter(**filters)
         .select_related("group", "space", "space__instance", "instance")
@@ -155,7 +155,7 @@ def group(request: HttpRequest, group_id: str) -> HttpResponse:
         "group": row,
         "form": form,
         "grant_form": grant_form,
-        "grants": _grants_with_targets(group=row),
+        "grants": _grants_with_targets(request.user, group=row),
     }
     return render(request, "identity/group.html", context)
 
@@ -235,7 +235,8 @@ def space(request: HttpRequest, space_id: str) -> HttpResponse:
     context = {
         "space": row,
         "who": access.who_can_access(row),
-        "grants": _grants_with_targets(space=row) + _grants_with_targets(instance=row.instance),
+        "grants": _grants_with_targets(request.user, space=row)
+        + _grants_with_targets(request.user, instance=row.instance),
     }
     return render(request, "identity/space.html", context)
 

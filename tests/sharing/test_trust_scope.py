@@ -30,9 +30,7 @@ def test_by_tag_api_proposes_nothing_to_spaces_the_caller_cannot_manage(
         assert space.name not in response.content.decode()
 
 
-def test_by_tag_page_proposes_nothing_to_spaces_the_caller_cannot_manage(
-    pair, space_owner, login
-):
+def test_by_tag_page_proposes_nothing_to_spaces_the_caller_cannot_manage(pair, space_owner, login):
     pair["inst_b"].tags.add(Tag.objects.create(name="emea"))
     before = Trust.objects.count()
     login(space_owner).post(
