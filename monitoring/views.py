@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +22,7 @@ from monitoring.forms import AlertSettingsForm, MaintenanceWindowForm, PinForm
 from monitoring.models import InstanceMonitor, MaintenanceWindow, StatusFlip, VersionChange
 from monitoring.services import alerts, dashboard
 from monitoring.services.status import set_pin
+from odcm import csvout
 from odcm.htmx import HtmxHttpRequest
 from spaces.models import Instance
 
@@ -119,11 +119,11 @@ def spaces_csv(request: HttpRequest) -> HttpResponse:
     response["Content-Disposition"] = (
         f'attachment; filename="odcm-spaces-{period.first}-{period.last}.csv"'
     )
-    writer = csv.writer(response)
+    writer = csvout.writer(response)
     writer.writerow([name for name, _ in CSV_COLUMNS])
     for raw in rows.iterator(chunk_size=500):
         row = dashboard.finish_row(raw)
-        writer.writerow(["" if row.get(key) is None else row.get(key) for _, key in CSV_COLUMNS])
+        writer.writerow([row.get(key) for _, key in CSV_COLUMNS])
     return response
 
 
