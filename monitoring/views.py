@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods
 
@@ -116,8 +117,8 @@ def spaces_csv(request: HttpRequest) -> HttpResponse:
     filters = dashboard.Filters.from_params(request.GET)
     rows = dashboard.space_rows(request.user, period, filters, str(request.GET.get("sort") or ""))
     response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = (
-        f'attachment; filename="odcm-spaces-{period.first}-{period.last}.csv"'
+    response["Content-Disposition"] = content_disposition_header(
+        True, f"odcm-spaces-{period.first}-{period.last}.csv"
     )
     writer = csvout.writer(response)
     writer.writerow([name for name, _ in CSV_COLUMNS])
