@@ -274,6 +274,9 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 CSRF_TRUSTED_ORIGINS = [ODCM_SITE_URL] + env_list("ODCM_CSRF_TRUSTED_ORIGINS")
+# Reverse proxies in front of ODCM whose X-Forwarded-For entries are trusted (see
+# odcm/clientip.py): the client's address for sign-in limits, the audit log and throttles.
+ODCM_TRUSTED_PROXY_HOPS = env_int("ODCM_TRUSTED_PROXY_HOPS", 0, minimum=0)
 if env_bool("ODCM_BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
@@ -300,6 +303,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "odcm.api.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Throttles identify clients as odcm.clientip does.
+    "NUM_PROXIES": ODCM_TRUSTED_PROXY_HOPS,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "ODCM API",
