@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from audit.services import record
+from identity.signals import notify_access_changed
 from octopus import OctopusError
 from odcm.crypto import seal
 from spaces import signals
@@ -317,6 +318,7 @@ def update_instance(
             _set_tags(instance, tags)
         if owners is not None:
             instance.owners.set(list(owners))
+            notify_access_changed()
         after = {**_summary(instance), "tags": sorted(instance.tags.values_list("name", flat=True))}
         record("instance.update", actor=actor, request=request, obj=instance, before=before,
                after=after)  # fmt: skip
