@@ -48,6 +48,13 @@ class AccountAdapter(DefaultAccountAdapter):
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    def get_requests_session(self) -> Any:
+        """Every request allauth makes to an identity provider (discovery, keys, token,
+        userinfo) passes ODCM's outbound-URL policy."""
+        from odcm.outbound import policy_session
+
+        return policy_session()
+
     def is_open_for_signup(self, request: HttpRequest, sociallogin: Any) -> bool:
         return bool(settings.ODCM_OIDC_SIGNUP == "open")
 

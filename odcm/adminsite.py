@@ -107,7 +107,9 @@ class OdcmAdminSite(admin.AdminSite):
             return HttpResponseRedirect(reverse("home"))
         return HttpResponseRedirect(f"{reverse('account_login')}?{urlencode({'next': target})}")
 
-    def password_change(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+    def password_change(  # type: ignore[override]
+        self, request: HttpRequest, extra_context: Any = None
+    ) -> HttpResponse:
         return HttpResponseRedirect(reverse("account_change_password"))
 
     def register(self, model_or_iterable: Any, admin_class: Any = None, **options: Any) -> None:

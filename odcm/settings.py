@@ -33,6 +33,8 @@ ODCM_SITE_URL = (
 ODCM_ALLOW_HTTP_INSTANCES = env_bool("ODCM_ALLOW_HTTP_INSTANCES", False)
 ODCM_ALLOWED_PRIVATE_NETWORKS = env_list("ODCM_ALLOWED_PRIVATE_NETWORKS")
 ODCM_METRICS_TOKEN = env_str("ODCM_METRICS_TOKEN")
+# Serving /metrics without a token in production must be chosen by name (check --deploy).
+ODCM_METRICS_PUBLIC = env_bool("ODCM_METRICS_PUBLIC", False)
 ODCM_OCTOPUS_CONNECT_TIMEOUT = env_int("ODCM_OCTOPUS_CONNECT_TIMEOUT", 5, minimum=1)
 ODCM_OCTOPUS_READ_TIMEOUT = env_int("ODCM_OCTOPUS_READ_TIMEOUT", 30, minimum=1)
 ODCM_REDIS_URL = env_url("ODCM_REDIS_URL", schemes=("redis", "rediss"))
@@ -428,10 +430,17 @@ LOGGING = {
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
+        # The development server's request log, with secrets in URLs masked.
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact"],
+        },
     },
     "root": {"handlers": ["console"], "level": env_str("ODCM_LOG_LEVEL") or "INFO"},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
     },

@@ -9,6 +9,8 @@ from odcm import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("administration/", views.administration, name="administration"),
+    # Before allauth's URLs: its OpenID Connect paths, served by ODCM's stricter adapter.
+    path("accounts/oidc/", include("identity.oidc_urls")),
     path("accounts/", include("allauth.urls")),
     path("account/", include("identity.urls")),
     path("access/", include("identity.access_urls")),

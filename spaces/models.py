@@ -95,8 +95,8 @@ class Instance(models.Model):
         self.verified_base_url = self.base_url
 
     @classmethod
-    def from_db(cls, db: Any, field_names: Any, values: Any) -> Instance:
-        row = super().from_db(db, field_names, values)
+    def from_db(cls, db: Any, field_names: Any, values: Any, **kwargs: Any) -> Instance:
+        row = super().from_db(db, field_names, values, **kwargs)
         row.verified_base_url = row.__dict__.get("base_url")
         return row
 

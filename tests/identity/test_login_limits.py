@@ -3,6 +3,8 @@ trusted reverse proxies (ODCM_TRUSTED_PROXY_HOPS), which the audit log records t
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client, RequestFactory, override_settings
 
@@ -15,7 +17,7 @@ pytestmark = pytest.mark.django_db
 PROXY = "10.9.9.9"
 
 
-def attempt(login: str, password: str, **meta: str):
+def attempt(login: str, password: str, **meta: Any):
     return Client().post("/accounts/login/", {"login": login, "password": password}, **meta)
 
 
