@@ -37,3 +37,25 @@ def test_offline_alert_for_an_instance_named_with_cr_lf_is_sent_on_one_subject_l
 def test_header_text_puts_any_name_on_one_line() -> None:
     assert header_text("a\r\nb\tc\u2028d\x00e\x85f") == "a b c d e f"
     assert len(header_text("x" * 1000)) == 200
+
+
+@pytest.mark.django_db
+def test_one_unsendable_alert_email_does_not_hold_up_the_others(
+    sim_instance: SimInstance,
+    enlist: Callable[..., Instance],
+    smtp_server: SmtpServer,
+    space_owner: Any,
+    admin_user: Any,
+) -> None:
+    from identity.models import User
+    from monitoring.models import AlertSettings
+
+    AlertSettings.objects.create(user=admin_user, all_instances=True)
+    User.objects.filter(pk=admin_user.pk).update(email="ada\r\n@example.com")
+    instance = enlist(sim_instance, owners=[space_owner])
+    go_offline(sim_instance, instance)
+    outcome = alerts.dispatch()
+    assert outcome["sent"] == 1 and outcome["failed"] == 1
+    assert [str(m["To"]) for m in smtp_server.sink.messages] == ["owen@example.com"]
+    stuck = Notification.objects.get(state="pending")
+    assert stuck.last_error and stuck.next_attempt_at is not None
