@@ -134,3 +134,22 @@ def test_every_admin_registration_is_audited() -> None:
     assert admin.site._registry
     for model, model_admin in admin.site._registry.items():
         assert isinstance(model_admin, AuditedAdmin), model
+
+
+def test_every_admin_list_page_still_opens(login, admin_user: User) -> None:
+    from django.contrib import admin
+    from django.urls import reverse
+
+    client = login(admin_user)
+    for model in admin.site._registry:
+        meta = model._meta
+        url = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
+        assert client.get(url).status_code == 200, url
+
+
+def test_non_administrators_are_kept_out_of_the_admin(login, member: User) -> None:
+    member.is_staff = True
+    member.save(update_fields=["is_staff"])
+    response = login(member).get("/django-admin/", follow=True)
+    assert response.redirect_chain[-1][0] == "/"
+    assert b"ODCM administration" not in response.content
