@@ -94,6 +94,11 @@ class Instance(models.Model):
         super().save(*args, **kwargs)
         self.verified_base_url = self.base_url
 
+    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
+        super().refresh_from_db(*args, **kwargs)
+        # What the database holds was verified when it was saved.
+        self.verified_base_url = self.base_url
+
     @classmethod
     def from_db(cls, db: Any, field_names: Any, values: Any, **kwargs: Any) -> Instance:
         row = super().from_db(db, field_names, values, **kwargs)

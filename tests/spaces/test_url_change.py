@@ -62,3 +62,16 @@ def test_a_verified_move_saves_url_and_key_together_and_is_audited(
     assert row.base_url == other.url.rstrip("/")
     assert unseal(row, "api_key") == other.api_key
     assert AuditEntry.objects.filter(action="instance.change_url", actor=admin_user).exists()
+
+
+def test_a_copy_refreshed_after_a_verified_move_saves_normally(
+    enlisted: Instance, make_sim_instance: Callable[..., SimInstance], admin_user: User
+) -> None:
+    stale = Instance.objects.get(pk=enlisted.pk)
+    other = make_sim_instance("moved")
+    Instance.objects.filter(pk=enlisted.pk).update(installation_id="")
+    services.change_url(Instance.objects.get(pk=enlisted.pk), other.url, other.api_key)
+    stale.refresh_from_db()
+    stale.region = "apac"
+    stale.save()
+    assert Instance.objects.get(pk=enlisted.pk).region == "apac"
