@@ -75,3 +75,19 @@ def test_a_copy_refreshed_after_a_verified_move_saves_normally(
     stale.region = "apac"
     stale.save()
     assert Instance.objects.get(pk=enlisted.pk).region == "apac"
+
+
+def test_the_api_and_the_edit_page_cannot_change_the_url(
+    enlisted: Instance, admin_user: User, login, api_client, token_for
+) -> None:
+    elsewhere = "http://127.0.0.1:9/elsewhere"
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(admin_user)}")
+    api_client.patch(
+        f"/api/v1/instances/{enlisted.pk}/", {"url": elsewhere, "base_url": elsewhere},
+        format="json",
+    )  # fmt: skip
+    login(admin_user).post(
+        f"/spaces/instances/{enlisted.pk}/edit/",
+        {"name": enlisted.name, "base_url": elsewhere, "region": "x"},
+    )
+    assert Instance.objects.get(pk=enlisted.pk).base_url == enlisted.base_url
