@@ -10,6 +10,7 @@ from django.db import models
 from django.http import HttpRequest
 
 from audit.models import AuditEntry
+from odcm.clientip import client_ip
 
 SECRET_NAME = re.compile(r"(?i)(password|secret|token|api_?key|private|credential|sensitive)")
 REDACTED = "[secret]"
@@ -33,10 +34,10 @@ def scrub(data: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def client_address(request: HttpRequest | None) -> str | None:
-    """The client's address. Behind a proxy, Django's REMOTE_ADDR must be set by the proxy."""
+    """The client's address (behind ODCM_TRUSTED_PROXY_HOPS proxies, not the proxy's)."""
     if request is None:
         return None
-    return request.META.get("REMOTE_ADDR") or None
+    return client_ip(request)
 
 
 def record(

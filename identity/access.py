@@ -30,6 +30,7 @@ from identity.models import (
     ROLE_RANK,
     ExternalGroup,
     Grant,
+    GrantTarget,
     Group,
     Role,
     User,
@@ -109,6 +110,16 @@ def instance_filter(user: Any) -> Q:
 
 def _spaces(user: Any, roles: Iterable[str] | None = None) -> QuerySet[Any]:
     return space_model().objects.filter(space_filter(user, roles))
+
+
+def visible_grant_targets(user: Any) -> QuerySet[GrantTarget]:
+    """A grant's per-space state rows, only for spaces ``user`` can see: an instance-wide
+    grant does not list the other spaces of its instance to someone who sees one of them."""
+    if not _active(user):
+        return GrantTarget.objects.none()
+    if user.is_superuser:
+        return GrantTarget.objects.all()
+    return GrantTarget.objects.filter(space__in=_spaces(user).values("pk"))
 
 
 def can_manage_instance(user: Any, instance: Any) -> bool:

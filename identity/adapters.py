@@ -8,16 +8,53 @@ from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from django.apps import apps
 from django.conf import settings
 from django.http import HttpRequest
+
+
+def account_key(credentials: dict[str, Any]) -> str:
+    """The per-account sign-in limit's key: the account, whatever identifier was typed
+    (username or any of its email addresses); the typed text only when no account has it."""
+    from django.db.models import Q
+
+    from identity.models import User
+
+    typed = str(credentials.get("email") or credentials.get("username") or "").strip()
+    if not typed:
+        return "login:"
+    match = Q(username__iexact=typed) | Q(email__iexact=typed)
+    if apps.is_installed("allauth.account"):
+        match |= Q(emailaddress__email__iexact=typed)
+    pk = User.objects.filter(match).values_list("pk", flat=True).first()
+    return f"user:{pk}" if pk is not None else f"login:{typed.lower()}"
 
 
 class AccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         return False
 
+    def _get_login_attempts_cache_key(self, request: HttpRequest, **credentials: Any) -> str:
+        # allauth keys its failed-sign-in limit (and its reset after a password reset) by
+        # this value; ODCM counts per account, so typing the email after the username is
+        # locked buys no more guesses (tests/identity/test_login.py guards this hook).
+        return account_key(credentials)
+
+    def get_client_ip(self, request: HttpRequest) -> str:
+        """Behind ODCM_TRUSTED_PROXY_HOPS proxies, the client's address (not the proxy's)."""
+        from odcm.clientip import client_ip
+
+        return client_ip(request) or super().get_client_ip(request)
+
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    def get_requests_session(self) -> Any:
+        """Every request allauth makes to an identity provider (discovery, keys, token,
+        userinfo) passes ODCM's outbound-URL policy."""
+        from odcm.outbound import policy_session
+
+        return policy_session()
+
     def is_open_for_signup(self, request: HttpRequest, sociallogin: Any) -> bool:
         return bool(settings.ODCM_OIDC_SIGNUP == "open")
 

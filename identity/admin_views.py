@@ -18,8 +18,9 @@ from django.views.decorators.http import require_POST
 from identity import access, services
 from identity.access import admin_only
 from identity.forms import GrantForm, GroupForm, RoleMappingForm
-from identity.models import Grant, GrantTarget, Group, Role, User, space_model
+from identity.models import Grant, Group, Role, User, space_model
 from identity.services import teams
+from odcm.redirects import redirect_next
 
 
 @admin_only
@@ -48,8 +49,8 @@ def groups(request: HttpRequest) -> HttpResponse:
     return render(request, "identity/groups.html", {"groups": rows, "form": form})
 
 
-def _grants_with_targets(**filters: Any) -> list[Grant]:
-    targets = GrantTarget.objects.select_related("space", "space__instance")
+def _grants_with_targets(user: Any, **filters: Any) -> list[Grant]:
+    targets = access.visible_grant_targets(user).select_related("space", "space__instance")
     return list(
         Grant.objects.filter(**filters)
         .select_related("group", "space", "space__instance", "instance")
@@ -89,7 +90,7 @@ def group(request: HttpRequest, group_id: str) -> HttpResponse:
         "group": row,
         "form": form,
         "grant_form": grant_form,
-        "grants": _grants_with_targets(group=row),
+        "grants": _grants_with_targets(request.user, group=row),
     }
     return render(request, "identity/group.html", context)
 
@@ -137,7 +138,7 @@ def revoke_grant(request: HttpRequest, grant_id: str) -> HttpResponse:
         raise Http404
     if services.revoke(row, actor=request.user, request=request):
         messages.success(request, "Revoked; the Octopus team is being removed.")
-    return redirect(request.POST.get("next") or "identity:groups")
+    return redirect_next(request, "identity:groups")
 
 
 @admin_only
@@ -170,7 +171,8 @@ def space(request: HttpRequest, space_id: str) -> HttpResponse:
     context = {
         "space": row,
         "who": access.who_can_access(row),
-        "grants": _grants_with_targets(space=row) + _grants_with_targets(instance=row.instance),
+        "grants": _grants_with_targets(request.user, space=row)
+        + _grants_with_targets(request.user, instance=row.instance),
     }
     return render(request, "identity/space.html", context)
 

@@ -16,5 +16,4 @@ class IdentityConfig(AppConfig):
 
             from identity import oidc
 
-            oidc.install()
             user_logged_in.connect(oidc.store_groups_at_login, dispatch_uid="odcm-oidc-groups")

@@ -1,11 +1,15 @@
-"""Audit sign-ins and failed ones (never the password, never which part was wrong)."""
+"""Audit sign-ins and failed ones (never the password, never which part was wrong), and tell
+other apps when who-may-see-what changed (:data:`access_changed`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.dispatch import receiver
+from django.db import transaction
+from django.db.models.signals import post_save
+from django.dispatch import Signal, receiver
 from django.http import HttpRequest
 
 from audit.services import record
@@ -28,3 +32,25 @@ def audit_login_failed(
 ) -> None:
     login = str(credentials.get("username") or credentials.get("email") or "")[:150]
     record("auth.login_failed", request=request, message=f"failed sign-in as {login!r}")
+
+
+# Sent after the commit of any change to who may see what (grants, groups, external groups,
+# instance owners, a user's active or administrator flag). Monitoring drops cached figures.
+access_changed = Signal()
+
+
+def notify_access_changed() -> None:
+    transaction.on_commit(lambda: access_changed.send(sender=None))
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL)
+def user_saved(
+    sender: Any, instance: Any, created: bool, update_fields: Any = None, **kwargs: Any
+) -> None:
+    # Deactivating a user or changing their administrator flag changes what they may see; a
+    # sign-in's last_login update does not.
+    if created or (
+        update_fields is not None and not {"is_active", "is_superuser"} & set(update_fields)
+    ):
+        return
+    notify_access_changed()

@@ -7,6 +7,7 @@ class MonitoringConfig(AppConfig):
     name = "monitoring"
 
     def ready(self) -> None:
+        from identity.signals import access_changed
         from monitoring.metrics import collect
         from odcm.metrics import register_collector
         from spaces import signals
@@ -14,6 +15,7 @@ class MonitoringConfig(AppConfig):
         register_collector(collect)
         signals.instance_enlisted.connect(_instance_enlisted, dispatch_uid="monitoring-instance")
         signals.space_enlisted.connect(_space_enlisted, dispatch_uid="monitoring-space")
+        access_changed.connect(_access_changed, dispatch_uid="monitoring-access")
 
 
 def _instance_enlisted(sender: Any, instance_id: Any, **kwargs: Any) -> None:
@@ -27,3 +29,10 @@ def _space_enlisted(sender: Any, space_id: Any, **kwargs: Any) -> None:
     from monitoring.services import on_space_enlisted
 
     on_space_enlisted(space_id)
+
+
+def _access_changed(sender: Any, **kwargs: Any) -> None:
+    """Who may see what changed (a revoke, a deactivation): no one keeps cached figures."""
+    from monitoring.services.dashboard import bump
+
+    bump()

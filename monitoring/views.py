@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from typing import Any
 
 from django.conf import settings
@@ -11,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods
 
@@ -20,6 +20,7 @@ from monitoring.charts import stacked_bars
 from monitoring.forms import AlertSettingsForm, MaintenanceWindowForm, PinForm
 from monitoring.models import MaintenanceWindow, StatusFlip, VersionChange
 from monitoring.services import alerts, configuration, dashboard
+from odcm import csvout
 from odcm.htmx import HtmxHttpRequest
 from spaces.models import Instance
 
@@ -113,14 +114,14 @@ def spaces_csv(request: HttpRequest) -> HttpResponse:
     filters = dashboard.Filters.from_params(request.GET)
     rows = dashboard.space_rows(request.user, period, filters, str(request.GET.get("sort") or ""))
     response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = (
-        f'attachment; filename="odcm-spaces-{period.first}-{period.last}.csv"'
+    response["Content-Disposition"] = content_disposition_header(
+        True, f"odcm-spaces-{period.first}-{period.last}.csv"
     )
-    writer = csv.writer(response)
+    writer = csvout.writer(response)
     writer.writerow([name for name, _ in CSV_COLUMNS])
     for raw in rows.iterator(chunk_size=500):
         row = dashboard.finish_row(raw)
-        writer.writerow(["" if row.get(key) is None else row.get(key) for _, key in CSV_COLUMNS])
+        writer.writerow([row.get(key) for _, key in CSV_COLUMNS])
     return response
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Tags, Warning, register
+from django.core.checks import Error, Tags, Warning, register
 
 
 @register(Tags.security, deploy=True)
@@ -32,3 +32,18 @@ def check_email(app_configs: Any, **kwargs: Any) -> list[Warning]:
             )
         ]
     return []
+
+
+@register(Tags.security, deploy=True)
+def check_metrics(app_configs: Any, **kwargs: Any) -> list[Error]:
+    """/metrics names every instance, its status and version: in production it needs a
+    token unless an operator chose, by name, to publish it."""
+    if settings.DEBUG or settings.ODCM_METRICS_TOKEN or settings.ODCM_METRICS_PUBLIC:
+        return []
+    return [
+        Error(
+            "/metrics is open to anyone: set ODCM_METRICS_TOKEN (scrapers send it as a Bearer "
+            "token), or ODCM_METRICS_PUBLIC=true if the network already keeps it private.",
+            id="odcm.E001",
+        )
+    ]

@@ -150,7 +150,14 @@ def oidc_settings() -> dict[str, Any]:
                     "settings": app_settings,
                 }
             )
-    return {OIDC_PROVIDER: {"APPS": apps, "OAUTH_PKCE_ENABLED": True}}
+    return {
+        OIDC_PROVIDER: {
+            "APPS": apps,
+            "OAUTH_PKCE_ENABLED": True,
+            # allauth's documented extension point: ODCM's subclass of its provider.
+            "provider_class": "identity.oidc_provider.ODCMOpenIDConnectProvider",
+        }
+    }
 
 
 # LDAP / Active Directory: read only when ``ODCM_LDAP_SERVER_URI`` is set, so python-ldap and

@@ -1,23 +1,38 @@
-"""Log filtering: a last line of defence that masks secrets a log message might carry."""
+"""Log filtering: a last line of defence that masks secrets a log message might carry.
+
+Request logs (the development server's ``django.server`` logger and gunicorn's access log,
+through ``odcm.gunicorn_logging``) go through the same :func:`redact`: query parameters
+whose names suggest a secret (``token``, ``key``, ``code``, ``state``, ``password``…) and the
+key in a password-reset link are masked.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
 
-# API keys of Octopus (API-XXXX), ODCM's own tokens, and credentials inside URLs.
-PATTERNS = [
-    re.compile(r"API-[A-Z0-9]{16,}", re.IGNORECASE),
-    re.compile(r"odcm_[A-Za-z0-9]{6,}_[A-Za-z0-9_-]{16,}"),
-    re.compile(r"(?<=://)[^/@\s:]+:[^/@\s]+(?=@)"),
-    re.compile(r"(?i)(?<=apikey=)[^&\s]+"),
-]
 MASK = "[redacted]"
+# (pattern, replacement): API keys of Octopus (API-XXXX), ODCM's own tokens, credentials
+# inside URLs, secret-looking query parameters and password-reset keys in paths.
+PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"API-[A-Z0-9]{16,}", re.IGNORECASE), MASK),
+    (re.compile(r"odcm_[A-Za-z0-9]{6,}_[A-Za-z0-9_-]{16,}"), MASK),
+    (re.compile(r"(?<=://)[^/@\s:]+:[^/@\s]+(?=@)"), MASK),
+    (re.compile(r"(?i)(?<=apikey=)[^&\s]+"), MASK),
+    (
+        re.compile(
+            r"(?i)([?&;][^=&\s#]*(?:token|key|code|secret|passw|pwd|state|sig|nonce|otp|auth"
+            r"|session|credential)[^=&\s#]*=)[^&\s#\"']*"
+        ),
+        r"\1" + MASK,
+    ),
+    (re.compile(r"(?i)(/password/reset/key/)[^/\s?\"']+"), r"\1" + MASK),
+]
 
 
 def redact(text: str) -> str:
-    for pattern in PATTERNS:
-        text = pattern.sub(MASK, text)
+    for pattern, replacement in PATTERNS:
+        text = pattern.sub(replacement, text)
     return text
 
 

@@ -38,6 +38,8 @@ ODCM_SITE_URL = (
 ODCM_ALLOW_HTTP_INSTANCES = env_bool("ODCM_ALLOW_HTTP_INSTANCES", False)
 ODCM_ALLOWED_PRIVATE_NETWORKS = env_list("ODCM_ALLOWED_PRIVATE_NETWORKS")
 ODCM_METRICS_TOKEN = env_str("ODCM_METRICS_TOKEN")
+# Serving /metrics without a token in production must be chosen by name (check --deploy).
+ODCM_METRICS_PUBLIC = env_bool("ODCM_METRICS_PUBLIC", False)
 ODCM_OCTOPUS_CONNECT_TIMEOUT = env_int("ODCM_OCTOPUS_CONNECT_TIMEOUT", 5, minimum=1)
 ODCM_OCTOPUS_READ_TIMEOUT = env_int("ODCM_OCTOPUS_READ_TIMEOUT", 30, minimum=1)
 ODCM_REDIS_URL = env_url("ODCM_REDIS_URL", schemes=("redis", "rediss"))
@@ -59,7 +61,7 @@ validate_production(
 SITE_IS_HTTPS = urlsplit(ODCM_SITE_URL).scheme == "https"
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "odcm.adminsite.OdcmAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -277,6 +279,9 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 CSRF_TRUSTED_ORIGINS = [ODCM_SITE_URL] + env_list("ODCM_CSRF_TRUSTED_ORIGINS")
+# Reverse proxies in front of ODCM whose X-Forwarded-For entries are trusted (see
+# odcm/clientip.py): the client's address for sign-in limits, the audit log and throttles.
+ODCM_TRUSTED_PROXY_HOPS = env_int("ODCM_TRUSTED_PROXY_HOPS", 0, minimum=0)
 if env_bool("ODCM_BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
@@ -303,6 +308,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "odcm.api.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Throttles identify clients as odcm.clientip does.
+    "NUM_PROXIES": ODCM_TRUSTED_PROXY_HOPS,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "ODCM API",
@@ -426,10 +433,17 @@ LOGGING = {
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
+        # The development server's request log, with secrets in URLs masked.
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact"],
+        },
     },
     "root": {"handlers": ["console"], "level": env_str("ODCM_LOG_LEVEL") or "INFO"},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
     },

@@ -10,6 +10,8 @@ from odcm import views
 urlpatterns = [
     path("", dashboard_view, name="home"),
     path("administration/", views.administration, name="administration"),
+    # Before allauth's URLs: its OpenID Connect paths, served by ODCM's stricter adapter.
+    path("accounts/oidc/", include("identity.oidc_urls")),
     path("accounts/", include("allauth.urls")),
     path("", include("identity.urls")),
     path("audit/", include("audit.urls")),

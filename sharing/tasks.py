@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 
 from sharing.services import alerts, copies, delivery, drift, queueing, trusts
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(time_limit=150, soft_time_limit=140, acks_late=True)
@@ -16,8 +20,13 @@ def deliver(subscription_id: str, revision: int, trigger: str = "publish") -> st
 def sweep() -> int:
     """Periodic: re-queue due retries and lost work; failure alerts; tag trusts."""
     count = queueing.sweep()
-    alerts.check_failures()
-    trusts.extend_tag_trusts()
+    # Each step runs even if another fails: a broken email must not stop the re-queueing
+    # of deliveries or the tag trusts, nor the other way round.
+    for step in (alerts.check_failures, trusts.extend_tag_trusts):
+        try:
+            step()
+        except Exception:
+            logger.exception("sharing sweep: %s failed", step.__name__)
     return count
 
 

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from identity.access import is_admin
 from octopus import OctopusError
+from odcm.redirects import redirect_next
 from sharing import access
 from sharing.forms import (
     ImportStepTemplateForm,
@@ -368,7 +369,7 @@ def trust_action(request: HttpRequest, pk: Any, verb: str) -> HttpResponse:
         trusts.revoke(trust, actor=request.user)
     else:
         raise PermissionDenied
-    return redirect(request.POST.get("next") or "sharing:trusts")
+    return redirect_next(request, "sharing:trusts")
 
 
 @login_required

@@ -26,6 +26,10 @@ class Tag(models.Model):
         return self.name
 
 
+class UnverifiedURLChange(ValueError):
+    """An instance's URL changed without its API key being verified against the new host."""
+
+
 class InstanceQuerySet(models.QuerySet["Instance"]):
     def visible_to(self, user: Any) -> InstanceQuerySet:
         """The instances ``user`` may see (identity's grants and ownership); else a 404."""
@@ -33,7 +37,13 @@ class InstanceQuerySet(models.QuerySet["Instance"]):
 
 
 class Instance(models.Model):
-    """One Octopus Server (or HA node set) enlisted in ODCM."""
+    """One Octopus Server (or HA node set) enlisted in ODCM.
+
+    The stored API key goes only to the URL it was verified against: a save that changes
+    ``base_url`` by any path (the admin, a shell, a future form) raises
+    :class:`UnverifiedURLChange` unless :func:`spaces.services.instances.change_url` verified
+    the key at the new URL first.
+    """
 
     class Status(models.TextChoices):
         UNKNOWN = "unknown", "Unknown"
@@ -65,6 +75,8 @@ class Instance(models.Model):
     spaces_refreshed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Not a column: the URL as loaded, i.e. the one the stored key was verified against.
+    verified_base_url: str | None = None
 
     objects = InstanceQuerySet.as_manager()
 
@@ -81,6 +93,27 @@ class Instance(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        verified = self.verified_base_url
+        if verified is not None and self.base_url != verified:
+            raise UnverifiedURLChange(
+                f"{self.name}: the URL changes only with spaces.services.instances.change_url, "
+                "which verifies the API key at the new URL first."
+            )
+        super().save(*args, **kwargs)
+        self.verified_base_url = self.base_url
+
+    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
+        super().refresh_from_db(*args, **kwargs)
+        # What the database holds was verified when it was saved.
+        self.verified_base_url = self.base_url
+
+    @classmethod
+    def from_db(cls, db: Any, field_names: Any, values: Any, **kwargs: Any) -> Instance:
+        row = super().from_db(db, field_names, values, **kwargs)
+        row.verified_base_url = row.__dict__.get("base_url")
+        return row
 
 
 class SpaceQuerySet(models.QuerySet["Space"]):

@@ -186,7 +186,7 @@ class GrantViewSet(
         qs = visible_grants(self.request.user).select_related("group")
         if self.request.query_params.get("active") in ("1", "true"):
             qs = qs.filter(revoked_at__isnull=True)
-        targets = GrantTarget.objects.select_related("space")
+        targets = access.visible_grant_targets(self.request.user).select_related("space")
         return qs.prefetch_related(Prefetch("targets", queryset=targets)).order_by("-created_at")
 
     def _check_may_change(self, space: Any, instance: Any) -> None:

@@ -30,6 +30,12 @@ class GrantError(ValueError):
     """A grant or group change that cannot be made; the message is for the person."""
 
 
+def _access_changed() -> None:
+    from identity.signals import notify_access_changed
+
+    notify_access_changed()
+
+
 def enqueue_sync(space_ids: Iterable[Any]) -> None:
     """Push these spaces' teams to Octopus once the current transaction commits."""
     ids = sorted({str(s) for s in space_ids})
@@ -125,6 +131,7 @@ def update_group(
                 "group.update", actor=actor, request=request, obj=group, before=before, after=after
             )
             enqueue_sync(teams.bump_group(group))
+            _access_changed()
     return group
 
 
@@ -138,6 +145,7 @@ def delete_group(group: Group, *, actor: Any = None, request: HttpRequest | None
         group.delete()
         teams.ensure_rows(spaces)
         enqueue_sync(spaces)
+        _access_changed()
 
 
 def grant(
@@ -173,6 +181,7 @@ def grant(
             )
             spaces = [s.pk for s in teams.covered_spaces(row)]
             enqueue_sync(teams.ensure_rows(spaces))
+            _access_changed()
     except IntegrityError:
         raise GrantError(f"{group.name} already has this role there.") from None
     return row
@@ -210,6 +219,7 @@ def revoke(row: Grant, *, actor: Any = None, request: HttpRequest | None = None)
         spaces = [s.pk for s in teams.covered_spaces(row)]
         spaces += list(row.targets.values_list("space_id", flat=True))
         enqueue_sync(teams.ensure_rows(spaces))
+        _access_changed()
     return True
 
 
@@ -274,4 +284,5 @@ def store_external_groups(user: User, source: str, values: Iterable[str]) -> boo
         for group in affected:
             spaces.update(teams.bump_group(group))
         enqueue_sync(spaces)
+        _access_changed()
     return True

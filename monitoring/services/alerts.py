@@ -29,6 +29,7 @@ from django.utils import timezone
 from identity.models import User
 from monitoring.models import Alert, AlertSettings, Notification
 from odcm import work
+from odcm.mail import header_text
 from spaces.models import Instance
 
 log = logging.getLogger(__name__)
@@ -140,8 +141,8 @@ def render_email(notification: Notification) -> EmailMultiAlternatives:
         "status": alert.get_status_display(),
         "kind": alert.get_kind_display(),
     }
-    subject = "[ODCM] " + SUBJECTS[Alert.Kind(alert.kind)].format(
-        name=instance.name, status=alert.status
+    subject = header_text(
+        "[ODCM] " + SUBJECTS[Alert.Kind(alert.kind)].format(name=instance.name, status=alert.status)
     )
     email = EmailMultiAlternatives(
         subject=subject,

@@ -15,6 +15,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from odcm.mail import header_text
 from sharing.models import Subscription
 
 logger = logging.getLogger("sharing.alerts")
@@ -35,7 +36,7 @@ def _send(sub: Subscription, template: str, subject: str) -> None:
         "minutes": settings.ODCM_SHARING_FAILURE_ALERT_MINUTES,
     }
     body = render_to_string(f"sharing/emails/{template}.txt", context)
-    send_mail(subject, body, None, recipients)
+    send_mail(header_text(subject), body, None, recipients)
 
 
 def check_failures(now: datetime | None = None) -> int:
@@ -47,11 +48,17 @@ def check_failures(now: datetime | None = None) -> int:
     ).exclude(status=Subscription.Status.UNMANAGED)
     sent = 0
     for sub in due.select_related("item__publisher__instance", "space__instance"):
-        if not Subscription.objects.filter(pk=sub.pk, alert_sent_at__isnull=True).update(
-            alert_sent_at=now
-        ):
+        mine = Subscription.objects.filter(pk=sub.pk, alert_sent_at__isnull=True)
+        if not mine.update(alert_sent_at=now):
             continue  # another scheduler sent it
-        _send(sub, "failing", f"[ODCM] Sharing {sub.item.name} to {sub.space.name} is failing")
+        try:
+            _send(sub, "failing", f"[ODCM] Sharing {sub.item.name} to {sub.space.name} is failing")
+        except Exception:
+            # One message that cannot be sent (SMTP down, a refused address) neither stops
+            # the others nor is lost: the claim is given back and the next sweep tries again.
+            Subscription.objects.filter(pk=sub.pk, alert_sent_at=now).update(alert_sent_at=None)
+            logger.warning("sharing failure email for %s not sent", sub.pk, exc_info=True)
+            continue
         sent += 1
     return sent
 
@@ -62,5 +69,10 @@ def send_recovery(sub_id: str) -> None:
         .filter(pk=sub_id)
         .first()
     )
-    if sub is not None:
+    if sub is None:
+        return
+    try:
         _send(sub, "recovered", f"[ODCM] Sharing {sub.item.name} to {sub.space.name} recovered")
+    except Exception:
+        # Runs after a delivery committed: a lost "recovered" note must not fail the delivery.
+        logger.warning("sharing recovery email for %s not sent", sub.pk, exc_info=True)

@@ -8,6 +8,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import record
+from identity.access import manageable_spaces
+from identity.models import User
 from sharing.models import Subscription, Trust
 from sharing.services.queueing import release_copies
 from spaces.models import Space
@@ -42,14 +44,16 @@ def propose(publisher: Space, subscriber: Space, *, actor: Any = None, via_tag: 
     return trust
 
 
-def propose_by_tag(publisher: Space, tag: str, *, actor: Any = None) -> list[Trust]:
-    """Offer to share with every enlisted space on an instance carrying ``tag``.
+def propose_by_tag(publisher: Space, tag: str, *, actor: Any) -> list[Trust]:
+    """Offer to share with every enlisted space on an instance carrying ``tag`` that
+    ``actor`` may manage (a tag is not a way to reach, or learn of, anyone else's spaces).
 
     Spaces that already have a trust with the publisher (in any state, revoked included) are
     left alone. :func:`extend_tag_trusts` repeats this for spaces enlisted later.
     """
     spaces = (
-        Space.objects.filter(instance__tags__name=tag, state=Space.State.ENLISTED)
+        manageable_spaces(actor)
+        .filter(instance__tags__name=tag, state=Space.State.ENLISTED)
         .exclude(pk=publisher.pk)
         .exclude(trusts_received__publisher=publisher)
         .distinct()
@@ -58,18 +62,21 @@ def propose_by_tag(publisher: Space, tag: str, *, actor: Any = None) -> list[Tru
 
 
 def extend_tag_trusts() -> int:
-    """Periodic: propose tag trusts to spaces enlisted since. Returns how many were proposed."""
-    pairs = (
+    """Periodic: propose tag trusts to spaces enlisted since, on behalf of whoever proposed by
+    that tag and only where they may still manage both sides. Returns how many were proposed."""
+    triples = (
         Trust.objects.exclude(via_tag="")
-        .values_list("publisher_id", "via_tag")
+        .filter(proposed_by__is_active=True)
+        .values_list("publisher_id", "via_tag", "proposed_by_id")
         .distinct()
         .order_by()
     )
     made = 0
-    for publisher_id, tag in pairs:
-        publisher = Space.objects.filter(pk=publisher_id).first()
+    for publisher_id, tag, proposer_id in triples:
+        proposer = User.objects.get(pk=proposer_id)
+        publisher = manageable_spaces(proposer).filter(pk=publisher_id).first()
         if publisher is not None:
-            made += len(propose_by_tag(publisher, tag))
+            made += len(propose_by_tag(publisher, tag, actor=proposer))
     return made
 
 

@@ -3,6 +3,7 @@
 from spaces.services.errors import RegistryError
 from spaces.services.instances import (
     RefreshResult,
+    change_url,
     enlist_instance,
     refresh_instance,
     rotate_api_key,
@@ -24,6 +25,7 @@ __all__ = [
     "Created",
     "RefreshResult",
     "RegistryError",
+    "change_url",
     "create_space",
     "delete_space",
     "enlist_instance",

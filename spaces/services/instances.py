@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from audit.services import record
+from identity.signals import notify_access_changed
 from octopus import OctopusError
 from odcm.crypto import seal
 from spaces import signals
@@ -317,6 +318,7 @@ def update_instance(
             _set_tags(instance, tags)
         if owners is not None:
             instance.owners.set(list(owners))
+            notify_access_changed()
         after = {**_summary(instance), "tags": sorted(instance.tags.values_list("name", flat=True))}
         record("instance.update", actor=actor, request=request, obj=instance, before=before,
                after=after)  # fmt: skip
@@ -347,6 +349,42 @@ def rotate_api_key(
         )
 
 
+def change_url(
+    instance: Instance,
+    new_url: str,
+    api_key: str,
+    *,
+    actor: Any = None,
+    request: HttpRequest | None = None,
+) -> Instance:
+    """Move an instance to a new URL (a new host name, a new virtual directory).
+
+    The stored key is never sent to the new host: the person gives the key again, it is
+    checked there as enlisting checks it (an Octopus server, enough permission) and the
+    server must be the same installation. Only then are the URL and key saved together.
+    """
+    base_url = normalise_url(new_url)
+    if base_url == instance.base_url:
+        return instance
+    if Instance.objects.filter(base_url=base_url).exclude(pk=instance.pk).exists():
+        raise RegistryError("already_enlisted", "Another instance is enlisted at this URL.")
+    found = probe(base_url, api_key, with_spaces=False)
+    if instance.installation_id and found.installation_id != instance.installation_id:
+        raise RegistryError(
+            "installation_changed",
+            "The server at the new URL is a different Octopus installation; nothing changed.",
+        )
+    before = _summary(instance)
+    with transaction.atomic():
+        instance.base_url = base_url
+        instance.verified_base_url = base_url
+        seal(instance, "api_key", api_key)
+        instance.save(update_fields=["base_url", "api_key", "updated_at"])
+        record("instance.change_url", actor=actor, request=request, obj=instance,
+               before=before, after=_summary(instance))  # fmt: skip
+    return instance
+
+
 def unenlist_instance(
     instance: Instance, *, actor: Any = None, request: HttpRequest | None = None
 ) -> None:
@@ -364,6 +402,7 @@ def unenlist_instance(
 
 __all__ = [
     "RefreshResult",
+    "change_url",
     "check_permissions",
     "enlist_instance",
     "fetch_spaces",

@@ -117,3 +117,41 @@ def test_providers_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("ODCM_OIDC_PROVIDERS", "{nope")
     with pytest.raises(EnvError, match="not valid JSON"):
         oidc_settings()
+
+
+def hs256_token() -> str:
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "alice", "iat": now, "exp": now + 300,
+              "nonce": NONCE}  # fmt: skip
+    return jwt.encode(claims, "a-shared-secret-of-32-bytes-or-more!", algorithm="HS256",
+                      headers={"kid": "k1"})  # fmt: skip
+
+
+def test_an_hs256_header_is_refused_with_a_message(jwks_url):
+    with pytest.raises(TokenRefused, match="HS256.*only RS256"):
+        check(jwks_url, hs256_token())
+
+
+def test_an_unsigned_token_is_refused_with_a_message(jwks_url):
+    raw = jwt.encode({"iss": ISSUER}, "", algorithm="none", headers={"kid": "k1"})
+    with pytest.raises(TokenRefused, match="'none'"):
+        check(jwks_url, raw)
+
+
+def test_a_key_the_provider_does_not_publish_is_refused(jwks_url):
+    raw = jwt.encode({"iss": ISSUER}, KEY, algorithm="RS256", headers={"kid": "other"})
+    with pytest.raises(TokenRefused, match="does not publish"):
+        check(jwks_url, raw)
+
+
+def test_a_token_is_accepted_once(jwks_url):
+    raw = token(jti="once")
+    check(jwks_url, raw)
+    with pytest.raises(TokenRefused, match="used before"):
+        check(jwks_url, raw)
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254/jwks", "http://10.1.2.3/jwks"])
+def test_keys_are_fetched_under_the_outbound_url_policy(url):
+    with pytest.raises(TokenRefused, match="outbound-URL policy refused"):
+        verify_id_token(token(), keys_url=url, issuer=ISSUER, audience=AUDIENCE, nonce=NONCE)

@@ -17,6 +17,7 @@ GOOD = {
     "ODCM_EMAIL_URL": "smtp+tls://mailer:pw@smtp.example.com:587",
     "ODCM_DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
     "ODCM_REDIS_URL": "redis://127.0.0.1:6379/0",
+    "ODCM_METRICS_TOKEN": "scrape-" + "m3trics" * 6,
 }
 
 
@@ -70,3 +71,13 @@ def test_check_deploy_warns_when_served_over_http():
     )
     assert result.returncode != 0
     assert "odcm.W001" in result.stderr + result.stdout
+
+
+def test_check_deploy_fails_when_metrics_are_open_to_anyone():
+    open_metrics = {k: v for k, v in GOOD.items() if k != "ODCM_METRICS_TOKEN"}
+    result = manage("check", "--deploy", **open_metrics)
+    assert result.returncode != 0
+    assert "odcm.E001" in result.stderr + result.stdout
+    chosen = manage("check", "--deploy", "--fail-level", "WARNING",
+                    **{**open_metrics, "ODCM_METRICS_PUBLIC": "true"})  # fmt: skip
+    assert chosen.returncode == 0, chosen.stdout + chosen.stderr

@@ -36,10 +36,10 @@ def test_nothing_flows_without_an_accepted_trust(pair):
     assert subscribe(item, other).status == Subscription.Status.PENDING
 
 
-def test_trust_by_tag_proposes_to_every_space_on_tagged_instances(pair):
+def test_trust_by_tag_proposes_to_every_space_on_tagged_instances(pair, admin_user):
     tag = Tag.objects.create(name="emea")
     pair["inst_b"].tags.add(tag)
-    proposed = trusts.propose_by_tag(pair["publisher"], "emea")
+    proposed = trusts.propose_by_tag(pair["publisher"], "emea", actor=admin_user)
     assert [t.subscriber.octopus_id for t in proposed] == ["Spaces-2"]  # Spaces-1 had one
     assert proposed[0].via_tag == "emea" and proposed[0].state == Trust.State.PROPOSED
     # A space enlisted later on a tagged instance is offered the trust by the sweep.
