@@ -8,7 +8,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import record
-from identity.access import manageable_spaces
 from identity.models import User
 from sharing.models import Subscription, Trust
 from sharing.services.queueing import release_copies
@@ -52,7 +51,7 @@ def propose_by_tag(publisher: Space, tag: str, *, actor: Any) -> list[Trust]:
     left alone. :func:`extend_tag_trusts` repeats this for spaces enlisted later.
     """
     spaces = (
-        manageable_spaces(actor)
+        Space.objects.manageable_by(actor)
         .filter(instance__tags__name=tag, state=Space.State.ENLISTED)
         .exclude(pk=publisher.pk)
         .exclude(trusts_received__publisher=publisher)
@@ -74,7 +73,7 @@ def extend_tag_trusts() -> int:
     made = 0
     for publisher_id, tag, proposer_id in triples:
         proposer = User.objects.get(pk=proposer_id)
-        publisher = manageable_spaces(proposer).filter(pk=publisher_id).first()
+        publisher = Space.objects.manageable_by(proposer).filter(pk=publisher_id).first()
         if publisher is not None:
             made += len(propose_by_tag(publisher, tag, actor=proposer))
     return made

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.test import Client
-from identity.tokens import create_token, revoke_token
 
 from audit.models import AuditEntry
 from identity.models import ApiToken, User
+from identity.services.tokens import create_token, revoke_token
 from odcm.crypto import seal
 from spaces.models import Instance, Space
 from tests.conftest import PASSWORD
