@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 TEST_ENV := DJANGO_SETTINGS_MODULE=tests.settings
 
-.PHONY: demo demo-password demo-export test lint typecheck migrations-check pytest e2e bench clean help
+.PHONY: demo demo-password demo-export test debian-packages lint typecheck migrations-check pytest e2e bench clean help
 
 help:
 	@echo "make demo   - install what is needed and run ODCM with simulated Octopus instances"
@@ -18,9 +18,7 @@ $(VENV)/.runtime: $(VENV)/bin/python requirements.txt
 	$(PIP) -r requirements.txt
 	@touch $@
 
-$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt requirements-ldap.txt
-	@if command -v dpkg >/dev/null && ! dpkg -s libldap2-dev libsasl2-dev >/dev/null 2>&1; then \
-	  echo "python-ldap needs Debian's libldap2-dev and libsasl2-dev: apt-get install libldap2-dev libsasl2-dev"; exit 1; fi
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt requirements-ldap.txt | debian-packages
 	$(PIP) -r requirements-dev.txt -r requirements-ldap.txt
 	@touch $@
 
@@ -33,7 +31,12 @@ demo-password: $(VENV)/.runtime
 demo-export: $(VENV)/.runtime
 	@$(PY) -m odcm.demo --manage odcm_export
 
-test: $(VENV)/.dev
+# The Debian packages the tests need (chromium, LDAP libraries and server, Node.js): installed
+# when running as root with apt, else one line naming the command to run.
+debian-packages:
+	@PYTHON=$(PYTHON) .ci/debian-packages
+
+test: debian-packages $(VENV)/.dev
 	@$(PY) -m tests.check_services
 	$(MAKE) --no-print-directory lint typecheck migrations-check pytest
 
