@@ -12,5 +12,5 @@ HEARTBEAT_KEY = "odcm:worker-heartbeat"
 
 @shared_task(ignore_result=True, time_limit=30, soft_time_limit=25)
 def worker_heartbeat() -> None:
-    """Beat sends this every minute; /healthz reports how long ago a worker last ran it."""
+    """Beat sends this every minute; /readyz reports how long ago a worker last ran it."""
     cache.set(HEARTBEAT_KEY, time.time(), timeout=None)
