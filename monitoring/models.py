@@ -303,3 +303,15 @@ class SpaceDay(_Counts):
 
     def __str__(self) -> str:
         return f"{self.space_id} {self.day}"
+
+
+class SpaceTotal(_Counts):
+    """Every deployment ever counted for a space: what /metrics reads, one row per space, so a
+    scrape costs the same however much history the rollups hold (and survives their pruning)."""
+
+    space = models.OneToOneField(
+        Space, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"totals of {self.space_id}"
