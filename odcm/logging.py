@@ -1,9 +1,12 @@
-"""Log filtering: a last line of defence that masks secrets a log message might carry."""
+"""Log filtering (a last line of defence that masks secrets a log message might carry) and the
+optional JSON log format (``ODCM_LOG_FORMAT=json``)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from datetime import UTC, datetime
 
 # API keys of Octopus (API-XXXX), ODCM's own tokens, and credentials inside URLs.
 PATTERNS = [
@@ -30,3 +33,20 @@ class RedactSecretsFilter(logging.Filter):
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC, ISO 8601), level, logger, message, process and,
+    for an exception, its formatted traceback. Log collectors parse it without patterns."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "process": record.process,
+        }
+        if record.exc_info:
+            entry["exception"] = redact(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False, default=str)

@@ -84,6 +84,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: probes answer before host validation and the https redirect (see odcm/health.py).
+    "odcm.health.ProbeMiddleware",
     "odcm.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -116,6 +118,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "odcm.context_processors.site",
+                "odcm.context_processors.build",
                 "odcm.nav.nav_items",
             ],
         },
@@ -414,15 +417,24 @@ CELERY_BEAT_SCHEDULE["monitoring-alerts"] = {
     "schedule": float(env_int("ODCM_ALERT_DISPATCH_SECONDS", 15, minimum=1)),
 }
 
+# ODCM_LOG_FORMAT: "plain" (default) or "json" (one object per line, for log collectors).
+ODCM_LOG_FORMAT = (env_str("ODCM_LOG_FORMAT") or "plain").lower()
+if ODCM_LOG_FORMAT not in ("plain", "json"):
+    raise EnvError("ODCM_LOG_FORMAT must be 'plain' or 'json'")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact": {"()": "odcm.logging.RedactSecretsFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "odcm.logging.JsonFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": ODCM_LOG_FORMAT,
+            "filters": ["redact"],
+        },
     },
     "root": {"handlers": ["console"], "level": env_str("ODCM_LOG_LEVEL") or "INFO"},
     "loggers": {

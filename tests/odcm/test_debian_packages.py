@@ -15,7 +15,7 @@ def fake_system(tmp_path: Path, *, uid: int, missing: set[str], node: bool = Tru
     bin_dir.mkdir()
     log = tmp_path / "apt.log"
     tools = {
-        "dpkg": f'for p in {" ".join(sorted(missing)) or "none"}; do '
+        "dpkg": f"for p in {' '.join(sorted(missing)) or 'none'}; do "
         '[ "$2" = "$p" ] && exit 1; done; exit 0',
         "id": f"echo {uid}",
         "apt-get": f'echo "$@" >> {log}',
