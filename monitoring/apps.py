@@ -8,10 +8,13 @@ class MonitoringConfig(AppConfig):
 
     def ready(self) -> None:
         from monitoring.metrics import collect
+        from monitoring.services.retention import prune
         from odcm.metrics import register_collector
+        from odcm.retention import register_pruner
         from spaces import signals
 
         register_collector(collect)
+        register_pruner("monitoring", prune)
         signals.instance_enlisted.connect(_instance_enlisted, dispatch_uid="monitoring-instance")
         signals.space_enlisted.connect(_space_enlisted, dispatch_uid="monitoring-space")
 

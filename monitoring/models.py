@@ -248,6 +248,7 @@ class DeploymentTask(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["space", "task_id"], name="deploytask_once")]
+        indexes = [models.Index(fields=["day"], name="deploytask_day_idx")]  # retention
 
     def __str__(self) -> str:
         return self.task_id
@@ -278,6 +279,8 @@ class DeploymentDay(_Counts):
                 fields=["space", "day", "environment_id"], name="deployday_unique"
             )
         ]
+        # Retention folds old days into months by date range.
+        indexes = [models.Index(fields=["day"], name="deployday_day_idx")]
 
     def __str__(self) -> str:
         return f"{self.space_id} {self.day} {self.environment_id}"
