@@ -309,3 +309,15 @@ def test_the_demo_database_sqlite_compacts_with_the_same_result(tmp_path: Any) -
     )
     assert result.returncode == 0, result.stderr[-4000:]
     assert "sqlite retention ok" in result.stdout
+
+
+@pytest.mark.django_db
+def test_an_operator_can_prune_now_and_read_what_went(retention: Any) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    dated(AuditEntry, [record("x.old")], at=ago(400))
+    out = StringIO()
+    call_command("prune_history", stdout=out)
+    assert "audit.audit_entries: 1" in out.getvalue().splitlines()
