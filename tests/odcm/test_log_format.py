@@ -40,3 +40,33 @@ def test_plain_is_the_default_and_an_unknown_format_is_refused():
     refused = log_a_line("xml")
     assert refused.returncode != 0
     assert "ODCM_LOG_FORMAT must be 'plain' or 'json'" in refused.stderr
+
+
+def test_gunicorn_started_with_its_config_logs_json_too(start_process, db):
+    import re
+    from pathlib import Path
+
+    import httpx
+
+    from tests.fixtures.processes import free_port, wait_for_port
+
+    port = free_port()
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    server = start_process(
+        [gunicorn, "--config", "gunicorn.conf.py"],
+        name="web",
+        PORT=str(port),
+        WEB_CONCURRENCY="1",
+        ODCM_LOG_FORMAT="json",
+    )
+    wait_for_port(port, process=server.process, timeout=30)
+    assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200
+    assert httpx.get(f"http://127.0.0.1:{port}/no/such/page", timeout=10).status_code == 404
+    server.stop()
+    lines = server.log.read_text(errors="replace").splitlines()
+    entries = [json.loads(line) for line in lines if line.startswith("{")]
+    assert not [line for line in lines if re.match(r"^\[\d{4}-|^\d{4}-\d\d-\d\d ", line)]
+    loggers = {entry["logger"] for entry in entries}
+    assert {"gunicorn.error", "gunicorn.access", "django.request"} <= loggers
+    access = [e["message"] for e in entries if e["logger"] == "gunicorn.access"]
+    assert any('"GET /no/such/page HTTP/1.1" 404' in message for message in access)
