@@ -85,6 +85,11 @@ def collect() -> Iterator[Metric]:
     yield duration
     pending = GaugeMetricFamily("odcm_alerts_pending", "Alert emails not yet accepted by SMTP")
     pending.add_metric(
-        [], float(Notification.objects.exclude(state=Notification.State.SENT).count())
+        [],
+        float(
+            Notification.objects.filter(
+                state__in=[Notification.State.PENDING, Notification.State.SENDING]
+            ).count()
+        ),
     )
     yield pending
