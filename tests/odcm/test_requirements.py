@@ -10,7 +10,17 @@ from pathlib import Path
 
 from tests.fixtures.processes import ROOT
 
-RUNTIME = ["audit", "identity", "monitoring", "octopus", "octosim", "odcm", "sharing", "spaces"]
+RUNTIME = [
+    "audit",
+    "fleetconfig",
+    "identity",
+    "monitoring",
+    "octopus",
+    "octosim",
+    "odcm",
+    "sharing",
+    "spaces",
+]
 # Optional LDAP support: imported only when LDAP is configured, declared in its own file.
 LDAP_MODULES = {"ldap", "django_auth_ldap"}
 LOCAL = {*RUNTIME, "tests", "bench", "fleetconfig"}
