@@ -78,3 +78,21 @@ def test_every_package_the_tests_and_benchmarks_import_is_declared():
         if not distributions(module) & everything
     )
     assert not missing, f"declare these in requirements-dev.in: {missing}"
+
+
+def test_every_locked_requirement_is_pinned_with_hashes_and_installed_checking_them():
+    for name in ("requirements.txt", "requirements-ldap.txt", "requirements-dev.txt"):
+        text = (ROOT / name).read_text()
+        pins = re.findall(
+            r"^([A-Za-z0-9_.-]+)==\S+ \\\n((?:    --hash=sha256:[0-9a-f]{64}.*\n)+)", text, re.M
+        )
+        entries = [line for line in text.splitlines() if re.match(r"^[A-Za-z0-9]", line)]
+        assert pins and len(pins) == len(entries), f"{name}: every entry pinned with hashes"
+        assert "pip-compile" in text and "--generate-hashes" in text
+    runtime = declared("requirements.txt")
+    assert declared("requirements.in") <= runtime | {"celery", "psycopg", "django-allauth"}
+    makefile = (ROOT / "Makefile").read_text()
+    assert "--require-hashes" in makefile.split("PIP :=", 1)[1].splitlines()[0]
+    assert "\nlock:" in makefile
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "pip install --require-hashes" in dockerfile
