@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class AuditConfig(AppConfig):
     name = "audit"
     verbose_name = "Audit log"
+
+    def ready(self) -> None:
+        from audit.retention import prune
+        from odcm.retention import register_pruner
+
+        register_pruner("audit", prune)

@@ -9,10 +9,13 @@ class MonitoringConfig(AppConfig):
     def ready(self) -> None:
         from identity.signals import access_changed
         from monitoring.metrics import collect
+        from monitoring.services.retention import prune
         from odcm.metrics import register_collector
+        from odcm.retention import register_pruner
         from spaces import signals
 
         register_collector(collect)
+        register_pruner("monitoring", prune)
         signals.instance_enlisted.connect(_instance_enlisted, dispatch_uid="monitoring-instance")
         signals.space_enlisted.connect(_space_enlisted, dispatch_uid="monitoring-space")
         access_changed.connect(_access_changed, dispatch_uid="monitoring-access")

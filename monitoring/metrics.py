@@ -1,14 +1,17 @@
-"""Prometheus figures read at scrape time (a constant number of queries)."""
+"""Prometheus figures read at scrape time: a constant number of queries, each reading one row
+per instance or space (never the history), so a scrape costs the same after years of rollups.
+
+Labels name ODCM's instance ``odcm_instance``: ``instance`` is Prometheus's own target label
+(a metric carrying it arrives renamed to ``exported_instance``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
-from django.db.models import F, Sum
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from monitoring.models import Notification, SpaceDay, SweepRun
+from monitoring.models import Notification, SpaceTotal, SweepRun
 from spaces.models import Instance, Space
 
 STATUSES = [choice for choice, _ in Instance.Status.choices]
@@ -16,15 +19,17 @@ STATUSES = [choice for choice, _ in Instance.Status.choices]
 
 def collect() -> Iterator[Metric]:
     up = GaugeMetricFamily(
-        "odcm_instance_up", "1 if the instance answered its last check", labels=["instance"]
+        "odcm_instance_up", "1 if the instance answered its last check", labels=["odcm_instance"]
     )
     status = GaugeMetricFamily(
-        "odcm_instance_status", "1 for the instance's current status", labels=["instance", "status"]
+        "odcm_instance_status",
+        "1 for the instance's current status",
+        labels=["odcm_instance", "status"],
     )
     version = GaugeMetricFamily(
         "odcm_instance_version_info",
         "The Octopus version an instance reports",
-        labels=["instance", "version"],
+        labels=["odcm_instance", "version"],
     )
     for slug, current, ver in Instance.objects.values_list("slug", "status", "version"):
         up.add_metric([slug], 1.0 if current in ("online", "unhealthy", "maintenance") else 0.0)
@@ -34,12 +39,12 @@ def collect() -> Iterator[Metric]:
     yield from (up, status, version)
 
     projects = GaugeMetricFamily(
-        "odcm_space_projects", "Projects in a space", labels=["instance", "space"]
+        "odcm_space_projects", "Projects in a space", labels=["odcm_instance", "space"]
     )
     targets = GaugeMetricFamily(
         "odcm_space_targets",
         "Deployment targets in a space",
-        labels=["instance", "space", "health"],
+        labels=["odcm_instance", "space", "health"],
     )
     spaces = Space.objects.filter(state=Space.State.ENLISTED).values_list(
         "instance__slug", "slug", "project_count", "target_count", "unhealthy_target_count"
@@ -52,27 +57,23 @@ def collect() -> Iterator[Metric]:
             targets.add_metric([inst, space, "unhealthy"], float(u or 0))
     yield from (projects, targets)
 
-    deployments = GaugeMetricFamily(
-        "odcm_space_deployments_total",
-        "Finished deployments counted in the rollups",
-        labels=["instance", "space", "result"],
+    # A counter: the totals only grow (pruning and compacting the rollups leave them alone).
+    deployments = CounterMetricFamily(
+        "odcm_space_deployments",
+        "Finished deployments counted since the space was enlisted",
+        labels=["odcm_instance", "space", "result"],
     )
-    sums = (
-        SpaceDay.objects.values(inst=F("space__instance__slug"), sp=F("space__slug"))
-        .annotate(
-            ok=Sum("succeeded"), bad=Sum("failed"), can=Sum("canceled"), timed=Sum("timed_out")
-        )
-        .order_by()
+    totals = SpaceTotal.objects.values_list(
+        "space__instance__slug", "space__slug", "succeeded", "failed", "canceled", "timed_out"
     )
-    for item in sums:
-        row: dict[str, Any] = dict(item)
-        for result, key in (
-            ("success", "ok"),
-            ("failed", "bad"),
-            ("canceled", "can"),
-            ("timed_out", "timed"),
+    for inst, space, ok, bad, can, timed in totals:
+        for result, value in (
+            ("success", ok),
+            ("failed", bad),
+            ("canceled", can),
+            ("timed_out", timed),
         ):
-            deployments.add_metric([row["inst"], row["sp"], result], float(row[key] or 0))
+            deployments.add_metric([inst, space, result], float(value))
     yield deployments
 
     duration = GaugeMetricFamily(
@@ -84,6 +85,11 @@ def collect() -> Iterator[Metric]:
     yield duration
     pending = GaugeMetricFamily("odcm_alerts_pending", "Alert emails not yet accepted by SMTP")
     pending.add_metric(
-        [], float(Notification.objects.exclude(state=Notification.State.SENT).count())
+        [],
+        float(
+            Notification.objects.filter(
+                state__in=[Notification.State.PENDING, Notification.State.SENDING]
+            ).count()
+        ),
     )
     yield pending

@@ -249,6 +249,7 @@ class DeploymentTask(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["space", "task_id"], name="deploytask_once")]
+        indexes = [models.Index(fields=["day"], name="deploytask_day_idx")]  # retention
 
     def __str__(self) -> str:
         return self.task_id
@@ -279,6 +280,8 @@ class DeploymentDay(_Counts):
                 fields=["space", "day", "environment_id"], name="deployday_unique"
             )
         ]
+        # Retention folds old days into months by date range.
+        indexes = [models.Index(fields=["day"], name="deployday_day_idx")]
 
     def __str__(self) -> str:
         return f"{self.space_id} {self.day} {self.environment_id}"
@@ -304,3 +307,15 @@ class SpaceDay(_Counts):
 
     def __str__(self) -> str:
         return f"{self.space_id} {self.day}"
+
+
+class SpaceTotal(_Counts):
+    """Every deployment ever counted for a space: what /metrics reads, one row per space, so a
+    scrape costs the same however much history the rollups hold (and survives their pruning)."""
+
+    space = models.OneToOneField(
+        Space, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"totals of {self.space_id}"

@@ -205,15 +205,12 @@ def main() -> int:
                 sys.executable,
                 "-m",
                 "gunicorn",
-                "odcm.wsgi",
+                "--config",
+                "gunicorn.conf.py",
                 "--bind",
                 f"127.0.0.1:{WEB_PORT}",
                 "--workers",
                 "2",
-                "--threads",
-                "4",
-                "--access-logfile",
-                "-",
             ],
         )
         procs.start(

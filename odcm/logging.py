@@ -4,12 +4,17 @@ Request logs (the development server's ``django.server`` logger and gunicorn's a
 through ``odcm.gunicorn_logging``) go through the same :func:`redact`: query parameters
 whose names suggest a secret (``token``, ``key``, ``code``, ``state``, ``password``…) and the
 key in a password-reset link are masked.
+
+
+It also holds the optional JSON log format (``ODCM_LOG_FORMAT=json``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from datetime import UTC, datetime
 
 MASK = "[redacted]"
 # (pattern, replacement): API keys of Octopus (API-XXXX), ODCM's own tokens, credentials
@@ -45,3 +50,20 @@ class RedactSecretsFilter(logging.Filter):
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC, ISO 8601), level, logger, message, process and,
+    for an exception, its formatted traceback. Log collectors parse it without patterns."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "process": record.process,
+        }
+        if record.exc_info:
+            entry["exception"] = redact(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False, default=str)

@@ -1,20 +1,30 @@
-"""Prometheus metrics: process metrics, request metrics, and app collectors read at scrape time.
+"""Prometheus metrics: request metrics, build information, and app collectors read at scrape
+time.
 
 Apps add their own figures by registering a function that yields metric families::
 
     from odcm.metrics import register_collector
     register_collector(my_function)   # in AppConfig.ready()
+
+Under gunicorn (``gunicorn.conf.py``) ``PROMETHEUS_MULTIPROC_DIR`` is set: every worker
+process writes its counters and histograms to files there and a scrape adds up all of them,
+so one scrape covers the whole server whichever worker answers it. Without it (tests, the
+demo) the figures are the answering process's own, with the usual process_* metrics.
+App collectors read the database and run once per scrape, in the answering process.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 
 from django.http import HttpRequest, HttpResponse
-from prometheus_client import Counter, Histogram
-from prometheus_client.core import REGISTRY, Metric
+from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
+from prometheus_client.core import REGISTRY, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from odcm.build import version
 
 REQUESTS = Counter("odcm_http_requests_total", "HTTP requests served", ["method", "view", "status"])
 LATENCY = Histogram(
@@ -30,11 +40,26 @@ _collectors: list[CollectorFunction] = []
 
 class _AppCollector(Collector):
     def collect(self) -> Iterator[Metric]:
+        info = GaugeMetricFamily("odcm_build_info", "The running ODCM version", labels=["version"])
+        info.add_metric([version()], 1.0)
+        yield info
         for function in list(_collectors):
             yield from function()
 
 
-REGISTRY.register(_AppCollector())
+APP_COLLECTOR = _AppCollector()
+REGISTRY.register(APP_COLLECTOR)
+
+
+def scrape_registry() -> CollectorRegistry:
+    """What /metrics serves: every worker's figures added up in multiprocess mode, else this
+    process's registry."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    registry.register(APP_COLLECTOR)
+    return registry
 
 
 def register_collector(function: CollectorFunction) -> None:

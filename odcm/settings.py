@@ -91,6 +91,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: probes answer before host validation and the https redirect (see odcm/health.py).
+    "odcm.health.ProbeMiddleware",
     "odcm.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -123,6 +125,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "odcm.context_processors.site",
+                "odcm.context_processors.build",
                 "odcm.nav.nav_items",
             ],
         },
@@ -424,19 +427,53 @@ CELERY_BEAT_SCHEDULE["monitoring-alerts"] = {
     "schedule": float(env_int("ODCM_ALERT_DISPATCH_SECONDS", 15, minimum=1)),
 }
 
+# Retention: how many days of history to keep (0: forever); see odcm/retention.py and
+# docs/operations.md. Daily rollups older than their age are compacted to monthly rows.
+ODCM_RETENTION_AUDIT_DAYS = env_int("ODCM_RETENTION_AUDIT_DAYS", 730, minimum=0)
+ODCM_RETENTION_STATUS_DAYS = env_int("ODCM_RETENTION_STATUS_DAYS", 400, minimum=0)
+ODCM_RETENTION_NOTIFICATION_DAYS = env_int("ODCM_RETENTION_NOTIFICATION_DAYS", 180, minimum=0)
+ODCM_RETENTION_DELIVERY_DAYS = env_int("ODCM_RETENTION_DELIVERY_DAYS", 180, minimum=0)
+# Task records stop a task read again from being counted twice: keep them well past the
+# backfill and overlap windows, the only times a task is read again.
+ODCM_RETENTION_DEPLOYMENT_TASK_DAYS = env_int(
+    "ODCM_RETENTION_DEPLOYMENT_TASK_DAYS", max(180, ODCM_DEPLOYMENTS_BACKFILL_DAYS + 30), minimum=0
+)
+if 0 < ODCM_RETENTION_DEPLOYMENT_TASK_DAYS <= ODCM_DEPLOYMENTS_BACKFILL_DAYS + 7:
+    raise EnvError(
+        "ODCM_RETENTION_DEPLOYMENT_TASK_DAYS must exceed ODCM_DEPLOYMENTS_BACKFILL_DAYS by more "
+        "than 7 days (or be 0), or a re-read task would be counted twice"
+    )
+# At least 92: the preset timeframes (up to 90 days) always read daily rows.
+ODCM_RETENTION_DAILY_ROLLUP_DAYS = env_int("ODCM_RETENTION_DAILY_ROLLUP_DAYS", 400, minimum=0)
+if 0 < ODCM_RETENTION_DAILY_ROLLUP_DAYS < 92:
+    raise EnvError("ODCM_RETENTION_DAILY_ROLLUP_DAYS must be at least 92 (or 0: never compact)")
+CELERY_BEAT_SCHEDULE["retention"] = {
+    "task": "odcm.tasks.prune_history",
+    "schedule": float(env_int("ODCM_RETENTION_SECONDS", 3600, minimum=60)),
+}
+
+# ODCM_LOG_FORMAT: "plain" (default) or "json" (one object per line, for log collectors).
+ODCM_LOG_FORMAT = (env_str("ODCM_LOG_FORMAT") or "plain").lower()
+if ODCM_LOG_FORMAT not in ("plain", "json"):
+    raise EnvError("ODCM_LOG_FORMAT must be 'plain' or 'json'")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact": {"()": "odcm.logging.RedactSecretsFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "odcm.logging.JsonFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": ODCM_LOG_FORMAT,
+            "filters": ["redact"],
+        },
         # The development server's request log, with secrets in URLs masked.
         "django.server": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": ODCM_LOG_FORMAT,
             "filters": ["redact"],
         },
     },

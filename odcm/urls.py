@@ -24,7 +24,6 @@ urlpatterns = [
     # The "split" view serves Swagger UI's start-up code as a script file, not inline (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("favicon.ico", views.favicon, name="favicon"),
-    path("healthz", views.healthz, name="healthz"),
     path("metrics", views.metrics, name="metrics"),
     path("django-admin/", admin.site.urls),
 ]

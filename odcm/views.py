@@ -1,5 +1,6 @@
-"""Project-level pages: administration, health and metrics. (The home page is monitoring's
-dashboard, routed in odcm/urls.py.)"""
+"""Project-level pages: administration, the favicon and metrics. (The home page is
+monitoring's dashboard, routed in odcm/urls.py; the probes are answered by
+``odcm.health.ProbeMiddleware``.)"""
 
 from __future__ import annotations
 
@@ -7,14 +8,14 @@ import hmac
 
 from django.conf import settings
 from django.contrib.auth.decorators import user_passes_test
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from odcm.health import run_checks, worker_heartbeat_age
+from odcm.metrics import scrape_registry
 
 
 @user_passes_test(lambda u: u.is_active and u.is_superuser)
@@ -30,23 +31,10 @@ def favicon(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
-    checks = run_checks()
-    failed = sorted(name for name, outcome in checks.items() if outcome != "ok")
-    body: dict[str, object] = {"status": "ok" if not failed else "unavailable", "checks": checks}
-    if failed:
-        body["failed"] = failed
-    # Informational: a stalled worker does not make the web process unhealthy.
-    body["worker_heartbeat_age_seconds"] = worker_heartbeat_age()
-    return JsonResponse(body, status=503 if failed else 200)
-
-
-@never_cache
-@require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     expected = settings.ODCM_METRICS_TOKEN
     if expected:
         presented = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(presented.encode(), expected.encode()):
             return HttpResponse("metrics token required\n", status=401, content_type="text/plain")
-    return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(generate_latest(scrape_registry()), content_type=CONTENT_TYPE_LATEST)

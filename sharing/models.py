@@ -258,7 +258,8 @@ class Delivery(models.Model):
     class Meta:
         ordering = ["-started_at"]
         indexes = [
-            models.Index(fields=["subscription", "-started_at"], name="delivery_sub_started_idx")
+            models.Index(fields=["subscription", "-started_at"], name="delivery_sub_started_idx"),
+            models.Index(fields=["started_at"], name="delivery_started_idx"),  # retention
         ]
 
     def __str__(self) -> str:

@@ -1,9 +1,10 @@
 """Deployment rollups: an incremental pull of finished Deploy tasks per space.
 
 Each task is inserted once into ``DeploymentTask`` (unique per space and task id) and only
-the rows that insert actually created are added to the daily rollups, in the same SQL
-statement, under a per-space transaction lock. Repeated or overlapping pulls therefore
-never double count; the watermark only moves forward.
+the rows that insert actually created are added to the daily rollups and the per-space
+totals (what /metrics reads), in the same SQL statement, under a per-space transaction
+lock. Repeated or overlapping pulls therefore never double count; the watermark only moves
+forward.
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from monitoring.models import DeploymentCursor, DeploymentDay, DeploymentTask, SpaceDay
+from monitoring.models import (
+    DeploymentCursor,
+    DeploymentDay,
+    DeploymentTask,
+    SpaceDay,
+    SpaceTotal,
+)
 from monitoring.services.checks import PulledTask, pull_spaces
 from monitoring.services.status import finish_run, job_run
 from spaces.models import Instance, Space
@@ -47,6 +54,19 @@ WITH incoming AS (
         succeeded = d.succeeded + EXCLUDED.succeeded, failed = d.failed + EXCLUDED.failed,
         canceled = d.canceled + EXCLUDED.canceled, timed_out = d.timed_out + EXCLUDED.timed_out,
         total_duration_seconds = d.total_duration_seconds + EXCLUDED.total_duration_seconds
+    RETURNING 1
+), totals AS (
+    INSERT INTO monitoring_spacetotal AS t
+        (space_id, succeeded, failed, canceled, timed_out, total_duration_seconds)
+    SELECT %s,
+        count(*) FILTER (WHERE state = 'Success'), count(*) FILTER (WHERE state = 'Failed'),
+        count(*) FILTER (WHERE state = 'Canceled'), count(*) FILTER (WHERE state = 'TimedOut'),
+        coalesce(sum(duration_seconds), 0)
+    FROM inserted HAVING count(*) > 0
+    ON CONFLICT (space_id) DO UPDATE SET
+        succeeded = t.succeeded + EXCLUDED.succeeded, failed = t.failed + EXCLUDED.failed,
+        canceled = t.canceled + EXCLUDED.canceled, timed_out = t.timed_out + EXCLUDED.timed_out,
+        total_duration_seconds = t.total_duration_seconds + EXCLUDED.total_duration_seconds
     RETURNING 1
 )
 INSERT INTO monitoring_spaceday AS s
@@ -95,6 +115,7 @@ def store(space_id: Any, tasks: Iterable[PulledTask]) -> int:
                 [t.environment_id for t in rows],
                 [t.state for t in rows],
                 [t.duration_seconds for t in rows],
+                space_id,
                 space_id,
                 space_id,
                 space_id,
@@ -149,6 +170,8 @@ def _store_portable(space_id: Any, rows: list[PulledTask]) -> int:
             ).update(**add)
             SpaceDay.objects.get_or_create(space_id=space_id, day=t.day)
             SpaceDay.objects.filter(space_id=space_id, day=t.day).update(**add)
+            SpaceTotal.objects.get_or_create(space_id=space_id)
+            SpaceTotal.objects.filter(space_id=space_id).update(**add)
         _advance(space_id, rows)
     return len(fresh)
 

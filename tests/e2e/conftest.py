@@ -29,7 +29,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not shutil.which(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (CI's .ci/run does)")
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (make test does, as root)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

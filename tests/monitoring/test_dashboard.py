@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from monitoring.models import InstanceMonitor, SpaceDay, StatusFlip, SweepRun
+from monitoring.models import InstanceMonitor, SpaceDay, SpaceTotal, StatusFlip, SweepRun
 from monitoring.services.dashboard import today
 from odcm.crypto import seal
 from spaces.models import Instance, Space, Tag
@@ -198,18 +198,19 @@ def test_report_figures_totals_filters_and_pin_flag(
 def test_metrics_expose_instance_space_and_alert_figures(client: Client, settings: Any) -> None:
     settings.ODCM_METRICS_TOKEN = ""
     build(2, 2)
+    SpaceTotal.objects.create(space=Space.objects.get(slug="octo-0001-s1"), succeeded=21)
     text = client.get("/metrics").content.decode()
-    assert 'odcm_instance_up{instance="octo-0000"} 0.0' in text
-    assert 'odcm_instance_up{instance="octo-0001"} 1.0' in text
-    assert 'odcm_instance_status{instance="octo-0000",status="offline"} 1.0' in text
-    assert 'odcm_instance_version_info{instance="octo-0001",version="2024.4.1234"} 1.0' in text
-    assert 'odcm_space_projects{instance="octo-0001",space="octo-0001-s2"} 2.0' in text
+    assert 'odcm_instance_up{odcm_instance="octo-0000"} 0.0' in text
+    assert 'odcm_instance_up{odcm_instance="octo-0001"} 1.0' in text
+    assert 'odcm_instance_status{odcm_instance="octo-0000",status="offline"} 1.0' in text
+    assert 'odcm_instance_version_info{odcm_instance="octo-0001",version="2024.4.1234"} 1.0' in text
+    assert 'odcm_space_projects{odcm_instance="octo-0001",space="octo-0001-s2"} 2.0' in text
     assert (
-        'odcm_space_targets{health="unhealthy",instance="octo-0001",space="octo-0001-s1"} 1.0'
+        'odcm_space_targets{health="unhealthy",odcm_instance="octo-0001",space="octo-0001-s1"} 1.0'
         in text
     )
     assert (
-        'odcm_space_deployments_total{instance="octo-0001",result="success",'
+        'odcm_space_deployments_total{odcm_instance="octo-0001",result="success",'
         'space="octo-0001-s1"} 21.0' in text
     )
     assert "odcm_alerts_pending 0.0" in text

@@ -23,7 +23,7 @@ def node_client() -> Path:
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.fail(
             "Node.js and npm are needed for the client conformance test: "
-            "apt-get install nodejs npm (.ci/run does)"
+            "apt-get install nodejs npm (make test does, as root)"
         )
     if not CLIENT.exists():
         subprocess.run(

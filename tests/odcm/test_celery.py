@@ -30,5 +30,5 @@ def test_real_worker_runs_a_task_enqueued_on_commit(start_celery_worker, client)
     while cache.get(HEARTBEAT_KEY) is None and time.monotonic() < deadline:
         time.sleep(0.2)
     assert cache.get(HEARTBEAT_KEY) is not None, worker.output()[-3000:]
-    age = client.get("/healthz").json()["worker_heartbeat_age_seconds"]
+    age = client.get("/readyz").json()["worker_heartbeat_age_seconds"]
     assert age is not None and age < 60

@@ -60,3 +60,29 @@ def test_a_fresh_sqlite_database_migrates(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "odcm.sqlite3").stat().st_size > 0
+
+
+def test_the_image_compose_procfile_and_demo_start_gunicorn_with_the_one_config_file():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    assert compose["web"]["command"] == ["gunicorn", "--config", "gunicorn.conf.py"]
+    procfile = dict(
+        line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line
+    )
+    assert procfile["web"] == "gunicorn --config gunicorn.conf.py"
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert 'CMD ["gunicorn", "--config", "gunicorn.conf.py"]' in dockerfile
+    assert '"--config",\n                "gunicorn.conf.py",' in (ROOT / "odcm/demo.py").read_text()
+
+
+def test_the_image_runs_as_a_user_without_compilers_from_hash_checked_requirements():
+    stages = (ROOT / "Dockerfile").read_text().split("\nFROM ")
+    assert len(stages) == 3, "a build stage and a final stage"
+    build, final = stages[1], stages[2]
+    assert "build-essential" in build and "--require-hashes" in build
+    commands = "\n".join(line for line in final.splitlines() if not line.startswith("#"))
+    for tool in ("build-essential", "gcc", "-dev ", "-dev\n", "curl", "pip install"):
+        assert tool not in commands, tool
+    assert "COPY --from=build /opt/odcm /opt/odcm" in final
+    users = [line.split()[1] for line in final.splitlines() if line.startswith("USER ")]
+    assert users == ["odcm"]
+    assert final.index("USER odcm") < final.index("CMD ")

@@ -7,25 +7,32 @@ from tests.fixtures.processes import free_port, wait_for_port
 
 
 @pytest.mark.django_db
-def test_healthz_is_ok_when_database_and_broker_answer(client):
-    response = client.get("/healthz")
+def test_readyz_is_ok_when_database_and_broker_answer(client):
+    response = client.get("/readyz")
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
     assert body["checks"] == {"database": "ok", "broker": "ok"}
 
 
-def healthz_of_a_server_with(start_process, **env: str) -> httpx.Response:
-    """GET /healthz from a real gunicorn started with ``env`` (e.g. a dead database)."""
+def test_healthz_says_only_that_the_process_is_up(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert "no-cache" in response["Cache-Control"]
+
+
+def readyz_of_a_server_with(start_process, **env: str) -> httpx.Response:
+    """GET /readyz from a real gunicorn started with ``env`` (e.g. a dead database)."""
     port = free_port()
     args = [sys.executable, "-m", "gunicorn", "odcm.wsgi", "--bind", f"127.0.0.1:{port}"]
     server = start_process([*args, "--workers", "1"], name="web", **env)
     wait_for_port(port, process=server.process)
-    return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=30)
+    return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=30)
 
 
-def test_healthz_answers_503_naming_the_database_when_it_is_unreachable(start_process):
-    response = healthz_of_a_server_with(
+def test_readyz_answers_503_naming_the_database_when_it_is_unreachable(start_process):
+    response = readyz_of_a_server_with(
         start_process, ODCM_TEST_DATABASE_URL=f"postgres://postgres@127.0.0.1:{free_port()}/x"
     )
     assert response.status_code == 503
@@ -35,8 +42,8 @@ def test_healthz_answers_503_naming_the_database_when_it_is_unreachable(start_pr
     assert "password" not in response.text.lower()
 
 
-def test_healthz_answers_503_naming_the_broker_when_it_is_unreachable(start_process):
-    response = healthz_of_a_server_with(
+def test_readyz_answers_503_naming_the_broker_when_it_is_unreachable(start_process):
+    response = readyz_of_a_server_with(
         start_process, ODCM_TEST_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"
     )
     assert response.status_code == 503
@@ -45,12 +52,12 @@ def test_healthz_answers_503_naming_the_broker_when_it_is_unreachable(start_proc
 
 @pytest.mark.django_db
 def test_metrics_exposes_process_and_request_metrics(client):
-    client.get("/healthz")
+    client.get("/accounts/login/")
     response = client.get("/metrics")
     assert response.status_code == 200
     text = response.content.decode()
     assert "process_resident_memory_bytes" in text
-    assert 'odcm_http_requests_total{method="GET",status="200",view="healthz"}' in text
+    assert 'odcm_http_requests_total{method="GET",status="200",view="account_login"}' in text
     assert "odcm_http_request_duration_seconds_bucket" in text
 
 
