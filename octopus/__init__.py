@@ -16,7 +16,9 @@ from ._net import make_async_http_client, make_http_client
 from .aclient import AsyncOctopusClient
 from .client import OctopusClient
 from .errors import (
+    UPSTREAM_KINDS,
     AuthenticationFailed,
+    ErrorKind,
     NotAnOctopusServer,
     NotFound,
     OctopusError,
@@ -42,8 +44,10 @@ from .version import OctopusVersion, parse_version
 __all__ = [
     "API_KEY_HEADER",
     "DEFAULT_MAX_RESPONSE_BYTES",
+    "UPSTREAM_KINDS",
     "AsyncOctopusClient",
     "AuthenticationFailed",
+    "ErrorKind",
     "HealthStatus",
     "NotAnOctopusServer",
     "NotFound",

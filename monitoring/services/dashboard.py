@@ -110,13 +110,19 @@ def period_for_days(days: int) -> Period:
     return Period(f"{days}d", (now - timedelta(days=days)).date(), now.date())
 
 
+# Dates a period may name: the arithmetic around them (a day before, the day after) must not
+# leave Python's date range, and nothing ODCM records is older than this.
+EARLIEST_DATE, LATEST_DATE = date(1970, 1, 1), date(2999, 12, 31)
+
+
 def _parse_date(text: str | None) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text.strip()[:10])
+        parsed = date.fromisoformat(str(text).strip()[:10])
     except ValueError:
         return None
+    return parsed if EARLIEST_DATE <= parsed <= LATEST_DATE else None
 
 
 def parse_period(params: Mapping[str, Any]) -> Period:

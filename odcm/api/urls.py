@@ -1,7 +1,6 @@
 """/api/v1/: every app registers its viewsets on this one router."""
 
-from django.urls import include, path
-from rest_framework.routers import DefaultRouter
+from django.urls import include, path, re_path
 
 from audit.api.views import AuditEntryViewSet
 from identity.api.groups import (
@@ -12,10 +11,11 @@ from identity.api.groups import (
     UserViewSet,
 )
 from identity.api.views import ApiTokenViewSet, MeView
+from odcm.api.views import Router, not_found
 from sharing.api.views import BrokerViewSet, ItemViewSet, SubscriptionViewSet, TrustViewSet
 from spaces.api.views import FavouriteViewSet, InstanceViewSet, SpaceViewSet
 
-router = DefaultRouter()
+router = Router()
 router.register("tokens", ApiTokenViewSet, basename="token")
 router.register("audit", AuditEntryViewSet, basename="audit")
 router.register("groups", GroupViewSet, basename="group")
@@ -36,4 +36,6 @@ urlpatterns = [
     path("", include("fleetconfig.api.urls")),
     path("spaces/<uuid:space_id>/access/", SpaceAccessView.as_view(), name="space-access"),
     path("", include(router.urls)),
+    # Last: anything else under /api/v1/ is a JSON 404.
+    re_path(r"^(?P<path>.*)$", not_found),
 ]

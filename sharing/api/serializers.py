@@ -107,6 +107,28 @@ class PublishSerializer(serializers.Serializer[Any]):
     )
     comment = serializers.CharField(max_length=300, required=False, allow_blank=True)
 
+    def validate_content(self, value: Any) -> Any:
+        return json_object(value)
+
+
+def json_object(value: Any) -> Any:
+    if not isinstance(value, dict):
+        raise serializers.ValidationError("Give a JSON object.")
+    return value
+
+
+MAX_REVISION = 2**31 - 1
+
+# ``from`` is a Python keyword: the query serializer of the diff is built from a dict.
+DiffQuerySerializer = type(
+    "DiffQuerySerializer",
+    (serializers.Serializer,),
+    {
+        "from": serializers.IntegerField(min_value=0, max_value=MAX_REVISION, required=False),
+        "to": serializers.IntegerField(min_value=1, max_value=MAX_REVISION, required=False),
+    },
+)
+
 
 class ImportVariableSetSerializer(serializers.Serializer[Any]):
     publisher = serializers.UUIDField()
@@ -120,6 +142,9 @@ class ImportStepTemplateSerializer(serializers.Serializer[Any]):
     source_space = serializers.UUIDField(required=False)
     action_template_id = serializers.RegexField(r"^[A-Za-z]+-\d+$", required=False)
     policy = serializers.ChoiceField(SharedItem.Policy.choices, default=SharedItem.Policy.PUSH)
+
+    def validate_template(self, value: Any) -> Any:
+        return json_object(value)
 
 
 class ChangeSerializer(serializers.Serializer[Any]):

@@ -3,14 +3,13 @@ what you cannot see is 404; what you see but may not change is 403."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -18,23 +17,8 @@ from identity.access import can_manage_instance, is_admin, visible_instances, vi
 from odcm.api.permissions import IsAuthenticatedUser
 from spaces import services
 from spaces.api import serializers as s
+from spaces.api.filters import FavouriteFilter, InstanceFilter, SpaceFilter
 from spaces.models import Favourite, Instance, Space
-from spaces.services import RegistryError
-
-# Octopus could not be reached or failed: the gateway's fault, not the request's.
-UPSTREAM = {"unreachable", "timeout", "tls_error", "octopus_error"}
-
-
-class UpstreamFailed(APIException):
-    status_code = status.HTTP_502_BAD_GATEWAY
-    default_detail = "Octopus could not be reached."
-    default_code = "upstream"
-
-
-def _error(exc: RegistryError, *, upstream_is_gateway: bool = True) -> APIException:
-    if upstream_is_gateway and exc.code in UPSTREAM:
-        return UpstreamFailed({"code": exc.code, "detail": exc.message})
-    return ValidationError({"code": exc.code, "detail": exc.message})
 
 
 class InstanceViewSet(
@@ -50,6 +34,7 @@ class InstanceViewSet(
 
     permission_classes = [IsAuthenticatedUser]
     serializer_class = s.InstanceSerializer
+    filterset_class = InstanceFilter
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Instance]:
@@ -68,20 +53,17 @@ class InstanceViewSet(
         body = s.EnlistSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        try:
-            instance = services.enlist_instance(
-                name=data["name"],
-                base_url=data["url"],
-                api_key=data["api_key"],
-                region=data["region"],
-                description=data["description"],
-                tags=data.get("tags", []),
-                space_ids=data.get("spaces"),
-                actor=request.user,
-                request=request,
-            )
-        except RegistryError as exc:
-            raise _error(exc, upstream_is_gateway=False) from None
+        instance = services.enlist_instance(
+            name=data["name"],
+            base_url=data["url"],
+            api_key=data["api_key"],
+            region=data["region"],
+            description=data["description"],
+            tags=data.get("tags", []),
+            space_ids=data.get("spaces"),
+            actor=request.user,
+            request=request,
+        )
         return Response(s.InstanceSerializer(instance).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.InstanceUpdateSerializer, responses=s.InstanceSerializer)
@@ -91,13 +73,10 @@ class InstanceViewSet(
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
         api_key = data.pop("api_key", None)
-        try:
-            if api_key is not None:
-                services.rotate_api_key(instance, api_key, actor=request.user, request=request)
-            if data:
-                services.update_instance(instance, actor=request.user, request=request, **data)
-        except RegistryError as exc:
-            raise _error(exc, upstream_is_gateway=False) from None
+        if api_key is not None:
+            services.rotate_api_key(instance, api_key, actor=request.user, request=request)
+        if data:
+            services.update_instance(instance, actor=request.user, request=request, **data)
         return Response(s.InstanceSerializer(self.get_queryset().get(pk=instance.pk)).data)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -116,10 +95,7 @@ class InstanceViewSet(
         """Re-read the instance's spaces: new ones appear, renamed ones change, deleted ones
         are marked gone."""
         instance = self._managed()
-        try:
-            result = services.refresh_instance(instance, actor=request.user, request=request)
-        except RegistryError as exc:
-            raise _error(exc) from None
+        result = services.refresh_instance(instance, actor=request.user, request=request)
         return Response(result.as_dict())
 
 
@@ -133,36 +109,12 @@ class SpaceViewSet(
 
     permission_classes = [IsAuthenticatedUser]
     serializer_class = s.SpaceSerializer
+    filterset_class = SpaceFilter
     http_method_names = ["get", "post", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Space]:
         spaces = visible_spaces(self.request.user).select_related("instance")
-        params = self.request.query_params
-        if self.action == "list":
-            if params.get("instance"):
-                try:
-                    spaces = spaces.filter(instance_id=uuid.UUID(params["instance"]))
-                except ValueError:
-                    raise ValidationError({"instance": "Not a valid instance id."}) from None
-            if params.get("state"):
-                spaces = spaces.filter(state=params["state"])
-            if params.get("tag"):
-                spaces = spaces.filter(instance__tags__name=params["tag"])
-            if params.get("search"):
-                ids = Space.objects.filter(services.search_filter(params["search"])).values("pk")
-                spaces = spaces.filter(pk__in=ids)
         return spaces.order_by("name", "instance__name", "pk")
-
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("instance", str, description="Instance id"),
-            OpenApiParameter("search", str, description="Space, instance, region or tag"),
-            OpenApiParameter("tag", str, description="Instance tag"),
-            OpenApiParameter("state", str, enum=list(Space.State.values)),
-        ]
-    )
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().list(request, *args, **kwargs)
 
     @extend_schema(request=s.SpaceCreateSerializer, responses={201: s.SpaceSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -174,20 +126,17 @@ class SpaceViewSet(
             raise ValidationError({"instance": "No such instance."})
         if not can_manage_instance(request.user, instance):
             raise PermissionDenied("You do not manage this instance.")
-        try:
-            created = services.create_space(
-                instance,
-                name=data["name"],
-                description=data["description"],
-                manager_user_ids=data.get("manager_user_ids", []),
-                manager_team_ids=data.get("manager_team_ids", []),
-                groups=data.get("manager_groups", []),
-                stamp_environments=data["stamp_environments"],
-                actor=request.user,
-                request=request,
-            )
-        except RegistryError as exc:
-            raise _error(exc) from None
+        created = services.create_space(
+            instance,
+            name=data["name"],
+            description=data["description"],
+            manager_user_ids=data.get("manager_user_ids", []),
+            manager_team_ids=data.get("manager_team_ids", []),
+            groups=data.get("manager_groups", []),
+            stamp_environments=data["stamp_environments"],
+            actor=request.user,
+            request=request,
+        )
         out = dict(s.SpaceSerializer(created.space).data)
         out["warnings"] = created.warnings
         return Response(out, status=status.HTTP_201_CREATED)
@@ -196,10 +145,7 @@ class SpaceViewSet(
         space = self.get_object()
         if not can_manage_instance(request.user, space.instance):
             raise PermissionDenied("You do not manage this space's instance.")
-        try:
-            services.set_enlisted(space, enlisted, actor=request.user, request=request)
-        except RegistryError as exc:
-            raise _error(exc) from None
+        services.set_enlisted(space, enlisted, actor=request.user, request=request)
         return Response(s.SpaceSerializer(space).data)
 
     @extend_schema(request=None, responses=s.SpaceSerializer)
@@ -226,6 +172,7 @@ class FavouriteViewSet(
 
     permission_classes = [IsAuthenticatedUser]
     serializer_class = s.FavouriteSerializer
+    filterset_class = FavouriteFilter
     lookup_field = "space"
     lookup_value_converter = "uuid"
 
