@@ -152,7 +152,8 @@ class Filters:
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> Filters:
         def get(name: str) -> str:
-            return str(params.get(name) or "").strip()[:200]
+            # PostgreSQL refuses NUL in text: such a value can match nothing anyway.
+            return str(params.get(name) or "").replace("\x00", "").strip()[:200]
 
         return cls(get("instance"), get("region"), get("status"), get("tag"), get("space"))
 

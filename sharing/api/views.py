@@ -94,7 +94,7 @@ class ItemViewSet(
         return Response(s.ItemSerializer(item).data)
 
     @extend_schema(request=s.PublishSerializer, responses=s.RevisionSerializer)
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
     def revisions(self, request: Request, pk: str | None = None) -> Response:
         """GET: every revision, newest first. POST: publish a new revision."""
         if request.method == "GET":
@@ -113,7 +113,7 @@ class ItemViewSet(
         return Response(s.RevisionSerializer(saved.revision).data, status=code)
 
     @extend_schema(parameters=[s.DiffQuerySerializer], responses=s.ChangeSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def diff(self, request: Request, pk: str | None = None) -> Response:
         """Changes between two revisions; sensitive values only as changed or unchanged.
         ``to`` defaults to the latest revision, ``from`` to the one before ``to``."""
@@ -254,7 +254,13 @@ class SubscriptionViewSet(
         return Response(s.SubscriptionSerializer(sub).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses=s.ChangeSerializer(many=True))
-    @action(detail=True, methods=["get"], url_path="update")
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="update",
+        filter_backends=[],
+        pagination_class=None,
+    )
     def update_preview(self, request: Request, pk: str | None = None) -> Response:
         """What syncing would change: the diff from the delivered to the latest revision."""
         sub = self.get_object()
@@ -263,7 +269,7 @@ class SubscriptionViewSet(
         return Response([c.__dict__ for c in changes])
 
     @extend_schema(responses=s.DeliverySerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], filter_backends=[])
     def deliveries(self, request: Request, pk: str | None = None) -> Response:
         """Every delivery attempt, newest first."""
         return _paginated(self, self.get_object().deliveries.all(), s.DeliverySerializer)
@@ -294,7 +300,13 @@ class TrustViewSet(
         return Response(s.TrustSerializer(trust).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.TrustByTagSerializer, responses=s.TrustSerializer(many=True))
-    @action(detail=False, methods=["post"], url_path="by-tag")
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="by-tag",
+        filter_backends=[],
+        pagination_class=None,
+    )
     def by_tag(self, request: Request) -> Response:
         """Propose trusts to every space on the instances carrying a tag."""
         serializer = s.TrustByTagSerializer(data=request.data)
