@@ -154,7 +154,7 @@ def path_value(path: str, param: str, user: Any, fallback: dict[str, str]) -> st
     except Exception:
         return fallback.get(param, PLACEHOLDER)
     cls = getattr(match.func, "cls", None)
-    if cls is not None and hasattr(cls, "get_queryset") and getattr(cls, "queryset", 1):
+    if cls is not None and hasattr(cls, "get_queryset") and getattr(cls, "queryset", True):
         view = cls(**getattr(match.func, "initkwargs", {}))
         request = APIRequestFactory().get("/")
         force_authenticate(request, user=user)

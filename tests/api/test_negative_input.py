@@ -134,8 +134,8 @@ def _page_candidates(world: World) -> dict[str, list[tuple[str, str]]]:
         ("items", world.item.pk), ("items", world.template.pk),
         ("subscriptions", world.subscription.pk), ("trusts", world.trust.pk),
         ("window", world.window.pk), ("tokens", token.pk),
-        ("groups", Group.objects.order_by("name").first().pk),
-        ("grants", Grant.objects.order_by("created_at").first().pk),
+        ("groups", Group.objects.order_by("name")[0].pk),
+        ("grants", Grant.objects.order_by("created_at")[0].pk),
         *(("users", u.uuid) for u in world.users.values()),
     ]  # fmt: skip
     verbs = [("trusts", "accept"), ("trusts", "revoke"), ("spaces", "enlist"),
