@@ -90,9 +90,10 @@ def build_world() -> World:
     window = MaintenanceWindow.objects.create(
         instance=instance, starts_at=now + timedelta(days=1), ends_at=now + timedelta(days=2)
     )
-    Favourite.objects.create(user=users["manager"], space=space)
+    for persona in ("admin", "manager"):
+        Favourite.objects.create(user=users[persona], space=space)
+        create_token(users[persona], name="edge")
     record("edge.test", message="a row for the audit routes")
-    create_token(users["manager"], name="edge")
     return World(users, instance, space, other, item, template, subscription, trust, window)
 
 

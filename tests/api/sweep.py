@@ -147,26 +147,23 @@ def _resolve_ref(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]
     return node
 
 
-def path_value(path: str, param: str, user: Any, fallback: dict[str, str]) -> str:
-    """A real id for ``{param}`` in ``path``: the first object the view lists for ``user``."""
-    try:
-        match = resolve(path.replace("{" + param + "}", PLACEHOLDER))
-    except Exception:
-        return fallback.get(param, PLACEHOLDER)
+def path_value(path: str, param: str, user: Any, fallback: dict[str, str]) -> str | None:
+    """A real id for ``{param}`` in ``path``: the first object the view lists for ``user``
+    (None when there is none to be found)."""
+    match = resolve(path.replace("{" + param + "}", PLACEHOLDER))
     cls = getattr(match.func, "cls", None)
-    if cls is not None and hasattr(cls, "get_queryset") and getattr(cls, "queryset", True):
-        view = cls(**getattr(match.func, "initkwargs", {}))
-        request = APIRequestFactory().get("/")
-        force_authenticate(request, user=user)
-        view.request = view.initialize_request(request)
-        view.args, view.kwargs, view.format_kwarg, view.action = (), {}, None, "retrieve"
-        try:
-            obj = view.get_queryset().first()
-        except Exception:
-            obj = None
-        if obj is not None:
-            return str(obj.serializable_value(getattr(view, "lookup_field", "pk")))
-    return fallback.get(param, PLACEHOLDER)
+    if param in fallback or cls is None or not hasattr(cls, "get_queryset"):
+        return fallback.get(param)
+    view = cls(**getattr(match.func, "initkwargs", {}))
+    view.action_map = getattr(match.func, "actions", {})
+    request = APIRequestFactory().get("/")
+    force_authenticate(request, user=user)
+    view.request = view.initialize_request(request)
+    view.args, view.kwargs, view.format_kwarg = (), {}, None
+    obj = view.get_queryset().first()
+    if obj is None:
+        return None
+    return str(obj.serializable_value(getattr(view, "lookup_field", "pk")))
 
 
 def _bad_query_values(param: dict[str, Any]) -> list[Any]:
@@ -189,13 +186,21 @@ def _good(name: str, prop: dict[str, Any], goods: dict[str, Any]) -> Any:
 
 
 def api_requests(
-    schema: dict[str, Any], user: Any, goods: dict[str, Any], fallback: dict[str, str]
+    schema: dict[str, Any],
+    user: Any,
+    goods: dict[str, Any],
+    fallback: dict[str, str],
+    unresolved: list[str],
 ) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """(method, url, client kwargs) for every malformed variant of every operation."""
+    """(method, url, client kwargs) for every malformed variant of every operation; paths
+    for which no object was found to address are added to ``unresolved``."""
     for template, operations in schema["paths"].items():
         url = template
         for param in re.findall(r"{(\w+)}", template):
-            url = url.replace("{" + param + "}", path_value(template, param, user, fallback))
+            value = path_value(template, param, user, fallback)
+            if value is None:
+                unresolved.append(template)
+            url = url.replace("{" + param + "}", value or PLACEHOLDER)
         for method, op in operations.items():
             yield from _operation_requests(schema, method.upper(), url, op, goods)
         # The same routes addressed by ids of the wrong shape.

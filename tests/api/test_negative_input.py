@@ -81,8 +81,13 @@ def test_no_malformed_api_request_is_a_server_error(world, schema, error_log, pe
     runner = _runner(world, persona, error_log)
     fallback = {"space_id": str(world.space.pk), "role": "viewer"}
     user = world.users[persona]
-    for method, url, kwargs in sweep.api_requests(schema, user, _goods(world), fallback):
+    unresolved: list[str] = []
+    for method, url, kwargs in sweep.api_requests(
+        schema, user, _goods(world), fallback, unresolved
+    ):
         runner.send(method, url, **kwargs)
+    # Every route is swept on a real object, not only on its 404.
+    assert not unresolved, f"no object in the world for {sorted(set(unresolved))}"
     # Oversize bodies: refused with 413 before anything reads them.
     big = '{"name": "' + "x" * (3 * 1024 * 1024) + '"}'
     assert runner.send("POST", "/api/v1/tokens/", data=big, content_type="application/json") in (
