@@ -14,7 +14,7 @@ import django_filters
 from django import forms
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.request import Request
 
 
@@ -93,7 +93,11 @@ class FilterBackend(DjangoFilterBackend):
         if filterset is None:
             return queryset
         if not filterset.is_valid():
+            # Keep each message's code (invalid_choice, invalid…) for the error body.
             raise ValidationError(
-                {name: [str(e) for e in errors] for name, errors in filterset.errors.items()}
+                {
+                    name: [ErrorDetail(m, e.code or "invalid") for e in errors for m in e.messages]
+                    for name, errors in filterset.form.errors.as_data().items()
+                }
             )
         return filterset.qs
