@@ -127,8 +127,12 @@ def test_limit_and_offset_page_like_pages_do(world):
     for n in range(5):
         record("edge.page", message=str(n))
     client = _client(world)
-    offset = client.get(f"{API}/audit/", {"action": "edge.page", "limit": 2, "offset": 2}).json()
-    paged = client.get(f"{API}/audit/", {"action": "edge.page", "page_size": 2, "page": 2}).json()
+    offset = client.get(
+        f"{API}/audit/", {"action": "edge.page", "limit": "2", "offset": "2"}
+    ).json()
+    paged = client.get(
+        f"{API}/audit/", {"action": "edge.page", "page_size": "2", "page": "2"}
+    ).json()
     assert offset["count"] == paged["count"] == 5
     assert [r["message"] for r in offset["results"]] == [r["message"] for r in paged["results"]]
     assert "offset=4" in offset["next"] and "page=3" in paged["next"]
