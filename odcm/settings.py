@@ -320,6 +320,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # One name for the instance statuses, wherever they appear (instances, history, reports).
+    "ENUM_NAME_OVERRIDES": {"InstanceStatusEnum": "spaces.models.Instance.Status"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "odcm.api.schema.add_error_responses",
+    ],
 }
 
 # Celery: see odcm/celery.py. With no Redis, a broker on the file system under var/, so the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -152,6 +153,24 @@ class GrantSerializer(serializers.ModelSerializer[Grant]):
         return attrs
 
 
+class BulkGrantSerializer(serializers.Serializer[Any]):
+    group = serializers.PrimaryKeyRelatedField(queryset=Group.objects.all())
+    role = serializers.ChoiceField(choices=Role.choices)
+    spaces = serializers.PrimaryKeyRelatedField(
+        queryset=Space.objects.none(), many=True, allow_empty=False
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        user = getattr(self.context.get("request"), "user", None)
+        self.fields["spaces"].child_relation.queryset = access.visible_spaces(user)  # type: ignore[attr-defined]
+
+    def validate_spaces(self, spaces: list[Space]) -> list[Space]:
+        if len(spaces) > 500:
+            raise serializers.ValidationError("At most 500 spaces at a time.")
+        return list({space.pk: space for space in spaces}.values())
+
+
 def visible_grants(user: Any) -> QuerySet[Grant]:
     """Grants reaching a space or instance ``user`` can see."""
     if access.is_admin(user):
@@ -205,6 +224,30 @@ class GrantViewSet(
         )
         grant = self.get_queryset().get(pk=grant.pk)
         return Response(self.get_serializer(grant).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=BulkGrantSerializer, responses={201: GrantSerializer(many=True)})
+    @action(detail=False, methods=["post"], url_path="bulk", filter_backends=[])
+    def bulk(self, request: Request) -> Response:
+        """Give a group one role on many spaces at once: all of them, or none (a space the
+        caller may not manage, or a grant that already exists, refuses the whole request)."""
+        body = BulkGrantSerializer(data=request.data, context={"request": request})
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        for space in data["spaces"]:
+            self._check_may_change(space, None)
+        with transaction.atomic():
+            made = [
+                services.grant(
+                    data["group"],
+                    data["role"],
+                    space=space,
+                    actor=request.user,
+                    request=request._request,
+                )
+                for space in data["spaces"]
+            ]
+        grants = self.get_queryset().filter(pk__in=[g.pk for g in made])
+        return Response(self.get_serializer(grants, many=True).data, status=201)
 
     def perform_destroy(self, instance: Grant) -> None:
         self._check_may_change(instance.space, instance.instance)

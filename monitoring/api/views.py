@@ -7,12 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from identity import access
+from monitoring.api.filters import StatusFlipFilter
+from monitoring.models import StatusFlip
 from monitoring.services import dashboard
 from monitoring.services.dashboard import EARLIEST_DATE, LATEST_DATE
 from odcm.api.pagination import Pagination
@@ -147,3 +153,26 @@ class VersionsReport(APIView):
         filters = dashboard.Filters.from_params(request.query_params)
         rows = dashboard.version_inventory(request.user, filters)
         return Response({"count": len(rows), "results": rows})
+
+
+class StatusFlipSerializer(serializers.ModelSerializer[StatusFlip]):
+    class Meta:
+        model = StatusFlip
+        fields = ["from_status", "to_status", "at", "reason", "last_error"]
+        read_only_fields = fields
+
+
+class StatusHistory(ListAPIView[StatusFlip]):
+    """An instance's status changes, newest first (``since``/``until`` narrow the period)."""
+
+    permission_classes = [IsAuthenticatedUser]
+    serializer_class = StatusFlipSerializer
+    filterset_class = StatusFlipFilter
+
+    def get_queryset(self) -> QuerySet[StatusFlip]:
+        if getattr(self, "swagger_fake_view", False):  # the schema generator, with no id
+            return StatusFlip.objects.none()
+        instance = get_object_or_404(
+            access.visible_instances(self.request.user), pk=self.kwargs["instance_id"]
+        )
+        return StatusFlip.objects.filter(instance=instance).order_by("-at", "-id")

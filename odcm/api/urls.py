@@ -11,9 +11,15 @@ from identity.api.groups import (
     UserViewSet,
 )
 from identity.api.views import ApiTokenViewSet, MeView
+from monitoring.api.views import StatusHistory
 from odcm.api.views import Router, not_found
 from sharing.api.views import BrokerViewSet, ItemViewSet, SubscriptionViewSet, TrustViewSet
-from spaces.api.views import FavouriteViewSet, InstanceViewSet, SpaceViewSet
+from spaces.api.views import (
+    FavouriteViewSet,
+    InstanceViewSet,
+    SpaceViewSet,
+    StandardEnvironmentsView,
+)
 
 router = Router()
 router.register("tokens", ApiTokenViewSet, basename="token")
@@ -35,6 +41,16 @@ urlpatterns = [
     path("reports/", include("monitoring.api.urls")),
     path("", include("fleetconfig.api.urls")),
     path("spaces/<uuid:space_id>/access/", SpaceAccessView.as_view(), name="space-access"),
+    path(
+        "instances/<uuid:instance_id>/status-history/",
+        StatusHistory.as_view(),
+        name="instance-status-history",
+    ),
+    path(
+        "standard-environments/",
+        StandardEnvironmentsView.as_view(),
+        name="standard-environments",
+    ),
     path("", include(router.urls)),
     # Last: anything else under /api/v1/ is a JSON 404.
     re_path(r"^(?P<path>.*)$", not_found),

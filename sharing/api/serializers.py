@@ -193,6 +193,12 @@ class SubscriptionSerializer(serializers.ModelSerializer[Subscription]):
         ]
 
 
+class BulkSubscribeSerializer(serializers.Serializer[Any]):
+    item = serializers.UUIDField()
+    spaces = serializers.ListField(child=serializers.UUIDField(), allow_empty=False, max_length=500)
+    mode = serializers.ChoiceField(Subscription.Mode.choices, default=Subscription.Mode.AUTOMATIC)
+
+
 class SubscriptionChangeSerializer(serializers.Serializer[Any]):
     mode = serializers.ChoiceField(Subscription.Mode.choices, required=False)
     pinned_revision = serializers.IntegerField(required=False, allow_null=True, min_value=1)

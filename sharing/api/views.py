@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -14,6 +15,7 @@ from rest_framework.response import Response
 
 from identity.access import is_admin, visible_spaces
 from odcm.api.permissions import IsAuthenticatedUser
+from odcm.api.schema import single_object_schema
 from sharing import access
 from sharing.api import serializers as s
 from sharing.api.filters import ItemFilter, SubscriptionFilter, TrustFilter
@@ -93,7 +95,12 @@ class ItemViewSet(
         items.update_item(item, actor=request.user, **serializer.validated_data)
         return Response(s.ItemSerializer(item).data)
 
-    @extend_schema(request=s.PublishSerializer, responses=s.RevisionSerializer)
+    @extend_schema(methods=["GET"], responses=s.RevisionSerializer(many=True))
+    @extend_schema(
+        methods=["POST"],
+        request=s.PublishSerializer,
+        responses={201: s.RevisionSerializer, 200: s.RevisionSerializer},
+    )
     @action(detail=True, methods=["get", "post"], filter_backends=[])
     def revisions(self, request: Request, pk: str | None = None) -> Response:
         """GET: every revision, newest first. POST: publish a new revision."""
@@ -220,6 +227,28 @@ class SubscriptionViewSet(
         sub.refresh_from_db()
         return Response(s.SubscriptionSerializer(sub).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(
+        request=s.BulkSubscribeSerializer, responses={201: s.SubscriptionSerializer(many=True)}
+    )
+    @action(detail=False, methods=["post"], url_path="bulk", filter_backends=[])
+    def bulk(self, request: Request) -> Response:
+        """Subscribe many spaces to one item: all of them, or none (a space the caller does
+        not manage, or one without an accepted trust, refuses the whole request)."""
+        serializer = s.BulkSubscribeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        item = access.visible_items(request.user).filter(pk=data["item"]).first()
+        if item is None:
+            raise NotFound("No such shared item.")
+        spaces = [_managed_space(request, pk) for pk in dict.fromkeys(data["spaces"])]
+        with transaction.atomic():
+            made = [
+                subscriptions.subscribe(item, space, mode=data["mode"], actor=request.user)
+                for space in spaces
+            ]
+        rows = self.get_queryset().filter(pk__in=[sub.pk for sub in made])
+        return Response(s.SubscriptionSerializer(rows, many=True).data, status=201)
+
     @extend_schema(request=s.SubscriptionChangeSerializer, responses=s.SubscriptionSerializer)
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         sub = self._managed()
@@ -299,7 +328,7 @@ class TrustViewSet(
         trust = trusts.propose(publisher, subscriber, actor=request.user)
         return Response(s.TrustSerializer(trust).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=s.TrustByTagSerializer, responses=s.TrustSerializer(many=True))
+    @extend_schema(request=s.TrustByTagSerializer, responses={201: s.TrustSerializer(many=True)})
     @action(
         detail=False,
         methods=["post"],
@@ -341,6 +370,7 @@ class BrokerViewSet(viewsets.ViewSet):
     """The broker: failed and drifted counts for the caller, and the global pause switch."""
 
     permission_classes = [IsAuthenticatedUser]
+    schema = single_object_schema()
 
     @extend_schema(responses=s.BrokerSerializer)
     def list(self, request: Request) -> Response:

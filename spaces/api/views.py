@@ -6,19 +6,20 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from identity.access import can_manage_instance, is_admin, visible_instances, visible_spaces
 from odcm.api.permissions import IsAuthenticatedUser
 from spaces import services
 from spaces.api import serializers as s
 from spaces.api.filters import FavouriteFilter, InstanceFilter, SpaceFilter
-from spaces.models import Favourite, Instance, Space
+from spaces.models import Favourite, Instance, Space, StandardEnvironment
 
 
 class InstanceViewSet(
@@ -89,6 +90,39 @@ class InstanceViewSet(
         services.unenlist_instance(instance, actor=request.user, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(request=s.EnlistManySerializer, responses=s.EnlistOutcomeSerializer(many=True))
+    @action(detail=False, methods=["post"], url_path="bulk", filter_backends=[])
+    def enlist_many(self, request: Request) -> Response:
+        """Administrators: enlist several instances (the rows of a file) in one call. Each is
+        enlisted on its own, as a single enlist would be; the answer says, row by row, which
+        were enlisted and why the others were not."""
+        if not is_admin(request.user):
+            raise PermissionDenied("Only administrators enlist instances.")
+        body = s.EnlistManySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        outcomes = []
+        for row in body.validated_data["instances"]:
+            try:
+                instance = services.enlist_instance(
+                    name=row["name"],
+                    base_url=row["url"],
+                    api_key=row["api_key"],
+                    region=row["region"],
+                    description=row["description"],
+                    tags=row.get("tags", []),
+                    space_ids=row.get("spaces"),
+                    actor=request.user,
+                    request=request,
+                )
+            except services.RegistryError as exc:  # one bad row must not stop the others
+                outcomes.append(
+                    {"name": row["name"], "enlisted": False, "code": exc.code, "message": str(exc)}
+                )
+            else:
+                data = s.InstanceSerializer(instance).data
+                outcomes.append({"name": row["name"], "enlisted": True, "instance": data})
+        return Response(outcomes)
+
     @extend_schema(request=None, responses={200: dict})
     @action(detail=True, methods=["post"])
     def refresh(self, request: Request, pk: str | None = None) -> Response:
@@ -154,6 +188,24 @@ class SpaceViewSet(
         """Enlist this space in ODCM (Octopus is not touched)."""
         return self._set(request, True)
 
+    @extend_schema(request=s.SpaceDeleteSerializer, responses={204: None})
+    @action(detail=True, methods=["post"], url_path="delete")
+    def delete_in_octopus(self, request: Request, pk: str | None = None) -> Response:
+        """Administrators: delete the space in Octopus (its task queue is stopped first; the
+        default and the last space are refused). The row stays in ODCM, marked gone."""
+        space = self.get_object()
+        if not is_admin(request.user):
+            raise PermissionDenied("Only administrators delete spaces in Octopus.")
+        body = s.SpaceDeleteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.delete_space(
+            space,
+            confirm_name=body.validated_data["confirm_name"],
+            actor=request.user,
+            request=request,
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
     @extend_schema(request=None, responses=s.SpaceSerializer)
     @action(detail=True, methods=["post"])
     def unenlist(self, request: Request, pk: str | None = None) -> Response:
@@ -203,3 +255,29 @@ class FavouriteViewSet(
         row = self.get_object()
         services.set_favourite(request.user, row.space, False)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    get=extend_schema(responses=s.StandardEnvironmentsSerializer),
+    put=extend_schema(
+        request=s.StandardEnvironmentsSerializer, responses=s.StandardEnvironmentsSerializer
+    ),
+)
+class StandardEnvironmentsView(APIView):
+    """The environments ODCM stamps into spaces it creates. Administrators change them."""
+
+    permission_classes = [IsAuthenticatedUser]
+
+    def get(self, request: Request) -> Response:
+        names = list(StandardEnvironment.objects.values_list("name", flat=True))
+        return Response({"names": names})
+
+    def put(self, request: Request) -> Response:
+        if not is_admin(request.user):
+            raise PermissionDenied("Only administrators change the standard environments.")
+        body = s.StandardEnvironmentsSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.set_standard_environments(
+            body.validated_data["names"], actor=request.user, request=request
+        )
+        return self.get(request)

@@ -191,9 +191,9 @@ def api_requests(
     goods: dict[str, Any],
     fallback: dict[str, str],
     unresolved: list[str],
-) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """(method, url, client kwargs) for every malformed variant of every operation; paths
-    for which no object was found to address are added to ``unresolved``."""
+) -> Iterator[tuple[str, str, dict[str, Any], set[int] | None]]:
+    """(method, url, client kwargs, statuses the schema declares) for every malformed variant
+    of every operation; paths for which no object was found are added to ``unresolved``."""
     for template, operations in schema["paths"].items():
         url = template
         for param in re.findall(r"{(\w+)}", template):
@@ -202,13 +202,14 @@ def api_requests(
                 unresolved.append(template)
             url = url.replace("{" + param + "}", value or PLACEHOLDER)
         for method, op in operations.items():
-            yield from _operation_requests(schema, method.upper(), url, op, goods)
+            for request in _operation_requests(schema, method.upper(), url, op, goods):
+                yield (*request, {int(code) for code in op.get("responses", {})})
         # The same routes addressed by ids of the wrong shape.
         if "{" in template:
             bad = re.sub(r"{\w+}", "not-a-uuid", template)
-            yield "GET", bad, {}
-            yield "GET", re.sub(r"{\w+}", "99999999999999999999", template), {}
-            yield "POST", bad, {"data": "{}", "content_type": "application/json"}
+            yield "GET", bad, {}, None
+            yield "GET", re.sub(r"{\w+}", "99999999999999999999", template), {}, None
+            yield "POST", bad, {"data": "{}", "content_type": "application/json"}, None
 
 
 def _operation_requests(

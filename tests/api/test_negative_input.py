@@ -82,12 +82,16 @@ def test_no_malformed_api_request_is_a_server_error(world, schema, error_log, pe
     fallback = {"space_id": str(world.space.pk), "role": "viewer"}
     user = world.users[persona]
     unresolved: list[str] = []
-    for method, url, kwargs in sweep.api_requests(
-        schema, user, _goods(world), fallback, unresolved
-    ):
-        runner.send(method, url, **kwargs)
+    undeclared: set[str] = set()
+    requests = sweep.api_requests(schema, user, _goods(world), fallback, unresolved)
+    for method, url, kwargs, declared in requests:
+        status = runner.send(method, url, **kwargs)
+        if declared is not None and status not in declared and status < 500:
+            undeclared.add(f"{method} {url.split('?')[0]} -> {status}")
     # Every route is swept on a real object, not only on its 404.
     assert not unresolved, f"no object in the world for {sorted(set(unresolved))}"
+    # Every answer is one the schema declares for that operation.
+    assert not undeclared, sorted(undeclared)
     # Oversize bodies: refused with 413 before anything reads them.
     big = '{"name": "' + "x" * (3 * 1024 * 1024) + '"}'
     assert runner.send("POST", "/api/v1/tokens/", data=big, content_type="application/json") in (
