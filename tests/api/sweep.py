@@ -160,7 +160,10 @@ def path_value(path: str, param: str, user: Any, fallback: dict[str, str]) -> st
     force_authenticate(request, user=user)
     view.request = view.initialize_request(request)
     view.args, view.kwargs, view.format_kwarg = (), {}, None
-    obj = view.get_queryset().first()
+    try:
+        obj = view.get_queryset().first()
+    except KeyError:  # a nested route: its parent's id comes from ``fallback``
+        return None
     if obj is None:
         return None
     return str(obj.serializable_value(getattr(view, "lookup_field", "pk")))

@@ -79,7 +79,12 @@ def _goods(world: World) -> dict[str, Any]:
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_no_malformed_api_request_is_a_server_error(world, schema, error_log, persona):
     runner = _runner(world, persona, error_log)
-    fallback = {"space_id": str(world.space.pk), "role": "viewer"}
+    # Parents of nested routes, and lookups that are not rows.
+    fallback = {
+        "space_id": str(world.space.pk),
+        "instance_id": str(world.instance.pk),
+        "role": "viewer",
+    }
     user = world.users[persona]
     unresolved: list[str] = []
     undeclared: set[str] = set()
