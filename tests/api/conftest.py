@@ -13,6 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.services import record
+from fleetconfig.services import make_plan
 from identity import services as identity
 from identity.models import Role, User
 from identity.tokens import create_token
@@ -94,6 +95,7 @@ def build_world() -> World:
         Favourite.objects.create(user=users[persona], space=space)
         create_token(users[persona], name="edge")
     record("edge.test", message="a row for the audit routes")
+    make_plan("version: 1\n", actor=users["admin"])  # a plan, valid or not, to address
     return World(users, instance, space, other, item, template, subscription, trust, window)
 
 
