@@ -148,3 +148,31 @@ def test_bulk_enlisting_enlists_the_good_rows_of_a_file_and_reports_the_others(w
     assert not wrong["enlisted"] and wrong["code"] == "wrong_api_key"
     assert Instance.objects.get(name="Good").spaces.exists()
     assert AuditEntry.objects.filter(action="instance.enlist").count() == 1
+
+
+def _queries(client: Client, url: str) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+def test_the_new_lists_cost_the_same_queries_for_one_row_or_many(world):
+    from fleetconfig.services import make_plan
+
+    client = _client(world)
+    history = f"{API}/instances/{world.instance.pk}/status-history/"
+    lists = [history, f"{API}/standard-environments/", f"{API}/config/plans/"]
+    now = timezone.now()
+    StatusFlip.objects.create(instance=world.instance, from_status="online",
+                              to_status="offline", at=now)  # fmt: skip
+    StandardEnvironment.objects.create(name="Dev", position=0)
+    before = [_queries(client, url) for url in lists]
+    for n in range(1, 20):
+        StatusFlip.objects.create(instance=world.instance, from_status="online",
+                                  to_status="offline", at=now - timedelta(minutes=n))  # fmt: skip
+        StandardEnvironment.objects.create(name=f"Env {n}", position=n)
+        make_plan("version: 1\n")
+    assert [_queries(client, url) for url in lists] == before
