@@ -140,10 +140,11 @@ def _as_api_exception(exc: Exception) -> exceptions.APIException:
     from django.core.exceptions import PermissionDenied
     from django.http import Http404
 
+    # Django's exceptions keep their message, as DRF's own handler keeps it.
     if isinstance(exc, Http404):
-        return exceptions.NotFound()
+        return exceptions.NotFound(*exc.args[:1])
     if isinstance(exc, PermissionDenied):
-        return exceptions.PermissionDenied()
+        return exceptions.PermissionDenied(*exc.args[:1])
     return exceptions.APIException()
 
 

@@ -154,6 +154,9 @@ def test_every_error_has_the_one_body(world):
     assert _error(viewer.get(f"{API}/audit/"), 403)["code"] == "permission_denied"
     assert _error(client.get(f"{API}/instances/{world.space.pk}/"), 404)["code"] == "not_found"
     assert _error(client.put(f"{API}/me/"), 405)["code"] == "method_not_allowed"
+    # Django's Http404 keeps its message.
+    missing = _error(client.get(f"{API}/spaces/{world.trust.pk}/access/"), 404)
+    assert "No Space matches" in missing["message"]
     invalid = _error(client.post(f"{API}/tokens/", {}, content_type="application/json"), 400)
     assert invalid["errors"] == {"name": ["This field is required."]}
     assert invalid["code"] == "invalid"
