@@ -130,3 +130,13 @@ class EnlistOutcomeSerializer(serializers.Serializer[Any]):
     instance = InstanceSerializer(required=False)
     code = serializers.CharField(required=False)
     message = serializers.CharField(required=False)
+
+
+class OctopusChoiceSerializer(serializers.Serializer[Any]):
+    id = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
+
+
+class OctopusPeopleSerializer(serializers.Serializer[Any]):
+    users = OctopusChoiceSerializer(many=True)
+    teams = OctopusChoiceSerializer(many=True, help_text="System teams (not of one space)")

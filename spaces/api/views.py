@@ -123,6 +123,25 @@ class InstanceViewSet(
                 outcomes.append({"name": row["name"], "enlisted": True, "instance": data})
         return Response(outcomes)
 
+    @extend_schema(responses=s.OctopusPeopleSerializer)
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="octopus-people",
+        filter_backends=[],
+        pagination_class=None,
+    )
+    def octopus_people(self, request: Request, pk: str | None = None) -> Response:
+        """The instance's Octopus users and system teams: the ids a new space's managers
+        (``manager_user_ids``, ``manager_team_ids``) are chosen from. Its managers."""
+        users, teams = services.octopus_people(self._managed())
+        return Response(
+            {
+                "users": [{"id": i, "label": label} for i, label in users],
+                "teams": [{"id": i, "label": label} for i, label in teams],
+            }
+        )
+
     @extend_schema(request=None, responses={200: dict})
     @action(detail=True, methods=["post"])
     def refresh(self, request: Request, pk: str | None = None) -> Response:

@@ -176,3 +176,18 @@ def test_the_new_lists_cost_the_same_queries_for_one_row_or_many(world):
         StandardEnvironment.objects.create(name=f"Env {n}", position=n)
         make_plan("version: 1\n")
     assert [_queries(client, url) for url in lists] == before
+
+
+def test_an_instances_octopus_people_are_listed_for_choosing_space_managers(world, sim_instance):
+    from spaces import services
+
+    instance = services.enlist_instance(
+        name="People", base_url=sim_instance.url, api_key=sim_instance.api_key
+    )
+    url = f"{API}/instances/{instance.pk}/octopus-people/"
+    answer = _client(world).get(url)
+    assert answer.status_code == 200, answer.content
+    people = answer.json()
+    assert people["users"] and all(set(u) == {"id", "label"} for u in people["users"])
+    assert all(t["id"].lower().startswith("teams-") for t in people["teams"])
+    assert _client(world, "viewer").get(url).status_code == 404

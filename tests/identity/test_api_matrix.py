@@ -252,6 +252,8 @@ CASES = [
          body=lambda w: {"instances": [{"name": "X", "url": "http://10.255.255.1",
                                         "api_key": "API-X"}]}),
     Case("api:instance-status-history", obj="instance_id", read=VIEWER_UP),
+    Case("api:instance-octopus-people", obj="instance", read=ADMIN_ONLY,
+         expect={VIEWER: {403}, MANAGER: {403}, ADMIN: {200, 502}}),  # Octopus is down
     Case("api:standard-environments", read=EVERYONE, write=ADMIN_ONLY, method="put",
          body=lambda w: {"names": ["Development", "Production"]}),
     Case("api:grant-bulk", read=frozenset(), write=MANAGER_UP, method="post",
