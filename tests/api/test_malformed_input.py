@@ -137,3 +137,14 @@ def test_a_step_template_file_whose_properties_are_a_list_is_refused_with_a_mess
 
 def test_a_revision_out_of_range_is_not_stored(world):
     assert Revision.objects.filter(item=world.item).count() == 2
+
+
+@pytest.mark.parametrize("path", ["/sharing/trusts/", "/api/v1/tokens/"])
+def test_a_form_body_over_the_upload_limit_is_a_413_on_pages_and_the_api(world, settings, path):
+    from urllib.parse import urlencode
+
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    body = urlencode({"tag": "x" * 20_000})
+    response = _api(world).post(path, body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 413, _message(response)
+    assert "larger than this server accepts" in _message(response)
