@@ -21,7 +21,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -137,13 +139,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
 
 
 def _as_api_exception(exc: Exception) -> exceptions.APIException:
-    from django.core.exceptions import PermissionDenied
-    from django.http import Http404
-
     # Django's exceptions keep their message, as DRF's own handler keeps it.
     if isinstance(exc, Http404):
         return exceptions.NotFound(*exc.args[:1])
-    if isinstance(exc, PermissionDenied):
+    if isinstance(exc, DjangoPermissionDenied):
         return exceptions.PermissionDenied(*exc.args[:1])
     return exceptions.APIException()
 
