@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_filters
 
 from odcm.api.filters import Choices, FilterSet, Flag, Ordering, UUIDs
-from sharing.models import SharedItem, Subscription, Trust
+from sharing.models import Delivery, SharedItem, Subscription, Trust
 
 
 class ItemFilter(FilterSet):
@@ -43,4 +43,13 @@ class TrustFilter(FilterSet):
 
     class Meta:
         model = Trust
+        fields: list[str] = []
+
+
+class DeliveryFilter(FilterSet):
+    outcome = Choices(choices=Delivery.Outcome.choices)
+    trigger = Choices(choices=Delivery.Trigger.choices)
+
+    class Meta:
+        model = Delivery
         fields: list[str] = []

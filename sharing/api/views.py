@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -14,13 +14,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from identity.access import is_admin, visible_spaces
+from odcm.api.filters import filtered
 from odcm.api.permissions import IsAuthenticatedUser
 from odcm.api.schema import single_object_schema
 from sharing import access
 from sharing.api import serializers as s
-from sharing.api.filters import ItemFilter, SubscriptionFilter, TrustFilter
+from sharing.api.filters import DeliveryFilter, ItemFilter, SubscriptionFilter, TrustFilter
 from sharing.kinds import ContentError
-from sharing.models import Revision, SharedItem, Subscription, Trust
+from sharing.models import Delivery, Revision, SharedItem, Subscription, Trust
 from sharing.services import delivery, items, subscriptions, trusts
 from sharing.services.subscriptions import problem_counts
 from spaces.models import Space
@@ -297,11 +298,18 @@ class SubscriptionViewSet(
         changes = items.diff(sub.item, sub.delivered_revision or 0, latest) if latest else []
         return Response([c.__dict__ for c in changes])
 
-    @extend_schema(responses=s.DeliverySerializer(many=True))
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("outcome", str, enum=Delivery.Outcome.values, many=True),
+            OpenApiParameter("trigger", str, enum=Delivery.Trigger.values, many=True),
+        ],
+        responses=s.DeliverySerializer(many=True),
+    )
     @action(detail=True, methods=["get"], filter_backends=[])
     def deliveries(self, request: Request, pk: str | None = None) -> Response:
-        """Every delivery attempt, newest first."""
-        return _paginated(self, self.get_object().deliveries.all(), s.DeliverySerializer)
+        """Every delivery attempt, newest first (``outcome``, ``trigger``: one or several)."""
+        attempts = filtered(request, self.get_object().deliveries.all(), DeliveryFilter)
+        return _paginated(self, attempts, s.DeliverySerializer)
 
 
 class TrustViewSet(

@@ -165,3 +165,16 @@ def test_every_error_has_the_one_body(world):
     assert refresh["code"] == "url_not_allowed"
     bad_json = _error(client.post(f"{API}/tokens/", "{", content_type="application/json"), 400)
     assert bad_json["code"] == "parse_error"
+
+
+def test_a_subscriptions_deliveries_filter_by_outcome(world):
+    from sharing.models import Delivery
+
+    sub = world.subscription
+    for outcome in ("written", "failed", "failed"):
+        Delivery.objects.create(subscription=sub, revision=1, trigger="publish", outcome=outcome)
+    url = f"{API}/sharing/subscriptions/{sub.pk}/deliveries/"
+    client = _client(world)
+    assert client.get(url, {"outcome": "failed"}).json()["count"] == 2
+    assert client.get(url, {"outcome": "failed,written"}).json()["count"] == 3
+    assert "outcome" in _error(client.get(url, {"outcome": "maybe"}), 400)["errors"]
