@@ -15,17 +15,24 @@ from fleetconfig.apply import apply_changes
 from fleetconfig.document import InvalidDocument, parse
 from fleetconfig.models import Plan
 from fleetconfig.state import export
+from odcm.errors import ErrorKind, ServiceError
 
 HEADER = "# ODCM fleet configuration (docs/config-as-code.md)\n"
 
 
-class StalePlan(Exception):
+class StalePlan(ServiceError):
     """The state changed since the plan was made: what was reviewed is no longer what would
     be applied."""
 
+    default_code = "stale_plan"
+    default_kind = ErrorKind.CONFLICT
 
-class PlanNotApplicable(Exception):
-    pass
+
+class PlanNotApplicable(ServiceError):
+    """The plan was applied already, or is invalid."""
+
+    default_code = "conflict"
+    default_kind = ErrorKind.CONFLICT
 
 
 class _Dumper(yaml.SafeDumper):

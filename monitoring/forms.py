@@ -48,3 +48,9 @@ class MaintenanceWindowForm(forms.ModelForm):
         if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
             raise forms.ValidationError("The window must end after it starts.")
         return data
+
+
+class EndWindowForm(forms.Form):
+    """Which maintenance window to end: an id, or the window does not exist (404)."""
+
+    window = forms.UUIDField()

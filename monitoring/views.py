@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods
 from identity import access
 from monitoring import render as render_html
 from monitoring.charts import stacked_bars
-from monitoring.forms import AlertSettingsForm, MaintenanceWindowForm, PinForm
+from monitoring.forms import AlertSettingsForm, EndWindowForm, MaintenanceWindowForm, PinForm
 from monitoring.models import MaintenanceWindow, StatusFlip, VersionChange
 from monitoring.services import alerts, configuration, dashboard
 from odcm import csvout
@@ -161,8 +161,11 @@ def instance_view(request: HttpRequest, slug: str) -> HttpResponse:
                 messages.success(request, "Maintenance window scheduled.")
                 return redirect("monitoring:instance", slug=slug)
         elif action == "end-window":
+            which = EndWindowForm(request.POST)
+            if not which.is_valid():
+                raise Http404("No such maintenance window.")
             window = get_object_or_404(
-                MaintenanceWindow, pk=request.POST.get("window"), instance=instance
+                MaintenanceWindow, pk=which.cleaned_data["window"], instance=instance
             )
             configuration.end_window(window, actor=request.user, request=request)
             return redirect("monitoring:instance", slug=slug)

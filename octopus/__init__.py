@@ -20,8 +20,10 @@ from ._net import make_async_http_client, make_http_client
 from .aclient import AsyncOctopusClient
 from .client import OctopusClient
 from .errors import (
+    UPSTREAM_KINDS,
     AuthenticationFailed,
     DuplicateVersion,
+    ErrorKind,
     LifecycleRefused,
     MissingPackage,
     NotAnOctopusServer,
@@ -54,10 +56,12 @@ from .version import OctopusVersion, parse_version
 __all__ = [
     "API_KEY_HEADER",
     "DEFAULT_MAX_RESPONSE_BYTES",
+    "UPSTREAM_KINDS",
     "AsyncOctopusClient",
     "AuthenticationFailed",
     "Digests",
     "DuplicateVersion",
+    "ErrorKind",
     "ExecutionOptions",
     "ExecutionTask",
     "HealthStatus",

@@ -28,16 +28,53 @@ Hierarchy::
         │   └── MissingPackage          a package version the release needs is not in a feed
         ├── RateLimited                 429 (``retry_after``)
         └── ServerError                 5xx
+
+Each class carries a ``kind`` (:class:`ErrorKind`): what went wrong in one word, so that
+callers (the registry, the broker, the API) branch on one small enum instead of on classes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from enum import StrEnum
+from typing import Any, ClassVar
+
+
+class ErrorKind(StrEnum):
+    """What went wrong, for programs. Stable values: they are stored and sent by the API."""
+
+    UNREACHABLE = "unreachable"  # no connection, DNS failure, connection dropped
+    TIMEOUT = "timeout"
+    TLS = "tls"
+    REFUSED_URL = "refused_url"  # ODCM's outbound-URL policy refused the address
+    NOT_OCTOPUS = "not_octopus"  # an answer, but not one the Octopus API gives
+    AUTH = "auth"  # the API key was refused
+    PERMISSION = "permission"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    VALIDATION = "validation"
+    RATE_LIMITED = "rate_limited"
+    SERVER = "server"  # a failure inside the other side
+    INTERNAL = "internal"  # a failure inside ODCM
+
+
+# The other side could not be reached or failed: nobody's input is at fault.
+UPSTREAM_KINDS = frozenset(
+    {
+        ErrorKind.UNREACHABLE,
+        ErrorKind.TIMEOUT,
+        ErrorKind.TLS,
+        ErrorKind.NOT_OCTOPUS,
+        ErrorKind.RATE_LIMITED,
+        ErrorKind.SERVER,
+    }
+)
 
 
 class OctopusError(Exception):
     """Base class. ``base_url`` is the server (without credentials) when known."""
+
+    kind: ClassVar[ErrorKind] = ErrorKind.SERVER
 
     def __init__(
         self,
@@ -83,6 +120,8 @@ def _rebuild(cls: type[OctopusError], message: str, state: dict[str, Any]) -> Oc
 class URLNotAllowed(OctopusError):
     """The outbound-URL policy refused the URL or an address its host resolves to."""
 
+    kind = ErrorKind.REFUSED_URL
+
     def __init__(self, reason: str, *, url: str | None = None) -> None:
         where = f"The URL {url!r} is not allowed" if url else "The address is not allowed"
         super().__init__(f"{where}: {reason}", base_url=url)
@@ -93,17 +132,25 @@ class URLNotAllowed(OctopusError):
 class ServerUnavailable(OctopusError):
     """No usable answer: connection refused, DNS failure, connection dropped."""
 
+    kind = ErrorKind.UNREACHABLE
+
 
 class ServerTimeout(ServerUnavailable):
     """The server did not connect or answer within the configured timeout."""
+
+    kind = ErrorKind.TIMEOUT
 
 
 class TLSError(ServerUnavailable):
     """The TLS handshake failed (untrusted or mismatched certificate, protocol error)."""
 
+    kind = ErrorKind.TLS
+
 
 class UnexpectedResponse(OctopusError):
     """The server answered, but not with what the Octopus API returns."""
+
+    kind = ErrorKind.NOT_OCTOPUS
 
 
 class NotAnOctopusServer(UnexpectedResponse):
@@ -147,9 +194,13 @@ class OctopusHTTPError(OctopusError):
 class AuthenticationFailed(OctopusHTTPError):
     """401: the API key is missing, wrong, expired or revoked."""
 
+    kind = ErrorKind.AUTH
+
 
 class PermissionDenied(OctopusHTTPError):
     """403: the key's user lacks a permission (``missing_permission`` when Octopus says)."""
+
+    kind = ErrorKind.PERMISSION
 
     def __init__(self, message: str, *, missing_permission: str | None = None, **kwargs: Any):
         super().__init__(message, **kwargs)
@@ -159,30 +210,44 @@ class PermissionDenied(OctopusHTTPError):
 class NotFound(OctopusHTTPError):
     """404: the resource (or the space in its path) does not exist."""
 
+    kind = ErrorKind.NOT_FOUND
+
 
 class ValidationFailed(OctopusHTTPError):
     """400 or 409: Octopus refused the request body."""
+
+    kind = ErrorKind.VALIDATION
 
 
 class VersionConflict(ValidationFailed):
     """Someone changed the document since it was read (variable-set ``Version`` check)."""
 
+    kind = ErrorKind.CONFLICT
+
 
 class LifecycleRefused(ValidationFailed):
     """The release may not be deployed to that environment yet (lifecycle phases)."""
+
+    kind = ErrorKind.CONFLICT
 
 
 class DuplicateVersion(ValidationFailed):
     """A release with that version exists in the project, or the package version in the
     feed (``FailIfExists``)."""
 
+    kind = ErrorKind.CONFLICT
+
 
 class MissingPackage(ValidationFailed):
     """A package version a release or step needs is not in the feed."""
 
+    kind = ErrorKind.VALIDATION
+
 
 class TaskWaitTimedOut(OctopusError):
     """Waiting for server tasks ran out of time; ``statuses`` is the last state seen."""
+
+    kind = ErrorKind.TIMEOUT
 
     def __init__(self, message: str, *, statuses: Mapping[str, Any] | None = None, **kwargs: Any):
         super().__init__(message, **kwargs)
@@ -192,6 +257,8 @@ class TaskWaitTimedOut(OctopusError):
 class RateLimited(OctopusHTTPError):
     """429 after retries, or a ``Retry-After`` longer than the client will wait."""
 
+    kind = ErrorKind.RATE_LIMITED
+
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any):
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
@@ -200,10 +267,14 @@ class RateLimited(OctopusHTTPError):
 class ServerError(OctopusHTTPError):
     """5xx: a failure inside the Octopus server or a proxy in front of it."""
 
+    kind = ErrorKind.SERVER
+
 
 __all__ = [
+    "UPSTREAM_KINDS",
     "AuthenticationFailed",
     "DuplicateVersion",
+    "ErrorKind",
     "LifecycleRefused",
     "MissingPackage",
     "NotAnOctopusServer",

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django.forms",
     "rest_framework",
+    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "allauth",
@@ -95,6 +96,7 @@ MIDDLEWARE = [
     "odcm.health.ProbeMiddleware",
     "odcm.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "odcm.limits.RequestSizeLimitMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -307,6 +309,12 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "odcm.api.renderers.BrowsableAPIRenderer",
     ],
+    "DEFAULT_PARSER_CLASSES": [
+        "odcm.api.parsers.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_FILTER_BACKENDS": ["odcm.api.filters.FilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "odcm.api.pagination.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "odcm.api.exceptions.exception_handler",
@@ -326,6 +334,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # One name for the instance statuses, wherever they appear (instances, history, reports).
+    "ENUM_NAME_OVERRIDES": {"InstanceStatusEnum": "spaces.models.Instance.Status"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "odcm.api.schema.add_error_responses",
+    ],
 }
 
 # Celery: see odcm/celery.py. With no Redis, a broker on the file system under var/, so the

@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.http import QueryDict
 
+from sharing.kinds import ContentError
 from sharing.models import SharedItem, Subscription
 from spaces.models import Space
 
@@ -22,6 +23,7 @@ EDITOR_FIELDS = (
     "delete",
 )
 BLANK_ROWS = 3
+MAX_EDITOR_ROWS = 5000
 
 
 class SpaceChoice(forms.ModelChoiceField):
@@ -82,6 +84,36 @@ class TrustForm(BootstrapForm):
         return data
 
 
+MAX_REVISION = 2**31 - 1
+
+
+class ChangeForm(forms.Form):
+    """A subscriber's change: the mode, and the pin (a number, empty to unpin, or keep)."""
+
+    mode = forms.ChoiceField(choices=Subscription.Mode.choices, required=False)
+    pinned_revision = forms.CharField(required=False)
+
+    def clean_pinned_revision(self) -> int | None | str:
+        if "pinned_revision" not in self.data:
+            return "keep"
+        raw = str(self.data.get("pinned_revision") or "").strip()
+        if raw in ("", "keep"):
+            return None if raw == "" else "keep"
+        # ASCII digits only: "²".isdigit() is true, yet int("²") fails.
+        if not (raw.isascii() and raw.isdecimal()) or not 1 <= int(raw) <= MAX_REVISION:
+            raise forms.ValidationError("Choose a revision number to pin, or none.")
+        return int(raw)
+
+
+def row_count(data: QueryDict) -> int:
+    """How many numbered rows the editor posted. A missing or malformed count is refused:
+    read as zero rows it would publish an empty set."""
+    raw = str(data.get("rows") or "")
+    if not (raw.isascii() and raw.isdecimal()):
+        raise ContentError(["The editor's row count is missing or not a number; nothing saved."])
+    return min(int(raw), MAX_EDITOR_ROWS)
+
+
 def _names(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
@@ -110,9 +142,8 @@ def editor_rows(content: dict[str, Any], secrets_present: set[str]) -> list[dict
 
 def content_from_post(data: QueryDict) -> dict[str, Any]:
     """Variables from the editor's numbered rows; blank rows and deleted rows are skipped."""
-    count = int(data.get("rows") or 0)
     variables = []
-    for i in range(min(count, 5000)):
+    for i in range(row_count(data)):
         row = {f: data.get(f"v{i}-{f}", "") for f in EDITOR_FIELDS}
         if row["delete"] or not row["name"].strip():
             continue

@@ -19,6 +19,7 @@ from octopus import OctopusError
 from odcm.redirects import redirect_next
 from sharing import access
 from sharing.forms import (
+    ChangeForm,
     ImportStepTemplateForm,
     ImportVariableSetForm,
     ItemForm,
@@ -175,14 +176,17 @@ def item_edit(request: HttpRequest, pk: Any) -> HttpResponse:
         return _edit_template(request, item)
     latest = items.latest(item)
     if request.method == "POST":
-        content = content_from_post(request.POST)
+        content: dict[str, Any] = {}
         try:
+            content = content_from_post(request.POST)
             saved = items.save_revision(
                 item, content, actor=request.user, comment=request.POST.get("comment", "")
             )
         except ContentError as exc:
             _errors(request, exc)
-            rows = editor_rows(content, set())
+            # Nothing readable posted: show the latest revision again rather than blank rows.
+            shown = content or (latest.content if latest is not None else {})
+            rows = editor_rows(shown, set())
         else:
             if saved.created:
                 messages.success(request, f"Published revision {saved.revision.number}.")
@@ -307,12 +311,16 @@ def sync(request: HttpRequest, pk: Any) -> HttpResponse:
 @require_POST
 def change(request: HttpRequest, pk: Any) -> HttpResponse:
     sub = _managed_subscription(request, pk)
-    pin = request.POST.get("pinned_revision", "keep")
+    form = ChangeForm(request.POST)
+    if not form.is_valid():
+        for error in form.errors.get("pinned_revision", []) + form.errors.get("mode", []):
+            messages.error(request, str(error))
+        return redirect("sharing:subscription", sub.pk)
     try:
         subscriptions.change(
             sub,
-            mode=request.POST.get("mode") or None,
-            pinned_revision=int(pin) if pin.isdigit() else (None if pin == "" else "keep"),
+            mode=form.cleaned_data["mode"] or None,
+            pinned_revision=form.cleaned_data["pinned_revision"],
             actor=request.user,
         )
     except SubscriptionError as exc:

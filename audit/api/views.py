@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from rest_framework import serializers, viewsets
 
-from audit.filters import AuditFilterForm, filter_entries
+from audit.api.filters import AuditEntryFilter
 from audit.models import AuditEntry
 from odcm.api.permissions import IsAdmin
 
@@ -33,7 +33,7 @@ class AuditEntryViewSet(viewsets.ReadOnlyModelViewSet[AuditEntry]):
 
     serializer_class = AuditEntrySerializer
     permission_classes = [IsAdmin]
+    filterset_class = AuditEntryFilter
 
     def get_queryset(self) -> QuerySet[AuditEntry]:
-        form = AuditFilterForm(self.request.query_params or None)
-        return filter_entries(AuditEntry.objects.all(), form)
+        return AuditEntry.objects.order_by("-at", "-pk")

@@ -14,9 +14,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fleetconfig import render
+from fleetconfig.api.filters import PlanFilter
 from fleetconfig.models import Plan
 from fleetconfig.schema import SCHEMA, SECTIONS
-from fleetconfig.services import PlanNotApplicable, StalePlan, apply_plan, export_text, make_plan
+from fleetconfig.services import apply_plan, export_text, make_plan
 from odcm.api.permissions import IsAdmin, IsAuthenticatedUser
 
 
@@ -90,7 +91,8 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 
     permission_classes = [IsAdmin]
     serializer_class = PlanSerializer
-    queryset = Plan.objects.all()
+    queryset = Plan.objects.order_by("-created_at", "pk")
+    filterset_class = PlanFilter
     lookup_value_regex = "[0-9a-f-]{36}"
 
     @extend_schema(
@@ -111,11 +113,5 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     )
     @action(detail=True, methods=["post"])
     def apply(self, request: Request, pk: str | None = None) -> Response:
-        plan = self.get_object()
-        try:
-            plan = apply_plan(plan, actor=request.user)
-        except (StalePlan, PlanNotApplicable) as exc:
-            return Response(
-                {"code": "conflict", "message": str(exc)}, status=status.HTTP_409_CONFLICT
-            )
+        plan = apply_plan(self.get_object(), actor=request.user)  # stale or done: a 409
         return Response(PlanSerializer(plan).data)

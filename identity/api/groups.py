@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from identity import access, services
+from identity.api.filters import GrantFilter, GroupFilter, UserFilter
 from identity.models import Grant, GrantTarget, Group, Role, User, instance_model, space_model
 from identity.services import teams
 from odcm.api.permissions import IsAdmin, IsAuthenticatedUser
@@ -57,38 +59,33 @@ class GroupViewSet(viewsets.ModelViewSet[Group]):
     serializer_class = GroupSerializer
     permission_classes = [IsAdmin]
     lookup_value_regex = "[0-9a-f-]{36}"
+    filterset_class = GroupFilter
 
     def get_queryset(self) -> QuerySet[Group]:
-        return Group.objects.prefetch_related("members", "external_groups")
+        return Group.objects.prefetch_related("members", "external_groups").order_by("name")
 
     def perform_create(self, serializer: Any) -> None:
         data = serializer.validated_data
-        try:
-            serializer.instance = services.create_group(
-                name=data["name"],
-                description=data.get("description", ""),
-                members=data.get("members", []),
-                external_groups=data.get("external_groups", []),
-                actor=self.request.user,
-                request=self.request._request,
-            )
-        except services.GrantError as exc:
-            raise ValidationError({"name": [str(exc)]}) from None
+        serializer.instance = services.create_group(
+            name=data["name"],
+            description=data.get("description", ""),
+            members=data.get("members", []),
+            external_groups=data.get("external_groups", []),
+            actor=self.request.user,
+            request=self.request._request,
+        )
 
     def perform_update(self, serializer: Any) -> None:
         data = serializer.validated_data
-        try:
-            serializer.instance = services.update_group(
-                serializer.instance,
-                name=data.get("name"),
-                description=data.get("description"),
-                members=data.get("members"),
-                external_groups=data.get("external_groups"),
-                actor=self.request.user,
-                request=self.request._request,
-            )
-        except services.GrantError as exc:
-            raise ValidationError({"name": [str(exc)]}) from None
+        serializer.instance = services.update_group(
+            serializer.instance,
+            name=data.get("name"),
+            description=data.get("description"),
+            members=data.get("members"),
+            external_groups=data.get("external_groups"),
+            actor=self.request.user,
+            request=self.request._request,
+        )
 
     def perform_destroy(self, instance: Group) -> None:
         services.delete_group(instance, actor=self.request.user, request=self.request._request)
@@ -158,6 +155,25 @@ class GrantSerializer(serializers.ModelSerializer[Grant]):
         return attrs
 
 
+class BulkGrantSerializer(serializers.Serializer[Any]):
+    group = serializers.PrimaryKeyRelatedField(queryset=Group.objects.all())
+    role = serializers.ChoiceField(choices=Role.choices)
+    spaces = serializers.PrimaryKeyRelatedField(
+        queryset=space_model().objects.none(), many=True, allow_empty=False
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        user = getattr(self.context.get("request"), "user", None)
+        spaces = space_model().objects.filter(access.space_filter(user))
+        self.fields["spaces"].child_relation.queryset = spaces  # type: ignore[attr-defined]
+
+    def validate_spaces(self, spaces: list[Any]) -> list[Any]:
+        if len(spaces) > 500:
+            raise serializers.ValidationError("At most 500 spaces at a time.")
+        return list({space.pk: space for space in spaces}.values())
+
+
 def visible_grants(user: Any) -> QuerySet[Grant]:
     """Grants reaching a space or instance ``user`` can see."""
     if access.is_admin(user):
@@ -181,11 +197,10 @@ class GrantViewSet(
 
     serializer_class = GrantSerializer
     permission_classes = [IsAuthenticatedUser]
+    filterset_class = GrantFilter
 
     def get_queryset(self) -> QuerySet[Grant]:
         qs = visible_grants(self.request.user).select_related("group")
-        if self.request.query_params.get("active") in ("1", "true"):
-            qs = qs.filter(revoked_at__isnull=True)
         targets = access.visible_grant_targets(self.request.user).select_related("space")
         return qs.prefetch_related(Prefetch("targets", queryset=targets)).order_by("-created_at")
 
@@ -202,19 +217,40 @@ class GrantViewSet(
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         self._check_may_change(data.get("space"), data.get("instance"))
-        try:
-            grant = services.grant(
-                data["group"],
-                data["role"],
-                space=data.get("space"),
-                instance=data.get("instance"),
-                actor=request.user,
-                request=request._request,
-            )
-        except services.GrantError as exc:
-            raise ValidationError({"non_field_errors": [str(exc)]}) from None
+        grant = services.grant(
+            data["group"],
+            data["role"],
+            space=data.get("space"),
+            instance=data.get("instance"),
+            actor=request.user,
+            request=request._request,
+        )
         grant = self.get_queryset().get(pk=grant.pk)
         return Response(self.get_serializer(grant).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=BulkGrantSerializer, responses={201: GrantSerializer(many=True)})
+    @action(detail=False, methods=["post"], url_path="bulk", filter_backends=[])
+    def bulk(self, request: Request) -> Response:
+        """Give a group one role on many spaces at once: all of them, or none (a space the
+        caller may not manage, or a grant that already exists, refuses the whole request)."""
+        body = BulkGrantSerializer(data=request.data, context={"request": request})
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        for space in data["spaces"]:
+            self._check_may_change(space, None)
+        with transaction.atomic():
+            made = [
+                services.grant(
+                    data["group"],
+                    data["role"],
+                    space=space,
+                    actor=request.user,
+                    request=request._request,
+                )
+                for space in data["spaces"]
+            ]
+        grants = self.get_queryset().filter(pk__in=[g.pk for g in made])
+        return Response(self.get_serializer(grants, many=True).data, status=201)
 
     def perform_destroy(self, instance: Grant) -> None:
         self._check_may_change(instance.space, instance.instance)
@@ -260,24 +296,21 @@ class RoleMappingViewSet(viewsets.ViewSet):
     @extend_schema(responses=RoleMappingSerializer)
     def retrieve(self, request: Request, role: str | None = None) -> Response:
         if role not in Role.values:
-            return Response({"detail": "No such role."}, status=status.HTTP_404_NOT_FOUND)
+            raise NotFound("No such role.")
         return Response(self._row(role, teams.role_mapping()))
 
     @extend_schema(request=RoleMappingSerializer, responses=RoleMappingSerializer)
     def update(self, request: Request, role: str | None = None) -> Response:
         if role not in Role.values:
-            return Response({"detail": "No such role."}, status=status.HTTP_404_NOT_FOUND)
+            raise NotFound("No such role.")
         serializer = RoleMappingSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            services.set_role_mapping(
-                role,
-                serializer.validated_data["octopus_roles"],
-                actor=request.user,
-                request=request._request,
-            )
-        except services.GrantError as exc:
-            raise ValidationError({"octopus_roles": [str(exc)]}) from None
+        services.set_role_mapping(
+            role,
+            serializer.validated_data["octopus_roles"],
+            actor=request.user,
+            request=request._request,
+        )
         return Response(self._row(role, teams.role_mapping()))
 
     def partial_update(self, request: Request, role: str | None = None) -> Response:
@@ -317,6 +350,7 @@ class UserViewSet(viewsets.ReadOnlyModelViewSet[User]):
     serializer_class = UserSerializer
     permission_classes = [IsAdmin]
     lookup_field = "uuid"
+    filterset_class = UserFilter
 
     def get_queryset(self) -> QuerySet[User]:
         return User.objects.prefetch_related("odcm_groups", "external_groups").order_by("username")

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from identity.api.filters import TokenFilter
 from identity.api.serializers import ApiTokenSerializer, MeSerializer
 from identity.models import ApiToken
 from identity.services.tokens import create_token, revoke_token
@@ -36,9 +37,10 @@ class ApiTokenViewSet(
 
     serializer_class = ApiTokenSerializer
     permission_classes = [IsAuthenticatedUser]
+    filterset_class = TokenFilter
 
     def get_queryset(self) -> QuerySet[ApiToken]:
-        return ApiToken.objects.filter(user=self.request.user.pk)
+        return ApiToken.objects.filter(user=self.request.user.pk).order_by("-created_at", "pk")
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)

@@ -24,9 +24,10 @@ from identity.models import (
 )
 from identity.services import teams
 from odcm import work
+from odcm.errors import ServiceError
 
 
-class GrantError(ValueError):
+class GrantError(ServiceError, ValueError):
     """A grant or group change that cannot be made; the message is for the person."""
 
 
@@ -34,6 +35,10 @@ def _access_changed() -> None:
     from identity.signals import notify_access_changed
 
     notify_access_changed()
+
+
+def _name_error(message: str) -> GrantError:
+    return GrantError(message, errors={"name": [message]})
 
 
 def enqueue_sync(space_ids: Iterable[Any]) -> None:
@@ -86,10 +91,10 @@ def create_group(
 ) -> Group:
     name = name.strip()
     if not name:
-        raise GrantError("A group needs a name.")
+        raise _name_error("A group needs a name.")
     with transaction.atomic():
         if Group.objects.filter(name__iexact=name).exists():
-            raise GrantError(f"A group named {name!r} already exists.")
+            raise _name_error(f"A group named {name!r} already exists.")
         group = Group.objects.create(name=name, slug=_unique_slug(name), description=description)
         group.members.set(list(members))
         _set_externals(group, external_groups)
@@ -114,9 +119,9 @@ def update_group(
         if name is not None and name.strip() != group.name:
             name = name.strip()
             if not name:
-                raise GrantError("A group needs a name.")
+                raise _name_error("A group needs a name.")
             if Group.objects.filter(name__iexact=name).exclude(pk=group.pk).exists():
-                raise GrantError(f"A group named {name!r} already exists.")
+                raise _name_error(f"A group named {name!r} already exists.")
             group.name = name
         if description is not None:
             group.description = description
@@ -229,7 +234,8 @@ def set_role_mapping(
     """Which Octopus user roles (names or ids) ``role`` gives."""
     cleaned = [r.strip() for r in octopus_roles if r.strip()]
     if not cleaned:
-        raise GrantError("Map the role to at least one Octopus user role.")
+        message = "Map the role to at least one Octopus user role."
+        raise GrantError(message, errors={"octopus_roles": [message]})
     with transaction.atomic():
         before = teams.role_mapping().get(role, [])
         row, _ = RoleMapping.objects.update_or_create(

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from audit.services import record
 from identity.models import ApiToken, User
+from odcm.errors import ErrorKind, ServiceError
 
 TOKEN_SHAPE = re.compile(r"^odcm_([A-Za-z0-9]{8})_([A-Za-z0-9_-]{43})$")
 ALPHABET = string.ascii_letters + string.digits
@@ -23,8 +24,11 @@ ALPHABET = string.ascii_letters + string.digits
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-class TokenError(Exception):
+class TokenError(ServiceError):
     """A presented token is unusable. The message is safe to show to its holder."""
+
+    default_code = "invalid_token"
+    default_kind = ErrorKind.AUTH
 
 
 def _digest(token: str) -> str:

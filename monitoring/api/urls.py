@@ -8,4 +8,9 @@ urlpatterns = [
     path("reports/spaces/", views.SpacesReport.as_view(), name="report-spaces"),
     path("reports/deployments/", views.DeploymentsReport.as_view(), name="report-deployments"),
     path("reports/versions/", views.VersionsReport.as_view(), name="report-versions"),
+    path(
+        "instances/<uuid:instance_id>/status-history/",
+        views.StatusHistory.as_view(),
+        name="instance-status-history",
+    ),
 ]

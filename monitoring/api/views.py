@@ -7,26 +7,55 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from monitoring.api.filters import StatusFlipFilter
+from monitoring.models import StatusFlip
 from monitoring.services import dashboard
+from monitoring.services.dashboard import EARLIEST_DATE, LATEST_DATE
 from odcm.api.pagination import Pagination
 from odcm.api.permissions import IsAuthenticatedUser
+from spaces.models import Instance
 
-PARAMS = [
-    OpenApiParameter("from", str, description="First day (YYYY-MM-DD), with `to`"),
-    OpenApiParameter("to", str, description="Last day (YYYY-MM-DD)"),
-    OpenApiParameter("tf", str, description="24h, 7d, 30d, 90d (default 7d) or custom"),
-    OpenApiParameter("instance", str, description="Instance slug"),
-    OpenApiParameter("region", str),
-    OpenApiParameter("status", str),
-    OpenApiParameter("tag", str),
-    OpenApiParameter("page", int),
-    OpenApiParameter("page_size", int, description="Rows per page (default 50, up to 500)"),
-]
+
+class ReportQuerySerializer(serializers.Serializer[Any]):
+    """The reports' parameters: a bad value is a 400 naming it (pages fall back instead)."""
+
+    tf = serializers.ChoiceField(
+        [*dashboard.TIMEFRAMES, "custom"], required=False, help_text="Default 7d"
+    )
+    to = serializers.DateField(required=False, help_text="Last day (YYYY-MM-DD)")
+    instance = serializers.CharField(required=False, max_length=200, help_text="Instance slug")
+    region = serializers.CharField(required=False, max_length=200)
+    status = serializers.ChoiceField(Instance.Status.choices, required=False)
+    tag = serializers.CharField(required=False, max_length=200)
+    space = serializers.CharField(required=False, max_length=200, help_text="Space slug")
+    sort = serializers.CharField(required=False, max_length=50)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        for name in ("from", "to"):
+            day = attrs.get(name)
+            if day is not None and not EARLIEST_DATE <= day <= LATEST_DATE:
+                raise serializers.ValidationError({name: [f"Give a day from {EARLIEST_DATE}."]})
+        return attrs
+
+
+# ``from`` is a Python keyword: added to the declared fields by name.
+ReportQuerySerializer._declared_fields["from"] = serializers.DateField(
+    required=False, help_text="First day (YYYY-MM-DD), with `to`"
+)
+
+
+def _validated(request: Request, serializer: type[serializers.Serializer[Any]]) -> None:
+    serializer(data=request.query_params).is_valid(raise_exception=True)
+
 
 SPACE_FIELDS = [
     "octopus_id",
@@ -67,8 +96,11 @@ def _paginated(request: Request, view: APIView, rows: Any, extra: dict[str, Any]
 class SpacesReport(APIView):
     permission_classes = [IsAuthenticatedUser]
 
-    @extend_schema(parameters=PARAMS, responses=dict, summary="The dashboard table")
+    @extend_schema(
+        parameters=[ReportQuerySerializer], responses=dict, summary="The dashboard table"
+    )
     def get(self, request: Request) -> Response:
+        _validated(request, ReportQuerySerializer)
         period = dashboard.parse_period(request.query_params)
         filters = dashboard.Filters.from_params(request.query_params)
         sort = str(request.query_params.get("sort") or "space")
@@ -92,8 +124,11 @@ class SpacesReport(APIView):
 class DeploymentsReport(APIView):
     permission_classes = [IsAuthenticatedUser]
 
-    @extend_schema(parameters=PARAMS, responses=dict, summary="Deployments per space per day")
+    @extend_schema(
+        parameters=[ReportQuerySerializer], responses=dict, summary="Deployments per space per day"
+    )
     def get(self, request: Request) -> Response:
+        _validated(request, ReportQuerySerializer)
         period = dashboard.parse_period(request.query_params)
         filters = dashboard.Filters.from_params(request.query_params)
         page = (request.query_params.get("page"), request.query_params.get("page_size"))
@@ -109,8 +144,34 @@ class DeploymentsReport(APIView):
 class VersionsReport(APIView):
     permission_classes = [IsAuthenticatedUser]
 
-    @extend_schema(parameters=PARAMS[3:5], responses=dict, summary="Octopus version inventory")
+    @extend_schema(
+        parameters=[ReportQuerySerializer], responses=dict, summary="Octopus version inventory"
+    )
     def get(self, request: Request) -> Response:
+        _validated(request, ReportQuerySerializer)
         filters = dashboard.Filters.from_params(request.query_params)
         rows = dashboard.version_inventory(request.user, filters)
         return Response({"count": len(rows), "results": rows})
+
+
+class StatusFlipSerializer(serializers.ModelSerializer[StatusFlip]):
+    class Meta:
+        model = StatusFlip
+        fields = ["from_status", "to_status", "at", "reason", "last_error"]
+        read_only_fields = fields
+
+
+class StatusHistory(ListAPIView[StatusFlip]):
+    """An instance's status changes, newest first (``since``/``until`` narrow the period)."""
+
+    permission_classes = [IsAuthenticatedUser]
+    serializer_class = StatusFlipSerializer
+    filterset_class = StatusFlipFilter
+
+    def get_queryset(self) -> QuerySet[StatusFlip]:
+        if getattr(self, "swagger_fake_view", False):  # the schema generator, with no id
+            return StatusFlip.objects.none()
+        instance = get_object_or_404(
+            Instance.objects.visible_to(self.request.user), pk=self.kwargs["instance_id"]
+        )
+        return StatusFlip.objects.filter(instance=instance).order_by("-at", "-id")

@@ -109,13 +109,19 @@ def period_for_days(days: int) -> Period:
     return Period(f"{days}d", (now - timedelta(days=days)).date(), now.date())
 
 
+# Dates a period may name: the arithmetic around them (a day before, the day after) must not
+# leave Python's date range, and nothing ODCM records is older than this.
+EARLIEST_DATE, LATEST_DATE = date(1970, 1, 1), date(2999, 12, 31)
+
+
 def _parse_date(text: str | None) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text.strip()[:10])
+        parsed = date.fromisoformat(str(text).strip()[:10])
     except ValueError:
         return None
+    return parsed if EARLIEST_DATE <= parsed <= LATEST_DATE else None
 
 
 def parse_period(params: Mapping[str, Any]) -> Period:
@@ -145,7 +151,8 @@ class Filters:
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> Filters:
         def get(name: str) -> str:
-            return str(params.get(name) or "").strip()[:200]
+            # PostgreSQL refuses NUL in text: such a value can match nothing anyway.
+            return str(params.get(name) or "").replace("\x00", "").strip()[:200]
 
         return cls(get("instance"), get("region"), get("status"), get("tag"), get("space"))
 

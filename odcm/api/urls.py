@@ -1,12 +1,12 @@
 """/api/v1/: wiring only. Each app owns its api/urls.py; they are included here by name;
 ``router`` gathers every app's viewsets for the browsable index (``api-root``)."""
 
-from django.urls import include, path
-from rest_framework.routers import DefaultRouter
+from django.urls import include, path, re_path
 from rest_framework.urlpatterns import format_suffix_patterns
 
 from audit.api import urls as audit_api
 from identity.api import urls as identity_api
+from odcm.api.views import Router, not_found
 from sharing.api import urls as sharing_api
 from spaces.api import urls as spaces_api
 
@@ -19,7 +19,7 @@ APP_URLS = [
     "spaces.api.urls",
 ]
 
-router = DefaultRouter()
+router = Router()
 for app_api in (identity_api, audit_api, sharing_api, spaces_api):
     router.registry.extend(app_api.router.registry)
 
@@ -27,4 +27,6 @@ urlpatterns = [
     path("", include("monitoring.api.urls")),
     *[path("", include(module)) for module in APP_URLS],
     *format_suffix_patterns([path("", router.get_api_root_view(), name="api-root")]),
+    # Last: anything else under /api/v1/ is a JSON 404.
+    re_path(r"^(?P<path>.*)$", not_found),
 ]

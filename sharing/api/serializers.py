@@ -106,6 +106,28 @@ class PublishSerializer(serializers.Serializer[Any]):
     )
     comment = serializers.CharField(max_length=300, required=False, allow_blank=True)
 
+    def validate_content(self, value: Any) -> Any:
+        return json_object(value)
+
+
+def json_object(value: Any) -> Any:
+    if not isinstance(value, dict):
+        raise serializers.ValidationError("Give a JSON object.")
+    return value
+
+
+MAX_REVISION = 2**31 - 1
+
+# ``from`` is a Python keyword: the query serializer of the diff is built from a dict.
+DiffQuerySerializer = type(
+    "DiffQuerySerializer",
+    (serializers.Serializer,),
+    {
+        "from": serializers.IntegerField(min_value=0, max_value=MAX_REVISION, required=False),
+        "to": serializers.IntegerField(min_value=1, max_value=MAX_REVISION, required=False),
+    },
+)
+
 
 class ImportVariableSetSerializer(serializers.Serializer[Any]):
     publisher = serializers.UUIDField()
@@ -119,6 +141,9 @@ class ImportStepTemplateSerializer(serializers.Serializer[Any]):
     source_space = serializers.UUIDField(required=False)
     action_template_id = serializers.RegexField(r"^[A-Za-z]+-\d+$", required=False)
     policy = serializers.ChoiceField(SharedItem.Policy.choices, default=SharedItem.Policy.PUSH)
+
+    def validate_template(self, value: Any) -> Any:
+        return json_object(value)
 
 
 class ChangeSerializer(serializers.Serializer[Any]):
@@ -165,6 +190,12 @@ class SubscriptionSerializer(serializers.ModelSerializer[Subscription]):
         read_only_fields = [
             f for f in fields if f not in ("item", "space", "mode", "pinned_revision")
         ]
+
+
+class BulkSubscribeSerializer(serializers.Serializer[Any]):
+    item = serializers.UUIDField()
+    spaces = serializers.ListField(child=serializers.UUIDField(), allow_empty=False, max_length=500)
+    mode = serializers.ChoiceField(Subscription.Mode.choices, default=Subscription.Mode.AUTOMATIC)
 
 
 class SubscriptionChangeSerializer(serializers.Serializer[Any]):

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from identity.access import is_admin
-from octopus import OctopusError
+from odcm.api.filters import filtered
 from odcm.api.permissions import IsAuthenticatedUser
+from odcm.api.schema import single_object_schema
 from sharing import access
 from sharing.api import serializers as s
+from sharing.api.filters import DeliveryFilter, ItemFilter, SubscriptionFilter, TrustFilter
 from sharing.kinds import ContentError
-from sharing.models import Revision, SharedItem, Subscription, Trust
+from sharing.models import Delivery, Revision, SharedItem, Subscription, Trust
 from sharing.services import items, queueing, subscriptions, trusts
-from sharing.services.subscriptions import SubscriptionError, problem_counts
-from sharing.services.trusts import TrustError
+from sharing.services.subscriptions import problem_counts
 from spaces.models import Space
 
 
@@ -44,11 +46,6 @@ def _paginated(view: Any, queryset: QuerySet[Any], serializer: Any) -> Response:
     return view.paginator.get_paginated_response(serializer(page, many=True).data)
 
 
-def _invalid(exc: Exception) -> ValidationError:
-    errors = exc.errors if isinstance(exc, ContentError) else [str(exc)]
-    return ValidationError({"errors": errors})
-
-
 class ItemViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -60,9 +57,11 @@ class ItemViewSet(
 
     permission_classes = [IsAuthenticatedUser]
     http_method_names = ["get", "post", "patch", "head", "options"]
+    filterset_class = ItemFilter
 
     def get_queryset(self) -> QuerySet[SharedItem]:
-        return access.visible_items(self.request.user).select_related("publisher")
+        items = access.visible_items(self.request.user).select_related("publisher")
+        return items.order_by("name", "pk")
 
     def get_serializer_class(self) -> Any:
         if self.action == "partial_update":
@@ -80,17 +79,14 @@ class ItemViewSet(
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         publisher = _managed_space(request, data["publisher_id"])
-        try:
-            item = items.create_item(
-                publisher,
-                data["kind"],
-                data["name"],
-                description=data.get("description", ""),
-                policy=data.get("policy", SharedItem.Policy.PUSH),
-                actor=request.user,
-            )
-        except ContentError as exc:
-            raise _invalid(exc) from None
+        item = items.create_item(
+            publisher,
+            data["kind"],
+            data["name"],
+            description=data.get("description", ""),
+            policy=data.get("policy", SharedItem.Policy.PUSH),
+            actor=request.user,
+        )
         return Response(s.ItemSerializer(item).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -100,8 +96,13 @@ class ItemViewSet(
         items.update_item(item, actor=request.user, **serializer.validated_data)
         return Response(s.ItemSerializer(item).data)
 
-    @extend_schema(request=s.PublishSerializer, responses=s.RevisionSerializer)
-    @action(detail=True, methods=["get", "post"])
+    @extend_schema(methods=["GET"], responses=s.RevisionSerializer(many=True))
+    @extend_schema(
+        methods=["POST"],
+        request=s.PublishSerializer,
+        responses={201: s.RevisionSerializer, 200: s.RevisionSerializer},
+    )
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
     def revisions(self, request: Request, pk: str | None = None) -> Response:
         """GET: every revision, newest first. POST: publish a new revision."""
         if request.method == "GET":
@@ -110,31 +111,28 @@ class ItemViewSet(
         item = self._editable()
         serializer = s.PublishSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            saved = items.save_revision(
-                item,
-                serializer.validated_data["content"],
-                actor=request.user,
-                comment=serializer.validated_data.get("comment", ""),
-            )
-        except ContentError as exc:
-            raise _invalid(exc) from None
+        saved = items.save_revision(
+            item,
+            serializer.validated_data["content"],
+            actor=request.user,
+            comment=serializer.validated_data.get("comment", ""),
+        )
         code = status.HTTP_201_CREATED if saved.created else status.HTTP_200_OK
         return Response(s.RevisionSerializer(saved.revision).data, status=code)
 
-    @extend_schema(
-        parameters=[OpenApiParameter("from", int), OpenApiParameter("to", int)],
-        responses=s.ChangeSerializer(many=True),
-    )
-    @action(detail=True, methods=["get"])
+    @extend_schema(parameters=[s.DiffQuerySerializer], responses=s.ChangeSerializer(many=True))
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def diff(self, request: Request, pk: str | None = None) -> Response:
-        """Changes between two revisions; sensitive values only as changed or unchanged."""
+        """Changes between two revisions; sensitive values only as changed or unchanged.
+        ``to`` defaults to the latest revision, ``from`` to the one before ``to``."""
         item = self.get_object()
+        query = s.DiffQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        new = query.validated_data.get("to") or item.latest_revision
+        old = query.validated_data.get("from")
         try:
-            new = int(request.query_params.get("to") or item.latest_revision)
-            old = int(request.query_params.get("from") or max(new - 1, 0))
-            changes = items.diff(item, old, new)
-        except (ValueError, Revision.DoesNotExist):
+            changes = items.diff(item, max(new - 1, 0) if old is None else old, new)
+        except Revision.DoesNotExist:
             raise NotFound("No such revisions.") from None
         return Response([c.__dict__ for c in changes])
 
@@ -153,15 +151,12 @@ class ItemViewSet(
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         publisher = _managed_space(request, data["publisher"])
-        try:
-            item = items.import_variable_set(
-                publisher,
-                data["library_variable_set_id"],
-                actor=request.user,
-                policy=data["policy"],
-            )
-        except (ContentError, OctopusError) as exc:
-            raise _invalid(exc) from None
+        item = items.import_variable_set(
+            publisher,
+            data["library_variable_set_id"],
+            actor=request.user,
+            policy=data["policy"],
+        )
         return Response(s.ItemSerializer(item).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.ImportStepTemplateSerializer, responses=s.ItemSerializer)
@@ -172,24 +167,21 @@ class ItemViewSet(
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         publisher = _managed_space(request, data["publisher"])
-        try:
-            if data.get("template") is not None:
-                item = items.import_step_template(
-                    publisher, data["template"], actor=request.user, policy=data["policy"]
-                )
-            elif data.get("source_space") and data.get("action_template_id"):
-                source = _space(request, data["source_space"])
-                item = items.import_action_template(
-                    publisher,
-                    source,
-                    data["action_template_id"],
-                    actor=request.user,
-                    policy=data["policy"],
-                )
-            else:
-                raise ContentError(["Give a template, or a source_space and action_template_id."])
-        except (ContentError, OctopusError) as exc:
-            raise _invalid(exc) from None
+        if data.get("template") is not None:
+            item = items.import_step_template(
+                publisher, data["template"], actor=request.user, policy=data["policy"]
+            )
+        elif data.get("source_space") and data.get("action_template_id"):
+            source = _space(request, data["source_space"])
+            item = items.import_action_template(
+                publisher,
+                source,
+                data["action_template_id"],
+                actor=request.user,
+                policy=data["policy"],
+            )
+        else:
+            raise ContentError(["Give a template, or a source_space and action_template_id."])
         return Response(s.ItemSerializer(item).data, status=status.HTTP_201_CREATED)
 
 
@@ -201,22 +193,16 @@ class SubscriptionViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet[Subscription],
 ):
-    """Subscriptions of spaces to shared items. Subscriber-space managers change them.
-
-    Filter with ``item``, ``space`` or ``status``.
-    """
+    """Subscriptions of spaces to shared items. Subscriber-space managers change them."""
 
     permission_classes = [IsAuthenticatedUser]
     serializer_class = s.SubscriptionSerializer
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    filterset_class = SubscriptionFilter
 
     def get_queryset(self) -> QuerySet[Subscription]:
         qs = access.visible_subscriptions(self.request.user).select_related("item", "space")
-        for field in ("item", "space", "status"):
-            value = self.request.query_params.get(field)
-            if value:
-                qs = qs.filter(**{field: value})
-        return qs.order_by("item__name", "space__name")
+        return qs.order_by("item__name", "space__name", "pk")
 
     def _managed(self) -> Subscription:
         sub = self.get_object()
@@ -232,18 +218,37 @@ class SubscriptionViewSet(
         if item is None:
             raise NotFound("No such shared item.")
         space = _managed_space(request, data["space_id"])
-        try:
-            sub = subscriptions.subscribe(
-                item,
-                space,
-                mode=data.get("mode", Subscription.Mode.AUTOMATIC),
-                pinned_revision=data.get("pinned_revision"),
-                actor=request.user,
-            )
-        except SubscriptionError as exc:
-            raise _invalid(exc) from None
+        sub = subscriptions.subscribe(
+            item,
+            space,
+            mode=data.get("mode", Subscription.Mode.AUTOMATIC),
+            pinned_revision=data.get("pinned_revision"),
+            actor=request.user,
+        )
         sub.refresh_from_db()
         return Response(s.SubscriptionSerializer(sub).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=s.BulkSubscribeSerializer, responses={201: s.SubscriptionSerializer(many=True)}
+    )
+    @action(detail=False, methods=["post"], url_path="bulk", filter_backends=[])
+    def bulk(self, request: Request) -> Response:
+        """Subscribe many spaces to one item: all of them, or none (a space the caller does
+        not manage, or one without an accepted trust, refuses the whole request)."""
+        serializer = s.BulkSubscribeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        item = access.visible_items(request.user).filter(pk=data["item"]).first()
+        if item is None:
+            raise NotFound("No such shared item.")
+        spaces = [_managed_space(request, pk) for pk in dict.fromkeys(data["spaces"])]
+        with transaction.atomic():
+            made = [
+                subscriptions.subscribe(item, space, mode=data["mode"], actor=request.user)
+                for space in spaces
+            ]
+        rows = self.get_queryset().filter(pk__in=[sub.pk for sub in made])
+        return Response(s.SubscriptionSerializer(rows, many=True).data, status=201)
 
     @extend_schema(request=s.SubscriptionChangeSerializer, responses=s.SubscriptionSerializer)
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -251,15 +256,12 @@ class SubscriptionViewSet(
         serializer = s.SubscriptionChangeSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
-            subscriptions.change(
-                sub,
-                mode=data.get("mode"),
-                pinned_revision=data.get("pinned_revision", "keep"),
-                actor=request.user,
-            )
-        except SubscriptionError as exc:
-            raise _invalid(exc) from None
+        subscriptions.change(
+            sub,
+            mode=data.get("mode"),
+            pinned_revision=data.get("pinned_revision", "keep"),
+            actor=request.user,
+        )
         sub.refresh_from_db()
         return Response(s.SubscriptionSerializer(sub).data)
 
@@ -275,17 +277,20 @@ class SubscriptionViewSet(
         sub = self._managed()
         serializer = s.SyncSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            subscriptions.sync_now(
-                sub, revision=serializer.validated_data.get("revision"), actor=request.user
-            )
-        except SubscriptionError as exc:
-            raise _invalid(exc) from None
+        subscriptions.sync_now(
+            sub, revision=serializer.validated_data.get("revision"), actor=request.user
+        )
         sub.refresh_from_db()
         return Response(s.SubscriptionSerializer(sub).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses=s.ChangeSerializer(many=True))
-    @action(detail=True, methods=["get"], url_path="update")
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="update",
+        filter_backends=[],
+        pagination_class=None,
+    )
     def update_preview(self, request: Request, pk: str | None = None) -> Response:
         """What syncing would change: the diff from the delivered to the latest revision."""
         sub = self.get_object()
@@ -293,11 +298,18 @@ class SubscriptionViewSet(
         changes = items.diff(sub.item, sub.delivered_revision or 0, latest) if latest else []
         return Response([c.__dict__ for c in changes])
 
-    @extend_schema(responses=s.DeliverySerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("outcome", str, enum=Delivery.Outcome.values, many=True),
+            OpenApiParameter("trigger", str, enum=Delivery.Trigger.values, many=True),
+        ],
+        responses=s.DeliverySerializer(many=True),
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
     def deliveries(self, request: Request, pk: str | None = None) -> Response:
-        """Every delivery attempt, newest first."""
-        return _paginated(self, self.get_object().deliveries.all(), s.DeliverySerializer)
+        """Every delivery attempt, newest first (``outcome``, ``trigger``: one or several)."""
+        attempts = filtered(request, self.get_object().deliveries.all(), DeliveryFilter)
+        return _paginated(self, attempts, s.DeliverySerializer)
 
 
 class TrustViewSet(
@@ -310,23 +322,28 @@ class TrustViewSet(
 
     permission_classes = [IsAuthenticatedUser]
     serializer_class = s.TrustSerializer
+    filterset_class = TrustFilter
 
     def get_queryset(self) -> QuerySet[Trust]:
-        return access.visible_trusts(self.request.user).select_related("publisher", "subscriber")
+        trusts = access.visible_trusts(self.request.user).select_related("publisher", "subscriber")
+        return trusts.order_by("publisher__name", "subscriber__name", "pk")
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = s.TrustSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         publisher = _managed_space(request, serializer.validated_data["publisher_id"])
         subscriber = _space(request, serializer.validated_data["subscriber_id"])
-        try:
-            trust = trusts.propose(publisher, subscriber, actor=request.user)
-        except TrustError as exc:
-            raise _invalid(exc) from None
+        trust = trusts.propose(publisher, subscriber, actor=request.user)
         return Response(s.TrustSerializer(trust).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=s.TrustByTagSerializer, responses=s.TrustSerializer(many=True))
-    @action(detail=False, methods=["post"], url_path="by-tag")
+    @extend_schema(request=s.TrustByTagSerializer, responses={201: s.TrustSerializer(many=True)})
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="by-tag",
+        filter_backends=[],
+        pagination_class=None,
+    )
     def by_tag(self, request: Request) -> Response:
         """Propose trusts to every space on the instances carrying a tag."""
         serializer = s.TrustByTagSerializer(data=request.data)
@@ -361,6 +378,7 @@ class BrokerViewSet(viewsets.ViewSet):
     """The broker: failed and drifted counts for the caller, and the global pause switch."""
 
     permission_classes = [IsAuthenticatedUser]
+    schema = single_object_schema()
 
     @extend_schema(responses=s.BrokerSerializer)
     def list(self, request: Request) -> Response:

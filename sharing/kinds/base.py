@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from octopus import OctopusClient
+from odcm.errors import ServiceError
 
 
 class DeliveryProblem(Exception):
@@ -37,12 +38,13 @@ class MissingEnvironment(DeliveryProblem):
         self.names = names
 
 
-class ContentError(ValueError):
+class ContentError(ServiceError, ValueError):
     """Authored content is invalid; ``errors`` lists what to fix (no secret values)."""
 
+    errors: list[str]
+
     def __init__(self, errors: list[str]) -> None:
-        super().__init__("; ".join(errors))
-        self.errors = errors
+        super().__init__("; ".join(errors), code="invalid_content", errors=list(errors))
 
 
 class CountingClient:

@@ -34,18 +34,40 @@ def _canonical_parameters(params: Any) -> list[dict[str, Any]]:
 
 
 def _canonical(doc: dict[str, Any]) -> dict[str, Any]:
-    """The fields that make a step template what it is, in a comparable form."""
-    props = doc.get("Properties") or {}
+    """The fields that make a step template what it is, in a comparable form (documents from
+    Octopus of an unexpected shape compare as empty rather than fail)."""
+    props = doc.get("Properties")
+    packages = doc.get("Packages")
     return {
         "Name": str(doc.get("Name") or "").strip(),
         "Description": doc.get("Description") or "",
         "ActionType": doc.get("ActionType") or "",
-        "Packages": list(doc.get("Packages") or []),
+        "Packages": list(packages) if isinstance(packages, list) else [],
         "Parameters": _canonical_parameters(doc.get("Parameters")),
         # Sensitive properties come back from Octopus as SensitiveValue objects; they cannot be
         # shared (ODCM never learns the value) and are left out of content and comparisons.
-        "Properties": {k: v for k, v in sorted(props.items()) if isinstance(v, str)},
+        "Properties": {k: v for k, v in sorted(props.items()) if isinstance(v, str)}
+        if isinstance(props, dict)
+        else {},
     }
+
+
+def shape_errors(doc: dict[str, Any]) -> list[str]:
+    """What is of the wrong type in authored content: each a sentence naming the field."""
+    errors = [
+        f"{field} must be text."
+        for field in ("Name", "Description", "ActionType")
+        if doc.get(field) is not None and not isinstance(doc[field], str)
+    ]
+    for field in ("Packages", "Parameters"):
+        value = doc.get(field)
+        if value is not None and not (
+            isinstance(value, list) and all(isinstance(v, dict) for v in value)
+        ):
+            errors.append(f"{field} must be a list of objects.")
+    if doc.get("Properties") is not None and not isinstance(doc["Properties"], dict):
+        errors.append("Properties must be an object of names and values.")
+    return errors
 
 
 class StepTemplateKind:
@@ -60,8 +82,10 @@ class StepTemplateKind:
     ) -> tuple[dict[str, Any], dict[str, str]]:
         if not isinstance(content, dict):
             raise ContentError(["A step template must be a JSON object."])
+        errors = shape_errors(content)
+        if errors:
+            raise ContentError(errors)
         canonical = _canonical(content)
-        errors = []
         if not canonical["Name"]:
             errors.append("The step template has no Name.")
         if not canonical["ActionType"]:

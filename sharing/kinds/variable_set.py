@@ -79,7 +79,7 @@ class VariableSetKind:
         :class:`ContentError` listing every problem (a sensitive variable with no value and no
         previous value is one of them).
         """
-        raw_vars = content.get("variables")
+        raw_vars = content.get("variables") if isinstance(content, dict) else None
         if not isinstance(raw_vars, list):
             raise ContentError(["'variables' must be a list."])
         if len(raw_vars) > MAX_VARIABLES:

@@ -8,17 +8,7 @@ import os
 
 import httpx
 
-from octopus import (
-    AuthenticationFailed,
-    NotFound,
-    OctopusError,
-    PermissionDenied,
-    ServerUnavailable,
-    URLNotAllowed,
-    ValidationFailed,
-    VersionConflict,
-    make_http_client,
-)
+from octopus import ErrorKind, OctopusError, make_http_client
 from odcm.clients import client_for, url_policy
 from odcm.crypto import CryptoError
 from sharing.kinds import DeliveryProblem, Target
@@ -58,22 +48,26 @@ def target_for(sub: Subscription) -> Target:
     )
 
 
+# The broker's error class of each kind of error (the rest are the server's fault).
+_ERROR_CLASSES = {
+    ErrorKind.UNREACHABLE: Subscription.ErrorClass.UNREACHABLE,
+    ErrorKind.TIMEOUT: Subscription.ErrorClass.UNREACHABLE,
+    ErrorKind.TLS: Subscription.ErrorClass.UNREACHABLE,
+    ErrorKind.AUTH: Subscription.ErrorClass.AUTH,
+    ErrorKind.PERMISSION: Subscription.ErrorClass.PERMISSION,
+    ErrorKind.CONFLICT: Subscription.ErrorClass.CONFLICT,
+    ErrorKind.VALIDATION: Subscription.ErrorClass.VALIDATION,
+    ErrorKind.NOT_FOUND: Subscription.ErrorClass.VALIDATION,
+    ErrorKind.REFUSED_URL: Subscription.ErrorClass.VALIDATION,
+}
+
+
 def classify(exc: BaseException) -> tuple[str, str]:
     """(error class, message for people) for a failed delivery. Never includes secrets."""
     if isinstance(exc, DeliveryProblem):
         return exc.error_class, exc.message
-    if isinstance(exc, ServerUnavailable):
-        return Subscription.ErrorClass.UNREACHABLE, str(exc)
-    if isinstance(exc, AuthenticationFailed):
-        return Subscription.ErrorClass.AUTH, str(exc)
-    if isinstance(exc, PermissionDenied):
-        return Subscription.ErrorClass.PERMISSION, str(exc)
-    if isinstance(exc, VersionConflict):
-        return Subscription.ErrorClass.CONFLICT, str(exc)
-    if isinstance(exc, ValidationFailed | NotFound | URLNotAllowed):
-        return Subscription.ErrorClass.VALIDATION, str(exc)
     if isinstance(exc, OctopusError):
-        return Subscription.ErrorClass.SERVER, str(exc)
+        return _ERROR_CLASSES.get(exc.kind, Subscription.ErrorClass.SERVER), str(exc)
     if isinstance(exc, CryptoError):
         return Subscription.ErrorClass.INTERNAL, str(exc)
     # Unknown failures: the type only, in case a message were to echo data.

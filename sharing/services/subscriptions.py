@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 
 from audit.services import record
+from odcm.errors import ServiceError
 from sharing.models import Delivery, SharedItem, Subscription
 from sharing.services.queueing import queue, release_copies
 from sharing.services.trusts import is_trusted
@@ -16,8 +17,8 @@ from spaces.models import Space
 ACTIVE = ~Q(status=Subscription.Status.UNMANAGED)
 
 
-class SubscriptionError(ValueError):
-    pass
+class SubscriptionError(ServiceError, ValueError):
+    """A subscription change that cannot be made; the message is for people."""
 
 
 def _automatic(item: SharedItem) -> Q:

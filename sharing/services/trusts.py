@@ -9,13 +9,14 @@ from django.utils import timezone
 
 from audit.services import record
 from identity.models import User
+from odcm.errors import ServiceError
 from sharing.models import Subscription, Trust
 from sharing.services.queueing import release_copies
 from spaces.models import Space
 
 
-class TrustError(ValueError):
-    pass
+class TrustError(ServiceError, ValueError):
+    """A trust that cannot be proposed, accepted or revoked; the message is for people."""
 
 
 def propose(publisher: Space, subscriber: Space, *, actor: Any = None, via_tag: str = "") -> Trust:

@@ -89,3 +89,54 @@ class FavouriteSerializer(serializers.ModelSerializer[Favourite]):
         model = Favourite
         fields = ["space", "space_name", "instance_name", "created_at"]
         read_only_fields = ["created_at"]
+
+
+class SpaceDeleteSerializer(serializers.Serializer[Any]):
+    confirm_name = serializers.CharField(
+        max_length=200, help_text="The space's name, exactly: deleting in Octopus is final."
+    )
+
+
+class StandardEnvironmentsSerializer(serializers.Serializer[Any]):
+    names = serializers.ListField(
+        child=serializers.CharField(max_length=50),
+        max_length=100,
+        help_text="Environments stamped into new spaces, in order",
+    )
+
+    def validate_names(self, names: list[str]) -> list[str]:
+        unique: list[str] = []
+        for name in (n.strip() for n in names):
+            if name and name.lower() not in {u.lower() for u in unique}:
+                unique.append(name)
+        return unique
+
+
+MAX_BULK = 200
+
+
+class EnlistManySerializer(serializers.Serializer[Any]):
+    instances = EnlistSerializer(many=True, allow_empty=False)
+
+    def validate_instances(self, rows: list[Any]) -> list[Any]:
+        if len(rows) > MAX_BULK:
+            raise serializers.ValidationError(f"At most {MAX_BULK} instances at a time.")
+        return rows
+
+
+class EnlistOutcomeSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField()
+    enlisted = serializers.BooleanField()
+    instance = InstanceSerializer(required=False)
+    code = serializers.CharField(required=False)
+    message = serializers.CharField(required=False)
+
+
+class OctopusChoiceSerializer(serializers.Serializer[Any]):
+    id = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
+
+
+class OctopusPeopleSerializer(serializers.Serializer[Any]):
+    users = OctopusChoiceSerializer(many=True)
+    teams = OctopusChoiceSerializer(many=True, help_text="System teams (not of one space)")

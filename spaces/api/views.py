@@ -3,38 +3,23 @@ what you cannot see is 404; what you see but may not change is 403."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from identity.access import can_manage_instance, is_admin
 from odcm.api.permissions import IsAuthenticatedUser
 from spaces import services
 from spaces.api import serializers as s
-from spaces.models import Favourite, Instance, Space
-from spaces.services import RegistryError
-
-# Octopus could not be reached or failed: the gateway's fault, not the request's.
-UPSTREAM = {"unreachable", "timeout", "tls_error", "octopus_error"}
-
-
-class UpstreamFailed(APIException):
-    status_code = status.HTTP_502_BAD_GATEWAY
-    default_detail = "Octopus could not be reached."
-    default_code = "upstream"
-
-
-def _error(exc: RegistryError, *, upstream_is_gateway: bool = True) -> APIException:
-    if upstream_is_gateway and exc.code in UPSTREAM:
-        return UpstreamFailed({"code": exc.code, "detail": exc.message})
-    return ValidationError({"code": exc.code, "detail": exc.message})
+from spaces.api.filters import FavouriteFilter, InstanceFilter, SpaceFilter
+from spaces.models import Favourite, Instance, Space, StandardEnvironment
 
 
 class InstanceViewSet(
@@ -50,6 +35,7 @@ class InstanceViewSet(
 
     permission_classes = [IsAuthenticatedUser]
     serializer_class = s.InstanceSerializer
+    filterset_class = InstanceFilter
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Instance]:
@@ -70,20 +56,17 @@ class InstanceViewSet(
         body = s.EnlistSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        try:
-            instance = services.enlist_instance(
-                name=data["name"],
-                base_url=data["url"],
-                api_key=data["api_key"],
-                region=data["region"],
-                description=data["description"],
-                tags=data.get("tags", []),
-                space_ids=data.get("spaces"),
-                actor=request.user,
-                request=request,
-            )
-        except RegistryError as exc:
-            raise _error(exc, upstream_is_gateway=False) from None
+        instance = services.enlist_instance(
+            name=data["name"],
+            base_url=data["url"],
+            api_key=data["api_key"],
+            region=data["region"],
+            description=data["description"],
+            tags=data.get("tags", []),
+            space_ids=data.get("spaces"),
+            actor=request.user,
+            request=request,
+        )
         return Response(s.InstanceSerializer(instance).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.InstanceUpdateSerializer, responses=s.InstanceSerializer)
@@ -93,13 +76,10 @@ class InstanceViewSet(
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
         api_key = data.pop("api_key", None)
-        try:
-            if api_key is not None:
-                services.rotate_api_key(instance, api_key, actor=request.user, request=request)
-            if data:
-                services.update_instance(instance, actor=request.user, request=request, **data)
-        except RegistryError as exc:
-            raise _error(exc, upstream_is_gateway=False) from None
+        if api_key is not None:
+            services.rotate_api_key(instance, api_key, actor=request.user, request=request)
+        if data:
+            services.update_instance(instance, actor=request.user, request=request, **data)
         return Response(s.InstanceSerializer(self.get_queryset().get(pk=instance.pk)).data)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -112,16 +92,65 @@ class InstanceViewSet(
         services.unenlist_instance(instance, actor=request.user, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(request=s.EnlistManySerializer, responses=s.EnlistOutcomeSerializer(many=True))
+    @action(detail=False, methods=["post"], url_path="bulk", filter_backends=[])
+    def enlist_many(self, request: Request) -> Response:
+        """Administrators: enlist several instances (the rows of a file) in one call. Each is
+        enlisted on its own, as a single enlist would be; the answer says, row by row, which
+        were enlisted and why the others were not."""
+        if not is_admin(request.user):
+            raise PermissionDenied("Only administrators enlist instances.")
+        body = s.EnlistManySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        outcomes = []
+        for row in body.validated_data["instances"]:
+            try:
+                instance = services.enlist_instance(
+                    name=row["name"],
+                    base_url=row["url"],
+                    api_key=row["api_key"],
+                    region=row["region"],
+                    description=row["description"],
+                    tags=row.get("tags", []),
+                    space_ids=row.get("spaces"),
+                    actor=request.user,
+                    request=request,
+                )
+            except services.RegistryError as exc:  # one bad row must not stop the others
+                outcomes.append(
+                    {"name": row["name"], "enlisted": False, "code": exc.code, "message": str(exc)}
+                )
+            else:
+                data = s.InstanceSerializer(instance).data
+                outcomes.append({"name": row["name"], "enlisted": True, "instance": data})
+        return Response(outcomes)
+
+    @extend_schema(responses=s.OctopusPeopleSerializer)
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="octopus-people",
+        filter_backends=[],
+        pagination_class=None,
+    )
+    def octopus_people(self, request: Request, pk: str | None = None) -> Response:
+        """The instance's Octopus users and system teams: the ids a new space's managers
+        (``manager_user_ids``, ``manager_team_ids``) are chosen from. Its managers."""
+        users, teams = services.octopus_people(self._managed())
+        return Response(
+            {
+                "users": [{"id": i, "label": label} for i, label in users],
+                "teams": [{"id": i, "label": label} for i, label in teams],
+            }
+        )
+
     @extend_schema(request=None, responses={200: dict})
     @action(detail=True, methods=["post"])
     def refresh(self, request: Request, pk: str | None = None) -> Response:
         """Re-read the instance's spaces: new ones appear, renamed ones change, deleted ones
         are marked gone."""
         instance = self._managed()
-        try:
-            result = services.refresh_instance(instance, actor=request.user, request=request)
-        except RegistryError as exc:
-            raise _error(exc) from None
+        result = services.refresh_instance(instance, actor=request.user, request=request)
         return Response(result.as_dict())
 
 
@@ -135,36 +164,12 @@ class SpaceViewSet(
 
     permission_classes = [IsAuthenticatedUser]
     serializer_class = s.SpaceSerializer
+    filterset_class = SpaceFilter
     http_method_names = ["get", "post", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Space]:
         spaces = Space.objects.visible_to(self.request.user).select_related("instance")
-        params = self.request.query_params
-        if self.action == "list":
-            if params.get("instance"):
-                try:
-                    spaces = spaces.filter(instance_id=uuid.UUID(params["instance"]))
-                except ValueError:
-                    raise ValidationError({"instance": "Not a valid instance id."}) from None
-            if params.get("state"):
-                spaces = spaces.filter(state=params["state"])
-            if params.get("tag"):
-                spaces = spaces.filter(instance__tags__name=params["tag"])
-            if params.get("search"):
-                ids = Space.objects.filter(services.search_filter(params["search"])).values("pk")
-                spaces = spaces.filter(pk__in=ids)
         return spaces.order_by("name", "instance__name", "pk")
-
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("instance", str, description="Instance id"),
-            OpenApiParameter("search", str, description="Space, instance, region or tag"),
-            OpenApiParameter("tag", str, description="Instance tag"),
-            OpenApiParameter("state", str, enum=list(Space.State.values)),
-        ]
-    )
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().list(request, *args, **kwargs)
 
     @extend_schema(request=s.SpaceCreateSerializer, responses={201: s.SpaceSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -176,20 +181,17 @@ class SpaceViewSet(
             raise ValidationError({"instance": "No such instance."})
         if not can_manage_instance(request.user, instance):
             raise PermissionDenied("You do not manage this instance.")
-        try:
-            created = services.create_space(
-                instance,
-                name=data["name"],
-                description=data["description"],
-                manager_user_ids=data.get("manager_user_ids", []),
-                manager_team_ids=data.get("manager_team_ids", []),
-                groups=data.get("manager_groups", []),
-                stamp_environments=data["stamp_environments"],
-                actor=request.user,
-                request=request,
-            )
-        except RegistryError as exc:
-            raise _error(exc) from None
+        created = services.create_space(
+            instance,
+            name=data["name"],
+            description=data["description"],
+            manager_user_ids=data.get("manager_user_ids", []),
+            manager_team_ids=data.get("manager_team_ids", []),
+            groups=data.get("manager_groups", []),
+            stamp_environments=data["stamp_environments"],
+            actor=request.user,
+            request=request,
+        )
         out = dict(s.SpaceSerializer(created.space).data)
         out["warnings"] = created.warnings
         return Response(out, status=status.HTTP_201_CREATED)
@@ -198,10 +200,7 @@ class SpaceViewSet(
         space = self.get_object()
         if not can_manage_instance(request.user, space.instance):
             raise PermissionDenied("You do not manage this space's instance.")
-        try:
-            services.set_enlisted(space, enlisted, actor=request.user, request=request)
-        except RegistryError as exc:
-            raise _error(exc) from None
+        services.set_enlisted(space, enlisted, actor=request.user, request=request)
         return Response(s.SpaceSerializer(space).data)
 
     @extend_schema(request=None, responses=s.SpaceSerializer)
@@ -209,6 +208,24 @@ class SpaceViewSet(
     def enlist(self, request: Request, pk: str | None = None) -> Response:
         """Enlist this space in ODCM (Octopus is not touched)."""
         return self._set(request, True)
+
+    @extend_schema(request=s.SpaceDeleteSerializer, responses={204: None})
+    @action(detail=True, methods=["post"], url_path="delete")
+    def delete_in_octopus(self, request: Request, pk: str | None = None) -> Response:
+        """Administrators: delete the space in Octopus (its task queue is stopped first; the
+        default and the last space are refused). The row stays in ODCM, marked gone."""
+        space = self.get_object()
+        if not is_admin(request.user):
+            raise PermissionDenied("Only administrators delete spaces in Octopus.")
+        body = s.SpaceDeleteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.delete_space(
+            space,
+            confirm_name=body.validated_data["confirm_name"],
+            actor=request.user,
+            request=request,
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses=s.SpaceSerializer)
     @action(detail=True, methods=["post"])
@@ -228,6 +245,7 @@ class FavouriteViewSet(
 
     permission_classes = [IsAuthenticatedUser]
     serializer_class = s.FavouriteSerializer
+    filterset_class = FavouriteFilter
     lookup_field = "space"
     lookup_value_converter = "uuid"
 
@@ -260,3 +278,29 @@ class FavouriteViewSet(
         row = self.get_object()
         services.set_favourite(request.user, row.space, False)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    get=extend_schema(responses=s.StandardEnvironmentsSerializer),
+    put=extend_schema(
+        request=s.StandardEnvironmentsSerializer, responses=s.StandardEnvironmentsSerializer
+    ),
+)
+class StandardEnvironmentsView(APIView):
+    """The environments ODCM stamps into spaces it creates. Administrators change them."""
+
+    permission_classes = [IsAuthenticatedUser]
+
+    def get(self, request: Request) -> Response:
+        names = list(StandardEnvironment.objects.values_list("name", flat=True))
+        return Response({"names": names})
+
+    def put(self, request: Request) -> Response:
+        if not is_admin(request.user):
+            raise PermissionDenied("Only administrators change the standard environments.")
+        body = s.StandardEnvironmentsSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.set_standard_environments(
+            body.validated_data["names"], actor=request.user, request=request
+        )
+        return self.get(request)

@@ -6,60 +6,50 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from octopus import (
-    AuthenticationFailed,
-    NotAnOctopusServer,
-    NotFound,
-    OctopusClient,
-    OctopusError,
-    PermissionDenied,
-    ServerTimeout,
-    ServerUnavailable,
-    TLSError,
-    UnexpectedResponse,
-    URLNotAllowed,
-    ValidationFailed,
-)
+from octopus import UPSTREAM_KINDS, ErrorKind, OctopusClient, OctopusError
 from odcm.crypto import CryptoError
+from odcm.errors import ServiceError
 
 if TYPE_CHECKING:
     from spaces.models import Instance
 
 
-class RegistryError(Exception):
+class RegistryError(ServiceError):
     """A registry operation that could not be done. ``code`` is stable (API clients branch
     on it); the message says what happened and what to do, and never carries a secret."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
+    def __init__(self, code: str, message: str, *, kind: ErrorKind | None = None) -> None:
+        super().__init__(message, code=code, kind=kind)
 
 
-# (error class, code, lead sentence) — the first matching row wins, so subclasses go first.
-_OCTOPUS_ERRORS: list[tuple[type[OctopusError], str, str]] = [
-    (URLNotAllowed, "url_not_allowed", "ODCM may not connect to this address."),
-    (ServerTimeout, "timeout", "The server did not answer in time."),
-    (TLSError, "tls_error", "The secure (TLS) connection to the server failed."),
-    (ServerUnavailable, "unreachable", "The server could not be reached."),
-    (NotAnOctopusServer, "not_octopus", "This is not an Octopus Deploy server."),
-    (AuthenticationFailed, "wrong_api_key", "Octopus refused the API key."),
-    (PermissionDenied, "insufficient_permission", "The API key lacks a permission ODCM needs."),
-    (UnexpectedResponse, "not_octopus", "The server did not answer like Octopus Deploy."),
-    (ValidationFailed, "octopus_rejected", "Octopus refused the request."),
-    (NotFound, "octopus_not_found", "Octopus does not have it (any more)."),
-]
+# The registry's code and lead sentence for each kind of Octopus error.
+_OCTOPUS_ERRORS: dict[ErrorKind, tuple[str, str]] = {
+    ErrorKind.REFUSED_URL: ("url_not_allowed", "ODCM may not connect to this address."),
+    ErrorKind.TIMEOUT: ("timeout", "The server did not answer in time."),
+    ErrorKind.TLS: ("tls_error", "The secure (TLS) connection to the server failed."),
+    ErrorKind.UNREACHABLE: ("unreachable", "The server could not be reached."),
+    ErrorKind.NOT_OCTOPUS: (
+        "not_octopus",
+        "This is not an Octopus Deploy server, or it did not answer like one.",
+    ),
+    ErrorKind.AUTH: ("wrong_api_key", "Octopus refused the API key."),
+    ErrorKind.PERMISSION: ("insufficient_permission", "The API key lacks a permission ODCM needs."),
+    ErrorKind.VALIDATION: ("octopus_rejected", "Octopus refused the request."),
+    ErrorKind.CONFLICT: ("octopus_rejected", "Octopus refused the request."),
+    ErrorKind.NOT_FOUND: ("octopus_not_found", "Octopus does not have it (any more)."),
+}
 
 
-def from_octopus(exc: OctopusError) -> RegistryError:
-    """Translate a client error into a registry error with a specific code and message."""
-    for cls, code, lead in _OCTOPUS_ERRORS:
-        if isinstance(exc, cls):
-            return RegistryError(code, f"{lead} {exc.message}")
-    return RegistryError("octopus_error", f"Octopus refused the request: {exc.message}")
+def from_octopus(exc: OctopusError, *, about_input: bool = False) -> RegistryError:
+    """Translate a client error into a registry error with a specific code and message.
+
+    ``about_input``: the server and key were given in this request (enlisting, a new key),
+    so whatever the server did is a reason to refuse that input, not a gateway failure.
+    """
+    code, lead = _OCTOPUS_ERRORS.get(exc.kind, ("octopus_error", "Octopus refused the request:"))
+    # Octopus refusing ODCM's key or a permission is not the caller's own access failing.
+    kind = exc.kind if exc.kind in UPSTREAM_KINDS and not about_input else ErrorKind.VALIDATION
+    return RegistryError(code, f"{lead} {exc.message}", kind=kind)
 
 
 @contextmanager

@@ -53,7 +53,7 @@ def open_client(base_url: str, api_key: str | Secret) -> OctopusClient:
     try:
         return client_for_url(base_url, api_key, retry=PROBE_RETRY)
     except OctopusError as exc:  # the static URL policy check
-        raise from_octopus(exc) from None
+        raise from_octopus(exc, about_input=True) from None
 
 
 def system_permissions(client: OctopusClient, user_id: str) -> set[str] | None:
@@ -106,7 +106,7 @@ def probe(base_url: str, api_key: str | Secret, *, with_spaces: bool = True) -> 
             check_permissions(client, str(me["Id"]))
             spaces = list(client.paginate("/api/spaces", page_size=200)) if with_spaces else []
         except OctopusError as exc:
-            raise from_octopus(exc) from None
+            raise from_octopus(exc, about_input=True) from None
     return Probe(
         base_url=base_url,
         version=root.version.text,

@@ -1,0 +1,114 @@
+"""A small world for the API and input-boundary tests: one instance whose Octopus address the
+URL policy refuses (so any call to Octopus fails at once, with no network), two spaces, people
+with each role, and one of every kind of object a route can address."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from audit.services import record
+from fleetconfig.services import make_plan
+from identity import services as identity
+from identity.models import Role, User
+from identity.services.tokens import create_token
+from monitoring.models import InstanceMonitor, MaintenanceWindow
+from odcm.crypto import seal
+from sharing.models import SharedItem, Subscription, Trust
+from sharing.services import items, trusts
+from spaces.models import Favourite, Instance, Space, Tag
+from tests.conftest import make_user
+
+# 10.0.0.0/8 is outside the test settings' allowed private networks: the client refuses it
+# before connecting, so an action that reaches Octopus fails fast and the same way each time.
+REFUSED_URL = "http://10.255.255.1/octopus"
+
+VARIABLES = {
+    "variables": [
+        {"key": "a", "name": "Api.Url", "value": "https://a.example", "scope": {}},
+        {"key": "b", "name": "Region", "value": "emea", "scope": {"roles": ["web"]}},
+    ]
+}
+TEMPLATE = {
+    "Name": "Say hello",
+    "ActionType": "Octopus.Script",
+    "Packages": [],
+    "Parameters": [{"Name": "Greeting", "Label": "Greeting", "DefaultValue": "hi"}],
+    "Properties": {"Octopus.Action.Script.ScriptBody": "echo hi"},
+}
+
+
+@dataclass
+class World:
+    users: dict[str, User]
+    instance: Instance
+    space: Space
+    other: Space
+    item: SharedItem
+    template: SharedItem
+    subscription: Subscription
+    trust: Trust
+    window: MaintenanceWindow
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def build_world() -> World:
+    users = {
+        "admin": make_user("ada", admin=True),
+        "manager": make_user("owen"),
+        "viewer": make_user("mia"),
+        "outsider": make_user("oscar"),
+    }
+    instance = Instance(name="Edge", slug="edge", base_url=REFUSED_URL, region="emea")
+    seal(instance, "api_key", "API-EDGEEDGEEDGEEDGEEDGEEDGE00")
+    instance.save()
+    instance.tags.add(Tag.objects.create(name="prod"))
+    space = Space.objects.create(instance=instance, octopus_id="Spaces-1", name="Apps", slug="apps")
+    other = Space.objects.create(instance=instance, octopus_id="Spaces-2", name="Ops", slug="ops")
+    managers = identity.create_group(name="Managers", members=[users["manager"]])
+    viewers = identity.create_group(name="Viewers", members=[users["viewer"]])
+    identity.grant(managers, Role.MANAGER, space=space)
+    identity.grant(managers, Role.MANAGER, space=other)
+    identity.grant(viewers, Role.VIEWER, space=space)
+    item = items.create_item(
+        space, SharedItem.Kind.VARIABLE_SET, "Shared", policy="subscriber_chooses"
+    )
+    items.save_revision(item, VARIABLES)
+    changed = {"variables": [*VARIABLES["variables"][:1], {"key": "c", "name": "New"}]}
+    items.save_revision(item, changed)
+    template = items.create_item(space, SharedItem.Kind.STEP_TEMPLATE, "Hello")
+    items.save_revision(template, TEMPLATE)
+    trust = trusts.propose(space, other)
+    trusts.accept(trust)
+    subscription = Subscription.objects.create(item=item, space=other, mode="on_demand")
+    now = timezone.now()
+    InstanceMonitor.objects.get_or_create(instance=instance)
+    window = MaintenanceWindow.objects.create(
+        instance=instance, starts_at=now + timedelta(days=1), ends_at=now + timedelta(days=2)
+    )
+    for persona in ("admin", "manager"):
+        Favourite.objects.create(user=users[persona], space=space)
+        create_token(users[persona], name="edge")
+    record("edge.test", message="a row for the audit routes")
+    make_plan("version: 1\n", actor=users["admin"])  # a plan, valid or not, to address
+    return World(users, instance, space, other, item, template, subscription, trust, window)
+
+
+@pytest.fixture
+def world(db: None) -> World:
+    return build_world()
+
+
+@pytest.fixture
+def as_user(world: World) -> Any:
+    def _client(persona: str) -> Client:
+        client = Client(raise_request_exception=False)
+        client.force_login(world.users[persona])
+        return client
+
+    return _client
