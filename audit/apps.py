@@ -7,6 +7,9 @@ class AuditConfig(AppConfig):
 
     def ready(self) -> None:
         from audit.retention import prune
+        from audit.services import record
+        from odcm.adminsite import register_recorder
         from odcm.retention import register_pruner
 
         register_pruner("audit", prune)
+        register_recorder(record)

@@ -14,6 +14,7 @@ rows read-only.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin
@@ -24,6 +25,16 @@ from django.urls import reverse
 from django.utils.http import urlencode
 
 from odcm.redirects import safe_next
+
+# What writes an admin change to the audit log: audit registers its ``record`` at start-up
+# (``register_recorder`` in AuditConfig.ready), so odcm never imports the apps above it.
+Recorder = Callable[..., Any]
+_recorder: Recorder | None = None
+
+
+def register_recorder(function: Recorder) -> None:
+    global _recorder
+    _recorder = function
 
 
 def _plain(value: Any) -> Any:
@@ -47,11 +58,11 @@ class AuditedAdmin(admin.ModelAdmin[Any]):
         super().save_model(request, obj, form, change)
 
     def _record(self, request: HttpRequest, verb: str, obj: Model, message: Any = "") -> None:
-        from audit.services import record
-
+        if _recorder is None:  # pragma: no cover - the audit app is always installed
+            raise RuntimeError("No audit recorder registered (is the audit app installed?)")
         changes = getattr(request, "_odcm_admin_changes", None) or {}
         text = message if isinstance(message, str) else json.dumps(message)
-        record(
+        _recorder(
             f"admin.{verb}",
             request=request,
             obj=obj,
