@@ -14,6 +14,7 @@ class MonitoringConfig(AppConfig):
         register_collector(collect)
         signals.instance_enlisted.connect(_instance_enlisted, dispatch_uid="monitoring-instance")
         signals.space_enlisted.connect(_space_enlisted, dispatch_uid="monitoring-space")
+        signals.instance_page.connect(_instance_page, dispatch_uid="monitoring-instance-page")
 
 
 def _instance_enlisted(sender: Any, instance_id: Any, **kwargs: Any) -> None:
@@ -27,3 +28,9 @@ def _space_enlisted(sender: Any, space_id: Any, **kwargs: Any) -> None:
     from monitoring.services import on_space_enlisted
 
     on_space_enlisted(space_id)
+
+
+def _instance_page(sender: Any, **kwargs: Any) -> Any:
+    from monitoring.pages import instance_panels
+
+    return instance_panels(sender, **kwargs)

@@ -19,10 +19,11 @@ from audit.services import record
 from identity import access
 from monitoring import render as render_html
 from monitoring.charts import stacked_bars
-from monitoring.forms import AlertSettingsForm, MaintenanceWindowForm, PinForm
-from monitoring.models import InstanceMonitor, MaintenanceWindow, StatusFlip, VersionChange
-from monitoring.services import alerts, dashboard
+from monitoring.forms import AlertSettingsForm, ChannelForm, MaintenanceWindowForm, PinForm
+from monitoring.models import AlertChannel, InstanceMonitor, MaintenanceWindow
+from monitoring.services import alerts, audience, channels, checklist, dashboard
 from monitoring.services.status import set_pin
+from odcm.decorators import admin_required
 from odcm.htmx import HtmxHttpRequest
 from spaces.models import Instance
 
@@ -106,7 +107,12 @@ def dashboard_view(request: HtmxHttpRequest) -> HttpResponse:
     context["chart"] = more["chart"]
     context["timelines_html"] = mark_safe(more["timelines_html"])  # noqa: S308 - format_html
     if request.htmx:
+        # The date boxes sit outside the swapped part: send them along with the dates used.
+        context["oob"] = True
         return render(request, "monitoring/_dashboard_all.html", context)
+    if access.is_admin(user):
+        steps = checklist.first_run_checklist()
+        context["checklist"] = steps if not all(step.done for step in steps) else []
     return render(request, "odcm/home.html", context)
 
 
@@ -137,68 +143,97 @@ def _visible_instance(request: HttpRequest, slug: str) -> Instance:
 @login_required
 @require_http_methods(["GET", "POST"])
 def instance_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """The instance page lives with the registry; this URL redirects there and takes the
+    monitoring forms on it (pin, maintenance windows, test alert)."""
     instance = _visible_instance(request, slug)
+    page = redirect("spaces:instance", pk=instance.pk)
+    if request.method == "GET":
+        return page
+    if not access.can_manage_instance(request.user, instance):
+        raise Http404("No such instance.")
+    action = request.POST.get("action")
+    if action == "pin":
+        _save_pin(request, instance)
+    elif action == "window":
+        _save_window(request, instance)
+    elif action == "end-window":
+        _end_window(request, instance)
+    elif action == "test-alert":
+        _test_alert(request, instance)
+    else:
+        messages.error(request, "Unknown action.")
+    return page
+
+
+def _form_errors(form: Any) -> str:
+    return " ".join(
+        f"{form.fields[name].label + ': ' if name in form.fields else ''}{error}"
+        for name, errors in form.errors.items()
+        for error in errors
+    )
+
+
+def _save_pin(request: HttpRequest, instance: Instance) -> None:
     monitor = InstanceMonitor.objects.get_or_create(instance=instance)[0]
-    can_manage = access.can_manage_instance(request.user, instance)
-    pin_form = PinForm(initial={"pinned_version": monitor.pinned_version})
-    window_form = MaintenanceWindowForm()
-    if request.method == "POST":
-        if not can_manage:
-            raise Http404("No such instance.")
-        action = request.POST.get("action")
-        if action == "pin":
-            pin_form = PinForm(request.POST)
-            if pin_form.is_valid():
-                new = pin_form.cleaned_data["pinned_version"]
-                set_pin(instance, new)
-                dashboard.bump()
-                record(
-                    "monitoring.pin",
-                    request=request,
-                    obj=instance,
-                    before={"pinned_version": monitor.pinned_version},
-                    after={"pinned_version": new},
-                )
-                messages.success(request, "Version pin saved.")
-                return redirect("monitoring:instance", slug=slug)
-        elif action == "window":
-            window_form = MaintenanceWindowForm(request.POST)
-            if window_form.is_valid():
-                window = window_form.save(commit=False)
-                window.instance, window.created_by = instance, request.user
-                window.save()
-                dashboard.bump()
-                record(
-                    "monitoring.window.create",
-                    request=request,
-                    obj=instance,
-                    after={"starts_at": str(window.starts_at), "ends_at": str(window.ends_at)},
-                )
-                messages.success(request, "Maintenance window scheduled.")
-                return redirect("monitoring:instance", slug=slug)
-        elif action == "end-window":
-            window = get_object_or_404(
-                MaintenanceWindow, pk=request.POST.get("window"), instance=instance
-            )
-            now = timezone.now()
-            if window.ends_at > now:
-                window.ends_at = max(now, window.starts_at + timedelta(seconds=1))
-                window.save(update_fields=["ends_at"])
-                dashboard.bump()
-                record("monitoring.window.end", request=request, obj=instance)
-            return redirect("monitoring:instance", slug=slug)
-    context = {
-        "instance": instance,
-        "monitor": monitor,
-        "can_manage": can_manage,
-        "flips": StatusFlip.objects.filter(instance=instance)[:50],
-        "version_changes": VersionChange.objects.filter(instance=instance)[:20],
-        "windows": MaintenanceWindow.objects.filter(instance=instance)[:20],
-        "pin_form": pin_form,
-        "window_form": window_form,
-        "now": timezone.now(),
-    }
-    return render(request, "monitoring/instance.html", context)
+    form = PinForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Version pin not saved. {_form_errors(form)}")
+        return
+    new = form.cleaned_data["pinned_version"]
+    set_pin(instance, new)
+    dashboard.bump()
+    record(
+        "monitoring.pin",
+        request=request,
+        obj=instance,
+        before={"pinned_version": monitor.pinned_version},
+        after={"pinned_version": new},
+    )
+    messages.success(request, "Version pin saved.")
+
+
+def _save_window(request: HttpRequest, instance: Instance) -> None:
+    form = MaintenanceWindowForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Maintenance window not scheduled. {_form_errors(form)}")
+        return
+    window = form.save(commit=False)
+    window.instance, window.created_by = instance, request.user
+    window.save()
+    dashboard.bump()
+    record(
+        "monitoring.window.create",
+        request=request,
+        obj=instance,
+        after={"starts_at": str(window.starts_at), "ends_at": str(window.ends_at)},
+    )
+    messages.success(request, "Maintenance window scheduled.")
+
+
+def _end_window(request: HttpRequest, instance: Instance) -> None:
+    window = get_object_or_404(MaintenanceWindow, pk=request.POST.get("window"), instance=instance)
+    now = timezone.now()
+    if window.ends_at > now:
+        window.ends_at = max(now, window.starts_at + timedelta(seconds=1))
+        window.save(update_fields=["ends_at"])
+        dashboard.bump()
+        record("monitoring.window.end", request=request, obj=instance)
+
+
+def _test_alert(request: HttpRequest, instance: Instance) -> None:
+    told = [user.get_username() for user in audience.recipients(instance, "test")]
+    told += [f"channel {c.name}" for c in channels.listening(instance)]
+    if not told:
+        messages.warning(
+            request,
+            f"Nobody would be told about {instance.name}: no owner, administrator or "
+            "subscriber with an email address wants its alerts, and no channel takes them. "
+            "No test alert was sent.",
+        )
+        return
+    alerts.send_test_alert(instance, request.user, request=request)  # type: ignore[arg-type]
+    names = ", ".join(told)
+    messages.success(request, f"Test alert queued for {names}. Its delivery shows under Alerts.")
 
 
 @login_required
@@ -206,10 +241,67 @@ def instance_view(request: HttpRequest, slug: str) -> HttpResponse:
 def alert_settings_view(request: HttpRequest) -> HttpResponse:
     current = alerts.settings_for(request.user)  # type: ignore[arg-type]
     visible = alerts.subscribable_instances(request.user)  # type: ignore[arg-type]
-    form = AlertSettingsForm(request.POST or None, instance=current, instances=visible)
+    form = AlertSettingsForm(
+        request.POST or None,
+        instance=current,
+        instances=visible,
+        admin=access.is_admin(request.user),
+    )
     if request.method == "POST" and form.is_valid():
         form.save()
-        record("monitoring.alert_settings", request=request, obj=current)
+        record(
+            "monitoring.alert_settings",
+            request=request,
+            obj=current,
+            after={
+                name: form.cleaned_data[name]
+                for name in form.fields
+                if name != "instances" and name in form.cleaned_data
+            },
+        )
         messages.success(request, "Alert settings saved.")
         return redirect("monitoring:alert-settings")
     return render(request, "monitoring/alert_settings.html", {"form": form})
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def channels_view(request: HttpRequest) -> HttpResponse:
+    """Alert channels besides email (administrators): add, pause, remove, see deliveries."""
+    form = ChannelForm(request.POST or None)
+    if request.method == "POST" and request.POST.get("action") in ("enable", "disable", "delete"):
+        channel = get_object_or_404(AlertChannel, pk=request.POST.get("channel"))
+        action = request.POST["action"]
+        if action == "delete":
+            channels.delete_channel(channel, actor=request.user, request=request)
+            messages.success(request, f"Removed {channel.name}.")
+        else:
+            channels.set_enabled(channel, action == "enable", actor=request.user, request=request)
+            messages.success(request, f"{channel.name} {action}d.")
+        return redirect("monitoring:channels")
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            channel, generated = channels.create_channel(
+                name=data["name"],
+                kind=data["kind"],
+                url=data["url"],
+                secret=data["secret"],
+                events=form.events(),
+                instances=list(data["instances"]),
+                actor=request.user,
+                request=request,
+            )
+        except channels.ChannelError as exc:
+            form.add_error(exc.field, exc.message)
+        else:
+            messages.success(request, f"Added {channel.name}. Send a test alert from an instance.")
+            if generated:
+                messages.warning(
+                    request,
+                    f"Signing secret for {channel.name} (shown once): {generated}",
+                )
+            return redirect("monitoring:channels")
+    return render(
+        request, "monitoring/channels.html", {"form": form, "channels": channels.recent()}
+    )

@@ -30,3 +30,13 @@ class RedactSecretsFilter(logging.Filter):
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
+
+
+class QuietForbiddenFilter(logging.Filter):
+    """A 403 is an expected answer, not a fault: log its one line without the traceback of the
+    PermissionDenied that produced it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "status_code", None) == 403:
+            record.exc_info, record.exc_text = None, None
+        return True

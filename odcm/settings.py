@@ -417,7 +417,10 @@ CELERY_BEAT_SCHEDULE["monitoring-alerts"] = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "odcm.logging.RedactSecretsFilter"}},
+    "filters": {
+        "redact": {"()": "odcm.logging.RedactSecretsFilter"},
+        "quiet_403": {"()": "odcm.logging.QuietForbiddenFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
@@ -427,6 +430,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("ODCM_LOG_LEVEL") or "INFO"},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        "django.request": {"filters": ["quiet_403"]},
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
     },

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required, user_passes_test
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
@@ -13,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from odcm.decorators import admin_required
 from odcm.health import run_checks, worker_heartbeat_age
 from odcm.htmx import HtmxHttpRequest
 
@@ -25,7 +26,7 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
     return dashboard_view(request)
 
 
-@user_passes_test(lambda u: u.is_active and u.is_superuser)
+@admin_required
 def administration(request: HttpRequest) -> HttpResponse:
     return render(request, "odcm/administration.html")
 

@@ -24,6 +24,7 @@ from monitoring.models import (
     SweepRun,
     VersionChange,
 )
+from monitoring.services.alerts import dispatch_on_commit
 from monitoring.services.checks import CheckResult, check_instances
 from spaces.models import Instance
 
@@ -221,13 +222,16 @@ def _flip(instance: Instance, monitor: InstanceMonitor, decision: Decision, now:
             last_error=error,
         )
         kind = _alert_kind(old, decision.status, monitor)
+        down_since = monitor.down_since
         monitor_fields: dict[str, object] = {}
         if kind in (Alert.Kind.OFFLINE, Alert.Kind.UNHEALTHY):
             monitor_fields["down_alerted"] = True
+            if not monitor.down_alerted:  # unhealthy then offline is one outage
+                monitor_fields["down_since"] = now
             hours = settings.ODCM_ALERT_REMINDER_HOURS
             monitor_fields["next_reminder_at"] = now + timedelta(hours=hours) if hours else None
         elif kind == Alert.Kind.RECOVERED:
-            monitor_fields.update(down_alerted=False, next_reminder_at=None)
+            monitor_fields.update(down_alerted=False, down_since=None, next_reminder_at=None)
         if monitor_fields:
             InstanceMonitor.objects.filter(pk=instance.pk).update(**monitor_fields)
             for key, value in monitor_fields.items():
@@ -241,8 +245,9 @@ def _flip(instance: Instance, monitor: InstanceMonitor, decision: Decision, now:
                 since=now,
                 last_error=error or (monitor.health_description if kind == "unhealthy" else ""),
                 detail=decision.reason,
+                down_since=down_since if kind == Alert.Kind.RECOVERED else None,
             )
-            _dispatch_on_commit()
+            dispatch_on_commit()
     instance.status, instance.status_since = decision.status, now
     log.info("instance %s: %s -> %s (%s)", instance.slug, old, decision.status, decision.reason)
     return True
@@ -277,7 +282,7 @@ def _version_changed(
                 since=now,
                 detail=f"version changed from {old} to {version}; pinned to {pin}",
             )
-            _dispatch_on_commit()
+            dispatch_on_commit()
 
 
 def _reminders(now: datetime) -> None:
@@ -305,13 +310,7 @@ def _reminders(now: datetime) -> None:
                 last_error=monitor.last_error,
                 detail=f"still {instance.status}",
             )
-            _dispatch_on_commit()
-
-
-def _dispatch_on_commit() -> None:
-    from monitoring import tasks
-
-    transaction.on_commit(lambda: tasks.dispatch_alerts.delay(), robust=True)
+            dispatch_on_commit()
 
 
 def set_pin(instance: Instance, version: str) -> None:
