@@ -4,13 +4,17 @@ people an administrator invited (an account with their email, the default)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.apps import apps
 from django.conf import settings
 from django.http import HttpRequest
+
+from odcm.mail import header_text
 
 
 def account_key(credentials: dict[str, Any]) -> str:
@@ -30,6 +34,19 @@ def account_key(credentials: dict[str, Any]) -> str:
     return f"user:{pk}" if pk is not None else f"login:{typed.lower()}"
 
 
+@dataclass(frozen=True)
+class Site:
+    """What account emails call the site: ODCM at its configured URL, never the host name a
+    request happened to use (``127.0.0.1:8300``)."""
+
+    name: str
+    domain: str
+
+
+def odcm_site() -> Site:
+    return Site(name="ODCM", domain=settings.ODCM_SITE_URL.rstrip("/"))
+
+
 class AccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         return False
@@ -45,6 +62,17 @@ class AccountAdapter(DefaultAccountAdapter):
         from odcm.clientip import client_ip
 
         return client_ip(request) or super().get_client_ip(request)
+
+    def format_email_subject(self, subject: str) -> str:
+        return header_text(f"[{odcm_site().name}] {subject}")
+
+    def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
+        super().send_mail(template_prefix, email, {**context, "current_site": odcm_site()})
+
+    def get_reset_password_from_key_url(self, key: str) -> str:
+        # The link points at ODCM's public address, whatever host the request came in on.
+        path = urlsplit(super().get_reset_password_from_key_url(key)).path
+        return odcm_site().domain + path
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):

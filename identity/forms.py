@@ -61,9 +61,10 @@ class GrantForm(StyledForm):
         choices: list[tuple[str, str]] = []
         for inst in instance_model().objects.order_by("name"):
             choices.append((f"i:{inst.pk}", f"Every space of {inst.name}"))
-        for space in (
-            space_model().objects.select_related("instance").order_by("instance__name", "name")
-        ):
+        # A space gone from Octopus cannot be granted (there is nothing to push a team to).
+        Space = space_model()
+        spaces = Space.objects.exclude(state=Space.State.GONE).select_related("instance")
+        for space in spaces.order_by("instance__name", "name"):
             choices.append((f"s:{space.pk}", f"{space.instance.name} / {space.name}"))
         self.fields["target"].choices = choices  # type: ignore[attr-defined]
 

@@ -191,8 +191,9 @@ class Grant(models.Model):
         ]
 
     def __str__(self) -> str:
-        target = f"space {self.space_id}" if self.space_id else f"instance {self.instance_id}"
-        return f"{self.group_id} {self.role} on {target}"
+        # Names, not ids: this is what the audit log shows.
+        target = f"space {self.space}" if self.space_id else f"instance {self.instance}"
+        return f"{self.group} {self.role} on {target}"
 
     @property
     def is_active(self) -> bool:

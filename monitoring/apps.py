@@ -19,6 +19,7 @@ class MonitoringConfig(AppConfig):
         signals.instance_enlisted.connect(_instance_enlisted, dispatch_uid="monitoring-instance")
         signals.space_enlisted.connect(_space_enlisted, dispatch_uid="monitoring-space")
         access_changed.connect(_access_changed, dispatch_uid="monitoring-access")
+        signals.instance_page.connect(_instance_page, dispatch_uid="monitoring-instance-page")
 
 
 def _instance_enlisted(sender: Any, instance_id: Any, **kwargs: Any) -> None:
@@ -39,3 +40,9 @@ def _access_changed(sender: Any, **kwargs: Any) -> None:
     from monitoring.services.dashboard import bump
 
     bump()
+
+
+def _instance_page(sender: Any, **kwargs: Any) -> Any:
+    from monitoring.pages import instance_panels
+
+    return instance_panels(sender, **kwargs)

@@ -10,7 +10,8 @@ HEIGHT = 160
 
 def stacked_bars(days: list[dict[str, Any]]) -> dict[str, Any]:
     """Bars for succeeded (bottom) and failed (top) per day, in a WIDTH×HEIGHT box."""
-    peak = max((d["succeeded"] + d["failed"] for d in days), default=0) or 1
+    highest = max((d["succeeded"] + d["failed"] for d in days), default=0)
+    peak = highest or 1  # the scale; an empty chart reports a peak of 0
     slot = WIDTH / max(len(days), 1)
     gap = min(2.0, slot * 0.2)
     bars = []
@@ -30,4 +31,4 @@ def stacked_bars(days: list[dict[str, Any]]) -> dict[str, Any]:
                 "bad_h": round(bad_h, 2),
             }
         )
-    return {"bars": bars, "peak": peak, "width": WIDTH, "height": HEIGHT}
+    return {"bars": bars, "peak": highest, "width": WIDTH, "height": HEIGHT}

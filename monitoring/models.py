@@ -12,6 +12,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from odcm.crypto import EncryptedField
 from odcm.work import Leased
 from spaces.models import Instance, Space
 
@@ -32,6 +33,8 @@ class InstanceMonitor(models.Model):
     pinned_version = models.CharField(max_length=50, blank=True)
     # A down alert went out; the next flip to online sends a recovery alert.
     down_alerted = models.BooleanField(default=False)
+    # When the outage that was alerted began: a recovery says how long it lasted.
+    down_since = models.DateTimeField(null=True, blank=True)
     next_reminder_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
@@ -115,6 +118,7 @@ class Alert(models.Model):
         RECOVERED = "recovered", "Recovered"
         VERSION = "version", "Unexpected version"
         REMINDER = "reminder", "Still down"
+        TEST = "test", "Test alert"
 
     class State(models.TextChoices):
         NEW = "new", "New"
@@ -131,6 +135,12 @@ class Alert(models.Model):
     since = models.DateTimeField()
     last_error = models.TextField(blank=True)
     detail = models.CharField(max_length=500, blank=True)
+    # A recovery: when the outage began (the message says how long it lasted).
+    down_since = models.DateTimeField(null=True, blank=True)
+    # A test alert: who asked for it.
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     state = models.CharField(max_length=20, choices=State.choices, default=State.NEW)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -147,9 +157,11 @@ class Alert(models.Model):
         return f"{self.kind} alert for {self.instance_id}"
 
 
-class Notification(Leased):
-    """One email for one alert and one recipient: a row before sending, its outcome after.
-    The worker sending it holds its lease (``odcm.work``)."""
+class Outbound(Leased):
+    """One message to send once: a row before sending, its outcome after. The worker sending
+    it holds its lease (``odcm.work``: ``claim_token``, ``claimed_until``). Emails
+    (``Notification``) and channel posts (``ChannelDelivery``) share the claim, the lease and
+    the backoff (``monitoring.services.outbox``)."""
 
     class State(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -157,17 +169,25 @@ class Notification(Leased):
         SENT = "sent", "Sent"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notifications")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
-    email = models.EmailField()
     state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
-    message_id = models.CharField(max_length=200)
     last_error = models.TextField(blank=True)
     last_duration_ms = models.PositiveIntegerField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+
+class Notification(Outbound):
+    """One email for one alert and one recipient: a row before sending, its outcome after."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notifications")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    email = models.EmailField()
+    message_id = models.CharField(max_length=200)
 
     class Meta:
         ordering = ["-created_at"]
@@ -182,8 +202,72 @@ class Notification(Leased):
         return f"notification {self.id} ({self.state})"
 
 
+class AlertChannel(models.Model):
+    """Somewhere besides email that alerts go: a generic webhook (JSON signed with HMAC-SHA256),
+    or a Slack or Microsoft Teams incoming webhook. The URL (which carries the channel's token)
+    and the signing secret are encrypted at rest and never shown again."""
+
+    class Kind(models.TextChoices):
+        WEBHOOK = "webhook", "Webhook (JSON, signed)"
+        SLACK = "slack", "Slack incoming webhook"
+        TEAMS = "teams", "Microsoft Teams incoming webhook"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    url = EncryptedField()
+    # Where the URL points, for the page (scheme and host only: the path is the secret).
+    url_host = models.CharField(max_length=300, blank=True)
+    secret = EncryptedField()
+    enabled = models.BooleanField(default=True)
+    all_instances = models.BooleanField("Every instance", default=True)
+    instances = models.ManyToManyField(Instance, blank=True, related_name="alert_channels")
+    on_offline = models.BooleanField("Offline", default=True)
+    on_unhealthy = models.BooleanField("Unhealthy", default=True)
+    on_recovered = models.BooleanField("Back online", default=True)
+    on_version = models.BooleanField("Unexpected version change", default=True)
+    on_reminder = models.BooleanField("Reminders while down", default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+    def wants(self, kind: str) -> bool:
+        return bool(getattr(self, f"on_{kind}", False))
+
+
+class ChannelDelivery(Outbound):
+    """One post of one alert to one channel, with its own retries and outcome."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="channel_deliveries")
+    channel = models.ForeignKey(AlertChannel, on_delete=models.CASCADE, related_name="deliveries")
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "channel deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["alert", "channel"], name="channeldelivery_once")
+        ]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"], name="channeldelivery_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"channel delivery {self.id} ({self.state})"
+
+
 class AlertSettings(models.Model):
-    """Which alerts a user wants: events, and instances (owned, all visible, or chosen)."""
+    """Which alerts a user wants: events, and instances (owned, all visible, or chosen).
+
+    Administrators hear about every instance unless they turn ``as_administrator`` off, so a
+    fresh installation alerts someone without any setup."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -198,6 +282,11 @@ class AlertSettings(models.Model):
     on_reminder = models.BooleanField("Reminders while down", default=True)
     owned_instances = models.BooleanField("Instances I own", default=True)
     all_instances = models.BooleanField("Every instance I can see", default=False)
+    as_administrator = models.BooleanField(
+        "Every instance, as an administrator",
+        default=True,
+        help_text="Administrators are alerted about every instance unless they turn this off.",
+    )
     instances = models.ManyToManyField(Instance, blank=True, related_name="alert_subscribers")
 
     def __str__(self) -> str:

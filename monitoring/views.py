@@ -17,10 +17,17 @@ from django.views.decorators.http import require_http_methods
 from identity import access
 from monitoring import render as render_html
 from monitoring.charts import stacked_bars
-from monitoring.forms import AlertSettingsForm, EndWindowForm, MaintenanceWindowForm, PinForm
-from monitoring.models import MaintenanceWindow, StatusFlip, VersionChange
-from monitoring.services import alerts, configuration, dashboard
+from monitoring.forms import (
+    AlertSettingsForm,
+    ChannelForm,
+    EndWindowForm,
+    MaintenanceWindowForm,
+    PinForm,
+)
+from monitoring.models import AlertChannel, MaintenanceWindow
+from monitoring.services import alerts, audience, channels, checklist, configuration, dashboard
 from odcm import csvout
+from odcm.decorators import admin_required
 from odcm.htmx import HtmxHttpRequest
 from spaces.models import Instance
 
@@ -104,7 +111,12 @@ def dashboard_view(request: HtmxHttpRequest) -> HttpResponse:
     context["chart"] = more["chart"]
     context["timelines_html"] = mark_safe(more["timelines_html"])  # noqa: S308 - format_html
     if request.htmx:
+        # The date boxes sit outside the swapped part: send them along with the dates used.
+        context["oob"] = True
         return render(request, "monitoring/_dashboard_all.html", context)
+    if access.is_admin(user):
+        steps = checklist.first_run_checklist()
+        context["checklist"] = steps if not all(step.done for step in steps) else []
     return render(request, "monitoring/dashboard.html", context)
 
 
@@ -135,52 +147,82 @@ def _visible_instance(request: HttpRequest, slug: str) -> Instance:
 @login_required
 @require_http_methods(["GET", "POST"])
 def instance_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """The instance page lives with the registry; this URL redirects there and takes the
+    monitoring forms on it (pin, maintenance windows, test alert)."""
     instance = _visible_instance(request, slug)
-    monitor = configuration.monitor_for(instance)
-    can_manage = access.can_manage_instance(request.user, instance)
-    pin_form = PinForm(initial={"pinned_version": monitor.pinned_version})
-    window_form = MaintenanceWindowForm()
-    if request.method == "POST":
-        if not can_manage:
-            raise Http404("No such instance.")
-        action = request.POST.get("action")
-        if action == "pin":
-            pin_form = PinForm(request.POST)
-            if pin_form.is_valid():
-                configuration.pin_version(
-                    instance, pin_form.cleaned_data["pinned_version"], request=request
-                )
-                messages.success(request, "Version pin saved.")
-                return redirect("monitoring:instance", slug=slug)
-        elif action == "window":
-            window_form = MaintenanceWindowForm(request.POST)
-            if window_form.is_valid():
-                configuration.schedule_window(
-                    instance, **window_form.cleaned_data, actor=request.user, request=request
-                )
-                messages.success(request, "Maintenance window scheduled.")
-                return redirect("monitoring:instance", slug=slug)
-        elif action == "end-window":
-            which = EndWindowForm(request.POST)
-            if not which.is_valid():
-                raise Http404("No such maintenance window.")
-            window = get_object_or_404(
-                MaintenanceWindow, pk=which.cleaned_data["window"], instance=instance
-            )
-            configuration.end_window(window, actor=request.user, request=request)
-            return redirect("monitoring:instance", slug=slug)
-    context = {
-        "instance": instance,
-        "monitor": monitor,
-        "can_manage": can_manage,
-        "flips": StatusFlip.objects.filter(instance=instance)[:50],
-        "version_changes": VersionChange.objects.filter(instance=instance)[:20],
-        "windows": MaintenanceWindow.objects.filter(instance=instance)[:20],
-        "pin_form": pin_form,
-        "window_form": window_form,
-        "now": timezone.now(),
-    }
-    return render(request, "monitoring/instance.html", context)
+    page = redirect("spaces:instance", pk=instance.pk)
+    if request.method == "GET":
+        return page
+    if not access.can_manage_instance(request.user, instance):
+        raise Http404("No such instance.")
+    action = request.POST.get("action")
+    if action == "pin":
+        _save_pin(request, instance)
+    elif action == "window":
+        _save_window(request, instance)
+    elif action == "end-window":
+        _end_window(request, instance)
+    elif action == "test-alert":
+        _test_alert(request, instance)
+    else:
+        messages.error(request, "Unknown action.")
+    return page
+
+
+def _form_errors(form: Any) -> str:
+    return " ".join(
+        f"{form.fields[name].label + ': ' if name in form.fields else ''}{error}"
+        for name, errors in form.errors.items()
+        for error in errors
+    )
+
+
+def _save_pin(request: HttpRequest, instance: Instance) -> None:
+    form = PinForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Version pin not saved. {_form_errors(form)}")
+        return
+    configuration.pin_version(
+        instance, form.cleaned_data["pinned_version"], actor=request.user, request=request
+    )
+    messages.success(request, "Version pin saved.")
+
+
+def _save_window(request: HttpRequest, instance: Instance) -> None:
+    form = MaintenanceWindowForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Maintenance window not scheduled. {_form_errors(form)}")
+        return
+    configuration.schedule_window(
+        instance, **form.cleaned_data, actor=request.user, request=request
+    )
+    messages.success(request, "Maintenance window scheduled.")
+
+
+def _end_window(request: HttpRequest, instance: Instance) -> None:
+    which = EndWindowForm(request.POST)
+    if not which.is_valid():
+        raise Http404("No such maintenance window.")
+    window = get_object_or_404(
+        MaintenanceWindow, pk=which.cleaned_data["window"], instance=instance
+    )
+    configuration.end_window(window, actor=request.user, request=request)
+
+
+def _test_alert(request: HttpRequest, instance: Instance) -> None:
+    told = [user.get_username() for user in audience.recipients(instance, "test")]
+    told += [f"channel {c.name}" for c in channels.listening(instance)]
+    if not told:
+        messages.warning(
+            request,
+            f"Nobody would be told about {instance.name}: no owner, administrator or "
+            "subscriber with an email address wants its alerts, and no channel takes them. "
+            "No test alert was sent.",
+        )
+        return
+    alerts.send_test_alert(instance, request.user, request=request)  # type: ignore[arg-type]
+    names = ", ".join(told)
+    messages.success(request, f"Test alert queued for {names}. Its delivery shows under Alerts.")
 
 
 @login_required
@@ -188,7 +230,12 @@ def instance_view(request: HttpRequest, slug: str) -> HttpResponse:
 def alert_settings_view(request: HttpRequest) -> HttpResponse:
     current = alerts.settings_for(request.user)  # type: ignore[arg-type]
     visible = alerts.subscribable_instances(request.user)  # type: ignore[arg-type]
-    form = AlertSettingsForm(request.POST or None, instance=current, instances=visible)
+    form = AlertSettingsForm(
+        request.POST or None,
+        instance=current,
+        instances=visible,
+        admin=access.is_admin(request.user),
+    )
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         configuration.save_alert_settings(
@@ -201,3 +248,46 @@ def alert_settings_view(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Alert settings saved.")
         return redirect("monitoring:alert-settings")
     return render(request, "monitoring/alert_settings.html", {"form": form})
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def channels_view(request: HttpRequest) -> HttpResponse:
+    """Alert channels besides email (administrators): add, pause, remove, see deliveries."""
+    form = ChannelForm(request.POST or None)
+    if request.method == "POST" and request.POST.get("action") in ("enable", "disable", "delete"):
+        channel = get_object_or_404(AlertChannel, pk=request.POST.get("channel"))
+        action = request.POST["action"]
+        if action == "delete":
+            channels.delete_channel(channel, actor=request.user, request=request)
+            messages.success(request, f"Removed {channel.name}.")
+        else:
+            channels.set_enabled(channel, action == "enable", actor=request.user, request=request)
+            messages.success(request, f"{channel.name} {action}d.")
+        return redirect("monitoring:channels")
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            channel, generated = channels.create_channel(
+                name=data["name"],
+                kind=data["kind"],
+                url=data["url"],
+                secret=data["secret"],
+                events=form.events(),
+                instances=list(data["instances"]),
+                actor=request.user,
+                request=request,
+            )
+        except channels.ChannelError as exc:
+            form.add_error(exc.field, exc.message)
+        else:
+            messages.success(request, f"Added {channel.name}. Send a test alert from an instance.")
+            if generated:
+                messages.warning(
+                    request,
+                    f"Signing secret for {channel.name} (shown once): {generated}",
+                )
+            return redirect("monitoring:channels")
+    return render(
+        request, "monitoring/channels.html", {"form": form, "channels": channels.recent()}
+    )

@@ -67,3 +67,13 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class QuietForbiddenFilter(logging.Filter):
+    """A 403 is an expected answer, not a fault: log its one line without the traceback of the
+    PermissionDenied that produced it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "status_code", None) == 403:
+            record.exc_info, record.exc_text = None, None
+        return True

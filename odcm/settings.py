@@ -473,7 +473,10 @@ if ODCM_LOG_FORMAT not in ("plain", "json"):
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "odcm.logging.RedactSecretsFilter"}},
+    "filters": {
+        "redact": {"()": "odcm.logging.RedactSecretsFilter"},
+        "quiet_403": {"()": "odcm.logging.QuietForbiddenFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {"()": "odcm.logging.JsonFormatter"},
@@ -495,6 +498,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+        "django.request": {"filters": ["quiet_403"]},
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
     },

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hmac
 
 from django.conf import settings
-from django.contrib.auth.decorators import user_passes_test
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
@@ -15,10 +14,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from odcm.decorators import admin_required
 from odcm.metrics import scrape_registry
 
 
-@user_passes_test(lambda u: u.is_active and u.is_superuser)
+@admin_required
 def administration(request: HttpRequest) -> HttpResponse:
     return render(request, "odcm/administration.html")
 

@@ -50,8 +50,10 @@ def can_manage_subscriber(user: Any, space: Space) -> bool:
 def managed_spaces(user: Any) -> list[Space]:
     """Spaces the user manages (candidates for publishing or subscribing)."""
     # One query, whatever the number of spaces (identity decides who manages what).
+    # Spaces gone from Octopus (or not enlisted) can neither publish nor receive.
     return list(
         Space.objects.manageable_by(user)
+        .filter(state=Space.State.ENLISTED)
         .select_related("instance")
         .order_by("instance__name", "name")
     )

@@ -75,7 +75,9 @@ class TrustForm(BootstrapForm):
         self.fields["publisher"].queryset = Space.objects.filter(  # type: ignore[attr-defined]
             pk__in=[s.pk for s in managed]
         ).select_related("instance")
-        self.fields["subscriber"].queryset = visible.select_related("instance")  # type: ignore[attr-defined]
+        self.fields["subscriber"].queryset = visible.filter(  # type: ignore[attr-defined]
+            state=Space.State.ENLISTED
+        ).select_related("instance")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

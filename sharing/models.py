@@ -57,7 +57,7 @@ class Trust(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"trust {self.publisher_id} -> {self.subscriber_id} ({self.state})"
+        return f"trust {self.publisher} -> {self.subscriber} ({self.state})"
 
 
 class SharedItem(models.Model):
@@ -199,7 +199,8 @@ class Subscription(Leased):
         ]
 
     def __str__(self) -> str:
-        return f"subscription of {self.space_id} to {self.item_id}"
+        # Names, not ids: this is what the audit log shows.
+        return f"subscription of {self.space} to {self.item}"
 
     @property
     def effective_mode(self) -> str:
@@ -235,6 +236,7 @@ class Delivery(models.Model):
     class Trigger(models.TextChoices):
         PUBLISH = "publish", "New revision"
         SYNC_NOW = "sync_now", "Sync now"
+        PUSH = "push", "Push now"
         RETRY = "retry", "Retry"
         DRIFT = "drift", "Drift re-apply"
         SUBSCRIBE = "subscribe", "New subscription"
@@ -261,6 +263,7 @@ class Delivery(models.Model):
             models.Index(fields=["subscription", "-started_at"], name="delivery_sub_started_idx"),
             models.Index(fields=["started_at"], name="delivery_started_idx"),  # retention
         ]
+        verbose_name_plural = "deliveries"
 
     def __str__(self) -> str:
         return f"delivery of r{self.revision} ({self.outcome})"

@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_POST
 
 from identity.access import is_admin
@@ -243,7 +244,10 @@ def diff(request: HttpRequest, pk: Any) -> HttpResponse:
 def push(request: HttpRequest, pk: Any) -> HttpResponse:
     item = _editable_item(request, pk)
     queued = subscriptions.push_now(item, actor=request.user)
-    messages.success(request, f"Queued revision {item.latest_revision} for {queued} spaces.")
+    messages.success(
+        request,
+        f"Queued revision {item.latest_revision} for {queued} space{pluralize(queued)}.",
+    )
     return redirect("sharing:item", item.pk)
 
 

@@ -3,9 +3,41 @@
 Sent inside the transaction that enlists; receivers that start work must defer it to commit.
 """
 
+from dataclasses import dataclass, field
+from typing import Any
+
 from django.dispatch import Signal
 
 # sender=Instance, instance_id=<UUID>: an instance and its chosen spaces were enlisted.
 instance_enlisted = Signal()
 # sender=Space, space_id=<UUID>: one more space is enlisted on an instance already enlisted.
 space_enlisted = Signal()
+
+# sender=Instance, request=HttpRequest, instance=Instance: the instance's page is being
+# rendered; each receiver returns a list of ``Panel`` for the apps above the registry
+# (monitoring's status history and alerts) to show on the one instance page.
+instance_page = Signal()
+
+
+@dataclass
+class Panel:
+    """A part of the instance page that another app renders: ``slot`` is "top" (under the
+    title, full width) or "side" (the left column); lower ``order`` comes first."""
+
+    slot: str
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+    order: int = 0
+
+
+def instance_panels(request: Any, instance: Any) -> dict[str, list[Panel]]:
+    """The panels other apps contribute to ``instance``'s page, by slot."""
+    panels: list[Panel] = []
+    for _receiver, result in instance_page.send(
+        sender=type(instance), request=request, instance=instance
+    ):
+        panels.extend(p for p in (result or []) if isinstance(p, Panel))
+    by_slot: dict[str, list[Panel]] = {}
+    for panel in sorted(panels, key=lambda p: p.order):
+        by_slot.setdefault(panel.slot, []).append(panel)
+    return by_slot

@@ -11,8 +11,9 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.utils.safestring import mark_safe
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.models import AuditEntry
 from identity.access import (
@@ -21,7 +22,7 @@ from identity.access import (
     is_admin,
 )
 from odcm.htmx import HtmxHttpRequest
-from spaces import services
+from spaces import services, signals
 from spaces.forms import (
     CreateSpaceForm,
     DeleteSpaceForm,
@@ -65,11 +66,16 @@ def json_for_script(text: str) -> str:
     return mark_safe(text.translate(_SCRIPT_ESCAPES))  # escaped here, as json_script does
 
 
+# A person's own bookkeeping, not a change to the space: the audit log keeps it, the space's
+# "Recent changes" (which everyone who sees the space reads) does not show it.
+PERSONAL_ACTIONS = ("space.favourite", "space.unfavourite")
+
+
 def _audit(object_type: str, ids: list[str], limit: int = 15) -> list[AuditEntry]:
     return list(
-        AuditEntry.objects.filter(object_type=object_type, object_id__in=ids).order_by("-at")[
-            :limit
-        ]
+        AuditEntry.objects.filter(object_type=object_type, object_id__in=ids)
+        .exclude(action__in=PERSONAL_ACTIONS)
+        .order_by("-at")[:limit]
     )
 
 
@@ -117,11 +123,14 @@ def enlist(request: HttpRequest) -> HttpResponse:
         else:
             count = instance.spaces.count()
             if data["enlist_all"]:
-                messages.success(request, f"Enlisted {instance.name} with {count} spaces.")
+                messages.success(
+                    request, f"Enlisted {instance.name} with {count} space{pluralize(count)}."
+                )
             else:
                 messages.success(
                     request,
-                    f"Enlisted {instance.name}; its {count} spaces are listed: enlist the ones "
+                    f"Enlisted {instance.name}; its {count} space{pluralize(count)} "
+                    f"{pluralize(count, 'is,are')} listed: enlist the ones "
                     "you want below.",
                 )
             return redirect("spaces:instance", pk=instance.pk)
@@ -148,6 +157,8 @@ def instance(request: HttpRequest, pk: Any) -> HttpResponse:
             "audit": recent,
             "can_manage": can_manage_instance(request.user, inst),
             "is_admin": is_admin(request.user),
+            # Status history, alerts and the like come from the apps above the registry.
+            "panels": signals.instance_panels(request, inst),
         },
     )
 
@@ -292,22 +303,39 @@ def space(request: HttpRequest, pk: Any) -> HttpResponse:
     )
 
 
+STATE_VERBS = ("enlist", "unenlist", "forget")
+
+
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def space_state(request: HttpRequest, pk: Any, verb: str) -> HttpResponse:
-    if verb not in ("enlist", "unenlist"):
+    """Enlist, un-enlist (after a confirmation) or forget a gone space."""
+    if verb not in STATE_VERBS:
         raise Http404
     sp = _space(request, pk)
     if not can_manage_instance(request.user, sp.instance):
         raise PermissionDenied
+    back = request.POST.get("next") or request.GET.get("next") or ""
+    if verb != "enlist" and request.POST.get("confirm") != "yes":
+        # Nothing changes on a click alone: say what will happen and ask.
+        return render(
+            request, "spaces/space_state_confirm.html", {"space": sp, "verb": verb, "next": back}
+        )
     try:
-        services.set_enlisted(sp, verb == "enlist", actor=request.user, request=request)
+        if verb == "forget":
+            services.forget_space(sp, actor=request.user, request=request)
+        else:
+            services.set_enlisted(sp, verb == "enlist", actor=request.user, request=request)
     except RegistryError as exc:
         messages.error(request, exc.message)
     else:
-        done = "enlisted" if verb == "enlist" else "un-enlisted (nothing changed in Octopus)"
+        done = {
+            "enlist": "enlisted",
+            "unenlist": "un-enlisted (nothing changed in Octopus)",
+            "forget": "forgotten: ODCM no longer lists it",
+        }[verb]
         messages.success(request, f"{sp.name} is {done}.")
-    if request.POST.get("next") == "instance":
+    if back == "instance" or verb == "forget":
         return redirect("spaces:instance", pk=sp.instance_id)
     return redirect("spaces:space", pk=sp.pk)
 

@@ -99,15 +99,18 @@ class _Instance:
 
 
 def _desired_doc(plan: TeamPlan, inst: _Instance) -> tuple[dict[str, Any], list[str], list[str]]:
-    """The team document, the role ids and notes (roles not found on this instance)."""
+    """The team document, the role ids and notes (roles not found on this instance, members
+    left out because Octopus has no user for them)."""
     users = inst.users() if plan.members else {}
-    member_ids = set()
+    member_ids, left_out = set(), []
     for username, email in plan.members:
         uid = users.get("u:" + username.casefold()) or (
             users.get("e:" + email.casefold()) if email else None
         )
         if uid:
             member_ids.add(uid)
+        else:
+            left_out.append(username)
     roles = inst.roles()
     role_ids, missing = [], []
     for name in plan.role_names:
@@ -126,7 +129,20 @@ def _desired_doc(plan: TeamPlan, inst: _Instance) -> tuple[dict[str, Any], list[
             for value, display in plan.external_groups
         ],
     }
-    return doc, sorted(role_ids), [f"Octopus role {m!r} not found" for m in missing]
+    notes = [f"Octopus role {m!r} not found" for m in missing]
+    if left_out:
+        notes.append(_left_out_note(sorted(left_out)))
+    return doc, sorted(role_ids), notes
+
+
+def _left_out_note(usernames: list[str], shown: int = 10) -> str:
+    """Members with no Octopus user of the same username or email cannot be put in the team."""
+    names = ", ".join(usernames[:shown])
+    more = f" and {len(usernames) - shown} more" if len(usernames) > shown else ""
+    return (
+        f"left out {names}{more}: no Octopus user with the same username or email on this "
+        "instance (an external group of the team may still let them in)"
+    )
 
 
 def _digest(doc: dict[str, Any], role_ids: list[str]) -> str:

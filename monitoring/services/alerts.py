@@ -14,57 +14,37 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
-from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.services import record
 from identity.models import User
-from monitoring.models import Alert, AlertSettings, Notification
+from monitoring.models import Alert, AlertSettings, ChannelDelivery, Notification
+from monitoring.services import audience, channels, outbox
+from monitoring.services.wording import SUBJECTS, outage_length
 from odcm import work
 from odcm.mail import header_text
 from spaces.models import Instance
 
 log = logging.getLogger(__name__)
 
-SUBJECTS = {
-    Alert.Kind.OFFLINE: "{name} is offline",
-    Alert.Kind.UNHEALTHY: "{name} is unhealthy",
-    Alert.Kind.RECOVERED: "{name} is back online",
-    Alert.Kind.VERSION: "{name} changed version unexpectedly",
-    Alert.Kind.REMINDER: "{name} is still {status}",
-}
-
 
 def recipients(alert: Alert) -> list[User]:
-    """Owners (unless they opted out) and users who subscribed, if they want this event
-    and may see the instance."""
-    instance = alert.instance
-    kind = "reminder" if alert.kind == Alert.Kind.REMINDER else str(alert.kind)
-    owners = set(instance.owners.filter(is_active=True).values_list("pk", flat=True))
-    chosen = Q(alert_settings__all_instances=True) | Q(alert_settings__instances=instance)
-    candidates = User.objects.filter(Q(pk__in=owners) | chosen, is_active=True).distinct()
-    prefs = {s.user_id: s for s in AlertSettings.objects.filter(user__in=candidates)}
-    out: list[User] = []
-    for user in candidates.order_by("pk"):
-        pref = prefs.get(user.pk) or AlertSettings(user=user)
-        subscribed = (
-            (user.pk in owners and pref.owned_instances)
-            or pref.all_instances
-            or (pref.pk is not None and pref.instances.filter(pk=instance.pk).exists())
-        )
-        if not (subscribed and pref.wants(kind) and user.email):
-            continue
-        if Instance.objects.visible_to(user).filter(pk=instance.pk).exists():
-            out.append(user)
-    return out
+    """Who gets ``alert``: the instance's audience for its kind (see ``audience``). A recovery
+    goes only to people who were told about the outage it ends: none told, none sent."""
+    users = audience.recipients(alert.instance, alert.kind)
+    if alert.kind != Alert.Kind.RECOVERED:
+        return users
+    outage = audience.outage_alerts(alert).values("pk")
+    told = set(Notification.objects.filter(alert__in=outage).values_list("user_id", flat=True))
+    return [user for user in users if user.pk in told]
 
 
 def message_id(notification_id: uuid.UUID) -> str:
@@ -101,6 +81,7 @@ def plan_alerts(limit: int = 200) -> int:
                     )
                 )
             Notification.objects.bulk_create(rows, ignore_conflicts=True)
+            channels.plan(alert, now)
             alert.state = Alert.State.PLANNED
             alert.save(update_fields=["state"])
             planned += 1
@@ -108,38 +89,26 @@ def plan_alerts(limit: int = 200) -> int:
 
 
 def claim_next() -> Notification | None:
-    """Claim one due notification with a lease; None when nothing is due. Due: pending and
-    its time has come, or "sending" by a worker whose lease ran out (it died)."""
-    now = timezone.now()
-    due = Notification.objects.filter(
-        Q(state=Notification.State.PENDING, next_attempt_at__lte=now)
-        | Q(state=Notification.State.SENDING)
-    )
-    lease = work.claim_next(
-        due,
-        order_by="next_attempt_at",
-        seconds=settings.ODCM_ALERT_LEASE_SECONDS,
-        now=now,
-        state=Notification.State.SENDING,
-        attempts=F("attempts") + 1,
-    )
-    return None if lease is None else Notification.objects.get(pk=lease.pk)
+    """Claim one due email with a lease; None when nothing is due."""
+    return outbox.claim_next(Notification)
 
 
 def backoff_seconds(attempts: int) -> float:
-    return work.backoff(attempts, base=5, cap=settings.ODCM_ALERT_RETRY_MAX_SECONDS)
+    return outbox.backoff_seconds(attempts)
 
 
 def render_email(notification: Notification) -> EmailMultiAlternatives:
     alert = Alert.objects.select_related("instance", "version_change").get(pk=notification.alert_id)
     instance = alert.instance
-    link = settings.ODCM_SITE_URL + reverse("monitoring:instance", args=[instance.slug])
+    link = settings.ODCM_SITE_URL + reverse("spaces:instance", args=[instance.pk])
     context: dict[str, Any] = {
         "alert": alert,
         "instance": instance,
         "link": link,
         "status": alert.get_status_display(),
         "kind": alert.get_kind_display(),
+        "down_for": outage_length(alert),
+        "site_url": settings.ODCM_SITE_URL,
     }
     subject = header_text(
         "[ODCM] " + SUBJECTS[Alert.Kind(alert.kind)].format(name=instance.name, status=alert.status)
@@ -156,56 +125,81 @@ def render_email(notification: Notification) -> EmailMultiAlternatives:
 
 def send_claimed(notification: Notification) -> bool:
     started = time.perf_counter()
-    if notification.claim_token is None or notification.claimed_until is None:
-        raise ValueError("send_claimed() takes a notification from claim_next()")
-    lease = work.Lease(notification.pk, notification.claim_token, notification.claimed_until)
-    rows = Notification.objects.all()
     try:
         email = render_email(notification)
         connection = get_connection(fail_silently=False)
         email.connection = connection
         email.send(fail_silently=False)
     except Exception as exc:
-        wait = backoff_seconds(notification.attempts)
-        work.release(
-            rows,
-            lease,
-            state=Notification.State.PENDING,
-            next_attempt_at=timezone.now() + timedelta(seconds=wait),
-            last_error=f"{type(exc).__name__}: {exc}"[:1000],
-            last_duration_ms=int((time.perf_counter() - started) * 1000),
-        )
+        outbox.failed(notification, started, f"{type(exc).__name__}: {exc}")
         log.warning("alert email %s failed (attempt %s)", notification.pk, notification.attempts)
         return False
-    work.release(
-        rows,
-        lease,
-        state=Notification.State.SENT,
-        sent_at=timezone.now(),
-        last_error="",
-        last_duration_ms=int((time.perf_counter() - started) * 1000),
-    )
+    outbox.succeeded(notification, started)
     return True
 
 
 def dispatch(max_seconds: float = 120.0) -> dict[str, int]:
-    """Plan new alerts and send every due notification (until none is due or time is up)."""
+    """Plan new alerts and send every due email and channel post (until none is due or time
+    is up)."""
     deadline = time.monotonic() + max_seconds
     planned = plan_alerts()
     sent = failed = 0
-    while time.monotonic() < deadline:
-        row = claim_next()
-        if row is None:
-            break
-        if send_claimed(row):
-            sent += 1
-        else:
-            failed += 1
+    emails_left = posts_left = True
+    while (emails_left or posts_left) and time.monotonic() < deadline:
+        if emails_left:
+            row = claim_next()
+            emails_left = row is not None
+            if row is not None:
+                sent, failed = (sent + 1, failed) if send_claimed(row) else (sent, failed + 1)
+        if posts_left:
+            post = outbox.claim_next(ChannelDelivery)
+            posts_left = post is not None
+            if post is not None:
+                ok = channels.send_claimed(post)
+                sent, failed = (sent + 1, failed) if ok else (sent, failed + 1)
     return {"planned": planned, "sent": sent, "failed": failed}
 
 
 def pending_count() -> int:
     return Notification.objects.exclude(state=Notification.State.SENT).count()
+
+
+def send_test_alert(instance: Instance, actor: User, request: Any = None) -> Alert:
+    """Raise a test alert for ``instance``: planned and sent through the same path as a real
+    one (to whoever would hear that it went offline), and audited."""
+    with transaction.atomic():
+        alert = Alert.objects.create(
+            instance=instance,
+            kind=Alert.Kind.TEST,
+            status=instance.status,
+            since=timezone.now(),
+            detail=f"test alert requested by {actor.get_username()}",
+            requested_by=actor,
+        )
+        told = [user.get_username() for user in audience.recipients(instance, Alert.Kind.TEST)]
+        record(
+            "monitoring.alert.test",
+            request=request,
+            actor=actor,
+            obj=instance,
+            after={"alert": str(alert.pk), "recipients": told},
+        )
+        dispatch_on_commit()
+    return alert
+
+
+def dispatch_on_commit() -> None:
+    """Send what was just raised as soon as the transaction commits (beat also sweeps)."""
+    work.enqueue("monitoring.tasks.dispatch_alerts")
+
+
+def recent_alerts(instance: Instance, limit: int = 10) -> list[Alert]:
+    """The instance's latest alerts with their notifications (two queries)."""
+    return list(
+        Alert.objects.filter(instance=instance)
+        .prefetch_related("notifications", "channel_deliveries__channel")
+        .order_by("-created_at")[:limit]
+    )
 
 
 def settings_for(user: User) -> AlertSettings:

@@ -110,5 +110,7 @@ def save_alert_settings(
         row.save()
         if instances is not None:
             row.instances.set(list(instances))
-        record("monitoring.alert_settings", actor=actor, request=request, obj=row)
+        record(
+            "monitoring.alert_settings", actor=actor, request=request, obj=row, after=dict(flags)
+        )
     return row

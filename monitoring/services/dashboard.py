@@ -51,6 +51,8 @@ class Period:
     key: str
     first: date
     last: date
+    # A custom timeframe asked for without its dates: the page says which dates it used.
+    incomplete: bool = False
 
     @property
     def label(self) -> str:
@@ -129,12 +131,13 @@ def parse_period(params: Mapping[str, Any]) -> Period:
     key = str(params.get("tf") or "")
     first, last = _parse_date(params.get("from")), _parse_date(params.get("to"))
     if key == "custom" or (key not in TIMEFRAMES and (first or last)):
+        incomplete = not (first and last)
         last = last or today()
         first = first or last - timedelta(days=6)
         if first > last:
             first, last = last, first
         first = max(first, last - timedelta(days=MAX_CUSTOM_DAYS))
-        return Period("custom", first, last)
+        return Period("custom", first, last, incomplete)
     key = key if key in TIMEFRAMES else DEFAULT_TIMEFRAME
     period = period_for_days(TIMEFRAMES[key][1])
     return Period(key, period.first, period.last)
@@ -158,6 +161,10 @@ class Filters:
 
     def as_dict(self) -> dict[str, str]:
         return {k: v for k, v in self.__dict__.items() if v}
+
+    @property
+    def active(self) -> bool:
+        return any(self.__dict__.values())
 
 
 def spaces_for(user: Any, filters: Filters) -> QuerySet[Space]:
@@ -383,11 +390,19 @@ def deployments_per_space_day(user: Any, period: Period, filters: Filters) -> Qu
 
 
 def version_inventory(user: Any, filters: Filters | None = None) -> list[dict[str, Any]]:
+    """Instances per version, under the same filters as the rest of the dashboard."""
     instances = Instance.objects.visible_to(user)
-    if filters and filters.region:
+    filters = filters or Filters()
+    if filters.region:
         instances = instances.filter(region=filters.region)
-    if filters and filters.instance:
+    if filters.instance:
         instances = instances.filter(slug=filters.instance)
+    if filters.status:
+        instances = instances.filter(status=filters.status)
+    if filters.tag:
+        instances = instances.filter(tags__name=filters.tag)
+    if filters.space:
+        instances = instances.filter(spaces__slug=filters.space)
     return _dicts(
         Instance.objects.filter(pk__in=instances.values("pk"))
         .values("version")
@@ -407,9 +422,15 @@ def version_inventory(user: Any, filters: Filters | None = None) -> list[dict[st
 def status_timelines(
     user: Any, period: Period, filters: Filters, limit: int = 100
 ) -> list[dict[str, Any]]:
-    """Per instance, the status segments over the period, built from its flips."""
+    """Per instance, the status segments over the period, built from its flips. A timeframe of
+    a day or less is the last 24 hours in hourly buckets, each showing the worst status held
+    in that hour, so a five-minute outage is a visible block rather than a hairline."""
     instance_ids = spaces_for(user, filters).values("instance_id")
+    hourly = period.key == "24h"
     start, end = period.start, min(period.end, timezone.now())
+    if hourly:
+        end = timezone.now()
+        start = end.replace(minute=0, second=0, microsecond=0) - timedelta(hours=HOURS - 1)
     last_before = (
         StatusFlip.objects.filter(instance=OuterRef("pk"), at__lt=start)
         .order_by("-at", "-id")
@@ -449,5 +470,33 @@ def status_timelines(
                 )
             if flip is not None:
                 status, cursor = flip.to_status, max(cursor, flip.at)
+        if hourly:
+            segments = hourly_buckets(segments, start)
         out.append({**inst, "segments": segments})
+    return out
+
+
+HOURS = 24
+# Worst first: the colour an hourly bucket takes when several statuses shared it.
+SEVERITY = ["offline", "unhealthy", "maintenance", "unknown", "online"]
+
+
+def hourly_buckets(segments: list[dict[str, Any]], start: datetime) -> list[dict[str, Any]]:
+    """``HOURS`` buckets from ``start``, each with the worst status of the segments in it."""
+    out = []
+    for hour in range(HOURS):
+        lo, hi = start + timedelta(hours=hour), start + timedelta(hours=hour + 1)
+        held = {s["status"] for s in segments if s["from"] < hi and s["to"] > lo}
+        if not held:
+            continue  # the future part of the current hour
+        worst = min(held, key=lambda st: SEVERITY.index(st) if st in SEVERITY else 0)
+        out.append(
+            {
+                "status": worst,
+                "x": round(100 * hour / HOURS, 3),
+                "width": round(100 / HOURS, 3),
+                "from": lo,
+                "to": hi,
+            }
+        )
     return out

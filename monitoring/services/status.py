@@ -26,6 +26,7 @@ from monitoring.models import (
     SweepRun,
     VersionChange,
 )
+from monitoring.services.alerts import dispatch_on_commit
 from monitoring.services.checks import CheckResult, check_instances
 from odcm import work
 from spaces.models import Instance
@@ -219,13 +220,16 @@ def _flip(instance: Instance, monitor: InstanceMonitor, decision: Decision, now:
             last_error=error,
         )
         kind = _alert_kind(old, decision.status, monitor)
+        down_since = monitor.down_since
         monitor_fields: dict[str, object] = {}
         if kind in (Alert.Kind.OFFLINE, Alert.Kind.UNHEALTHY):
             monitor_fields["down_alerted"] = True
+            if not monitor.down_alerted:  # unhealthy then offline is one outage
+                monitor_fields["down_since"] = now
             hours = settings.ODCM_ALERT_REMINDER_HOURS
             monitor_fields["next_reminder_at"] = now + timedelta(hours=hours) if hours else None
         elif kind == Alert.Kind.RECOVERED:
-            monitor_fields.update(down_alerted=False, next_reminder_at=None)
+            monitor_fields.update(down_alerted=False, down_since=None, next_reminder_at=None)
         if monitor_fields:
             InstanceMonitor.objects.filter(pk=instance.pk).update(**monitor_fields)
             for key, value in monitor_fields.items():
@@ -239,8 +243,9 @@ def _flip(instance: Instance, monitor: InstanceMonitor, decision: Decision, now:
                 since=now,
                 last_error=error or (monitor.health_description if kind == "unhealthy" else ""),
                 detail=decision.reason,
+                down_since=down_since if kind == Alert.Kind.RECOVERED else None,
             )
-            _dispatch_on_commit()
+            dispatch_on_commit()
     instance.status, instance.status_since = decision.status, now
     log.info("instance %s: %s -> %s (%s)", instance.slug, old, decision.status, decision.reason)
     return True
@@ -275,7 +280,7 @@ def _version_changed(
                 since=now,
                 detail=f"version changed from {old} to {version}; pinned to {pin}",
             )
-            _dispatch_on_commit()
+            dispatch_on_commit()
 
 
 def _reminders(now: datetime) -> None:
@@ -303,11 +308,7 @@ def _reminders(now: datetime) -> None:
                 last_error=monitor.last_error,
                 detail=f"still {instance.status}",
             )
-            _dispatch_on_commit()
-
-
-def _dispatch_on_commit() -> None:
-    work.enqueue("monitoring.tasks.dispatch_alerts")
+            dispatch_on_commit()
 
 
 def set_pin(instance: Instance, version: str) -> None:

@@ -35,7 +35,7 @@ def _send(sub: Subscription, template: str, subject: str) -> None:
         "url": settings.ODCM_SITE_URL + reverse("sharing:item", args=[sub.item_id]),
         "minutes": settings.ODCM_SHARING_FAILURE_ALERT_MINUTES,
     }
-    body = render_to_string(f"sharing/emails/{template}.txt", context)
+    body = render_to_string(f"emails/sharing_{template}.txt", context)
     send_mail(header_text(subject), body, None, recipients)
 
 

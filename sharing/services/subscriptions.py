@@ -147,7 +147,7 @@ def push_now(item: SharedItem, *, actor: Any = None) -> int:
             ).values_list("pk", flat=True)
         )
         record("sharing.item.push", actor=actor, obj=item, message=f"{len(ids)} subscriptions")
-        queue(ids, item.latest_revision, Delivery.Trigger.SYNC_NOW, force=True)
+        queue(ids, item.latest_revision, Delivery.Trigger.PUSH, force=True)
     return len(ids)
 
 

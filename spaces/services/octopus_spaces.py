@@ -47,6 +47,24 @@ def set_enlisted(
     return True
 
 
+def forget_space(space: Space, *, actor: Any = None, request: HttpRequest | None = None) -> None:
+    """Remove a space that is gone from Octopus from ODCM: its row, grants, subscriptions and
+    history. Only a gone space can be forgotten (one that exists would come back at the next
+    refresh); should it reappear in Octopus, the next refresh lists it anew."""
+    if space.state != Space.State.GONE:
+        raise RegistryError("not_gone", f"{space.name} still exists in Octopus: un-enlist it.")
+    with transaction.atomic():
+        record(
+            "space.forget",
+            actor=actor,
+            request=request,
+            obj=space,
+            before={"state": space.state, "octopus_id": space.octopus_id},
+            message=f"Forgot {space.octopus_id}, gone from Octopus.",
+        )
+        space.delete()
+
+
 @dataclass
 class Created:
     space: Space

@@ -9,6 +9,9 @@ from typing import Any
 
 import pytest
 
+from tests.monitoring.conftest import smtp_server  # noqa: F401 - fixtures for alert tests
+from tests.monitoring.receiver import receiver  # noqa: F401
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless=new",

@@ -69,7 +69,7 @@ def test_publisher_shares_a_set_and_subscriber_syncs_on_demand(
     page.select_option("[data-testid=subscribe-form] select[name=mode]", "on_demand")
     page.click("button:has-text('Subscribe')")
     update = page.inner_text("[data-testid=update]")
-    assert "Update available: r– → r1" in update and "Api.Url" in update
+    assert "Update available: nothing delivered yet → r1" in update and "Api.Url" in update
     assert "value: (sensitive)" in update and SECRET not in page.content()
     page.click("[data-testid=sync-now]")
     sub = Subscription.objects.get(space=subscriber)

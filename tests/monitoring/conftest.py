@@ -20,6 +20,7 @@ from octosim.testing import SimInstance
 from odcm.crypto import seal
 from spaces.models import Instance, Space
 from tests.fixtures.processes import free_port
+from tests.monitoring.receiver import receiver  # noqa: F401 - a fixture
 
 
 def enlist_sim(sim: SimInstance, *, owners: list[Any] = (), region: str = "emea") -> Instance:  # type: ignore[assignment]

@@ -42,7 +42,7 @@ def wait_for(
 
 
 @pytest.mark.django_db
-def test_offline_alert_reaches_owner_and_subscribed_admin_once_with_text_html_and_link(
+def test_offline_alert_reaches_owner_and_admin_once_with_text_html_and_link(
     sim_instance: SimInstance,
     enlist: Callable[..., Instance],
     smtp_server: SmtpServer,
@@ -50,8 +50,8 @@ def test_offline_alert_reaches_owner_and_subscribed_admin_once_with_text_html_an
     admin_user: Any,
     settings: Any,
 ) -> None:
-    make_user("quiet-admin", admin=True)  # an admin who did not subscribe gets nothing
-    AlertSettings.objects.create(user=admin_user, all_instances=True)
+    quiet = make_user("quiet-admin", admin=True)  # an admin who opted out gets nothing
+    AlertSettings.objects.create(user=quiet, as_administrator=False)
     instance = enlist(sim_instance, owners=[space_owner])
     go_offline(sim_instance, instance)
     outcome = alerts.dispatch()
@@ -66,7 +66,7 @@ def test_offline_alert_reaches_owner_and_subscribed_admin_once_with_text_html_an
     assert notification.state == "sent" and notification.attempts == 1
     text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     html = message.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
-    link = f"{settings.ODCM_SITE_URL}/monitoring/instances/{instance.slug}/"
+    link = f"{settings.ODCM_SITE_URL}/spaces/instances/{instance.pk}/"
     assert link in text and link in html
     assert "Last error:" in text and "Offline" in text and "Since:" in text
 

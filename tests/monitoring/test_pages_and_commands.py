@@ -42,7 +42,11 @@ def test_owner_pins_a_version_and_schedules_a_window_outsider_gets_404(
     assert login(outsider).get(url).status_code == 404
     assert login(outsider).post(url, {"action": "pin", "pinned_version": "1"}).status_code == 404
     web = login(space_owner)
-    assert web.get(url).status_code == 200
+    # One instance page: the monitoring URL redirects to the registry's, which shows it all.
+    response = web.get(url)
+    assert response.status_code == 302
+    assert response["Location"] == f"/spaces/instances/{instance.pk}/"
+    assert b'data-testid="flips"' in web.get(response["Location"]).content
     assert web.post(url, {"action": "pin", "pinned_version": "2024.4.1234"}).status_code == 302
     assert InstanceMonitor.objects.get(pk=instance.pk).pinned_version == "2024.4.1234"
     now = timezone.now()
@@ -141,3 +145,26 @@ def test_reminders_repeat_while_down_when_enabled(
     sim_instance.clear_faults()
     sweep_status(force=True)
     assert InstanceMonitor.objects.get(pk=instance.pk).next_reminder_at is None
+
+
+def test_a_bad_maintenance_window_is_refused_with_a_message_and_nothing_saved(
+    sim_instance: SimInstance,
+    enlist: Callable[..., Instance],
+    login: Callable[[Any], Client],
+    admin_user: Any,
+) -> None:
+    instance = enlist(sim_instance)
+    now = timezone.now()
+    response = login(admin_user).post(
+        f"/monitoring/instances/{instance.slug}/",
+        {
+            "action": "window",
+            "starts_at": (now + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
+            "ends_at": now.strftime("%Y-%m-%dT%H:%M"),
+        },
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0] == f"/spaces/instances/{instance.pk}/"
+    text = response.content.decode()
+    assert "Maintenance window not scheduled." in text and "must end after it starts" in text
+    assert not MaintenanceWindow.objects.exists()

@@ -132,8 +132,10 @@ def main_pages(site: dict[str, Any], admin: User) -> list[str]:
         reverse("spaces:space", args=[space.pk]),
         reverse("spaces:space-delete", args=[space.pk]),
         reverse("spaces:standard-environments"),
-        reverse("monitoring:instance", args=[instance.slug]),
+        # (monitoring:instance redirects to spaces:instance, the one instance page, above)
         reverse("monitoring:alert-settings"),
+        reverse("monitoring:channels"),
+        reverse("spaces:space-state", args=[space.pk, "unenlist"]),
         reverse("sharing:index"),
         reverse("sharing:create"),
         reverse("sharing:import"),

@@ -82,7 +82,10 @@ def test_subscriber_subscribes_on_demand_sees_diff_and_syncs(login, member, pair
         follow=True,
     )
     text = page.content.decode()
-    assert "Update available: r– → r1" in text and "Api.Url" in text and SECRET not in text
+    assert "Update available: nothing delivered yet → r1" in text
+    assert "Api.Url" in text and SECRET not in text
+    assert "rNone" not in text and "r–" not in text  # the walkthrough saw "rNone r– → r1"
+    assert "nothing delivered → r1" in text
     sub = Subscription.objects.get(item=item)
     client.post(reverse("sharing:sync", args=[sub.pk]))
     assert delivery.run(str(sub.pk), 1) == "written"
@@ -220,3 +223,16 @@ def test_import_page_imports_a_step_template_file(login, space_owner, pair):
     )
     item = SharedItem.objects.get(kind=SharedItem.Kind.STEP_TEMPLATE)
     assert done.status_code == 302 and done["Location"] == reverse("sharing:item", args=[item.pk])
+
+
+def test_push_now_says_one_space_not_1_spaces(login, space_owner, pair):
+    item = make_set(pair["publisher"])
+    subscribe(item, pair["subscriber"])
+    page = login(space_owner).post(reverse("sharing:push", args=[item.pk]), follow=True)
+    assert "for 1 space." in page.content.decode()
+
+
+def test_the_admin_says_deliveries():
+    from sharing.models import Delivery
+
+    assert str(Delivery._meta.verbose_name_plural) == "deliveries"

@@ -124,3 +124,14 @@ def test_worker_killed_mid_fan_out_loses_nothing(
         assert len(copies) == 1, space
         assert sub.deliveries.filter(revision=2, outcome__in=["written", "unchanged"]).exists()
     assert not Delivery.objects.filter(outcome=Delivery.Outcome.RUNNING).exists()
+
+
+def test_push_now_is_recorded_as_push_now_not_sync_now(pair, start_celery_worker):
+    start_celery_worker(concurrency=1, **FAST)
+    item = make_set(pair["publisher"])
+    sub = subscribe(item, pair["subscriber"])
+    wait_for(lambda: status_of(sub) == ("in_sync", 1))
+    subscriptions.push_now(item)
+    wait_for(lambda: sub.deliveries.filter(trigger=Delivery.Trigger.PUSH).exists())
+    assert not sub.deliveries.filter(trigger=Delivery.Trigger.SYNC_NOW).exists()
+    assert sub.deliveries.get(trigger="push").get_trigger_display() == "Push now"
