@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('monitoring', '0003_leases'),
-        ('monitoring', '0003_totals_and_retention_indexes'),
+        ("monitoring", "0003_leases"),
+        ("monitoring", "0003_totals_and_retention_indexes"),
     ]
 
-    operations = [
-    ]
+    operations = []
