@@ -379,9 +379,11 @@ def replay(st: InstanceState, task: TaskRec, process: Doc, moment: float) -> Doc
         begin = start + index * per
         if begin > end or (state != "Success" and state in FINAL_STATES and index > stop):
             step["status"] = "Skipped" if state == "Failed" else "Pending"
-        elif begin + per <= end and not (
+        elif (state == "Success" or begin + per <= end + 1e-6) and not (
             state in FINAL_STATES and index == stop and state != "Success"
         ):
+            # A finished task's steps all finished (per is a float: its last step may end a
+            # rounding error after the task).
             step.update(status="Success", started=begin, ended=begin + per)
             _log(run, begin, f"Step {index + 1}: {name}", index)
         else:
