@@ -71,7 +71,8 @@ def test_publisher_shares_a_set_and_subscriber_syncs_on_demand(
     update = page.inner_text("[data-testid=update]")
     assert "Update available: nothing delivered yet → r1" in update and "Api.Url" in update
     assert "value: (sensitive)" in update and SECRET not in page.content()
-    page.click("[data-testid=sync-now]")
+    with page.expect_navigation():  # the form posts and redirects: reload only after it
+        page.click("[data-testid=sync-now]")
     sub = Subscription.objects.get(space=subscriber)
 
     def shows(text: str) -> bool:
@@ -90,7 +91,8 @@ def test_publisher_shares_a_set_and_subscriber_syncs_on_demand(
     assert shows("Update available: r1 → r2")
     diff = page.inner_text("[data-testid=diff]")
     assert re.search(r"https://one\.example\s*→\s*https://two\.example", diff)
-    page.click("[data-testid=sync-now]")
+    with page.expect_navigation():  # the form posts and redirects: reload only after it
+        page.click("[data-testid=sync-now]")
     assert shows("In sync")
     sub.refresh_from_db()
     assert sub.delivered_revision == 2 and SECRET not in page.content()
