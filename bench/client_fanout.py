@@ -100,6 +100,10 @@ def main() -> None:
             )
         ratios.sort()
         print(f"median ratio {ratios[len(ratios) // 2]:.2f} (target <= 1.5)")
+        print(
+            f"bench: client_fanout ratio={ratios[len(ratios) // 2]:.2f} "
+            f"instances={args.instances} concurrency={args.concurrency}"
+        )
 
 
 if __name__ == "__main__":

@@ -250,7 +250,9 @@ def run_endpoints(
     args: argparse.Namespace,
     all_counts: dict[str, int],
     one: dict[str, int],
-) -> None:
+) -> dict[str, float]:
+    """Measure each endpoint; returns its p95 in ms."""
+    p95: dict[str, float] = {}
     print(f"{'endpoint':40} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8} {'1-instance':>10}")
     for name, path in paths.items():
         headers = {"Host": "127.0.0.1"}
@@ -261,10 +263,12 @@ def run_endpoints(
         if "part=table" in path:
             headers["HX-Request"] = "true"
         times = timed(f"http://127.0.0.1:{port}{path}", headers, args.clients, args.requests)
+        p95[name] = 1000 * percentile(times, 0.95)
         print(
             f"{name:40} {1000 * statistics.median(times):8.1f} "
             f"{1000 * percentile(times, 0.95):8.1f} {all_counts[name]:8d} {one[name]:10d}"
         )
+    return p95
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -328,18 +332,26 @@ def main() -> None:
         print(f"{args.clients} concurrent clients; {args.requests} requests per endpoint; "
               f"gunicorn {args.workers} workers x 4 threads; {os.cpu_count()} cores; "
               f"load average before: {os.getloadavg()[0]:.1f}")  # fmt: skip
+        figures: dict[str, dict[str, float]] = {}
         for cache_seconds in ("30", "0"):
             label = "cached figures (default)" if cache_seconds != "0" else "no cache"
             print(f"-- {label}: ODCM_DASHBOARD_CACHE_SECONDS={cache_seconds}")
             server = serve(db, args.workers, cache_seconds)
             try:
-                run_endpoints(
+                figures[cache_seconds] = run_endpoints(
                     server[1], paths, token, session.session_key or "", args, all_counts, one
                 )
             finally:
                 server[0].terminate()
                 server[0].wait(timeout=15)
         server = None
+        page, apis = "dashboard page (30 d)", [k for k in paths if k.startswith("report API")]
+        print(
+            f"bench: dashboard spaces={args.spaces} deployments={args.deployments} "
+            f"uncached_page_p95_ms={figures['0'][page]:.1f} "
+            f"uncached_api_p95_ms={max(figures['0'][k] for k in apis):.1f} "
+            f"cached_page_p95_ms={figures['30'][page]:.1f}"
+        )
     finally:
         if server is not None:
             server[0].terminate()

@@ -230,6 +230,8 @@ def main() -> None:
                 "bench": lambda: [os.getpid()],
             }
 
+            ratios: dict[str, float] = {}
+
             def push(label: str, action: Any, revision: int) -> None:
                 for one in sims:
                     one.reset_stats()
@@ -249,6 +251,7 @@ def main() -> None:
                 cpu = " ".join(
                     f"{cpu_seconds(f()) - cpu_before[k]:7.1f}" for k, f in groups.items()
                 )
+                ratios[label] = wall / ideal
                 print(
                     f"{label:8} {wall:8.2f} {ideal:8.2f} {wall / ideal:6.2f} "
                     f"{requests / len(targets):10.2f}   {cpu}"
@@ -263,6 +266,11 @@ def main() -> None:
             peaks = [peak_mb(pid) for pid in children_of(worker.pid)]
             print(
                 "peak RSS per worker process (MB): " + ", ".join(f"{p:.0f}" for p in sorted(peaks))
+            )
+            print(
+                f"bench: fanout create_ratio={ratios['create']:.2f} "
+                f"update_ratio={ratios['update']:.2f} noop_ratio={ratios['no-op']:.2f} "
+                f"concurrency={args.concurrency} peak_worker_mb={max(peaks, default=0):.0f}"
             )
         finally:
             worker.terminate()

@@ -249,6 +249,7 @@ def main() -> None:
                     f"{total} spaces on {len(sims)} instances, {label:6}: {value:.2f}s "
                     f"(target < {TARGET_MANY:.0f}s: {verdict})"
                 )
+            print(f"bench: grants spaces={total} grant_s={granted:.2f} revoke_s={revoked:.2f}")
         finally:
             pool.shutdown()
             for client in clients.values():

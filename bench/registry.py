@@ -172,13 +172,21 @@ def main() -> int:
             f"\n{args.spaces} spaces on {args.instances} instances (queries: same at "
             f"{args.spaces // 10} spaces?), {args.requests} requests each, server time"
         )
+        p95s: dict[tuple[str, str], float] = {}
         for role, index in (("admin", 0), ("viewer via grants", 1)):
             for label, url, api in PAGES:
                 p50, p95, queries, size = measure(big[index], url, args.requests, api)
                 small_queries = measure(small[index], url, 2, api)[2]
                 same = "same" if small_queries == queries else f"DIFFERS: {small_queries}"
+                p95s[(role, label)] = p95
                 print(f"  {role:18} {label:28} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  "
                       f"{queries:2d} queries ({same})  {size / 1024:7.0f} KiB")  # fmt: skip
+        print(
+            f"bench: registry spaces={args.spaces} "
+            f"spaces_page500_p95_ms={p95s[('admin', 'spaces API (page_size=500)')]:.1f} "
+            f"grants_search_p95_ms={p95s[('viewer via grants', 'spaces API search')]:.1f} "
+            f"worst_p95_ms={max(p95s.values()):.1f}"
+        )
     finally:
         from django.db import connections
 

@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -120,6 +121,13 @@ def main() -> None:
                 f"cpu {r['cpu']:.2f}s  peak {r['peak_mb']:.0f} MB  "
                 f"one core every 60 s: {100 * r['cpu'] / 60:.1f}%  {r['summary']}"
             )
+        ratio = statistics.median(r["wall"] / ideal for r in results)
+        share = statistics.median(100 * r["cpu"] / 60 for r in results)
+        peak = max(r["peak_mb"] for r in results)
+        print(
+            f"bench: sweep instances={args.instances} ratio={ratio:.2f} "
+            f"cpu_share_60s={share:.1f}% peak_mb={peak:.0f}"
+        )
     finally:
         from django.db import connections
 
