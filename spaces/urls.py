@@ -1,6 +1,7 @@
 from django.urls import path
 
 from spaces import views
+from spaces.enlist_file_view import enlist_file
 
 app_name = "spaces"
 urlpatterns = [
@@ -9,6 +10,7 @@ urlpatterns = [
     path("standard-environments/", views.standard_environments, name="standard-environments"),
     path("instances/", views.instances, name="instances"),
     path("instances/enlist/", views.enlist, name="enlist"),
+    path("instances/enlist/file/", enlist_file, name="enlist-file"),
     path("instances/<uuid:pk>/", views.instance, name="instance"),
     path("instances/<uuid:pk>/edit/", views.instance_edit, name="instance-edit"),
     path("instances/<uuid:pk>/refresh/", views.instance_refresh, name="instance-refresh"),

@@ -20,7 +20,7 @@ from spaces.models import Instance, Space
 
 Status = Instance.Status
 # Lower comes first: what needs a person now, then what needs one soon.
-STATUS_RANK = {
+STATUS_RANK: dict[str, int] = {
     Status.OFFLINE: 0,
     Status.UNHEALTHY: 1,
     Status.UNKNOWN: 3,
