@@ -2,11 +2,14 @@ from django.urls import path
 
 from spaces import views
 from spaces.enlist_file_view import enlist_file
+from spaces.search_views import search_page, switcher_results
 
 app_name = "spaces"
 urlpatterns = [
     path("", views.space_list, name="list"),
     path("switcher/", views.switcher, name="switcher"),
+    path("switcher/results/", switcher_results, name="switcher-results"),
+    path("search/", search_page, name="search"),
     path("standard-environments/", views.standard_environments, name="standard-environments"),
     path("instances/", views.instances, name="instances"),
     path("instances/enlist/", views.enlist, name="enlist"),
