@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from identity.models import Grant, Group
 from monitoring.models import InstanceMonitor, SpaceDay
 from spaces.models import Instance, Space
 from tests.e2e.test_front_end_browser import Watch, sign_in
@@ -101,4 +102,25 @@ def test_switcher_type_ahead_with_the_keyboard(
     page.keyboard.press("Enter")
     space = Space.objects.get(name="Payments")
     page.wait_for_url(f"**/spaces/{space.pk}/")
+    assert watch.console == [] and watch.failed == []
+
+
+def test_a_long_dropdown_is_a_searchable_picker(
+    live_server: Any, page: Any, admin_user: Any
+) -> None:
+    build(10, 2)  # the grant form lists 10 instances and 20 spaces
+    group = Group.objects.create(name="Operators", slug="operators")
+    watch = Watch(page, live_server.url)
+    sign_in(page, live_server.url, admin_user.username)
+    page.goto(f"{live_server.url}/access/groups/{group.pk}/")
+    picker = page.locator("[data-testid=picker-filter]")
+    assert picker.count() == 1  # the short role list keeps its plain dropdown
+    picker.fill("0007 space 2")
+    assert picker.get_attribute("data-shown") == "1"
+    target = page.locator("select[name=grant-target]")
+    space = Space.objects.get(instance__name="octo-0007", name="Space 2")
+    assert target.input_value() == f"s:{space.pk}"  # the one match is chosen
+    with page.expect_navigation():
+        page.click("form[action$='/grants/'] button[type=submit]")
+    assert Grant.objects.filter(group=group, space=space).exists()
     assert watch.console == [] and watch.failed == []
