@@ -13,7 +13,7 @@ PIP_COMPILE := env -u PIP_FIND_LINKS -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL PIP
 	--no-emit-find-links --index-url $(PYPI)
 TEST_ENV := DJANGO_SETTINGS_MODULE=tests.settings
 
-.PHONY: demo demo-password demo-export test debian-packages lock lint typecheck migrations-check pytest e2e bench clean help
+.PHONY: demo demo-password demo-export screenshots test debian-packages lock lint typecheck migrations-check pytest e2e bench clean help
 
 help:
 	@echo "make demo   - install what is needed and run ODCM with simulated Octopus instances"
@@ -33,6 +33,9 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt requirements-ldap.txt | debi
 
 demo: $(VENV)/.runtime
 	$(PY) -m odcm.demo
+
+screenshots: $(VENV)/.dev
+	$(PY) docs/screenshots.py
 
 demo-password: $(VENV)/.runtime
 	@$(PY) -m odcm.demo --reset-admin-password

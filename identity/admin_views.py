@@ -110,18 +110,26 @@ def add_grant(request: HttpRequest, group_id: str) -> HttpResponse:
     row = get_object_or_404(Group, pk=group_id)
     form = GrantForm(request.POST, prefix="grant")
     if form.is_valid():
-        try:
-            services.grant(
-                row,
-                form.cleaned_data["role"],
-                actor=request.user,
-                request=request,
-                **form.target_kwargs(),
-            )
-        except services.GrantError as exc:
-            messages.error(request, str(exc))
-        else:
+        targets = form.targets()
+        if not targets:
+            messages.error(request, "No instance carries that tag or region now; nothing granted.")
+        granted = 0
+        for target in targets:  # a tag or region expands to one grant per instance
+            try:
+                services.grant(
+                    row, form.cleaned_data["role"], actor=request.user, request=request, **target
+                )
+            except services.GrantError as exc:
+                name = f"{target['instance']}: " if len(targets) > 1 else ""
+                messages.error(request, f"{name}{exc}")
+            else:
+                granted += 1
+        if granted == 1:
             messages.success(request, "Granted; the Octopus team is being created.")
+        elif granted:
+            messages.success(
+                request, f"Granted on {granted} instances; their Octopus teams are being created."
+            )
     else:
         messages.error(request, "Choose a role and a space or instance.")
     return redirect("identity:group", group_id=row.pk)

@@ -59,7 +59,15 @@ class GrantForm(StyledForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         choices: list[tuple[str, str]] = []
-        for inst in instance_model().objects.order_by("name"):
+        Instance = instance_model()
+        # By tag or region: expands, when granted, to one grant per instance matched then.
+        tags = Instance._meta.get_field("tags").related_model.objects.order_by("name")
+        for tag in tags.values_list("name", flat=True):
+            choices.append((f"t:{tag}", f"Every instance tagged {tag}"))
+        regions = Instance.objects.exclude(region="").values_list("region", flat=True)
+        for region in sorted(set(regions)):
+            choices.append((f"r:{region}", f"Every instance in region {region}"))
+        for inst in Instance.objects.order_by("name"):
             choices.append((f"i:{inst.pk}", f"Every space of {inst.name}"))
         # A space gone from Octopus cannot be granted (there is nothing to push a team to).
         Space = space_model()
@@ -67,6 +75,15 @@ class GrantForm(StyledForm):
         for space in spaces.order_by("instance__name", "name"):
             choices.append((f"s:{space.pk}", f"{space.instance.name} / {space.name}"))
         self.fields["target"].choices = choices  # type: ignore[attr-defined]
+
+    def targets(self) -> list[dict[str, Any]]:
+        """The grants' targets: one, or one per instance of the chosen tag or region."""
+        kind, _, value = self.cleaned_data["target"].partition(":")
+        if kind in ("t", "r"):
+            match = {"tags__name": value} if kind == "t" else {"region": value}
+            instances = instance_model().objects.filter(**match).order_by("name")
+            return [{"instance": instance} for instance in instances]
+        return [self.target_kwargs()]
 
     def target_kwargs(self) -> dict[str, Any]:
         kind, _, pk = self.cleaned_data["target"].partition(":")

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.safestring import mark_safe
@@ -25,7 +26,15 @@ from monitoring.forms import (
     PinForm,
 )
 from monitoring.models import AlertChannel, MaintenanceWindow
-from monitoring.services import alerts, audience, channels, checklist, configuration, dashboard
+from monitoring.services import (
+    alerts,
+    audience,
+    channels,
+    checklist,
+    configuration,
+    dashboard,
+    fleet,
+)
 from odcm import csvout
 from odcm.decorators import admin_required
 from odcm.htmx import HtmxHttpRequest
@@ -114,6 +123,8 @@ def dashboard_view(request: HtmxHttpRequest) -> HttpResponse:
         # The date boxes sit outside the swapped part: send them along with the dates used.
         context["oob"] = True
         return render(request, "monitoring/_dashboard_all.html", context)
+    console = reverse("spaces:instances")
+    context["fleet"] = fleet.fleet(user, console, f"{console}?delivery=failing")
     if access.is_admin(user):
         steps = checklist.first_run_checklist()
         context["checklist"] = steps if not all(step.done for step in steps) else []

@@ -7,6 +7,9 @@ template, so the label, widget, help text and errors (and the ids that the widge
 
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.forms.renderers import TemplatesSetting
 
 
@@ -15,3 +18,11 @@ class FormRenderer(TemplatesSetting):
 
     form_template_name = "odcm/forms/form.html"
     field_template_name = "odcm/forms/field.html"
+
+
+class SearchableSelect(forms.Select):
+    """A select that always gets static/odcm/picker.js's filter box (selects of more than 15
+    options get it anyway): the one searchable picker, instead of long dropdowns."""
+
+    def __init__(self, attrs: dict[str, Any] | None = None, choices: Any = ()) -> None:
+        super().__init__({**(attrs or {}), "data-searchable": ""}, choices)

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from monitoring.console_views import console_view
 from monitoring.views import dashboard_view
 from odcm import views
 
@@ -17,6 +18,9 @@ urlpatterns = [
     path("audit/", include("audit.urls")),
     path("monitoring/", include("monitoring.urls")),
     path("sharing/", include("sharing.urls", namespace="sharing")),
+    # The Instances page is monitoring's console (it shows uptime, pins): it answers at the
+    # registry's URL, so every link to spaces:instances lands on it.
+    path("spaces/instances/", console_view, name="instances-console"),
     path("spaces/", include("spaces.urls", namespace="spaces")),
     path("config/", include("fleetconfig.urls", namespace="fleetconfig")),
     path("api/v1/", include(("odcm.api.urls", "api"), namespace="api")),

@@ -9,3 +9,8 @@ class SharingConfig(AppConfig):
         from sharing.services.retention import prune
 
         register_pruner("sharing", prune)
+
+        from sharing.search import shared_items
+        from spaces.signals import search
+
+        search.connect(shared_items, dispatch_uid="sharing.search")

@@ -125,3 +125,13 @@ class StandardEnvironmentsForm(forms.Form):
                     raise forms.ValidationError(f"{name[:20]}…: at most 50 characters.")
                 names.append(name)
         return names
+
+
+class EnlistFileForm(forms.Form):
+    """A CSV or YAML file listing instances to enlist (see spaces.services.bulk_enlist)."""
+
+    file = forms.FileField(
+        label="CSV or YAML file",
+        help_text="Columns (CSV header) or keys (YAML): url, api_key, and optionally name, "
+        "region, tags (separated by ; or spaces), description.",
+    )

@@ -41,3 +41,19 @@ def instance_panels(request: Any, instance: Any) -> dict[str, list[Panel]]:
     for panel in sorted(panels, key=lambda p: p.order):
         by_slot.setdefault(panel.slot, []).append(panel)
     return by_slot
+
+
+# sender=None, user=User, text=str, limit=int: the global search asks the apps above the
+# registry for what matches ``text`` among what ``user`` may see; each receiver returns a
+# list of ``SearchHit`` (sharing: shared items). Receivers must not call Octopus.
+search = Signal()
+
+
+@dataclass
+class SearchHit:
+    """One search result another app contributes: ``kind`` names its group ("Shared items")."""
+
+    kind: str
+    label: str
+    url: str
+    detail: str = ""

@@ -1,14 +1,19 @@
 from django.urls import path
 
 from spaces import views
+from spaces.enlist_file_view import enlist_file
+from spaces.search_views import search_page, switcher_results
 
 app_name = "spaces"
 urlpatterns = [
     path("", views.space_list, name="list"),
     path("switcher/", views.switcher, name="switcher"),
+    path("switcher/results/", switcher_results, name="switcher-results"),
+    path("search/", search_page, name="search"),
     path("standard-environments/", views.standard_environments, name="standard-environments"),
     path("instances/", views.instances, name="instances"),
     path("instances/enlist/", views.enlist, name="enlist"),
+    path("instances/enlist/file/", enlist_file, name="enlist-file"),
     path("instances/<uuid:pk>/", views.instance, name="instance"),
     path("instances/<uuid:pk>/edit/", views.instance_edit, name="instance-edit"),
     path("instances/<uuid:pk>/refresh/", views.instance_refresh, name="instance-refresh"),

@@ -1,0 +1,246 @@
+"""The fleet at a glance (the dashboard's first screen): summary cards, instances with their
+problems sorted to the top, and each instance's spaces grouped under it.
+
+A fixed number of queries whatever the size of the fleet, and only what ``identity.access``
+lets the user see. Figures come from what the sweeps already stored; nothing calls Octopus.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from monitoring.models import Alert, ChannelDelivery, InstanceMonitor, Notification, SpaceDay
+from spaces.models import Instance, Space
+
+Status = Instance.Status
+# Lower comes first: what needs a person now, then what needs one soon.
+STATUS_RANK: dict[str, int] = {
+    Status.OFFLINE: 0,
+    Status.UNHEALTHY: 1,
+    Status.UNKNOWN: 3,
+    Status.MAINTENANCE: 4,
+    Status.ONLINE: 5,
+}
+# Deployment failures count over this many days on the fleet screen.
+FAILURE_DAYS = 7
+
+
+@dataclass
+class FleetSpace:
+    id: Any
+    name: str
+    slug: str
+    octopus_url: str
+    projects: int | None
+    targets: int | None
+    unhealthy_targets: int
+    succeeded: int
+    failed: int
+
+    @property
+    def problem(self) -> bool:
+        return bool(self.unhealthy_targets or self.failed)
+
+
+@dataclass
+class FleetInstance:
+    instance: Instance
+    pinned_version: str
+    failing_deliveries: int
+    spaces: list[FleetSpace] = field(default_factory=list)
+
+    @property
+    def off_pin(self) -> bool:
+        return bool(self.pinned_version) and self.instance.version != self.pinned_version
+
+    @property
+    def unhealthy_targets(self) -> int:
+        return sum(s.unhealthy_targets for s in self.spaces)
+
+    @property
+    def failed(self) -> int:
+        return sum(s.failed for s in self.spaces)
+
+    @property
+    def problems(self) -> list[str]:
+        """What is wrong, in words, most urgent first (empty: nothing to look at)."""
+        out = []
+        if self.instance.status in (Status.OFFLINE, Status.UNHEALTHY):
+            out.append(self.instance.get_status_display())
+        if self.off_pin:
+            out.append(f"off its pin {self.pinned_version}")
+        if self.failing_deliveries:
+            out.append(f"{self.failing_deliveries} failing alert deliveries")
+        if self.unhealthy_targets:
+            out.append(f"{self.unhealthy_targets} unhealthy targets")
+        if self.failed:
+            out.append(f"{self.failed} failed deployments")
+        return out
+
+    @property
+    def rank(self) -> tuple[int, int, str]:
+        status = STATUS_RANK.get(self.instance.status, 2)
+        if status > 1 and self.problems:
+            status = 2  # online but something else is wrong: above the quiet ones
+        return (status, -len(self.problems), self.instance.name.lower())
+
+
+@dataclass
+class Card:
+    key: str
+    label: str
+    count: int | None
+    url: str
+    colour: str
+    # Shown under the number: what the card counts, or why it has no figure yet.
+    note: str = ""
+
+
+@dataclass
+class Fleet:
+    cards: list[Card]
+    instances: list[FleetInstance]
+
+    @property
+    def problem_count(self) -> int:
+        return sum(1 for i in self.instances if i.problems)
+
+
+def _failing_deliveries(instance_ids: list[Any]) -> dict[Any, int]:
+    """Alert deliveries (emails and channel posts) that failed and are still being retried,
+    per instance: two queries."""
+    failing = Q(state="pending", attempts__gt=0) & ~Q(last_error="")
+    out: dict[Any, int] = {}
+    for model in (Notification, ChannelDelivery):
+        rows = (
+            model.objects.filter(failing, alert__instance_id__in=instance_ids)
+            .values("alert__instance_id")
+            .annotate(n=Count("pk"))
+        )
+        for row in rows:
+            key = row["alert__instance_id"]
+            out[key] = out.get(key, 0) + row["n"]
+    return out
+
+
+def queued_task_alerts(instance_ids: list[Any]) -> int | None:
+    """Alerts about queued Octopus tasks, if monitoring raises them on this installation.
+
+    Queue monitoring adds its own ``Alert.Kind``; until it exists the card says "not watched"
+    (``None``) rather than a reassuring 0.
+    """
+    kinds = [value for value in Alert.Kind.values if "queue" in value]
+    if not kinds:
+        return None
+    since = timezone.now() - timedelta(days=1)
+    return Alert.objects.filter(
+        kind__in=kinds, instance_id__in=instance_ids, created_at__gte=since
+    ).count()
+
+
+def fleet(user: Any, console_url: str, deliveries_url: str) -> Fleet:
+    """The fleet ``user`` may see. ``console_url`` is the instances console (cards link to it
+    filtered); ``deliveries_url`` where failing deliveries are listed. Six queries."""
+    instances = list(Instance.objects.visible_to(user).order_by("name"))
+    ids = [i.pk for i in instances]
+    pins = dict(
+        InstanceMonitor.objects.filter(instance_id__in=ids)
+        .exclude(pinned_version="")
+        .values_list("instance_id", "pinned_version")
+    )
+    failing = _failing_deliveries(ids)
+    rows = {i.pk: FleetInstance(i, pins.get(i.pk, ""), failing.get(i.pk, 0)) for i in instances}
+    since = timezone.now().date() - timedelta(days=FAILURE_DAYS - 1)
+    # SpaceDay has no reverse relation on Space: its figures come in one grouped query.
+    figures = {
+        row["space_id"]: (row["ok"], row["bad"])
+        for row in SpaceDay.objects.filter(space__instance_id__in=ids, day__gte=since)
+        .values("space_id")
+        .annotate(
+            ok=Coalesce(Sum("succeeded"), 0), bad=Coalesce(Sum(F("failed") + F("timed_out")), 0)
+        )
+    }
+    spaces = (
+        Space.objects.visible_to(user)
+        .filter(state=Space.State.ENLISTED, instance_id__in=ids)
+        .order_by("name")
+        .only(
+            "id",
+            "name",
+            "slug",
+            "octopus_id",
+            "instance_id",
+            "project_count",
+            "target_count",
+            "unhealthy_target_count",
+        )  # fmt: skip
+    )
+    for space in spaces:
+        owner = rows[space.instance_id]
+        space.instance = owner.instance  # no query per space for its URL
+        owner.spaces.append(
+            FleetSpace(
+                space.pk,
+                space.name,
+                space.slug,
+                space.octopus_url,
+                space.project_count,
+                space.target_count,
+                space.unhealthy_target_count or 0,
+                *figures.get(space.pk, (0, 0)),
+            )
+        )
+    ordered = sorted(rows.values(), key=lambda r: r.rank)
+    for row in ordered:
+        row.spaces.sort(key=lambda s: (not s.problem, s.name.lower()))
+    return Fleet(_cards(ordered, ids, console_url, deliveries_url), ordered)
+
+
+def _cards(
+    rows: list[FleetInstance], ids: list[Any], console_url: str, deliveries_url: str
+) -> list[Card]:
+    by_status: dict[str, int] = {}
+    for row in rows:
+        by_status[row.instance.status] = by_status.get(row.instance.status, 0) + 1
+    queued = queued_task_alerts(ids)
+    cards = [
+        Card(status, label, by_status.get(status, 0), f"{console_url}?status={status}", colour)
+        for status, label, colour in (
+            (Status.ONLINE, "Online", "success"),
+            (Status.OFFLINE, "Offline", "danger"),
+            (Status.UNHEALTHY, "Unhealthy", "warning"),
+            (Status.MAINTENANCE, "Maintenance", "info"),
+        )
+    ]
+    cards += [
+        Card(
+            "off_pin",
+            "Off its version pin",
+            sum(1 for r in rows if r.off_pin),
+            f"{console_url}?off_pin=true",
+            "danger",
+        ),
+        Card(
+            "failed_deliveries",
+            "Failed alert deliveries",
+            sum(r.failing_deliveries for r in rows),
+            deliveries_url,
+            "danger",
+            "retrying",
+        ),
+        Card(
+            "queued_tasks",
+            "Queued-task alerts",
+            queued,
+            f"{console_url}?problem=queue",
+            "warning",
+            "last 24 h" if queued is not None else "queues not watched yet",
+        ),
+    ]
+    return cards

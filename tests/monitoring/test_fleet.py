@@ -1,0 +1,119 @@
+"""The fleet overview on the dashboard: cards, problems first, spaces under their instance."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from monitoring.models import Alert, ChannelDelivery, InstanceMonitor, Notification
+from monitoring.services import fleet
+from spaces.models import Instance, Space
+from tests.monitoring.test_dashboard import build, count_queries
+
+pytestmark = pytest.mark.django_db
+
+
+def _instances_in_page_order(html: str) -> list[str]:
+    return re.findall(r'data-testid="fleet-instance" data-instance="([^"]+)"', html)
+
+
+def _card(html: str, key: str) -> tuple[str, str]:
+    match = re.search(rf'href="([^"]*)" data-testid="card-{key}" data-count="([^"]*)"', html)
+    assert match, key
+    return match.group(1).replace("&amp;", "&"), match.group(2)
+
+
+@pytest.mark.parametrize("persona", ["admin_user", "space_owner"])
+def test_fleet_query_count_is_the_same_for_10_and_200_spaces(
+    persona: str, request: pytest.FixtureRequest, login: Callable[[Any], Client], settings: Any
+) -> None:
+    settings.ODCM_DASHBOARD_CACHE_SECONDS = 0
+    user = request.getfixturevalue(persona)
+    owner = user if persona == "space_owner" else None
+    web = login(user)
+    build(2, 5, owner=owner)
+    small = count_queries(lambda: web.get("/"))
+    build(38, 5, start=2, owner=owner)
+    assert Space.objects.count() == 200
+    large = count_queries(lambda: web.get("/"))
+    assert large == small
+    page = web.get("/").content.decode()
+    assert len(_instances_in_page_order(page)) == 40
+    assert page.count('data-testid="fleet-space"') == 200
+
+
+def test_offline_and_off_pin_instances_come_first_with_cards_that_link_to_them(
+    login: Callable[[Any], Client], admin_user: Any
+) -> None:
+    build(12, 2)  # every 5th offline; odd ones run 2024.4.1234 = their pin, even ones are off it
+    InstanceMonitor.objects.update(pinned_version="")
+    InstanceMonitor.objects.filter(instance__name="octo-0003").update(pinned_version="2099.1")
+    Instance.objects.filter(name="octo-0007").update(status="unhealthy")
+    Instance.objects.filter(name="octo-0009").update(status="maintenance")
+    html = login(admin_user).get("/").content.decode()
+    order = _instances_in_page_order(html)
+    assert order[:2] == ["octo-0000", "octo-0005"]  # offline (alphabetical among equals)
+    assert order[2:5] == ["octo-0010", "octo-0007", "octo-0003"]  # offline, unhealthy, off pin
+    cards = {key: _card(html, key) for key in ("online", "offline", "unhealthy", "off_pin")}
+    assert cards["offline"] == ("/spaces/instances/?status=offline", "3")
+    assert cards["unhealthy"] == ("/spaces/instances/?status=unhealthy", "1")
+    assert cards["off_pin"] == ("/spaces/instances/?off_pin=true", "1")
+    assert cards["online"][1] == "7"
+
+
+def test_failing_alert_deliveries_are_counted_and_named_on_their_instance(
+    login: Callable[[Any], Client], admin_user: Any
+) -> None:
+    build(2, 1)
+    first = Instance.objects.get(name="octo-0001")
+    alert = Alert.objects.create(
+        instance=first, kind="offline", status="offline", since=timezone.now()
+    )
+    now = timezone.now()
+    Notification.objects.create(
+        alert=alert, user=admin_user, email="a@example.com", message_id="<1@x>",
+        next_attempt_at=now + timedelta(minutes=1), attempts=2, last_error="refused",
+    )  # fmt: skip
+    # Sent, or not tried yet: not failing.
+    Notification.objects.create(
+        alert=alert, user=admin_user.__class__.objects.create(username="b"),
+        email="b@example.com", message_id="<2@x>", next_attempt_at=now, state="sent", attempts=1,
+    )  # fmt: skip
+    html = login(admin_user).get("/").content.decode()
+    assert _card(html, "failed_deliveries") == ("/spaces/instances/?delivery=failing", "1")
+    assert "1 failing alert deliveries" in html
+    assert ChannelDelivery.objects.count() == 0
+
+
+def test_queued_task_card_says_queues_are_not_watched_rather_than_zero(
+    login: Callable[[Any], Client], admin_user: Any
+) -> None:
+    build(1, 1)
+    html = login(admin_user).get("/").content.decode()
+    expected = "" if fleet.queued_task_alerts([]) is None else "0"
+    assert _card(html, "queued_tasks")[1] == expected
+
+
+def test_every_space_figure_links_to_what_is_behind_it(
+    login: Callable[[Any], Client], admin_user: Any
+) -> None:
+    build(1, 2)
+    space = Space.objects.select_related("instance").get(name="Space 1")
+    html = login(admin_user).get("/").content.decode()
+    assert f'href="{space.octopus_url}/infrastructure/machines"' in html
+    assert f'href="{space.octopus_url}/infrastructure/machines?healthStatuses=Unhealthy"' in html
+    assert f'href="{space.octopus_url}/tasks?states=Failed,TimedOut"' in html
+    assert f'href="/spaces/{space.pk}/"' in html
+
+
+def test_outsider_sees_an_empty_fleet(login: Callable[[Any], Client], outsider: Any) -> None:
+    build(3, 2)
+    html = login(outsider).get("/").content.decode()
+    assert _instances_in_page_order(html) == []
+    assert _card(html, "offline")[1] == "0"
