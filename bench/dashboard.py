@@ -29,6 +29,7 @@ from bench._machine import describe  # noqa: E402
 from bench._monitoring_db import (  # noqa: E402
     ROOT,
     create_database,
+    database_exists,
     database_url,
     drop_database,
     migrate,
@@ -152,13 +153,20 @@ def profile(path: str) -> None:
     import cProfile
     import pstats
 
+    from django.conf import settings
     from django.test import Client
 
     from identity.models import User
 
+    settings.ODCM_DASHBOARD_CACHE_SECONDS = 0  # profile the uncached path
     client = Client()
     client.force_login(User.objects.get(username="bench-admin"))
     headers: dict[str, Any] = {"HTTP_HX_REQUEST": "true"} if "part=table" in path else {}
+    if path.startswith("/api/"):
+        from rest_framework.test import APIClient
+
+        client = APIClient()
+        client.force_authenticate(User.objects.get(username="bench-admin"))
     client.get(path, **headers)
     started = time.perf_counter()
     client.get(path, **headers)
@@ -175,7 +183,7 @@ def profile(path: str) -> None:
     if os.environ.get("BENCH_EXPLAIN"):
         with connection.cursor() as cursor:
             for q in ctx.captured_queries:
-                if "monitoring_spaceday" in q["sql"]:
+                if "monitoring_" in q["sql"] or "spaces_" in q["sql"]:
                     cursor.execute("EXPLAIN ANALYZE " + q["sql"])
                     print("\n".join(r[0] for r in cursor.fetchall()))
     with cProfile.Profile() as prof:
@@ -285,17 +293,25 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=160)
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
     parser.add_argument("--profile", help="profile one in-process GET of this path, then stop")
+    parser.add_argument(
+        "--keep",
+        metavar="DB",
+        help="build into (or reuse) this database and keep it: for profiling again and again",
+    )
     args = parser.parse_args()
-    db = f"odcm_bench_dashboard_{os.getpid()}"
-    create_database(db)
+    db = args.keep or f"odcm_bench_dashboard_{os.getpid()}"
+    reuse = bool(args.keep) and database_exists(db)
+    if not reuse:
+        create_database(db)
     server: Any = None
     try:
         setup_django(db)
         migrate()
-        started = time.perf_counter()
-        build(args.spaces, args.instances, args.deployments)
-        print(f"built {args.spaces} spaces, {args.deployments:,} deployments in "
-              f"{time.perf_counter() - started:.1f}s")  # fmt: skip
+        if not reuse:
+            started = time.perf_counter()
+            build(args.spaces, args.instances, args.deployments)
+            print(f"built {args.spaces} spaces, {args.deployments:,} deployments in "
+                  f"{time.perf_counter() - started:.1f}s")  # fmt: skip
         from django.contrib.sessions.backends.db import SessionStore
 
         from identity.models import User
@@ -304,7 +320,9 @@ def main() -> None:
 
         print(f"rollups: {DeploymentDay.objects.count():,} space/day/environment rows, "
               f"{SpaceDay.objects.count():,} space/day rows")  # fmt: skip
-        admin = User.objects.create_superuser("bench-admin", "bench@example.com", "x" * 20)
+        admin = User.objects.filter(username="bench-admin").first() or (
+            User.objects.create_superuser("bench-admin", "bench@example.com", "x" * 20)
+        )
         token = create_token(admin, name="bench")[1]
         session = SessionStore()
         session["_auth_user_id"] = str(admin.pk)
@@ -358,7 +376,8 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        drop_database(db)
+        if not args.keep:
+            drop_database(db)
 
 
 if __name__ == "__main__":
