@@ -14,9 +14,11 @@ from html import escape as _escape
 from typing import Any
 
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 
+from monitoring.services.wording import duration_text
 from odcm.ui import status_colour, status_dot
 
 
@@ -50,6 +52,7 @@ def _row(r: dict[str, Any], link: str) -> str:
         else ""
     )
     rate = "—" if r["rate"] is None else _e(f"{r['rate']}%")
+    queue = _queue_cell(r)
     status = _e(r["status"])
     return (
         f'<tr data-testid="space-row" data-space="{_e(r["slug"])}" '
@@ -62,7 +65,24 @@ def _row(r: dict[str, Any], link: str) -> str:
         f'<td class="text-end">{_opt(r["target_count"])}{unhealthy}</td>'
         f'<td class="text-end" data-testid="succeeded">{_e(r["succeeded"])}</td>'
         f'<td class="text-end" data-testid="failed">{_e(r["failed"])}</td>'
-        f'<td class="text-end">{rate}</td></tr>'
+        f'<td class="text-end">{rate}</td>{queue}</tr>'
+    )
+
+
+def _queue_cell(r: dict[str, Any]) -> str:
+    """Queued / executing Octopus tasks, and how long the oldest has waited when too long."""
+    if r.get("queued") is None:
+        return '<td class="text-end" data-testid="queue">—</td>'
+    badge = ""
+    if r.get("queue_waiting"):
+        waited = duration_text((timezone.now() - r["oldest_queued_at"]).total_seconds())
+        badge = (
+            ' <span class="badge text-bg-warning" data-testid="queue-waiting" '
+            f'title="The oldest queued task has waited {_e(waited)}">waiting {_e(waited)}</span>'
+        )
+    return (
+        f'<td class="text-end" data-testid="queue" title="queued / executing">'
+        f"{_e(r['queued'])} / {_e(r['executing'])}{badge}</td>"
     )
 
 

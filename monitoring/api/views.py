@@ -38,6 +38,9 @@ class ReportQuerySerializer(serializers.Serializer[Any]):
     status = serializers.ChoiceField(Instance.Status.choices, required=False)
     tag = serializers.CharField(required=False, max_length=200)
     space = serializers.CharField(required=False, max_length=200, help_text="Space slug")
+    problem = serializers.ChoiceField(
+        list(dashboard.PROBLEMS), required=False, help_text="queue: a queue waits too long"
+    )
     sort = serializers.CharField(required=False, max_length=50)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -79,6 +82,10 @@ SPACE_FIELDS = [
     "failed",
     "canceled",
     "rate",
+    "queued",
+    "executing",
+    "oldest_queued_at",
+    "queue_waiting",
 ]
 
 

@@ -33,6 +33,7 @@ from django.db.models.functions import Cast, Coalesce, Lower, NullIf
 from django.utils import timezone
 
 from monitoring.models import SpaceDay, StatusFlip, SweepRun
+from monitoring.services import queues
 from spaces.models import Instance, Space, Tag
 
 T = TypeVar("T")
@@ -143,6 +144,9 @@ def parse_period(params: Mapping[str, Any]) -> Period:
     return Period(key, period.first, period.last)
 
 
+PROBLEMS = {"queue": "Queue waiting"}
+
+
 @dataclass(frozen=True)
 class Filters:
     instance: str = ""
@@ -150,6 +154,8 @@ class Filters:
     status: str = ""
     tag: str = ""
     space: str = ""
+    # "queue": only spaces whose oldest queued Octopus task waits too long (see queues).
+    problem: str = ""
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> Filters:
@@ -157,7 +163,15 @@ class Filters:
             # PostgreSQL refuses NUL in text: such a value can match nothing anyway.
             return str(params.get(name) or "").replace("\x00", "").strip()[:200]
 
-        return cls(get("instance"), get("region"), get("status"), get("tag"), get("space"))
+        problem = get("problem")
+        return cls(
+            get("instance"),
+            get("region"),
+            get("status"),
+            get("tag"),
+            get("space"),
+            problem if problem in PROBLEMS else "",
+        )
 
     def as_dict(self) -> dict[str, str]:
         return {k: v for k, v in self.__dict__.items() if v}
@@ -179,6 +193,9 @@ def spaces_for(user: Any, filters: Filters) -> QuerySet[Space]:
         qs = qs.filter(instance__tags__name=filters.tag)
     if filters.space:
         qs = qs.filter(slug=filters.space)
+    if filters.problem == "queue":
+        limit = queues.threshold() or timedelta(0)
+        qs = qs.filter(queue__oldest_queued_at__lt=timezone.now() - limit)
     return qs
 
 
@@ -216,6 +233,9 @@ ROW_FIELDS = (
     "status",
     "status_since",
     "pinned_version",
+    "queued",
+    "executing",
+    "oldest_queued_at",
     "succeeded",
     "failed",
     "canceled",
@@ -273,6 +293,9 @@ def space_rows(user: Any, period: Period, filters: Filters, sort: str = "space")
             status=F("instance__status"),
             status_since=F("instance__status_since"),
             pinned_version=F("instance__monitor__pinned_version"),
+            queued=F("queue__queued"),
+            executing=F("queue__executing"),
+            oldest_queued_at=F("queue__oldest_queued_at"),
         )
         .order_by(order, Lower("name"), "pk")
         .values(*ROW_FIELDS)
@@ -281,6 +304,9 @@ def space_rows(user: Any, period: Period, filters: Filters, sort: str = "space")
 
 def finish_row(row: Any) -> dict[str, Any]:
     out = dict(row)
+    limit = queues.threshold()
+    since = out.get("oldest_queued_at")
+    out["queue_waiting"] = bool(limit and since and timezone.now() - since > limit)
     out["rate"] = None if out["rate"] is None else round(out["rate"], 1)
     out["pin_mismatch"] = bool(out["pinned_version"]) and out["version"] != out["pinned_version"]
     return out
@@ -361,6 +387,7 @@ def filter_choices(user: Any) -> dict[str, Any]:
             .values_list("name", flat=True)
         ),
         "statuses": Instance.Status.choices,
+        "problems": list(PROBLEMS.items()),
         "timeframes": [(k, v[0]) for k, v in TIMEFRAMES.items()],
     }
 
