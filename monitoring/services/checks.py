@@ -70,15 +70,18 @@ QUEUE_TAKE = 1000
 async def read_queue(client: AsyncOctopusClient) -> QueueSnapshot:
     """``/api/octopusservernodes`` and ``/api/tasks?states=Queued,Executing&spaces=all``:
     the whole fleet's queue state in two requests per instance, whatever its spaces."""
-    nodes = await client.get("/api/octopusservernodes", {"take": 100})
-    tasks = await client.get(
-        "/api/tasks",
-        {
-            "states": "Queued,Executing",
-            "spaces": "all",
-            "includeSystem": "false",
-            "take": QUEUE_TAKE,
-        },
+    # Both at once: an instance's check stays a chain of four round trips, not five.
+    nodes, tasks = await asyncio.gather(
+        client.get("/api/octopusservernodes", {"take": 100}),
+        client.get(
+            "/api/tasks",
+            {
+                "states": "Queued,Executing",
+                "spaces": "all",
+                "includeSystem": "false",
+                "take": QUEUE_TAKE,
+            },
+        ),
     )
     items = list(tasks.get("Items") or [])
     return QueueSnapshot(
