@@ -298,10 +298,10 @@ def serve(db: str, workers: int, cache_seconds: str) -> tuple[subprocess.Popen[b
          "--access-logfile", "/dev/null"],
         cwd=ROOT, env=env, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 180  # a busy machine boots three workers slowly
     while True:
         try:
-            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2, trust_env=False)
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10, trust_env=False)
             return server, port
         except httpx.HTTPError:
             if time.monotonic() > deadline:
