@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._machine import describe  # noqa: E402
 from bench._monitoring_db import create_database, drop_database, migrate, setup_django  # noqa: E402
 
-REQUESTS_PER_INSTANCE = 3  # root document, health, ping
+# root document, health, ping; then the task queue: server nodes and active tasks
+REQUESTS_PER_INSTANCE = 5
 
 
 def process_cpu(pid: int) -> float:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from django.utils import timezone
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from monitoring.models import Notification, SpaceTotal, SweepRun
+from monitoring.models import InstanceNode, Notification, SpaceQueue, SpaceTotal, SweepRun
 from spaces.models import Instance, Space
 
 STATUSES = [choice for choice, _ in Instance.Status.choices]
@@ -76,6 +77,8 @@ def collect() -> Iterator[Metric]:
             deployments.add_metric([inst, space, result], float(value))
     yield deployments
 
+    yield from _queues()
+
     duration = GaugeMetricFamily(
         "odcm_sweep_duration_seconds", "How long the last run of each sweep took", labels=["sweep"]
     )
@@ -93,3 +96,43 @@ def collect() -> Iterator[Metric]:
         ),
     )
     yield pending
+
+
+def _queues() -> Iterator[Metric]:
+    """Task queues and server nodes as the last status sweep read them: two queries."""
+    labels = ["odcm_instance", "space"]
+    queued = GaugeMetricFamily("odcm_space_tasks_queued", "Octopus tasks queued", labels=labels)
+    executing = GaugeMetricFamily(
+        "odcm_space_tasks_executing", "Octopus tasks executing", labels=labels
+    )
+    oldest = GaugeMetricFamily(
+        "odcm_space_queue_oldest_seconds",
+        "How long the oldest queued task has waited (0 when none waits)",
+        labels=labels,
+    )
+    now = timezone.now()
+    rows = SpaceQueue.objects.filter(space__state=Space.State.ENLISTED).values_list(
+        "space__instance__slug", "space__slug", "queued", "executing", "oldest_queued_at"
+    )
+    for inst, space, q, e, since in rows:
+        queued.add_metric([inst, space], float(q))
+        executing.add_metric([inst, space], float(e))
+        oldest.add_metric([inst, space], max(0.0, (now - since).total_seconds()) if since else 0.0)
+    yield from (queued, executing, oldest)
+    node_labels = ["odcm_instance", "node"]
+    cap = GaugeMetricFamily("odcm_node_max_tasks", "A server node's task cap", labels=node_labels)
+    draining = GaugeMetricFamily(
+        "odcm_node_maintenance",
+        "1 if a server node is in maintenance mode (draining)",
+        labels=node_labels,
+    )
+    offline = GaugeMetricFamily(
+        "odcm_node_offline", "1 if a server node is offline", labels=node_labels
+    )
+    for inst, name, tasks, maint, off in InstanceNode.objects.values_list(
+        "instance__slug", "name", "max_tasks", "in_maintenance", "offline"
+    ):
+        cap.add_metric([inst, name], float(tasks))
+        draining.add_metric([inst, name], 1.0 if maint else 0.0)
+        offline.add_metric([inst, name], 1.0 if off else 0.0)
+    yield from (cap, draining, offline)

@@ -119,6 +119,8 @@ class Alert(models.Model):
         VERSION = "version", "Unexpected version"
         REMINDER = "reminder", "Still down"
         TEST = "test", "Test alert"
+        QUEUE = "queue", "Queue waiting"
+        QUEUE_CLEARED = "queue_cleared", "Queue moving again"
 
     class State(models.TextChoices):
         NEW = "new", "New"
@@ -137,6 +139,10 @@ class Alert(models.Model):
     detail = models.CharField(max_length=500, blank=True)
     # A recovery: when the outage began (the message says how long it lasted).
     down_since = models.DateTimeField(null=True, blank=True)
+    # A queue alert: the space whose tasks wait.
+    space = models.ForeignKey(
+        Space, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     # A test alert: who asked for it.
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -384,8 +390,15 @@ class SpaceDay(_Counts):
     day = models.DateField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["space", "day"], name="spaceday_unique")]
-        # Covering: the dashboard's day-range sums are index-only scans.
+        # Both indexes cover the figures, so the dashboard's sums are index-only scans: by day
+        # over many spaces (totals, chart), and by space over a window (a page of table rows).
+        constraints = [
+            models.UniqueConstraint(
+                fields=["space", "day"],
+                include=["succeeded", "failed", "timed_out", "canceled"],
+                name="spaceday_unique",
+            )
+        ]
         indexes = [
             models.Index(
                 fields=["day", "space"],
@@ -408,3 +421,54 @@ class SpaceTotal(_Counts):
 
     def __str__(self) -> str:
         return f"totals of {self.space_id}"
+
+
+class InstanceNode(models.Model):
+    """One Octopus Server node of an instance as the last status sweep saw it (from
+    ``/api/octopusservernodes``). Octopus has no separate draining flag: a node in
+    maintenance mode is draining (it finishes its tasks and takes no new ones)."""
+
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="nodes")
+    octopus_id = models.CharField(max_length=100)
+    name = models.CharField(max_length=200)
+    max_tasks = models.PositiveIntegerField(default=0)
+    in_maintenance = models.BooleanField(default=False)
+    offline = models.BooleanField(default=False)
+    last_seen = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["instance", "octopus_id"], name="instancenode_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instance_id} {self.name}"
+
+
+class SpaceQueue(models.Model):
+    """A space's share of its instance's task queue at the last status sweep: tasks queued and
+    executing, and since when the oldest queued task has waited. ``alerted`` is set while a
+    queue alert is open (the recovery email clears it)."""
+
+    space = models.OneToOneField(
+        Space, primary_key=True, on_delete=models.CASCADE, related_name="queue"
+    )
+    queued = models.PositiveIntegerField(default=0)
+    executing = models.PositiveIntegerField(default=0)
+    oldest_queued_at = models.DateTimeField(null=True, blank=True)
+    alerted = models.BooleanField(default=False)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["oldest_queued_at"],
+                condition=models.Q(oldest_queued_at__isnull=False),
+                name="spacequeue_waiting_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.space_id}: {self.queued} queued, {self.executing} executing"

@@ -15,7 +15,7 @@ from django.utils import timezone
 from identity import access
 from monitoring.forms import MaintenanceWindowForm, PinForm
 from monitoring.models import InstanceMonitor, MaintenanceWindow, StatusFlip, VersionChange
-from monitoring.services import alerts, audience, channels, history
+from monitoring.services import alerts, audience, channels, history, queues
 from spaces.models import Instance
 from spaces.signals import Panel
 
@@ -56,6 +56,16 @@ def instance_panels(
                 "now": timezone.now(),
             },
             order=10,
+        ),
+        Panel(
+            "main",
+            "monitoring/_instance_queues.html",
+            {
+                **common,
+                "nodes": list(queues.nodes_of(instance)),
+                "queues": queues.queues_of(instance),
+            },
+            order=-10,
         ),
         Panel(
             "main",

@@ -27,8 +27,8 @@ from django.utils import timezone
 from audit.services import record
 from identity.models import User
 from monitoring.models import Alert, AlertSettings, ChannelDelivery, Notification
-from monitoring.services import audience, channels, outbox
-from monitoring.services.wording import SUBJECTS, outage_length
+from monitoring.services import audience, channels, outbox, wording
+from monitoring.services.wording import outage_length
 from odcm import work
 from odcm.mail import header_text
 from spaces.models import Instance
@@ -40,9 +40,16 @@ def recipients(alert: Alert) -> list[User]:
     """Who gets ``alert``: the instance's audience for its kind (see ``audience``). A recovery
     goes only to people who were told about the outage it ends: none told, none sent."""
     users = audience.recipients(alert.instance, alert.kind)
-    if alert.kind != Alert.Kind.RECOVERED:
+    if alert.kind == Alert.Kind.QUEUE_CLEARED:
+        # The queue alert this one ends (the latest about the same space).
+        ended = Alert.objects.filter(
+            space=alert.space_id, kind=Alert.Kind.QUEUE, created_at__lt=alert.created_at
+        ).order_by("-created_at")[:1]
+    elif alert.kind == Alert.Kind.RECOVERED:
+        ended = audience.outage_alerts(alert)
+    else:
         return users
-    outage = audience.outage_alerts(alert).values("pk")
+    outage = ended.values("pk")
     told = set(Notification.objects.filter(alert__in=outage).values_list("user_id", flat=True))
     return [user for user in users if user.pk in told]
 
@@ -98,7 +105,9 @@ def backoff_seconds(attempts: int) -> float:
 
 
 def render_email(notification: Notification) -> EmailMultiAlternatives:
-    alert = Alert.objects.select_related("instance", "version_change").get(pk=notification.alert_id)
+    alert = Alert.objects.select_related("instance", "version_change", "space").get(
+        pk=notification.alert_id
+    )
     instance = alert.instance
     link = settings.ODCM_SITE_URL + reverse("spaces:instance", args=[instance.pk])
     context: dict[str, Any] = {
@@ -110,9 +119,7 @@ def render_email(notification: Notification) -> EmailMultiAlternatives:
         "down_for": outage_length(alert),
         "site_url": settings.ODCM_SITE_URL,
     }
-    subject = header_text(
-        "[ODCM] " + SUBJECTS[Alert.Kind(alert.kind)].format(name=instance.name, status=alert.status)
-    )
+    subject = header_text("[ODCM] " + wording.subject(alert))
     email = EmailMultiAlternatives(
         subject=subject,
         body=render_to_string("emails/monitoring_alert.txt", context),

@@ -17,7 +17,14 @@ from monitoring.models import Alert, AlertSettings
 from spaces.models import Instance
 
 # A test alert reaches whoever would hear that the instance went offline.
-EVENT_OF_KIND = {Alert.Kind.TEST: "offline", Alert.Kind.REMINDER: "reminder"}
+# Kinds without a preference of their own: a waiting queue is a kind of unhealthiness, its
+# end a kind of recovery.
+EVENT_OF_KIND = {
+    Alert.Kind.TEST: "offline",
+    Alert.Kind.REMINDER: "reminder",
+    Alert.Kind.QUEUE: "unhealthy",
+    Alert.Kind.QUEUE_CLEARED: "recovered",
+}
 
 
 @dataclass

@@ -26,7 +26,7 @@ from django.urls import reverse
 from audit.services import record
 from monitoring.models import Alert, AlertChannel, ChannelDelivery
 from monitoring.services import audience, outbox
-from monitoring.services.wording import SUBJECTS, outage_length
+from monitoring.services.wording import outage_length, subject
 from octopus import URLNotAllowed, make_http_client
 from odcm.clients import url_policy
 from odcm.crypto import seal, unseal
@@ -163,7 +163,7 @@ def facts(alert: Alert) -> dict[str, Any]:
     return {
         "alert_id": str(alert.pk),
         "event": alert.kind,
-        "title": SUBJECTS[Alert.Kind(alert.kind)].format(name=instance.name, status=alert.status),
+        "title": subject(alert),
         "instance": {
             "id": str(instance.pk),
             "name": instance.name,

@@ -49,6 +49,46 @@ class CheckResult:
     draining: bool = False
     health_description: str = ""
     error: str = ""
+    # The task queue (see monitoring.services.queues): None when it could not be read.
+    queue: QueueSnapshot | None = None
+
+
+@dataclass
+class QueueSnapshot:
+    """An instance's server nodes and its queued and executing space tasks, as Octopus sent
+    them (two GETs); ``truncated`` when more tasks were active than one page holds."""
+
+    nodes: list[dict[str, Any]] = field(default_factory=list)
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    truncated: bool = False
+
+
+# One page of active tasks: enough for any real queue; beyond it the counts are a floor.
+QUEUE_TAKE = 1000
+
+
+async def read_queue(client: AsyncOctopusClient) -> QueueSnapshot:
+    """``/api/octopusservernodes`` and ``/api/tasks?states=Queued,Executing&spaces=all``:
+    the whole fleet's queue state in two requests per instance, whatever its spaces."""
+    # Both at once: an instance's check stays a chain of four round trips, not five.
+    nodes, tasks = await asyncio.gather(
+        client.get("/api/octopusservernodes", {"take": 100}),
+        client.get(
+            "/api/tasks",
+            {
+                "states": "Queued,Executing",
+                "spaces": "all",
+                "includeSystem": "false",
+                "take": QUEUE_TAKE,
+            },
+        ),
+    )
+    items = list(tasks.get("Items") or [])
+    return QueueSnapshot(
+        nodes=list(nodes.get("Items") or []),
+        tasks=items,
+        truncated=int(tasks.get("TotalResults") or 0) > len(items),
+    )
 
 
 @dataclass
@@ -85,7 +125,8 @@ def _client(instance: Instance, http: Any) -> AsyncOctopusClient:
 
 
 async def check_instance(instance: Instance, http: Any) -> CheckResult:
-    """Root document, health (418 = unhealthy) and ping (418 = draining): three GETs."""
+    """Root document, health (418 = unhealthy) and ping (418 = draining): three GETs; then
+    the task queue (two more) when the instance answered."""
     result = CheckResult(instance_id=instance.pk, answered=False)
     try:
         async with asyncio.timeout(float(settings.ODCM_SWEEP_TIMEOUT) * 2):
@@ -106,6 +147,14 @@ async def check_instance(instance: Instance, http: Any) -> CheckResult:
         result.error = describe_error(exc)
     except Exception as exc:  # one odd server must not break the sweep of the others
         result.error = f"unexpected error: {type(exc).__name__}"
+    if result.answered:
+        # Apart from the status check: a slow or failing task list leaves the queue figures
+        # as they were and never makes an answering instance look offline.
+        try:
+            async with asyncio.timeout(float(settings.ODCM_SWEEP_TIMEOUT)):
+                result.queue = await read_queue(_client(instance, http))
+        except Exception:
+            result.queue = None
     return result
 
 

@@ -33,6 +33,7 @@ from django.db.models.functions import Cast, Coalesce, Lower, NullIf
 from django.utils import timezone
 
 from monitoring.models import SpaceDay, StatusFlip, SweepRun
+from monitoring.services import queues
 from spaces.models import Instance, Space, Tag
 
 T = TypeVar("T")
@@ -143,6 +144,9 @@ def parse_period(params: Mapping[str, Any]) -> Period:
     return Period(key, period.first, period.last)
 
 
+PROBLEMS = {"queue": "Queue waiting"}
+
+
 @dataclass(frozen=True)
 class Filters:
     instance: str = ""
@@ -150,6 +154,8 @@ class Filters:
     status: str = ""
     tag: str = ""
     space: str = ""
+    # "queue": only spaces whose oldest queued Octopus task waits too long (see queues).
+    problem: str = ""
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> Filters:
@@ -157,7 +163,15 @@ class Filters:
             # PostgreSQL refuses NUL in text: such a value can match nothing anyway.
             return str(params.get(name) or "").replace("\x00", "").strip()[:200]
 
-        return cls(get("instance"), get("region"), get("status"), get("tag"), get("space"))
+        problem = get("problem")
+        return cls(
+            get("instance"),
+            get("region"),
+            get("status"),
+            get("tag"),
+            get("space"),
+            problem if problem in PROBLEMS else "",
+        )
 
     def as_dict(self) -> dict[str, str]:
         return {k: v for k, v in self.__dict__.items() if v}
@@ -179,6 +193,9 @@ def spaces_for(user: Any, filters: Filters) -> QuerySet[Space]:
         qs = qs.filter(instance__tags__name=filters.tag)
     if filters.space:
         qs = qs.filter(slug=filters.space)
+    if filters.problem == "queue":
+        limit = queues.threshold() or timedelta(0)
+        qs = qs.filter(queue__oldest_queued_at__lt=timezone.now() - limit)
     return qs
 
 
@@ -216,6 +233,9 @@ ROW_FIELDS = (
     "status",
     "status_since",
     "pinned_version",
+    "queued",
+    "executing",
+    "oldest_queued_at",
     "succeeded",
     "failed",
     "canceled",
@@ -273,6 +293,9 @@ def space_rows(user: Any, period: Period, filters: Filters, sort: str = "space")
             status=F("instance__status"),
             status_since=F("instance__status_since"),
             pinned_version=F("instance__monitor__pinned_version"),
+            queued=F("queue__queued"),
+            executing=F("queue__executing"),
+            oldest_queued_at=F("queue__oldest_queued_at"),
         )
         .order_by(order, Lower("name"), "pk")
         .values(*ROW_FIELDS)
@@ -281,13 +304,17 @@ def space_rows(user: Any, period: Period, filters: Filters, sort: str = "space")
 
 def finish_row(row: Any) -> dict[str, Any]:
     out = dict(row)
+    limit = queues.threshold()
+    since = out.get("oldest_queued_at")
+    out["queue_waiting"] = bool(limit and since and timezone.now() - since > limit)
     out["rate"] = None if out["rate"] is None else round(out["rate"], 1)
     out["pin_mismatch"] = bool(out["pinned_version"]) and out["version"] != out["pinned_version"]
     return out
 
 
 def space_totals(user: Any, period: Period, filters: Filters) -> dict[str, Any]:
-    """The totals row over every matching space (two queries)."""
+    """The totals row over every matching space, and under ``"days"`` the same figures per
+    day of the period (the chart): two queries, one pass over the window's rollups."""
     visible = spaces_for(user, filters).values("pk")
     inventory = Space.objects.filter(pk__in=visible).aggregate(
         spaces=Count("pk"),
@@ -295,14 +322,36 @@ def space_totals(user: Any, period: Period, filters: Filters) -> dict[str, Any]:
         targets=Sum("target_count"),
         unhealthy=Sum("unhealthy_target_count"),
     )
-    figures = SpaceDay.objects.filter(
-        space_id__in=visible, day__gte=period.first, day__lte=period.last
-    ).aggregate(ok=Sum("succeeded"), bad=Sum("failed"), timed=Sum("timed_out"), can=Sum("canceled"))
+    # Grouped by day rather than one sum: the chart needs these rows, and adding up a few
+    # hundred of them here costs nothing next to a second scan of the window.
+    found = {
+        r["day"]: r
+        for r in SpaceDay.objects.filter(
+            space_id__in=visible, day__gte=period.first, day__lte=period.last
+        )
+        .order_by()
+        .values("day")
+        .annotate(
+            ok=Sum("succeeded"), bad=Sum("failed"), timed=Sum("timed_out"), can=Sum("canceled")
+        )
+    }
+    days = []
+    for day in period.days:
+        r: dict[str, Any] = dict(found.get(day) or {})
+        days.append(
+            {
+                "day": day,
+                "succeeded": int(r.get("ok") or 0),
+                "failed": int(r.get("bad") or 0) + int(r.get("timed") or 0),
+                "canceled": int(r.get("can") or 0),
+            }
+        )
     totals: dict[str, Any] = {k: int(v or 0) for k, v in inventory.items()}
-    totals["succeeded"] = int(figures["ok"] or 0)
-    totals["failed"] = int(figures["bad"] or 0) + int(figures["timed"] or 0)
-    totals["canceled"] = int(figures["can"] or 0)
+    totals["succeeded"] = sum(d["succeeded"] for d in days)
+    totals["failed"] = sum(d["failed"] for d in days)
+    totals["canceled"] = sum(d["canceled"] for d in days)
     totals["rate"] = _rate(totals["succeeded"], totals["failed"])
+    totals["days"] = days
     return totals
 
 
@@ -338,32 +387,17 @@ def filter_choices(user: Any) -> dict[str, Any]:
             .values_list("name", flat=True)
         ),
         "statuses": Instance.Status.choices,
+        "problems": list(PROBLEMS.items()),
         "timeframes": [(k, v[0]) for k, v in TIMEFRAMES.items()],
     }
 
 
 def deployments_by_day(user: Any, period: Period, filters: Filters) -> list[dict[str, Any]]:
     """Totals per day over the filtered spaces, every day of the period present."""
-    spaces = spaces_for(user, filters)
-    found = {
-        r["day"]: r
-        for r in SpaceDay.objects.filter(
-            space_id__in=spaces.values("pk"), day__gte=period.first, day__lte=period.last
-        )
-        .values("day")
-        .annotate(ok=Sum("succeeded"), bad=Sum("failed"), timed=Sum("timed_out"))
-    }
-    out = []
-    for day in period.days:
-        r: dict[str, Any] = dict(found.get(day) or {})
-        out.append(
-            {
-                "day": day,
-                "succeeded": int(r.get("ok") or 0),
-                "failed": int(r.get("bad") or 0) + int(r.get("timed") or 0),
-            }
-        )
-    return out
+    return [
+        {"day": d["day"], "succeeded": d["succeeded"], "failed": d["failed"]}
+        for d in space_totals(user, period, filters)["days"]
+    ]
 
 
 def deployments_per_space_day(user: Any, period: Period, filters: Filters) -> QuerySet[Any]:
@@ -387,6 +421,19 @@ def deployments_per_space_day(user: Any, period: Period, filters: Filters) -> Qu
             instance=F("space__instance__slug"),
         )
     )
+
+
+def deployments_per_space_day_count(
+    user: Any, period: Period, filters: Filters
+) -> Callable[[], int]:
+    """How many rows :func:`deployments_per_space_day` has, without its joins (every space has
+    its instance, so they drop no row): for the report's page count."""
+    window = SpaceDay.objects.filter(
+        space_id__in=spaces_for(user, filters).values("pk"),
+        day__gte=period.first,
+        day__lte=period.last,
+    )
+    return window.count
 
 
 def version_inventory(user: Any, filters: Filters | None = None) -> list[dict[str, Any]]:
@@ -444,20 +491,24 @@ def status_timelines(
     )
     ids = [i["pk"] for i in instances]
     before = {i["pk"]: i["before"] for i in instances}
-    flips: dict[Any, list[StatusFlip]] = {}
-    for f in StatusFlip.objects.filter(instance_id__in=ids, at__gte=start, at__lt=end).order_by(
-        "at", "id"
+    # Tuples (instance, at, from, to), not model instances: building hundreds of StatusFlip
+    # objects was a visible part of the page's time.
+    flips: dict[Any, list[tuple[Any, datetime, str, str]]] = {}
+    for f in (
+        StatusFlip.objects.filter(instance_id__in=ids, at__gte=start, at__lt=end)
+        .order_by("at", "id")
+        .values_list("instance_id", "at", "from_status", "to_status")
     ):
-        flips.setdefault(f.instance_id, []).append(f)
+        flips.setdefault(f[0], []).append(f)
     span = max((end - start).total_seconds(), 1.0)
     out = []
     for inst in instances:
         own = flips.get(inst["pk"], [])
-        status = before.get(inst["pk"]) or (own[0].from_status if own else inst["status"])
+        status = before.get(inst["pk"]) or (own[0][2] if own else inst["status"])
         cursor = start
         segments = []
         for flip in [*own, None]:
-            until = flip.at if flip is not None else end
+            until = flip[1] if flip is not None else end
             if until > cursor:
                 segments.append(
                     {
@@ -469,7 +520,7 @@ def status_timelines(
                     }
                 )
             if flip is not None:
-                status, cursor = flip.to_status, max(cursor, flip.at)
+                status, cursor = flip[3], max(cursor, flip[1])
         if hourly:
             segments = hourly_buckets(segments, start)
         out.append({**inst, "segments": segments})

@@ -28,6 +28,7 @@ from monitoring.models import (
 )
 from monitoring.services.alerts import dispatch_on_commit
 from monitoring.services.checks import CheckResult, check_instances
+from monitoring.services.queues import apply_queues
 from odcm import work
 from spaces.models import Instance
 
@@ -131,6 +132,7 @@ def sweep_status(*, force: bool = False) -> dict[str, int] | None:
         results = check_instances(instances) if instances else []
         network = time.perf_counter() - network_started
         summary = apply_results(instances, results)
+        summary["queue_alerts"] = apply_queues(instances, results)
         summary["network_ms"] = int(network * 1000)
         summary["total_ms"] = int((time.perf_counter() - started) * 1000)
         finish_run("status", started, len(instances), summary["failed"])

@@ -11,6 +11,8 @@ SUBJECTS = {
     Alert.Kind.VERSION: "{name} changed version unexpectedly",
     Alert.Kind.REMINDER: "{name} is still {status}",
     Alert.Kind.TEST: "Test alert for {name}",
+    Alert.Kind.QUEUE: "Tasks are waiting in the queue of {space} on {name}",
+    Alert.Kind.QUEUE_CLEARED: "The queue of {space} on {name} is moving again",
 }
 
 
@@ -28,3 +30,11 @@ def duration_text(seconds: float) -> str:
     parts.append((total % 60, "s"))
     shown = [f"{value} {unit}" for value, unit in parts if value]
     return " ".join(shown[:2]) or "0 s"
+
+
+def subject(alert: Alert) -> str:
+    """The alert's one-line title (email subject, channel title)."""
+    space = alert.space.name if alert.space_id and alert.space else ""
+    return SUBJECTS[Alert.Kind(alert.kind)].format(
+        name=alert.instance.name, status=alert.status, space=space
+    )

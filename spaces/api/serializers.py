@@ -67,6 +67,42 @@ class SpaceSerializer(serializers.ModelSerializer[Space]):
         ]  # fmt: skip
         read_only_fields = fields
 
+    def to_representation(self, instance: Space) -> dict[str, Any]:
+        """The same body DRF's fields build (tests/spaces/test_api_speed.py compares them),
+        written out: at 500 spaces a page, the generic per-field path was most of the time."""
+        space, when = instance, _DATETIME.to_representation
+        return {
+            "id": str(space.pk),
+            "instance": str(space.instance_id),
+            "instance_name": space.instance.name,
+            "octopus_id": space.octopus_id,
+            "name": space.name,
+            "slug": space.slug,
+            "description": space.description,
+            "is_default": space.is_default,
+            "task_queue_stopped": space.task_queue_stopped,
+            "created_by_odcm": space.created_by_odcm,
+            "state": space.state,
+            "project_count": space.project_count,
+            "target_count": space.target_count,
+            "unhealthy_target_count": space.unhealthy_target_count,
+            "environment_count": space.environment_count,
+            "tenant_count": space.tenant_count,
+            "counts_updated_at": None
+            if space.counts_updated_at is None
+            else when(space.counts_updated_at),
+            "octopus_url": space.octopus_url,
+            "created_at": None if space.created_at is None else when(space.created_at),
+            "updated_at": None if space.updated_at is None else when(space.updated_at),
+        }
+
+    def generic_representation(self, instance: Space) -> dict[str, Any]:
+        """DRF's own rendering of the declared fields: what ``to_representation`` must equal."""
+        return dict(super().to_representation(instance))
+
+
+_DATETIME = serializers.DateTimeField()
+
 
 class SpaceCreateSerializer(serializers.Serializer[Any]):
     instance = serializers.UUIDField()

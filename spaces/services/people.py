@@ -117,10 +117,12 @@ def tiles_json(user: Any) -> tuple[str, int]:
 
 
 def search_filter(text: str) -> Q:
-    """Space name, instance name, region or tag contains ``text`` (case-insensitive)."""
-    return (
-        Q(name__icontains=text)
-        | Q(instance__name__icontains=text)
-        | Q(instance__region__icontains=text)
-        | Q(instance__tags__name__icontains=text)
-    )
+    """Space name, instance name, region or tag contains ``text`` (case-insensitive).
+
+    The instance half is matched on instances (a few hundred rows, with their tags) and
+    applied as one ``IN``: joining every space to its instance's tags first made the search
+    compare thousands of space × tag rows."""
+    instances = Instance.objects.filter(
+        Q(name__icontains=text) | Q(region__icontains=text) | Q(tags__name__icontains=text)
+    ).values("pk")
+    return Q(name__icontains=text) | Q(instance_id__in=instances)
