@@ -134,8 +134,7 @@ class SpacesReport(APIView):
 
         def compute() -> dict[str, Any]:
             rows = dashboard.space_rows(request.user, period, filters, sort)
-            totals = dashboard.space_totals(request.user, period, filters)
-            del totals["days"]  # the deployments report has them, per space
+            totals = dashboard.space_totals(request.user, period, filters, by_day=False)
             data = _paginated(request, self, rows, {**_period_body(period), "totals": totals})
             data["results"] = [
                 {key: row[key] for key in SPACE_FIELDS}

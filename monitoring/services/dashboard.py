@@ -312,9 +312,12 @@ def finish_row(row: Any) -> dict[str, Any]:
     return out
 
 
-def space_totals(user: Any, period: Period, filters: Filters) -> dict[str, Any]:
+def space_totals(
+    user: Any, period: Period, filters: Filters, *, by_day: bool = True
+) -> dict[str, Any]:
     """The totals row over every matching space, and under ``"days"`` the same figures per
-    day of the period (the chart): two queries, one pass over the window's rollups."""
+    day of the period (the chart): two queries, one pass over the window's rollups. Without
+    ``by_day`` (the report API has no chart) one plain sum, which hashes nothing by day."""
     visible = spaces_for(user, filters).values("pk")
     inventory = Space.objects.filter(pk__in=visible).aggregate(
         spaces=Count("pk"),
@@ -324,17 +327,24 @@ def space_totals(user: Any, period: Period, filters: Filters) -> dict[str, Any]:
     )
     # Grouped by day rather than one sum: the chart needs these rows, and adding up a few
     # hundred of them here costs nothing next to a second scan of the window.
-    found = {
-        r["day"]: r
-        for r in SpaceDay.objects.filter(
-            space_id__in=visible, day__gte=period.first, day__lte=period.last
-        )
-        .order_by()
-        .values("day")
-        .annotate(
-            ok=Sum("succeeded"), bad=Sum("failed"), timed=Sum("timed_out"), can=Sum("canceled")
-        )
+    window = SpaceDay.objects.filter(
+        space_id__in=visible, day__gte=period.first, day__lte=period.last
+    ).order_by()
+    sums = {
+        "ok": Sum("succeeded"),
+        "bad": Sum("failed"),
+        "timed": Sum("timed_out"),
+        "can": Sum("canceled"),
     }
+    totals: dict[str, Any] = {k: int(v or 0) for k, v in inventory.items()}
+    if not by_day:
+        one = window.aggregate(**sums)
+        totals["succeeded"] = int(one["ok"] or 0)
+        totals["failed"] = int(one["bad"] or 0) + int(one["timed"] or 0)
+        totals["canceled"] = int(one["can"] or 0)
+        totals["rate"] = _rate(totals["succeeded"], totals["failed"])
+        return totals
+    found = {r["day"]: r for r in window.values("day").annotate(**sums)}
     days = []
     for day in period.days:
         r: dict[str, Any] = dict(found.get(day) or {})
@@ -346,7 +356,6 @@ def space_totals(user: Any, period: Period, filters: Filters) -> dict[str, Any]:
                 "canceled": int(r.get("can") or 0),
             }
         )
-    totals: dict[str, Any] = {k: int(v or 0) for k, v in inventory.items()}
     totals["succeeded"] = sum(d["succeeded"] for d in days)
     totals["failed"] = sum(d["failed"] for d in days)
     totals["canceled"] = sum(d["canceled"] for d in days)
