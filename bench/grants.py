@@ -117,6 +117,17 @@ def wait_until(
     return time.monotonic() - started
 
 
+def expected_roles(client: Any, role: str) -> list[str]:
+    """The Octopus role ids the role mapping gives ``role`` on this instance (sorted)."""
+    from identity.services.teams import role_mapping
+
+    by_name = {}
+    for found in client.get_all("/api/userroles"):
+        by_name[str(found["Name"]).casefold()] = found["Id"]
+        by_name[str(found["Id"]).casefold()] = found["Id"]
+    return sorted({by_name[n.casefold()] for n in role_mapping()[role] if n.casefold() in by_name})
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
@@ -194,7 +205,10 @@ def main() -> None:
             )
             single = Space.objects.get(instance=instances[single_sim.slug], octopus_id="Spaces-2")
             name = "ODCM · Platform engineers (Deployer)"
-            deployer = ["userroles-projectdeployer"]
+            # What Octopus should hold is the role mapping's roles (by name) as this
+            # instance knows them: a fixed list here went stale when Deployer gained
+            # "Deployment creator", and the bench then waited for a team that never came.
+            deployer = expected_roles(clients[single_sim.slug], Role.DEPLOYER)
             grants, revokes = [], []
             for _ in range(args.repeat):
                 started = time.monotonic()
@@ -222,7 +236,7 @@ def main() -> None:
                 )
 
             many_name = "ODCM · Platform engineers (Viewer)"
-            viewer = ["userroles-projectviewer"]
+            viewer = expected_roles(clients[sims[0].slug], Role.VIEWER)
             all_spaces = {
                 one.slug: [s.octopus_id for s in instances[one.slug].spaces.all()] for one in sims
             }
