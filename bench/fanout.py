@@ -143,6 +143,7 @@ def main() -> None:
     parser.add_argument("--variables", type=int, default=200)
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--worker-log", default=str(ROOT / "var" / "bench" / "fanout-worker.log"))
     args = parser.parse_args()
 
     prepare_database()
@@ -195,6 +196,7 @@ def main() -> None:
         for space in targets:
             subscriptions.subscribe(item, space)  # nothing to deliver yet (no revision)
 
+        worker_log = open(args.worker_log, "wb")  # noqa: SIM115 - closed in finally
         worker = subprocess.Popen(
             [
                 sys.executable,
@@ -214,7 +216,9 @@ def main() -> None:
             cwd=ROOT,
             env={**os.environ, **ENV, "PYTHONPATH": str(ROOT)},
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            # A file, never a pipe nobody reads: a worker whose stderr pipe fills (64 KiB of
+            # warnings or tracebacks) blocks on its next log line, with tasks queued.
+            stderr=worker_log,
         )
         time.sleep(4)  # worker start-up is not part of a push
         try:
@@ -292,6 +296,7 @@ def main() -> None:
         finally:
             worker.terminate()
             worker.wait(timeout=30)
+            worker_log.close()
 
 
 if __name__ == "__main__":
