@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -36,6 +35,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import _worker as bench_worker  # noqa: E402
 from bench._machine import describe  # noqa: E402
 
 DB_URL = os.environ.get(
@@ -196,29 +196,8 @@ def main() -> None:
         for space in targets:
             subscriptions.subscribe(item, space)  # nothing to deliver yet (no revision)
 
-        worker_log = open(args.worker_log, "wb")  # noqa: SIM115 - closed in finally
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "odcm",
-                "worker",
-                "--loglevel=WARNING",
-                f"--concurrency={args.concurrency}",
-                "--pool=prefork",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                f"--hostname=bench-{os.getpid()}@%h",
-            ],
-            cwd=ROOT,
-            env={**os.environ, **ENV, "PYTHONPATH": str(ROOT)},
-            stdout=subprocess.DEVNULL,
-            # A file, never a pipe nobody reads: a worker whose stderr pipe fills (64 KiB of
-            # warnings or tracebacks) blocks on its next log line, with tasks queued.
-            stderr=worker_log,
+        worker, log = bench_worker.start(
+            args.worker_log, concurrency=args.concurrency, level="WARNING", env=ENV
         )
         time.sleep(4)  # worker start-up is not part of a push
         try:
@@ -253,6 +232,11 @@ def main() -> None:
                     ).count()
                     if done == len(targets):
                         break
+                    if time.monotonic() - started > 600:
+                        raise bench_worker.Stalled(
+                            f"{label}: {done}/{len(targets)} in sync after 600 s: "
+                            + bench_worker.diagnose(REDIS_URL, worker, args.worker_log)
+                        )
                     time.sleep(0.05)
                 wall = time.monotonic() - started
                 stats = [one.stats() for one in sims]
@@ -294,9 +278,7 @@ def main() -> None:
                 f"peak_in_flight_per_instance={max(peaks_in_flight.values())}"
             )
         finally:
-            worker.terminate()
-            worker.wait(timeout=30)
-            worker_log.close()
+            bench_worker.stop(worker, log)
 
 
 if __name__ == "__main__":

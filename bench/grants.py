@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +40,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import _worker as bench_worker  # noqa: E402
 from bench._machine import describe  # noqa: E402
 
 DB_URL = os.environ.get(
@@ -106,7 +106,10 @@ def wait_until(
     pending = dict(wanted)
     while pending:
         if time.monotonic() - started > timeout:
-            raise TimeoutError(f"Octopus not right after {timeout}s: {sorted(pending)[:3]}")
+            raise TimeoutError(
+                f"Octopus not right after {timeout}s: {sorted(pending)[:3]} "
+                "(is the worker alive? is another process using this Redis database?)"
+            )
 
         def check(item: tuple[str, dict[str, Any]]) -> str | None:
             slug, spaces = item
@@ -185,19 +188,11 @@ def main() -> None:
         members = ["Users-3", "Users-4"]  # alice and bob in octosim
         clients = {slug: client_for(inst) for slug, inst in instances.items()}
 
-        log = open(args.worker_log, "wb") if args.worker_log else None  # noqa: SIM115
-        level = "INFO" if log else "WARNING"
-        worker = subprocess.Popen(
-            [
-                sys.executable, "-m", "celery", "-A", "odcm", "worker", f"--loglevel={level}",
-                f"--concurrency={args.concurrency}", "--pool=prefork", "--without-gossip",
-                "--without-mingle", "--without-heartbeat", f"--hostname=bench-{os.getpid()}@%h",
-            ],
-            cwd=ROOT,
-            env={**os.environ, **ENV, "PYTHONPATH": str(ROOT)},
-            stdout=subprocess.DEVNULL,
-            stderr=log if log is not None else subprocess.PIPE,
-        )  # fmt: skip
+        worker_log = args.worker_log or str(ROOT / "var" / "bench" / "grants-worker.log")
+        level = "INFO" if args.worker_log else "WARNING"
+        worker, log = bench_worker.start(
+            worker_log, concurrency=args.concurrency, level=level, env=ENV
+        )
         time.sleep(4)  # worker start-up is not part of a grant
         pool = ThreadPoolExecutor(max_workers=len(clients))
         try:
@@ -265,7 +260,10 @@ def main() -> None:
                     result = action()
                 while not done():
                     if time.monotonic() - began > 300:
-                        raise TimeoutError("teams not pushed after 300s (a stalled worker?)")
+                        raise bench_worker.Stalled(
+                            "teams not pushed after 300 s: "
+                            + bench_worker.diagnose(REDIS_URL, worker, worker_log)
+                        )
                     time.sleep(0.05)
                 wall = time.monotonic() - began
                 stats = [one.stats() for one in sims]
@@ -323,19 +321,7 @@ def main() -> None:
             pool.shutdown()
             for client in clients.values():
                 client.close()
-            worker.terminate()
-            try:
-                worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait(timeout=5)
-            if worker.stderr is not None:
-                errors = worker.stderr.read().decode(errors="replace")
-                if "Traceback" in errors:
-                    print(errors[-3000:], file=sys.stderr)
-                worker.stderr.close()
-            if log is not None:
-                log.close()
+            bench_worker.stop(worker, log)
 
 
 if __name__ == "__main__":
