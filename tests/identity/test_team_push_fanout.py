@@ -59,4 +59,3 @@ def test_pushing_the_same_spaces_again_writes_nothing(make_sim_instance, make_gr
     assert writes(sim.stats()) == 0
     for sp in inst.spaces.all():
         assert len(managed_teams(inst, sp.octopus_id)) == 1
-
