@@ -80,8 +80,12 @@ class SharedItem(models.Model):
     latest_revision = models.PositiveIntegerField(default=0)
     # Paused: deliveries of this item stay queued (nothing is lost) until it is resumed.
     paused = models.BooleanField(default=False)
-    # Imported content waiting for values (sensitive variables) before revision 1.
+    # The editor's unpublished work: {"content", "needs_values", "base_revision",
+    # "saved_at", "saved_by"}. Imported content waiting for sensitive values lives here too.
     draft = models.JSONField(default=dict, blank=True)
+    # The draft's sensitive values (variable key -> plaintext), sealed to this row: a value
+    # typed into the editor survives a reload without ever being stored or shown in clear.
+    draft_secrets = EncryptedField()
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

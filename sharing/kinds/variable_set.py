@@ -30,6 +30,20 @@ from .base import (
 )
 
 TYPES = ("String", "Sensitive")
+# Every variable type Octopus has (OctopusClients' VariableType, go-octopusdeploy), as the
+# editor lists them. The others hold the id of an account, certificate or worker pool of one
+# space, which means nothing in a subscriber space, so they cannot be shared (yet).
+VARIABLE_TYPES = (
+    ("String", "Text"),
+    ("Sensitive", "Sensitive"),
+    ("Certificate", "Certificate"),
+    ("AmazonWebServicesAccount", "AWS account"),
+    ("AzureAccount", "Azure account"),
+    ("GoogleCloudAccount", "Google Cloud account"),
+    ("UsernamePasswordAccount", "Username/password account"),
+    ("GenericOidcAccount", "Generic OIDC account"),
+    ("WorkerPool", "Worker pool"),
+)
 SCOPE_KEYS = {"environments": "Environment", "roles": "Role", "tenant_tags": "TenantTag"}
 MAX_CONFLICT_RETRIES = 4
 MAX_VARIABLES = 5000
