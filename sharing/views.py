@@ -484,14 +484,35 @@ def import_page(request: HttpRequest) -> HttpResponse:
             return _import_folder(request, managed)
     except (ContentError, OctopusError, ValueError) as exc:
         _errors(request, exc)
+    chosen = _chosen_publisher(request, managed)
+    library = (
+        catalog.library(chosen, refresh=request.GET.get("refresh") == "1") if chosen else None
+    )
+    shared = (
+        set(
+            SharedItem.objects.filter(publisher=chosen).values_list("kind", "name")
+        )
+        if chosen
+        else set()
+    )
     context = {
         "vs_form": vs_form,
         "st_form": st_form,
         "folder": settings.ODCM_SHARING_TEMPLATES_DIR,
         "is_admin": is_admin(request.user),
         "managed": managed,
+        "chosen": chosen,
+        "library": library,
+        "shared_sets": {n.lower() for k, n in shared if k == SharedItem.Kind.VARIABLE_SET},
+        "shared_templates": {n.lower() for k, n in shared if k == SharedItem.Kind.STEP_TEMPLATE},
     }
     return render(request, "sharing/import.html", context)
+
+
+def _chosen_publisher(request: HttpRequest, managed: list[Space]) -> Space | None:
+    """The publisher space whose sets and templates are listed: one the user manages."""
+    wanted = request.POST.get("publisher") or request.GET.get("publisher") or ""
+    return next((s for s in managed if str(s.pk) == wanted), None)
 
 
 def _import_folder(request: HttpRequest, managed: list[Any]) -> HttpResponse:

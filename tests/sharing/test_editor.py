@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 
 from audit.models import AuditEntry
+from odcm.clients import client_for
 from sharing.models import SharedItem
 from sharing.secrets import secrets_of
 from sharing.services import drafts, items
@@ -163,3 +164,48 @@ def test_the_editor_lists_octopus_variable_types(login, space_owner, pair):
     page = login(space_owner).get(_edit(item)).content.decode()
     for value in ("String", "Sensitive", "Certificate", "AmazonWebServicesAccount", "WorkerPool"):
         assert f'<option value="{value}"' in page
+
+
+def test_import_lists_the_publisher_spaces_sets_and_templates_by_name(login, space_owner, pair):
+    client = login(space_owner)
+    publisher = pair["publisher"]
+    page = client.get(reverse("sharing:import"), {"publisher": publisher.pk}).content.decode()
+    with client_for(pair["inst_a"]) as octopus:
+        sets = octopus.get(f"/api/{publisher.octopus_id}/libraryvariablesets/all")
+        templates = octopus.get(f"/api/{publisher.octopus_id}/actiontemplates/all")
+    assert sets and templates
+    for lvs in sets:
+        assert f'value="{lvs["Id"]}"' in page and lvs["Name"] in page
+    for tpl in templates:
+        assert f'value="{tpl["Id"]}"' in page
+    # Picking one imports it: no Octopus id typed anywhere.
+    plain = next(s for s in sets if s["ContentType"] == "Variables")
+    imported = client.post(
+        f"{reverse('sharing:import')}?publisher={publisher.pk}",
+        {
+            "which": "vs",
+            "publisher": publisher.pk,
+            "library_variable_set_id": plain["Id"],
+            "policy": "push",
+        },
+    )
+    item = SharedItem.objects.get(publisher=publisher, name=plain["Name"])
+    assert imported.status_code == 302 and str(item.pk) in imported["Location"]
+    again = client.get(reverse("sharing:import"), {"publisher": publisher.pk}).content.decode()
+    assert "already shared" in again
+
+
+def test_import_without_a_pick_says_so_and_imports_nothing(login, space_owner, pair):
+    client = login(space_owner)
+    publisher = pair["publisher"]
+    response = client.post(
+        reverse("sharing:import"), {"which": "vs", "publisher": publisher.pk, "policy": "push"}
+    )
+    assert response.status_code == 200
+    assert "Pick a library variable set" in response.content.decode()
+    assert not SharedItem.objects.exists()
+
+
+def test_import_lists_only_spaces_the_user_manages(login, member, pair):
+    page = login(member).get(reverse("sharing:import"), {"publisher": pair["publisher"].pk})
+    assert pair["publisher"].name not in page.content.decode()
