@@ -34,6 +34,7 @@ from octosim import (
     api_users,
     api_variables,
     engine,
+    webview,
 )
 from octosim.errors import ApiError, forbidden, invalid, unauthorized
 from octosim.instance import DEFAULT_VERSION, Instance, slugify
@@ -357,7 +358,10 @@ class Simulator:
         if delay > 0:
             await asyncio.sleep(delay / 1000)
         status, payload, headers = self._fault_reply(inst)
-        if status == 0:
+        if status == 0 and (tail == "/app" or tail.startswith("/app/")):
+            # Octopus's web UI (read-only here): deep links land on a page, not a JSON 404
+            status, payload = webview.reply(inst, request.method, tail, request.query)
+        elif status == 0:
             status, payload, headers = await self._dispatch(inst, request, tail)
         if not isinstance(payload, GatewayBody):
             headers["Octopus-Node"] = f"name={inst.node_name}; version={inst.version}"
