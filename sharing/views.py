@@ -31,8 +31,8 @@ from sharing.forms import (
     editor_rows,
 )
 from sharing.kinds import ContentError, kind_for
-from sharing.models import Revision, SharedItem, Subscription, Trust
 from sharing.kinds.variable_set import TYPES, VARIABLE_TYPES
+from sharing.models import Revision, SharedItem, Subscription, Trust
 from sharing.services import catalog, drafts, items, queueing, subscriptions, trusts
 from sharing.services.subscriptions import SubscriptionError, problem_counts
 from sharing.services.trusts import TrustError
@@ -233,7 +233,11 @@ def _editor_context(request: HttpRequest, item: SharedItem) -> dict[str, Any]:
     }
 
 
-SCOPE_LABELS = (("environments", "Environments"), ("roles", "Roles"), ("tenant_tags", "Tenant tags"))
+SCOPE_LABELS = (
+    ("environments", "Environments"),
+    ("roles", "Roles"),
+    ("tenant_tags", "Tenant tags"),
+)
 
 
 def _scope_pickers(scopes: catalog.ScopeCatalog, row: dict[str, Any]) -> list[dict[str, Any]]:
@@ -485,13 +489,9 @@ def import_page(request: HttpRequest) -> HttpResponse:
     except (ContentError, OctopusError, ValueError) as exc:
         _errors(request, exc)
     chosen = _chosen_publisher(request, managed)
-    library = (
-        catalog.library(chosen, refresh=request.GET.get("refresh") == "1") if chosen else None
-    )
+    library = catalog.library(chosen, refresh=request.GET.get("refresh") == "1") if chosen else None
     shared = (
-        set(
-            SharedItem.objects.filter(publisher=chosen).values_list("kind", "name")
-        )
+        set(SharedItem.objects.filter(publisher=chosen).values_list("kind", "name"))
         if chosen
         else set()
     )

@@ -109,7 +109,9 @@ def library(space: Space, *, refresh: bool = False) -> Library:
     ``space``, sorted by name, to import by picking."""
     cached = None if refresh else cache.get(_key("library", space))
     if cached is not None:
-        return Library(**cached)
+        return Library(
+            variable_sets=cached["variable_sets"], step_templates=cached["step_templates"]
+        )
     sid = space.octopus_id
     try:
         with client_for(space.instance) as client:
@@ -127,7 +129,7 @@ def library(space: Space, *, refresh: bool = False) -> Library:
     except (OctopusError, ValueError, KeyError, TypeError) as exc:
         return Library(problem=_problem(space, exc))
     cache.set(_key("library", space), found, CACHE_SECONDS)
-    return Library(**found)
+    return Library(variable_sets=found["variable_sets"], step_templates=found["step_templates"])
 
 
 def forget(space: Space) -> None:

@@ -128,7 +128,10 @@ def test_scope_pickers_offer_the_publisher_spaces_names(login, space_owner, pair
     item = make_set(pair["publisher"])
     page = login(space_owner).get(_edit(item)).content.decode()
     # Environments of the publisher's space (seed 101) by name, picked ones selected.
-    assert '<select class="form-select form-select-sm" multiple size="3" name="v0-environments"' in page
+    assert (
+        '<select class="form-select form-select-sm" multiple size="3" name="v0-environments"'
+        in page
+    )
     assert '<option value="Production" selected>Production</option>' in page
     assert '<option value="Development">Development</option>' in page
     assert 'name="v3-roles"' in page and '<option value="web" selected>web</option>' in page
