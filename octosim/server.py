@@ -24,6 +24,7 @@ from octosim import (
     api_packages,
     api_processes,
     api_progression,
+    api_references,
     api_releases,
     api_reporting,
     api_runbooks,
@@ -66,6 +67,7 @@ def build_router() -> Router:
     api_interruptions.register(router)
     api_runbooks.register(router)
     api_tenant_variables.register(router)
+    api_references.register(router)
     return router
 
 

@@ -159,6 +159,7 @@ class Subscription(Leased):
         VALIDATION = "validation", "Validation"
         CONFLICT = "conflict", "Conflict"
         MISSING_ENVIRONMENT = "missing_environment", "Missing environment"
+        MISSING_REFERENCE = "missing_reference", "Missing account, certificate or worker pool"
         SERVER = "server", "Server error"
         INTERNAL = "internal", "Internal error"
 

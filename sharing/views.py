@@ -31,7 +31,7 @@ from sharing.forms import (
     editor_rows,
 )
 from sharing.kinds import ContentError, kind_for
-from sharing.kinds.variable_set import TYPES, VARIABLE_TYPES
+from sharing.kinds.variable_set import REFERENCE_TYPES, VARIABLE_TYPES
 from sharing.models import Revision, SharedItem, Subscription, Trust
 from sharing.services import catalog, drafts, items, queueing, subscriptions, trusts
 from sharing.services.subscriptions import SubscriptionError, problem_counts
@@ -227,9 +227,11 @@ def _editor_context(request: HttpRequest, item: SharedItem) -> dict[str, Any]:
         "needs_values": draft.needs_values if draft else [],
         "scopes": scopes,
         "scope_labels": SCOPE_LABELS,
-        "types": VARIABLE_TYPES,
+        "types": [
+            (value, label, REFERENCE_TYPES.get(value, "")) for value, label in VARIABLE_TYPES
+        ],
+        "references": [(c, scopes.of(c)) for c in catalog.REFERENCE_COLLECTIONS],
         "blank": blank,
-        "shareable": TYPES,
     }
 
 

@@ -21,6 +21,8 @@ from spaces.models import Space
 log = logging.getLogger(__name__)
 CACHE_SECONDS = 300
 SCOPES = ("environments", "roles", "tenant_tags")
+# What variables of the account, certificate and worker pool types name (by collection).
+REFERENCE_COLLECTIONS = ("accounts", "certificates", "workerpools")
 
 
 @dataclass
@@ -74,8 +76,16 @@ def _roles(client: Any, space_id: str) -> list[str]:
         return sorted({str(r) for m in machines for r in m.get("Roles", [])})
 
 
+def _names_of(client: Any, space_id: str, collection: str) -> list[str]:
+    try:
+        return sorted(str(d["Name"]) for d in client.get(f"/api/{space_id}/{collection}/all"))
+    except NotFound:
+        return []
+
+
 def scope_catalog(space: Space, *, refresh: bool = False) -> ScopeCatalog:
-    """Environments (in Octopus's order), target roles and tenant tags of ``space``."""
+    """Environments (in Octopus's order), target roles and tenant tags of ``space``, and the
+    names of its accounts, certificates and worker pools (for variables of those types)."""
     cached = None if refresh else cache.get(_key("scopes", space))
     if cached is not None:
         return ScopeCatalog(names=cached)
@@ -90,8 +100,11 @@ def scope_catalog(space: Space, *, refresh: bool = False) -> ScopeCatalog:
                 "roles": _roles(client, sid),
                 "tenant_tags": _tenant_tags(client, sid),
             }
+            for collection in REFERENCE_COLLECTIONS:
+                names[collection] = _names_of(client, sid, collection)
     except (OctopusError, ValueError, KeyError, TypeError) as exc:
-        return ScopeCatalog(names={s: [] for s in SCOPES}, problem=_problem(space, exc))
+        empty: dict[str, list[str]] = {s: [] for s in (*SCOPES, *REFERENCE_COLLECTIONS)}
+        return ScopeCatalog(names=empty, problem=_problem(space, exc))
     cache.set(_key("scopes", space), names, CACHE_SECONDS)
     return ScopeCatalog(names=names)
 

@@ -22,6 +22,10 @@
     value.type = sensitive ? "password" : "text";
     value.autocomplete = sensitive ? "new-password" : "off";
     if (sensitive && !value.placeholder) value.placeholder = "value required";
+    // Accounts, certificates and worker pools: suggest the publisher space's names.
+    const option = select.options[select.selectedIndex];
+    const list = option ? option.getAttribute("data-list") : null;
+    if (list) value.setAttribute("list", list); else value.removeAttribute("list");
   }
 
   function addRow(form) {

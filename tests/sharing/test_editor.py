@@ -212,3 +212,14 @@ def test_import_without_a_pick_says_so_and_imports_nothing(login, space_owner, p
 def test_import_lists_only_spaces_the_user_manages(login, member, pair):
     page = login(member).get(reverse("sharing:import"), {"publisher": pair["publisher"].pk})
     assert pair["publisher"].name not in page.content.decode()
+
+
+def test_reference_types_suggest_the_publisher_spaces_names(login, space_owner, pair):
+    item = _new_set(pair["publisher"])
+    client = login(space_owner)
+    data = _rows({"name": "Pool", "type": "WorkerPool", "value": "Hosted Ubuntu", "key": "p"})
+    client.post(_edit(item), {**data, "action": "draft"})
+    page = client.get(_edit(item)).content.decode()
+    assert '<datalist id="refs-workerpools"><option value="Default Worker Pool">' in page
+    assert 'value="Hosted Ubuntu" aria-label="Value 0" list="refs-workerpools"' in page
+    assert '<option value="WorkerPool" data-list="refs-workerpools" selected>' in page
