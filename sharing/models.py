@@ -208,6 +208,16 @@ class Subscription(Leased):
         return f"subscription of {self.space} to {self.item}"
 
     @property
+    def octopus_url(self) -> str:
+        """The copy in Octopus's web UI (its own URL shapes; octosim serves them too), or ""
+        before the first delivery."""
+        if not self.octopus_id:
+            return ""
+        page = "variables" if self.item.kind == SharedItem.Kind.VARIABLE_SET else "steptemplates"
+        base = self.space.instance.base_url.rstrip("/")
+        return f"{base}/app#/{self.space.octopus_id}/library/{page}/{self.octopus_id}"
+
+    @property
     def effective_mode(self) -> str:
         """Push items are automatic for everyone, whatever the subscription says."""
         if self.item.policy == SharedItem.Policy.PUSH:

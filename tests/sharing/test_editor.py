@@ -223,3 +223,30 @@ def test_reference_types_suggest_the_publisher_spaces_names(login, space_owner, 
     assert '<datalist id="refs-workerpools"><option value="Default Worker Pool">' in page
     assert 'value="Hosted Ubuntu" aria-label="Value 0" list="refs-workerpools"' in page
     assert '<option value="WorkerPool" data-list="refs-workerpools" selected>' in page
+
+
+def test_the_subscription_page_links_to_the_copy_in_octopus_and_octosim_shows_it(
+    login, space_owner, pair
+):
+    import httpx
+
+    from sharing.services import delivery
+
+    from .conftest import subscribe
+
+    item = make_set(pair["publisher"])
+    sub = subscribe(item, pair["subscriber"])
+    sub.refresh_from_db()
+    delivery.run(str(sub.pk), sub.target_revision)
+    sub.refresh_from_db()
+    url = f"{pair['inst_b'].base_url}/app#/Spaces-1/library/variables/{sub.octopus_id}"
+    page = login(space_owner).get(reverse("sharing:subscription", args=[sub.pk]))
+    assert f'href="{url}"' in page.content.decode()
+    # octosim answers that deep link with the copy (the hash is read by its page's script).
+    view = httpx.get(
+        f"{pair['inst_b'].base_url}/app/view",
+        params={"path": url.split("#", 1)[1]},
+        trust_env=False,
+    )
+    assert view.status_code == 200 and f"<h1>{item.name}</h1>" in view.text
+    assert SECRET not in view.text
