@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sharing.kinds.variable_set import TYPES as VARIABLE_TYPES
+
 VERSION = 1
 # Schema versions this ODCM reads; a file outside the range is refused naming both.
 SUPPORTED_VERSIONS = (1, 1)
@@ -104,7 +106,8 @@ VARIABLE: dict[str, Any] = {
     "required": ["name"],
     "properties": {
         "name": {"type": "string", "minLength": 1},
-        "type": {"enum": ["String", "Sensitive"]},
+        # Accounts, certificates and worker pools are named (shared by name, like environments).
+        "type": {"enum": list(VARIABLE_TYPES)},
         "value": {
             "description": "Plain text, or for a Sensitive variable a secret reference.",
             "oneOf": [{"type": ["string", "null"]}, SECRET_REF],

@@ -8,7 +8,7 @@ from octosim import resources as R
 from octosim.errors import ApiError, invalid, not_found
 from octosim.paging import envelope, filter_common, q
 from octosim.routing import Ctx, Reply, Router
-from octosim.seed import add_space_defaults, add_space_teams
+from octosim.seed import add_space_defaults, add_space_references, add_space_teams
 from octosim.state import Doc, now
 
 SPACE_TEMPLATE = "/api/spaces{/id}" + q("skip", "ids", "take", "partialName", "name")
@@ -355,6 +355,7 @@ def create_space(ctx: Ctx) -> Reply:
     st.add_space(doc)
     add_space_teams(st, ident, list(body["SpaceManagersTeamMembers"]))
     add_space_defaults(st, ident)
+    add_space_references(st, ident)
     if doc["IsDefault"]:
         _make_default(ctx, doc)
     return 201, render_space(ctx, doc)

@@ -55,6 +55,9 @@ SPACE_PERMISSIONS = tuple(p for p in ALL_PERMISSIONS if p not in _SYSTEM_ONLY)
 # space. ``None``: any signed-in user may read it (the root document, the current user,
 # server status and licence status, which Octopus's web UI loads for every user).
 _VIEW = {
+    "accounts": "AccountView",
+    "certificates": "CertificateView",
+    "workerpools": "WorkerView",
     "spaces": "SpaceView",
     "projects": "ProjectView",
     "projectgroups": "ProjectGroupView",

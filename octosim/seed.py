@@ -123,6 +123,8 @@ def generate(inst: Instance) -> InstanceState:
     _stamp_all(st, rng, inst.anchor)
     # added after the rest (and stamped without the rng) so earlier content is unchanged
     ensure_no_permission_user(st, inst.anchor - HISTORY_DAYS * DAY)
+    for space_id in st.spaces:
+        add_space_references(st, space_id)
     inst.set_state(st)
     from octosim.history import seed_space  # local: history uses the API's services
 
@@ -220,6 +222,41 @@ def add_space_teams(st: InstanceState, space_id: str, members: list[str]) -> Non
     st.sys("scopeduserroles")[ident] = R.scoped_user_role(
         ident, team_id, "userroles-spacemanager", space_id
     )
+
+
+# Accounts, certificates and worker pools (octosim/api_references.py): what variables of
+# those types point at.
+REFERENCE_COLLECTIONS = ("accounts", "certificates", "workerpools")
+
+# (collection, id prefix, name, extra fields): the same names in every space, as an
+# organisation that shares variables across spaces would have; ids differ per space.
+SEEDED: tuple[tuple[str, str, str, Doc], ...] = (
+    ("workerpools", "WorkerPools", "Default Worker Pool",
+     {"IsDefault": True, "WorkerPoolType": "StaticWorkerPool", "SortOrder": 1}),
+    ("workerpools", "WorkerPools", "Hosted Ubuntu",
+     {"IsDefault": False, "WorkerPoolType": "DynamicWorkerPool", "SortOrder": 2}),
+    ("accounts", "Accounts", "AWS Production", {"AccountType": "AmazonWebServicesAccount"}),
+    ("accounts", "Accounts", "Azure Subscription", {"AccountType": "AzureServicePrincipal"}),
+    ("accounts", "Accounts", "Deploy User", {"AccountType": "UsernamePassword"}),
+    ("certificates", "Certificates", "Wildcard TLS",
+     {"SubjectCommonName": "*.example.com", "Thumbprint": "A1B2C3D4E5F6", "Archived": None}),
+)  # fmt: skip
+
+
+def add_space_references(st: InstanceState, space_id: str) -> None:
+    """Give a space the seeded accounts, certificates and worker pools (once)."""
+    if any(st.col(space_id, name) for name in REFERENCE_COLLECTIONS):
+        return
+    for collection, prefix, name, extra in SEEDED:
+        ident = st.next_id(prefix)
+        st.col(space_id, collection)[ident] = {
+            "Id": ident,
+            "Name": name,
+            # certificates have Notes where the others have a Description (as in Octopus)
+            ("Notes" if collection == "certificates" else "Description"): "",
+            "SpaceId": space_id,
+            **extra,
+        }
 
 
 def add_space_defaults(st: InstanceState, space_id: str) -> None:

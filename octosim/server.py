@@ -24,6 +24,7 @@ from octosim import (
     api_packages,
     api_processes,
     api_progression,
+    api_references,
     api_releases,
     api_reporting,
     api_runbooks,
@@ -34,6 +35,7 @@ from octosim import (
     api_users,
     api_variables,
     engine,
+    webview,
 )
 from octosim.errors import ApiError, forbidden, invalid, unauthorized
 from octosim.instance import DEFAULT_VERSION, Instance, slugify
@@ -65,6 +67,7 @@ def build_router() -> Router:
     api_interruptions.register(router)
     api_runbooks.register(router)
     api_tenant_variables.register(router)
+    api_references.register(router)
     return router
 
 
@@ -365,7 +368,10 @@ class Simulator:
         if delay > 0:
             await asyncio.sleep(delay / 1000)
         status, payload, headers = self._fault_reply(inst)
-        if status == 0:
+        if status == 0 and (tail == "/app" or tail.startswith("/app/")):
+            # Octopus's web UI (read-only here): deep links land on a page, not a JSON 404
+            status, payload = webview.reply(inst, request.method, tail, request.query)
+        elif status == 0:
             status, payload, headers = await self._dispatch(inst, request, tail)
         if not isinstance(payload, GatewayBody):
             headers["Octopus-Node"] = f"name={inst.node_name}; version={inst.version}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django import forms
@@ -116,30 +117,54 @@ def row_count(data: QueryDict) -> int:
     return min(int(raw), MAX_EDITOR_ROWS)
 
 
-def _names(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
+def _names(values: list[str]) -> list[str]:
+    # A scope arrives as picked names (a multiple select) or as typed, comma-separated text.
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
-def editor_rows(content: dict[str, Any], secrets_present: set[str]) -> list[dict[str, Any]]:
-    """Rows for the editor: existing variables, then blank ones. Never a sensitive value."""
+def editor_rows(
+    content: dict[str, Any], secrets_present: set[str], *, blank: int = BLANK_ROWS
+) -> list[dict[str, Any]]:
+    """Rows for the editor: existing variables, then blank ones. Never a sensitive value.
+
+    Every row carries a key (blank rows a fresh one), so a value typed into a new sensitive
+    row stays bound to that row when the draft is saved and the page reloaded.
+    """
     rows = []
     for var in content.get("variables", []):
         sensitive = var["type"] == "Sensitive"
+        scope = var.get("scope") or {}
         rows.append(
             {
-                "key": var["key"],
+                "key": var.get("key") or "",
                 "name": var["name"],
                 "type": var["type"],
                 "value": "" if sensitive else var.get("value") or "",
-                "has_value": sensitive and var["key"] in secrets_present,
-                "environments": ", ".join(var["scope"]["environments"]),
-                "roles": ", ".join(var["scope"]["roles"]),
-                "tenant_tags": ", ".join(var["scope"]["tenant_tags"]),
+                "has_value": sensitive and var.get("key") in secrets_present,
+                "environments": list(scope.get("environments", [])),
+                "roles": list(scope.get("roles", [])),
+                "tenant_tags": list(scope.get("tenant_tags", [])),
                 "description": var.get("description", ""),
+                "existing": True,
             }
         )
-    rows.extend({"key": "", "name": "", "type": "String"} for _ in range(BLANK_ROWS))
+    rows.extend(blank_row() for _ in range(blank))
     return rows
+
+
+def blank_row() -> dict[str, Any]:
+    return {
+        "key": str(uuid.uuid4()),
+        "name": "",
+        "type": "String",
+        "value": "",
+        "has_value": False,
+        "environments": [],
+        "roles": [],
+        "tenant_tags": [],
+        "description": "",
+        "existing": False,
+    }
 
 
 def content_from_post(data: QueryDict) -> dict[str, Any]:
@@ -157,9 +182,8 @@ def content_from_post(data: QueryDict) -> dict[str, Any]:
                 "value": row["value"] or None,
                 "description": row["description"],
                 "scope": {
-                    "environments": _names(row["environments"]),
-                    "roles": _names(row["roles"]),
-                    "tenant_tags": _names(row["tenant_tags"]),
+                    scope: _names(data.getlist(f"v{i}-{scope}"))
+                    for scope in ("environments", "roles", "tenant_tags")
                 },
             }
         )

@@ -80,8 +80,12 @@ class SharedItem(models.Model):
     latest_revision = models.PositiveIntegerField(default=0)
     # Paused: deliveries of this item stay queued (nothing is lost) until it is resumed.
     paused = models.BooleanField(default=False)
-    # Imported content waiting for values (sensitive variables) before revision 1.
+    # The editor's unpublished work: {"content", "needs_values", "base_revision",
+    # "saved_at", "saved_by"}. Imported content waiting for sensitive values lives here too.
     draft = models.JSONField(default=dict, blank=True)
+    # The draft's sensitive values (variable key -> plaintext), sealed to this row: a value
+    # typed into the editor survives a reload without ever being stored or shown in clear.
+    draft_secrets = EncryptedField()
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -155,6 +159,7 @@ class Subscription(Leased):
         VALIDATION = "validation", "Validation"
         CONFLICT = "conflict", "Conflict"
         MISSING_ENVIRONMENT = "missing_environment", "Missing environment"
+        MISSING_REFERENCE = "missing_reference", "Missing account, certificate or worker pool"
         SERVER = "server", "Server error"
         INTERNAL = "internal", "Internal error"
 
@@ -201,6 +206,16 @@ class Subscription(Leased):
     def __str__(self) -> str:
         # Names, not ids: this is what the audit log shows.
         return f"subscription of {self.space} to {self.item}"
+
+    @property
+    def octopus_url(self) -> str:
+        """The copy in Octopus's web UI (its own URL shapes; octosim serves them too), or ""
+        before the first delivery."""
+        if not self.octopus_id:
+            return ""
+        page = "variables" if self.item.kind == SharedItem.Kind.VARIABLE_SET else "steptemplates"
+        base = self.space.instance.base_url.rstrip("/")
+        return f"{base}/app#/{self.space.octopus_id}/library/{page}/{self.octopus_id}"
 
     @property
     def effective_mode(self) -> str:

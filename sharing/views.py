@@ -26,12 +26,14 @@ from sharing.forms import (
     ItemForm,
     SubscribeForm,
     TrustForm,
+    blank_row,
     content_from_post,
     editor_rows,
 )
 from sharing.kinds import ContentError, kind_for
+from sharing.kinds.variable_set import REFERENCE_TYPES, VARIABLE_TYPES
 from sharing.models import Revision, SharedItem, Subscription, Trust
-from sharing.services import items, queueing, subscriptions, trusts
+from sharing.services import catalog, drafts, items, queueing, subscriptions, trusts
 from sharing.services.subscriptions import SubscriptionError, problem_counts
 from sharing.services.trusts import TrustError
 from spaces.models import Space
@@ -155,7 +157,7 @@ def item(request: HttpRequest, pk: Any) -> HttpResponse:
     context = {
         "item": item,
         "latest": latest,
-        "rows": editor_rows(latest.content, secrets)[: -3 or None]
+        "rows": editor_rows(latest.content, secrets, blank=0)
         if latest and item.kind == SharedItem.Kind.VARIABLE_SET
         else [],
         "template_json": json.dumps(latest.content, indent=2)
@@ -175,37 +177,88 @@ def item_edit(request: HttpRequest, pk: Any) -> HttpResponse:
     item = _editable_item(request, pk)
     if item.kind != SharedItem.Kind.VARIABLE_SET:
         return _edit_template(request, item)
-    latest = items.latest(item)
     if request.method == "POST":
-        content: dict[str, Any] = {}
+        action = request.POST.get("action", "publish")
+        if action == "discard":
+            drafts.discard_draft(item, actor=request.user)
+            messages.info(request, "Draft discarded; the editor shows the latest revision.")
+            return redirect("sharing:edit", item.pk)
         try:
             content = content_from_post(request.POST)
-            saved = items.save_revision(
+            if action in ("draft", "add"):
+                drafts.save_draft(item, content, actor=request.user)
+                messages.success(request, "Draft saved (not published).")
+                return redirect("sharing:edit", item.pk)
+            saved = drafts.publish(
                 item, content, actor=request.user, comment=request.POST.get("comment", "")
             )
         except ContentError as exc:
+            # A refused publish keeps the rows as the draft (drafts.publish): shown below.
             _errors(request, exc)
-            # Nothing readable posted: show the latest revision again rather than blank rows.
-            shown = content or (latest.content if latest is not None else {})
-            rows = editor_rows(shown, set())
         else:
             if saved.created:
                 messages.success(request, f"Published revision {saved.revision.number}.")
             else:
                 messages.info(request, "Nothing changed; no new revision.")
             return redirect("sharing:item", item.pk)
+    return render(request, "sharing/item_edit.html", _editor_context(request, item))
+
+
+def _editor_context(request: HttpRequest, item: SharedItem) -> dict[str, Any]:
+    """The editor's rows (the draft if there is one, else the latest revision) and the
+    publisher space's scope names to pick from."""
+    latest = items.latest(item)
+    published = set(items.secrets_of(latest))
+    draft = drafts.draft_of(item)
+    if draft is not None:
+        rows = editor_rows(draft.content, published | draft.secret_keys)
     else:
-        if latest is not None:
-            rows = editor_rows(latest.content, set(items.secrets_of(latest)))
-        else:
-            rows = editor_rows(item.draft.get("content", {}), set())
-    context = {
+        rows = editor_rows(latest.content if latest else {}, published)
+    scopes = catalog.scope_catalog(item.publisher, refresh=request.GET.get("refresh") == "1")
+    blank = blank_row()
+    for row in [*rows, blank]:
+        row["scopes"] = _scope_pickers(scopes, row)
+    return {
         "item": item,
         "rows": rows,
         "row_count": len(rows),
-        "needs_values": item.draft.get("needs_values", []),
+        "draft": draft,
+        "stale": draft is not None and draft.base_revision < item.latest_revision,
+        "needs_values": draft.needs_values if draft else [],
+        "scopes": scopes,
+        "scope_labels": SCOPE_LABELS,
+        "types": [
+            (value, label, REFERENCE_TYPES.get(value, "")) for value, label in VARIABLE_TYPES
+        ],
+        "references": [(c, scopes.of(c)) for c in catalog.REFERENCE_COLLECTIONS],
+        "blank": blank,
     }
-    return render(request, "sharing/item_edit.html", context)
+
+
+SCOPE_LABELS = (
+    ("environments", "Environments"),
+    ("roles", "Roles"),
+    ("tenant_tags", "Tenant tags"),
+)
+
+
+def _scope_pickers(scopes: catalog.ScopeCatalog, row: dict[str, Any]) -> list[dict[str, Any]]:
+    """One picker per scope: the space's names (those already in the row stay offered even
+    when the space no longer has them); a text field when the space offers none."""
+    pickers = []
+    for key, label in SCOPE_LABELS:
+        known, picked = scopes.of(key), list(row[key])
+        names = list(known) + sorted(set(picked) - set(known))
+        pickers.append(
+            {
+                "key": key,
+                "label": label,
+                "pick": bool(known),
+                "options": [(name, name in picked) for name in names],
+                "text": ", ".join(picked),
+            }
+        )
+    return pickers
 
 
 def _edit_template(request: HttpRequest, item: SharedItem) -> HttpResponse:
@@ -437,14 +490,31 @@ def import_page(request: HttpRequest) -> HttpResponse:
             return _import_folder(request, managed)
     except (ContentError, OctopusError, ValueError) as exc:
         _errors(request, exc)
+    chosen = _chosen_publisher(request, managed)
+    library = catalog.library(chosen, refresh=request.GET.get("refresh") == "1") if chosen else None
+    shared = (
+        set(SharedItem.objects.filter(publisher=chosen).values_list("kind", "name"))
+        if chosen
+        else set()
+    )
     context = {
         "vs_form": vs_form,
         "st_form": st_form,
         "folder": settings.ODCM_SHARING_TEMPLATES_DIR,
         "is_admin": is_admin(request.user),
         "managed": managed,
+        "chosen": chosen,
+        "library": library,
+        "shared_sets": {n.lower() for k, n in shared if k == SharedItem.Kind.VARIABLE_SET},
+        "shared_templates": {n.lower() for k, n in shared if k == SharedItem.Kind.STEP_TEMPLATE},
     }
     return render(request, "sharing/import.html", context)
+
+
+def _chosen_publisher(request: HttpRequest, managed: list[Space]) -> Space | None:
+    """The publisher space whose sets and templates are listed: one the user manages."""
+    wanted = request.POST.get("publisher") or request.GET.get("publisher") or ""
+    return next((s for s in managed if str(s.pk) == wanted), None)
 
 
 def _import_folder(request: HttpRequest, managed: list[Any]) -> HttpResponse:

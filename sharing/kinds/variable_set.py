@@ -30,7 +30,37 @@ from .base import (
     Written,
 )
 
-TYPES = ("String", "Sensitive")
+# A variable of these types holds the id of an account, certificate or worker pool of its own
+# space (Accounts-3 means nothing elsewhere), so ODCM shares it by the resource's name and
+# translates the name to the subscriber space's id on delivery, as it does environments.
+REFERENCE_TYPES = {
+    "Certificate": "certificates",
+    "AmazonWebServicesAccount": "accounts",
+    "AzureAccount": "accounts",
+    "GoogleCloudAccount": "accounts",
+    "UsernamePasswordAccount": "accounts",
+    "GenericOidcAccount": "accounts",
+    "WorkerPool": "workerpools",
+}
+TYPES = ("String", "Sensitive", *REFERENCE_TYPES)
+# Every variable type Octopus has (OctopusClients' VariableType, go-octopusdeploy), as the
+# editor lists them.
+VARIABLE_TYPES = (
+    ("String", "Text"),
+    ("Sensitive", "Sensitive"),
+    ("Certificate", "Certificate"),
+    ("AmazonWebServicesAccount", "AWS account"),
+    ("AzureAccount", "Azure account"),
+    ("GoogleCloudAccount", "Google Cloud account"),
+    ("UsernamePasswordAccount", "Username/password account"),
+    ("GenericOidcAccount", "Generic OIDC account"),
+    ("WorkerPool", "Worker pool"),
+)
+REFERENCE_NOUNS = {
+    "certificates": "certificate",
+    "accounts": "account",
+    "workerpools": "worker pool",
+}
 SCOPE_KEYS = {"environments": "Environment", "roles": "Role", "tenant_tags": "TenantTag"}
 MAX_CONFLICT_RETRIES = 4
 MAX_VARIABLES = 5000
@@ -111,7 +141,7 @@ class VariableSetKind:
                 continue
             var_type = raw.get("type") or "String"
             if var_type not in TYPES:
-                errors.append(f"{name!r} has type {var_type!r}; use String or Sensitive.")
+                errors.append(f"{name!r} has type {var_type!r}; use one of {', '.join(TYPES)}.")
                 continue
             scope = _scope(raw.get("scope"), name, errors)
             identity = (name.lower(), tuple(tuple(scope[k]) for k in SCOPE_KEYS))
@@ -140,8 +170,11 @@ class VariableSetKind:
                     secrets[key] = previous_secrets[key]
                 else:
                     errors.append(f"The sensitive variable {name!r} needs a value.")
+            elif var_type in REFERENCE_TYPES and not (value or "").strip():
+                noun = REFERENCE_NOUNS[REFERENCE_TYPES[var_type]]
+                errors.append(f"{name!r} needs the name of a {noun} (its type is {var_type}).")
             else:
-                var["value"] = value or ""
+                var["value"] = (value or "").strip() if var_type in REFERENCE_TYPES else value or ""
             out.append(var)
         if errors:
             raise ContentError(errors)
@@ -165,9 +198,10 @@ class VariableSetKind:
         lvs_id, vs_id, doc = self._locate(client, target, create=True)
         assert doc is not None
         sensitive = any(v["type"] == "Sensitive" for v in content["variables"])
+        refs = self._reference_ids(client, target, content)
         for _attempt in range(MAX_CONFLICT_RETRIES):
             env_ids = self._environment_ids(doc, content, target)
-            wanted = self._rows_from_content(content)
+            wanted = self._rows_from_content(content, refs)
             unchanged = sorted(self._rows_from_octopus(doc)) == sorted(wanted) and (
                 not sensitive
                 or (
@@ -180,7 +214,7 @@ class VariableSetKind:
             body = dict(doc)
             body.pop("ScopeValues", None)
             body.pop("Links", None)
-            body["Variables"] = self._octopus_variables(target, content, secrets, env_ids)
+            body["Variables"] = self._octopus_variables(target, content, secrets, env_ids, refs)
             try:
                 saved = client.put(f"/api/{target.space_id}/variables/{vs_id}", body)
             except VersionConflict:
@@ -204,8 +238,12 @@ class VariableSetKind:
                 [{"name": target.name, "change": "The library variable set is gone from Octopus."}],
                 missing=True,
             )
+        try:
+            refs = self._reference_ids(client, target, content)
+        except DeliveryProblem as problem:
+            return Inspection([{"name": target.name, "change": problem.message}])
         current = {self._row_key(r): r for r in self._rows_from_octopus(doc)}
-        wanted = {self._row_key(r): r for r in self._rows_from_content(content)}
+        wanted = {self._row_key(r): r for r in self._rows_from_content(content, refs)}
         differences: list[dict[str, str]] = []
         for row_key, row in sorted(wanted.items(), key=lambda kv: str(kv[0])):
             if row_key not in current:
@@ -288,6 +326,30 @@ class VariableSetKind:
         return known
 
     @staticmethod
+    def _reference_ids(
+        client: CountingClient, target: Target, content: dict[str, Any]
+    ) -> dict[tuple[str, str], str]:
+        """(collection, name) -> id in the subscriber space for every account, certificate
+        and worker pool the content names; one GET per collection needed, none otherwise."""
+        needed = {
+            (REFERENCE_TYPES[v["type"]], v["value"])
+            for v in content["variables"]
+            if v["type"] in REFERENCE_TYPES
+        }
+        found: dict[tuple[str, str], str] = {}
+        for collection in sorted({c for c, _ in needed}):
+            for doc in client.get(f"/api/{target.space_id}/{collection}/all"):
+                found[(collection, str(doc["Name"]))] = str(doc["Id"])
+        missing = sorted(f"{REFERENCE_NOUNS[c]} {n!r}" for c, n in needed if (c, n) not in found)
+        if missing:
+            raise DeliveryProblem(
+                "missing_reference",
+                f"The subscriber space {target.space_label} has no {', '.join(missing)}. Create "
+                "it in Octopus (names must match the publisher's exactly); nothing was written.",
+            )
+        return found
+
+    @staticmethod
     def variable_id(target: Target, key: str) -> str:
         return _variable_id(target.item_key, key)
 
@@ -297,9 +359,11 @@ class VariableSetKind:
         content: dict[str, Any],
         secrets: dict[str, str],
         env_ids: dict[str, str],
+        refs: dict[tuple[str, str], str],
     ) -> list[dict[str, Any]]:
         out = []
         for var in content["variables"]:
+            value = self._value_in(var, refs)
             sensitive = var["type"] == "Sensitive"
             scope: dict[str, list[str]] = {}
             if var["scope"]["environments"]:
@@ -312,7 +376,7 @@ class VariableSetKind:
                 {
                     "Id": self.variable_id(target, var["key"]),
                     "Name": var["name"],
-                    "Value": secrets[var["key"]] if sensitive else var["value"],
+                    "Value": secrets[var["key"]] if sensitive else value,
                     "Description": var["description"],
                     "Scope": scope,
                     "Type": var["type"],
@@ -324,12 +388,21 @@ class VariableSetKind:
         return out
 
     @staticmethod
-    def _rows_from_content(content: dict[str, Any]) -> list[Row]:
+    def _value_in(var: dict[str, Any], refs: dict[tuple[str, str], str]) -> Any:
+        """The value as the subscriber's Octopus stores it (a reference by its id there)."""
+        if var["type"] in REFERENCE_TYPES:
+            return refs[(REFERENCE_TYPES[var["type"]], var["value"])]
+        return var["value"]
+
+    @classmethod
+    def _rows_from_content(
+        cls, content: dict[str, Any], refs: dict[tuple[str, str], str]
+    ) -> list[Row]:
         return [
             (
                 v["name"],
                 v["type"],
-                None if v["type"] == "Sensitive" else v["value"],
+                None if v["type"] == "Sensitive" else cls._value_in(v, refs),
                 v["description"],
                 tuple(sorted(v["scope"]["environments"])),
                 tuple(sorted(v["scope"]["roles"])),
@@ -447,7 +520,9 @@ class VariableSetKind:
         return fields
 
 
-def from_octopus(doc: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def from_octopus(
+    doc: dict[str, Any], references: dict[str, str] | None = None
+) -> tuple[dict[str, Any], list[str]]:
     """Authoring content from a variable set read from Octopus (an import).
 
     Non-sensitive values are copied; sensitive ones come back from Octopus as null, so they are
@@ -461,13 +536,17 @@ def from_octopus(doc: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         sensitive = bool(raw.get("IsSensitive")) or raw.get("Type") == "Sensitive"
         var_type = raw.get("Type") or "String"
         if var_type not in TYPES:
-            continue  # accounts, certificates and worker pools are space-specific
+            continue  # a type newer than ODCM knows: not shareable
+        value = raw.get("Value") or ""
+        if var_type in REFERENCE_TYPES:
+            # Shared by name; an id that cannot be named is kept and fails clearly on delivery.
+            value = (references or {}).get(value, value)
         scope = raw.get("Scope") or {}
         var = {
             "key": str(uuid.uuid4()),
             "name": raw.get("Name", ""),
-            "type": "Sensitive" if sensitive else "String",
-            "value": None if sensitive else (raw.get("Value") or ""),
+            "type": "Sensitive" if sensitive else var_type,
+            "value": None if sensitive else value,
             "description": raw.get("Description") or "",
             "scope": {
                 "environments": sorted(names.get(e, e) for e in scope.get("Environment", [])),
@@ -479,3 +558,18 @@ def from_octopus(doc: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
             needing.append(var["name"])
         variables.append(var)
     return {"variables": variables}, needing
+
+
+def reference_names(client: Any, space_id: str, doc: dict[str, Any]) -> dict[str, str]:
+    """id -> name of the accounts, certificates and worker pools a variable set document
+    refers to (for an import); no request when it refers to none."""
+    collections = {
+        REFERENCE_TYPES[v["Type"]]
+        for v in doc.get("Variables", [])
+        if v.get("Type") in REFERENCE_TYPES
+    }
+    names: dict[str, str] = {}
+    for collection in sorted(collections):
+        for found in client.get(f"/api/{space_id}/{collection}/all"):
+            names[str(found["Id"])] = str(found["Name"])
+    return names

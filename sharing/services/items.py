@@ -14,7 +14,7 @@ from odcm.clients import client_for
 from odcm.crypto import seal
 from sharing.kinds import Change, ContentError, kind_for
 from sharing.kinds.step_template import from_export
-from sharing.kinds.variable_set import from_octopus
+from sharing.kinds.variable_set import from_octopus, reference_names
 from sharing.models import Revision, SharedItem
 from sharing.secrets import secrets_digest, secrets_of
 from sharing.services import queueing
@@ -169,7 +169,8 @@ def import_variable_set(
     with client_for(publisher.instance) as client:
         lvs = client.get(f"/api/{space}/libraryvariablesets/{library_variable_set_id}")
         doc = client.get(f"/api/{space}/variables/{lvs['VariableSetId']}")
-    content, needing = from_octopus(doc)
+        references = reference_names(client, space, doc)
+    content, needing = from_octopus(doc, references)
     item = create_item(
         publisher,
         SharedItem.Kind.VARIABLE_SET,

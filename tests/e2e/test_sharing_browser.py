@@ -53,7 +53,7 @@ def test_publisher_shares_a_set_and_subscriber_syncs_on_demand(
     page.select_option("[name=v0-type]", "Sensitive")
     page.fill("[name=v1-name]", "Api.Url")
     page.fill("[name=v1-value]", "https://one.example")
-    page.fill("[name=v1-environments]", "Production")
+    page.select_option("[name=v1-environments]", "Production")
     page.fill("[name=v0-value]", SECRET)
     page.click("button:has-text('Publish revision')")
     page.wait_for_selector("text=Published revision 1.")
