@@ -34,6 +34,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "spaces": _CORE | {"audit", "identity"},
     "monitoring": _CORE | {"audit", "identity", "spaces"},
     "sharing": _CORE | {"audit", "identity", "spaces"},
+    "promotions": _CORE | {"audit", "identity", "spaces"},
     # Configuration as code declares the whole fleet: it sits above every other app.
     "fleetconfig": _CORE | {"audit", "identity", "spaces", "monitoring", "sharing"},
 }
