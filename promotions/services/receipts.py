@@ -155,7 +155,6 @@ def receive(token: str, *, actor: Any = None) -> tuple[Receipt, bool]:
     try:
         with transaction.atomic():
             receipt = Receipt.objects.create(
-                id=claims["jti"],
                 direction=Receipt.Direction.IN,
                 space=identity.space,
                 peer=sender.remote,
