@@ -23,10 +23,11 @@ from odcm.clients import client_for, url_policy
 
 from ..errors import PromotionError
 from ..models import InboundBundle, Promotion, Receipt
-from . import importing, inbox, receipts
+from . import importing, inbox, peers, receipts
 
-INBOX_PATH = "/api/v1/promotions/inbox/"
-RECEIPTS_PATH = "/api/v1/promotions/receipt-inbox/"
+INBOX_PATH = "/promotions/exchange/bundles/"
+RECEIPTS_PATH = "/promotions/exchange/receipts/"
+IDENTITY_PATH = "/promotions/exchange/identities/{}/"
 MEDIA_TYPE = "application/jose"
 
 
@@ -99,7 +100,7 @@ def deliver(promotion_id: str) -> str:
 def _detail(response: httpx.Response) -> str:
     try:
         body = response.json()
-        return str(body.get("detail") or body)[:500]
+        return str(body.get("message") or body)[:500]
     except ValueError:
         return f"HTTP {response.status_code}"
 
@@ -194,4 +195,29 @@ def import_archive(
 ) -> InboundBundle:
     return importing.import_bundle(
         bundle, importing.archive_source(folder), lifecycle_id=lifecycle_id, actor=actor
+    )
+
+
+def fetch_remote(url: str, space_id: str, *, actor: Any = None) -> Any:
+    """The API exchange: read a space's certificate from another ODCM and add it as a remote
+    space. Its trusts stay pending until a person confirms the fingerprint read out by the
+    other side."""
+    try:
+        with make_http_client(url_policy()) as client:
+            response = client.get(url.rstrip("/") + IDENTITY_PATH.format(space_id), timeout=30.0)
+    except httpx.HTTPError as exc:
+        raise PromotionError(f"The ODCM at {url} could not be reached: {exc}") from None
+    except OctopusError as exc:
+        raise PromotionError(str(exc)) from None
+    if response.status_code != 200:
+        raise PromotionError(
+            f"The ODCM at {url} answered {response.status_code}: {_detail(response)}"
+        )
+    body = response.json()
+    return peers.add_remote(
+        str(body["name"]),
+        certificate=str(body["certificate_pem"]),
+        url=url,
+        remote_id=str(body["space_id"]),
+        actor=actor,
     )

@@ -4,6 +4,7 @@ back as a file."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from promotions.services import bundles, importing, inbox, receipts, routes
 from tests.octopus.pipeline_helpers import QUICK_POLL, SPACE, make_pipeline
 from tests.sharing.conftest import enlist_sim, space_of
 
-from .conftest import SECRET, exchange
+from .conftest import SECRET, assert_nowhere, exchange
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -52,8 +53,12 @@ def source_release(sim_inst: Any, tmp_path: Path) -> tuple[Any, str]:
 
 
 def test_air_gapped_promotion_end_to_end(
-    make_sim_instance: Callable[..., SimInstance], tmp_path: Path, space_owner: Any
+    make_sim_instance: Callable[..., SimInstance],
+    tmp_path: Path,
+    space_owner: Any,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     sim_a, sim_b = make_sim_instance("promo-src", seed=11), make_sim_instance("promo-dst", seed=12)
     for sim in (sim_a, sim_b):
         sim.set_faults(step_ms=20)
@@ -160,12 +165,17 @@ def test_air_gapped_promotion_end_to_end(
         ("Test", "Success"),
         (f"{pair.target_peer.name}: Production", "Success"),
     ]
+    # No sensitive value in clear in any database column, log record or email.
+    assert_nowhere([SECRET, DB_PASSWORD], caplog)
 
 
 def test_a_tampered_package_is_never_imported(
     make_sim_instance: Callable[..., SimInstance], tmp_path: Path
 ) -> None:
-    sim_a, sim_b = make_sim_instance("promo-src2", seed=13), make_sim_instance("promo-dst2", seed=14)
+    sim_a, sim_b = (
+        make_sim_instance("promo-src2", seed=13),
+        make_sim_instance("promo-dst2", seed=14),
+    )
     sim_a.set_faults(step_ms=20)
     inst_a, inst_b = enlist_sim(sim_a), enlist_sim(sim_b)
     pair = exchange(space_of(inst_a), space_of(inst_b))

@@ -36,7 +36,9 @@ class Command(BaseCommand):
             out.mkdir(parents=True, exist_ok=True)
             path = out / f"{promotion.pk}.odcm-bundle"
             path.write_text(promotion.token)
-            written = [] if opts["no_packages"] else transfer.export_packages(promotion, out / "packages")
+            written = (
+                [] if opts["no_packages"] else transfer.export_packages(promotion, out / "packages")
+            )
         except PromotionError as exc:
             raise CommandError(exc.message) from None
         self.stdout.write(f"Wrote {path} and {len(written)} package(s).")

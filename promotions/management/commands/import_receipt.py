@@ -25,4 +25,6 @@ class Command(BaseCommand):
         except PromotionError as exc:
             raise CommandError(exc.message) from None
         verb = "Recorded" if created else "Already had"
-        self.stdout.write(f"{verb} {receipt.release_version} {receipt.environment}: {receipt.outcome}")
+        self.stdout.write(
+            f"{verb} {receipt.release_version} {receipt.environment}: {receipt.outcome}"
+        )
