@@ -130,7 +130,7 @@ def assert_nowhere(secrets: list[str], caplog: Any) -> None:
 
     places = database_text()
     places += [(f"log {r.name}", r.getMessage()) for r in caplog.records]
-    places += [(f"mail {m.subject}", m.subject + m.body) for m in mail.outbox]
+    places += [(f"mail {m.subject}", f"{m.subject} {m.body}") for m in mail.outbox]
     assert any(t == "promotions_inboundbundle" for t, _ in places)
     for where, text in places:
         for secret in secrets:
