@@ -114,7 +114,7 @@ def database_text() -> list[tuple[str, str]]:
     """Every row of every table of the database, as JSON text (for the secrets scan)."""
     from django.db import connection
 
-    out = []
+    out: list[tuple[str, str]] = []
     with connection.cursor() as cursor:
         cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
         tables = [row[0] for row in cursor.fetchall()]
