@@ -41,6 +41,7 @@ def test_demo_setup_then_a_local_promotion_through_the_api(
     with client_for(devtest.instance) as c:
         release = c.project_releases(devtest.octopus_id, route.project_id)[0]
     target = route.stages.get(kind="space").target
+    assert target is not None
     made = api.post(
         "/api/v1/promotions/promotions/",
         {"route": str(route.pk), "release": release["Id"], "target": str(target.pk)},
