@@ -4,7 +4,9 @@ back as a file."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.core.management import call_command
+from django.utils import timezone
 
 from octosim.testing import SimInstance
 from odcm.clients import client_for
@@ -36,13 +39,18 @@ def source_release(sim_inst: Any, tmp_path: Path) -> tuple[Any, str]:
         project = c.get(f"/api/{SPACE}/projects/{pipe.project['Id']}")
         variables = c.variable_set(SPACE, project["VariableSetId"])
         variables["Variables"] = [
-            {"Name": "Api.Url", "Value": "https://dev.example",
-             "Scope": {"Environment": [pipe.environments["Development"]]}},
-            {"Name": "Api.Url", "Value": "https://prod.example",
-             "Scope": {"Environment": [pipe.environments["Production"]]}},
-            {"Name": "Db.Password", "Value": DB_PASSWORD, "IsSensitive": True,
-             "Type": "Sensitive"},
-        ]  # fmt: skip
+            {
+                "Name": "Api.Url",
+                "Value": "https://dev.example",
+                "Scope": {"Environment": [pipe.environments["Development"]]},
+            },
+            {
+                "Name": "Api.Url",
+                "Value": "https://prod.example",
+                "Scope": {"Environment": [pipe.environments["Production"]]},
+            },
+            {"Name": "Db.Password", "Value": DB_PASSWORD, "IsSensitive": True, "Type": "Sensitive"},
+        ]
         c.update_variable_set(SPACE, variables)
         c.create_release_v1(SPACE, pipe.name, version="1.0.0", packages=["Deploy web:1.0.0"])
         for env in ("Development", "Test"):
@@ -84,8 +92,15 @@ def test_air_gapped_promotion_end_to_end(
 
     # Source side: export the bundle and the package archive as files.
     out = tmp_path / "transfer"
-    call_command("export_bundle", str(pair.source.pk), pipe.project["Id"], release_id,
-                 str(pair.target_peer.pk), "--out", str(out))  # fmt: skip
+    call_command(
+        "export_bundle",
+        str(pair.source.pk),
+        pipe.project["Id"],
+        release_id,
+        str(pair.target_peer.pk),
+        "--out",
+        str(out),
+    )
     promotion = Promotion.objects.get()
     token_file = out / f"{promotion.pk}.odcm-bundle"
     assert token_file.is_file() and SECRET not in token_file.read_text()
@@ -115,12 +130,29 @@ def test_air_gapped_promotion_end_to_end(
 
     importing.supply(bundle, "Db.Password", "Production", DB_PASSWORD)
     with client_for(inst_b) as c:
-        lifecycle = c.create_lifecycle(SPACE, {"Name": "Prod only", "Phases": [
-            {"Name": "Production", "OptionalDeploymentTargets": [_env(c, "Production")],
-             "AutomaticDeploymentTargets": [], "MinimumEnvironmentsBeforePromotion": 0,
-             "IsOptionalPhase": False}]})  # fmt: skip
-    call_command("import_bundle", str(token_file), "--packages", str(out / "packages"),
-                 "--lifecycle", lifecycle["Id"])  # fmt: skip
+        lifecycle = c.create_lifecycle(
+            SPACE,
+            {
+                "Name": "Prod only",
+                "Phases": [
+                    {
+                        "Name": "Production",
+                        "OptionalDeploymentTargets": [_env(c, "Production")],
+                        "AutomaticDeploymentTargets": [],
+                        "MinimumEnvironmentsBeforePromotion": 0,
+                        "IsOptionalPhase": False,
+                    }
+                ],
+            },
+        )
+    call_command(
+        "import_bundle",
+        str(token_file),
+        "--packages",
+        str(out / "packages"),
+        "--lifecycle",
+        lifecycle["Id"],
+    )
     bundle.refresh_from_db()
     assert bundle.state == InboundBundle.State.IMPORTED, bundle.last_error
 
@@ -182,8 +214,15 @@ def test_a_tampered_package_is_never_imported(
     pipe, release_id = source_release(inst_a, tmp_path)
     route = routes.set_route(pair.source, pipe.project["Id"], pipe.name, [pair.target_peer])
     out = tmp_path / "transfer"
-    call_command("export_bundle", str(pair.source.pk), pipe.project["Id"], release_id,
-                 str(pair.target_peer.pk), "--out", str(out))  # fmt: skip
+    call_command(
+        "export_bundle",
+        str(pair.source.pk),
+        pipe.project["Id"],
+        release_id,
+        str(pair.target_peer.pk),
+        "--out",
+        str(out),
+    )
     archive = out / "packages" / f"{pipe.package_id}.1.0.0.zip"
     archive.write_bytes(archive.read_bytes() + b"tampered")
     bundle, _ = inbox.receive(Promotion.objects.get().token)
@@ -205,3 +244,58 @@ def _remote_projects(inst: Any) -> list[dict[str, Any]]:
 
 def _env(c: Any, name: str) -> str:
     return str(next(e["Id"] for e in c.get_all(f"/api/{SPACE}/environments") if e["Name"] == name))
+
+
+def test_an_import_interrupted_after_its_octopus_writes_finishes_once_without_duplicates(
+    make_sim_instance: Callable[..., SimInstance], tmp_path: Path
+) -> None:
+    """A worker killed after writing to Octopus but before recording the outcome leaves the
+    bundle claimed; once the lease runs out the import runs again and adds nothing twice."""
+    sim_a, sim_b = (
+        make_sim_instance("promo-src3", seed=15),
+        make_sim_instance("promo-dst3", seed=16),
+    )
+    sim_a.set_faults(step_ms=20)
+    inst_a, inst_b = enlist_sim(sim_a), enlist_sim(sim_b)
+    pair = exchange(space_of(inst_a), space_of(inst_b))
+    pipe, release_id = source_release(inst_a, tmp_path)
+    route = routes.set_route(pair.source, pipe.project["Id"], pipe.name, [pair.target_peer])
+    out = tmp_path / "transfer"
+    call_command(
+        "export_bundle",
+        str(pair.source.pk),
+        pipe.project["Id"],
+        release_id,
+        str(pair.target_peer.pk),
+        "--out",
+        str(out),
+    )
+    bundle, _ = inbox.receive(Promotion.objects.get().token)
+    importing.supply(bundle, "Db.Password", "", DB_PASSWORD)
+    with client_for(inst_b) as c:
+        lifecycle = c.lifecycles(SPACE)[0]["Id"]
+    importing.import_bundle(
+        bundle, importing.archive_source(out / "packages"), lifecycle_id=lifecycle
+    )
+    # As a worker killed before its outcome was recorded would leave it: claimed, not imported.
+    InboundBundle.objects.filter(pk=bundle.pk).update(
+        state=InboundBundle.State.REVIEW,
+        imported_release_id="",
+        claim_token=uuid.uuid4(),
+        claimed_until=timezone.now() + dt.timedelta(minutes=5),
+    )
+    bundle.refresh_from_db()
+    with pytest.raises(PromotionError, match="being imported by someone else"):
+        importing.import_bundle(bundle, importing.archive_source(out / "packages"))
+    InboundBundle.objects.filter(pk=bundle.pk).update(claimed_until=timezone.now())
+    done = importing.import_bundle(
+        bundle, importing.archive_source(out / "packages"), lifecycle_id=lifecycle
+    )
+    assert done.state == InboundBundle.State.IMPORTED
+    (project,) = _remote_projects(inst_b)
+    with client_for(inst_b) as c:
+        assert len(c.project_releases(SPACE, project["Id"])) == 1
+        assert len(c.packages(SPACE, filter=pipe.package_id)) == 1
+        variables = c.variable_set(SPACE, project["VariableSetId"])["Variables"]
+    assert sorted(v["Name"] for v in variables).count("Db.Password") == 1
+    assert route.stages.count() == 1

@@ -4,11 +4,13 @@ import (packages streamed feed to feed, hash checked), deploy, receipt, progress
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
 from rest_framework.test import APIClient
 
 from octosim.testing import SimInstance
@@ -19,12 +21,19 @@ from spaces.models import Space
 from tests.octopus.pipeline_helpers import QUICK_POLL
 from tests.sharing.conftest import enlist_sim
 
+from .conftest import assert_nowhere
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_demo_setup_then_a_local_promotion_through_the_api(
-    make_sim_instance: Callable[..., SimInstance], admin_user: Any, token_for: Any
+    make_sim_instance: Callable[..., SimInstance],
+    admin_user: Any,
+    token_for: Any,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
+    seen: list[tuple[str, str]] = []
     sims = [make_sim_instance("promo-demo-a", seed=21), make_sim_instance("promo-demo-b", seed=22)]
     for sim in sims:
         sim.set_faults(step_ms=20)
@@ -89,3 +98,32 @@ def test_demo_setup_then_a_local_promotion_through_the_api(
     assert {r["verdict"] for r in compared["steps"]} == {"same"}
     by_name = {r["name"]: r for r in compared["variables"]}
     assert by_name["Db.Password []"]["a"] == "(sensitive)"
+
+    # Every page renders, for a manager, and shows what it should.
+    pages = Client()
+    pages.force_login(admin_user)
+    for url, expected in (
+        ("/promotions/", "Space identities"),
+        (f"/promotions/spaces/{devtest.pk}/", ":"),
+        (f"/promotions/spaces/{devtest.pk}/certificate.pem", "BEGIN CERTIFICATE"),
+        (f"/promotions/routes/{route.pk}/?release=1.0.0", "Prod: Production"),
+        (f"/promotions/inbox/{bundle['id']}/", "Db.Password"),
+        (f"/promotions/inbox/{bundle['id']}/compare/", "Smoke test"),
+        (f"/promotions/promotions/{made.json()['id']}/bundle/", "eyJ"),
+    ):
+        response = pages.get(url)
+        assert response.status_code == 200, url
+        text = response.content.decode()
+        assert expected in text, url
+        seen.append((url, text))
+    for url in (
+        "/api/v1/promotions/inbox/",
+        f"/api/v1/promotions/inbox/{bundle['id']}/review/",
+        "/api/v1/promotions/identities/",
+        "/api/v1/promotions/promotions/",
+    ):
+        seen.append((url, api.get(url).content.decode()))
+    for where, text in seen:
+        for secret in ("prod-Plaintext-7731", "demo-prod-key", "PRIVATE KEY"):
+            assert secret not in text, f"{secret} in {where}"
+    assert_nowhere(["prod-Plaintext-7731", "demo-prod-key"], caplog)
