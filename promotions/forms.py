@@ -17,7 +17,9 @@ class RemoteForm(forms.Form):
     certificate_text = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 3}), label="…or paste the PEM"
     )
-    url = forms.URLField(required=False, label="Its ODCM's URL (connected only)")
+    url = forms.URLField(
+        required=False, label="Its ODCM's URL (connected only)", assume_scheme="https"
+    )
 
     def pem(self) -> str:
         upload = self.cleaned_data.get("certificate")
@@ -27,7 +29,7 @@ class RemoteForm(forms.Form):
 
 
 class FetchRemoteForm(forms.Form):
-    url = forms.URLField(label="The other ODCM's URL")
+    url = forms.URLField(label="The other ODCM's URL", assume_scheme="https")
     space_id = forms.UUIDField(label="Its space id", help_text="Shown on its identity page.")
 
 
@@ -66,7 +68,18 @@ class SupplyForm(forms.Form):
     value = forms.CharField(widget=forms.PasswordInput(render_value=False), label="Value")
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
 class ImportForm(forms.Form):
     lifecycle = forms.CharField(
         required=False, label="Lifecycle id", help_text="Leave empty when the space has one."
+    )
+    # Read with request.FILES.getlist in the view: one file per package of the manifest.
+    packages = forms.FileField(
+        required=False,
+        widget=MultipleFileInput,
+        label="Package files (air-gapped)",
+        help_text="The files exported beside the bundle; each is checked against the manifest.",
     )

@@ -4,6 +4,8 @@ not see); writes go through the services; a refusal is shown as its message."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from django.contrib import messages
@@ -70,7 +72,8 @@ def index(request: HttpRequest) -> HttpResponse:
         "trust_form": form,
         "remote_form": forms.RemoteForm(),
         "fetch_form": forms.FetchRemoteForm(),
-        "upload_form": forms.UploadForm(),
+        "upload_form": forms.UploadForm(prefix="bundle"),
+        "receipt_form": forms.UploadForm(prefix="receipt"),
         "confirm_form": forms.ConfirmForm(),
         "is_admin": access.can_manage_remotes(request.user),
     }
@@ -215,7 +218,7 @@ def bundle_download(request: HttpRequest, pk: Any) -> HttpResponse:
 @login_required
 @require_POST
 def upload(request: HttpRequest) -> HttpResponse:
-    form = forms.UploadForm(request.POST, request.FILES)
+    form = forms.UploadForm(request.POST, request.FILES, prefix="bundle")
     if not form.is_valid():
         messages.error(request, "Choose a bundle file.")
         return redirect("promotions:index")
@@ -277,14 +280,22 @@ def do_import(request: HttpRequest, pk: Any) -> HttpResponse:
     form = forms.ImportForm(request.POST)
     lifecycle = form.cleaned_data["lifecycle"] if form.is_valid() else ""
     source = bundle.source.local_space
-    packages = importing.space_source(source) if source is not None else None
-    if request.FILES.get("archive") is not None:
-        messages.error(
-            request, "Import package archives with `manage.py import_bundle --packages`."
-        )
-        return redirect("promotions:review", pk=bundle.pk)
+    files = request.FILES.getlist("packages")
     try:
-        importing.import_bundle(bundle, packages, lifecycle_id=lifecycle, actor=request.user)
+        with tempfile.TemporaryDirectory(prefix="odcm-archive-") as tmp:
+            packages: importing.PackageSource | None = None
+            if files:
+                for upload in files:
+                    name = Path(str(upload.name)).name  # never a path from the browser
+                    if name in ("", ".", ".."):
+                        continue
+                    with open(Path(tmp) / name, "wb") as out:
+                        for chunk in upload.chunks():
+                            out.write(chunk)
+                packages = importing.archive_source(Path(tmp))
+            elif source is not None:
+                packages = importing.space_source(source)
+            importing.import_bundle(bundle, packages, lifecycle_id=lifecycle, actor=request.user)
         messages.success(request, "Imported. The release can be deployed in this space.")
     except PromotionError as exc:
         messages.error(request, exc.message)
@@ -322,7 +333,7 @@ def compare_page(request: HttpRequest, pk: Any) -> HttpResponse:
 @login_required
 @require_POST
 def receipt_upload(request: HttpRequest) -> HttpResponse:
-    form = forms.UploadForm(request.POST, request.FILES)
+    form = forms.UploadForm(request.POST, request.FILES, prefix="receipt")
     if form.is_valid():
         try:
             row, created = receipts.receive(

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
+import uuid
 from collections.abc import Callable
 
 import pytest
+from django.core import mail
 from django.utils import timezone
 
-from promotions import pki
+from identity.models import User
+from promotions import formats, pki
 from promotions.errors import PromotionError, Refused
-from promotions.models import InboundBundle, PeerCertificate, Trust
-from promotions.services import identities, importing, inbox, peers
+from promotions.models import InboundBundle, PeerCertificate, Receipt, Trust
+from promotions.services import identities, importing, inbox, peers, receipts
 
 from .conftest import Pair, claims, exchange, make_space, signed
 
@@ -198,3 +202,49 @@ def unused(_: Callable[..., object]) -> None:
 
 
 unused(exchange)
+
+
+def receipt_token(pair: Pair, **override: object) -> str:
+    key, cert = identities.signer(pair.target_id)
+    claims = {
+        "iss": str(pair.target.pk),
+        "aud": pair.source_id.fingerprint,
+        "jti": str(uuid.uuid4()),
+        "iat": int(time.time()),
+        "schema": 1,
+        "bundle": str(uuid.uuid4()),
+        "project": "Web",
+        "release": "1.0.0",
+        "target_space": "Prod",
+        "environment": "Production",
+        "tenant": "",
+        "outcome": "Success",
+        "task_id": "ServerTasks-1",
+        "started": None,
+        "finished": None,
+        **override,
+    }
+    return formats.sign(claims, key, cert, formats.RECEIPT_TYPE)
+
+
+def test_a_receipt_about_a_bundle_never_promoted_is_refused_and_the_owners_told(
+    pair: Pair, space_owner: User
+) -> None:
+    pair.source.instance.owners.add(space_owner)
+    with pytest.raises(Refused, match="never promoted to"):
+        receipts.receive(receipt_token(pair))
+    assert not Receipt.objects.exists()
+    (sent,) = mail.outbox
+    assert "receipt" in sent.subject and "never promoted" in sent.body
+
+
+def test_a_receipt_without_a_results_trust_is_refused(pair: Pair) -> None:
+    Trust.objects.filter(space=pair.source).delete()
+    with pytest.raises(Refused, match="does not accept deployment results"):
+        receipts.receive(receipt_token(pair))
+    assert not Receipt.objects.exists()
+
+
+def test_a_bundle_is_not_a_receipt(pair: Pair) -> None:
+    with pytest.raises(Refused, match="Expected a odcm-receipt"):
+        receipts.receive(signed(pair.source_id, claims(pair, aud=pair.source_id.fingerprint)))
