@@ -50,7 +50,17 @@ def test_air_gapped_promotion_in_the_browser(
     )
     bundle_file = out / f"{Promotion.objects.get().pk}.odcm-bundle"
     with client_for(inst_b) as c:
-        lifecycle = c.lifecycles(SPACE)[0]["Id"]
+        production = next(
+            e["Id"] for e in c.get_all(f"/api/{SPACE}/environments") if e["Name"] == "Production"
+        )
+        phase = {
+            "Name": "Production",
+            "OptionalDeploymentTargets": [production],
+            "AutomaticDeploymentTargets": [],
+            "MinimumEnvironmentsBeforePromotion": 0,
+            "IsOptionalPhase": False,
+        }
+        lifecycle = c.create_lifecycle(SPACE, {"Name": "Prod only", "Phases": [phase]})["Id"]
     base = live_server.url
 
     sign_in(page, base, "ada")
