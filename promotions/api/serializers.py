@@ -10,7 +10,7 @@ from rest_framework import serializers
 from ..models import InboundBundle, Promotion, RemoteSpace, Route, SpaceIdentity, Trust
 
 
-class IdentitySerializer(serializers.ModelSerializer[SpaceIdentity]):
+class SpaceIdentitySerializer(serializers.ModelSerializer[SpaceIdentity]):
     space = serializers.UUIDField(source="space_id", read_only=True)
 
     class Meta:
@@ -27,11 +27,11 @@ class IdentitySerializer(serializers.ModelSerializer[SpaceIdentity]):
         ]
 
 
-class GenerateSerializer(serializers.Serializer[Any]):
+class IdentityGenerateSerializer(serializers.Serializer[Any]):
     space = serializers.UUIDField()
 
 
-class RemoteSerializer(serializers.ModelSerializer[RemoteSpace]):
+class RemoteSpaceSerializer(serializers.ModelSerializer[RemoteSpace]):
     local_space = serializers.UUIDField(source="local_space_id", read_only=True)
     fingerprints = serializers.SerializerMethodField()
 
@@ -43,14 +43,14 @@ class RemoteSerializer(serializers.ModelSerializer[RemoteSpace]):
         return [c.fingerprint for c in obj.certificates.all() if c.revoked_at is None]
 
 
-class RemoteCreateSerializer(serializers.Serializer[Any]):
+class RemoteSpaceCreateSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=200)
     certificate = serializers.CharField()
     url = serializers.URLField(required=False, allow_blank=True, default="")
     remote_id = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class TrustSerializer(serializers.ModelSerializer[Trust]):
+class PromotionTrustSerializer(serializers.ModelSerializer[Trust]):
     space = serializers.UUIDField(source="space_id")
     remote = serializers.UUIDField(source="remote_id")
 
@@ -69,11 +69,11 @@ class TrustSerializer(serializers.ModelSerializer[Trust]):
         read_only_fields = ["state", "confirmed_fingerprint", "confirmed_at", "created_at"]
 
 
-class ConfirmSerializer(serializers.Serializer[Any]):
+class TrustConfirmSerializer(serializers.Serializer[Any]):
     fingerprint = serializers.CharField(max_length=200)
 
 
-class InboundSerializer(serializers.ModelSerializer[InboundBundle]):
+class InboundBundleSerializer(serializers.ModelSerializer[InboundBundle]):
     space = serializers.UUIDField(source="space_id", read_only=True)
     source_name = serializers.CharField(source="source.name", read_only=True)
 
@@ -96,14 +96,14 @@ class InboundSerializer(serializers.ModelSerializer[InboundBundle]):
         ]
 
 
-class SupplySerializer(serializers.Serializer[Any]):
+class SuppliedValueSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=200)
     environment = serializers.CharField(max_length=200, allow_blank=True)
     value = serializers.CharField(write_only=True, trim_whitespace=False)
     sensitive = serializers.BooleanField(default=True)
 
 
-class ImportSerializer(serializers.Serializer[Any]):
+class BundleImportSerializer(serializers.Serializer[Any]):
     lifecycle = serializers.CharField(required=False, allow_blank=True, default="")
 
 
@@ -134,7 +134,7 @@ class PromoteSerializer(serializers.Serializer[Any]):
     target = serializers.UUIDField()
 
 
-class RouteSerializer(serializers.ModelSerializer[Route]):
+class PromotionRouteSerializer(serializers.ModelSerializer[Route]):
     space = serializers.UUIDField(source="space_id", read_only=True)
     stages = serializers.SerializerMethodField()
 

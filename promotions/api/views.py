@@ -41,20 +41,20 @@ class IdentityViewSet(viewsets.ReadOnlyModelViewSet[SpaceIdentity]):
     """Space identities: certificates and fingerprints (never the private key)."""
 
     permission_classes = [IsAuthenticatedUser]
-    serializer_class = s.IdentitySerializer
+    serializer_class = s.SpaceIdentitySerializer
 
     def get_queryset(self) -> QuerySet[SpaceIdentity]:
         return access.identities(self.request.user).order_by("space__name", "-created_at")
 
-    @extend_schema(request=s.GenerateSerializer, responses={201: s.IdentitySerializer})
+    @extend_schema(request=s.IdentityGenerateSerializer, responses={201: s.SpaceIdentitySerializer})
     @action(detail=False, methods=["post"], filter_backends=[], pagination_class=None)
     def generate(self, request: Request) -> Response:
         """Generate a new identity for a space (the previous one is retired)."""
-        body = s.GenerateSerializer(data=request.data)
+        body = s.IdentityGenerateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         space = _managed(request, _space(request, body.validated_data["space"]))
         made = identities.generate(space, actor=request.user)
-        return Response(s.IdentitySerializer(made).data, status=status.HTTP_201_CREATED)
+        return Response(s.SpaceIdentitySerializer(made).data, status=status.HTTP_201_CREATED)
 
 
 class RemoteViewSet(
@@ -66,16 +66,16 @@ class RemoteViewSet(
     """Remote spaces (other ODCMs' spaces, or this ODCM's), known by certificate."""
 
     permission_classes = [IsAuthenticatedUser]
-    serializer_class = s.RemoteSerializer
+    serializer_class = s.RemoteSpaceSerializer
 
     def get_queryset(self) -> QuerySet[RemoteSpace]:
         return RemoteSpace.objects.prefetch_related("certificates").order_by("name")
 
-    @extend_schema(request=s.RemoteCreateSerializer, responses={201: s.RemoteSerializer})
+    @extend_schema(request=s.RemoteSpaceCreateSerializer, responses={201: s.RemoteSpaceSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         if not access.can_manage_remotes(request.user):
             raise PermissionDenied("Only administrators add remote spaces.")
-        body = s.RemoteCreateSerializer(data=request.data)
+        body = s.RemoteSpaceCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         remote = peers.add_remote(
             body.validated_data["name"],
@@ -84,7 +84,7 @@ class RemoteViewSet(
             remote_id=body.validated_data["remote_id"],
             actor=request.user,
         )
-        return Response(s.RemoteSerializer(remote).data, status=status.HTTP_201_CREATED)
+        return Response(s.RemoteSpaceSerializer(remote).data, status=status.HTTP_201_CREATED)
 
 
 class TrustViewSet(
@@ -96,46 +96,46 @@ class TrustViewSet(
     """What a space accepts from a remote space; active after fingerprint confirmation."""
 
     permission_classes = [IsAuthenticatedUser]
-    serializer_class = s.TrustSerializer
+    serializer_class = s.PromotionTrustSerializer
 
     def get_queryset(self) -> QuerySet[Trust]:
         return access.trusts(self.request.user).order_by("space__name", "remote__name", "pk")
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        body = s.TrustSerializer(data=request.data)
+        body = s.PromotionTrustSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         space = _managed(request, _space(request, body.validated_data["space_id"]))
         remote = RemoteSpace.objects.filter(pk=body.validated_data["remote_id"]).first()
         if remote is None:
             raise NotFound("No such remote space.")
         trust = peers.propose(space, remote, body.validated_data["accepts"], actor=request.user)
-        return Response(s.TrustSerializer(trust).data, status=status.HTTP_201_CREATED)
+        return Response(s.PromotionTrustSerializer(trust).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=s.ConfirmSerializer, responses=s.TrustSerializer)
+    @extend_schema(request=s.TrustConfirmSerializer, responses=s.PromotionTrustSerializer)
     @action(detail=True, methods=["post"])
     def confirm(self, request: Request, pk: str | None = None) -> Response:
         """Activate the trust with the fingerprint read out by the other side."""
         trust = self.get_object()
         _managed(request, trust.space)
-        body = s.ConfirmSerializer(data=request.data)
+        body = s.TrustConfirmSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         confirmed = peers.confirm(trust, body.validated_data["fingerprint"], actor=request.user)
-        return Response(s.TrustSerializer(confirmed).data)
+        return Response(s.PromotionTrustSerializer(confirmed).data)
 
-    @extend_schema(request=None, responses=s.TrustSerializer)
+    @extend_schema(request=None, responses=s.PromotionTrustSerializer)
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, pk: str | None = None) -> Response:
         trust = self.get_object()
         _managed(request, trust.space)
         peers.revoke(trust, actor=request.user)
-        return Response(s.TrustSerializer(trust).data)
+        return Response(s.PromotionTrustSerializer(trust).data)
 
 
 class RouteViewSet(viewsets.ReadOnlyModelViewSet[Route]):
     """Routes (composite lifecycles) and the progression of a release along them."""
 
     permission_classes = [IsAuthenticatedUser]
-    serializer_class = s.RouteSerializer
+    serializer_class = s.PromotionRouteSerializer
 
     def get_queryset(self) -> QuerySet[Route]:
         return access.routes(self.request.user).order_by("space__name", "project_name", "pk")
@@ -190,7 +190,7 @@ class InboxViewSet(viewsets.ReadOnlyModelViewSet[InboundBundle]):
     """Bundles received by the spaces you can see: review, supply values, import."""
 
     permission_classes = [IsAuthenticatedUser]
-    serializer_class = s.InboundSerializer
+    serializer_class = s.InboundBundleSerializer
 
     def get_queryset(self) -> QuerySet[InboundBundle]:
         return access.inbox(self.request.user).order_by("-received_at", "pk")
@@ -202,13 +202,13 @@ class InboxViewSet(viewsets.ReadOnlyModelViewSet[InboundBundle]):
         with client_for(bundle.space.instance) as client:
             return Response(importing.review(bundle, client))
 
-    @extend_schema(request=s.SupplySerializer, responses={200: dict})
+    @extend_schema(request=s.SuppliedValueSerializer, responses={200: dict})
     @action(detail=True, methods=["post"])
     def supply(self, request: Request, pk: str | None = None) -> Response:
         """Enter a value the release needs in this space (sensitive ones sealed)."""
         bundle = self.get_object()
         _managed(request, bundle.space)
-        body = s.SupplySerializer(data=request.data)
+        body = s.SuppliedValueSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         importing.supply(
@@ -221,19 +221,19 @@ class InboxViewSet(viewsets.ReadOnlyModelViewSet[InboundBundle]):
         )
         return Response({"needed": importing.needed(bundle)})
 
-    @extend_schema(request=s.ImportSerializer, responses=s.InboundSerializer)
+    @extend_schema(request=s.BundleImportSerializer, responses=s.InboundBundleSerializer)
     @action(detail=True, methods=["post"], url_path="import", url_name="import")
     def import_(self, request: Request, pk: str | None = None) -> Response:
         bundle = self.get_object()
         _managed(request, bundle.space)
-        body = s.ImportSerializer(data=request.data)
+        body = s.BundleImportSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         source = bundle.source.local_space
         packages = importing.space_source(source) if source is not None else None
         done = importing.import_bundle(
             bundle, packages, lifecycle_id=body.validated_data["lifecycle"], actor=request.user
         )
-        return Response(s.InboundSerializer(done).data)
+        return Response(s.InboundBundleSerializer(done).data)
 
     @extend_schema(responses={200: dict})
     @action(detail=True, methods=["get"])
