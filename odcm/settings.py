@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "monitoring",
     "sharing",
     "fleetconfig",
+    "promotions",
 ]
 
 MIDDLEWARE = [
@@ -511,4 +512,14 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
     },
+}
+
+# Remote release promotions (docs/promotions.md).
+ODCM_PROMOTIONS_CERT_DAYS = env_int("ODCM_PROMOTIONS_CERT_DAYS", 730, minimum=1)
+ODCM_PROMOTIONS_TRUST_ANCHORS_FILE = env_str("ODCM_PROMOTIONS_TRUST_ANCHORS_FILE") or ""
+ODCM_PROMOTIONS_PUBLIC_URL = env_str("ODCM_PROMOTIONS_PUBLIC_URL") or ""
+ODCM_PROMOTIONS_CLAIM_SECONDS = env_int("ODCM_PROMOTIONS_CLAIM_SECONDS", 600, minimum=5)
+CELERY_BEAT_SCHEDULE["promotions-sweep"] = {
+    "task": "promotions.tasks.sweep",
+    "schedule": float(env_int("ODCM_PROMOTIONS_SWEEP_SECONDS", 60, minimum=5)),
 }

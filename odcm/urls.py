@@ -21,6 +21,7 @@ urlpatterns = [
     # The Instances page is monitoring's console (it shows uptime, pins): it answers at the
     # registry's URL, so every link to spaces:instances lands on it.
     path("spaces/instances/", console_view, name="instances-console"),
+    path("promotions/", include("promotions.urls", namespace="promotions")),
     path("spaces/", include("spaces.urls", namespace="spaces")),
     path("config/", include("fleetconfig.urls", namespace="fleetconfig")),
     path("api/v1/", include(("odcm.api.urls", "api"), namespace="api")),

@@ -96,7 +96,50 @@ def build_world() -> World:
         create_token(users[persona], name="edge")
     record("edge.test", message="a row for the audit routes")
     make_plan("version: 1\n", actor=users["admin"])  # a plan, valid or not, to address
+    _promotions(space)
     return World(users, instance, space, other, item, template, subscription, trust, window)
+
+
+def _promotions(space: Space) -> None:
+    """One row of each promotions kind, for the sweep to address."""
+    import uuid
+
+    from promotions.models import InboundBundle, Promotion, RemoteSpace, Route, Trust
+    from promotions.services import identities
+
+    identities.ensure(space)
+    remote = RemoteSpace.objects.create(name="Edge remote")
+    Trust.objects.create(space=space, remote=remote, accepts=Trust.Accepts.RELEASES)
+    Route.objects.create(space=space, project_id="Projects-1", project_name="Web")
+    Promotion.objects.create(
+        space=space,
+        target=remote,
+        project_id="Projects-1",
+        project_name="Web",
+        release_id="Releases-1",
+        release_version="1.0",
+        token="x",
+    )
+    payload = {
+        "source": {"space": "S"},
+        "project": {"name": "Web"},
+        "release": {"version": "1"},
+        "process": {"Steps": []},
+        "packages": [],
+        "remote_values": [],
+        "variables": {"project": {"Variables": []}, "library": []},
+    }
+    InboundBundle.objects.create(
+        id=uuid.uuid4(),
+        space=space,
+        source=remote,
+        source_fingerprint="",
+        project_name="Web",
+        release_version="1",
+        schema=1,
+        token="x",
+        payload=payload,
+    )
 
 
 @pytest.fixture

@@ -134,6 +134,87 @@ def _config_plan(w: World) -> dict[str, Any]:
     return {"pk": make_plan("version: 1\n").pk}
 
 
+def _p_remote(w: World) -> Any:
+    from promotions.models import RemoteSpace
+
+    if "p_remote" not in w.extra:
+        w.extra["p_remote"] = RemoteSpace.objects.create(name="Matrix remote")
+    return w.extra["p_remote"]
+
+
+def _p_identity(w: World) -> dict[str, Any]:
+    from promotions.services import identities
+
+    return {"pk": identities.ensure(w.space).pk}
+
+
+def _p_trust(w: World) -> dict[str, Any]:
+    from promotions.models import Trust
+
+    trust = Trust.objects.create(space=w.space, remote=_p_remote(w), accepts="releases")
+    return {"pk": trust.pk}
+
+
+def _p_route(w: World) -> dict[str, Any]:
+    from promotions.models import Route
+
+    return {"pk": Route.objects.create(space=w.space, project_id="Projects-1", project_name="W").pk}
+
+
+def _p_promotion(w: World) -> dict[str, Any]:
+    from promotions.models import Promotion
+
+    return {
+        "pk": Promotion.objects.create(
+            space=w.space,
+            target=_p_remote(w),
+            project_id="P",
+            project_name="W",
+            release_id="R",
+            release_version="1",
+            token="x",
+        ).pk
+    }
+
+
+def _p_inbound(w: World) -> dict[str, Any]:
+    import uuid
+
+    from promotions.models import InboundBundle
+
+    payload = {
+        "source": {"space": "S"},
+        "project": {"name": "W"},
+        "release": {"version": "1"},
+        "process": {"Steps": []},
+        "packages": [],
+        "remote_values": [],
+        "variables": {
+            "project": {"Variables": [{"Name": "P", "IsSensitive": True, "Value": None}]},
+            "library": [],
+        },
+    }
+    return {
+        "pk": InboundBundle.objects.create(
+            id=uuid.uuid4(),
+            space=w.space,
+            source=_p_remote(w),
+            source_fingerprint="",
+            project_name="W",
+            release_version="1",
+            schema=1,
+            token="x",
+            payload=payload,
+        ).pk
+    }
+
+
+def _p_pem(w: World) -> str:
+    from promotions import pki
+
+    return pki.cert_pem(pki.generate("Matrix peer", days=1)[1])
+
+
 OBJECTS: dict[str, Callable[[World], dict[str, Any]]] = {
     "space": lambda w: {"pk": w.space.pk},
     "space_slug": lambda w: {"pk": w.space.slug},
@@ -151,6 +232,12 @@ OBJECTS: dict[str, Callable[[World], dict[str, Any]]] = {
     "trust": _trust,
     "favourite": _favourite,
     "config_plan": _config_plan,
+    "p_identity": _p_identity,
+    "p_remote": lambda w: {"pk": _p_remote(w).pk},
+    "p_trust": _p_trust,
+    "p_route": _p_route,
+    "p_promotion": _p_promotion,
+    "p_inbound": _p_inbound,
 }
 
 
@@ -280,6 +367,42 @@ CASES = [
     Case("api:config-plan-detail", obj="config_plan", read=ADMIN_ONLY, denied=403),
     Case("api:config-plan-apply", obj="config_plan", read=frozenset(), write=ADMIN_ONLY,
          method="post", expect={OUTSIDER: {403}, VIEWER: {403}, MANAGER: {403}}),
+    # promotions
+    Case("api:promotions-identity-list", read=VIEWER_UP, list_of="p_identity"),
+    Case("api:promotions-identity-detail", obj="p_identity", read=VIEWER_UP),
+    Case("api:promotions-identity-generate", read=frozenset(), write=MANAGER_UP, method="post",
+         body=lambda w: {"space": str(w.space.pk)}, expect={OUTSIDER: {404}, VIEWER: {403}}),
+    Case("api:promotions-remote-list", read=EVERYONE, list_of="p_remote", write=ADMIN_ONLY,
+         body=lambda w: {"name": "Peer", "certificate": _p_pem(w)}),
+    Case("api:promotions-remote-detail", obj="p_remote", read=EVERYONE),
+    Case("api:promotions-trust-list", read=VIEWER_UP, list_of="p_trust", write=MANAGER_UP,
+         body=lambda w: {"space": str(w.space.pk), "remote": str(_p_remote(w).pk),
+                         "accepts": "receipts"}, expect={OUTSIDER: {404}, VIEWER: {403}}),
+    Case("api:promotions-trust-detail", obj="p_trust", read=VIEWER_UP),
+    Case("api:promotions-trust-confirm", obj="p_trust", read=frozenset(), write=MANAGER_UP,
+         method="post", body=lambda w: {"fingerprint": "00"}, expect={VIEWER: {403}}),
+    Case("api:promotions-trust-revoke", obj="p_trust", read=frozenset(), write=MANAGER_UP,
+         method="post", expect={VIEWER: {403}}),
+    Case("api:promotions-route-list", read=VIEWER_UP, list_of="p_route"),
+    Case("api:promotions-route-detail", obj="p_route", read=VIEWER_UP),
+    Case("api:promotions-route-progression", obj="p_route", read=VIEWER_UP,
+         expect={VIEWER: {400}, MANAGER: {400}, ADMIN: {400}}),  # Octopus is down
+    Case("api:promotions-promotion-list", read=VIEWER_UP, list_of="p_promotion",
+         write=MANAGER_UP, body=lambda w: {"route": str(_p_route(w)["pk"]), "release": "R",
+                                           "target": str(_p_remote(w).pk)},
+         expect={OUTSIDER: {404}, VIEWER: {403}}),
+    Case("api:promotions-promotion-detail", obj="p_promotion", read=VIEWER_UP),
+    Case("api:promotions-promotion-bundle", obj="p_promotion", read=VIEWER_UP),
+    Case("api:promotions-inbox-list", read=VIEWER_UP, list_of="p_inbound"),
+    Case("api:promotions-inbox-detail", obj="p_inbound", read=VIEWER_UP),
+    Case("api:promotions-inbox-review", obj="p_inbound", read=VIEWER_UP),
+    Case("api:promotions-inbox-supply", obj="p_inbound", read=frozenset(), write=MANAGER_UP,
+         method="post", body=lambda w: {"name": "P", "environment": "", "value": "v"},
+         expect={VIEWER: {403}}),
+    Case("api:promotions-inbox-import", obj="p_inbound", read=frozenset(), write=MANAGER_UP,
+         method="post", expect={VIEWER: {403}}),
+    Case("api:promotions-inbox-compare", obj="p_inbound", read=VIEWER_UP,
+         expect={VIEWER: {404}, MANAGER: {404}, ADMIN: {404}}),  # not imported yet
 ]  # fmt: skip
 
 # Routes that are not resources (no access rule to test); each with its reason.

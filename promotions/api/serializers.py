@@ -1,0 +1,146 @@
+"""DRF serializers of promotions. No private key, token secret or sensitive value is ever
+a field: identities show the certificate only, bundles their metadata."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from ..models import InboundBundle, Promotion, RemoteSpace, Route, SpaceIdentity, Trust
+
+
+class SpaceIdentitySerializer(serializers.ModelSerializer[SpaceIdentity]):
+    space = serializers.UUIDField(source="space_id", read_only=True)
+
+    class Meta:
+        model = SpaceIdentity
+        fields = [
+            "id",
+            "space",
+            "state",
+            "origin",
+            "fingerprint",
+            "certificate_pem",
+            "not_after",
+            "created_at",
+        ]
+
+
+class IdentityGenerateSerializer(serializers.Serializer[Any]):
+    space = serializers.UUIDField()
+
+
+class RemoteSpaceSerializer(serializers.ModelSerializer[RemoteSpace]):
+    local_space = serializers.UUIDField(source="local_space_id", read_only=True)
+    fingerprints = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RemoteSpace
+        fields = ["id", "name", "url", "remote_id", "local_space", "fingerprints", "created_at"]
+
+    def get_fingerprints(self, obj: RemoteSpace) -> list[str]:
+        return [c.fingerprint for c in obj.certificates.all() if c.revoked_at is None]
+
+
+class RemoteSpaceCreateSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=200)
+    certificate = serializers.CharField()
+    url = serializers.URLField(required=False, allow_blank=True, default="")
+    remote_id = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class PromotionTrustSerializer(serializers.ModelSerializer[Trust]):
+    space = serializers.UUIDField(source="space_id")
+    remote = serializers.UUIDField(source="remote_id")
+
+    class Meta:
+        model = Trust
+        fields = [
+            "id",
+            "space",
+            "remote",
+            "accepts",
+            "state",
+            "confirmed_fingerprint",
+            "confirmed_at",
+            "created_at",
+        ]
+        read_only_fields = ["state", "confirmed_fingerprint", "confirmed_at", "created_at"]
+
+
+class TrustConfirmSerializer(serializers.Serializer[Any]):
+    fingerprint = serializers.CharField(max_length=200)
+
+
+class InboundBundleSerializer(serializers.ModelSerializer[InboundBundle]):
+    space = serializers.UUIDField(source="space_id", read_only=True)
+    source_name = serializers.CharField(source="source.name", read_only=True)
+
+    class Meta:
+        model = InboundBundle
+        fields = [
+            "id",
+            "space",
+            "source_name",
+            "source_fingerprint",
+            "project_name",
+            "release_version",
+            "schema",
+            "state",
+            "imported_project_id",
+            "imported_release_id",
+            "last_error",
+            "received_at",
+            "imported_at",
+        ]
+
+
+class SuppliedValueSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=200)
+    environment = serializers.CharField(max_length=200, allow_blank=True)
+    value = serializers.CharField(write_only=True, trim_whitespace=False)
+    sensitive = serializers.BooleanField(default=True)
+
+
+class BundleImportSerializer(serializers.Serializer[Any]):
+    lifecycle = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class PromotionSerializer(serializers.ModelSerializer[Promotion]):
+    space = serializers.UUIDField(source="space_id", read_only=True)
+    target = serializers.CharField(source="target.name", read_only=True)
+
+    class Meta:
+        model = Promotion
+        fields = [
+            "id",
+            "space",
+            "target",
+            "project_id",
+            "project_name",
+            "release_id",
+            "release_version",
+            "state",
+            "attempts",
+            "last_error",
+            "created_at",
+        ]
+
+
+class PromoteSerializer(serializers.Serializer[Any]):
+    route = serializers.UUIDField()
+    release = serializers.CharField(max_length=64)
+    target = serializers.UUIDField()
+
+
+class PromotionRouteSerializer(serializers.ModelSerializer[Route]):
+    space = serializers.UUIDField(source="space_id", read_only=True)
+    stages = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Route
+        fields = ["id", "space", "project_id", "project_name", "stages"]
+
+    def get_stages(self, obj: Route) -> list[str]:
+        return [str(s) for s in obj.stages.all()]
