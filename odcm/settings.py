@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "monitoring",
     "sharing",
     "fleetconfig",
+    "rollouts",
 ]
 
 MIDDLEWARE = [
@@ -382,6 +383,12 @@ CELERY_BEAT_SCHEDULE["sharing-sweep"] = {
 CELERY_BEAT_SCHEDULE["sharing-drift"] = {
     "task": "sharing.tasks.check_drift_all",
     "schedule": float(env_int("ODCM_SHARING_DRIFT_SECONDS", 900, minimum=30)),
+}
+
+# Rollouts: staged waves for what the broker delivers.
+CELERY_BEAT_SCHEDULE["rollouts-tick"] = {
+    "task": "rollouts.tasks.tick",
+    "schedule": float(env_int("ODCM_ROLLOUTS_TICK_SECONDS", 15, minimum=1)),
 }
 
 # Identity: grants pushed into Octopus as managed teams.
