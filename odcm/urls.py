@@ -17,6 +17,7 @@ urlpatterns = [
     path("audit/", include("audit.urls")),
     path("monitoring/", include("monitoring.urls")),
     path("sharing/", include("sharing.urls", namespace="sharing")),
+    path("rollouts/", include("rollouts.urls", namespace="rollouts")),
     path("spaces/", include("spaces.urls", namespace="spaces")),
     path("config/", include("fleetconfig.urls", namespace="fleetconfig")),
     path("api/v1/", include(("odcm.api.urls", "api"), namespace="api")),

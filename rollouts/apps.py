@@ -9,8 +9,11 @@ class RolloutsConfig(AppConfig):
         from rollouts.kinds import SharedItemKind, gate
         from rollouts.registry import register
         from rollouts.services.metrics import collect
+        from rollouts.views import item_panels
         from sharing.gates import register_gate
+        from sharing.signals import item_page
 
         register(SharedItemKind())
         register_gate(gate)
         register_collector(collect)
+        item_page.connect(item_panels, dispatch_uid="rollouts-item-page")

@@ -30,6 +30,10 @@ class SharedItemKind:
     def url(self, subject_id: uuid.UUID) -> str:
         return reverse("sharing:item", args=[subject_id])
 
+    def latest_revision(self, subject_id: uuid.UUID) -> int:
+        found = SharedItem.objects.filter(pk=subject_id).values_list("latest_revision", flat=True)
+        return found.first() or 0
+
     def _subscriptions(self, subject_id: uuid.UUID) -> QuerySet[Subscription]:
         subs = Subscription.objects.filter(item_id=subject_id, pinned_revision__isnull=True)
         subs = subs.exclude(status=Subscription.Status.UNMANAGED)

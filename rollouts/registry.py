@@ -52,6 +52,10 @@ class TargetKind(Protocol):
         """Path of the subject's page."""
         ...
 
+    def latest_revision(self, subject_id: uuid.UUID) -> int:
+        """The newest revision of the subject (0: none yet)."""
+        ...
+
     def targets(self, subject_id: uuid.UUID) -> list[Target]:
         """Every target a revision of the subject goes to."""
         ...

@@ -7,6 +7,7 @@ from rest_framework.urlpatterns import format_suffix_patterns
 from audit.api import urls as audit_api
 from identity.api import urls as identity_api
 from odcm.api.views import Router, not_found
+from rollouts.api import urls as rollouts_api
 from sharing.api import urls as sharing_api
 from spaces.api import urls as spaces_api
 
@@ -15,12 +16,13 @@ APP_URLS = [
     "fleetconfig.api.urls",
     "identity.api.urls",
     "audit.api.urls",
+    "rollouts.api.urls",
     "sharing.api.urls",
     "spaces.api.urls",
 ]
 
 router = Router()
-for app_api in (identity_api, audit_api, sharing_api, spaces_api):
+for app_api in (identity_api, audit_api, sharing_api, spaces_api, rollouts_api):
     router.registry.extend(app_api.router.registry)
 
 urlpatterns = [

@@ -17,6 +17,7 @@ from odcm import work
 from odcm.errors import ErrorKind, ServiceError
 from rollouts import registry
 from rollouts.models import PolicyWave, Rollout, RolloutPolicy, RolloutTarget, RolloutWave
+from rollouts.services import engine
 from spaces.models import Space
 
 R = Rollout.State
@@ -163,6 +164,20 @@ def roll_back(rollout: Rollout, *, actor: Any = None) -> int:
     return count
 
 
+def start(kind_name: str, subject_id: uuid.UUID, revision: int, *, actor: Any = None) -> Rollout:
+    """Start rolling ``revision`` out by hand (e.g. after a policy was added) under the
+    subject's policy; an active rollout of the subject is superseded."""
+    policy = RolloutPolicy.objects.filter(kind=kind_name, subject_id=subject_id).first()
+    if policy is None:
+        raise RolloutError("Give it a rollout policy first.", code="no_policy")
+    latest = registry.kind(kind_name).latest_revision(subject_id)
+    if not 0 < revision <= latest:
+        raise RolloutError(
+            f"There is no revision {revision}.", errors={"revision": ["No such revision."]}
+        )
+    return engine.start(policy, revision, actor=actor)
+
+
 # -- policies ------------------------------------------------------------------------------
 
 
@@ -226,6 +241,13 @@ def save_policy(
             },
         )
     return policy
+
+
+def delete_policy(policy: RolloutPolicy, *, actor: Any = None) -> None:
+    """Remove a policy: later revisions go to every target at once; running rollouts go on."""
+    with transaction.atomic():
+        record("rollouts.policy.delete", actor=actor, obj=policy)
+        policy.delete()
 
 
 def _check_waves(waves: list[dict[str, Any]]) -> list[str]:

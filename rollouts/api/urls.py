@@ -1,0 +1,10 @@
+"""rollouts' API routes, included by odcm/api/urls.py under /api/v1/."""
+
+from odcm.api.routers import AppRouter
+from rollouts.api.views import PolicyViewSet, RolloutViewSet
+
+router = AppRouter()
+router.register("rollouts/policies", PolicyViewSet, basename="rollout-policy")
+router.register("rollouts", RolloutViewSet, basename="rollout")
+
+urlpatterns = router.urls
