@@ -385,7 +385,8 @@ CELERY_BEAT_SCHEDULE["sharing-drift"] = {
     "schedule": float(env_int("ODCM_SHARING_DRIFT_SECONDS", 900, minimum=30)),
 }
 
-# Rollouts: staged waves for what the broker delivers.
+# Rollouts: staged waves for what the broker delivers; deployment runs polled this often.
+ODCM_RUNS_POLL_SECONDS = env_int("ODCM_RUNS_POLL_SECONDS", 2, minimum=1)
 CELERY_BEAT_SCHEDULE["rollouts-tick"] = {
     "task": "rollouts.tasks.tick",
     "schedule": float(env_int("ODCM_ROLLOUTS_TICK_SECONDS", 15, minimum=1)),

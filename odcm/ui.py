@@ -43,6 +43,10 @@ STATUS_COLOURS: dict[str, str] = {
     "soaking": "info",
     "done": "success",
     "succeeded": "success",
+    "success": "success",
+    "executing": "primary",
+    "stopped": "danger",
+    "cancelled": "secondary",
 }
 DEFAULT_COLOUR = "secondary"
 

@@ -200,3 +200,109 @@ class RolloutTarget(models.Model):
 
     def __str__(self) -> str:
         return f"target {self.key}"
+
+
+class DeploymentRun(Leased):
+    """A release of one project deployed to many spaces (across instances), wave by wave.
+    The worker following it holds its lease; a wave starts through a conditional UPDATE."""
+
+    class State(models.TextChoices):
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        STOPPED = "stopped", "Stopped: too many failures"
+        CANCELLED = "cancelled", "Cancelled"
+
+    # Followed (polled) while running, and after a cancel until Octopus has stopped its tasks.
+    FOLLOWED = (State.RUNNING, State.CANCELLED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.CharField(max_length=200)  # by name: the same project in every space
+    release = models.CharField(max_length=100, blank=True)  # a version; blank: the latest
+    channel = models.CharField(max_length=200, blank=True)  # for "latest": in this channel
+    environment = models.CharField(max_length=200)
+    tenants = models.JSONField(default=list, blank=True)  # names; empty: untenanted
+    max_failures = models.PositiveIntegerField(default=0)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.RUNNING)
+    reason = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    polled_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state"], name="deploymentrun_state_idx")]
+
+    def __str__(self) -> str:
+        return f"deployment of {self.project} {self.release or 'latest'} to {self.environment}"
+
+
+class RunWave(models.Model):
+    """One wave of a deployment run."""
+
+    class State(models.TextChoices):
+        WAITING = "waiting", "Waiting"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+
+    run = models.ForeignKey(DeploymentRun, on_delete=models.CASCADE, related_name="waves")
+    position = models.PositiveIntegerField()
+    state = models.CharField(max_length=20, choices=State.choices, default=State.WAITING)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "position"], name="runwave_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"wave {self.position}"
+
+
+class RunDeployment(models.Model):
+    """One deployment of a run in one space, and its Octopus server task."""
+
+    class State(models.TextChoices):
+        WAITING = "waiting", "Waiting for its wave"
+        QUEUED = "queued", "Queued in Octopus"
+        EXECUTING = "executing", "Executing"
+        SUCCESS = "success", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+        NOT_STARTED = "not_started", "Not started"
+
+    FINISHED = (State.SUCCESS, State.FAILED, State.CANCELLED, State.NOT_STARTED)
+    IN_OCTOPUS = (State.QUEUED, State.EXECUTING)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    run = models.ForeignKey(DeploymentRun, on_delete=models.CASCADE, related_name="deployments")
+    wave = models.ForeignKey(RunWave, on_delete=models.CASCADE, related_name="deployments")
+    space = models.ForeignKey("spaces.Space", on_delete=models.CASCADE, related_name="+")
+    tenant = models.CharField(max_length=200, blank=True)  # blank: untenanted
+    state = models.CharField(max_length=20, choices=State.choices, default=State.WAITING)
+    release = models.CharField(max_length=100, blank=True)  # the version deployed
+    deployment_id = models.CharField(max_length=50, blank=True)
+    task_id = models.CharField(max_length=50, blank=True)
+    task_state = models.CharField(max_length=30, blank=True)  # Octopus's own word
+    message = models.TextField(blank=True)
+    # A manual intervention (or guided failure) waiting in Octopus.
+    interruption_id = models.CharField(max_length=50, blank=True)
+    interruption_title = models.CharField(max_length=300, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["wave__position", "space__name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "space", "tenant"], name="rundeployment_unique_space"
+            ),
+        ]
+        indexes = [models.Index(fields=["run", "state"], name="rundeployment_state_idx")]
+
+    def __str__(self) -> str:
+        return f"deployment in {self.space_id}"

@@ -10,12 +10,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from octopus.errors import OctopusError
 from odcm.errors import ServiceError
 from rollouts import access, registry
-from rollouts.models import Rollout, RolloutPolicy
-from rollouts.services import actions
+from rollouts.models import DeploymentRun, Rollout, RolloutPolicy
+from rollouts.services import actions, orchestration
+from spaces.models import Space
 from spaces.signals import Panel
 
 
@@ -109,3 +112,72 @@ def subject_panels(request: HttpRequest, kind: str, subject_id: Any) -> list[Pan
 def item_panels(sender: Any, request: HttpRequest, item: Any, **kwargs: Any) -> list[Panel]:
     """sharing's item page asks (``sharing.signals.item_page``)."""
     return subject_panels(request, "shared_item", item.pk)
+
+
+def _run(request: HttpRequest, pk: Any) -> DeploymentRun:
+    run = access.visible_runs(request.user).filter(pk=pk).first()
+    if run is None:
+        raise Http404
+    return run
+
+
+@login_required
+def run_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    """A deployment run; its table refreshes itself (htmx) while the run goes on."""
+    run = _run(request, pk)
+    rows = list(run.deployments.select_related("space__instance", "wave"))
+    deployable = set(
+        Space.objects.deployable_by(request.user)
+        .filter(pk__in={r.space_id for r in rows})
+        .values_list("pk", flat=True)
+    )
+    now = timezone.now()
+    for row in rows:
+        row.link = orchestration.task_link(row)  # type: ignore[attr-defined]
+        end = row.finished_at or now
+        row.duration = (end - row.started_at).total_seconds() if row.started_at else None  # type: ignore[attr-defined]
+        row.may_answer = row.space_id in deployable and bool(row.interruption_id)  # type: ignore[attr-defined]
+    context = {
+        "run": run,
+        "rows": rows,
+        "live": run.finished_at is None,
+        "can_cancel": run.state == DeploymentRun.State.RUNNING
+        and access.may_cancel_run(request.user, run),
+    }
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "rollouts/_run_table.html", context)
+    return render(request, "rollouts/run.html", context)
+
+
+@login_required
+@require_POST
+def run_act(request: HttpRequest, pk: Any, verb: str) -> HttpResponse:
+    run = _run(request, pk)
+    try:
+        if verb == "cancel":
+            if not access.may_cancel_run(request.user, run):
+                raise Http404
+            orchestration.cancel_run(run, actor=request.user)
+            messages.success(request, "Cancelling the run.")
+        elif verb in ("proceed", "abort"):
+            row = (
+                run.deployments.select_related("space__instance", "run")
+                .filter(pk=uuid.UUID(request.POST.get("deployment", "")))
+                .first()
+            )
+            if row is None:
+                raise Http404
+            orchestration.submit_intervention(
+                row,
+                actor=request.user,
+                proceed=verb == "proceed",
+                notes=request.POST.get("notes", ""),
+            )
+            messages.success(request, "Answered the manual intervention.")
+        else:
+            raise Http404
+    except ValueError as exc:
+        messages.error(request, str(exc) if isinstance(exc, ServiceError) else "Not a deployment.")
+    except OctopusError as exc:
+        messages.error(request, f"Octopus refused: {exc}")
+    return redirect("rollouts:run", run.pk)

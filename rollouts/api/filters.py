@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from odcm.api.filters import Choices, FilterSet, Ordering, UUIDs
-from rollouts.models import Rollout
+from rollouts.models import DeploymentRun, Rollout
 
 
 class RolloutFilter(FilterSet):
@@ -13,4 +13,13 @@ class RolloutFilter(FilterSet):
 
     class Meta:
         model = Rollout
+        fields: list[str] = []
+
+
+class RunFilter(FilterSet):
+    state = Choices(choices=DeploymentRun.State.choices)
+    ordering = Ordering("created_at", "finished_at", "state", "project")
+
+    class Meta:
+        model = DeploymentRun
         fields: list[str] = []

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Count
+from django.utils import timezone
 from rest_framework import serializers
 
 from rollouts import registry
-from rollouts.models import PolicyWave, Rollout, RolloutPolicy, RolloutTarget, RolloutWave
+from rollouts.models import (
+    DeploymentRun,
+    PolicyWave,
+    Rollout,
+    RolloutPolicy,
+    RolloutTarget,
+    RolloutWave,
+    RunDeployment,
+)
+from rollouts.services.orchestration import task_link
 
 
 class TargetSerializer(serializers.ModelSerializer[RolloutTarget]):
@@ -148,3 +159,106 @@ class PolicySerializer(serializers.ModelSerializer[RolloutPolicy]):
             for w in instance.waves.order_by("position")
         ]
         return data
+
+
+class RunDeploymentSerializer(serializers.ModelSerializer[RunDeployment]):
+    space = serializers.UUIDField(source="space_id", read_only=True)
+    space_name = serializers.CharField(source="space.name", read_only=True)
+    instance_name = serializers.CharField(source="space.instance.name", read_only=True)
+    wave = serializers.IntegerField(source="wave.position", read_only=True)
+    duration_seconds = serializers.SerializerMethodField()
+    link = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RunDeployment
+        fields = [
+            "id",
+            "wave",
+            "space",
+            "space_name",
+            "instance_name",
+            "tenant",
+            "state",
+            "release",
+            "deployment_id",
+            "task_id",
+            "task_state",
+            "message",
+            "interruption_id",
+            "interruption_title",
+            "started_at",
+            "finished_at",
+            "duration_seconds",
+            "link",
+        ]
+
+    def get_duration_seconds(self, row: RunDeployment) -> float | None:
+        if row.started_at is None:
+            return None
+        end = row.finished_at or timezone.now()
+        return round((end - row.started_at).total_seconds(), 1)
+
+    def get_link(self, row: RunDeployment) -> str:
+        return task_link(row)
+
+
+class RunSerializer(serializers.ModelSerializer[DeploymentRun]):
+    counts = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DeploymentRun
+        fields = [
+            "id",
+            "project",
+            "release",
+            "channel",
+            "environment",
+            "tenants",
+            "max_failures",
+            "state",
+            "reason",
+            "created_at",
+            "finished_at",
+            "counts",
+        ]
+
+    def get_counts(self, run: DeploymentRun) -> dict[str, int]:
+        counts = getattr(run, "state_counts", None)
+        if counts is None:
+            counts = dict(
+                run.deployments.values_list("state")
+                .annotate(n=Count("pk"))
+                .values_list("state", "n")
+            )
+        return {str(k): int(v) for k, v in counts.items()}
+
+
+class RunDetailSerializer(RunSerializer):
+    deployments = RunDeploymentSerializer(many=True, read_only=True)
+
+    class Meta(RunSerializer.Meta):
+        fields = [*RunSerializer.Meta.fields, "deployments"]
+
+
+class RunStartSerializer(serializers.Serializer[Any]):
+    project = serializers.CharField(max_length=200)
+    release = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, help_text="A version; blank: latest"
+    )
+    channel = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    environment = serializers.CharField(max_length=200)
+    tenants = serializers.ListField(
+        child=serializers.CharField(max_length=200), required=False, max_length=100
+    )
+    waves = serializers.ListField(
+        child=serializers.ListField(child=serializers.UUIDField(), min_length=1, max_length=1000),
+        min_length=1,
+        max_length=50,
+    )
+    max_failures = serializers.IntegerField(min_value=0, required=False, default=0)
+
+
+class InterventionSerializer(serializers.Serializer[Any]):
+    deployment = serializers.UUIDField()
+    proceed = serializers.BooleanField()
+    notes = serializers.CharField(max_length=1000, required=False, allow_blank=True)

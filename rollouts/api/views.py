@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -17,9 +17,10 @@ from identity.models import Group
 from odcm.api.permissions import IsAuthenticatedUser
 from rollouts import access
 from rollouts.api import serializers as s
-from rollouts.api.filters import RolloutFilter
-from rollouts.models import Rollout, RolloutPolicy
-from rollouts.services import actions
+from rollouts.api.filters import RolloutFilter, RunFilter
+from rollouts.models import DeploymentRun, Rollout, RolloutPolicy, RunDeployment
+from rollouts.services import actions, orchestration
+from spaces.models import Space
 
 
 class RolloutViewSet(
@@ -165,3 +166,91 @@ class PolicyViewSet(
         if not access.may_manage(self.request.user, instance.kind, instance.subject_id):
             raise PermissionDenied("Only managers of what is rolled out remove its policy.")
         actions.delete_policy(instance, actor=self.request.user)
+
+
+class RunViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[DeploymentRun]
+):
+    """Deployments orchestrated across spaces and instances; finished runs are kept."""
+
+    permission_classes = [IsAuthenticatedUser]
+    filterset_class = RunFilter
+
+    def get_queryset(self) -> QuerySet[DeploymentRun]:
+        rows = access.visible_runs(self.request.user)
+        if self.action == "retrieve":
+            rows = rows.prefetch_related("deployments__space__instance", "deployments__wave")
+        return rows.order_by("-created_at", "pk")
+
+    def get_serializer_class(self) -> Any:
+        return s.RunSerializer if self.action == "list" else s.RunDetailSerializer
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        runs = list(page or [])
+        counts: dict[Any, dict[str, int]] = {run.pk: {} for run in runs}
+        rows = (
+            RunDeployment.objects.filter(run__in=runs)
+            .values_list("run_id", "state")
+            .annotate(n=Count("pk"))
+        )
+        for run_id, state, n in rows:
+            counts[run_id][state] = n
+        for run in runs:
+            run.state_counts = counts[run.pk]  # type: ignore[attr-defined]
+        return self.get_paginated_response(s.RunSerializer(runs, many=True).data)
+
+    @extend_schema(request=s.RunStartSerializer, responses=s.RunDetailSerializer)
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Start deployments of a project's release to the given spaces, wave by wave
+        (a Deployer grant on every space)."""
+        body = s.RunStartSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        run = orchestration.start_run(
+            user=request.user,
+            project=data["project"],
+            release=data.get("release", ""),
+            channel=data.get("channel", ""),
+            environment=data["environment"],
+            tenants=data.get("tenants", []),
+            waves=data["waves"],
+            max_failures=data["max_failures"],
+        )
+        return Response(s.RunDetailSerializer(run).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=s.RunDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        """Start nothing more and cancel the tasks Octopus is running or holding."""
+        run = self.get_object()
+        if not access.may_cancel_run(request.user, run):
+            raise PermissionDenied("Only who started it, or may deploy to all of it, cancels.")
+        orchestration.cancel_run(run, actor=request.user)
+        run.refresh_from_db()
+        return Response(s.RunDetailSerializer(run).data)
+
+    @extend_schema(request=s.InterventionSerializer, responses=s.RunDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def intervention(self, request: Request, pk: str | None = None) -> Response:
+        """Take and answer a manual intervention (a Deployer grant on that space)."""
+        run = self.get_object()
+        body = s.InterventionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        row = (
+            run.deployments.select_related("space__instance", "run")
+            .filter(pk=body.validated_data["deployment"])
+            .first()
+        )
+        if row is None:
+            raise NotFound("No such deployment in this run.")
+        if not Space.objects.deployable_by(request.user).filter(pk=row.space_id).exists():
+            raise PermissionDenied("Answering it needs a Deployer grant on this space.")
+        orchestration.submit_intervention(
+            row,
+            actor=request.user,
+            proceed=body.validated_data["proceed"],
+            notes=body.validated_data.get("notes", ""),
+        )
+        run.refresh_from_db()
+        return Response(s.RunDetailSerializer(run).data)
