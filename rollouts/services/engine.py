@@ -255,13 +255,18 @@ def _check_delivering(rollout: Rollout, wave: RolloutWave) -> str:
     if failed and _over_limit(rollout, failed, counts["total"]):
         _halt(rollout, wave, f"{failed} of {counts['total']} targets of {wave.name} failed.")
         return "halted"
-    if counts[Outcome.PENDING] or failed:
+    if counts[Outcome.PENDING]:
         _set(
             rollout,
             reason=f"{wave.name}: {counts[Outcome.SUCCEEDED]} of {counts['total']} delivered, "
             f"{failed} failing (within the limit), waiting for the rest.",
         )
         return "delivering"
+    if failed:
+        # Failures the policy tolerates leave the wave: the soak watches the others.
+        RolloutTarget.objects.filter(wave=wave, state=T.FAILED).update(
+            state=T.SKIPPED, message="Failed within the policy's limit; left out of the rollout."
+        )
     soak_until = timezone.now() + timedelta(seconds=rollout.soak_seconds)
     RolloutWave.objects.filter(pk=wave.pk, state=W.DELIVERING).update(
         state=W.SOAKING, soak_until=soak_until
