@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "sharing",
     "fleetconfig",
     "promotions",
+    "rollouts",
 ]
 
 MIDDLEWARE = [
@@ -392,6 +393,12 @@ ODCM_OCTOPUS_PER_INSTANCE_CONCURRENCY = env_int(
     "ODCM_OCTOPUS_PER_INSTANCE_CONCURRENCY", 4, minimum=1
 )
 ODCM_FANOUT_BATCH_SIZE = env_int("ODCM_FANOUT_BATCH_SIZE", 125, minimum=1)
+# Rollouts: staged waves for what the broker delivers; deployment runs polled this often.
+ODCM_RUNS_POLL_SECONDS = env_int("ODCM_RUNS_POLL_SECONDS", 2, minimum=1)
+CELERY_BEAT_SCHEDULE["rollouts-tick"] = {
+    "task": "rollouts.tasks.tick",
+    "schedule": float(env_int("ODCM_ROLLOUTS_TICK_SECONDS", 15, minimum=1)),
+}
 
 # Identity: grants pushed into Octopus as managed teams.
 ODCM_TEAM_SYNC_RETRY_BASE_SECONDS = env_int("ODCM_TEAM_SYNC_RETRY_BASE_SECONDS", 15, minimum=1)

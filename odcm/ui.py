@@ -32,6 +32,21 @@ STATUS_COLOURS: dict[str, str] = {
     # Grant targets
     "applied": "success",
     "pending": "warning",
+    # Rollouts, their waves and targets (failed and pending as above)
+    "running": "primary",
+    "waiting_approval": "warning",
+    "halted": "danger",
+    "completed": "success",
+    "rolling_back": "info",
+    "rolled_back": "info",
+    "delivering": "primary",
+    "soaking": "info",
+    "done": "success",
+    "succeeded": "success",
+    "success": "success",
+    "executing": "primary",
+    "stopped": "danger",
+    "cancelled": "secondary",
 }
 DEFAULT_COLOUR = "secondary"
 

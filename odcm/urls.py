@@ -22,6 +22,7 @@ urlpatterns = [
     # registry's URL, so every link to spaces:instances lands on it.
     path("spaces/instances/", console_view, name="instances-console"),
     path("promotions/", include("promotions.urls", namespace="promotions")),
+    path("rollouts/", include("rollouts.urls", namespace="rollouts")),
     path("spaces/", include("spaces.urls", namespace="spaces")),
     path("config/", include("fleetconfig.urls", namespace="fleetconfig")),
     path("api/v1/", include(("odcm.api.urls", "api"), namespace="api")),

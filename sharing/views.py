@@ -36,6 +36,7 @@ from sharing.models import Revision, SharedItem, Subscription, Trust
 from sharing.services import catalog, drafts, items, queueing, subscriptions, trusts
 from sharing.services.subscriptions import SubscriptionError, problem_counts
 from sharing.services.trusts import TrustError
+from sharing.signals import item_panels
 from spaces.models import Space
 
 
@@ -168,6 +169,7 @@ def item(request: HttpRequest, pk: Any) -> HttpResponse:
         "subscriptions": subs,
         "can_edit": can_edit,
         "subscribe_form": SubscribeForm(spaces=candidates) if candidates else None,
+        "panels": item_panels(request, item),
     }
     return render(request, "sharing/item.html", context)
 

@@ -8,6 +8,7 @@ from audit.api import urls as audit_api
 from identity.api import urls as identity_api
 from odcm.api.views import Router, not_found
 from promotions.api import urls as promotions_api
+from rollouts.api import urls as rollouts_api
 from sharing.api import urls as sharing_api
 from spaces.api import urls as spaces_api
 
@@ -16,13 +17,14 @@ APP_URLS = [
     "fleetconfig.api.urls",
     "identity.api.urls",
     "audit.api.urls",
+    "rollouts.api.urls",
     "sharing.api.urls",
     "promotions.api.urls",
     "spaces.api.urls",
 ]
 
 router = Router()
-for app_api in (identity_api, audit_api, sharing_api, spaces_api, promotions_api):
+for app_api in (identity_api, audit_api, sharing_api, spaces_api, promotions_api, rollouts_api):
     router.registry.extend(app_api.router.registry)
 
 urlpatterns = [

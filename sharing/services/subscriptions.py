@@ -9,6 +9,7 @@ from django.db.models import Count, Q, QuerySet
 
 from audit.services import record
 from odcm.errors import ServiceError
+from sharing.gates import allowed
 from sharing.models import Delivery, SharedItem, Subscription
 from sharing.services.queueing import queue, release_copies
 from sharing.services.trusts import is_trusted
@@ -155,7 +156,9 @@ def on_new_revision(item: SharedItem, number: int) -> None:
     """Fan a new revision out: queue automatic subscribers, tell on-demand ones."""
     subs = item.subscriptions.filter(ACTIVE)
     automatic = subs.filter(_automatic(item), pinned_revision__isnull=True)
-    queue(list(automatic.values_list("pk", flat=True)), number, Delivery.Trigger.PUBLISH)
+    ids = list(automatic.values_list("pk", flat=True))
+    # A registered gate (a staged rollout) may hold some back: they keep their revision.
+    queue(allowed(item, number, ids), number, Delivery.Trigger.PUBLISH)
     subs.exclude(pk__in=automatic.values("pk")).filter(
         pinned_revision__isnull=True,
         status__in=[Subscription.Status.IN_SYNC, Subscription.Status.PENDING],

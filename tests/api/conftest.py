@@ -19,6 +19,8 @@ from identity.models import Role, User
 from identity.services.tokens import create_token
 from monitoring.models import InstanceMonitor, MaintenanceWindow
 from odcm.crypto import seal
+from rollouts.models import DeploymentRun, RunDeployment, RunWave
+from rollouts.services import actions as rollout_actions
 from sharing.models import SharedItem, Subscription, Trust
 from sharing.services import items, trusts
 from spaces.models import Favourite, Instance, Space, Tag
@@ -97,6 +99,13 @@ def build_world() -> World:
     record("edge.test", message="a row for the audit routes")
     make_plan("version: 1\n", actor=users["admin"])  # a plan, valid or not, to address
     _promotions(space)
+    # Rollouts: a policy, a rollout of the item's latest revision and a deployment run.
+    rollout_actions.save_policy("shared_item", item.pk, [{"selector": "percent", "percent": 50}])
+    rollout_actions.start("shared_item", item.pk, item.latest_revision)
+    run = DeploymentRun.objects.create(project="Web", environment="Test", created_by=users["admin"])
+    RunDeployment.objects.create(
+        run=run, wave=RunWave.objects.create(run=run, position=1), space=space
+    )
     return World(users, instance, space, other, item, template, subscription, trust, window)
 
 

@@ -35,6 +35,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "monitoring": _CORE | {"audit", "identity", "spaces"},
     "sharing": _CORE | {"audit", "identity", "spaces"},
     "promotions": _CORE | {"audit", "identity", "spaces"},
+    # Rollouts stage sharing's deliveries (and, later, other apps' kinds through its registry).
+    "rollouts": _CORE | {"audit", "identity", "spaces", "sharing"},
     # Configuration as code declares the whole fleet: it sits above every other app.
     "fleetconfig": _CORE | {"audit", "identity", "spaces", "monitoring", "sharing"},
 }

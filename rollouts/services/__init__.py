@@ -1,0 +1,2 @@
+"""Rollouts' logic: ``engine`` (start, advance, tick), ``actions`` (what people do, policies),
+``alerts`` (halt emails), ``metrics``."""

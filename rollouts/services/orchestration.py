@@ -1,0 +1,472 @@
+"""Deployments orchestrated across spaces and instances: one release of a project (by name)
+to many spaces, wave by wave, through each instance's API.
+
+Guarantees:
+
+* Every space of a run is one the person starting it may deploy to
+  (``Space.objects.deployable_by``); an intervention is answered only with that right too.
+* One worker follows a run at a time (``odcm.work`` lease on the run). Each round asks every
+  instance where its tasks stand in **one request per instance** (up to 100 task ids per
+  request), whatever the number of deployments there.
+* A wave starts through a conditional UPDATE, so it never starts twice; the next wave starts
+  only when the current one has finished and the failures stay within the limit.
+* Octopus's own limits are respected: tasks Octopus holds (node cap, a stopped task queue)
+  show as queued, not failed; no deployment is started on an instance in maintenance.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import record
+from octopus.errors import OctopusError
+from odcm import work
+from odcm.clients import client_for
+from odcm.errors import ErrorKind, ServiceError
+from rollouts.models import DeploymentRun, RunDeployment, RunWave
+from spaces.models import Instance, Space
+
+logger = logging.getLogger("rollouts.orchestration")
+
+D = RunDeployment.State
+RS = DeploymentRun.State
+LEASE_SECONDS = 120
+TASK_STATES = {
+    "Queued": D.QUEUED,
+    "Executing": D.EXECUTING,
+    "Cancelling": D.EXECUTING,
+    "Success": D.SUCCESS,
+    "Failed": D.FAILED,
+    "TimedOut": D.FAILED,
+    "Canceled": D.CANCELLED,
+}
+
+
+class RunError(ServiceError, ValueError):
+    """A deployment run that cannot be started or changed; the message is for people."""
+
+
+def poll_seconds() -> float:
+    return float(getattr(settings, "ODCM_RUNS_POLL_SECONDS", 2))
+
+
+# -- starting -----------------------------------------------------------------------------
+
+
+def start_run(
+    *,
+    user: Any,
+    project: str,
+    environment: str,
+    waves: list[list[Any]],
+    release: str = "",
+    channel: str = "",
+    tenants: Iterable[str] = (),
+    max_failures: int = 0,
+) -> DeploymentRun:
+    """Plan a run (``waves``: lists of space ids, in order) and start following it."""
+    project, environment = project.strip(), environment.strip()
+    tenant_names = [t.strip() for t in tenants if t.strip()]
+    problems = []
+    if not project:
+        problems.append("Name the project.")
+    if not environment:
+        problems.append("Name the environment.")
+    if not waves or not all(waves):
+        problems.append("Give at least one wave, each of at least one space.")
+    ids = [str(pk) for wave in waves for pk in wave]
+    if len(set(ids)) != len(ids):
+        problems.append("A space appears in more than one wave.")
+    if problems:
+        raise RunError(" ".join(problems), errors=problems)
+    allowed = {
+        str(pk)
+        for pk in Space.objects.deployable_by(user).filter(pk__in=ids).values_list("pk", flat=True)
+    }
+    refused = len(set(ids) - allowed)
+    if refused:
+        raise RunError(
+            f"You may not deploy to {refused} of these spaces (a Deployer grant is needed).",
+            code="not_deployer",
+            kind=ErrorKind.PERMISSION,
+        )
+    with transaction.atomic():
+        run = DeploymentRun.objects.create(
+            project=project,
+            release=release.strip(),
+            channel=channel.strip(),
+            environment=environment,
+            tenants=tenant_names,
+            max_failures=max_failures,
+            created_by=user,
+        )
+        rows: list[RunDeployment] = []
+        for position, wave_ids in enumerate(waves, 1):
+            wave = RunWave.objects.create(run=run, position=position)
+            rows.extend(
+                RunDeployment(run=run, wave=wave, space_id=pk, tenant=tenant)
+                for pk in wave_ids
+                for tenant in (tenant_names or [""])
+            )
+        RunDeployment.objects.bulk_create(rows)
+        record(
+            "rollouts.run.start",
+            actor=user,
+            obj=run,
+            after={
+                "project": project,
+                "release": release or "latest",
+                "environment": environment,
+                "waves": len(waves),
+                "deployments": len(rows),
+            },
+        )
+        work.enqueue("rollouts.tasks.follow_run", str(run.pk))
+    return run
+
+
+# -- following ----------------------------------------------------------------------------
+
+
+def follow(run_id: Any) -> str:
+    """One round: poll every instance once, then start the next wave if it is time. Queues
+    the next round itself while there is something to follow."""
+    lease = work.claim(
+        DeploymentRun.objects.filter(state__in=DeploymentRun.FOLLOWED, finished_at__isnull=True),
+        run_id,
+        seconds=LEASE_SECONDS,
+    )
+    if lease is None:
+        return "busy"
+    outcome = "gone"
+    try:
+        run = DeploymentRun.objects.get(pk=run_id)
+        poll(run)
+        outcome = _next(run) if run.state == RS.RUNNING else _after_cancel(run)
+    finally:
+        work.release(DeploymentRun.objects.all(), lease, polled_at=timezone.now())
+    if outcome in ("running", "cancelling"):
+        work.enqueue(
+            "rollouts.tasks.follow_run", str(run_id), countdown=poll_seconds(), on_commit=False
+        )
+    return outcome
+
+
+def tick() -> int:
+    """Periodic: restart the follow loop of runs nobody polled lately (a lost message, a
+    worker that died). Safe with several beats: following claims the run."""
+    stale = timezone.now() - timedelta(seconds=max(30.0, 5 * poll_seconds()))
+    runs = DeploymentRun.objects.filter(
+        state__in=DeploymentRun.FOLLOWED, finished_at__isnull=True, polled_at__lt=stale
+    ).filter(work.free())
+    ids = list(runs.values_list("pk", flat=True))
+    for pk in ids:
+        work.enqueue("rollouts.tasks.follow_run", str(pk), on_commit=False)
+    return len(ids)
+
+
+def poll(run: DeploymentRun) -> int:
+    """Where every task of the run in Octopus stands: one request per instance. Returns how
+    many requests were sent."""
+    rows = list(
+        run.deployments.filter(state__in=RunDeployment.IN_OCTOPUS).select_related("space__instance")
+    )
+    by_instance: dict[Any, list[RunDeployment]] = defaultdict(list)
+    for row in rows:
+        by_instance[row.space.instance_id].append(row)
+    instances = {row.space.instance_id: row.space.instance for row in rows}
+
+    def ask(instance_id: Any) -> tuple[Any, dict[str, Any] | Exception]:
+        ids = [r.task_id for r in by_instance[instance_id]]
+        try:
+            with client_for(instances[instance_id]) as client:
+                found = client.tasks_by_ids(ids)
+                waiting = {}
+                for row in by_instance[instance_id]:
+                    status = found.get(row.task_id)
+                    if status and status.has_pending_interruptions and not row.interruption_id:
+                        waiting[row.task_id] = client.interruptions(
+                            row.space.octopus_id, regarding=row.task_id
+                        )
+            return instance_id, {"tasks": found, "interruptions": waiting}
+        except OctopusError as exc:
+            return instance_id, exc
+
+    with ThreadPoolExecutor(max_workers=min(16, max(1, len(by_instance)))) as pool:
+        answers = list(pool.map(ask, list(by_instance)))
+    now = timezone.now()
+    for instance_id, answer in answers:
+        if isinstance(answer, Exception):
+            logger.warning("polling %s failed: %s", instances[instance_id].name, answer)
+            continue  # the next round asks again; an unreachable instance is not a failure
+        for row in by_instance[instance_id]:
+            _record_status(row, answer["tasks"].get(row.task_id), answer["interruptions"], now)
+    return len(by_instance)
+
+
+def _record_status(row: RunDeployment, status: Any, waiting: dict[str, Any], now: Any) -> None:
+    if status is None:
+        return
+    state = TASK_STATES.get(status.state, D.EXECUTING)
+    changes: dict[str, Any] = {"task_state": status.state}
+    if state != row.state:
+        changes["state"] = state
+    if state in RunDeployment.FINISHED:
+        changes.update(finished_at=now, interruption_id="", interruption_title="")
+        if state == D.FAILED:
+            changes["message"] = (status.error_message or "The task failed.")[:2000]
+    elif status.has_pending_interruptions:
+        found = [i for i in waiting.get(row.task_id, []) if i.get("IsPending", True)] or []
+        if found:
+            changes.update(
+                interruption_id=str(found[0].get("Id", "")),
+                interruption_title=str(found[0].get("Title", "Manual intervention"))[:300],
+            )
+    elif row.interruption_id:
+        changes.update(interruption_id="", interruption_title="")
+    RunDeployment.objects.filter(pk=row.pk).update(**changes)
+
+
+def _next(run: DeploymentRun) -> str:
+    wave = run.waves.exclude(state=RunWave.State.DONE).order_by("position").first()
+    if wave is None:
+        return _finish(run, RS.COMPLETED, "Every wave finished.")
+    if wave.state == RunWave.State.WAITING:
+        start_wave(run, wave)
+        return "running"
+    rows = wave.deployments.all()
+    if rows.exclude(state__in=RunDeployment.FINISHED).exists():
+        return "running"
+    RunWave.objects.filter(pk=wave.pk, state=RunWave.State.RUNNING).update(
+        state=RunWave.State.DONE, finished_at=timezone.now()
+    )
+    failed = run.deployments.filter(state__in=[D.FAILED, D.NOT_STARTED]).count()
+    if failed > run.max_failures:
+        reason = (
+            f"{failed} deployments failed (the limit is {run.max_failures}): "
+            "the next waves were not started."
+        )
+        run.deployments.filter(state=D.WAITING).update(state=D.NOT_STARTED, message="Run stopped.")
+        return _finish(run, RS.STOPPED, reason)
+    return _next(run)
+
+
+def _finish(run: DeploymentRun, state: str, reason: str) -> str:
+    DeploymentRun.objects.filter(pk=run.pk).update(
+        state=state, reason=reason, finished_at=timezone.now()
+    )
+    record(f"rollouts.run.{state}", obj=run, message=reason)
+    return state
+
+
+def _after_cancel(run: DeploymentRun) -> str:
+    if run.deployments.filter(state__in=RunDeployment.IN_OCTOPUS).exists():
+        return "cancelling"
+    DeploymentRun.objects.filter(pk=run.pk).update(finished_at=timezone.now())
+    return "cancelled"
+
+
+# -- starting a wave ----------------------------------------------------------------------
+
+
+@dataclass
+class Started:
+    row: RunDeployment
+    release: str = ""
+    deployment_id: str = ""
+    task_id: str = ""
+    error: str = ""
+    held: str = ""  # why it was not started now (maintenance): it stays waiting
+
+
+def start_wave(run: DeploymentRun, wave: RunWave) -> bool:
+    """Start every deployment of ``wave`` (the conditional UPDATE makes a second call a
+    no-op). Instances are asked in parallel, each space's deployments in turn."""
+    if not RunWave.objects.filter(pk=wave.pk, state=RunWave.State.WAITING).update(
+        state=RunWave.State.RUNNING, started_at=timezone.now()
+    ):
+        return False
+    rows = list(wave.deployments.filter(state=D.WAITING).select_related("space__instance"))
+    by_instance: dict[Any, list[RunDeployment]] = defaultdict(list)
+    for row in rows:
+        by_instance[row.space.instance_id].append(row)
+
+    def on_instance(group: list[RunDeployment]) -> list[Started]:
+        instance = group[0].space.instance
+        if instance.status == Instance.Status.MAINTENANCE:
+            return [Started(r, held="The instance is in maintenance.") for r in group]
+        out = []
+        with client_for(instance) as client:
+            versions: dict[Any, str] = {}
+            for row in group:
+                out.append(_deploy(client, run, row, versions))
+        return out
+
+    with ThreadPoolExecutor(max_workers=min(16, max(1, len(by_instance)))) as pool:
+        results = [s for group in pool.map(on_instance, by_instance.values()) for s in group]
+    now = timezone.now()
+    for s in results:
+        if s.held:
+            RunDeployment.objects.filter(pk=s.row.pk).update(message=s.held)
+            continue
+        if s.error:
+            RunDeployment.objects.filter(pk=s.row.pk).update(
+                state=D.NOT_STARTED, message=s.error[:2000], finished_at=now, release=s.release
+            )
+            continue
+        note = (
+            "The space's task queue is stopped: Octopus holds it."
+            if s.row.space.task_queue_stopped
+            else ""
+        )
+        RunDeployment.objects.filter(pk=s.row.pk).update(
+            state=D.QUEUED,
+            release=s.release,
+            deployment_id=s.deployment_id,
+            task_id=s.task_id,
+            task_state="Queued",
+            started_at=now,
+            message=note,
+        )
+    held = [s.row.pk for s in results if s.held]
+    if held:
+        # Maintenance: these wait; the wave is re-opened for them on a later round.
+        RunWave.objects.filter(pk=wave.pk).update(state=RunWave.State.WAITING)
+    record("rollouts.run.wave", obj=run, after={"wave": wave.position, "deployments": len(rows)})
+    return True
+
+
+def _latest(client: Any, space: str, project: str, channel: str) -> str:
+    found = [
+        p
+        for p in client.get_all(f"/api/{space}/projects", {"partialName": project})
+        if str(p.get("Name", "")).casefold() == project.casefold()
+    ]
+    if not found:
+        raise RunError(f"This space has no project named {project!r}.")
+    project_id = found[0]["Id"]
+    channel_id = None
+    if channel:
+        named = [c for c in client.channels(space, project_id) if c.get("Name") == channel]
+        if not named:
+            raise RunError(f"The project has no channel named {channel!r}.")
+        channel_id = named[0]["Id"]
+    for release in client.project_releases(space, project_id):
+        if channel_id is None or release.get("ChannelId") == channel_id:
+            return str(release["Version"])
+    raise RunError("The project has no release" + (f" in {channel}." if channel else "."))
+
+
+def _deploy(
+    client: Any, run: DeploymentRun, row: RunDeployment, versions: dict[Any, str]
+) -> Started:
+    space = row.space.octopus_id
+    try:
+        version = (
+            run.release or versions.get(space) or _latest(client, space, run.project, run.channel)
+        )
+        versions[space] = version
+        if row.tenant:
+            tasks = client.deploy_release_tenanted_v1(
+                space, run.project, version, run.environment, tenants=[row.tenant]
+            )
+        else:
+            tasks = client.deploy_release_v1(space, run.project, version, [run.environment])
+    except (OctopusError, RunError) as exc:
+        return Started(row, release=versions.get(space, ""), error=str(exc))
+    if not tasks:
+        return Started(row, release=version, error="Octopus started no deployment.")
+    return Started(row, release=version, deployment_id=tasks[0].id, task_id=tasks[0].task_id)
+
+
+# -- people -------------------------------------------------------------------------------
+
+
+def cancel_run(run: DeploymentRun, *, actor: Any = None) -> int:
+    """Cancel: nothing more starts; Octopus is asked to cancel what runs (by a task, after
+    commit). Returns how many tasks are being cancelled."""
+    with transaction.atomic():
+        if not DeploymentRun.objects.filter(pk=run.pk, state=RS.RUNNING).update(
+            state=RS.CANCELLED, reason="Cancelled."
+        ):
+            raise RunError(
+                "Only a running run can be cancelled.", code="wrong_state", kind=ErrorKind.CONFLICT
+            )
+        run.deployments.filter(state=D.WAITING).update(
+            state=D.NOT_STARTED, message="Cancelled before it started."
+        )
+        count = run.deployments.filter(state__in=RunDeployment.IN_OCTOPUS).count()
+        record("rollouts.run.cancel", actor=actor, obj=run, after={"tasks": count})
+        work.enqueue("rollouts.tasks.cancel_run_tasks", str(run.pk))
+    return count
+
+
+def cancel_tasks(run_id: Any) -> int:
+    """Ask Octopus to cancel every task of a cancelled run still queued or executing."""
+    rows = list(
+        RunDeployment.objects.filter(
+            run_id=run_id, state__in=RunDeployment.IN_OCTOPUS
+        ).select_related("space__instance")
+    )
+    done = 0
+    for row in rows:
+        try:
+            with client_for(row.space.instance) as client:
+                client.cancel_task(row.task_id)
+            done += 1
+        except OctopusError as exc:
+            RunDeployment.objects.filter(pk=row.pk).update(message=f"Cancel failed: {exc}"[:2000])
+    work.enqueue("rollouts.tasks.follow_run", str(run_id), on_commit=False)
+    return done
+
+
+def submit_intervention(row: RunDeployment, *, actor: Any, proceed: bool, notes: str = "") -> None:
+    """Take and answer a manual intervention waiting in Octopus (Deployer grant on the space)."""
+    if not Space.objects.deployable_by(actor).filter(pk=row.space_id).exists():
+        raise RunError(
+            "Answering it needs a Deployer grant on this space.",
+            code="not_deployer",
+            kind=ErrorKind.PERMISSION,
+        )
+    if not row.interruption_id:
+        raise RunError(
+            "Nothing is waiting for a person here.", code="wrong_state", kind=ErrorKind.CONFLICT
+        )
+    space = row.space.octopus_id
+    result = "Proceed" if proceed else "Abort"
+    with client_for(row.space.instance) as client:
+        client.take_responsibility(space, row.interruption_id)
+        client.submit_interruption(
+            space,
+            row.interruption_id,
+            {"Result": result, "Notes": notes[:1000] or f"{result} from ODCM"},
+        )
+    with transaction.atomic():
+        RunDeployment.objects.filter(pk=row.pk).update(
+            interruption_id="", interruption_title="", message=f"{result} by {actor} from ODCM."
+        )
+        record(
+            "rollouts.run.intervention",
+            actor=actor,
+            obj=row.run,
+            after={"space": str(row.space), "result": result},
+        )
+
+
+def task_link(row: RunDeployment) -> str:
+    """The task's page in Octopus's own UI."""
+    if not row.task_id:
+        return ""
+    return (
+        f"{row.space.instance.base_url.rstrip('/')}/app#/{row.space.octopus_id}/tasks/{row.task_id}"
+    )
