@@ -32,6 +32,9 @@ STATUS_COLOURS: dict[str, str] = {
     # Grant targets
     "applied": "success",
     "pending": "warning",
+    # Sign-in through ODCM of an instance (identity.models.OctopusSignIn)
+    "configured": "success",
+    "manual": "info",
 }
 DEFAULT_COLOUR = "secondary"
 

@@ -13,6 +13,8 @@ urlpatterns = [
     # Before allauth's URLs: its OpenID Connect paths, served by ODCM's stricter adapter.
     path("accounts/oidc/", include("identity.oidc_urls")),
     path("accounts/", include("allauth.urls")),
+    # ODCM as OpenID Connect provider: discovery, JWKS, /identity/o/… (identity/idp_urls.py).
+    path("", include("identity.idp_urls")),
     path("", include("identity.urls")),
     path("audit/", include("audit.urls")),
     path("monitoring/", include("monitoring.urls")),
