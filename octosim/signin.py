@@ -136,7 +136,7 @@ def put_values(ctx: Ctx) -> Reply:
     for flag in ("IsEnabled", "AllowAutoUserCreation"):
         if flag in changed and not isinstance(changed[flag], bool):
             raise invalid(f"The {flag} field must be true or false.")
-    for text in WRITABLE[2:]:
+    for text in (k for k in WRITABLE if k not in ("IsEnabled", "AllowAutoUserCreation")):
         if text in changed and changed[text] is not None and not isinstance(changed[text], str):
             raise invalid(f"The {text} field must be a string.")
     if changed.get("Issuer"):
