@@ -14,7 +14,10 @@ from identity.models import OctopusSignIn, Role
 from identity.services import octopus_signin, teams
 from spaces.models import Space
 from tests.conftest import PASSWORD, make_user
+from tests.fixtures.ldap import PASSWORD as LDAP_PASSWORD
+from tests.fixtures.ldap import Slapd, group_dn, slapd  # noqa: F401 - the slapd fixture
 from tests.identity.conftest import enlist_sim
+from tests.identity.test_ldap import ldap_on as ldap_on  # LDAP sign-in switched on
 from tests.identity.test_mfa import current_code
 
 
@@ -32,6 +35,19 @@ def landed(page: Any, url: str) -> None:
     assert page.url == url, page.content()[:1000]
 
 
+def configured_instance(sim_instance: Any, settings: Any, live_server: Any) -> Any:
+    # The issuer Octopus is told about. By address, not "localhost": ODCM and the instance are
+    # then the same site, so the instance's sign-in cookie (SameSite=Lax over plain http)
+    # comes back with the cross-origin form post; over https it is SameSite=None.
+    settings.ODCM_SITE_URL = live_server.url.replace("localhost", "127.0.0.1")
+    inst = enlist_sim(sim_instance)
+    row = octopus_signin.enable(inst)
+    octopus_signin.configure(str(row.pk))
+    row.refresh_from_db()
+    assert row.state == OctopusSignIn.State.CONFIGURED, row.last_error
+    return inst
+
+
 def sign_in_through_odcm(page: Any, sim_url: str) -> None:
     page.goto(f"{sim_url}/app/users/sign-in")
     page.click("text=Sign in with ODCM")
@@ -41,11 +57,7 @@ def sign_in_through_odcm(page: Any, sim_url: str) -> None:
 def test_person_signs_in_to_octopus_through_odcm_with_totp_and_gets_their_teams(
     live_server: Any, page: Any, sim_instance: Any, settings: Any
 ) -> None:
-    # The issuer Octopus is told about. By address, not "localhost": ODCM and the instance are
-    # then the same site, so the instance's sign-in cookie (SameSite=Lax over plain http)
-    # comes back with the cross-origin form post; over https it is SameSite=None.
-    settings.ODCM_SITE_URL = live_server.url.replace("localhost", "127.0.0.1")
-    inst = enlist_sim(sim_instance)
+    inst = configured_instance(sim_instance, settings, live_server)
     mia = make_user("mia.k")
     secret = generate_totp_secret()
     TOTP.activate(mia, secret)
@@ -53,10 +65,6 @@ def test_person_signs_in_to_octopus_through_odcm_with_totp_and_gets_their_teams(
     apps = Space.objects.get(instance=inst, octopus_id="Spaces-2")
     services.grant(platform, Role.DEPLOYER, space=apps)
     teams.sync_spaces([apps.pk])
-    row = octopus_signin.enable(inst)
-    octopus_signin.configure(str(row.pk))
-    row.refresh_from_db()
-    assert row.state == OctopusSignIn.State.CONFIGURED, row.last_error
 
     sign_in_through_odcm(page, sim_instance.url)
     # ODCM's sign-in, then its second factor.
@@ -94,3 +102,32 @@ def test_person_signs_in_to_octopus_through_odcm_with_totp_and_gets_their_teams(
         f"{sim_instance.url}/api/users/all", headers={"X-Octopus-ApiKey": sim_instance.api_key}
     ).json()
     assert [u["Username"] for u in users].count("mia.k") == 1  # the same user, found again
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ldap_person_signs_in_to_octopus_through_odcm_with_their_directory_groups(
+    live_server: Any, page: Any, sim_instance: Any, settings: Any, ldap_on: Slapd
+) -> None:
+    inst = configured_instance(sim_instance, settings, live_server)
+    # alice is in developers, inside engineering (LDAP): ODCM's group follows the directory.
+    engineering = services.create_group(
+        name="Engineering", external_groups=[group_dn("engineering")]
+    )
+    ops = Space.objects.get(instance=inst, octopus_id="Spaces-3")
+    services.grant(engineering, Role.VIEWER, space=ops)
+    teams.sync_spaces([ops.pk])
+
+    sign_in_through_odcm(page, sim_instance.url)
+    page.wait_for_selector("#id_login")
+    page.fill("#id_login", "alice")
+    page.fill("#id_password", LDAP_PASSWORD)
+    page.click("button[type=submit]")
+    landed(page, f"{sim_instance.url}/app")
+
+    # octosim's seed already has an "alice" (another person, another email): a new user.
+    me = page.request.get(f"{sim_instance.url}/api/users/me").json()
+    assert me["EmailAddress"] == "alice@corp.example" and me["Username"] != "alice"
+    team_names = [t.inner_text() for t in page.locator("[data-team]").all()]
+    assert "ODCM · Engineering (Viewer)" in team_names
+    assert api_status(page, f"{sim_instance.url}/api/Spaces-3/projects") == 200
+    assert api_status(page, f"{sim_instance.url}/api/Spaces-2/projects") == 403
