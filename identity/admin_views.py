@@ -189,3 +189,29 @@ def roles(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Role mapping saved; managed teams are being updated.")
         return redirect("identity:roles")
     return render(request, "identity/roles.html", {"form": form})
+
+
+@admin_only
+@require_POST
+def deactivate_user(request: HttpRequest, user_uuid: str) -> HttpResponse:
+    from identity.services import people
+
+    person = get_object_or_404(User, uuid=user_uuid)
+    try:
+        people.deactivate(person, actor=request.user, request=request)
+    except people.PeopleError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{person.username} is deactivated everywhere.")
+    return redirect("identity:user", user_uuid=person.uuid)
+
+
+@admin_only
+@require_POST
+def reset_mfa(request: HttpRequest, user_uuid: str) -> HttpResponse:
+    from identity.services import people
+
+    person = get_object_or_404(User, uuid=user_uuid)
+    removed = people.reset_mfa(person, actor=request.user, request=request)
+    messages.success(request, f"{removed} second factor(s) of {person.username} removed.")
+    return redirect("identity:user", user_uuid=person.uuid)

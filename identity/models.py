@@ -39,9 +39,16 @@ class ApiToken(models.Model):
     prefix = models.CharField(max_length=16, unique=True)
     digest = models.CharField(max_length=64)
     read_only = models.BooleanField(default=False)
+    # Scope (odcm.api.permissions.TokenScope, identity.access): the API areas the token may
+    # use (empty: all), and, when ``limited``, only these instances and spaces exist for it.
+    areas = models.JSONField(default=list, blank=True)
+    limited = models.BooleanField(default=False)
+    instances = models.ManyToManyField("spaces.Instance", blank=True, related_name="+")
+    spaces = models.ManyToManyField("spaces.Space", blank=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -365,3 +372,21 @@ class OctopusSignIn(Leased):
 
     def __str__(self) -> str:
         return f"sign-in through ODCM for {self.instance}"
+
+
+class ServiceAccount(models.Model):
+    """Automation's own identity, so that it never borrows a person's: a user that cannot sign
+    in interactively (no password), owned by a group whose members manage its tokens. What it
+    may reach comes from the groups it is made a member of, like anyone else."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="service_account")
+    owner = models.ForeignKey(Group, on_delete=models.PROTECT, related_name="service_accounts")
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user__username"]
+
+    def __str__(self) -> str:
+        return f"service account {self.user.username}"

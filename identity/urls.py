@@ -17,6 +17,12 @@ urlpatterns = [
     path("access/grants/<uuid:grant_id>/revoke/", admin_views.revoke_grant, name="revoke-grant"),
     path("access/users/", admin_views.users, name="users"),
     path("access/users/<uuid:user_uuid>/", admin_views.user, name="user"),
+    path(
+        "access/users/<uuid:user_uuid>/deactivate/",
+        admin_views.deactivate_user,
+        name="deactivate-user",
+    ),
+    path("access/users/<uuid:user_uuid>/reset-mfa/", admin_views.reset_mfa, name="reset-mfa"),
     path("access/spaces/<uuid:space_id>/", admin_views.space, name="space"),
     path("access/roles/", admin_views.roles, name="roles"),
     path("access/sign-in/", signin_views.sign_in_list, name="sign-in"),

@@ -395,6 +395,8 @@ CELERY_BEAT_SCHEDULE["sharing-drift"] = {
 
 # Identity: grants pushed into Octopus as managed teams.
 ODCM_TEAM_SYNC_CONCURRENCY = env_int("ODCM_TEAM_SYNC_CONCURRENCY", 16, minimum=1)
+# Every new API token expires; no later than this many days (also the default).
+ODCM_TOKEN_MAX_DAYS = env_int("ODCM_TOKEN_MAX_DAYS", 365, minimum=1)
 ODCM_TEAM_SYNC_RETRY_BASE_SECONDS = env_int("ODCM_TEAM_SYNC_RETRY_BASE_SECONDS", 15, minimum=1)
 ODCM_TEAM_SYNC_RETRY_MAX_SECONDS = env_int("ODCM_TEAM_SYNC_RETRY_MAX_SECONDS", 900, minimum=1)
 CELERY_BEAT_SCHEDULE["identity-team-retry"] = {
