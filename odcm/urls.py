@@ -22,6 +22,7 @@ urlpatterns = [
     path("spaces/", include("spaces.urls", namespace="spaces")),
     path("config/", include("fleetconfig.urls", namespace="fleetconfig")),
     path("api/v1/", include(("odcm.api.urls", "api"), namespace="api")),
+    path("scim/v2/", include("identity.scim_urls")),  # SCIM 2.0 provisioning
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The "split" view serves Swagger UI's start-up code as a script file, not inline (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
