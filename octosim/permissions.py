@@ -144,6 +144,10 @@ def external_groups_of(st: InstanceState, user_id: str) -> set[str]:
     return {str(g).casefold() for g in stored.get("Groups") or []}
 
 
+def _group_id(group: Any) -> str:
+    return str(group.get("Id", "")).casefold() if isinstance(group, dict) else ""
+
+
 def _teams_of(st: InstanceState, user_id: str) -> list[Doc]:
     groups = external_groups_of(st, user_id)
     return [
@@ -151,8 +155,9 @@ def _teams_of(st: InstanceState, user_id: str) -> list[Doc]:
         for t in st.sys("teams").values()
         if t["Id"] == "teams-everyone"
         or user_id in t["MemberUserIds"]
-        or any(
-            str(g.get("Id", "")).casefold() in groups for g in t.get("ExternalSecurityGroups") or []
+        or (
+            bool(groups)
+            and any(_group_id(g) in groups for g in t.get("ExternalSecurityGroups") or [])
         )
     ]
 
