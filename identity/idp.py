@@ -27,10 +27,11 @@ from allauth.idp.oidc.adapter import DefaultOIDCAdapter
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.clickjacking import xframe_options_deny
+from django.views.decorators.csrf import csrf_exempt
 
 from identity.models import GROUPS_CLAIM, group_claim_value
 
@@ -94,10 +95,38 @@ def _form_post(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     return page
 
 
+def _has_nul(request: HttpRequest) -> bool:
+    """A NUL byte in a parameter: PostgreSQL cannot store it, so it is refused up front."""
+    return any("\x00" in v for q in (request.GET, request.POST) for vs in q.lists() for v in vs[1])
+
+
+def _bad_request() -> HttpResponse:
+    return JsonResponse(
+        {"error": "invalid_request", "error_description": "A parameter holds a NUL byte."},
+        status=400,
+    )
+
+
+def guarded(view: Any) -> Any:
+    """allauth's endpoints, refusing NUL bytes with a 400 instead of failing in the database."""
+
+    @csrf_exempt
+    @login_not_required
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if _has_nul(request):
+            return _bad_request()
+        response: HttpResponse = view(request, *args, **kwargs)
+        return response
+
+    return wrapper
+
+
 @login_not_required
 @xframe_options_deny
 def authorize(request: HttpRequest) -> HttpResponse:
     """allauth's authorization endpoint, with ``response_mode=form_post`` honoured."""
+    if _has_nul(request):
+        return _bad_request()
     response: HttpResponse = allauth_views.authorization(request)
     mode = request.GET.get("response_mode") or request.POST.get("response_mode")
     if mode == "form_post" and response.status_code == 302 and response.has_header("Location"):
