@@ -99,7 +99,11 @@ def group(request: HttpRequest, group_id: str) -> HttpResponse:
 @require_POST
 def delete_group(request: HttpRequest, group_id: str) -> HttpResponse:
     row = get_object_or_404(Group, pk=group_id)
-    services.delete_group(row, actor=request.user, request=request)
+    try:
+        services.delete_group(row, actor=request.user, request=request)
+    except services.GrantError as exc:
+        messages.error(request, str(exc))
+        return redirect("identity:group", group_id=row.pk)
     messages.success(request, f"Group “{row.name}” deleted; its Octopus teams are being removed.")
     return redirect("identity:groups")
 
