@@ -81,27 +81,46 @@ def _grant_filter(user: Any, roles: Iterable[str] | None = None) -> Q:
     )
 
 
+def _token(user: Any) -> Any:
+    """The API token ``user`` is acting through, when it is limited to instances or spaces
+    (set by ``identity.api.authentication``); None for sessions and unlimited tokens."""
+    token = getattr(user, "odcm_token", None)
+    return token if token is not None and token.limited else None
+
+
+def _token_spaces(token: Any) -> Q:
+    """The spaces a limited token reaches: its spaces, and every space of its instances."""
+    return Q(pk__in=token.spaces.values("pk")) | Q(instance__in=token.instances.values("pk"))
+
+
+def _token_instances(token: Any) -> Q:
+    return Q(pk__in=token.instances.values("pk")) | Q(pk__in=token.spaces.values("instance"))
+
+
 def space_filter(user: Any, roles: Iterable[str] | None = None) -> Q:
     """The filter on spaces that ``user`` may see (with ``roles``: holds one of them there).
 
-    Administrators get everything, anonymous and inactive users nothing. Applied by
-    ``Space.objects.visible_to`` / ``manageable_by`` / ``deployable_by``.
+    Administrators get everything, anonymous and inactive users nothing; a token limited to
+    some instances or spaces narrows either. Applied by ``Space.objects.visible_to`` /
+    ``manageable_by`` / ``deployable_by``.
     """
     if not _active(user):
         return _NOTHING
-    if user.is_superuser:
-        return Q()
-    return _grant_filter(user, roles)
+    found = Q() if user.is_superuser else _grant_filter(user, roles)
+    token = _token(user)
+    return found & _token_spaces(token) if token is not None else found
 
 
 def instance_filter(user: Any) -> Q:
     """The filter on instances ``user`` may see: owned, granted, or holding a granted space."""
     if not _active(user):
         return _NOTHING
+    token = _token(user)
+    limit = _token_instances(token) if token is not None else Q()
     if user.is_superuser:
-        return Q()
+        return limit
     grants = _grants(user)
-    return (
+    return limit & (
         Q(pk__in=_owned_instances(user).values("pk"))
         | Q(pk__in=grants.filter(instance__isnull=False).values("instance"))
         | Q(pk__in=grants.filter(space__isnull=False).values("space__instance"))
@@ -122,21 +141,30 @@ def visible_grant_targets(user: Any) -> QuerySet[GrantTarget]:
     return GrantTarget.objects.filter(space__in=_spaces(user).values("pk"))
 
 
+def _token_allows_instance(user: Any, instance: Any) -> bool:
+    token = _token(user)
+    if token is None:
+        return True
+    return bool(instance_model().objects.filter(_token_instances(token), pk=instance.pk).exists())
+
+
 def can_manage_instance(user: Any, instance: Any) -> bool:
     """Change settings, refresh, rotate its key, enlist its spaces, create spaces on it."""
+    if not _token_allows_instance(user, instance):
+        return False
     if is_admin(user):
         return True
     return _active(user) and instance.owners.filter(pk=user.pk).exists()
 
 
 def can_manage_space(user: Any, space: Any) -> bool:
-    if is_admin(user):
+    if is_admin(user) and _token(user) is None:
         return True
     return _spaces(user, [Role.MANAGER]).filter(pk=space.pk).exists()
 
 
 def can_deploy_space(user: Any, space: Any) -> bool:
-    if is_admin(user):
+    if is_admin(user) and _token(user) is None:
         return True
     return _spaces(user, [Role.DEPLOYER, Role.MANAGER]).filter(pk=space.pk).exists()
 
@@ -147,7 +175,13 @@ def space_roles(user: Any, spaces: Iterable[Any]) -> dict[str, str]:
     ids = [str(s) if isinstance(s, UUID | str) else str(s.pk) for s in spaces]
     if not _active(user) or not ids:
         return {}
-    rows = list(space_model().objects.filter(pk__in=ids).values_list("pk", "instance_id"))
+    token = _token(user)
+    rows = list(
+        space_model()
+        .objects.filter(pk__in=ids)
+        .filter(_token_spaces(token) if token is not None else Q())
+        .values_list("pk", "instance_id")
+    )
     if user.is_superuser:
         return {str(pk): Role.MANAGER.value for pk, _ in rows}
     owned = set(_owned_instances(user).values_list("pk", flat=True))

@@ -99,7 +99,11 @@ def group(request: HttpRequest, group_id: str) -> HttpResponse:
 @require_POST
 def delete_group(request: HttpRequest, group_id: str) -> HttpResponse:
     row = get_object_or_404(Group, pk=group_id)
-    services.delete_group(row, actor=request.user, request=request)
+    try:
+        services.delete_group(row, actor=request.user, request=request)
+    except services.GrantError as exc:
+        messages.error(request, str(exc))
+        return redirect("identity:group", group_id=row.pk)
     messages.success(request, f"Group “{row.name}” deleted; its Octopus teams are being removed.")
     return redirect("identity:groups")
 
@@ -197,3 +201,29 @@ def roles(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Role mapping saved; managed teams are being updated.")
         return redirect("identity:roles")
     return render(request, "identity/roles.html", {"form": form})
+
+
+@admin_only
+@require_POST
+def deactivate_user(request: HttpRequest, user_uuid: str) -> HttpResponse:
+    from identity.services import people
+
+    person = get_object_or_404(User, uuid=user_uuid)
+    try:
+        people.deactivate(person, actor=request.user, request=request)
+    except people.PeopleError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{person.username} is deactivated everywhere.")
+    return redirect("identity:user", user_uuid=person.uuid)
+
+
+@admin_only
+@require_POST
+def reset_mfa(request: HttpRequest, user_uuid: str) -> HttpResponse:
+    from identity.services import people
+
+    person = get_object_or_404(User, uuid=user_uuid)
+    removed = people.reset_mfa(person, actor=request.user, request=request)
+    messages.success(request, f"{removed} second factor(s) of {person.username} removed.")
+    return redirect("identity:user", user_uuid=person.uuid)

@@ -8,6 +8,7 @@ from django import forms
 from django.shortcuts import get_object_or_404
 
 from identity.models import Role, User, instance_model, space_model
+from odcm.api.permissions import TOKEN_AREAS
 
 
 class TokenForm(forms.Form):
@@ -18,9 +19,16 @@ class TokenForm(forms.Form):
         required=False,
         initial=90,
         label="Expires after (days)",
-        help_text="Leave empty for a token that never expires.",
+        help_text="Every token expires: empty means the longest allowed (ODCM_TOKEN_MAX_DAYS).",
     )
     read_only = forms.BooleanField(required=False, label="Read-only")
+    areas = forms.MultipleChoiceField(
+        choices=sorted(TOKEN_AREAS.items()),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Only these areas",
+        help_text="None ticked: every area of the API.",
+    )
 
 
 class StyledForm(forms.Form):

@@ -16,6 +16,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
 
+from odcm.crypto import EncryptedField
 from odcm.work import Leased
 
 
@@ -38,9 +39,16 @@ class ApiToken(models.Model):
     prefix = models.CharField(max_length=16, unique=True)
     digest = models.CharField(max_length=64)
     read_only = models.BooleanField(default=False)
+    # Scope (odcm.api.permissions.TokenScope, identity.access): the API areas the token may
+    # use (empty: all), and, when ``limited``, only these instances and spaces exist for it.
+    areas = models.JSONField(default=list, blank=True)
+    limited = models.BooleanField(default=False)
+    instances = models.ManyToManyField("spaces.Instance", blank=True, related_name="+")
+    spaces = models.ManyToManyField("spaces.Space", blank=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -77,6 +85,17 @@ class Role(models.TextChoices):
 
 
 ROLE_RANK = {Role.VIEWER: 1, Role.DEPLOYER: 2, Role.MANAGER: 3}
+
+
+# The claim in the id_token ODCM issues to Octopus that lists the person's ODCM groups, and the
+# value each group has there: the same value is an external security group on the group's
+# managed teams, so Octopus maps a person signing in through ODCM to exactly their teams.
+GROUPS_CLAIM = "groups"
+
+
+def group_claim_value(group_id: Any) -> str:
+    """A group's identifier in ODCM's id_tokens and on managed teams: stable across renames."""
+    return f"odcm:{group_id}"
 
 
 class Group(models.Model):
@@ -314,3 +333,60 @@ def space_model() -> Any:
 def instance_model() -> Any:
     """The registry's Instance model, reached through ``Grant.instance``."""
     return Grant._meta.get_field("instance").related_model
+
+
+class OctopusSignIn(Leased):
+    """ODCM as the sign-in of one Octopus instance: the OpenID Connect client registered for it
+    (allauth's ``Client``, consent skipped), the client secret sealed so a worker can push it,
+    and the state of the instance's authentication-provider configuration.
+
+    ``manual`` means the instance's API refused the configuration (its key lacks
+    ``AdministerSystem``, say): an administrator pastes the settings and ODCM reads them back.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        CONFIGURED = "configured", "Configured"
+        MANUAL = "manual", "Settings to paste"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    instance = models.OneToOneField(
+        "spaces.Instance", on_delete=models.CASCADE, related_name="odcm_sign_in"
+    )
+    client = models.OneToOneField(
+        "allauth_idp_oidc.Client", on_delete=models.PROTECT, related_name="+"
+    )
+    # Write-only: odcm.crypto.seal(row, "client_secret", …); pushed to Octopus, never shown.
+    client_secret = EncryptedField()
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
+    last_error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    configured_at = models.DateTimeField(null=True, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["instance__name"]
+
+    def __str__(self) -> str:
+        return f"sign-in through ODCM for {self.instance}"
+
+
+class ServiceAccount(models.Model):
+    """Automation's own identity, so that it never borrows a person's: a user that cannot sign
+    in interactively (no password), owned by a group whose members manage its tokens. What it
+    may reach comes from the groups it is made a member of, like anyone else."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="service_account")
+    owner = models.ForeignKey(Group, on_delete=models.PROTECT, related_name="service_accounts")
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user__username"]
+
+    def __str__(self) -> str:
+        return f"service account {self.user.username}"

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from identity.services import teams
+from identity.models import OctopusSignIn
+from identity.services import octopus_signin, teams
 
 
 @shared_task(time_limit=280, soft_time_limit=260, acks_late=True, ignore_result=True)
@@ -41,3 +42,11 @@ def reconcile() -> int:
     for ids in teams.batches(spaces):
         sync_spaces.delay(ids)
     return len(spaces)
+
+
+@shared_task(time_limit=150, soft_time_limit=140, acks_late=True, ignore_result=True)
+def configure_octopus_sign_in(sign_in_id: str) -> None:
+    """Configure an instance's OpenID Connect provider to sign in through ODCM."""
+    if not OctopusSignIn.objects.filter(pk=sign_in_id).exists():
+        return
+    octopus_signin.configure(sign_in_id)

@@ -3,7 +3,7 @@ they can access); /access/… is access administration (groups, grants, users, r
 
 from django.urls import path
 
-from identity import admin_views, views
+from identity import admin_views, signin_views, views
 
 app_name = "identity"
 urlpatterns = [
@@ -17,6 +17,32 @@ urlpatterns = [
     path("access/grants/<uuid:grant_id>/revoke/", admin_views.revoke_grant, name="revoke-grant"),
     path("access/users/", admin_views.users, name="users"),
     path("access/users/<uuid:user_uuid>/", admin_views.user, name="user"),
+    path(
+        "access/users/<uuid:user_uuid>/deactivate/",
+        admin_views.deactivate_user,
+        name="deactivate-user",
+    ),
+    path("access/users/<uuid:user_uuid>/reset-mfa/", admin_views.reset_mfa, name="reset-mfa"),
     path("access/spaces/<uuid:space_id>/", admin_views.space, name="space"),
     path("access/roles/", admin_views.roles, name="roles"),
+    path("access/sign-in/", signin_views.sign_in_list, name="sign-in"),
+    path("access/sign-in/<uuid:instance_id>/", signin_views.sign_in_detail, name="sign-in-detail"),
+    path(
+        "access/sign-in/<uuid:instance_id>/enable/",
+        signin_views.sign_in_enable,
+        name="sign-in-enable",
+    ),
+    path(
+        "access/sign-in/<uuid:instance_id>/check/", signin_views.sign_in_check, name="sign-in-check"
+    ),
+    path(
+        "access/sign-in/<uuid:instance_id>/secret/",
+        signin_views.sign_in_secret,
+        name="sign-in-secret",
+    ),
+    path(
+        "access/sign-in/<uuid:instance_id>/remove/",
+        signin_views.sign_in_remove,
+        name="sign-in-remove",
+    ),
 ]

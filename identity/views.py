@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from identity.access import user_groups, what_can_access
 from identity.forms import TokenForm
 from identity.models import ApiToken
-from identity.services.tokens import create_token, revoke_token
+from identity.services.tokens import TokenError, create_token, revoke_token
 
 
 @login_required
@@ -19,14 +19,19 @@ def tokens(request: HttpRequest) -> HttpResponse:
     new_token = None
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        _token, new_token = create_token(
-            request.user,  # type: ignore[arg-type]
-            name=form.cleaned_data["name"],
-            expires_days=form.cleaned_data["expires_days"],
-            read_only=form.cleaned_data["read_only"],
-            request=request,
-        )
-        form = TokenForm()
+        try:
+            _token, new_token = create_token(
+                request.user,  # type: ignore[arg-type]
+                name=form.cleaned_data["name"],
+                expires_days=form.cleaned_data["expires_days"],
+                read_only=form.cleaned_data["read_only"],
+                areas=form.cleaned_data["areas"],
+                request=request,
+            )
+        except TokenError as exc:
+            form.add_error("expires_days", str(exc))
+        else:
+            form = TokenForm()
     owned = ApiToken.objects.filter(user=request.user.pk)
     response = render(
         request, "identity/tokens.html", {"form": form, "tokens": owned, "new_token": new_token}

@@ -81,6 +81,8 @@ _VIEW = {
     "reporting": "DeploymentView",
     "maintenanceconfiguration": "ConfigureServer",
     "serverstatus": None,
+    "authentication": None,  # the sign-in page reads it before anyone is signed in
+    "configuration": "ConfigureServer",
     "octopusservernodes": "ConfigureServer",  # ping is anonymous (auth=False)
     "licenses": None,
     "packages": "FeedView",
@@ -138,11 +140,28 @@ def _restriction(space_id: str, scoped: Doc | None = None) -> Doc:
     }
 
 
+def external_groups_of(st: InstanceState, user_id: str) -> set[str]:
+    """The groups an external provider claimed for the user at their last sign-in (Octopus
+    keeps them with the user and matches them against teams' external security groups)."""
+    stored = st.sys("usergroups").get(user_id) or {}
+    return {str(g).casefold() for g in stored.get("Groups") or []}
+
+
+def _group_id(group: Any) -> str:
+    return str(group.get("Id", "")).casefold() if isinstance(group, dict) else ""
+
+
 def _teams_of(st: InstanceState, user_id: str) -> list[Doc]:
+    groups = external_groups_of(st, user_id)
     return [
         t
         for t in st.sys("teams").values()
-        if t["Id"] == "teams-everyone" or user_id in t["MemberUserIds"]
+        if t["Id"] == "teams-everyone"
+        or user_id in t["MemberUserIds"]
+        or (
+            bool(groups)
+            and any(_group_id(g) in groups for g in t.get("ExternalSecurityGroups") or [])
+        )
     ]
 
 

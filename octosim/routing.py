@@ -43,6 +43,7 @@ class Ctx:
     access: str | None  # "full", "read", "none" (no permissions) or None (anonymous)
     body: Any = None
     form: str = "system"  # "system", "space", "spaces" (/api/spaces/{id}/...) or "default"
+    session_user: str | None = None  # a browser signed in through octosim/signin.py
 
     @property
     def st(self) -> InstanceState:
@@ -54,13 +55,15 @@ class Ctx:
 
     @property
     def user_id(self) -> str:
+        if self.session_user is not None:
+            return self.session_user
         if self.access == "none":
             return self.inst.no_permission_user_id()
         return "Users-1" if self.access == "full" else "Users-2"
 
     @property
     def username(self) -> str:
-        if self.access == "none":
+        if self.session_user is not None or self.access == "none":
             return str(self.st.sys("users")[self.user_id]["Username"])
         return "admin" if self.access == "full" else "viewer"
 

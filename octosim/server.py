@@ -35,11 +35,13 @@ from octosim import (
     api_users,
     api_variables,
     engine,
+    signin,
     webview,
 )
 from octosim.errors import ApiError, forbidden, invalid, unauthorized
 from octosim.instance import DEFAULT_VERSION, Instance, slugify
 from octosim.operations import add_activity
+from octosim.permissions import permission_set
 from octosim.routing import Ctx, RawBody, Route, Router
 from octosim.state import now
 
@@ -68,6 +70,7 @@ def build_router() -> Router:
     api_runbooks.register(router)
     api_tenant_variables.register(router)
     api_references.register(router)
+    signin.register(router)
     return router
 
 
@@ -372,6 +375,10 @@ class Simulator:
             # Octopus's web UI (read-only here): deep links land on a page, not a JSON 404
             status, payload = webview.reply(inst, request.method, tail, request.query)
         elif status == 0:
+            # The browser side of signing in (HTML pages, redirects, cookies): octosim/signin.py
+            page = await signin.handle(inst, request, tail)
+            if page is not None:
+                return page
             status, payload, headers = await self._dispatch(inst, request, tail)
         if not isinstance(payload, GatewayBody):
             headers["Octopus-Node"] = f"name={inst.node_name}; version={inst.version}"
@@ -453,6 +460,10 @@ class Simulator:
         access = inst.key_access(key)
         if key and access is None:
             raise unauthorized()
+        user = signin.session_user(inst, request) if not key else None
+        if user is not None:
+            access = "session"
+            self._check_session(inst, route, params, user, request.method)
         if route.auth and access is None:
             raise unauthorized()
         if route.permission and request.method not in ("GET", "HEAD") and access != "full":
@@ -465,7 +476,7 @@ class Simulator:
         space_id: str | None = params.get("spaceId")
         if route.form == "default":
             space_id = inst.state.default_space_id()
-        ctx = Ctx(inst, request, params, space_id, access, form=route.form)
+        ctx = Ctx(inst, request, params, space_id, access, form=route.form, session_user=user)
         streamed = request.content_type.startswith(("multipart/", "application/octet-stream"))
         if request.method in ("POST", "PUT") and request.can_read_body and not streamed:
             raw = await request.read()
@@ -475,6 +486,26 @@ class Simulator:
                 except ValueError:
                     raise invalid("The request body could not be parsed as JSON.") from None
         return ctx
+
+    def _check_session(
+        self, inst: Instance, route: Route, params: dict[str, str], user: str, method: str
+    ) -> None:
+        """A browser session reads with its user's own permissions (teams, including those
+        reached through the groups claimed at sign-in); octosim lets sessions only read."""
+        if method not in ("GET", "HEAD"):
+            raise forbidden(route.permission or "a permission octosim gives API keys only")
+        if not route.auth or route.view is None:
+            return
+        space_id = params.get("spaceId")
+        if route.form == "default":
+            space_id = inst.state.default_space_id()
+        perms = permission_set(inst.state, user, None, space_id)
+        held = route.view in perms["SystemPermissions"] or bool(
+            perms["SpacePermissions"].get(route.view)
+        )
+        own = route.view == "UserView" and params.get("id", "").lower() == user.lower()
+        if not (held or own):
+            raise forbidden(route.view)
 
     async def _respond(
         self,

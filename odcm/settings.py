@@ -21,6 +21,7 @@ from odcm.config import (
     validate_production,
 )
 from odcm.env import EnvError, env_bool, env_int, env_list, env_str, env_url
+from odcm.idpconfig import idp_private_keys
 
 # Lets classes such as ModelAdmin[Model] be subscripted at run time, as the type stubs expect.
 django_stubs_ext.monkeypatch()
@@ -79,6 +80,7 @@ INSTALLED_APPS = [
     "allauth.socialaccount",
     "allauth.socialaccount.providers.openid_connect",
     "allauth.mfa",
+    "allauth.idp.oidc",
     "csp",
     "django_htmx",
     "js_lib_bootstrap5",
@@ -239,6 +241,13 @@ if ODCM_OIDC_SIGNUP not in ("invite", "open"):
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "ODCM"
 ODCM_REQUIRE_ADMIN_MFA = env_bool("ODCM_REQUIRE_ADMIN_MFA", False)
+
+# ODCM as the OpenID Connect provider of the Octopus instances (allauth.idp.oidc): keys from
+# ODCM_IDP_PRIVATE_KEYS / ODCM_IDP_PRIVATE_KEY (odcm/idpconfig.py), groups in the id_token.
+IDP_OIDC_ADAPTER = "identity.idp.ODCMOIDCAdapter"
+IDP_OIDC_PRIVATE_KEYS = idp_private_keys(VAR_DIR)
+IDP_OIDC_ID_TOKEN_EXPIRES_IN = 5 * 60
+IDP_OIDC_RP_INITIATED_LOGOUT_ASKS_FOR_OP_LOGOUT = True
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -401,6 +410,8 @@ CELERY_BEAT_SCHEDULE["rollouts-tick"] = {
 }
 
 # Identity: grants pushed into Octopus as managed teams.
+# Every new API token expires; no later than this many days (also the default).
+ODCM_TOKEN_MAX_DAYS = env_int("ODCM_TOKEN_MAX_DAYS", 365, minimum=1)
 ODCM_TEAM_SYNC_RETRY_BASE_SECONDS = env_int("ODCM_TEAM_SYNC_RETRY_BASE_SECONDS", 15, minimum=1)
 ODCM_TEAM_SYNC_RETRY_MAX_SECONDS = env_int("ODCM_TEAM_SYNC_RETRY_MAX_SECONDS", 900, minimum=1)
 CELERY_BEAT_SCHEDULE["identity-team-retry"] = {

@@ -47,6 +47,9 @@ STATUS_COLOURS: dict[str, str] = {
     "executing": "primary",
     "stopped": "danger",
     "cancelled": "secondary",
+    # Sign-in through ODCM of an instance (identity.models.OctopusSignIn)
+    "configured": "success",
+    "manual": "info",
 }
 DEFAULT_COLOUR = "secondary"
 

@@ -14,6 +14,8 @@ urlpatterns = [
     # Before allauth's URLs: its OpenID Connect paths, served by ODCM's stricter adapter.
     path("accounts/oidc/", include("identity.oidc_urls")),
     path("accounts/", include("allauth.urls")),
+    # ODCM as OpenID Connect provider: discovery, JWKS, /identity/o/… (identity/idp_urls.py).
+    path("", include("identity.idp_urls")),
     path("", include("identity.urls")),
     path("audit/", include("audit.urls")),
     path("monitoring/", include("monitoring.urls")),
@@ -26,6 +28,7 @@ urlpatterns = [
     path("spaces/", include("spaces.urls", namespace="spaces")),
     path("config/", include("fleetconfig.urls", namespace="fleetconfig")),
     path("api/v1/", include(("odcm.api.urls", "api"), namespace="api")),
+    path("scim/v2/", include("identity.scim_urls")),  # SCIM 2.0 provisioning
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The "split" view serves Swagger UI's start-up code as a script file, not inline (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),

@@ -9,6 +9,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from identity.services.tokens import TokenError, check_token
+from odcm.clientip import client_ip
 
 
 class BearerTokenAuthentication(BaseAuthentication):
@@ -29,10 +30,14 @@ class BearerTokenAuthentication(BaseAuthentication):
                 "Malformed Authorization header: the token is not ASCII."
             ) from None
         try:
-            token = check_token(presented)
+            token = check_token(presented, address=client_ip(request._request) or None)
         except TokenError as exc:
             raise AuthenticationFailed(str(exc)) from None
-        return token.user, token
+        user = token.user
+        # identity.access narrows everything this user sees to the token's instances and
+        # spaces: every endpoint filters through it.
+        user.odcm_token = token  # type: ignore[attr-defined]
+        return user, token
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="odcm"'

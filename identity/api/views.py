@@ -40,7 +40,11 @@ class ApiTokenViewSet(
     filterset_class = TokenFilter
 
     def get_queryset(self) -> QuerySet[ApiToken]:
-        return ApiToken.objects.filter(user=self.request.user.pk).order_by("-created_at", "pk")
+        return (
+            ApiToken.objects.filter(user=self.request.user.pk)
+            .prefetch_related("instances", "spaces")
+            .order_by("-created_at", "pk")
+        )
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
@@ -50,6 +54,9 @@ class ApiTokenViewSet(
             name=serializer.validated_data["name"],
             expires_days=serializer.validated_data.get("expires_days"),
             read_only=serializer.validated_data.get("read_only", False),
+            areas=serializer.validated_data.get("areas", []),
+            instances=serializer.validated_data.get("instances", []),
+            spaces=serializer.validated_data.get("spaces", []),
             request=request._request,
         )
         data = dict(ApiTokenSerializer(token).data)

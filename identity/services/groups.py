@@ -141,7 +141,12 @@ def update_group(
 
 
 def delete_group(group: Group, *, actor: Any = None, request: HttpRequest | None = None) -> None:
-    """Delete a group. Its grants go with it; its Octopus teams are removed after commit."""
+    """Delete a group. Its grants go with it; its Octopus teams are removed after commit.
+    A group that owns service accounts is kept until they have another owner."""
+    if group.service_accounts.exists():
+        raise GrantError(
+            f"“{group.name}” owns service accounts: give them another owner group first."
+        )
     with transaction.atomic():
         managed = ManagedTeam.objects.filter(group=group)
         spaces = {str(s) for s in managed.values_list("space_id", flat=True)}

@@ -46,6 +46,7 @@ from identity.models import (
     User,
     UserExternalGroup,
     default_role_mapping,
+    group_claim_value,
     space_model,
 )
 from identity.services.team_push import (
@@ -242,6 +243,12 @@ def plan_spaces(space_ids: Iterable[Any], *, only_due: bool = False) -> list[Ins
     group_ids = {mt.group_id for mt in rows_list if mt.group_id is not None}
     members = _group_members(group_ids)
     externals: dict[str, list[tuple[str, str]]] = {}
+    # The group's own value in the id_tokens ODCM issues (identity.idp): a person signing in
+    # to Octopus through ODCM lands in exactly the teams of their ODCM groups.
+    for group_id, name in Group.objects.filter(pk__in=group_ids).values_list("pk", "name"):
+        externals.setdefault(str(group_id), []).append(
+            (group_claim_value(group_id), f"ODCM: {name}")
+        )
     for group_id, value, display in ExternalGroup.objects.filter(group__in=group_ids).values_list(
         "group_id", "value", "display_name"
     ):

@@ -7,15 +7,18 @@ import hmac
 import re
 import secrets
 import string
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
 from audit.services import record
 from identity.models import ApiToken, User
+from odcm.api.permissions import TOKEN_AREAS
 from odcm.errors import ErrorKind, ServiceError
 
 TOKEN_SHAPE = re.compile(r"^odcm_([A-Za-z0-9]{8})_([A-Za-z0-9_-]{43})$")
@@ -35,18 +38,49 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
+def _check_areas(areas: Iterable[str]) -> list[str]:
+    wanted = sorted(set(areas))
+    unknown = [a for a in wanted if a not in TOKEN_AREAS]
+    if unknown:
+        raise TokenError(
+            f"Unknown area {unknown[0]!r}: choose from {', '.join(sorted(TOKEN_AREAS))}.",
+            code="invalid",
+            kind=ErrorKind.VALIDATION,
+        )
+    return wanted
+
+
 def create_token(
     user: User,
     *,
     name: str,
     expires_days: int | None = None,
     read_only: bool = False,
+    areas: Iterable[str] = (),
+    instances: Iterable[Any] = (),
+    spaces: Iterable[Any] = (),
     actor: Any = None,
     request: HttpRequest | None = None,
 ) -> tuple[ApiToken, str]:
-    """Create a token for ``user`` and return it with its plaintext (to be shown once)."""
-    if expires_days is not None and expires_days < 1:
+    """Create a token for ``user`` and return it with its plaintext (to be shown once).
+
+    Every token expires: ``expires_days`` (default and maximum ``ODCM_TOKEN_MAX_DAYS``). A
+    token may be limited to API ``areas`` (``odcm.api.permissions.TOKEN_AREAS``) and to some
+    ``instances`` and ``spaces`` (rows the caller has already checked ``user`` may see).
+    """
+    max_days = int(settings.ODCM_TOKEN_MAX_DAYS)
+    if expires_days is None:
+        expires_days = max_days
+    if expires_days < 1:
         raise ValueError("a token must live at least one day")
+    if expires_days > max_days:
+        raise TokenError(
+            f"A token may live at most {max_days} days (ODCM_TOKEN_MAX_DAYS).",
+            code="invalid",
+            kind=ErrorKind.VALIDATION,
+        )
+    instance_rows, space_rows = list(instances), list(spaces)
+    area_list = _check_areas(areas)
     with transaction.atomic():
         while True:
             prefix = "".join(secrets.choice(ALPHABET) for _ in range(8))
@@ -59,8 +93,12 @@ def create_token(
             prefix=prefix,
             digest=_digest(plaintext),
             read_only=read_only,
-            expires_at=timezone.now() + timedelta(days=expires_days) if expires_days else None,
+            areas=area_list,
+            limited=bool(instance_rows or space_rows),
+            expires_at=timezone.now() + timedelta(days=expires_days),
         )
+        token.instances.set(instance_rows)
+        token.spaces.set(space_rows)
         record(
             "api_token.create",
             actor=actor or user,
@@ -70,6 +108,9 @@ def create_token(
                 "name": name,
                 "user": user.username,
                 "read_only": read_only,
+                "areas": area_list,
+                "instances": sorted(str(i) for i in instance_rows),
+                "spaces": sorted(str(sp) for sp in space_rows),
                 "expires_at": token.expires_at.isoformat() if token.expires_at else None,
             },
         )
@@ -88,8 +129,9 @@ def revoke_token(token: ApiToken, *, actor: Any = None, request: HttpRequest | N
     return bool(changed)
 
 
-def check_token(presented: str) -> ApiToken:
-    """The active token matching ``presented``, or TokenError saying why not."""
+def check_token(presented: str, *, address: str | None = None) -> ApiToken:
+    """The active token matching ``presented``, or TokenError saying why not. Records when
+    (and from which ``address``) it was last used."""
     match = TOKEN_SHAPE.match(presented)
     if match is None:
         raise TokenError("Invalid token.")
@@ -103,6 +145,10 @@ def check_token(presented: str) -> ApiToken:
     if not token.user.is_active:
         raise TokenError("Invalid token.")
     now = timezone.now()
-    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    if (
+        token.last_used_at is None
+        or now - token.last_used_at > LAST_USED_RESOLUTION
+        or (address and address != token.last_used_ip)
+    ):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now, last_used_ip=address)
     return token

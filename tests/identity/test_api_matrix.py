@@ -127,6 +127,21 @@ def _favourite(w: World) -> dict[str, Any]:
     return {"space": w.space.pk}
 
 
+def _service_account(w: World) -> Any:
+    from identity.services.service_accounts import create_service_account
+
+    if "service_account" not in w.extra:
+        w.extra["service_account"] = create_service_account(
+            name="deployer bot", owner=w.viewers, actor=w.users[ADMIN]
+        )
+    return w.extra["service_account"]
+
+
+def _service_account_token_body(w: World) -> dict[str, Any]:
+    token, _ = create_token(_service_account(w).user, name="to revoke")
+    return {"token": str(token.pk)}
+
+
 # URL kwargs for each kind of object. One line per kind.
 def _config_plan(w: World) -> dict[str, Any]:
     from fleetconfig.services import make_plan
@@ -238,6 +253,7 @@ OBJECTS: dict[str, Callable[[World], dict[str, Any]]] = {
     "p_route": _p_route,
     "p_promotion": _p_promotion,
     "p_inbound": _p_inbound,
+    "service_account": lambda w: {"pk": _service_account(w).pk},
 }
 
 
@@ -283,6 +299,14 @@ CASES = [
     Case("api:user-detail", obj="user", read=ADMIN_ONLY, denied=403),
     Case("api:user-access", obj="user", read=ADMIN_ONLY, denied=403),
     Case("api:space-access", obj="space_id", read=MANAGER_UP, expect={VIEWER: {403}}),
+    # service accounts: the viewers' group owns the world's one
+    Case("api:service-account-list", read=EVERYONE, write=frozenset({VIEWER, ADMIN}),
+         body=lambda w: {"name": "ci", "owner": str(w.viewers.pk)}),
+    Case("api:service-account-detail", obj="service_account", read=frozenset({VIEWER, ADMIN})),
+    Case("api:service-account-tokens", obj="service_account", read=frozenset({VIEWER, ADMIN}),
+         write=frozenset({VIEWER, ADMIN}), method="post", body=lambda w: {"name": "ci"}),
+    Case("api:service-account-revoke-token", obj="service_account", read=frozenset(),
+         write=frozenset({VIEWER, ADMIN}), method="post", body=_service_account_token_body),
     # sharing
     Case("api:sharing-item-list", read=VIEWER_UP, list_of="item", write=MANAGER_UP,
          body=lambda w: {"kind": "variable_set", "name": "N", "publisher": str(w.space.pk)},
@@ -409,10 +433,10 @@ CASES = [
 NOT_RESOURCES = {"api:api-root": "DRF's browsable index of the router"}
 
 
-def _client(world: World, persona: str, *, read_only: bool = False) -> APIClient:
+def _client(world: World, persona: str, *, read_only: bool = False, **scope: Any) -> APIClient:
     client = APIClient()
     if persona != ANON:
-        token = create_token(world.users[persona], name="matrix", read_only=read_only)[1]
+        token = create_token(world.users[persona], name="matrix", read_only=read_only, **scope)[1]
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     return client
 
@@ -533,3 +557,110 @@ def test_every_api_route_has_an_access_case() -> None:
     assert not missing, f"API routes without an access case in {__name__}: {missing}"
     stale = sorted({c.name for c in CASES} - registered)
     assert not stale, f"access cases for routes that no longer exist: {stale}"
+
+
+# ------------------------------------------------------------------ scoped tokens
+
+
+def _area(url: str) -> str:
+    from django.urls import resolve
+
+    from odcm.api.permissions import AREA_OF_PACKAGE
+
+    view = resolve(url).func
+    cls = getattr(view, "cls", None) or getattr(view, "view_class", None)
+    package = (cls or view).__module__.split(".", 1)[0]
+    return AREA_OF_PACKAGE.get(package, package)
+
+
+READ_CASES = [c for c in CASES if c.read and not c.expect]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", READ_CASES, ids=[c.id for c in READ_CASES])
+def test_token_limited_to_its_area_reads_and_to_another_area_is_refused(case: Case) -> None:
+    world = build_world()
+    persona = next(p for p in (ADMIN, MANAGER, VIEWER, OUTSIDER) if p in case.read)
+    url, _ = _url(case, world)
+    area = _area(url)
+    own = _client(world, persona, areas=[area]).get(url)
+    assert own.status_code == 200, own.content
+    elsewhere = "audit" if area != "audit" else "reports"
+    refused = _client(world, persona, areas=[elsewhere]).get(url)
+    assert refused.status_code == 403, refused.content
+    assert f"not allowed in the {area} area" in refused.json()["detail"]
+
+
+LIMITED_CASES = [c for c in READ_CASES if c.obj in ("space", "space_id", "instance", "instance_id")]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", LIMITED_CASES, ids=[c.id for c in LIMITED_CASES])
+def test_token_limited_to_another_instance_or_space_does_not_see_this_one(case: Case) -> None:
+    world = build_world()
+    elsewhere = Instance(name="Else", slug="else", base_url="http://127.0.0.1:9/else")
+    seal(elsewhere, "api_key", "API-ELSEELSEELSEELSEELSEELSE00")
+    elsewhere.save()
+    other = Space.objects.create(instance=elsewhere, octopus_id="Spaces-1", name="E", slug="e")
+    persona = next(p for p in (ADMIN, MANAGER, VIEWER) if p in case.read)
+    url, _ = _url(case, world)
+    assert _client(world, persona, spaces=[world.space]).get(url).status_code == 200
+    hidden = _client(world, persona, spaces=[other], instances=[elsewhere]).get(url)
+    assert hidden.status_code in (403, 404), hidden.content
+
+
+@pytest.mark.django_db
+def test_space_list_of_a_token_limited_to_one_space_holds_only_that_space() -> None:
+    world = build_world()
+    client = _client(world, ADMIN, spaces=[world.other])
+    ids = _ids(client.get(reverse("api:space-list")).json())
+    assert ids == {str(world.other.pk)}
+
+
+@pytest.mark.django_db
+def test_new_tokens_expire_no_later_than_the_configured_maximum(settings: Any) -> None:
+    settings.ODCM_TOKEN_MAX_DAYS = 30
+    world = build_world()
+    client = _client(world, VIEWER)
+    made = client.post(reverse("api:token-list"), {"name": "t"}, format="json")
+    assert made.status_code == 201 and made.json()["expires_at"]
+    too_long = client.post(
+        reverse("api:token-list"), {"name": "t", "expires_days": 31}, format="json"
+    )
+    assert too_long.status_code == 400
+    assert "at most 30 days" in too_long.content.decode()
+
+
+@pytest.mark.django_db
+def test_token_records_when_and_from_where_it_was_last_used() -> None:
+    from identity.models import ApiToken
+
+    world = build_world()
+    token, plaintext = create_token(world.users[VIEWER], name="ci")
+    APIClient().get(
+        reverse("api:me"), HTTP_AUTHORIZATION=f"Bearer {plaintext}", REMOTE_ADDR="10.1.2.3"
+    )
+    token = ApiToken.objects.get(pk=token.pk)
+    assert token.last_used_at is not None and token.last_used_ip == "10.1.2.3"
+
+
+@pytest.mark.django_db
+def test_service_account_token_acts_as_the_account_not_as_its_maker() -> None:
+    world = build_world()
+    account = _service_account(world)
+    # The account sees nothing until a group it is in has a grant.
+    maker = _client(world, VIEWER)
+    made = maker.post(
+        reverse("api:service-account-tokens", kwargs={"pk": account.pk}),
+        {"name": "ci", "areas": ["registry"], "read_only": True},
+        format="json",
+    )
+    assert made.status_code == 201, made.content
+    bot = APIClient()
+    bot.credentials(HTTP_AUTHORIZATION=f"Bearer {made.json()['token']}")
+    assert bot.get(reverse("api:me")).status_code == 403  # "access" is not its area
+    assert _ids(bot.get(reverse("api:space-list")).json()) == set()
+    services.update_group(world.viewers, members=[world.users[VIEWER], account.user])
+    assert _ids(bot.get(reverse("api:space-list")).json()) == {str(world.space.pk)}
+    # A service account has no password: it cannot sign in to the web pages.
+    assert not account.user.has_usable_password()

@@ -12,7 +12,7 @@ from django.test import Client
 
 from audit.models import AuditEntry
 from identity import services, tasks
-from identity.models import GrantTarget, ManagedTeam, Role, SyncState
+from identity.models import GrantTarget, ManagedTeam, Role, SyncState, group_claim_value
 from identity.services import teams
 from octosim.testing import SimInstance
 from odcm.clients import client_for
@@ -44,7 +44,12 @@ def test_grant_creates_team_with_external_groups_members_and_scoped_roles(enlist
     assert team["Name"] == "ODCM · Platform engineers (Deployer)"
     assert team["SpaceId"] == "Spaces-2"
     assert sorted(team["MemberUserIds"]) == ["Users-3", "Users-4"]
-    assert [g["Id"] for g in team["ExternalSecurityGroups"]] == [PLATFORM_DN]
+    # The LDAP group, and the group's own value in the id_tokens ODCM issues (sign-in
+    # through ODCM lands a person in exactly this team).
+    assert [(g["Id"], g["DisplayName"]) for g in team["ExternalSecurityGroups"]] == [
+        (PLATFORM_DN, PLATFORM_DN),
+        (group_claim_value(group.pk), "ODCM: Platform engineers"),
+    ]
     # The default Deployer mapping names two roles real Octopus ships, and octosim has both.
     assert sorted(team["Roles"]) == [
         ("userroles-deploymentcreator", "Spaces-2"),
@@ -114,7 +119,10 @@ def test_group_changes_follow_into_octopus(enlisted, make_group):
     (team,) = managed_teams(enlisted, "Spaces-2")
     assert team["Name"] == "ODCM · Operations (Viewer)"
     assert team["MemberUserIds"] == ["Users-6"]
-    assert [g["Id"] for g in team["ExternalSecurityGroups"]] == ["ops-team"]
+    assert [(g["Id"], g["DisplayName"]) for g in team["ExternalSecurityGroups"]] == [
+        (group_claim_value(group.pk), "ODCM: Operations"),
+        ("ops-team", "ops-team"),
+    ]
 
 
 @pytest.mark.django_db

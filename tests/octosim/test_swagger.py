@@ -649,6 +649,13 @@ def _delete_deployment(c: httpx.Client, ids: Ids, r: Route) -> tuple[dict[str, s
 
 
 PIPELINE_CASES: dict[tuple[str, str], Case] = {
+    # the sign-in provider's configuration section (octosim/signin.py)
+    ("GET", "/api/configuration/{id}/values"): lambda c, ids, r: (
+        {"id": "authentication-od"}, None, 200
+    ),
+    ("PUT", "/api/configuration/{id}/values"): lambda c, ids, r: (
+        {"id": "authentication-od"}, {"IsEnabled": False, "RoleClaimType": "groups"}, 200
+    ),
     ("DELETE", "/api/{spaceId}/deployments/{id}"): _delete_deployment,
     ("GET", "/api/{spaceId}/projects/{id}/releases/{version}"): lambda c, ids, r: (
         {"id": ids["pipeline_project_id"], "version": "1.0.0"}, None, 200

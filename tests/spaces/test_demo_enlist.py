@@ -32,8 +32,10 @@ def test_demo_enlist_is_idempotent_and_prints_one_line_per_instance(
         {"name": s.name, "url": s.url, "api_key": s.api_key, "version": s.version} for s in sims
     ]))  # fmt: skip
     first = _run(path).splitlines()
-    assert len(first) == 2
+    assert len(first) == 4
     assert first[0].startswith("brisbane: enlisted 4 spaces")
+    # Each demo instance shows "Sign in with ODCM" (docs/identity.md).
+    assert first[1] == "brisbane: sign-in through ODCM configured"
     assert Instance.objects.get(name="us-east").spaces.count() == 2
     assert Instance.objects.get(name="brisbane").region == "APAC"
     second = _run(path).splitlines()

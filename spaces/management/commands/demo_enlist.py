@@ -13,7 +13,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q
 
-from identity.models import User
+from identity.models import OctopusSignIn, User
+from identity.services import octopus_signin
 from spaces import services
 from spaces.models import Instance
 from spaces.services import RegistryError
@@ -51,6 +52,7 @@ class Command(BaseCommand):
         existing = Instance.objects.filter(Q(base_url=base_url) | Q(name=name)).first()
         if existing is not None:
             self.stdout.write(f"{name}: already enlisted as {existing.name}, skipped")
+            self._sign_in(existing, actor)
             return True
         try:
             instance = services.enlist_instance(
@@ -71,4 +73,17 @@ class Command(BaseCommand):
             f"{name}: enlisted {instance.spaces.count()} spaces "
             f"(Octopus {instance.version}, {instance.base_url})"
         )
+        self._sign_in(instance, actor)
         return True
+
+    def _sign_in(self, instance: Instance, actor: User | None) -> None:
+        """The demo's instances show "Sign in with ODCM" (docs/identity.md)."""
+        if OctopusSignIn.objects.filter(
+            instance=instance, state=OctopusSignIn.State.CONFIGURED
+        ).exists():
+            return
+        row = octopus_signin.enable(instance, actor=actor)
+        octopus_signin.configure(str(row.pk))  # the queued task finds it done, or redoes it
+        row.refresh_from_db()
+        note = f" ({row.last_error})" if row.last_error else ""
+        self.stdout.write(f"{instance.name}: sign-in through ODCM {row.state}{note}")
