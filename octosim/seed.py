@@ -230,6 +230,9 @@ def add_space_defaults(st: InstanceState, space_id: str) -> None:
     st.col(space_id, "projectgroups")[group["Id"]] = group
     builtin = R.feed("feeds-builtin", space_id, "Octopus Server (built-in)", "BuiltIn")
     st.col(space_id, "feeds")["feeds-builtin"] = builtin
+    # Octopus gives every space a default (static) worker pool
+    pool = {**R.worker_pool_doc(st, space_id, "Default Worker Pool"), "IsDefault": True}
+    st.col(space_id, "workerpools")[pool["Id"]] = pool
 
 
 def _space_content(st: InstanceState, rng: random.Random, space_id: str, anchor: float) -> None:

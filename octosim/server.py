@@ -21,6 +21,7 @@ from octosim import (
     api_core,
     api_deployments,
     api_interruptions,
+    api_managed,
     api_packages,
     api_processes,
     api_progression,
@@ -65,6 +66,7 @@ def build_router() -> Router:
     api_interruptions.register(router)
     api_runbooks.register(router)
     api_tenant_variables.register(router)
+    api_managed.register(router)
     return router
 
 
