@@ -34,6 +34,9 @@ MAY_IMPORT: dict[str, set[str]] = {
     "spaces": _CORE | {"audit", "identity"},
     "monitoring": _CORE | {"audit", "identity", "spaces"},
     "sharing": _CORE | {"audit", "identity", "spaces"},
+    # Managed spaces build on the registry beside sharing (no import of sharing: a blueprint's
+    # library variable sets are created by name; their values stay with sharing's broker).
+    "managed": _CORE | {"audit", "identity", "spaces"},
     # Configuration as code declares the whole fleet: it sits above every other app.
     "fleetconfig": _CORE | {"audit", "identity", "spaces", "monitoring", "sharing"},
 }

@@ -1,0 +1,31 @@
+"""Celery tasks: thin wrappers taking ids; the logic is in managed.services."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from managed.services import broker
+
+
+@shared_task(time_limit=600, soft_time_limit=570, acks_late=True)
+def apply_target(target_id: str) -> str:
+    return broker.apply_target(target_id)
+
+
+@shared_task(time_limit=120, soft_time_limit=110)
+def sweep() -> int:
+    """Periodic: rule-matched spaces, due retries, lost messages, dead workers' applies."""
+    return broker.sweep()
+
+
+@shared_task(time_limit=120, soft_time_limit=110)
+def check_drift_all() -> int:
+    ids = broker.drift_candidates()
+    for target_id in ids:
+        check_drift.delay(target_id)
+    return len(ids)
+
+
+@shared_task(time_limit=120, soft_time_limit=110)
+def check_drift(target_id: str) -> str:
+    return broker.check_drift(target_id)
