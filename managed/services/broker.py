@@ -88,18 +88,25 @@ def queue_apply(
     return len(ids)
 
 
-def sweep() -> int:
+def sweep(requeue_after: float | None = None) -> int:
     """Periodic: pick up spaces newly matched by rules; re-queue due retries, lost messages
-    and applies whose worker died (their lease ran out)."""
+    (queued longer than ``requeue_after`` seconds, default one lease) and applies whose
+    worker died (their lease ran out)."""
     for blueprint in Blueprint.objects.filter(
         Q(instance_tags__isnull=False) | ~Q(regions=[])
     ).distinct():
         sync_targets(blueprint)
     now = timezone.now()
+    wait = _requeue_after() if requeue_after is None else timedelta(seconds=requeue_after)
     due = _rows().filter(free(now), status__in=WORKABLE, target_revision__isnull=False)
-    due = due.filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+    due = due.filter(
+        Q(status=S.APPLYING)  # free and applying: its worker died
+        | Q(next_attempt_at__isnull=True)
+        | Q(next_attempt_at__lte=now)
+        | Q(status=S.QUEUED, next_attempt_at__lte=now - _requeue_after() + wait)
+    )
     ids = [str(pk) for pk in due.values_list("pk", flat=True)]
-    _rows().filter(pk__in=ids).update(next_attempt_at=now + _requeue_after())
+    _rows().filter(pk__in=ids).update(next_attempt_at=now + wait)
     for ident in ids:
         enqueue("managed.tasks.apply_target", ident, on_commit=False)
     return len(ids)
