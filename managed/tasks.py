@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from managed.models import Blueprint
 from managed.services import broker
 
 
@@ -29,3 +30,12 @@ def check_drift_all() -> int:
 @shared_task(time_limit=120, soft_time_limit=110)
 def check_drift(target_id: str) -> str:
     return broker.check_drift(target_id)
+
+
+@shared_task(time_limit=600, soft_time_limit=570)
+def plan_blueprint(blueprint_id: str, prune: bool = False) -> int:
+    """Plan every target of a blueprint (reads only); plans are stored on the targets."""
+    blueprint = Blueprint.objects.filter(pk=blueprint_id).first()
+    if blueprint is None:
+        return 0
+    return len(broker.plan_targets(blueprint, prune=prune))

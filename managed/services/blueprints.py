@@ -204,3 +204,24 @@ def unassign(target: BlueprintTarget, *, actor: Any = None) -> None:
             before={"space": str(target.space_id)},
         )
         target.delete()
+
+
+def update_settings(
+    blueprint: Blueprint,
+    *,
+    description: str | None = None,
+    on_drift: str | None = None,
+    actor: Any = None,
+) -> None:
+    before = {"description": blueprint.description, "on_drift": blueprint.on_drift}
+    if description is not None:
+        blueprint.description = description
+    if on_drift is not None:
+        blueprint.on_drift = on_drift
+    after = {"description": blueprint.description, "on_drift": blueprint.on_drift}
+    if after != before:
+        with transaction.atomic():
+            blueprint.save(update_fields=["description", "on_drift", "updated_at"])
+            record(
+                "managed.blueprint.update", actor=actor, obj=blueprint, before=before, after=after
+            )
