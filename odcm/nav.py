@@ -13,6 +13,7 @@ ENTRIES = [
     ("Spaces", "spaces:list", "user"),
     ("Instances", "spaces:instances", "user"),
     ("Sharing", "sharing:index", "user"),
+    ("Managed", "managed:index", "user"),
     ("Administration", "administration", "admin"),
 ]
 # Pages that belong to an entry without living under its URL: view name -> entry's URL name.

@@ -29,6 +29,8 @@ STATUS_COLOURS: dict[str, str] = {
     "queued": "secondary",
     "syncing": "primary",
     "unmanaged": "secondary",
+    # Blueprint targets (managed spaces)
+    "applying": "primary",
     # Grant targets
     "applied": "success",
     "pending": "warning",

@@ -19,6 +19,7 @@ urlpatterns = [
     path("sharing/", include("sharing.urls", namespace="sharing")),
     path("spaces/", include("spaces.urls", namespace="spaces")),
     path("config/", include("fleetconfig.urls", namespace="fleetconfig")),
+    path("managed/", include("managed.urls", namespace="managed")),
     path("api/v1/", include(("odcm.api.urls", "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The "split" view serves Swagger UI's start-up code as a script file, not inline (CSP).
