@@ -168,3 +168,113 @@ class BlueprintApply(models.Model):
 
     def __str__(self) -> str:
         return f"apply r{self.revision} {self.outcome}"
+
+
+class TemplateProject(models.Model):
+    """A project in a management space that is serialized and pushed to other spaces."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="template_projects")
+    name = models.CharField(max_length=200)  # the project's name in the management space
+    octopus_project_id = models.CharField(max_length=50)
+    latest_revision = models.PositiveIntegerField(default=0)
+    # Sensitive values entered on the template's page: sealed JSON, variable name -> value.
+    secret_values = EncryptedField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["space", "octopus_project_id"], name="template_project_unique_project"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TemplateRevision(models.Model):
+    """An immutable serialized version of a template project (no sensitive value in it)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    template = models.ForeignKey(
+        TemplateProject, on_delete=models.CASCADE, related_name="revisions"
+    )
+    number = models.PositiveIntegerField()
+    document = models.JSONField(default=dict)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["template", "-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["template", "number"], name="template_revision_unique_number"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template} r{self.number}"
+
+
+class Downstream(Leased):
+    """A template project pushed to one space: overrides, merge base, conflicts, status."""
+
+    class Mode(models.TextChoices):
+        AUTOMATIC = "automatic", "Automatic"
+        ON_DEMAND = "on_demand", "On demand"
+        PINNED = "pinned", "Pinned"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Not pushed"
+        UPDATE_AVAILABLE = "update_available", "Update available"
+        QUEUED = "queued", "Queued"
+        PUSHING = "pushing", "Pushing"
+        IN_SYNC = "in_sync", "In sync"
+        CONFLICT = "conflict", "Conflict"
+        MISSING_DEPENDENCY = "missing_dependency", "Missing dependency"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    template = models.ForeignKey(
+        TemplateProject, on_delete=models.CASCADE, related_name="downstreams"
+    )
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="downstream_projects")
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.AUTOMATIC)
+    pinned_revision = models.PositiveIntegerField(null=True, blank=True)
+    # Overrides held by ODCM: {"name", "variables": {name: value}, "disabled_steps": [...],
+    # "step_properties": {step: {property: value}}}; sensitive values sealed apart.
+    overrides = models.JSONField(default=dict, blank=True)
+    secret_values = EncryptedField()
+    octopus_project_id = models.CharField(max_length=50, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    target_revision = models.PositiveIntegerField(null=True, blank=True)
+    applied_revision = models.PositiveIntegerField(null=True, blank=True)
+    base = models.JSONField(default=dict, blank=True)  # units last applied (the merge base)
+    conflicts = models.JSONField(default=list, blank=True)
+    resolutions = models.JSONField(default=dict, blank=True)  # unit key -> upstream|downstream
+    missing = models.JSONField(default=list, blank=True)
+    # keyed digest of the sensitive values last written (Octopus never returns them)
+    secrets_digest = models.CharField(max_length=64, blank=True)
+    needs_values = models.JSONField(default=list, blank=True)
+    failures = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    pushed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["template", "space__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["template", "space"], name="downstream_unique_space")
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="downstream_due")]
+
+    def __str__(self) -> str:
+        return f"{self.template} -> {self.space}"

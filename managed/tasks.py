@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from managed.models import Blueprint
-from managed.services import broker
+from managed.services import broker, templates
 
 
 @shared_task(time_limit=600, soft_time_limit=570, acks_late=True)
@@ -39,3 +39,8 @@ def plan_blueprint(blueprint_id: str, prune: bool = False) -> int:
     if blueprint is None:
         return 0
     return len(broker.plan_targets(blueprint, prune=prune))
+
+
+@shared_task(time_limit=600, soft_time_limit=570, acks_late=True)
+def push_downstream(downstream_id: str) -> str:
+    return templates.push_downstream(downstream_id)

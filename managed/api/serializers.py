@@ -33,7 +33,7 @@ class BlueprintUpdateSerializer(serializers.Serializer[Any]):
     comment = serializers.CharField(required=False, allow_blank=True, max_length=300)
 
 
-class RevisionSerializer(serializers.ModelSerializer[BlueprintRevision]):
+class BlueprintRevisionSerializer(serializers.ModelSerializer[BlueprintRevision]):
     class Meta:
         model = BlueprintRevision
         fields = ["number", "content", "comment", "created_at"]

@@ -90,14 +90,14 @@ class BlueprintViewSet(
         blueprint.refresh_from_db()
         return Response(s.BlueprintSerializer(blueprint).data)
 
-    @extend_schema(responses=s.RevisionSerializer(many=True))
+    @extend_schema(responses=s.BlueprintRevisionSerializer(many=True))
     @action(detail=True, methods=["get"], filter_backends=[])
     def revisions(self, request: Request, pk: str | None = None) -> Response:
         """Every revision, newest first (content without secrets)."""
         blueprint = self.get_object()
         paginator: Any = self.paginator
         page = paginator.paginate_queryset(blueprint.revisions.all(), request, view=self)
-        return paginator.get_paginated_response(s.RevisionSerializer(page, many=True).data)
+        return paginator.get_paginated_response(s.BlueprintRevisionSerializer(page, many=True).data)
 
     @extend_schema(request=s.AssignSerializer, responses=s.QueuedSerializer)
     @action(detail=True, methods=["post"], filter_backends=[])

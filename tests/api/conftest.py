@@ -17,6 +17,8 @@ from fleetconfig.services import make_plan
 from identity import services as identity
 from identity.models import Role, User
 from identity.services.tokens import create_token
+from managed.services.blueprints import assign as assign_blueprint
+from managed.services.blueprints import create_blueprint
 from monitoring.models import InstanceMonitor, MaintenanceWindow
 from odcm.crypto import seal
 from sharing.models import SharedItem, Subscription, Trust
@@ -96,6 +98,8 @@ def build_world() -> World:
         create_token(users[persona], name="edge")
     record("edge.test", message="a row for the audit routes")
     make_plan("version: 1\n", actor=users["admin"])  # a plan, valid or not, to address
+    blueprint = create_blueprint("Edge blueprint", {"environments": [{"name": "Dev"}]})
+    assign_blueprint(blueprint, [space])  # a blueprint and a target for the managed routes
     return World(users, instance, space, other, item, template, subscription, trust, window)
 
 

@@ -33,9 +33,12 @@ def test_an_administrator_creates_assigns_and_applies_a_blueprint_from_the_pages
     assert created.status_code == 302, created.content[:2000]
     bp = Blueprint.objects.get()
     target_space = space_of(inst, "Spaces-2")
-    assert client.post(
-        f"/managed/blueprints/{bp.pk}/assign/", {"spaces": [str(target_space.pk)]}
-    ).status_code == 302
+    assert (
+        client.post(
+            f"/managed/blueprints/{bp.pk}/assign/", {"spaces": [str(target_space.pk)]}
+        ).status_code
+        == 302
+    )
     assert client.post(f"/managed/blueprints/{bp.pk}/apply/").status_code == 302
     target = BlueprintTarget.objects.get(blueprint=bp)
     assert target.status == "queued"
