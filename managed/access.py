@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from identity.access import can_manage_space, is_admin
-from managed.models import Blueprint, BlueprintTarget
+from managed.models import Blueprint, BlueprintTarget, TemplateProject
 from spaces.models import Space
 
 
@@ -39,3 +39,14 @@ def can_edit(user: Any, blueprint: Blueprint) -> bool:
 
 def can_assign(user: Any, space: Space) -> bool:
     return is_admin(user) or can_manage_space(user, space)
+
+
+def visible_templates(user: Any) -> QuerySet[TemplateProject]:
+    """Templates of spaces one may see."""
+    if is_admin(user):
+        return TemplateProject.objects.all()
+    return TemplateProject.objects.filter(space__in=Space.objects.visible_to(user).values("pk"))
+
+
+def can_edit_template(user: Any, template: TemplateProject) -> bool:
+    return is_admin(user) or can_manage_space(user, template.space)

@@ -6,7 +6,14 @@ from typing import Any
 
 from rest_framework import serializers
 
-from managed.models import Blueprint, BlueprintRevision, BlueprintTarget
+from managed.models import (
+    Blueprint,
+    BlueprintRevision,
+    BlueprintTarget,
+    Downstream,
+    TemplateProject,
+    TemplateRevision,
+)
 
 
 class BlueprintSerializer(serializers.ModelSerializer[Blueprint]):
@@ -76,3 +83,58 @@ class TargetSerializer(serializers.ModelSerializer[BlueprintTarget]):
             "failures", "next_attempt_at", "last_error", "applied_at", "created",
         ]  # fmt: skip
         read_only_fields = fields
+
+
+class TemplateSerializer(serializers.ModelSerializer[TemplateProject]):
+    space_id = serializers.UUIDField()
+    project_name = serializers.CharField(write_only=True, max_length=200)
+
+    class Meta:
+        model = TemplateProject
+        fields = ["id", "space_id", "name", "octopus_project_id", "latest_revision",
+                  "created_at", "project_name"]  # fmt: skip
+        read_only_fields = ["name", "octopus_project_id", "latest_revision", "created_at"]
+
+
+class TemplateRevisionSerializer(serializers.ModelSerializer[TemplateRevision]):
+    class Meta:
+        model = TemplateRevision
+        fields = ["number", "document", "created_at"]
+
+
+class DownstreamSerializer(serializers.ModelSerializer[Downstream]):
+    space_id = serializers.UUIDField()
+    overrides = serializers.JSONField(required=False)
+
+    class Meta:
+        model = Downstream
+        fields = [
+            "id", "space_id", "mode", "pinned_revision", "overrides", "octopus_project_id",
+            "status", "target_revision", "applied_revision", "conflicts", "missing",
+            "needs_values", "last_error", "pushed_at",
+        ]  # fmt: skip
+        read_only_fields = [
+            "octopus_project_id", "status", "target_revision", "applied_revision", "conflicts",
+            "missing", "needs_values", "last_error", "pushed_at",
+        ]  # fmt: skip
+
+
+class ResolveSerializer(serializers.Serializer[Any]):
+    key = serializers.CharField(max_length=500)
+    choice = serializers.ChoiceField(choices=["upstream", "downstream"])
+
+
+class PushSerializer(serializers.Serializer[Any]):
+    downstreams = serializers.ListField(
+        child=serializers.UUIDField(), required=False, max_length=5000, allow_empty=False
+    )
+    revision = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
+
+
+class DiffQuerySerializer(serializers.Serializer[Any]):
+    to = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
+    from_ = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
+
+
+class ValuesSerializer(serializers.Serializer[Any]):
+    values = serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=10000))

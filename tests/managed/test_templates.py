@@ -197,3 +197,49 @@ def test_a_space_missing_a_dependency_gets_that_status_and_no_project(setup):
     with client_for(space.instance) as c:
         names = [p["Name"] for p in c.get_all(f"/api/{space.octopus_id}/projects")]
     assert "Web App" not in names
+
+
+def test_the_api_marks_pushes_and_resolves_and_never_returns_a_sensitive_value(
+    setup, admin_user, login
+):
+    import json
+
+    client = login(admin_user)
+    template, space = setup["template"], setup["targets"][0]
+    listed = client.get("/api/v1/managed/templates/")
+    assert [t["name"] for t in listed.json()["results"]] == ["Web App"]
+    base = f"/api/v1/managed/templates/{template.pk}"
+    saved = client.post(
+        f"{base}/values/", json.dumps({"values": {"Db.Password": SENSITIVE}}),
+        content_type="application/json",
+    )  # fmt: skip
+    assert saved.status_code == 204
+    added = client.post(
+        f"{base}/downstreams/",
+        json.dumps({"space_id": str(space.pk), "overrides": {"name": "Web (API)"}}),
+        content_type="application/json",
+    )
+    assert added.status_code == 201, added.content
+    bad = client.post(
+        f"{base}/downstreams/",
+        json.dumps({"space_id": str(setup["targets"][1].pk), "overrides": {"colour": "red"}}),
+        content_type="application/json",
+    )
+    assert bad.status_code == 400 and "Unknown override" in bad.json()["message"]
+    pushed = client.post(f"{base}/push/", "{}", content_type="application/json")
+    assert pushed.status_code == 202 and pushed.json() == {"queued": 1}
+    row = Downstream.objects.get(pk=added.json()["id"])
+    assert push(row) == "pushed"
+    detail = client.get(f"/api/v1/managed/downstreams/{row.pk}/")
+    assert detail.json()["status"] == "in_sync"
+    everything = "".join(
+        client.get(u).content.decode()
+        for u in (f"{base}/", f"{base}/revisions/", f"{base}/downstreams/", f"{base}/diff/")
+    )
+    assert SENSITIVE not in everything
+    refused = client.post(
+        f"/api/v1/managed/downstreams/{row.pk}/resolve/",
+        json.dumps({"key": "step/Nope", "choice": "upstream"}),
+        content_type="application/json",
+    )
+    assert refused.status_code == 400 and "No such conflict" in refused.json()["message"]
