@@ -90,3 +90,26 @@ class RulesForm(forms.Form):
 
     def split(self, name: str) -> list[str]:
         return [v.strip() for v in self.cleaned_data.get(name, "").split(",") if v.strip()]
+
+
+class MarkTemplateForm(forms.Form):
+    space = forms.ModelChoiceField(queryset=Space.objects.none(), label="Management space")
+    project_name = forms.CharField(max_length=200, label="Project")
+
+    def __init__(self, *args: Any, spaces: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["space"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = spaces if spaces is not None else Space.objects.none()
+
+
+class DownstreamForm(forms.Form):
+    space = forms.ModelChoiceField(queryset=Space.objects.none())
+    name = forms.CharField(max_length=200, required=False, help_text="Project name there.")
+    mode = forms.ChoiceField(choices=[("automatic", "Automatic"), ("on_demand", "On demand")])
+
+    def __init__(self, *args: Any, spaces: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["space"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = spaces if spaces is not None else Space.objects.none()

@@ -15,10 +15,19 @@ from django.views.decorators.http import require_POST
 
 from identity.access import is_admin
 from managed import access
-from managed.forms import AssignForm, BlueprintForm, RevisionForm, RulesForm
-from managed.models import Blueprint
-from managed.services import blueprints, broker
+from managed.forms import (
+    AssignForm,
+    BlueprintForm,
+    DownstreamForm,
+    MarkTemplateForm,
+    RevisionForm,
+    RulesForm,
+)
+from managed.models import Blueprint, Downstream, TemplateProject
+from managed.services import blueprints, broker, templates
 from managed.services.content import BlueprintInvalid
+from managed.services.templates import TemplateError
+from octopus import OctopusError
 from odcm.work import enqueue
 from spaces.models import Space
 
@@ -162,3 +171,96 @@ def apply(request: HttpRequest, pk: Any) -> HttpResponse:
     word = "Applying (with prune)" if prune else "Applying"
     messages.success(request, f"{word} revision {bp.latest_revision} to {queued} space(s).")
     return redirect("managed:blueprint", pk=bp.pk)
+
+
+# ---------------------------------------------------------------- template projects
+
+
+@login_required
+def template_list(request: HttpRequest) -> HttpResponse:
+    form = MarkTemplateForm(request.POST or None, spaces=_spaces(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            template = templates.mark_template(
+                form.cleaned_data["space"], form.cleaned_data["project_name"], actor=request.user
+            )
+        except (TemplateError, OctopusError) as exc:
+            form.add_error("project_name", str(exc))
+        else:
+            messages.success(request, f"{template.name} is a template (revision 1).")
+            return redirect("managed:template", pk=template.pk)
+    rows = access.visible_templates(request.user).select_related("space")
+    return render(request, "managed/templates.html", {"templates": rows, "form": form})
+
+
+def _template(request: HttpRequest, pk: Any, *, edit: bool = False) -> TemplateProject:
+    template = get_object_or_404(access.visible_templates(request.user), pk=pk)
+    if edit and not access.can_edit_template(request.user, template):
+        raise PermissionDenied
+    return template
+
+
+@login_required
+def template(request: HttpRequest, pk: Any) -> HttpResponse:
+    tpl = _template(request, pk)
+    editable = access.can_edit_template(request.user, tpl)
+    form = DownstreamForm(request.POST or None, spaces=_spaces(request).exclude(pk=tpl.space_id))
+    if request.method == "POST":
+        if not editable:
+            raise PermissionDenied
+        if form.is_valid():
+            data = form.cleaned_data
+            overrides = {"name": data["name"]} if data["name"] else {}
+            try:
+                templates.add_downstream(
+                    tpl, data["space"], overrides=overrides, mode=data["mode"], actor=request.user
+                )
+            except TemplateError as exc:
+                form.add_error("space", str(exc))
+            else:
+                return redirect("managed:template", pk=tpl.pk)
+    rows = tpl.downstreams.select_related("space__instance").order_by("space__name")
+    context = {
+        "tpl": tpl,
+        "editable": editable,
+        "form": form,
+        "downstreams": rows,
+        "revisions": tpl.revisions.all()[:20],
+        "changes": templates.diff(tpl, max(tpl.latest_revision - 1, 0), tpl.latest_revision)
+        if tpl.latest_revision
+        else [],
+    }
+    return render(request, "managed/template.html", context)
+
+
+@login_required
+@require_POST
+def template_push(request: HttpRequest, pk: Any) -> HttpResponse:
+    tpl = _template(request, pk, edit=True)
+    if request.POST.get("snapshot") == "1":
+        try:
+            saved = templates.snapshot(tpl, actor=request.user)
+        except OctopusError as exc:
+            messages.error(request, str(exc))
+            return redirect("managed:template", pk=tpl.pk)
+        messages.info(request, f"Revision {saved.number} taken." if saved else "No change.")
+    else:
+        queued = templates.queue_push(tpl, actor=request.user)
+        messages.success(request, f"Pushing revision {tpl.latest_revision} to {queued} space(s).")
+    return redirect("managed:template", pk=tpl.pk)
+
+
+@login_required
+@require_POST
+def resolve(request: HttpRequest, pk: Any) -> HttpResponse:
+    visible = access.visible_templates(request.user).values("pk")
+    row = get_object_or_404(Downstream.objects.filter(template__in=visible), pk=pk)
+    if not access.can_assign(request.user, row.space):
+        raise PermissionDenied
+    try:
+        templates.resolve(
+            row, request.POST.get("key", ""), request.POST.get("choice", ""), actor=request.user
+        )
+    except TemplateError as exc:
+        messages.error(request, str(exc))
+    return redirect("managed:template", pk=row.template_id)

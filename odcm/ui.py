@@ -31,6 +31,9 @@ STATUS_COLOURS: dict[str, str] = {
     "unmanaged": "secondary",
     # Blueprint targets (managed spaces)
     "applying": "primary",
+    "pushing": "primary",
+    "conflict": "danger",
+    "missing_dependency": "warning",
     # Grant targets
     "applied": "success",
     "pending": "warning",

@@ -111,7 +111,7 @@ def test_a_template_with_runbooks_reaches_10_spaces_with_overrides_and_secrets(s
     templates.set_secret_values(template, {"Db.Password": SENSITIVE})
     rows = []
     for n, space in enumerate(targets):
-        overrides = {"variables": {"App.Url": f"https://app-{n}.example"}}
+        overrides: dict[str, Any] = {"variables": {"App.Url": f"https://app-{n}.example"}}
         if n == 0:
             overrides["name"] = "Web App (EU)"
             overrides["disabled_steps"] = ["Migrate"]
