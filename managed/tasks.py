@@ -15,8 +15,9 @@ def apply_target(target_id: str) -> str:
 
 @shared_task(time_limit=120, soft_time_limit=110)
 def sweep() -> int:
-    """Periodic: rule-matched spaces, due retries, lost messages, dead workers' applies."""
-    return broker.sweep()
+    """Periodic: rule-matched spaces, due retries, lost messages, dead workers' applies and
+    template pushes."""
+    return broker.sweep() + templates.sweep()
 
 
 @shared_task(time_limit=120, soft_time_limit=110)

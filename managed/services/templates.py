@@ -362,3 +362,24 @@ def _push(row: Downstream) -> tuple[str, dict[str, Any]]:
         "next_attempt_at": None,
         "pushed_at": timezone.now(),
     }
+
+
+def sweep(requeue_after: float | None = None) -> int:
+    """Periodic: re-queue due retries, lost messages and pushes whose worker died."""
+    from django.db.models import Q
+
+    from odcm.work import free
+
+    now = timezone.now()
+    wait = timedelta(
+        seconds=settings.ODCM_MANAGED_CLAIM_SECONDS if requeue_after is None else requeue_after
+    )
+    due = Downstream.objects.filter(free(now), status__in=WORKABLE, target_revision__isnull=False)
+    due = due.filter(
+        Q(status=D.PUSHING) | Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    )
+    ids = [str(pk) for pk in due.values_list("pk", flat=True)]
+    Downstream.objects.filter(pk__in=ids).update(next_attempt_at=now + wait)
+    for ident in ids:
+        enqueue("managed.tasks.push_downstream", ident, on_commit=False)
+    return len(ids)
