@@ -83,8 +83,13 @@ def _step(name: str, script: str) -> dict[str, Any]:
 
 def build_template(client: Any, steps: int, variables: int) -> None:
     s = "/api/Spaces-1"
-    group = next(g for g in client.get_all(f"{s}/projectgroups"))
-    lifecycle = next(lc for lc in client.get_all(f"{s}/lifecycles"))
+    # Every space has the defaults: a template built on them has no missing dependency.
+    group = next(
+        g for g in client.get_all(f"{s}/projectgroups") if g["Name"] == "Default Project Group"
+    )
+    lifecycle = next(
+        lc for lc in client.get_all(f"{s}/lifecycles") if lc["Name"] == "Default Lifecycle"
+    )
     project = client.post(
         f"{s}/projects",
         {"Name": "Bench App", "ProjectGroupId": group["Id"], "LifecycleId": lifecycle["Id"]},
