@@ -34,5 +34,6 @@ def _make_all(collection: str) -> Callable[[Ctx], Reply]:
 
 
 def register(router: Router) -> None:
-    for collection in COLLECTIONS:
+    # worker pools are a full resource of their own (octosim/api_managed.py serves /all)
+    for collection in (c for c in COLLECTIONS if c != "workerpools"):
         router.space("GET", f"/{collection}/all", _make_all(collection))

@@ -13,6 +13,7 @@ from octosim.lifecycles import normalize_phases
 from octosim.paging import bool_param, csv_param, envelope, filter_common, param, q
 from octosim.processes import new_process
 from octosim.routing import Ctx, Reply, Router
+from octosim.sensitive import seal_sensitive
 from octosim.state import Doc, now
 
 Builder = Callable[[Ctx, dict[str, Any]], Doc]
@@ -380,6 +381,7 @@ def make_create(kind: Kind) -> Callable[[Ctx], Reply]:
         _validate(ctx, kind, body, None)
         doc = kind.build(ctx, body)
         R.apply_body(doc, body, kind.read_only)
+        seal_sensitive(ctx.st, doc, None)
         if kind.name == "lifecycles":
             normalize_phases(ctx.col("environments"), doc)
         doc["Name"] = doc["Name"].strip()
@@ -406,6 +408,7 @@ def make_update(kind: Kind) -> Callable[[Ctx], Reply]:
             normalize_phases(ctx.col("environments"), checked)
             body = {**body, "Phases": checked["Phases"]}
         R.apply_body(doc, body, kind.read_only)
+        seal_sensitive(ctx.st, doc, previous)
         doc["Name"] = doc["Name"].strip()
         if kind.name == "actiontemplates":
             # Octopus bumps a step template's Version on every save and keeps the old one.

@@ -94,6 +94,10 @@ _VIEW = {
     "runbooksnapshots": "RunbookView",
     "runbookruns": "RunbookRunView",
     "runbook-runs": "RunbookRunView",
+    # tag sets tag tenants; 2020.5 has no TagSetView, so reading them needs TenantView
+    "tagsets": "TenantView",
+    # Octopus 2021.3+ has GitCredentialView; the 2020.5 permission list has no such name
+    "git-credentials": "FeedView",
 }
 # nested collections read with the permission of what they list
 _NESTED_VIEW = {

@@ -489,3 +489,19 @@ def scoped_user_role(
         "LastModifiedOn": None,
         "LastModifiedBy": None,
     }
+
+
+def worker_pool_doc(st: InstanceState, space_id: str, name: str) -> Doc:
+    return {
+        "Id": st.next_id("WorkerPools"),
+        "Name": name,
+        "Slug": slug_of(name),
+        "Description": "",
+        "IsDefault": False,
+        "SortOrder": 0,
+        "WorkerPoolType": "StaticWorkerPool",
+        "CanAddWorkers": True,
+        "SpaceId": space_id,
+        "LastModifiedOn": None,
+        "LastModifiedBy": None,
+    }

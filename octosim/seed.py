@@ -244,10 +244,14 @@ SEEDED: tuple[tuple[str, str, str, Doc], ...] = (
 
 
 def add_space_references(st: InstanceState, space_id: str) -> None:
-    """Give a space the seeded accounts, certificates and worker pools (once)."""
-    if any(st.col(space_id, name) for name in REFERENCE_COLLECTIONS):
-        return
+    """Give a space the seeded accounts, certificates and worker pools it lacks, by name.
+
+    By name, not "once per space": a new space already has its default worker pool
+    (``add_space_defaults``), and seeding twice must not add a second of anything.
+    """
     for collection, prefix, name, extra in SEEDED:
+        if any(d.get("Name") == name for d in st.col(space_id, collection).values()):
+            continue
         ident = st.next_id(prefix)
         st.col(space_id, collection)[ident] = {
             "Id": ident,
@@ -267,6 +271,9 @@ def add_space_defaults(st: InstanceState, space_id: str) -> None:
     st.col(space_id, "projectgroups")[group["Id"]] = group
     builtin = R.feed("feeds-builtin", space_id, "Octopus Server (built-in)", "BuiltIn")
     st.col(space_id, "feeds")["feeds-builtin"] = builtin
+    # Octopus gives every space a default (static) worker pool
+    pool = {**R.worker_pool_doc(st, space_id, "Default Worker Pool"), "IsDefault": True}
+    st.col(space_id, "workerpools")[pool["Id"]] = pool
 
 
 def _space_content(st: InstanceState, rng: random.Random, space_id: str, anchor: float) -> None:

@@ -21,6 +21,7 @@ from octosim import (
     api_core,
     api_deployments,
     api_interruptions,
+    api_managed,
     api_packages,
     api_processes,
     api_progression,
@@ -71,6 +72,7 @@ def build_router() -> Router:
     api_tenant_variables.register(router)
     api_references.register(router)
     signin.register(router)
+    api_managed.register(router)
     return router
 
 

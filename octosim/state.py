@@ -32,6 +32,9 @@ SPACE_COLLECTIONS = (
     "runbooks",
     "runbooksnapshots",
     "runbookruns",
+    "tagsets",
+    "workerpools",
+    "git-credentials",
 )
 # Collections that live at system level (``/api/<name>``); teams and scoped user roles
 # carry a ``SpaceId`` that may be null (system) or a space id.
@@ -227,6 +230,9 @@ class InstanceState:
     tenant_variables: dict[str, Doc] = field(default_factory=dict)
     # the configured size of generated content: {"projects": per space, "steps": per process}
     shape: dict[str, int] = field(default_factory=dict)
+    # sensitive values of feeds and Git credentials: "<doc id>/<field path>" -> value
+    # (documents carry only HasValue; octosim.sensitive keeps the values here)
+    sensitive: dict[str, str] = field(default_factory=dict)
     # ids of runs not yet done (not saved: rebuilt from ``runs``), so that catching the
     # engine up before every request costs nothing when nothing is running
     active: set[str] = field(default_factory=set)
@@ -279,6 +285,7 @@ class InstanceState:
             "interruptions": self.interruptions,
             "tenant_variables": self.tenant_variables,
             "shape": self.shape,
+            "sensitive": self.sensitive,
         }
 
     @classmethod
@@ -297,6 +304,7 @@ class InstanceState:
             interruptions=data.get("interruptions", {}),
             tenant_variables=data.get("tenant_variables", {}),
             shape=data.get("shape", {}),
+            sensitive=data.get("sensitive", {}),
         )
         st.active = {tid for tid, run in st.runs.items() if not run.get("done")}
         for values in data["releases"]:

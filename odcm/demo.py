@@ -235,6 +235,7 @@ def main() -> int:
         (VAR / "octosim-instances.json").write_text(json.dumps(instances))
         print(manage(env, "demo_enlist", str(VAR / "octosim-instances.json")).rstrip(), flush=True)
         print(manage(env, "demo_promotions").rstrip(), flush=True)
+        print(manage(env, "managed_demo").rstrip(), flush=True)
         print(
             "\n"
             f"  ODCM is running at http://127.0.0.1:{WEB_PORT}\n"

@@ -14,6 +14,7 @@ ENTRIES = [
     ("Instances", "spaces:instances", "user"),
     ("Sharing", "sharing:index", "user"),
     ("Promotions", "promotions:index", "user"),
+    ("Managed", "managed:index", "user"),
     ("Administration", "administration", "admin"),
 ]
 # Pages that belong to an entry without living under its URL: view name -> entry's URL name.

@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "fleetconfig",
     "promotions",
     "rollouts",
+    "managed",
 ]
 
 MIDDLEWARE = [
@@ -407,6 +408,18 @@ ODCM_RUNS_POLL_SECONDS = env_int("ODCM_RUNS_POLL_SECONDS", 2, minimum=1)
 CELERY_BEAT_SCHEDULE["rollouts-tick"] = {
     "task": "rollouts.tasks.tick",
     "schedule": float(env_int("ODCM_ROLLOUTS_TICK_SECONDS", 15, minimum=1)),
+}
+# Managed spaces (blueprints applied through a broker; docs/managed-spaces.md).
+ODCM_MANAGED_CLAIM_SECONDS = env_int("ODCM_MANAGED_CLAIM_SECONDS", 300, minimum=5)
+ODCM_MANAGED_RETRY_BASE_SECONDS = env_int("ODCM_MANAGED_RETRY_BASE_SECONDS", 30, minimum=1)
+ODCM_MANAGED_RETRY_MAX_SECONDS = env_int("ODCM_MANAGED_RETRY_MAX_SECONDS", 3600, minimum=1)
+CELERY_BEAT_SCHEDULE["managed-sweep"] = {
+    "task": "managed.tasks.sweep",
+    "schedule": float(env_int("ODCM_MANAGED_SWEEP_SECONDS", 30, minimum=5)),
+}
+CELERY_BEAT_SCHEDULE["managed-drift"] = {
+    "task": "managed.tasks.check_drift_all",
+    "schedule": float(env_int("ODCM_MANAGED_DRIFT_SECONDS", 900, minimum=30)),
 }
 
 # Identity: grants pushed into Octopus as managed teams.

@@ -29,6 +29,11 @@ STATUS_COLOURS: dict[str, str] = {
     "queued": "secondary",
     "syncing": "primary",
     "unmanaged": "secondary",
+    # Blueprint targets (managed spaces)
+    "applying": "primary",
+    "pushing": "primary",
+    "conflict": "danger",
+    "missing_dependency": "warning",
     # Grant targets
     "applied": "success",
     "pending": "warning",

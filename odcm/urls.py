@@ -27,6 +27,7 @@ urlpatterns = [
     path("rollouts/", include("rollouts.urls", namespace="rollouts")),
     path("spaces/", include("spaces.urls", namespace="spaces")),
     path("config/", include("fleetconfig.urls", namespace="fleetconfig")),
+    path("managed/", include("managed.urls", namespace="managed")),
     path("api/v1/", include(("odcm.api.urls", "api"), namespace="api")),
     path("scim/v2/", include("identity.scim_urls")),  # SCIM 2.0 provisioning
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

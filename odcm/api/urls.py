@@ -6,6 +6,7 @@ from rest_framework.urlpatterns import format_suffix_patterns
 
 from audit.api import urls as audit_api
 from identity.api import urls as identity_api
+from managed.api import urls as managed_api
 from odcm.api.views import Router, not_found
 from promotions.api import urls as promotions_api
 from rollouts.api import urls as rollouts_api
@@ -16,6 +17,7 @@ from spaces.api import urls as spaces_api
 APP_URLS = [
     "fleetconfig.api.urls",
     "identity.api.urls",
+    "managed.api.urls",
     "audit.api.urls",
     "rollouts.api.urls",
     "sharing.api.urls",
@@ -24,7 +26,15 @@ APP_URLS = [
 ]
 
 router = Router()
-for app_api in (identity_api, audit_api, sharing_api, spaces_api, promotions_api, rollouts_api):
+for app_api in (
+    identity_api,
+    audit_api,
+    sharing_api,
+    spaces_api,
+    promotions_api,
+    rollouts_api,
+    managed_api,
+):
     router.registry.extend(app_api.router.registry)
 
 urlpatterns = [

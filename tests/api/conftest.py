@@ -17,6 +17,9 @@ from fleetconfig.services import make_plan
 from identity import services as identity
 from identity.models import Role, User
 from identity.services.tokens import create_token
+from managed.models import Downstream, TemplateProject, TemplateRevision
+from managed.services.blueprints import assign as assign_blueprint
+from managed.services.blueprints import create_blueprint
 from monitoring.models import InstanceMonitor, MaintenanceWindow
 from odcm.crypto import seal
 from rollouts.models import DeploymentRun, RunDeployment, RunWave
@@ -113,6 +116,13 @@ def build_world() -> World:
     RunDeployment.objects.create(
         run=run, wave=RunWave.objects.create(run=run, position=1), space=space
     )
+    blueprint = create_blueprint("Edge blueprint", {"environments": [{"name": "Dev"}]})
+    assign_blueprint(blueprint, [space])  # a blueprint and a target for the managed routes
+    edge = TemplateProject.objects.create(
+        space=space, name="Edge", octopus_project_id="Projects-1", latest_revision=1
+    )
+    TemplateRevision.objects.create(template=edge, number=1, document={})
+    Downstream.objects.create(template=edge, space=other)
     return World(users, instance, space, other, item, template, subscription, trust, window)
 
 

@@ -230,7 +230,44 @@ def _p_pem(w: World) -> str:
     return pki.cert_pem(pki.generate("Matrix peer", days=1)[1])
 
 
+def _blueprint(w: World) -> Any:
+    from managed.services import blueprints
+
+    if "blueprint" not in w.extra:
+        bp = blueprints.create_blueprint("Matrix", {"environments": []}, management_space=w.space)
+        w.extra["target"] = blueprints.assign(bp, [w.other])[0]
+        w.extra["blueprint"] = bp
+    return w.extra["blueprint"]
+
+
+def _template(w: World) -> Any:
+    from managed.models import Downstream, TemplateProject, TemplateRevision
+
+    if "template" not in w.extra:
+        tpl = TemplateProject.objects.create(
+            space=w.space, name="Matrix app", octopus_project_id="Projects-1", latest_revision=1
+        )
+        TemplateRevision.objects.create(template=tpl, number=1, document={})
+        w.extra["downstream"] = Downstream.objects.create(template=tpl, space=w.other)
+        w.extra["template"] = tpl
+    return w.extra["template"]
+
+
+def _target(w: World) -> dict[str, Any]:
+    _blueprint(w)
+    return {"pk": w.extra["target"].pk}
+
+
+def _downstream(w: World) -> dict[str, Any]:
+    _template(w)
+    return {"pk": w.extra["downstream"].pk}
+
+
 OBJECTS: dict[str, Callable[[World], dict[str, Any]]] = {
+    "blueprint": lambda w: {"pk": _blueprint(w).pk},
+    "target": _target,
+    "template": lambda w: {"pk": _template(w).pk},
+    "downstream": _downstream,
     "space": lambda w: {"pk": w.space.pk},
     "space_slug": lambda w: {"pk": w.space.slug},
     "space_id": lambda w: {"space_id": w.space.pk},
@@ -427,6 +464,48 @@ CASES = [
          method="post", expect={VIEWER: {403}}),
     Case("api:promotions-inbox-compare", obj="p_inbound", read=VIEWER_UP,
          expect={VIEWER: {404}, MANAGER: {404}, ADMIN: {404}}),  # not imported yet
+    # managed spaces: blueprints belong to their management space's managers
+    Case("api:managed-blueprint-list", read=MANAGER_UP, list_of="blueprint", write=MANAGER_UP,
+         body=lambda w: {"name": "New", "management_space_id": str(w.space.pk),
+                         "document": {"environments": [{"name": "Dev"}]}},
+         expect={OUTSIDER: {404}, VIEWER: {404}}),  # the space is not theirs to manage
+    Case("api:managed-blueprint-detail", obj="blueprint", read=MANAGER_UP, write=MANAGER_UP,
+         body=lambda w: {"description": "changed"}),
+    Case("api:managed-blueprint-revisions", obj="blueprint", read=MANAGER_UP),
+    Case("api:managed-blueprint-assign", obj="blueprint", read=frozenset(), write=MANAGER_UP,
+         method="post", body=lambda w: {"spaces": [str(w.space.pk)]},
+         expect={MANAGER: {400}, ADMIN: {400}}),  # its own management space: refused
+    Case("api:managed-blueprint-rules", obj="blueprint", read=frozenset(), write=ADMIN_ONLY,
+         method="post", body=lambda w: {"tags": [], "regions": []}, expect={MANAGER: {403}}),
+    Case("api:managed-blueprint-plan", obj="blueprint", read=frozenset(), write=MANAGER_UP,
+         method="post"),
+    Case("api:managed-blueprint-apply", obj="blueprint", read=frozenset(), write=MANAGER_UP,
+         method="post"),
+    Case("api:managed-target-list", read=MANAGER_UP, list_of="target"),
+    Case("api:managed-target-detail", obj="target", read=MANAGER_UP),
+    # template projects: seen with their space, changed by its managers
+    Case("api:managed-template-list", read=VIEWER_UP, list_of="template", write=MANAGER_UP,
+         body=lambda w: {"space_id": str(w.space.pk), "project_name": "Nope"},
+         expect={OUTSIDER: {404}, VIEWER: {404}, MANAGER: {400, 502, 503},
+                 ADMIN: {400, 502, 503}}),  # Octopus is not reachable in this world
+    Case("api:managed-template-detail", obj="template", read=VIEWER_UP),
+    Case("api:managed-template-revisions", obj="template", read=VIEWER_UP),
+    Case("api:managed-template-diff", obj="template", read=VIEWER_UP),
+    Case("api:managed-template-snapshot", obj="template", read=frozenset(), write=MANAGER_UP,
+         method="post", expect={VIEWER: {403}, MANAGER: {400, 502, 503},
+                                ADMIN: {400, 502, 503}}),
+    Case("api:managed-template-values", obj="template", read=frozenset(), write=MANAGER_UP,
+         method="post", body=lambda w: {"values": {"Db.Password": "x"}}, expect={VIEWER: {403}}),
+    Case("api:managed-template-downstreams", obj="template", read=VIEWER_UP, write=MANAGER_UP,
+         method="post", body=lambda w: {"space_id": str(w.other.pk)},
+         expect={VIEWER: {403}, MANAGER: {404}}),  # Ops is not a space owen manages
+    Case("api:managed-template-push", obj="template", read=frozenset(), write=MANAGER_UP,
+         method="post", expect={VIEWER: {403}}),
+    Case("api:managed-downstream-list", read=VIEWER_UP, list_of="downstream"),
+    Case("api:managed-downstream-detail", obj="downstream", read=VIEWER_UP),
+    Case("api:managed-downstream-resolve", obj="downstream", read=frozenset(), write=ADMIN_ONLY,
+         method="post", body=lambda w: {"key": "step/x", "choice": "upstream"},
+         expect={VIEWER: {403}, MANAGER: {403}, ADMIN: {400}}),  # no such conflict
 ]  # fmt: skip
 
 # Routes that are not resources (no access rule to test); each with its reason.

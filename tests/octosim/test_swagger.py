@@ -40,6 +40,7 @@ NEWER_FIELDS: dict[str, set[str]] = {
     "ProjectGroupResource": {"Slug"},
     "LifecycleResource": {"Slug"},
     "FeedResource": {"Slug"},
+    "WorkerPoolResource": {"Slug"},
     "MachineResource": {"Slug"},
     "DeploymentTargetResource": {"Slug"},
     "TenantResource": {"Slug", "IsDisabled"},
@@ -97,6 +98,32 @@ _TASKS = {
 }
 _RUNBOOK = {"$ref": "#/definitions/RunbookResource"}
 _RB_PROCESS = {"$ref": "#/definitions/RunbookProcessResource"}
+# go-octopusdeploy's GitCredentialResource: the password is a SensitiveValue, never returned
+_GIT_CREDENTIAL: dict[str, Any] = {
+    "type": "object",
+    "required": ["Id", "Name", "Details", "SpaceId"],
+    "additionalProperties": False,
+    "properties": {
+        **{k: {} for k in ("Id", "Name", "Slug", "Description", "SpaceId", "Links")},
+        **{k: {} for k in ("LastModifiedOn", "LastModifiedBy")},
+        "Details": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "Type": {"enum": ["UsernamePassword"]},
+                "Username": {"type": "string"},
+                "Password": {
+                    "type": "object",
+                    "properties": {
+                        "HasValue": {"type": "boolean"},
+                        "NewValue": {"type": "null"},
+                        "Hint": {},
+                    },
+                },
+            },
+        },
+    },
+}
 _BY_PROJECT = "project-scoped form the TypeScript client calls (2021+)"
 NOT_IN_SWAGGER: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
     ("POST", "/api/{spaceId}/projects/{projectId}/runbooks"): (_BY_PROJECT, _RUNBOOK),
@@ -160,6 +187,17 @@ NOT_IN_SWAGGER: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
         "GET /variables?ids=… (bulk read) is 2021+",
         {"type": "array", "items": {"$ref": "#/definitions/VariableSetResource"}},
     ),
+    **{
+        (method, f"/api/{{spaceId}}/git-credentials{tail}"): ("Git credentials are 2021.3+", shape)
+        for method, tail, shape in (
+            ("GET", "", {"type": "object", "required": ["Items", "TotalResults"]}),
+            ("GET", "/all", {"type": "array", "items": _GIT_CREDENTIAL}),
+            ("GET", "/{id}", _GIT_CREDENTIAL),
+            ("POST", "", _GIT_CREDENTIAL),
+            ("PUT", "/{id}", _GIT_CREDENTIAL),
+            ("DELETE", "/{id}", {}),
+        )
+    },
 }
 
 
@@ -389,9 +427,19 @@ def gather_ids(client: httpx.Client) -> Ids:
             "users": "Users-3",
             "communityactiontemplates": "CommunityActionTemplates-2",
             "packages": push_package(client),
+            "workerpools": _first(client, f"{s}/workerpools/all")["Id"],
+            "tagsets": _created(client, f"{s}/tagsets", "tagsets"),
+            "git-credentials": _created(client, f"{s}/git-credentials", "git-credentials"),
             **pipeline_ids(client),
         }
     )
+
+
+def _created(client: httpx.Client, path: str, kind: str) -> str:
+    ids = Ids({"projectgroups": "", "lifecycles": "", "environments": "", "teams": ""})
+    resp = client.post(path, json=create_body(kind, client, ids))
+    assert resp.status_code == 201, resp.text[:300]
+    return str(resp.json()["Id"])
 
 
 def key_of(route: Route) -> tuple[str, str]:
@@ -442,6 +490,15 @@ def create_body(kind: str, client: httpx.Client, ids: Ids) -> dict[str, Any]:
         },
         "userroles": {"Name": name, "GrantedSpacePermissions": ["ProjectView"]},
         "users": {"Username": name.replace(" ", "."), "DisplayName": name},
+        "tagsets": {"Name": name, "Tags": [{"Name": "Gold", "Color": "#FFD700"}]},
+        "git-credentials": {
+            "Name": name,
+            "Details": {
+                "Type": "UsernamePassword",
+                "Username": "git",
+                "Password": {"HasValue": True, "NewValue": "hunter2"},
+            },
+        },
     }
     return bodies.get(kind, {"Name": name})
 

@@ -37,6 +37,9 @@ MAY_IMPORT: dict[str, set[str]] = {
     "promotions": _CORE | {"audit", "identity", "spaces"},
     # Rollouts stage sharing's deliveries (and, later, other apps' kinds through its registry).
     "rollouts": _CORE | {"audit", "identity", "spaces", "sharing"},
+    # Managed spaces build on the registry beside sharing (no import of sharing: a blueprint's
+    # library variable sets are created by name; their values stay with sharing's broker).
+    "managed": _CORE | {"audit", "identity", "spaces"},
     # Configuration as code declares the whole fleet: it sits above every other app.
     "fleetconfig": _CORE | {"audit", "identity", "spaces", "monitoring", "sharing"},
 }

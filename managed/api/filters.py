@@ -1,0 +1,28 @@
+"""Filters of /api/v1/managed/blueprints and /targets."""
+
+from __future__ import annotations
+
+import django_filters
+
+from managed.models import Blueprint, BlueprintTarget
+from odcm.api.filters import Choices, FilterSet, Ordering, UUIDs
+
+
+class BlueprintFilter(FilterSet):
+    search = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
+    ordering = Ordering("name", "latest_revision", "created_at", "updated_at")
+
+    class Meta:
+        model = Blueprint
+        fields: list[str] = []
+
+
+class TargetFilter(FilterSet):
+    blueprint = UUIDs(help_text="Blueprint id(s)")
+    space = UUIDs(help_text="Space id(s)")
+    status = Choices(choices=BlueprintTarget.Status.choices)
+    ordering = Ordering("space__name", "status", "applied_at", "created_at")
+
+    class Meta:
+        model = BlueprintTarget
+        fields: list[str] = []

@@ -1,0 +1,17 @@
+"""managed's API routes, included by odcm/api/urls.py under /api/v1/."""
+
+from managed.api.views import (
+    BlueprintViewSet,
+    DownstreamViewSet,
+    TargetViewSet,
+    TemplateViewSet,
+)
+from odcm.api.routers import AppRouter
+
+router = AppRouter()
+router.register("managed/blueprints", BlueprintViewSet, basename="managed-blueprint")
+router.register("managed/targets", TargetViewSet, basename="managed-target")
+router.register("managed/templates", TemplateViewSet, basename="managed-template")
+router.register("managed/downstreams", DownstreamViewSet, basename="managed-downstream")
+
+urlpatterns = router.urls

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ManagedConfig(AppConfig):
+    name = "managed"
+    verbose_name = "Managed spaces"

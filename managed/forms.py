@@ -1,0 +1,115 @@
+"""Forms of the managed-spaces pages (fields drawn by templates/odcm/forms/field.html)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+
+from managed.models import Blueprint
+from spaces.models import Space
+
+EXAMPLE = {
+    "environments": [{"name": "Development"}, {"name": "Production", "use_guided_failure": True}],
+    "lifecycles": [
+        {
+            "name": "Standard",
+            "phases": [
+                {"name": "Dev", "automatic": ["Development"]},
+                {"name": "Prod", "optional": ["Production"]},
+            ],
+        }
+    ],
+    "project_groups": [{"name": "Platform"}],
+}
+
+
+class SpaceChoices(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.name} ({obj.instance.name})"
+
+
+class DocumentField(forms.CharField):
+    """A blueprint document as JSON text; services.content checks what it says."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 18, "class": "font-monospace"}))
+        kwargs.setdefault(
+            "help_text",
+            "JSON: environments, lifecycles, feeds, git_credentials, project_groups, tag_sets, "
+            "worker_pools, library_variable_sets. Passwords are sealed and never shown again; "
+            "leave a password out to keep the one saved.",
+        )
+        super().__init__(**kwargs)
+
+    def clean(self, value: Any) -> Any:
+        text = super().clean(value)
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc}") from None
+
+
+class BlueprintForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    management_space = forms.ModelChoiceField(
+        queryset=Space.objects.none(), required=False, help_text="Where the platform team works."
+    )
+    on_drift = forms.ChoiceField(choices=Blueprint.OnDrift.choices, initial="report")
+    document = DocumentField(initial=json.dumps(EXAMPLE, indent=2))
+
+    def __init__(self, *args: Any, spaces: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["management_space"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = spaces if spaces is not None else Space.objects.none()
+
+
+class RevisionForm(forms.Form):
+    document = DocumentField()
+    comment = forms.CharField(max_length=300, required=False)
+
+
+class AssignForm(forms.Form):
+    spaces = SpaceChoices(
+        queryset=Space.objects.none(), widget=forms.SelectMultiple(attrs={"size": 8})
+    )
+
+    def __init__(self, *args: Any, spaces: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["spaces"]
+        assert isinstance(field, forms.ModelMultipleChoiceField)
+        field.queryset = spaces if spaces is not None else Space.objects.none()
+
+
+class RulesForm(forms.Form):
+    tags = forms.CharField(required=False, help_text="Instance tags, comma-separated.")
+    regions = forms.CharField(required=False, help_text="Regions, comma-separated.")
+
+    def split(self, name: str) -> list[str]:
+        return [v.strip() for v in self.cleaned_data.get(name, "").split(",") if v.strip()]
+
+
+class MarkTemplateForm(forms.Form):
+    space = forms.ModelChoiceField(queryset=Space.objects.none(), label="Management space")
+    project_name = forms.CharField(max_length=200, label="Project")
+
+    def __init__(self, *args: Any, spaces: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["space"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = spaces if spaces is not None else Space.objects.none()
+
+
+class DownstreamForm(forms.Form):
+    space = forms.ModelChoiceField(queryset=Space.objects.none())
+    name = forms.CharField(max_length=200, required=False, help_text="Project name there.")
+    mode = forms.ChoiceField(choices=[("automatic", "Automatic"), ("on_demand", "On demand")])
+
+    def __init__(self, *args: Any, spaces: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["space"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = spaces if spaces is not None else Space.objects.none()

@@ -1,0 +1,280 @@
+"""Managed spaces: blueprints that say what a space must contain, applied through a broker.
+
+A :class:`Blueprint` is a named description kept as immutable numbered
+:class:`BlueprintRevision` rows (content by name, secrets sealed on the row). Each space it is
+assigned to holds one :class:`BlueprintTarget`: the unit of work a worker claims (an
+``odcm.work`` lease), with the space's plan, status, error and what this blueprint created
+there (the only things "prune" may delete). Every attempt leaves a :class:`BlueprintApply` row.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+
+from odcm.crypto import EncryptedField
+from odcm.work import Leased
+from spaces.models import Space, Tag
+
+
+class Blueprint(models.Model):
+    """What a managed space must contain (environments, lifecycles, feeds, …), by name."""
+
+    class OnDrift(models.TextChoices):
+        REPORT = "report", "Report drift"
+        REAPPLY = "reapply", "Re-apply the blueprint"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    # The space the platform team manages it from (optional: administrators manage all).
+    management_space = models.ForeignKey(
+        Space, null=True, blank=True, on_delete=models.SET_NULL, related_name="blueprints_managed"
+    )
+    on_drift = models.CharField(max_length=10, choices=OnDrift.choices, default=OnDrift.REPORT)
+    # Assignment rules besides explicit targets: every space of instances with these tags or
+    # in these regions (applied by services.blueprints.sync_targets).
+    instance_tags = models.ManyToManyField(Tag, blank=True, related_name="+")
+    regions = models.JSONField(default=list, blank=True)
+    latest_revision = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BlueprintRevision(models.Model):
+    """One immutable version: ``content`` holds no secret; ``secrets`` is sealed JSON
+    (``"feeds/<name>"`` or ``"git_credentials/<name>"`` -> password)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    blueprint = models.ForeignKey(Blueprint, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    content = models.JSONField(default=dict)
+    secrets = EncryptedField()
+    comment = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["blueprint", "-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["blueprint", "number"], name="blueprint_revision_unique_number"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.blueprint} r{self.number}"
+
+
+class BlueprintTarget(Leased):
+    """A blueprint assigned to one space: its plan, its status and what it created there."""
+
+    class Via(models.TextChoices):
+        EXPLICIT = "explicit", "Chosen"
+        TAG = "tag", "Instance tag"
+        REGION = "region", "Region"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Not applied"
+        QUEUED = "queued", "Queued"
+        APPLYING = "applying", "Applying"
+        APPLIED = "applied", "Applied"
+        FAILED = "failed", "Failed"
+        DRIFTED = "drifted", "Drifted"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    blueprint = models.ForeignKey(Blueprint, on_delete=models.CASCADE, related_name="targets")
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="blueprint_targets")
+    via = models.CharField(max_length=10, choices=Via.choices, default=Via.EXPLICIT)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # The revision an apply should reach, and the one last applied in full.
+    target_revision = models.PositiveIntegerField(null=True, blank=True)
+    applied_revision = models.PositiveIntegerField(null=True, blank=True)
+    prune = models.BooleanField(default=False)  # the queued apply also deletes what it created
+    # What this blueprint created in the space, {kind: {lower name: Octopus id}}: prune
+    # deletes only these. ``intended`` lists creations about to be attempted, so a worker
+    # killed between a POST and its bookkeeping adopts the item on the next attempt.
+    created = models.JSONField(default=dict, blank=True)
+    intended = models.JSONField(default=dict, blank=True)
+    # {"feeds/<name>": digest} of the secrets last written (Octopus never returns them).
+    secret_digests = models.JSONField(default=dict, blank=True)
+    plan = models.JSONField(default=dict, blank=True)  # the last plan (services.plan)
+    planned_at = models.DateTimeField(null=True, blank=True)
+    planned_revision = models.PositiveIntegerField(null=True, blank=True)
+    drift = models.JSONField(default=list, blank=True)  # changes found by the last check
+    checked_at = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["blueprint", "space__name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["blueprint", "space"], name="blueprint_target_unique_space"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="blueprint_target_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.blueprint} -> {self.space}"
+
+    def plan_summary(self) -> dict[str, Any]:
+        counts: dict[str, Any] = (self.plan or {}).get("counts", {})
+        return counts
+
+
+class BlueprintApply(models.Model):
+    """One attempt to bring a space to a blueprint revision (before and after)."""
+
+    class Outcome(models.TextChoices):
+        RUNNING = "running", "Running"
+        APPLIED = "applied", "Applied"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    target = models.ForeignKey(BlueprintTarget, on_delete=models.CASCADE, related_name="applies")
+    revision = models.PositiveIntegerField()
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.RUNNING)
+    created = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    deleted = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["target", "-started_at"], name="blueprint_apply_recent")]
+
+    def __str__(self) -> str:
+        return f"apply r{self.revision} {self.outcome}"
+
+
+class TemplateProject(models.Model):
+    """A project in a management space that is serialized and pushed to other spaces."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="template_projects")
+    name = models.CharField(max_length=200)  # the project's name in the management space
+    octopus_project_id = models.CharField(max_length=50)
+    latest_revision = models.PositiveIntegerField(default=0)
+    # Sensitive values entered on the template's page: sealed JSON, variable name -> value.
+    secret_values = EncryptedField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["space", "octopus_project_id"], name="template_project_unique_project"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TemplateRevision(models.Model):
+    """An immutable serialized version of a template project (no sensitive value in it)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    template = models.ForeignKey(
+        TemplateProject, on_delete=models.CASCADE, related_name="revisions"
+    )
+    number = models.PositiveIntegerField()
+    document = models.JSONField(default=dict)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["template", "-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["template", "number"], name="template_revision_unique_number"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template} r{self.number}"
+
+
+class Downstream(Leased):
+    """A template project pushed to one space: overrides, merge base, conflicts, status."""
+
+    class Mode(models.TextChoices):
+        AUTOMATIC = "automatic", "Automatic"
+        ON_DEMAND = "on_demand", "On demand"
+        PINNED = "pinned", "Pinned"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Not pushed"
+        UPDATE_AVAILABLE = "update_available", "Update available"
+        QUEUED = "queued", "Queued"
+        PUSHING = "pushing", "Pushing"
+        IN_SYNC = "in_sync", "In sync"
+        CONFLICT = "conflict", "Conflict"
+        MISSING_DEPENDENCY = "missing_dependency", "Missing dependency"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    template = models.ForeignKey(
+        TemplateProject, on_delete=models.CASCADE, related_name="downstreams"
+    )
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="downstream_projects")
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.AUTOMATIC)
+    pinned_revision = models.PositiveIntegerField(null=True, blank=True)
+    # Overrides held by ODCM: {"name", "variables": {name: value}, "disabled_steps": [...],
+    # "step_properties": {step: {property: value}}}; sensitive values sealed apart.
+    overrides = models.JSONField(default=dict, blank=True)
+    secret_values = EncryptedField()
+    octopus_project_id = models.CharField(max_length=50, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    target_revision = models.PositiveIntegerField(null=True, blank=True)
+    applied_revision = models.PositiveIntegerField(null=True, blank=True)
+    base = models.JSONField(default=dict, blank=True)  # units last applied (the merge base)
+    conflicts = models.JSONField(default=list, blank=True)
+    resolutions = models.JSONField(default=dict, blank=True)  # unit key -> upstream|downstream
+    missing = models.JSONField(default=list, blank=True)
+    # keyed digest of the sensitive values last written (Octopus never returns them)
+    secrets_digest = models.CharField(max_length=64, blank=True)
+    needs_values = models.JSONField(default=list, blank=True)
+    failures = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    pushed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["template", "space__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["template", "space"], name="downstream_unique_space")
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="downstream_due")]
+
+    def __str__(self) -> str:
+        return f"{self.template} -> {self.space}"

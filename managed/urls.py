@@ -1,0 +1,17 @@
+from django.urls import path
+
+from managed import views
+
+app_name = "managed"
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("blueprints/<uuid:pk>/", views.blueprint, name="blueprint"),
+    path("blueprints/<uuid:pk>/assign/", views.assign, name="assign"),
+    path("blueprints/<uuid:pk>/rules/", views.rules, name="rules"),
+    path("blueprints/<uuid:pk>/plan/", views.plan, name="plan"),
+    path("blueprints/<uuid:pk>/apply/", views.apply, name="apply"),
+    path("templates/", views.template_list, name="templates"),
+    path("templates/<uuid:pk>/", views.template, name="template"),
+    path("templates/<uuid:pk>/push/", views.template_push, name="template-push"),
+    path("downstreams/<uuid:pk>/resolve/", views.resolve, name="resolve"),
+]
