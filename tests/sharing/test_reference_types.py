@@ -35,8 +35,18 @@ def _run(sub: Subscription) -> str:
     return delivery.run(str(sub.pk), sub.target_revision)
 
 
+def _give_other_pool_id(inst_a: Any, inst_b: Any) -> None:
+    """Re-create B's "Hosted Ubuntu" until its id differs from A's (seeded ids can coincide)."""
+    theirs = _ids(inst_a, "Spaces-1", "workerpools")["Hosted Ubuntu"]
+    with client_for(inst_b) as client:
+        while (ours := _ids(inst_b, "Spaces-2", "workerpools")["Hosted Ubuntu"]) == theirs:
+            client.delete(f"/api/Spaces-2/workerpools/{ours}")
+            client.post("/api/Spaces-2/workerpools", json={"Name": "Hosted Ubuntu"})
+
+
 def test_reference_variables_are_written_with_the_subscriber_spaces_ids(pair):
     # B's second space: its worker pools, accounts and certificates have other ids than A's.
+    _give_other_pool_id(pair["inst_a"], pair["inst_b"])
     subscriber = space_of(pair["inst_b"], "Spaces-2")
     trust(pair["publisher"], subscriber)
     item = items.create_item(pair["publisher"], SharedItem.Kind.VARIABLE_SET, "Refs")
