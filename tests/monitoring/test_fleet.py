@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from monitoring.models import Alert, ChannelDelivery, InstanceMonitor, Notification
+from monitoring.models import Alert, ChannelDelivery, InstanceMonitor, Notification, SpaceQueue
 from monitoring.services import fleet
 from spaces.models import Instance, Space
 from tests.monitoring.test_dashboard import build, count_queries
@@ -91,13 +91,39 @@ def test_failing_alert_deliveries_are_counted_and_named_on_their_instance(
     assert ChannelDelivery.objects.count() == 0
 
 
-def test_queued_task_card_says_queues_are_not_watched_rather_than_zero(
-    login: Callable[[Any], Client], admin_user: Any
+def test_queued_task_card_counts_open_queue_waits_and_links_to_the_dashboard_filter(
+    login: Callable[[Any], Client], admin_user: Any, space_owner: Any, settings: Any
 ) -> None:
-    build(1, 1)
-    html = login(admin_user).get("/").content.decode()
-    expected = "" if fleet.queued_task_alerts([]) is None else "0"
-    assert _card(html, "queued_tasks")[1] == expected
+    settings.ODCM_QUEUE_ALERT_MINUTES = 15
+    settings.ODCM_DASHBOARD_CACHE_SECONDS = 0
+    build(2, 3)
+    long_ago = timezone.now() - timedelta(hours=1)
+    spaces = list(Space.objects.order_by("name"))
+    for space in spaces:
+        SpaceQueue.objects.create(space=space, updated_at=long_ago)
+    waiting = spaces[:2]
+    SpaceQueue.objects.filter(space__in=waiting).update(
+        alerted=True, queued=2, oldest_queued_at=long_ago
+    )
+    # An old queue alert that has since cleared is no open wait (the card once counted it).
+    Alert.objects.create(
+        instance=spaces[3].instance, space=spaces[3], kind=Alert.Kind.QUEUE, status="online",
+        since=long_ago,
+    )  # fmt: skip
+    web = login(admin_user)
+    html = web.get("/").content.decode()
+    url, count = _card(html, "queued_tasks")
+    assert (url, count) == ("/?problem=queue", "2")
+    listed = web.get(url).content.decode()
+    assert set(re.findall(r'data-testid="space-row" data-space="([^"]+)"', listed)) == {
+        s.slug for s in waiting
+    }
+    # Only what the user may see: the owner of neither instance sees no wait.
+    assert _card(login(space_owner).get("/").content.decode(), "queued_tasks")[1] == "0"
+    # Queue alerts turned off: no figure rather than a reassuring 0.
+    settings.ODCM_QUEUE_ALERT_MINUTES = 0
+    assert _card(web.get("/").content.decode(), "queued_tasks")[1] == ""
+    assert fleet.queued_task_alerts(admin_user, []) is None
 
 
 def test_every_space_figure_links_to_what_is_behind_it(
