@@ -143,3 +143,34 @@ def test_outsider_sees_an_empty_fleet(login: Callable[[Any], Client], outsider: 
     html = login(outsider).get("/").content.decode()
     assert _instances_in_page_order(html) == []
     assert _card(html, "offline")[1] == "0"
+
+
+def test_the_table_refresh_brings_fresh_fleet_cards_out_of_band(
+    login: Callable[[Any], Client], admin_user: Any, settings: Any
+) -> None:
+    settings.ODCM_DASHBOARD_CACHE_SECONDS = 0
+    build(5, 1)  # octo-0000 offline
+    web = login(admin_user)
+    page = web.get("/").content.decode()
+    assert 'id="fleet-cards"' in page and 'hx-swap-oob="true"' not in page
+    assert _card(page, "offline")[1] == "1"
+    Instance.objects.filter(name="octo-0001").update(status="offline")
+    refresh = web.get("/?tf=7d&part=table", HTTP_HX_REQUEST="true").content.decode()
+    assert 'data-testid="space-row"' in refresh
+    assert 'id="fleet-cards" data-testid="fleet-cards" hx-swap-oob="true"' in refresh
+    assert _card(refresh, "offline")[1] == "2"
+
+
+def test_the_instances_url_is_the_console_and_the_old_registry_page_is_gone() -> None:
+    from django.template import TemplateDoesNotExist
+    from django.template.loader import get_template
+    from django.urls import resolve, reverse
+
+    import spaces.views
+    from monitoring.console_views import console_view
+
+    assert reverse("spaces:instances") == "/spaces/instances/"
+    assert resolve("/spaces/instances/").func is console_view
+    assert not hasattr(spaces.views, "instances")
+    with pytest.raises(TemplateDoesNotExist):
+        get_template("spaces/instances.html")
