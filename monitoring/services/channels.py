@@ -131,7 +131,7 @@ def channels_for(alert: Alert) -> list[AlertChannel]:
     of their own map as for email (``audience.EVENT_OF_KIND``: a waiting queue is a kind of
     unhealthiness, its end a kind of recovery). An end (back online, queue moving again) goes
     only to channels that were told about what it ends."""
-    event = audience.EVENT_OF_KIND.get(alert.kind, str(alert.kind))
+    event = audience.EVENT_OF_KIND.get(Alert.Kind(alert.kind), str(alert.kind))
     found = listening(alert.instance, event)
     if alert.kind == Alert.Kind.RECOVERED:
         ended = audience.outage_alerts(alert).values("pk")
