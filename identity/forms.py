@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404
 
 from identity.models import Role, User, instance_model, space_model
 from odcm.api.permissions import TOKEN_AREAS
+from odcm.ui import space_label
 
 
 class TokenForm(forms.Form):
@@ -81,7 +82,7 @@ class GrantForm(StyledForm):
         Space = space_model()
         spaces = Space.objects.exclude(state=Space.State.GONE).select_related("instance")
         for space in spaces.order_by("instance__name", "name"):
-            choices.append((f"s:{space.pk}", f"{space.instance.name} / {space.name}"))
+            choices.append((f"s:{space.pk}", space_label(space)))
         self.fields["target"].choices = choices  # type: ignore[attr-defined]
 
     def targets(self) -> list[dict[str, Any]]:

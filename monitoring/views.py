@@ -101,8 +101,11 @@ def _context(request: HttpRequest) -> dict[str, Any]:
 @login_required
 def dashboard_view(request: HtmxHttpRequest) -> HttpResponse:
     context = _context(request)
+    console = reverse("spaces:instances")
     if request.htmx and request.GET.get("part") == "table":
-        return render(request, "monitoring/_dashboard_body.html", context)
+        # The periodic refresh: the table, and the fleet cards swapped out of band with it.
+        context["fleet"] = fleet.fleet(request.user, console, f"{console}?delivery=failing")
+        return render(request, "monitoring/_dashboard_refresh.html", context)
     user, period, filters = request.user, context["period"], context["filters"]
 
     def extras() -> dict[str, Any]:
@@ -123,7 +126,6 @@ def dashboard_view(request: HtmxHttpRequest) -> HttpResponse:
         # The date boxes sit outside the swapped part: send them along with the dates used.
         context["oob"] = True
         return render(request, "monitoring/_dashboard_all.html", context)
-    console = reverse("spaces:instances")
     context["fleet"] = fleet.fleet(user, console, f"{console}?delivery=failing")
     if access.is_admin(user):
         steps = checklist.first_run_checklist()

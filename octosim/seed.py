@@ -15,6 +15,9 @@ from octosim.state import DeploymentRec, Doc, InstanceState, ReleaseRec, TaskRec
 
 DAY = 86400.0
 HISTORY_DAYS = 90
+# The longest a generated queued task waits (seconds): under ODCM's default queue-alert
+# threshold of 15 minutes.
+QUEUE_WAIT_MAX = 12 * 60
 
 SPACE_NAMES = [
     "Platform", "Payments", "Data", "Mobile", "Identity", "Retail", "Logistics", "Search",
@@ -490,13 +493,25 @@ def _history(
             outcome,
             error="One or more deployment targets were unavailable." if outcome == "Failed" else "",
         )
-    # a little work in flight: one task stuck executing, one or two queued behind it
+    # A little work in flight when the instance starts: one task executing, one or two queued
+    # a few minutes ago. All of it moves on in the next minutes, as on a healthy server: no
+    # queued task waits longer than QUEUE_WAIT_MAX, under ODCM's default queue-alert threshold
+    # (ODCM_QUEUE_ALERT_MINUTES, 15), so a fresh demo fleet raises no queue alert.
     releases = [r for r in st.releases.values() if r.space_id == space_id]
     if releases:
         for index, state in enumerate(["Executing"] + ["Queued"] * rng.randint(1, 2)):
             rel = rng.choice(releases)
-            when = anchor - rng.uniform(60, 1800) + index
-            add_deployment(st, rng, rel, rng.choice(envs), when, outcome=state)
+            when = anchor - rng.uniform(30, QUEUE_WAIT_MAX / 2 - 60) + index
+            # Started (or to start) before the wait limit, finished some minutes later.
+            start = (
+                when + rng.uniform(1, 10)
+                if state == "Executing"
+                else anchor + rng.uniform(180, QUEUE_WAIT_MAX / 2)
+            )
+            finish = max(start, anchor) + rng.uniform(120, 600)
+            add_deployment(
+                st, rng, rel, rng.choice(envs), when, outcome=state, planned=(start, finish)
+            )
 
 
 def add_deployment(
@@ -508,9 +523,11 @@ def add_deployment(
     *,
     outcome: str,
     duration: float | None = None,
+    planned: tuple[float, float] | None = None,
 ) -> DeploymentRec:
     """Record a deployment and its task.  ``outcome`` may be a final state, or
-    "Executing"/"Queued" for work that never finishes on its own."""
+    "Executing"/"Queued" for work that never finishes on its own, unless ``planned`` gives
+    its start and completion: then it is executing or queued now and succeeds then."""
     dep_id = st.next_id("Deployments")
     task_id = st.next_id("ServerTasks")
     users = st.sys("users")
@@ -519,7 +536,9 @@ def add_deployment(
     )
     proj = st.col(rel.space_id, "projects").get(rel.project_id)
     proj_name = proj["Name"] if proj else rel.project_id
-    start, complete, final = _timing(rng, queued, outcome, duration)
+    start, complete, final = (
+        (*planned, "Success") if planned else _timing(rng, queued, outcome, duration)
+    )
     error = {
         "Failed": "The deployment failed because one or more steps failed.",
         "TimedOut": "The task exceeded its maximum execution time.",

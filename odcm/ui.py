@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
+from typing import Any
 
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -78,3 +79,12 @@ def status_dot(status: str | None, label: str | None = None) -> SafeString:
 
 def status_colours_json() -> str:
     return json.dumps(STATUS_COLOURS, sort_keys=True)
+
+
+def space_label(space: Any) -> str:
+    """ "Space (instance)": how a space is named wherever two could share a name (pages,
+    lists, form choices). Works on any object with ``name`` and ``instance.name``: odcm does
+    not import the registry."""
+    instance = getattr(space, "instance", None)
+    name = getattr(space, "name", str(space))
+    return f"{name} ({instance.name})" if instance is not None else str(name)

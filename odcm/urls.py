@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from monitoring.console_views import console_view
 from monitoring.views import dashboard_view
 from odcm import views
+from spaces.urls import urlpatterns as space_urls
 
 urlpatterns = [
     path("", dashboard_view, name="home"),
@@ -20,12 +21,15 @@ urlpatterns = [
     path("audit/", include("audit.urls")),
     path("monitoring/", include("monitoring.urls")),
     path("sharing/", include("sharing.urls", namespace="sharing")),
-    # The Instances page is monitoring's console (it shows uptime, pins): it answers at the
-    # registry's URL, so every link to spaces:instances lands on it.
-    path("spaces/instances/", console_view, name="instances-console"),
     path("promotions/", include("promotions.urls", namespace="promotions")),
     path("rollouts/", include("rollouts.urls", namespace="rollouts")),
-    path("spaces/", include("spaces.urls", namespace="spaces")),
+    # The Instances page is monitoring's console (it shows uptime, pins). spaces sits below
+    # monitoring and may not import it, so the composition root files the console under the
+    # spaces namespace: every link to spaces:instances lands on it.
+    path(
+        "spaces/",
+        include(([path("instances/", console_view, name="instances"), *space_urls], "spaces")),
+    ),
     path("config/", include("fleetconfig.urls", namespace="fleetconfig")),
     path("managed/", include("managed.urls", namespace="managed")),
     path("api/v1/", include(("odcm.api.urls", "api"), namespace="api")),

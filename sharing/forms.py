@@ -8,6 +8,8 @@ from typing import Any
 from django import forms
 from django.http import QueryDict
 
+from odcm.forms import SearchableSelect
+from odcm.ui import space_label
 from sharing.kinds import ContentError
 from sharing.models import SharedItem, Subscription
 from spaces.models import Space
@@ -29,7 +31,7 @@ MAX_EDITOR_ROWS = 5000
 
 class SpaceChoice(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
-        return f"{obj.name} ({obj.instance.name})"
+        return space_label(obj)
 
 
 class BootstrapForm(forms.Form):
@@ -54,14 +56,49 @@ class ItemForm(BootstrapForm):
 
 
 class SubscribeForm(BootstrapForm):
-    space = SpaceChoice(queryset=Space.objects.none(), label="Subscriber space")
+    """One subscriber space, or every one of ``spaces`` on instances with a tag or in a region
+    (``t:<tag>``, ``r:<region>``), as grants target spaces. A space's value is its id, so a
+    plain ``space=<id>`` post (the API's shape) still works."""
+
+    space = forms.ChoiceField(label="Subscriber space", widget=SearchableSelect)
     mode = forms.ChoiceField(choices=Subscription.Mode.choices, initial="automatic")
 
-    def __init__(self, *args: Any, spaces: list[Space], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, spaces: list[Space], expand: list[Space] | None = None, **kwargs: Any
+    ) -> None:
+        """``spaces``: those that may be chosen one by one; ``expand`` (default: the same) those
+        a tag or region reaches, the spaces the publisher trusts that do not receive the item
+        yet."""
         super().__init__(*args, **kwargs)
-        self.fields["space"].queryset = Space.objects.filter(  # type: ignore[attr-defined]
-            pk__in=[s.pk for s in spaces]
-        ).select_related("instance")
+        reach = {s.pk for s in (spaces if expand is None else expand)}
+        self._spaces = list(
+            Space.objects.filter(pk__in=[s.pk for s in spaces])
+            .select_related("instance")
+            .prefetch_related("instance__tags")
+            .order_by("name", "instance__name")
+        )
+        self._reach = [s for s in self._spaces if s.pk in reach]
+        tags = sorted({t.name for s in self._reach for t in s.instance.tags.all()})
+        regions = sorted({s.instance.region for s in self._reach if s.instance.region})
+        choices: list[tuple[str, str]] = []
+        for tag in tags:
+            choices.append((f"t:{tag}", f"Every space on instances tagged {tag}"))
+        for region in regions:
+            choices.append((f"r:{region}", f"Every space on instances in region {region}"))
+        choices += [(str(s.pk), space_label(s)) for s in self._spaces]
+        self.fields["space"].choices = choices  # type: ignore[attr-defined]
+
+    def _matching(self, value: str) -> list[Space]:
+        kind, _, key = value.partition(":")
+        if kind == "t":
+            return [s for s in self._reach if key in {t.name for t in s.instance.tags.all()}]
+        if kind == "r":
+            return [s for s in self._reach if s.instance.region == key]
+        return [s for s in self._spaces if str(s.pk) == value]
+
+    def spaces(self) -> list[Space]:
+        """The subscriber spaces chosen: one, or every one matching the tag or region."""
+        return self._matching(self.cleaned_data["space"])
 
 
 class TrustForm(BootstrapForm):

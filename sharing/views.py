@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from identity.access import is_admin
 from octopus import OctopusError
 from odcm.redirects import redirect_next
+from odcm.ui import space_label
 from sharing import access
 from sharing.forms import (
     ChangeForm,
@@ -88,7 +89,7 @@ def index(request: HttpRequest) -> HttpResponse:
         access.visible_subscriptions(user)
         .filter(space__in=spaces)
         .exclude(status=Subscription.Status.UNMANAGED)
-        .select_related("item__publisher", "space__instance")
+        .select_related("item__publisher__instance", "space__instance")
     )
     offered = (
         access.visible_items(user)
@@ -146,15 +147,7 @@ def item(request: HttpRequest, pk: Any) -> HttpResponse:
     can_edit = access.can_edit_item(request.user, item)
     if not can_edit:  # subscriber-side managers see only their own spaces' subscriptions
         subs = subs.filter(space__in=Space.objects.visible_to(request.user))
-    subscribed = {s.space_id for s in subs if s.status != Subscription.Status.UNMANAGED}
-    trusted = set(
-        Trust.objects.filter(publisher=item.publisher, state=Trust.State.ACCEPTED).values_list(
-            "subscriber_id", flat=True
-        )
-    )
-    candidates = [
-        s for s in access.managed_spaces(request.user) if s.pk in trusted and s.pk not in subscribed
-    ]
+    candidates = _subscribable(request.user, item)
     context = {
         "item": item,
         "latest": latest,
@@ -320,18 +313,50 @@ def pause_item(request: HttpRequest, pk: Any) -> HttpResponse:
 @require_POST
 def subscribe(request: HttpRequest, pk: Any) -> HttpResponse:
     item = _item(request, pk)
-    form = SubscribeForm(request.POST, spaces=access.managed_spaces(request.user))
+    # One space: any the user manages (the service explains a missing trust); a tag or
+    # region: only spaces that can subscribe now.
+    form = SubscribeForm(
+        request.POST,
+        spaces=access.managed_spaces(request.user),
+        expand=_subscribable(request.user, item),
+    )
     if not form.is_valid():
         raise PermissionDenied
-    try:
-        sub = subscriptions.subscribe(
-            item, form.cleaned_data["space"], mode=form.cleaned_data["mode"], actor=request.user
+    chosen = form.spaces()
+    done: list[Subscription] = []
+    for space in chosen:  # a tag or region: the one subscribe service, once per space
+        try:
+            done.append(
+                subscriptions.subscribe(
+                    item, space, mode=form.cleaned_data["mode"], actor=request.user
+                )
+            )
+        except SubscriptionError as exc:
+            _errors(request, exc)
+    if len(chosen) == 1:
+        if not done:
+            return redirect("sharing:item", item.pk)
+        messages.success(request, f"{space_label(done[0].space)} subscribed.")
+        return redirect("sharing:subscription", done[0].pk)
+    if done:
+        names = ", ".join(space_label(sub.space) for sub in done)
+        messages.success(request, f"{len(done)} spaces subscribed: {names}.")
+    return redirect("sharing:item", item.pk)
+
+
+def _subscribable(user: Any, item: SharedItem) -> list[Space]:
+    """Spaces ``user`` manages that the publisher trusts and that do not receive ``item`` yet."""
+    trusted = set(
+        Trust.objects.filter(publisher=item.publisher, state=Trust.State.ACCEPTED).values_list(
+            "subscriber_id", flat=True
         )
-    except SubscriptionError as exc:
-        _errors(request, exc)
-        return redirect("sharing:item", item.pk)
-    messages.success(request, f"{sub.space.name} subscribed.")
-    return redirect("sharing:subscription", sub.pk)
+    )
+    subscribed = set(
+        item.subscriptions.exclude(status=Subscription.Status.UNMANAGED).values_list(
+            "space_id", flat=True
+        )
+    )
+    return [s for s in access.managed_spaces(user) if s.pk in trusted and s.pk not in subscribed]
 
 
 @login_required

@@ -11,7 +11,7 @@ urlpatterns = [
     path("switcher/results/", switcher_results, name="switcher-results"),
     path("search/", search_page, name="search"),
     path("standard-environments/", views.standard_environments, name="standard-environments"),
-    path("instances/", views.instances, name="instances"),
+    # "instances/" (the instances console) is added by odcm/urls.py: it is monitoring's view.
     path("instances/enlist/", views.enlist, name="enlist"),
     path("instances/enlist/file/", enlist_file, name="enlist-file"),
     path("instances/<uuid:pk>/", views.instance, name="instance"),

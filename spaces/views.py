@@ -8,7 +8,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
@@ -80,24 +79,6 @@ def _audit(object_type: str, ids: list[str], limit: int = 15) -> list[AuditEntry
 
 
 # ------------------------------------------------------------------ instances
-
-
-@login_required
-@require_GET
-def instances(request: HttpRequest) -> HttpResponse:
-    rows = (
-        Instance.objects.visible_to(request.user)
-        .annotate(
-            enlisted=Count("spaces", filter=Q(spaces__state=Space.State.ENLISTED)),
-            total=Count("spaces"),
-        )
-        .order_by("name")
-    )
-    return render(
-        request,
-        "spaces/instances.html",
-        {"instances": rows, "can_enlist": is_admin(request.user)},
-    )
 
 
 @login_required

@@ -17,9 +17,6 @@ os.environ.setdefault("ODCM_ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 os.environ.setdefault("ODCM_ENCRYPTION_KEYS", "dGVzdC1rZXktbmV3ZXN0LTMyLWJ5dGVzLWxvbmctLS0=")
 os.environ.setdefault("ODCM_ALLOW_HTTP_INSTANCES", "true")
 os.environ.setdefault("ODCM_ALLOWED_PRIVATE_NETWORKS", "127.0.0.0/8")
-# octosim's generated history keeps some tasks queued for half an hour: queue alerts would
-# join every sweep's emails. Off here; tests/monitoring/test_queues.py turns them on.
-os.environ.setdefault("ODCM_QUEUE_ALERT_MINUTES", "0")
 os.environ.setdefault("ODCM_VAR_DIR", os.path.join(os.path.dirname(__file__), "..", "var", "test"))
 
 from odcm.settings import *  # noqa: E402,F403

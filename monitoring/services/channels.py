@@ -34,7 +34,14 @@ from odcm.crypto import seal, unseal
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-ODCM-Signature"
 TIMESTAMP_HEADER = "X-ODCM-Timestamp"
-COLOURS = {"offline": "dc3545", "unhealthy": "fd7e14", "recovered": "198754", "test": "0d6efd"}
+COLOURS = {
+    "offline": "dc3545",
+    "unhealthy": "fd7e14",
+    "recovered": "198754",
+    "test": "0d6efd",
+    "queue": "fd7e14",
+    "queue_cleared": "198754",
+}
 
 
 class ChannelError(Exception):
@@ -120,16 +127,26 @@ def delete_channel(channel: AlertChannel, *, actor: Any, request: Any) -> None:
 
 
 def channels_for(alert: Alert) -> list[AlertChannel]:
-    """Enabled channels that want this alert's event for its instance. A recovery goes only
-    to channels that were told about the outage it ends."""
-    event = "offline" if alert.kind == Alert.Kind.TEST else str(alert.kind)
+    """Enabled channels that want this alert's event for its instance. Kinds without a switch
+    of their own map as for email (``audience.EVENT_OF_KIND``: a waiting queue is a kind of
+    unhealthiness, its end a kind of recovery). An end (back online, queue moving again) goes
+    only to channels that were told about what it ends."""
+    event = audience.EVENT_OF_KIND.get(Alert.Kind(alert.kind), str(alert.kind))
     found = listening(alert.instance, event)
-    if alert.kind != Alert.Kind.RECOVERED:
+    if alert.kind == Alert.Kind.RECOVERED:
+        ended = audience.outage_alerts(alert).values("pk")
+    elif alert.kind == Alert.Kind.QUEUE_CLEARED:
+        # The queue alert this one ends: the latest about the same space.
+        ended = (
+            Alert.objects.filter(
+                space=alert.space_id, kind=Alert.Kind.QUEUE, created_at__lt=alert.created_at
+            )
+            .order_by("-created_at")[:1]
+            .values("pk")
+        )
+    else:
         return found
-    outage = audience.outage_alerts(alert).values("pk")
-    told = set(
-        ChannelDelivery.objects.filter(alert__in=outage).values_list("channel_id", flat=True)
-    )
+    told = set(ChannelDelivery.objects.filter(alert__in=ended).values_list("channel_id", flat=True))
     return [c for c in found if c.pk in told]
 
 
@@ -171,6 +188,12 @@ def facts(alert: Alert) -> dict[str, Any]:
             "region": instance.region,
             "version": instance.version,
         },
+        # Queue alerts are about one space of the instance.
+        "space": (
+            {"id": str(alert.space.pk), "name": alert.space.name}
+            if alert.space_id and alert.space
+            else None
+        ),
         "status": alert.status,
         "since": alert.since.isoformat(),
         "detail": alert.detail,

@@ -13,9 +13,11 @@ from typing import Any
 
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone
 
-from monitoring.models import Alert, ChannelDelivery, InstanceMonitor, Notification, SpaceDay
+from monitoring.models import ChannelDelivery, InstanceMonitor, Notification, SpaceDay, SpaceQueue
+from monitoring.services import queues
 from spaces.models import Instance, Space
 
 Status = Instance.Status
@@ -129,18 +131,18 @@ def _failing_deliveries(instance_ids: list[Any]) -> dict[Any, int]:
     return out
 
 
-def queued_task_alerts(instance_ids: list[Any]) -> int | None:
-    """Alerts about queued Octopus tasks, if monitoring raises them on this installation.
-
-    Queue monitoring adds its own ``Alert.Kind``; until it exists the card says "not watched"
-    (``None``) rather than a reassuring 0.
-    """
-    kinds = [value for value in Alert.Kind.values if "queue" in value]
-    if not kinds:
+def queued_task_alerts(user: Any, instance_ids: list[Any]) -> int | None:
+    """Spaces ``user`` may see whose queue alert is open now: the oldest queued task has waited
+    longer than ``ODCM_QUEUE_ALERT_MINUTES`` and people were told (``SpaceQueue.alerted``,
+    cleared by the "moving again" alert). ``None`` when queue alerts are turned off, so the
+    card says so rather than show a reassuring 0. One query."""
+    if queues.threshold() is None:
         return None
-    since = timezone.now() - timedelta(days=1)
-    return Alert.objects.filter(
-        kind__in=kinds, instance_id__in=instance_ids, created_at__gte=since
+    return SpaceQueue.objects.filter(
+        alerted=True,
+        space__state=Space.State.ENLISTED,
+        space__instance_id__in=instance_ids,
+        space__in=Space.objects.visible_to(user).values("pk"),
     ).count()
 
 
@@ -199,16 +201,16 @@ def fleet(user: Any, console_url: str, deliveries_url: str) -> Fleet:
     ordered = sorted(rows.values(), key=lambda r: r.rank)
     for row in ordered:
         row.spaces.sort(key=lambda s: (not s.problem, s.name.lower()))
-    return Fleet(_cards(ordered, ids, console_url, deliveries_url), ordered)
+    queued = queued_task_alerts(user, ids)
+    return Fleet(_cards(ordered, queued, console_url, deliveries_url), ordered)
 
 
 def _cards(
-    rows: list[FleetInstance], ids: list[Any], console_url: str, deliveries_url: str
+    rows: list[FleetInstance], queued: int | None, console_url: str, deliveries_url: str
 ) -> list[Card]:
     by_status: dict[str, int] = {}
     for row in rows:
         by_status[row.instance.status] = by_status.get(row.instance.status, 0) + 1
-    queued = queued_task_alerts(ids)
     cards = [
         Card(status, label, by_status.get(status, 0), f"{console_url}?status={status}", colour)
         for status, label, colour in (
@@ -238,9 +240,10 @@ def _cards(
             "queued_tasks",
             "Queued-task alerts",
             queued,
-            f"{console_url}?problem=queue",
+            # The dashboard's own filter lists exactly the spaces whose queue waits too long.
+            f"{reverse('home')}?problem=queue",
             "warning",
-            "last 24 h" if queued is not None else "queues not watched yet",
+            "queues waiting now" if queued is not None else "queue alerts are off",
         ),
     ]
     return cards

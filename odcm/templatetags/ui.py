@@ -105,8 +105,5 @@ def sort_header(
 
 @register.filter
 def space_label(space: Any) -> str:
-    """ "Space (instance)": how a space is named wherever two could share a name. Works on any
-    object with ``name`` and ``instance.name`` (odcm does not import the registry)."""
-    instance = getattr(space, "instance", None)
-    name = getattr(space, "name", str(space))
-    return f"{name} ({instance.name})" if instance is not None else str(name)
+    """ "Space (instance)", see ``odcm.ui.space_label``."""
+    return ui.space_label(space)

@@ -41,6 +41,8 @@
     if (!row) return false;
     row.querySelector("[data-editor-key]").value = newKey();
     body.appendChild(row);
+    // picker.js makes the new row's scope pickers searchable, as those the page came with.
+    row.dispatchEvent(new CustomEvent("odcm:added", { bubbles: true }));
     count.value = String(index + 1);
     const name = row.querySelector("[data-testid=var-name]");
     if (name) name.focus();

@@ -31,20 +31,68 @@
       });
       box.setAttribute("data-shown", String(shown));
       const current = select.options[select.selectedIndex];
-      if ((!current || current.hidden || !current.value) && words.length) {
+      // A multiple select keeps its choices while filtering: only a single one follows the text.
+      if (!select.multiple && (!current || current.hidden || !current.value) && words.length) {
         const first = Array.prototype.find.call(select.options, function (o) { return !o.hidden && o.value; });
         if (first) select.value = first.value;
       }
     });
     box.addEventListener("keydown", function (event) {
       if (event.key === "ArrowDown") { event.preventDefault(); select.focus(); }
-      if (event.key === "Enter") { event.preventDefault(); }
+      if (event.key === "Enter") {
+        event.preventDefault();
+        if (select.multiple && box.value.trim()) {
+          // Enter picks the first option shown, as a chip, and clears the filter for the next.
+          const first = Array.prototype.find.call(select.options, function (o) { return !o.hidden && o.value && !o.selected; });
+          if (first) { first.selected = true; select.dispatchEvent(new Event("change", { bubbles: true })); }
+          box.value = "";
+          box.dispatchEvent(new Event("input"));
+        }
+      }
     });
     select.parentNode.insertBefore(box, select);
+    if (select.multiple) chips(select, box);
+  }
+  // A multiple select shows its choices as removable chips above the filter box, and a click
+  // on an option toggles it (no Ctrl or Cmd needed). The select still posts the values.
+  function chips(select, box) {
+    const row = document.createElement("div");
+    row.className = "picker-chips d-flex flex-wrap gap-1 mb-1";
+    row.setAttribute("data-testid", "picker-chips");
+    function render() {
+      row.replaceChildren();
+      Array.prototype.forEach.call(select.selectedOptions, function (option) {
+        const chip = document.createElement("button");
+        chip.type = "button";
+        chip.className = "btn btn-sm btn-outline-secondary py-0 px-1 picker-chip";
+        chip.textContent = option.text + " \u00d7";
+        chip.setAttribute("aria-label", "Remove " + option.text);
+        chip.setAttribute("data-testid", "chip");
+        chip.dataset.value = option.value;
+        chip.addEventListener("click", function () {
+          option.selected = false;
+          select.dispatchEvent(new Event("change", { bubbles: true }));
+        });
+        row.appendChild(chip);
+      });
+    }
+    select.addEventListener("mousedown", function (event) {
+      const option = event.target;
+      if (!(option instanceof HTMLOptionElement)) return;
+      event.preventDefault();
+      option.selected = !option.selected;
+      select.focus();
+      select.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+    select.addEventListener("change", render);
+    box.parentNode.insertBefore(row, box);
+    render();
   }
   function scan(root) {
     (root || document).querySelectorAll("select").forEach(enhance);
   }
   document.addEventListener("DOMContentLoaded", function () { scan(document); });
   document.addEventListener("htmx:afterSwap", function (event) { scan(event.target); });
+  // Rows a script adds (the variable editor's "Add variable") announce themselves.
+  document.addEventListener("odcm:added", function (event) { scan(event.target); });
 })();

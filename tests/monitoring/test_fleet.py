@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from monitoring.models import Alert, ChannelDelivery, InstanceMonitor, Notification
+from monitoring.models import Alert, ChannelDelivery, InstanceMonitor, Notification, SpaceQueue
 from monitoring.services import fleet
 from spaces.models import Instance, Space
 from tests.monitoring.test_dashboard import build, count_queries
@@ -91,13 +91,39 @@ def test_failing_alert_deliveries_are_counted_and_named_on_their_instance(
     assert ChannelDelivery.objects.count() == 0
 
 
-def test_queued_task_card_says_queues_are_not_watched_rather_than_zero(
-    login: Callable[[Any], Client], admin_user: Any
+def test_queued_task_card_counts_open_queue_waits_and_links_to_the_dashboard_filter(
+    login: Callable[[Any], Client], admin_user: Any, space_owner: Any, settings: Any
 ) -> None:
-    build(1, 1)
-    html = login(admin_user).get("/").content.decode()
-    expected = "" if fleet.queued_task_alerts([]) is None else "0"
-    assert _card(html, "queued_tasks")[1] == expected
+    settings.ODCM_QUEUE_ALERT_MINUTES = 15
+    settings.ODCM_DASHBOARD_CACHE_SECONDS = 0
+    build(2, 3)
+    long_ago = timezone.now() - timedelta(hours=1)
+    spaces = list(Space.objects.order_by("name"))
+    for space in spaces:
+        SpaceQueue.objects.create(space=space, updated_at=long_ago)
+    waiting = spaces[:2]
+    SpaceQueue.objects.filter(space__in=waiting).update(
+        alerted=True, queued=2, oldest_queued_at=long_ago
+    )
+    # An old queue alert that has since cleared is no open wait (the card once counted it).
+    Alert.objects.create(
+        instance=spaces[3].instance, space=spaces[3], kind=Alert.Kind.QUEUE, status="online",
+        since=long_ago,
+    )  # fmt: skip
+    web = login(admin_user)
+    html = web.get("/").content.decode()
+    url, count = _card(html, "queued_tasks")
+    assert (url, count) == ("/?problem=queue", "2")
+    listed = web.get(url).content.decode()
+    assert set(re.findall(r'data-testid="space-row" data-space="([^"]+)"', listed)) == {
+        s.slug for s in waiting
+    }
+    # Only what the user may see: the owner of neither instance sees no wait.
+    assert _card(login(space_owner).get("/").content.decode(), "queued_tasks")[1] == "0"
+    # Queue alerts turned off: no figure rather than a reassuring 0.
+    settings.ODCM_QUEUE_ALERT_MINUTES = 0
+    assert _card(web.get("/").content.decode(), "queued_tasks")[1] == ""
+    assert fleet.queued_task_alerts(admin_user, []) is None
 
 
 def test_every_space_figure_links_to_what_is_behind_it(
@@ -117,3 +143,34 @@ def test_outsider_sees_an_empty_fleet(login: Callable[[Any], Client], outsider: 
     html = login(outsider).get("/").content.decode()
     assert _instances_in_page_order(html) == []
     assert _card(html, "offline")[1] == "0"
+
+
+def test_the_table_refresh_brings_fresh_fleet_cards_out_of_band(
+    login: Callable[[Any], Client], admin_user: Any, settings: Any
+) -> None:
+    settings.ODCM_DASHBOARD_CACHE_SECONDS = 0
+    build(5, 1)  # octo-0000 offline
+    web = login(admin_user)
+    page = web.get("/").content.decode()
+    assert 'id="fleet-cards"' in page and 'hx-swap-oob="true"' not in page
+    assert _card(page, "offline")[1] == "1"
+    Instance.objects.filter(name="octo-0001").update(status="offline")
+    refresh = web.get("/?tf=7d&part=table", HTTP_HX_REQUEST="true").content.decode()
+    assert 'data-testid="space-row"' in refresh
+    assert 'id="fleet-cards" data-testid="fleet-cards" hx-swap-oob="true"' in refresh
+    assert _card(refresh, "offline")[1] == "2"
+
+
+def test_the_instances_url_is_the_console_and_the_old_registry_page_is_gone() -> None:
+    from django.template import TemplateDoesNotExist
+    from django.template.loader import get_template
+    from django.urls import resolve, reverse
+
+    import spaces.views
+    from monitoring.console_views import console_view
+
+    assert reverse("spaces:instances") == "/spaces/instances/"
+    assert resolve("/spaces/instances/").func is console_view
+    assert not hasattr(spaces.views, "instances")
+    with pytest.raises(TemplateDoesNotExist):
+        get_template("spaces/instances.html")

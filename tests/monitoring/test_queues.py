@@ -47,8 +47,8 @@ def test_the_sweep_reads_nodes_and_queues_and_a_long_wait_alerts_once_then_recov
     space_owner: Any,
     settings: Any,
 ) -> None:
-    # octosim's generated history has tasks of its own queued for a while: with a day's
-    # threshold none of them is "too long" yet.
+    # octosim's generated history has a few tasks of its own queued minutes ago: with a
+    # day's threshold none of them (nor ours, below) is "too long" yet.
     settings.ODCM_QUEUE_ALERT_MINUTES = 24 * 60
     instance = enlist(sim_instance, owners=[space_owner])
     name = node_name(sim_instance)
@@ -138,7 +138,7 @@ def test_with_queue_alerts_off_a_wait_is_shown_and_nobody_is_told(
     space_owner: Any,
     settings: Any,
 ) -> None:
-    settings.ODCM_QUEUE_ALERT_MINUTES = 0  # off: octosim's long-queued history tasks stay quiet
+    settings.ODCM_QUEUE_ALERT_MINUTES = 0  # off: even a long wait stays quiet
     instance = enlist(sim_instance, owners=[space_owner])
     name = node_name(sim_instance)
     sim_instance.set_node(name, max_concurrent_tasks=0)
@@ -167,3 +167,20 @@ def test_a_queue_that_could_not_be_read_keeps_its_last_figures(
     after = {q.space_id: q.queued for q in SpaceQueue.objects.filter(space__instance=instance)}
     assert after == before
     assert InstanceNode.objects.filter(instance=instance).count() == 1
+
+
+def test_a_fresh_octosim_fleet_raises_no_queue_alert_at_the_default_threshold(
+    make_sim_instance: Callable[..., SimInstance],
+    enlist: Callable[..., Instance],
+    settings: Any,
+) -> None:
+    # What `make demo` does: octosim instances with generated history, ODCM's default of 15
+    # minutes. Their work in flight is queued minutes ago and moves on: nobody is alerted.
+    settings.ODCM_QUEUE_ALERT_MINUTES = 15
+    for n in range(3):
+        enlist(make_sim_instance(f"fresh-{n}", spaces=3, seed=300 + n))
+    sweep_status(force=True)
+    queues = SpaceQueue.objects.all()
+    assert sum(q.queued for q in queues) >= 1  # there is work waiting, just not for long
+    assert not queues.filter(alerted=True).exists()
+    assert not Alert.objects.filter(kind=Alert.Kind.QUEUE).exists()

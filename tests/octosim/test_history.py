@@ -206,3 +206,22 @@ def test_generated_history_tasks_have_a_step_log_from_their_release(api: Api) ->
         for t in failed["Items"]
     ]
     assert all("Failed" in s for s in statuses)
+
+
+def test_generated_queued_tasks_are_recent_and_move_on_before_odcm_would_alert() -> None:
+    from octosim.instance import Instance
+    from octosim.seed import QUEUE_WAIT_MAX
+
+    inst = Instance("queues", "queues", seed=7, spaces=3)
+    tasks = list(inst.state.tasks.values())
+    start = inst.anchor
+    queued = [t for t in tasks if t.state(start) == "Queued"]
+    assert queued  # a little work in flight when the instance starts
+    assert QUEUE_WAIT_MAX < 15 * 60  # ODCM's default ODCM_QUEUE_ALERT_MINUTES
+    for task in queued:
+        assert start - task.queue_time < QUEUE_WAIT_MAX  # queued minutes ago, not half an hour
+        assert task.start_time is not None
+        assert task.start_time - task.queue_time < QUEUE_WAIT_MAX  # and picked up in time
+    # Half an hour on, the generated work has moved on: nothing waits in the queue.
+    later = start + 30 * 60
+    assert [t.id for t in tasks if t.state(later) == "Queued"] == []

@@ -62,6 +62,8 @@ def test_search_page_finds_spaces_instances_and_shared_items(
     assert 'href="/spaces/instances/' in html
     assert "zeta common variables" in html and "Shared items" in html
     assert "4 results" in html
+    # ODCM stores no project names (only a count per space): the page says so, not silence.
+    assert "Projects are not searched yet: ODCM does not store project names" in html
 
 
 def test_search_with_nothing_typed_lists_nothing(
