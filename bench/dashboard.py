@@ -178,6 +178,58 @@ def query_counts(paths: dict[str, str]) -> dict[str, int]:
     return counts
 
 
+def _buffers(plan: list[str]) -> int:
+    """Shared buffers (8 KiB pages) the whole statement touched: its top line's total."""
+    for line in plan:
+        if "Buffers:" in line:
+            return sum(
+                int(part.split("=")[1]) for part in line.split(":")[1].split() if "=" in part
+            )
+    return 0
+
+
+def work(paths: dict[str, str]) -> dict[str, tuple[int, int, float]]:
+    """Work per uncached request that a busy machine cannot distort: SQL statements, the
+    database pages they touched (EXPLAIN (ANALYZE, BUFFERS) of each captured statement) and
+    the CPU time of this process serving it (the median of 5)."""
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.test import APIClient
+
+    from identity.models import User
+
+    settings.ODCM_DASHBOARD_CACHE_SECONDS = 0
+    admin = User.objects.get(username="bench-admin")
+    page, api = Client(), APIClient()
+    page.force_login(admin)
+    api.force_authenticate(admin)
+    out = {}
+    print("work per uncached request (load-independent):")
+    print(f"  {'endpoint':40} {'queries':>7} {'pages read':>10} {'CPU ms':>8}")
+    for name, path in paths.items():
+        client: Any = api if path.startswith("/api/") else page
+        headers: dict[str, Any] = {"HTTP_HX_REQUEST": "true"} if "part=table" in path else {}
+        client.get(path, **headers)
+        with CaptureQueriesContext(connection) as ctx:
+            client.get(path, **headers)
+        pages = 0
+        with connection.cursor() as cursor:
+            for q in ctx.captured_queries:
+                if q["sql"].lstrip().upper().startswith("SELECT"):
+                    cursor.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT TEXT) " + q["sql"])
+                    pages += _buffers([r[0] for r in cursor.fetchall()])
+        cpu = []
+        for _ in range(5):
+            started = time.process_time()
+            client.get(path, **headers)
+            cpu.append(1000 * (time.process_time() - started))
+        out[name] = (len(ctx.captured_queries), pages, statistics.median(cpu))
+        print(f"  {name:40} {out[name][0]:7d} {pages:10,d} {out[name][2]:8.1f}")
+    return out
+
+
 def server_times(paths: dict[str, str], rounds: int) -> dict[str, float]:
     """p95 of each uncached request handled in-process one at a time: the work a request
     costs, without the queueing that 8 clients on a shared 2-core machine add."""
@@ -373,8 +425,13 @@ def main() -> None:
         create_database(db)
     server: Any = None
     try:
-        setup_django(db)
+        setup_django(db, os.environ.get("ODCM_TEST_REDIS_URL", "redis://127.0.0.1:6379/4"))
         migrate()
+        if reuse:
+            from django.db import connection
+
+            with connection.cursor() as cursor:
+                cursor.execute("VACUUM ANALYZE")  # a migration may have rewritten rows
         if not reuse:
             started = time.perf_counter()
             build(args.spaces, args.instances, args.deployments)
@@ -411,6 +468,7 @@ def main() -> None:
         one = query_counts({k: v + ("&" if "?" in v else "?") + "instance=octopus-001"
                             for k, v in paths.items()})  # fmt: skip
         print(f"machine: {describe()}; load average before: {os.getloadavg()[0]:.1f}")
+        effort = work(paths)
         alone = server_times(paths, args.rounds)
         from django.db import connections
 
@@ -440,7 +498,9 @@ def main() -> None:
             f"uncached_api_p95_ms={max(figures['0'][k] for k in apis):.1f} "
             f"cached_page_p95_ms={figures['30'][page]:.1f} "
             f"uncached_page_server_p95_ms={alone[page]:.1f} "
-            f"uncached_api_server_p95_ms={max(alone[k] for k in apis):.1f}"
+            f"uncached_api_server_p95_ms={max(alone[k] for k in apis):.1f} "
+            f"page_db_pages={effort[page][1]} api_db_pages={max(effort[k][1] for k in apis)} "
+            f"page_cpu_ms={effort[page][2]:.1f} api_cpu_ms={max(effort[k][2] for k in apis):.1f}"
         )
     finally:
         if server is not None:

@@ -31,7 +31,8 @@ if str(ROOT) not in sys.path:
 from bench._machine import describe  # noqa: E402
 
 ADMIN_URL = os.environ.get("ODCM_BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-DB_NAME = "odcm_bench_registry"
+# Per process: two runs at once (several engineers share a machine) must not drop each other.
+DB_NAME = f"odcm_bench_registry_{os.getpid()}"
 
 
 def _db(sql: str) -> None:
@@ -42,7 +43,9 @@ def _db(sql: str) -> None:
 def setup_django() -> None:
     sys.path.insert(0, str(ROOT))
     os.environ["ODCM_TEST_DATABASE_URL"] = ADMIN_URL.rsplit("/", 1)[0] + "/" + DB_NAME
-    os.environ["ODCM_TEST_REDIS_URL"] = "redis://127.0.0.1:6379/3"
+    os.environ["ODCM_TEST_REDIS_URL"] = os.environ.get(
+        "ODCM_BENCH_REDIS_URL", "redis://127.0.0.1:6379/3"
+    )
     os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"  # HTTP to 127.0.0.1 allowed
     os.environ.setdefault("ODCM_LOG_LEVEL", "WARNING")
     import django
