@@ -193,7 +193,7 @@ def work(paths: dict[str, str]) -> dict[str, tuple[int, int, float]]:
     database pages they touched (EXPLAIN (ANALYZE, BUFFERS) of each captured statement) and
     the CPU time of this process serving it (the median of 5)."""
     from django.conf import settings
-    from django.db import connection
+    from django.db import connection, reset_queries
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
     from rest_framework.test import APIClient
@@ -212,6 +212,7 @@ def work(paths: dict[str, str]) -> dict[str, tuple[int, int, float]]:
         client: Any = api if path.startswith("/api/") else page
         headers: dict[str, Any] = {"HTTP_HX_REQUEST": "true"} if "part=table" in path else {}
         client.get(path, **headers)
+        reset_queries()  # the log is a bounded deque: a full one would capture nothing
         with CaptureQueriesContext(connection) as ctx:
             client.get(path, **headers)
         pages = 0
