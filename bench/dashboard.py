@@ -231,6 +231,80 @@ def work(paths: dict[str, str]) -> dict[str, tuple[int, int, float]]:
     return out
 
 
+def _rollup_rows(plan: list[str]) -> int:
+    """Rows the plan's scans of the space/day rollups returned (rows x loops)."""
+    total = 0
+    for line in plan:
+        if "on monitoring_spaceday" in line and "actual time" in line:
+            actual = line.rsplit("(actual", 1)[1]
+            rows = int(actual.split("rows=")[1].split()[0])
+            loops = int(actual.split("loops=")[1].split(")")[0])
+            total += rows * loops
+    return total
+
+
+def _explain(sql: str, params: Any) -> tuple[int, int, float]:
+    """(pages touched, rollup rows read, fastest execution ms of 3) of one statement, by
+    EXPLAIN (ANALYZE, BUFFERS)."""
+    from django.db import connection
+
+    best = float("inf")
+    with connection.cursor() as cursor:
+        for _ in range(3):
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+            plan = [r[0] for r in cursor.fetchall()]
+            ms = next(float(x.split(":")[1].split()[0]) for x in plan if "Execution Time" in x)
+            best = min(best, ms)
+    return _buffers(plan), _rollup_rows(plan), best
+
+
+def window_work() -> dict[str, int]:
+    """The window sums both ways, per window length: the plain sum over the window's rollup
+    rows (before issue 13) against the running totals (two probes per space). Pages touched
+    do not depend on the machine's load; the milliseconds do."""
+    from datetime import date, timedelta
+
+    from django.db.models import F
+
+    from identity.models import User
+    from monitoring.services import dashboard, windows
+    from spaces.models import Space
+
+    admin = User.objects.get(username="bench-admin")
+    visible = dashboard.spaces_for(admin, dashboard.Filters()).values("pk")
+    inner, inner_params = visible.query.sql_with_params()
+    plain = (
+        "SELECT sum(succeeded), sum(failed + timed_out), sum(canceled) FROM monitoring_spaceday"
+        f" WHERE day >= %s AND day <= %s AND space_id IN ({inner})"
+    )
+    running = windows._TOTALS.format(space="spaces_space", day="monitoring_spaceday", visible=inner)
+    print("window sums over all spaces: rollup rows read, pages touched, fastest ms of 3")
+    print(f"  {'window':7} {'totals: plain sum':>29} {'running totals':>29} "
+          f"{'table by failed: plain':>29} {'running':>29}")  # fmt: skip
+    out = {}
+    today = date.today()
+
+    def cell(figures: tuple[int, int, float]) -> str:
+        return f"{figures[1]:8,d} r {figures[0]:6,d} p {figures[2]:6.1f} ms"
+
+    for days in (1, 7, 30, 90, 400):
+        first = today - timedelta(days=days)
+        a = _explain(plain, [first, today, *inner_params])
+        b = _explain(running, [today, first, *inner_params])
+        rows = []
+        for fast in (False, True):
+            qs = (
+                Space.objects.filter(pk__in=visible)
+                .annotate(**windows.figures(first, today, fast=fast))
+                .order_by(F("failed").desc(), "pk")  # type: ignore[misc]
+                .values("pk", "succeeded", "failed", "canceled")[:100]
+            )
+            rows.append(_explain(*qs.query.sql_with_params()))
+        print(f"  {days:4d} d {cell(a):>29} {cell(b):>29} {cell(rows[0]):>29} {cell(rows[1]):>29}")
+        out[f"plain_{days}d"], out[f"running_{days}d"] = a[1], b[1]
+    return out
+
+
 def server_times(paths: dict[str, str], rounds: int) -> dict[str, float]:
     """p95 of each uncached request handled in-process one at a time: the work a request
     costs, without the queueing that 8 clients on a shared 2-core machine add."""
@@ -469,6 +543,7 @@ def main() -> None:
         one = query_counts({k: v + ("&" if "?" in v else "?") + "instance=octopus-001"
                             for k, v in paths.items()})  # fmt: skip
         print(f"machine: {describe()}; load average before: {os.getloadavg()[0]:.1f}")
+        sums = window_work()
         effort = work(paths)
         alone = server_times(paths, args.rounds)
         from django.db import connections
@@ -501,7 +576,8 @@ def main() -> None:
             f"uncached_page_server_p95_ms={alone[page]:.1f} "
             f"uncached_api_server_p95_ms={max(alone[k] for k in apis):.1f} "
             f"page_db_pages={effort[page][1]} api_db_pages={max(effort[k][1] for k in apis)} "
-            f"page_cpu_ms={effort[page][2]:.1f} api_cpu_ms={max(effort[k][2] for k in apis):.1f}"
+            f"page_cpu_ms={effort[page][2]:.1f} api_cpu_ms={max(effort[k][2] for k in apis):.1f} "
+            f"sum90d_rows_plain={sums['plain_90d']} sum90d_rows_running={sums['running_90d']}"
         )
     finally:
         if server is not None:

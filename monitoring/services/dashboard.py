@@ -310,7 +310,7 @@ def space_totals(
         "targets": Sum("target_count"),
         "unhealthy": Sum("unhealthy_target_count"),
     }
-    if not by_day and windows.running():
+    if not by_day and windows.use_running(period.first, period.last):
         # The window's totals from the running totals, in the same query as the inventory:
         # two index probes per space whatever the window's length.
         quick: dict[str, Any] = dict(windows.totals(visible, period.first, period.last))
