@@ -305,22 +305,24 @@ def window_work() -> dict[str, int]:
     return out
 
 
-def server_times(paths: dict[str, str], rounds: int) -> dict[str, float]:
-    """p95 of each uncached request handled in-process one at a time: the work a request
-    costs, without the queueing that 8 clients on a shared 2-core machine add."""
+def server_times(paths: dict[str, str], rounds: int, cache_seconds: int = 0) -> dict[str, float]:
+    """p95 of each request handled in-process one at a time (uncached unless
+    ``cache_seconds``): the work a request costs, without the queueing that 8 clients on a
+    shared 2-core machine add."""
     from django.conf import settings
     from django.test import Client
     from rest_framework.test import APIClient
 
     from identity.models import User
 
-    settings.ODCM_DASHBOARD_CACHE_SECONDS = 0
+    settings.ODCM_DASHBOARD_CACHE_SECONDS = cache_seconds
     admin = User.objects.get(username="bench-admin")
     page, api = Client(), APIClient()
     page.force_login(admin)
     api.force_authenticate(admin)
     out = {}
-    print(f"in-process, one request at a time, no cache ({rounds} rounds):")
+    cache = f"cache {cache_seconds} s" if cache_seconds else "no cache"
+    print(f"in-process, one request at a time, {cache} ({rounds} rounds):")
     for name, path in paths.items():
         client: Any = api if path.startswith("/api/") else page
         headers: dict[str, Any] = {"HTTP_HX_REQUEST": "true"} if "part=table" in path else {}
@@ -485,6 +487,11 @@ def main() -> None:
         action="store_true",
         help="the fleet-size run: 5,000 spaces on 500 instances, 10,000,000 deployments",
     )
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="skip gunicorn and the concurrent clients: in-process figures only (a busy machine)",
+    )
     parser.add_argument("--profile", help="profile one in-process GET of this path, then stop")
     parser.add_argument(
         "--keep",
@@ -546,6 +553,21 @@ def main() -> None:
         sums = window_work()
         effort = work(paths)
         alone = server_times(paths, args.rounds)
+        page, apis = "dashboard page (30 d)", [k for k in paths if k.startswith("report API")]
+        if args.in_process:
+            cached = server_times({page: paths[page]}, args.rounds, cache_seconds=30)
+            print(
+                f"bench: dashboard spaces={args.spaces} deployments={args.deployments} "
+                f"mode=in-process "
+                f"uncached_page_p95_ms={alone[page]:.1f} "
+                f"uncached_api_p95_ms={max(alone[k] for k in apis):.1f} "
+                f"cached_page_p95_ms={cached[page]:.1f} "
+                f"page_db_pages={effort[page][1]} api_db_pages={max(effort[k][1] for k in apis)} "
+                f"page_cpu_ms={effort[page][2]:.1f} "
+                f"api_cpu_ms={max(effort[k][2] for k in apis):.1f} "
+                f"sum90d_rows_plain={sums['plain_90d']} sum90d_rows_running={sums['running_90d']}"
+            )
+            return
         from django.db import connections
 
         connections.close_all()
@@ -565,9 +587,12 @@ def main() -> None:
                 )
             finally:
                 server[0].terminate()
-                server[0].wait(timeout=15)
+                try:
+                    server[0].wait(timeout=120)  # a saturated machine stops workers slowly
+                except subprocess.TimeoutExpired:
+                    server[0].kill()
+                    server[0].wait()
         server = None
-        page, apis = "dashboard page (30 d)", [k for k in paths if k.startswith("report API")]
         print(
             f"bench: dashboard spaces={args.spaces} deployments={args.deployments} "
             f"uncached_page_p95_ms={figures['0'][page]:.1f} "
