@@ -215,18 +215,20 @@ def work(paths: dict[str, str]) -> dict[str, tuple[int, int, float]]:
         reset_queries()  # the log is a bounded deque: a full one would capture nothing
         with CaptureQueriesContext(connection) as ctx:
             client.get(path, **headers)
+        # Copied now: the next request's request_started signal empties the query log.
+        sqls = [q["sql"] for q in ctx.captured_queries]
         pages = 0
         with connection.cursor() as cursor:
-            for q in ctx.captured_queries:
-                if q["sql"].lstrip().upper().startswith("SELECT"):
-                    cursor.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT TEXT) " + q["sql"])
+            for sql in sqls:
+                if sql.lstrip().upper().startswith("SELECT"):
+                    cursor.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT TEXT) " + sql)
                     pages += _buffers([r[0] for r in cursor.fetchall()])
         cpu = []
         for _ in range(5):
             started = time.process_time()
             client.get(path, **headers)
             cpu.append(1000 * (time.process_time() - started))
-        out[name] = (len(ctx.captured_queries), pages, statistics.median(cpu))
+        out[name] = (len(sqls), pages, statistics.median(cpu))
         print(f"  {name:40} {out[name][0]:7d} {pages:10,d} {out[name][2]:8.1f}")
     return out
 
