@@ -178,11 +178,24 @@ def query_counts(paths: dict[str, str]) -> dict[str, int]:
     return counts
 
 
-def server_times(paths: dict[str, str], rounds: int) -> dict[str, float]:
-    """p95 of each uncached request handled in-process one at a time: the work a request
-    costs, without the queueing that 8 clients on a shared 2-core machine add."""
+def _buffers(plan: list[str]) -> int:
+    """Shared buffers (8 KiB pages) the whole statement touched: its top line's total."""
+    for line in plan:
+        if "Buffers:" in line:
+            return sum(
+                int(part.split("=")[1]) for part in line.split(":")[1].split() if "=" in part
+            )
+    return 0
+
+
+def work(paths: dict[str, str]) -> dict[str, tuple[int, int, float]]:
+    """Work per uncached request that a busy machine cannot distort: SQL statements, the
+    database pages they touched (EXPLAIN (ANALYZE, BUFFERS) of each captured statement) and
+    the CPU time of this process serving it (the median of 5)."""
     from django.conf import settings
+    from django.db import connection, reset_queries
     from django.test import Client
+    from django.test.utils import CaptureQueriesContext
     from rest_framework.test import APIClient
 
     from identity.models import User
@@ -193,7 +206,125 @@ def server_times(paths: dict[str, str], rounds: int) -> dict[str, float]:
     page.force_login(admin)
     api.force_authenticate(admin)
     out = {}
-    print(f"in-process, one request at a time, no cache ({rounds} rounds):")
+    print("work per uncached request (load-independent):")
+    print(f"  {'endpoint':40} {'queries':>7} {'pages read':>10} {'CPU ms':>8}")
+    for name, path in paths.items():
+        client: Any = api if path.startswith("/api/") else page
+        headers: dict[str, Any] = {"HTTP_HX_REQUEST": "true"} if "part=table" in path else {}
+        client.get(path, **headers)
+        reset_queries()  # the log is a bounded deque: a full one would capture nothing
+        with CaptureQueriesContext(connection) as ctx:
+            client.get(path, **headers)
+        # Copied now: the next request's request_started signal empties the query log.
+        sqls = [q["sql"] for q in ctx.captured_queries]
+        pages = 0
+        with connection.cursor() as cursor:
+            for sql in sqls:
+                if sql.lstrip().upper().startswith("SELECT"):
+                    cursor.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT TEXT) " + sql)
+                    pages += _buffers([r[0] for r in cursor.fetchall()])
+        cpu = []
+        for _ in range(5):
+            started = time.process_time()
+            client.get(path, **headers)
+            cpu.append(1000 * (time.process_time() - started))
+        out[name] = (len(sqls), pages, statistics.median(cpu))
+        print(f"  {name:40} {out[name][0]:7d} {pages:10,d} {out[name][2]:8.1f}")
+    return out
+
+
+def _rollup_rows(plan: list[str]) -> int:
+    """Rows the plan's scans of the space/day rollups returned (rows x loops)."""
+    total = 0
+    for line in plan:
+        if "on monitoring_spaceday" in line and "actual time" in line:
+            actual = line.rsplit("(actual", 1)[1]
+            rows = int(actual.split("rows=")[1].split()[0])
+            loops = int(actual.split("loops=")[1].split(")")[0])
+            total += rows * loops
+    return total
+
+
+def _explain(sql: str, params: Any) -> tuple[int, int, float]:
+    """(pages touched, rollup rows read, fastest execution ms of 3) of one statement, by
+    EXPLAIN (ANALYZE, BUFFERS)."""
+    from django.db import connection
+
+    best = float("inf")
+    with connection.cursor() as cursor:
+        for _ in range(3):
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+            plan = [r[0] for r in cursor.fetchall()]
+            ms = next(float(x.split(":")[1].split()[0]) for x in plan if "Execution Time" in x)
+            best = min(best, ms)
+    return _buffers(plan), _rollup_rows(plan), best
+
+
+def window_work() -> dict[str, int]:
+    """The window sums both ways, per window length: the plain sum over the window's rollup
+    rows (before issue 13) against the running totals (two probes per space). Pages touched
+    do not depend on the machine's load; the milliseconds do."""
+    from datetime import date, timedelta
+
+    from django.db.models import F
+
+    from identity.models import User
+    from monitoring.services import dashboard, windows
+    from spaces.models import Space
+
+    admin = User.objects.get(username="bench-admin")
+    visible = dashboard.spaces_for(admin, dashboard.Filters()).values("pk")
+    inner, inner_params = visible.query.sql_with_params()
+    plain = (
+        "SELECT sum(succeeded), sum(failed + timed_out), sum(canceled) FROM monitoring_spaceday"
+        f" WHERE day >= %s AND day <= %s AND space_id IN ({inner})"
+    )
+    running = windows._TOTALS.format(space="spaces_space", day="monitoring_spaceday", visible=inner)
+    print("window sums over all spaces: rollup rows read, pages touched, fastest ms of 3")
+    print(f"  {'window':7} {'totals: plain sum':>29} {'running totals':>29} "
+          f"{'table by failed: plain':>29} {'running':>29}")  # fmt: skip
+    out = {}
+    today = date.today()
+
+    def cell(figures: tuple[int, int, float]) -> str:
+        return f"{figures[1]:8,d} r {figures[0]:6,d} p {figures[2]:6.1f} ms"
+
+    for days in (1, 7, 30, 90, 400):
+        first = today - timedelta(days=days)
+        a = _explain(plain, [first, today, *inner_params])
+        b = _explain(running, [today, first, *inner_params])
+        rows = []
+        for fast in (False, True):
+            qs = (
+                Space.objects.filter(pk__in=visible)
+                .annotate(**windows.figures(first, today, fast=fast))
+                .order_by(F("failed").desc(), "pk")  # type: ignore[misc]
+                .values("pk", "succeeded", "failed", "canceled")[:100]
+            )
+            rows.append(_explain(*qs.query.sql_with_params()))
+        print(f"  {days:4d} d {cell(a):>29} {cell(b):>29} {cell(rows[0]):>29} {cell(rows[1]):>29}")
+        out[f"plain_{days}d"], out[f"running_{days}d"] = a[1], b[1]
+    return out
+
+
+def server_times(paths: dict[str, str], rounds: int, cache_seconds: int = 0) -> dict[str, float]:
+    """p95 of each request handled in-process one at a time (uncached unless
+    ``cache_seconds``): the work a request costs, without the queueing that 8 clients on a
+    shared 2-core machine add."""
+    from django.conf import settings
+    from django.test import Client
+    from rest_framework.test import APIClient
+
+    from identity.models import User
+
+    settings.ODCM_DASHBOARD_CACHE_SECONDS = cache_seconds
+    admin = User.objects.get(username="bench-admin")
+    page, api = Client(), APIClient()
+    page.force_login(admin)
+    api.force_authenticate(admin)
+    out = {}
+    cache = f"cache {cache_seconds} s" if cache_seconds else "no cache"
+    print(f"in-process, one request at a time, {cache} ({rounds} rounds):")
     for name, path in paths.items():
         client: Any = api if path.startswith("/api/") else page
         headers: dict[str, Any] = {"HTTP_HX_REQUEST": "true"} if "part=table" in path else {}
@@ -358,6 +489,11 @@ def main() -> None:
         action="store_true",
         help="the fleet-size run: 5,000 spaces on 500 instances, 10,000,000 deployments",
     )
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="skip gunicorn and the concurrent clients: in-process figures only (a busy machine)",
+    )
     parser.add_argument("--profile", help="profile one in-process GET of this path, then stop")
     parser.add_argument(
         "--keep",
@@ -373,8 +509,13 @@ def main() -> None:
         create_database(db)
     server: Any = None
     try:
-        setup_django(db)
+        setup_django(db, os.environ.get("ODCM_TEST_REDIS_URL", "redis://127.0.0.1:6379/4"))
         migrate()
+        if reuse:
+            from django.db import connection
+
+            with connection.cursor() as cursor:
+                cursor.execute("VACUUM ANALYZE")  # a migration may have rewritten rows
         if not reuse:
             started = time.perf_counter()
             build(args.spaces, args.instances, args.deployments)
@@ -411,7 +552,24 @@ def main() -> None:
         one = query_counts({k: v + ("&" if "?" in v else "?") + "instance=octopus-001"
                             for k, v in paths.items()})  # fmt: skip
         print(f"machine: {describe()}; load average before: {os.getloadavg()[0]:.1f}")
+        sums = window_work()
+        effort = work(paths)
         alone = server_times(paths, args.rounds)
+        page, apis = "dashboard page (30 d)", [k for k in paths if k.startswith("report API")]
+        if args.in_process:
+            cached = server_times({page: paths[page]}, args.rounds, cache_seconds=30)
+            print(
+                f"bench: dashboard spaces={args.spaces} deployments={args.deployments} "
+                f"mode=in-process "
+                f"uncached_page_p95_ms={alone[page]:.1f} "
+                f"uncached_api_p95_ms={max(alone[k] for k in apis):.1f} "
+                f"cached_page_p95_ms={cached[page]:.1f} "
+                f"page_db_pages={effort[page][1]} api_db_pages={max(effort[k][1] for k in apis)} "
+                f"page_cpu_ms={effort[page][2]:.1f} "
+                f"api_cpu_ms={max(effort[k][2] for k in apis):.1f} "
+                f"sum90d_rows_plain={sums['plain_90d']} sum90d_rows_running={sums['running_90d']}"
+            )
+            return
         from django.db import connections
 
         connections.close_all()
@@ -431,16 +589,22 @@ def main() -> None:
                 )
             finally:
                 server[0].terminate()
-                server[0].wait(timeout=15)
+                try:
+                    server[0].wait(timeout=120)  # a saturated machine stops workers slowly
+                except subprocess.TimeoutExpired:
+                    server[0].kill()
+                    server[0].wait()
         server = None
-        page, apis = "dashboard page (30 d)", [k for k in paths if k.startswith("report API")]
         print(
             f"bench: dashboard spaces={args.spaces} deployments={args.deployments} "
             f"uncached_page_p95_ms={figures['0'][page]:.1f} "
             f"uncached_api_p95_ms={max(figures['0'][k] for k in apis):.1f} "
             f"cached_page_p95_ms={figures['30'][page]:.1f} "
             f"uncached_page_server_p95_ms={alone[page]:.1f} "
-            f"uncached_api_server_p95_ms={max(alone[k] for k in apis):.1f}"
+            f"uncached_api_server_p95_ms={max(alone[k] for k in apis):.1f} "
+            f"page_db_pages={effort[page][1]} api_db_pages={max(effort[k][1] for k in apis)} "
+            f"page_cpu_ms={effort[page][2]:.1f} api_cpu_ms={max(effort[k][2] for k in apis):.1f} "
+            f"sum90d_rows_plain={sums['plain_90d']} sum90d_rows_running={sums['running_90d']}"
         )
     finally:
         if server is not None:

@@ -31,7 +31,8 @@ if str(ROOT) not in sys.path:
 from bench._machine import describe  # noqa: E402
 
 ADMIN_URL = os.environ.get("ODCM_BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-DB_NAME = "odcm_bench_registry"
+# Per process: two runs at once (several engineers share a machine) must not drop each other.
+DB_NAME = f"odcm_bench_registry_{os.getpid()}"
 
 
 def _db(sql: str) -> None:
@@ -42,7 +43,9 @@ def _db(sql: str) -> None:
 def setup_django() -> None:
     sys.path.insert(0, str(ROOT))
     os.environ["ODCM_TEST_DATABASE_URL"] = ADMIN_URL.rsplit("/", 1)[0] + "/" + DB_NAME
-    os.environ["ODCM_TEST_REDIS_URL"] = "redis://127.0.0.1:6379/3"
+    os.environ["ODCM_TEST_REDIS_URL"] = os.environ.get(
+        "ODCM_BENCH_REDIS_URL", "redis://127.0.0.1:6379/3"
+    )
     os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"  # HTTP to 127.0.0.1 allowed
     os.environ.setdefault("ODCM_LOG_LEVEL", "WARNING")
     import django
@@ -112,31 +115,54 @@ def build(spaces: int, instances: int, prefix: str) -> tuple[Any, Any]:
     return admin, viewer
 
 
-def measure(user: Any, url: str, requests: int, api: bool) -> tuple[float, float, int, int]:
+def _pages_read(sqls: list[str]) -> int:
+    """Database pages (8 KiB, shared buffers hit or read) these SELECTs touch: a measure of
+    the work a busy machine cannot distort."""
     from django.db import connection
+
+    total = 0
+    with connection.cursor() as cursor:
+        for sql in sqls:
+            if not sql.lstrip().upper().startswith("SELECT"):
+                continue
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
+            for (line,) in cursor.fetchall():
+                if "Buffers:" in line:  # the top node's: the whole statement
+                    counts = line.split(":", 1)[1].split()
+                    total += sum(int(c.split("=")[1]) for c in counts if "=" in c)
+                    break
+    return total
+
+
+def measure(user: Any, url: str, requests: int, api: bool) -> dict[str, Any]:
+    from django.db import connection, reset_queries
     from django.test import Client
+    from django.test.utils import CaptureQueriesContext
     from rest_framework.test import APIClient
 
     client: Any = APIClient() if api else Client()
     client.force_login(user)
-    queries = 0
-
-    def count(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        nonlocal queries
-        queries += 1
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(count):
+    reset_queries()  # the log is a bounded deque: a full one would capture nothing
+    with CaptureQueriesContext(connection) as ctx:
         answer = client.get(url)
     assert answer.status_code == 200, (url, answer.status_code)
-    times = []
+    # Copied now: the next request's request_started signal empties the query log.
+    sqls = [q["sql"] for q in ctx.captured_queries]
+    times, cpu = [], []
     for _ in range(requests):
-        started = time.perf_counter()
+        started, used = time.perf_counter(), time.process_time()
         answer = client.get(url)
         times.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - used) * 1000)
     times.sort()
-    p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
-    return statistics.median(times), p95, queries, len(answer.content)
+    return {
+        "p50": statistics.median(times),
+        "p95": times[min(len(times) - 1, int(len(times) * 0.95))],
+        "queries": len(sqls),
+        "size": len(answer.content),
+        "cpu": statistics.median(cpu),
+        "pages": _pages_read(sqls),
+    }
 
 
 PAGES = [
@@ -174,19 +200,33 @@ def main() -> int:
             f"{args.spaces // 10} spaces?), {args.requests} requests each, server time"
         )
         p95s: dict[tuple[str, str], float] = {}
+        work: dict[tuple[str, str], dict[str, Any]] = {}
         for role, index in (("admin", 0), ("viewer via grants", 1)):
             for label, url, api in PAGES:
-                p50, p95, queries, size = measure(big[index], url, args.requests, api)
-                small_queries = measure(small[index], url, 2, api)[2]
-                same = "same" if small_queries == queries else f"DIFFERS: {small_queries}"
-                p95s[(role, label)] = p95
-                print(f"  {role:18} {label:28} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  "
-                      f"{queries:2d} queries ({same})  {size / 1024:7.0f} KiB")  # fmt: skip
+                got = measure(big[index], url, args.requests, api)
+                small_queries = measure(small[index], url, 2, api)["queries"]
+                same = "same" if small_queries == got["queries"] else f"DIFFERS: {small_queries}"
+                p95s[(role, label)], work[(role, label)] = got["p95"], got
+                print(f"  {role:18} {label:28} p50 {got['p50']:7.1f} ms  p95 {got['p95']:7.1f} ms"
+                      f"  CPU {got['cpu']:6.1f} ms  {got['pages']:6d} pages  "
+                      f"{got['queries']:2d} queries ({same})  "
+                      f"{got['size'] / 1024:5.0f} KiB")  # fmt: skip
+        page500, search = (
+            ("admin", "spaces API (page_size=500)"),
+            (
+                "viewer via grants",
+                "spaces API search",
+            ),
+        )
         print(
             f"bench: registry spaces={args.spaces} "
-            f"spaces_page500_p95_ms={p95s[('admin', 'spaces API (page_size=500)')]:.1f} "
-            f"grants_search_p95_ms={p95s[('viewer via grants', 'spaces API search')]:.1f} "
-            f"worst_p95_ms={max(p95s.values()):.1f}"
+            f"spaces_page500_p95_ms={p95s[page500]:.1f} "
+            f"grants_search_p95_ms={p95s[search]:.1f} "
+            f"worst_p95_ms={max(p95s.values()):.1f} "
+            f"spaces_page500_cpu_ms={work[page500]['cpu']:.1f} "
+            f"grants_search_cpu_ms={work[search]['cpu']:.1f} "
+            f"spaces_page500_db_pages={work[page500]['pages']} "
+            f"grants_search_db_pages={work[search]['pages']}"
         )
     finally:
         from django.db import connections

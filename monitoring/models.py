@@ -383,19 +383,38 @@ class DeploymentDay(_Counts):
 
 
 class SpaceDay(_Counts):
-    """The same figures summed over environments: what the dashboard reads."""
+    """The same figures summed over environments: what the dashboard reads.
+
+    ``run_*`` are the space's running totals through this day (every row of the space with
+    ``day <=`` this one; ``run_failed`` includes timed-out deployments, as the dashboard
+    counts them), so any window's sum is two index probes per space: the running total at
+    the window's last row minus the one just before its first. On PostgreSQL a trigger keeps
+    them true after every write to this table, whoever makes it (the pull, retention's
+    compaction, a bulk load, a test): see migration 0009 and docs/architecture.md.
+    """
 
     id = models.BigAutoField(primary_key=True)
     space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
+    run_succeeded = models.BigIntegerField(default=0, db_default=0, editable=False)
+    run_failed = models.BigIntegerField(default=0, db_default=0, editable=False)
+    run_canceled = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     class Meta:
-        # Both indexes cover the figures, so the dashboard's sums are index-only scans: by day
-        # over many spaces (totals, chart), and by space over a window (a page of table rows).
+        # Both indexes cover the figures, so the dashboard's reads are index-only scans: by day
+        # over many spaces (the chart), and by space (a probe for the running totals).
         constraints = [
             models.UniqueConstraint(
                 fields=["space", "day"],
-                include=["succeeded", "failed", "timed_out", "canceled"],
+                include=[
+                    "succeeded",
+                    "failed",
+                    "timed_out",
+                    "canceled",
+                    "run_succeeded",
+                    "run_failed",
+                    "run_canceled",
+                ],
                 name="spaceday_unique",
             )
         ]

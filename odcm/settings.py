@@ -148,6 +148,9 @@ if ODCM_DATABASE_URL and not ODCM_DATABASE_URL.startswith("sqlite"):
             conn_health_checks=True,
         )
     }
+    # No JIT: the dashboard's queries are many cheap index probes whose cost estimate crosses
+    # jit_above_cost at a few thousand spaces, and compiling them took over a second.
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 else:
     sqlite_path = (
         dj_database_url.parse(ODCM_DATABASE_URL)["NAME"]
