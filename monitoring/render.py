@@ -114,3 +114,57 @@ def timelines(items: Iterable[dict[str, Any]]) -> SafeString:
             f'role="img" aria-label="Status timeline of {name}">{rects}</svg></div>'
         )
     return mark_safe("\n".join(parts))  # noqa: S308 - every value escaped
+
+
+_ZERO_UUID = "00000000-0000-0000-0000-000000000000"
+
+
+def fleet_space_rows(instance_name: str, instance_slug: str, spaces: Iterable[Any]) -> SafeString:
+    """The fleet section's space rows (``FleetSpace``), one ``<tr>`` each.
+
+    At 1,000 spaces the template loop with a ``{% url %}`` per row was most of the
+    dashboard's CPU (~375 ms); URLs are reversed once here and filled in per row.
+    """
+    space_link = reverse("spaces:space", args=[_ZERO_UUID])
+    home = reverse("home")
+    inst = _e(instance_name)
+    inst_slug = _e(instance_slug)
+    parts = []
+    for s in spaces:
+        name = _e(s.name)
+        octo = _e(s.octopus_url)
+        projects = (
+            "—"
+            if s.projects is None
+            else f'<a href="{octo}/projects" title="Projects of {name} ({inst}) in Octopus">'
+            f"{_e(s.projects)}</a>"
+        )
+        targets = (
+            "—"
+            if s.targets is None
+            else f'<a href="{octo}/infrastructure/machines" title="Deployment targets in Octopus">'
+            f"{_e(s.targets)}</a>"
+        )
+        unhealthy = (
+            f'<a class="text-danger" href="{octo}/infrastructure/machines?healthStatuses=Unhealthy"'
+            f' title="Unhealthy targets in Octopus">{_e(s.unhealthy_targets)}</a>'
+            if s.unhealthy_targets
+            else "0"
+        )
+        failed = (
+            f'<a class="text-danger" href="{octo}/tasks?states=Failed,TimedOut" '
+            f'title="Failed deployments in Octopus" data-testid="failed-link">{_e(s.failed)}</a>'
+            if s.failed
+            else "0"
+        )
+        warn = ' class="table-warning"' if s.problem else ""
+        parts.append(
+            f'<tr data-testid="fleet-space"{warn}>'
+            f'<td><a href="{_e(space_link.replace(_ZERO_UUID, str(s.id)))}">{name}</a></td>'
+            f'<td class="text-end">{projects}</td><td class="text-end">{targets}</td>'
+            f'<td class="text-end">{unhealthy}</td>'
+            f'<td class="text-end"><a href="{home}?space={_e(s.slug)}&amp;instance={inst_slug}'
+            f'&amp;tf=7d" title="Deployments on the dashboard">{_e(s.succeeded)}</a></td>'
+            f'<td class="text-end">{failed}</td></tr>'
+        )
+    return mark_safe("".join(parts))  # noqa: S308 - every value escaped

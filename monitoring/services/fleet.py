@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from monitoring.models import ChannelDelivery, InstanceMonitor, Notification, SpaceDay, SpaceQueue
+from monitoring.render import fleet_space_rows
 from monitoring.services import queues
 from spaces.models import Instance, Space
 
@@ -56,6 +57,11 @@ class FleetInstance:
     pinned_version: str
     failing_deliveries: int
     spaces: list[FleetSpace] = field(default_factory=list)
+
+    @property
+    def spaces_html(self) -> str:
+        """The space rows, built in Python (monitoring/render.py): the hot loop of the page."""
+        return fleet_space_rows(self.instance.name, self.instance.slug, self.spaces)
 
     @property
     def off_pin(self) -> bool:
