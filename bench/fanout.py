@@ -10,7 +10,8 @@ pushes, each until every subscription is in sync:
     update   revision 2: one value changed everywhere
     no-op    "push now" of revision 2 again: nothing to write
 
-and prints wall time, the ideal (requests x latency / concurrency), their ratio, requests per
+and prints wall time, the ideal (requests x latency / 100 requests in flight, issue 13), their
+ratio (target <= 3 for update and no-op), requests per
 delivery (from octosim's own counters) and the peak resident memory of each worker process.
 
     .venv/bin/python bench/fanout.py [--instances 50] [--spaces 10] [--variables 200]
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import _worker as bench_worker  # noqa: E402
 from bench._machine import describe  # noqa: E402
 
 DB_URL = os.environ.get(
@@ -49,6 +50,8 @@ ENV = {
     "ODCM_LOG_LEVEL": "WARNING",
 }
 os.environ.update(ENV)
+IN_FLIGHT = 100  # the ideal's requests in flight (issue 13)
+TARGET_RATIO = 3.0
 
 
 def prepare_database() -> None:
@@ -140,9 +143,11 @@ def main() -> None:
     parser.add_argument("--variables", type=int, default=200)
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--worker-log", default=str(ROOT / "var" / "bench" / "fanout-worker.log"))
     args = parser.parse_args()
 
     prepare_database()
+    from django.conf import settings
     from django.utils.text import slugify
 
     from octosim.testing import SimServer
@@ -191,26 +196,8 @@ def main() -> None:
         for space in targets:
             subscriptions.subscribe(item, space)  # nothing to deliver yet (no revision)
 
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "odcm",
-                "worker",
-                "--loglevel=WARNING",
-                f"--concurrency={args.concurrency}",
-                "--pool=prefork",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                f"--hostname=bench-{os.getpid()}@%h",
-            ],
-            cwd=ROOT,
-            env={**os.environ, **ENV, "PYTHONPATH": str(ROOT)},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+        worker, log = bench_worker.start(
+            args.worker_log, concurrency=args.concurrency, level="WARNING", env=ENV
         )
         time.sleep(4)  # worker start-up is not part of a push
         try:
@@ -221,7 +208,7 @@ def main() -> None:
             )
             print(
                 f"{'push':8} {'wall s':>8} {'ideal s':>8} {'ratio':>6} {'req/deliv':>10}   "
-                "CPU s: workers octosim postgres bench"
+                "peak/inst   CPU s: workers octosim postgres bench"
             )
             groups = {
                 "workers": lambda: [worker.pid, *children_of(worker.pid)],
@@ -231,6 +218,7 @@ def main() -> None:
             }
 
             ratios: dict[str, float] = {}
+            peaks_in_flight: dict[str, int] = {}
 
             def push(label: str, action: Any, revision: int) -> None:
                 for one in sims:
@@ -244,22 +232,38 @@ def main() -> None:
                     ).count()
                     if done == len(targets):
                         break
+                    if time.monotonic() - started > 600:
+                        raise bench_worker.Stalled(
+                            f"{label}: {done}/{len(targets)} in sync after 600 s: "
+                            + bench_worker.diagnose(REDIS_URL, worker, args.worker_log)
+                        )
                     time.sleep(0.05)
                 wall = time.monotonic() - started
-                requests = sum(one.stats()["total"] for one in sims)
-                ideal = requests * args.latency_ms / 1000 / args.concurrency
+                stats = [one.stats() for one in sims]
+                requests = sum(one["total"] for one in stats)
+                peak = max(one.get("peak_in_flight", 0) for one in stats)
+                peaks_in_flight[label] = peak
+                ideal = requests * args.latency_ms / 1000 / IN_FLIGHT
                 cpu = " ".join(
                     f"{cpu_seconds(f()) - cpu_before[k]:7.1f}" for k, f in groups.items()
                 )
                 ratios[label] = wall / ideal
                 print(
                     f"{label:8} {wall:8.2f} {ideal:8.2f} {wall / ideal:6.2f} "
-                    f"{requests / len(targets):10.2f}   {cpu}"
+                    f"{requests / len(targets):10.2f} {peak:9d}   {cpu}"
                 )
 
             push("create", lambda: items.save_revision(item, content(args.variables, "one")), 1)
             push("update", lambda: items.save_revision(item, content(args.variables, "two")), 2)
             push("no-op", lambda: subscriptions.push_now(item), 2)
+            for label in ("update", "no-op"):
+                verdict = "OK" if ratios[label] <= TARGET_RATIO else "MISSED"
+                print(f"target {label} ratio <= {TARGET_RATIO:.0f}: {verdict}")
+            limit = settings.ODCM_OCTOPUS_PER_INSTANCE_CONCURRENCY
+            print(
+                "peak/inst: the most requests one Octopus instance answered at once "
+                f"(limit ODCM_OCTOPUS_PER_INSTANCE_CONCURRENCY={limit} per worker process)"
+            )
             load1, load5, load15 = os.getloadavg()
             print(f"machine: {describe()}")
             print(f"load average: {load1:.1f} {load5:.1f} {load15:.1f} on {os.cpu_count()} CPUs")
@@ -270,11 +274,11 @@ def main() -> None:
             print(
                 f"bench: fanout create_ratio={ratios['create']:.2f} "
                 f"update_ratio={ratios['update']:.2f} noop_ratio={ratios['no-op']:.2f} "
-                f"concurrency={args.concurrency} peak_worker_mb={max(peaks, default=0):.0f}"
+                f"concurrency={args.concurrency} peak_worker_mb={max(peaks, default=0):.0f} "
+                f"peak_in_flight_per_instance={max(peaks_in_flight.values())}"
             )
         finally:
-            worker.terminate()
-            worker.wait(timeout=30)
+            bench_worker.stop(worker, log)
 
 
 if __name__ == "__main__":

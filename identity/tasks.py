@@ -1,7 +1,8 @@
 """Celery tasks: thin wrappers taking ids; the logic is in identity.services.teams.
 
-Every push runs as one task per Octopus instance: a task for spaces of several instances
-splits itself, so work spreads over the worker processes and no task needs threads.
+A push runs as tasks of up to ``ODCM_FANOUT_BATCH_SIZE`` spaces (an instance's spaces in one
+task); a task pushes its spaces concurrently (``odcm.fanout``), a task given more splits
+itself so the work spreads over the worker processes.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from identity.services import teams
 @shared_task(time_limit=280, soft_time_limit=260, acks_late=True, ignore_result=True)
 def sync_spaces(space_ids: list[str], only_due: bool = False) -> None:
     """Push these spaces' managed teams to Octopus (after a grant, revoke or group change)."""
-    groups = teams.split_by_instance(space_ids)
+    groups = teams.batches(space_ids)
     if len(groups) > 1:
         for ids in groups:
             sync_spaces.delay(ids, only_due)
@@ -28,7 +29,7 @@ def sync_spaces(space_ids: list[str], only_due: bool = False) -> None:
 def retry_due() -> int:
     """Periodic: retry managed teams that failed (instance offline...) once their time comes."""
     due = teams.due_spaces()
-    for ids in teams.split_by_instance(due):
+    for ids in teams.batches(due):
         sync_spaces.delay(ids, True)
     return len(due)
 
@@ -37,6 +38,6 @@ def retry_due() -> int:
 def reconcile() -> int:
     """Periodic: compare every managed team with Octopus and put back what drifted."""
     spaces = teams.all_managed_spaces()
-    for ids in teams.split_by_instance(spaces):
+    for ids in teams.batches(spaces):
         sync_spaces.delay(ids)
     return len(spaces)

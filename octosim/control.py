@@ -65,6 +65,7 @@ def stats_of(inst: Instance) -> dict[str, Any]:
         "by_method": dict(by_method),
         "by_path": by_path,
         "by_status": by_status,
+        "peak_in_flight": inst.peak_in_flight,
     }
 
 
@@ -146,6 +147,7 @@ class ControlApi:
     async def reset_stats(self, request: web.Request) -> web.StreamResponse:
         inst = self.find(request)
         inst.stats.clear()
+        inst.peak_in_flight = inst.in_flight
         return web.json_response(stats_of(inst))
 
     async def activity(self, request: web.Request) -> web.StreamResponse:

@@ -108,6 +108,10 @@ class Instance:
         self.faults = Faults()
         self.fault_rng = random.Random(f"octosim-faults/{seed}/{slug}")
         self.stats: Counter[str] = Counter()
+        # Requests being answered right now, and the most at once since the last stats reset
+        # (so a test can check that a client keeps to its per-server limit).
+        self.in_flight = 0
+        self.peak_in_flight = 0
         self.dedicated_port: int | None = None
         self._state: InstanceState | None = None
         self._no_permission_user: str | None = None

@@ -344,6 +344,14 @@ class Simulator:
             )
         tail = "/" + request.match_info.get("tail", "")
         inst.stats[f"{request.method} {tail}"] += 1
+        inst.in_flight += 1
+        inst.peak_in_flight = max(inst.peak_in_flight, inst.in_flight)
+        try:
+            return await self._answer(request, inst, tail)
+        finally:
+            inst.in_flight -= 1
+
+    async def _answer(self, request: web.Request, inst: Instance, tail: str) -> web.StreamResponse:
         faults = inst.faults
         if faults.offline == "refuse":
             if request.transport is not None:

@@ -384,8 +384,15 @@ CELERY_BEAT_SCHEDULE["sharing-drift"] = {
     "schedule": float(env_int("ODCM_SHARING_DRIFT_SECONDS", 900, minimum=30)),
 }
 
+# Fan-out (sharing deliveries, team pushes): jobs at once per worker process, and requests
+# at once to one Octopus server from one process (odcm/fanout.py).
+ODCM_FANOUT_CONCURRENCY = env_int("ODCM_FANOUT_CONCURRENCY", 100, minimum=1)
+ODCM_OCTOPUS_PER_INSTANCE_CONCURRENCY = env_int(
+    "ODCM_OCTOPUS_PER_INSTANCE_CONCURRENCY", 4, minimum=1
+)
+ODCM_FANOUT_BATCH_SIZE = env_int("ODCM_FANOUT_BATCH_SIZE", 125, minimum=1)
+
 # Identity: grants pushed into Octopus as managed teams.
-ODCM_TEAM_SYNC_CONCURRENCY = env_int("ODCM_TEAM_SYNC_CONCURRENCY", 16, minimum=1)
 ODCM_TEAM_SYNC_RETRY_BASE_SECONDS = env_int("ODCM_TEAM_SYNC_RETRY_BASE_SECONDS", 15, minimum=1)
 ODCM_TEAM_SYNC_RETRY_MAX_SECONDS = env_int("ODCM_TEAM_SYNC_RETRY_MAX_SECONDS", 900, minimum=1)
 CELERY_BEAT_SCHEDULE["identity-team-retry"] = {

@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from sharing.services import alerts, copies, delivery, drift, queueing, trusts
+from sharing.services import alerts, copies, delivery, drift, fanout, queueing, trusts
 
 logger = logging.getLogger(__name__)
 
@@ -14,6 +14,13 @@ logger = logging.getLogger(__name__)
 @shared_task(time_limit=150, soft_time_limit=140, acks_late=True)
 def deliver(subscription_id: str, revision: int, trigger: str = "publish") -> str:
     return delivery.run(subscription_id, revision, trigger)
+
+
+@shared_task(time_limit=600, soft_time_limit=570, acks_late=True)
+def deliver_many(subscription_ids: list[str], revision: int, trigger: str = "publish") -> str:
+    """A revision for many subscriptions (a fan-out): delivered concurrently."""
+    outcomes = fanout.run_many(subscription_ids, revision, trigger)
+    return ", ".join(f"{k}={v}" for k, v in sorted(outcomes.items()))
 
 
 @shared_task(time_limit=120, soft_time_limit=110)

@@ -19,12 +19,28 @@ if (Path(__file__).parent / "fixtures" / "octosim.py").exists():
 PASSWORD = "correct horse battery staple"
 
 
+def clear_cache() -> None:
+    """Empty the cache, and only the cache: ``cache.clear()`` is FLUSHDB, and the cache
+    shares its Redis database with the Celery broker, so it also deleted the queue of any
+    worker using that database at the time (a benchmark run beside the tests waited for
+    work that was gone)."""
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    cache = caches["default"]  # the backend itself (``django.core.cache.cache`` is a proxy)
+    if isinstance(cache, RedisCache):
+        client = cache._cache.get_client(write=True)
+        keys = list(client.scan_iter(match=f"{cache.key_prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    else:
+        cache.clear()
+
+
 @pytest.fixture(autouse=True)
 def _clean_cache() -> Iterator[None]:
     """Rate-limit counters live in the cache (Redis): no test inherits another's."""
-    from django.core.cache import cache
-
-    cache.clear()
+    clear_cache()
     yield
 
 

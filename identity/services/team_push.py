@@ -1,20 +1,25 @@
 """Pushing one instance's planned teams into Octopus: HTTP only, no database.
 
-Run in a thread per instance by ``identity.services.teams.sync_spaces``. For each space it reads the
-space's teams, then creates, repairs or deletes each managed team and its scoped user roles,
-and returns one ``TeamOutcome`` per team for the caller to record.
+Run by ``identity.services.teams.sync_spaces`` through ``execute_all``: every space at once in
+fan-out threads (``odcm.fanout``). For each space it reads the space's teams, then creates,
+repairs or deletes each managed team and its scoped user roles, and returns one
+``TeamOutcome`` per team for the caller to record.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, Protocol
 
 from identity.models import Role
-from octopus import NotFound, OctopusClient, OctopusError
+from octopus import NotFound, OctopusError
+from odcm import fanout
 
 MARKER = "Managed by ODCM: changes made here are put back. ref:"
 
@@ -69,33 +74,53 @@ class TeamOutcome:
 # ------------------------------------------------------------------ execution (HTTP only)
 
 
-class _Instance:
-    """One instance's lookups, read once per sync."""
+class Calls(Protocol):
+    """What the push needs of a client: ``OctopusClient`` or a fan-out's bridged client."""
 
-    def __init__(self, client: OctopusClient) -> None:
+    def get_all(self, path: str, params: dict[str, Any] | None = None) -> list[Any]: ...
+
+    def paginate(
+        self, path: str, params: dict[str, Any] | None = None, *, page_size: int | None = 100
+    ) -> Iterator[Any]: ...
+
+    def post(self, path: str, json: Any = None, *, idempotent: bool = False) -> Any: ...
+
+    def put(self, path: str, json: Any = None) -> Any: ...
+
+    def delete(self, path: str) -> Any: ...
+
+
+class _Instance:
+    """One instance's lookups, read once per sync (by whichever of its spaces' threads asks
+    first; the others wait for that answer rather than asking again)."""
+
+    def __init__(self, client: Calls) -> None:
         self.client = client
+        self._lock = threading.Lock()
         self._users: dict[str, str] | None = None
         self._roles: dict[str, str] | None = None
 
     def users(self) -> dict[str, str]:
-        if self._users is None:
-            found: dict[str, str] = {}
-            for user in self.client.get_all("/api/users"):
-                if user.get("Username"):
-                    found.setdefault("u:" + str(user["Username"]).casefold(), user["Id"])
-                if user.get("EmailAddress"):
-                    found.setdefault("e:" + str(user["EmailAddress"]).casefold(), user["Id"])
-            self._users = found
-        return self._users
+        with self._lock:
+            if self._users is None:
+                found: dict[str, str] = {}
+                for user in self.client.get_all("/api/users"):
+                    if user.get("Username"):
+                        found.setdefault("u:" + str(user["Username"]).casefold(), user["Id"])
+                    if user.get("EmailAddress"):
+                        found.setdefault("e:" + str(user["EmailAddress"]).casefold(), user["Id"])
+                self._users = found
+            return self._users
 
     def roles(self) -> dict[str, str]:
-        if self._roles is None:
-            found: dict[str, str] = {}
-            for role in self.client.get_all("/api/userroles"):
-                found[str(role["Id"]).casefold()] = role["Id"]
-                found.setdefault(str(role["Name"]).casefold(), role["Id"])
-            self._roles = found
-        return self._roles
+        with self._lock:
+            if self._roles is None:
+                found: dict[str, str] = {}
+                for role in self.client.get_all("/api/userroles"):
+                    found[str(role["Id"]).casefold()] = role["Id"]
+                    found.setdefault(str(role["Name"]).casefold(), role["Id"])
+                self._roles = found
+            return self._roles
 
 
 def _desired_doc(plan: TeamPlan, inst: _Instance) -> tuple[dict[str, Any], list[str], list[str]]:
@@ -252,15 +277,51 @@ def _execute_space(space: SpacePlan, inst: _Instance) -> list[TeamOutcome]:
     return outcomes
 
 
-def _failed(plan: TeamPlan, exc: Exception) -> TeamOutcome:
+def _failed(plan: TeamPlan, exc: BaseException) -> TeamOutcome:
     return TeamOutcome(plan.managed_id, plan.version, plan.wanted, ok=False, error=str(exc)[:2000])
 
 
-def execute(plan: InstancePlan, client: OctopusClient) -> list[TeamOutcome]:
-    """Apply one instance's plans (HTTP only: safe to run in a thread)."""
+def execute(plan: InstancePlan, client: Calls) -> list[TeamOutcome]:
+    """Apply one instance's plans, one space after another (HTTP only)."""
     inst = _Instance(client)
     outcomes: list[TeamOutcome] = []
-    with client:
-        for space in plan.spaces:
-            outcomes += _execute_space(space, inst)
+    for space in plan.spaces:
+        outcomes += _execute_space(space, inst)
     return outcomes
+
+
+def execute_all(plans: list[InstancePlan]) -> list[TeamOutcome]:
+    """Apply every instance's plans, every space at once (``odcm.fanout``: at most
+    ``ODCM_OCTOPUS_PER_INSTANCE_CONCURRENCY`` requests at a time to one instance)."""
+    jobs: list[fanout.Job[list[TeamOutcome]]] = []
+    spaces: list[SpacePlan] = []
+    for plan in plans:
+        lookups = _Lookups()
+        for space in plan.spaces:
+            jobs.append((plan.instance, partial(_space_job, space, lookups)))
+            spaces.append(space)
+    outcomes: list[TeamOutcome] = []
+    for space, result in zip(spaces, fanout.run(jobs), strict=True):
+        if isinstance(result, BaseException):  # not an Octopus error: still one per team
+            outcomes += [_failed(p, result) for p in space.teams]
+        else:
+            outcomes += result
+    return outcomes
+
+
+class _Lookups:
+    """The ``_Instance`` of one instance, made by the first of its spaces' jobs."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inst: _Instance | None = None
+
+    def of(self, client: Calls) -> _Instance:
+        with self._lock:
+            if self._inst is None:
+                self._inst = _Instance(client)
+            return self._inst
+
+
+def _space_job(space: SpacePlan, lookups: _Lookups, client: Calls) -> list[TeamOutcome]:
+    return _execute_space(space, lookups.of(client))

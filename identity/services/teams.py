@@ -6,8 +6,9 @@ and outcomes.
 The work is split in three so that only the middle part waits on the network:
 
 1. ``plan_spaces`` (database): what every managed team of the given spaces should look like.
-2. ``execute`` (HTTP only, one thread per instance): read the instance's users, roles and the
-   space's teams, then create, repair or delete the managed teams and their scoped roles.
+2. ``execute_all`` (HTTP only, every space at once through ``odcm.fanout``): read the
+   instance's users, roles and the space's teams, then create, repair or delete the managed
+   teams and their scoped roles.
 3. ``record`` (database): each team's outcome, recorded only if nobody changed what it
    should look like in the meantime; failures get a retry time with backoff.
 
@@ -22,7 +23,6 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
@@ -48,9 +48,14 @@ from identity.models import (
     default_role_mapping,
     space_model,
 )
-from identity.services.team_push import InstancePlan, SpacePlan, TeamOutcome, TeamPlan, execute
-from odcm import work
-from odcm.clients import client_for
+from identity.services.team_push import (
+    InstancePlan,
+    SpacePlan,
+    TeamOutcome,
+    TeamPlan,
+    execute_all,
+)
+from odcm import fanout, work
 
 log = logging.getLogger(__name__)
 
@@ -284,6 +289,13 @@ def _retry_delay(attempts: int) -> timedelta:
 
 
 def record(outcomes: list[TeamOutcome], plans: dict[str, TeamPlan]) -> None:
+    # One commit for the whole push (each team's own block is a savepoint inside it): with
+    # synchronous commit every commit waits for the disk, 200 of them cost seconds.
+    with transaction.atomic():
+        _record(outcomes, plans)
+
+
+def _record(outcomes: list[TeamOutcome], plans: dict[str, TeamPlan]) -> None:
     now = timezone.now()
     for out in outcomes:
         plan = plans[out.managed_id]
@@ -415,15 +427,8 @@ def sync_spaces(space_ids: Iterable[Any], *, only_due: bool = False) -> list[str
         settle_revoked_targets()
         plans = plan_spaces(claimed, only_due=only_due)
         by_id = {t.managed_id: t for p in plans for s in p.spaces for t in s.teams}
-        outcomes: list[TeamOutcome] = []
-        clients = [client_for(p.instance) for p in plans]
-        if len(plans) == 1:  # one instance (the usual case): no thread needed
-            outcomes += execute(plans[0], clients[0])
-        elif plans:
-            workers = max(1, min(settings.ODCM_TEAM_SYNC_CONCURRENCY, len(plans)))
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                for result in pool.map(execute, plans, clients):
-                    outcomes += result
+        # Every space at once, a few requests at a time per instance (odcm.fanout).
+        outcomes = execute_all(plans)
         record(outcomes, by_id)
         settle_revoked_targets()
     log.info(
@@ -462,10 +467,18 @@ def all_managed_spaces() -> list[str]:
 
 
 def split_by_instance(space_ids: Iterable[Any]) -> list[list[str]]:
-    """Space ids grouped by their instance (one Celery task per instance)."""
+    """Space ids grouped by their instance."""
     groups: dict[Any, list[str]] = {}
     for pk, instance_id in (
         space_model().objects.filter(pk__in=_uuids(space_ids)).values_list("pk", "instance_id")
     ):
         groups.setdefault(instance_id, []).append(str(pk))
     return [sorted(ids) for _, ids in sorted(groups.items(), key=lambda kv: str(kv[0]))]
+
+
+def batches(space_ids: Iterable[Any], size: int | None = None) -> list[list[str]]:
+    """Space ids in about equal batches of at most ``size`` (``ODCM_FANOUT_BATCH_SIZE``), an
+    instance's spaces together unless it alone has more: one Celery task each, its spaces
+    pushed concurrently, so one push keeps the per-instance request limit in one process."""
+    size = int(size or settings.ODCM_FANOUT_BATCH_SIZE)
+    return [sorted(b) for b in fanout.pack(split_by_instance(space_ids), size)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .base import (
+    Calls,
     Change,
     ContentError,
     CountingClient,
@@ -24,6 +25,7 @@ def kind_for(key: str) -> Kind:
 
 
 __all__ = [
+    "Calls",
     "KINDS",
     "Change",
     "ContentError",

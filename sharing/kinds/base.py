@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from octopus import OctopusClient
 from odcm.errors import ServiceError
 
 
@@ -47,10 +46,20 @@ class ContentError(ServiceError, ValueError):
         super().__init__("; ".join(errors), code="invalid_content", errors=list(errors))
 
 
+class Calls(Protocol):
+    """The few calls a kind makes: an ``OctopusClient``, or a fan-out's bridged client."""
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any: ...
+
+    def put(self, path: str, json: Any = None) -> Any: ...
+
+    def post(self, path: str, json: Any = None, *, idempotent: bool = False) -> Any: ...
+
+
 class CountingClient:
     """Forwards the few calls a kind makes to an Octopus client and counts them."""
 
-    def __init__(self, client: OctopusClient) -> None:
+    def __init__(self, client: Calls) -> None:
         self.client = client
         self.requests = 0
 

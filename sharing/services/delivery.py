@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from odcm import work
 from odcm.clients import client_for
-from sharing.kinds import CountingClient, Written, kind_for
+from sharing.kinds import Calls, CountingClient, Target, Written, kind_for
 from sharing.models import Delivery, Revision, SharedItem, Subscription
 from sharing.secrets import secrets_digest, secrets_of
 from sharing.services.alerts import send_recovery
@@ -119,6 +119,24 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def skip_reason(sub: Subscription, trigger: str) -> str | None:
+    """Why a message finds nothing to do for this subscription (None: deliver)."""
+    if sub.status == Subscription.Status.UNMANAGED:
+        return "gone"
+    if sub.item.paused:
+        return "paused"
+    if sub.status == Subscription.Status.FAILED and trigger == Delivery.Trigger.RETRY:
+        due = sub.next_retry_at
+        if due is not None and due > timezone.now() + timedelta(seconds=2):
+            return "not due"
+    if (
+        sub.status in (Subscription.Status.IN_SYNC, Subscription.Status.UPDATE_AVAILABLE)
+        and sub.delivered_revision == sub.target_revision
+    ):
+        return "current"
+    return None
+
+
 def run(
     sub_id: str,
     revision: int,
@@ -138,19 +156,11 @@ def run(
         .filter(pk=sub_id)
         .first()
     )
-    if sub is None or sub.status == Subscription.Status.UNMANAGED:
+    if sub is None:
         return "gone"
-    if sub.item.paused:
-        return "paused"
-    if sub.status == Subscription.Status.FAILED and trigger == Delivery.Trigger.RETRY:
-        due = sub.next_retry_at
-        if due is not None and due > timezone.now() + timedelta(seconds=2):
-            return "not due"
-    if (
-        sub.status in (Subscription.Status.IN_SYNC, Subscription.Status.UPDATE_AVAILABLE)
-        and sub.delivered_revision == sub.target_revision
-    ):
-        return "current"
+    reason = skip_reason(sub, trigger)
+    if reason is not None:
+        return reason
     claim = _claim(sub)
     if claim is None:
         return "busy"
@@ -169,44 +179,90 @@ def run(
     return outcome
 
 
-def _deliver_once(claim: Claim, trigger: str, wrap: ClientWrapper | None) -> str:
+@dataclass
+class Attempt:
+    """One write of a revision into a subscriber space: its ``Delivery`` row is already saved
+    ("running"); :func:`write` talks to Octopus (no database), :func:`finish` records."""
+
+    claim: Claim
+    row: Delivery
+    number: int
+    content: dict[str, Any]
+    target: Target
+    kind: str
+    started: float
+    counting: CountingClient | None = None
+    written: Written | None = None
+    error: BaseException | None = None
+
+
+def begin(claim: Claim, trigger: str) -> Attempt | None:
+    """The attempt's ``Delivery`` row (database only). None: the revision is gone."""
     sub = claim.sub
     item = sub.item
     number = sub.target_revision or item.latest_revision
     revision = _revision(item.pk, number)
     if revision is None:
-        return "gone"
+        return None
     note = ""
     if trigger == Delivery.Trigger.DRIFT and sub.drift:
         # Keep what had drifted: the subscription's drift list is cleared once re-applied.
         note = "Re-applied after drift: " + "; ".join(
             f"{d.get('name')}: {d.get('change')}" for d in sub.drift[:20]
         )
-    attempt = Delivery.objects.create(
+    row = Delivery.objects.create(
         subscription=sub,
         revision=number,
         trigger=trigger,
         worker=worker_name()[:200],
         message=note[:2000],
     )
-    started = time.monotonic()
-    counting: CountingClient | None = None
+    return Attempt(
+        claim, row, number, revision.content, target_for(sub), item.kind, time.monotonic()
+    )
+
+
+def write(
+    attempt: Attempt, client: Calls, secrets: dict[str, str], wrap: ClientWrapper | None = None
+) -> Attempt:
+    """Write the attempt's revision through ``client`` (HTTP only: safe in a fan-out thread).
+    The outcome (or the error) is kept on the attempt for :func:`finish`."""
     try:
-        secrets = secrets_of(revision)
-        with client_for(sub.space.instance, http=shared_http()) as client:
-            counting = CountingClient(client)
-            if wrap is not None:
-                counting = wrap(counting)
-            written = kind_for(item.kind).deliver(
-                counting, target_for(sub), revision.content, secrets, secrets_digest(secrets)
-            )
-        del secrets
+        counting = CountingClient(client)
+        attempt.counting = wrap(counting) if wrap is not None else counting
+        attempt.written = kind_for(attempt.kind).deliver(
+            attempt.counting, attempt.target, attempt.content, secrets, secrets_digest(secrets)
+        )
     except Exception as exc:  # every failure is recorded; nothing escapes to Celery
-        error_class, message = classify(exc)
-        _failed(claim, attempt, error_class, message, counting, started)
+        attempt.error = exc
+    return attempt
+
+
+def finish(attempt: Attempt) -> str:
+    """Record what :func:`write` did (database only)."""
+    if attempt.written is None:
+        error_class, message = classify(attempt.error or RuntimeError())
+        _failed(attempt.claim, attempt.row, error_class, message, attempt.counting, attempt.started)
         return "failed"
-    _succeeded(claim, attempt, number, written, counting, started)
+    written = attempt.written
+    _succeeded(
+        attempt.claim, attempt.row, attempt.number, written, attempt.counting, attempt.started
+    )
     return "written" if written.changed else "unchanged"
+
+
+def _deliver_once(claim: Claim, trigger: str, wrap: ClientWrapper | None) -> str:
+    attempt = begin(claim, trigger)
+    if attempt is None:
+        return "gone"
+    try:
+        secrets = secrets_of(_revision(claim.sub.item_id, attempt.number))
+        with client_for(claim.sub.space.instance, http=shared_http()) as client:
+            write(attempt, client, secrets, wrap)
+        del secrets
+    except Exception as exc:  # a key that cannot be opened, a refused URL: recorded too
+        attempt.error = exc
+    return finish(attempt)
 
 
 def _finish_attempt(

@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import record
-from odcm import work
+from odcm import fanout, work
 from sharing.models import BrokerSwitch, Delivery, Subscription
 
 ABANDONED = "The worker stopped before finishing; the delivery was queued again."
@@ -82,9 +82,26 @@ def queue(ids: Iterable[uuid.UUID], revision: int, trigger: str, *, force: bool 
 def send_deliveries(
     ids: Iterable[uuid.UUID], revision: int, trigger: str, *, countdown: float = 0
 ) -> None:
-    """One ``deliver`` task per subscription, sent after commit."""
-    for sub_id in ids:
-        work.enqueue("sharing.tasks.deliver", str(sub_id), revision, trigger, countdown=countdown)
+    """The deliveries' tasks, sent after commit: ``deliver`` for one subscription; for many,
+    ``deliver_many`` tasks of up to ``ODCM_FANOUT_BATCH_SIZE`` subscriptions each, delivered
+    concurrently. A batch holds whole instances (as far as the size allows), so one fan-out's
+    per-instance request limit is kept by a single worker process."""
+    pks = [str(pk) for pk in ids]
+    if len(pks) == 1:
+        work.enqueue("sharing.tasks.deliver", pks[0], revision, trigger, countdown=countdown)
+        return
+    for batch in _batches(pks, int(settings.ODCM_FANOUT_BATCH_SIZE)):
+        work.enqueue("sharing.tasks.deliver_many", batch, revision, trigger, countdown=countdown)
+
+
+def _batches(ids: list[str], size: int) -> list[list[str]]:
+    """``ids`` in about equal batches of at most ``size``, one instance's subscriptions
+    together unless an instance alone has more than ``size``."""
+    by_instance: dict[Any, list[str]] = {}
+    rows = Subscription.objects.filter(pk__in=ids).values_list("pk", "space__instance_id")
+    for pk, instance_id in rows.order_by("space__instance_id", "pk"):
+        by_instance.setdefault(instance_id, []).append(str(pk))
+    return fanout.pack(list(by_instance.values()), size)
 
 
 # -- the periodic sweep -------------------------------------------------------------------
