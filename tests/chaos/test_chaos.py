@@ -54,6 +54,7 @@ SEED = int(os.environ.get("ODCM_CHAOS_SEED") or 13)
 SETTLE_SECONDS = 240  # a limit, not a wait: the run moves on as soon as the work caught up
 OFFLINE_POOL = 10  # instances 1..10 go offline now and then; 11..20 answer errors or slowly
 BIN = Path(sys.executable).parent
+LONGEST_LEASE = 60  # monitoring's periodic runs and identity's team pushes (odcm.work.kept)
 
 
 # ----------------------------------------------------------------------------- the inbox
@@ -156,6 +157,7 @@ class ChaosRun:
         self.actions: Counter[str] = Counter()
         self.offline_windows: dict[str, list[list[float]]] = {}
         self.web_errors = 0
+        self.last_disruption = time.monotonic()
 
     def _env(self, smtp_port: int) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ODCM_", "DJANGO_"))}
@@ -265,6 +267,7 @@ class ChaosRun:
         node = self.rng.choice(self.nodes)
         node.kill()
         self.kills[node.kind] += 1
+        self.last_disruption = time.monotonic()
         node.start()
 
     def ensure_all_running(self) -> None:
@@ -273,6 +276,11 @@ class ChaosRun:
                 node.start()
 
     def stop_all(self) -> None:
+        """Warm shutdowns, all at once (each worker finishes its task)."""
+        for node in self.nodes:
+            if node.alive():
+                assert node.proc is not None
+                node.proc.process.send_signal(signal.SIGTERM)
         for node in self.nodes:
             node.stop()
 
@@ -321,8 +329,27 @@ class ChaosRun:
         wait_until(sent, timeout=120, every=1.0, what=f"publishing revision {number}")
         self.actions["revisions"] += 1
 
-    def change_access(self, step: int) -> None:
-        wait_until(lambda: self.scenario("grant", str(step)) is not None, 120, 2, "a grant")
+    def change_access(self, setup: dict[str, Any], step: int) -> None:
+        """Odd steps: one more of the crew joins the group; even steps: the group gains an
+        instance. Both through the API; each change is pushed into Octopus teams."""
+        token, group = setup["token"], setup["group"]
+        joined = 1 + (step + 1) // 2
+        if step % 2 and joined <= len(setup["crew"]):
+            body: dict[str, Any] = {"members": setup["crew"][:joined]}
+            call = ("PATCH", f"/api/v1/groups/{group}/", body)
+        elif setup["ungranted"]:
+            body = {"group": group, "role": "viewer", "instance": setup["ungranted"].pop(0)}
+            call = ("POST", "/api/v1/grants/", body)
+        else:
+            return
+
+        def sent() -> bool:
+            response = self.web_call(*call[:2], token, call[2])
+            # A grant whose first request was cut by a kill may exist already: a 400 says so.
+            assert response.status_code in (200, 201) or "already" in response.text, response.text
+            return True
+
+        wait_until(sent, timeout=120, every=1.0, what=f"access change {step}")
         self.actions["access_changes"] += 1
 
     def status_of(self, slug: str) -> str:
@@ -395,6 +422,9 @@ def test_nodes_killed_at_random_lose_nothing(chaos_folder: Path) -> None:
         }
         evidence_file = chaos_folder / "evidence.json"
         evidence_file.write_text(json.dumps(evidence))
+        # A lease left by a killed worker (or cut off by a restart) runs out within the
+        # longest lease (LEASE_SECONDS); only a live claim after that is a claim left behind.
+        time.sleep(max(0.0, run.last_disruption + LONGEST_LEASE + 5 - time.monotonic()))
         check_started = time.monotonic()
         verdict = run.scenario("check", str(evidence_file))
         timings["settle"] = settle_seconds
@@ -434,9 +464,11 @@ def chaos(run: ChaosRun, sims: list[SimInstance], setup: dict[str, Any]) -> None
                 next_kill = now + rng.uniform(2, 4)
             if redis_at and now >= redis_at:
                 run.redis.kill_and_restart()
+                run.last_disruption = time.monotonic()
                 redis_at = 0
             if postgres_at and now >= postgres_at:
                 run.pg.crash_and_restart()
+                run.last_disruption = time.monotonic()
                 postgres_at = 0
             if now >= next_fault:
                 next_fault = now + rng.uniform(1.5, 3)
@@ -500,7 +532,7 @@ def act(
             next_publish = time.monotonic() + rng.uniform(5, 10)
         if now >= next_grant:
             step += 1
-            run.change_access(step)
+            run.change_access(setup, step)
             next_grant = time.monotonic() + rng.uniform(5, 10)
         if now >= next_deploy:
             _quietly(lambda: sims[rng.randrange(INSTANCES)].add_activity(deployments=2))
