@@ -7,7 +7,9 @@ change exactly one row, so two workers (or a message delivered twice) never both
 records its outcome only while the lease is still its own (:func:`mine`) and gives it back with
 :func:`release`. A worker that dies keeps the lease until ``claimed_until``; then the row is
 free again and the next sweep or worker picks it up. Nothing depends on a lock living in a
-cache or in one database session.
+cache or in one database session. A long run keeps its lease short with :func:`kept` (renewed
+while it runs), so a dead worker's rows come free within that short lease, not after the
+longest the run could take.
 
 Failures wait :func:`backoff` seconds (capped exponential, with optional jitter) before the
 next try. Tasks are queued by name with :func:`enqueue`, after commit, so services need not
@@ -16,16 +18,22 @@ import their app's ``tasks`` module (which imports the services).
 
 from __future__ import annotations
 
+import logging
 import random
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from celery import current_app
-from django.db import models, transaction
+from django.db import DatabaseError, connection, connections, models, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+
+log = logging.getLogger(__name__)
 
 
 class Leased(models.Model):
@@ -124,6 +132,51 @@ def release(rows: QuerySet[Any], lease: Lease, **changes: Any) -> bool:
     """Give the row back, writing ``changes`` with it. False if the lease was no longer ours
     (it ran out and another worker took the row): then nothing is written."""
     return bool(mine(rows, lease).update(claim_token=None, claimed_until=None, **changes))
+
+
+@contextmanager
+def kept(rows: QuerySet[Any], leases: list[Lease], *, seconds: float) -> Iterator[None]:
+    """Hold ``leases`` while the block runs: a thread moves their end ``seconds`` ahead every
+    quarter of that, for as long as the block lasts. The lease can then be short (a worker
+    killed mid-run, or one whose database went away, frees its rows within ``seconds``)
+    while a run that is alive keeps its rows however long it takes."""
+    if not leases:
+        yield
+        return
+    stop = threading.Event()
+    by_token: dict[uuid.UUID, list[Any]] = {}
+    for lease in leases:
+        by_token.setdefault(lease.token, []).append(lease.pk)
+    manager = rows.model._default_manager
+
+    def renew() -> None:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                # Never wait behind a lock (a test's open transaction holding the row): skip
+                # this renewal, the next one comes soon.
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL lock_timeout = '2s'")
+            until = timezone.now() + timedelta(seconds=seconds)
+            for token, pks in by_token.items():
+                manager.filter(pk__in=pks, claim_token=token).update(claimed_until=until)
+
+    def keep() -> None:
+        try:
+            while not stop.wait(seconds / 4):
+                try:
+                    renew()
+                except DatabaseError as exc:  # the database restarting: try again next time
+                    log.warning("could not renew a lease on %s: %s", manager.model.__name__, exc)
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    keeper = threading.Thread(target=keep, name="lease-keeper", daemon=True)
+    keeper.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        keeper.join(timeout=5)
 
 
 def backoff(failures: int, *, base: float, cap: float, jitter: float = 0.0) -> float:

@@ -60,7 +60,8 @@ from odcm import fanout, work
 
 log = logging.getLogger(__name__)
 
-LOCK_SECONDS = 300
+# Renewed while a push runs (odcm.work.kept): a dead worker's spaces wait at most this long.
+LOCK_SECONDS = 60
 
 
 def team_name(group_name: str, role: str) -> str:
@@ -409,7 +410,8 @@ def settle_revoked_targets() -> None:
 @contextmanager
 def _space_locks(space_ids: list[str]) -> Iterator[list[str]]:
     """Claim spaces so two workers never push the same space at once; yields those claimed.
-    A worker that dies frees its spaces when the lease (``LOCK_SECONDS``) runs out."""
+    The lease is renewed while the push runs (``work.kept``): a worker that dies frees its
+    spaces when the lease (``LOCK_SECONDS``) runs out."""
     known = list(
         space_model().objects.filter(pk__in=_uuids(space_ids)).values_list("pk", flat=True)
     )
@@ -418,7 +420,8 @@ def _space_locks(space_ids: list[str]) -> Iterator[list[str]]:
     # A space that no longer exists has nothing to push: nobody needs to hold it.
     gone = set(space_ids) - {str(pk) for pk in known}
     try:
-        yield sorted(gone | {str(lease.pk) for lease in leases})
+        with work.kept(TeamSync.objects.all(), leases, seconds=LOCK_SECONDS):
+            yield sorted(gone | {str(lease.pk) for lease in leases})
     finally:
         work.release_each(TeamSync.objects.all(), leases)
 

@@ -36,9 +36,10 @@ log = logging.getLogger(__name__)
 Status = Instance.Status
 DOWN = (Status.OFFLINE, Status.UNHEALTHY)
 
-# How long a run of each job may hold its lease: the task's time limit (monitoring/tasks.py),
-# which no run outlives. A run whose worker died frees the job when this runs out.
-LEASE_SECONDS = {"status": 270, "inventory": 660, "deployments": 1800}
+# A run's lease, renewed while it runs (odcm.work.kept). A run whose worker died (or lost its
+# database) frees the job when this runs out: it used to be the task's time limit, up to 30
+# minutes without deployment pulls after one killed worker (found by tests/chaos).
+LEASE_SECONDS = 60
 
 
 def claim_run(name: str, interval: float, *, force: bool = False) -> work.Lease | None:
@@ -53,7 +54,7 @@ def claim_run(name: str, interval: float, *, force: bool = False) -> work.Lease 
     if not force:
         cutoff = now - timedelta(seconds=interval * 0.8)
         runs = runs.filter(Q(started_at__isnull=True) | Q(started_at__lt=cutoff))
-    return work.claim(runs, name, seconds=LEASE_SECONDS[name], now=now, started_at=now)
+    return work.claim(runs, name, seconds=LEASE_SECONDS, now=now, started_at=now)
 
 
 @contextmanager
@@ -62,7 +63,11 @@ def job_run(name: str, interval: float, *, force: bool = False) -> Iterator[work
     is released when the block ends, however it ends."""
     lease = claim_run(name, interval, force=force)
     try:
-        yield lease
+        if lease is None:
+            yield lease
+        else:
+            with work.kept(SweepRun.objects.all(), [lease], seconds=LEASE_SECONDS):
+                yield lease
     finally:
         if lease is not None:
             work.release(SweepRun.objects.all(), lease)
