@@ -106,9 +106,9 @@ def wait_until(
     pending = dict(wanted)
     while pending:
         if time.monotonic() - started > timeout:
-            raise TimeoutError(
-                f"Octopus not right after {timeout}s: {sorted(pending)[:3]} "
-                "(is the worker alive? is another process using this Redis database?)"
+            raise bench_worker.Stalled(
+                f"Octopus not right after {timeout}s: {sorted(pending)[:3]}; "
+                + bench_worker.diagnose(REDIS_URL, *stall_context)
             )
 
         def check(item: tuple[str, dict[str, Any]]) -> str | None:
@@ -132,6 +132,9 @@ def expected_roles(client: Any, role: str) -> list[str]:
         by_name[str(found["Name"]).casefold()] = found["Id"]
         by_name[str(found["Id"]).casefold()] = found["Id"]
     return sorted({by_name[n.casefold()] for n in role_mapping()[role] if n.casefold() in by_name})
+
+
+stall_context: list[Any] = []  # (worker, log path) once the worker runs, for diagnose()
 
 
 def pct(values: list[float], q: float) -> float:
@@ -193,10 +196,13 @@ def main() -> None:
         worker, log = bench_worker.start(
             worker_log, concurrency=args.concurrency, level=level, env=ENV
         )
-        time.sleep(4)  # worker start-up is not part of a grant
+        # Worker start-up is not part of a grant: wait until it consumes (never a sleep).
+        stall_context[:] = [worker, worker_log]
+        ready_s = bench_worker.wait_ready(worker, REDIS_URL, worker_log)
         pool = ThreadPoolExecutor(max_workers=len(clients))
         try:
             print(f"machine: {describe()}")
+            print(f"worker ready (answers a ping) after {ready_s:.1f} s; not in any figure")
             print(
                 f"octosim: {args.instances} instances x {args.spaces} spaces + 1, "
                 f"{args.latency_ms} ms latency per request; 1 Celery worker, "
@@ -315,7 +321,7 @@ def main() -> None:
                 f"bench: grants push200_ratio={ratios['grant']:.2f} "
                 f"revoke200_ratio={ratios['revoke']:.2f} spaces={total} grant_s={granted:.2f} "
                 f"revoke_s={revoked:.2f} one_space_p95_s={one_p95:.2f} "
-                f"peak_in_flight_per_instance={max(peaks)}"
+                f"peak_in_flight_per_instance={max(peaks)} worker_ready_s={ready_s:.1f}"
             )
         finally:
             pool.shutdown()

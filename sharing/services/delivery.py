@@ -94,6 +94,37 @@ def _claim(sub: Subscription) -> Claim | None:
     return Claim(sub, lease)
 
 
+def claim_many(subs: list[Subscription]) -> list[Claim]:
+    """``_claim`` for many subscriptions in two statements (one conditional UPDATE, one read
+    of what it won) instead of one or two each; those another worker holds are left out."""
+    if not subs:
+        return []
+    now = timezone.now()
+    leases = work.claim_each(
+        Subscription.objects.exclude(status=Subscription.Status.UNMANAGED),
+        [sub.pk for sub in subs],
+        seconds=settings.ODCM_SHARING_CLAIM_SECONDS,
+        now=now,
+        status=Subscription.Status.SYNCING,
+    )
+    won = {lease.pk: lease for lease in leases}
+    claims = []
+    for sub in subs:
+        lease = won.get(sub.pk)
+        if lease is not None:
+            claims.append(Claim(sub, lease))
+    # As in _claim: an expired claim's worker died, and its "running" attempt never finished.
+    lost = [c.sub.pk for c in claims if c.sub.claimed_until is not None]
+    if lost:
+        Delivery.objects.filter(subscription__in=lost, outcome=Delivery.Outcome.RUNNING).update(
+            outcome=Delivery.Outcome.ABANDONED, finished_at=now, message=ABANDONED
+        )
+    for claim in claims:
+        claim.sub.claim_token, claim.sub.claimed_until = claim.lease.token, claim.lease.until
+        claim.sub.status = Subscription.Status.SYNCING
+    return claims
+
+
 def _release(claim: Claim) -> None:
     work.release(Subscription.objects.all(), claim.lease)
 
@@ -198,6 +229,21 @@ class Attempt:
 
 def begin(claim: Claim, trigger: str) -> Attempt | None:
     """The attempt's ``Delivery`` row (database only). None: the revision is gone."""
+    attempt = _prepare(claim, trigger)
+    if attempt is not None:
+        attempt.row.save(force_insert=True)
+    return attempt
+
+
+def begin_many(claims: list[Claim], trigger: str) -> list[Attempt | None]:
+    """``begin`` for many claims, their rows written in one INSERT."""
+    attempts = [_prepare(claim, trigger) for claim in claims]
+    Delivery.objects.bulk_create([a.row for a in attempts if a is not None])
+    return attempts
+
+
+def _prepare(claim: Claim, trigger: str) -> Attempt | None:
+    """The attempt with its ``Delivery`` row not yet saved. None: the revision is gone."""
     sub = claim.sub
     item = sub.item
     number = sub.target_revision or item.latest_revision
@@ -210,7 +256,7 @@ def begin(claim: Claim, trigger: str) -> Attempt | None:
         note = "Re-applied after drift: " + "; ".join(
             f"{d.get('name')}: {d.get('change')}" for d in sub.drift[:20]
         )
-    row = Delivery.objects.create(
+    row = Delivery(
         subscription=sub,
         revision=number,
         trigger=trigger,
