@@ -284,15 +284,34 @@ def write(
     return attempt
 
 
-def finish(attempt: Attempt) -> str:
-    """Record what :func:`write` did (database only)."""
+ROW_FIELDS = ["outcome", "requests", "finished_at", "duration_ms", "error_class", "message"]
+
+
+def finish(attempt: Attempt, rows: list[Delivery] | None = None) -> str:
+    """Record what :func:`write` did (database only). With ``rows`` the attempt's
+    ``Delivery`` row is not updated here but appended, for the caller to write together with
+    others (``bulk_update`` of ``ROW_FIELDS``) in the same transaction."""
     if attempt.written is None:
         error_class, message = classify(attempt.error or RuntimeError())
-        _failed(attempt.claim, attempt.row, error_class, message, attempt.counting, attempt.started)
+        _failed(
+            attempt.claim,
+            attempt.row,
+            error_class,
+            message,
+            attempt.counting,
+            attempt.started,
+            rows,
+        )
         return "failed"
     written = attempt.written
     _succeeded(
-        attempt.claim, attempt.row, attempt.number, written, attempt.counting, attempt.started
+        attempt.claim,
+        attempt.row,
+        attempt.number,
+        written,
+        attempt.counting,
+        attempt.started,
+        rows,
     )
     return "written" if written.changed else "unchanged"
 
@@ -312,15 +331,26 @@ def _deliver_once(claim: Claim, trigger: str, wrap: ClientWrapper | None) -> str
 
 
 def _finish_attempt(
-    attempt: Delivery, outcome: str, counting: CountingClient | None, started: float, **fields: Any
+    attempt: Delivery,
+    outcome: str,
+    counting: CountingClient | None,
+    started: float,
+    rows: list[Delivery] | None = None,
+    **fields: Any,
 ) -> None:
-    Delivery.objects.filter(pk=attempt.pk).update(
-        outcome=outcome,
-        requests=counting.requests if counting else 0,
-        finished_at=timezone.now(),
-        duration_ms=int((time.monotonic() - started) * 1000),
+    changes = {
+        "outcome": outcome,
+        "requests": counting.requests if counting else 0,
+        "finished_at": timezone.now(),
+        "duration_ms": int((time.monotonic() - started) * 1000),
         **fields,
-    )
+    }
+    if rows is None:
+        Delivery.objects.filter(pk=attempt.pk).update(**changes)
+        return
+    for name, value in changes.items():
+        setattr(attempt, name, value)
+    rows.append(attempt)
 
 
 def _succeeded(
@@ -330,6 +360,7 @@ def _succeeded(
     written: Written,
     counting: CountingClient | None,
     started: float,
+    rows: list[Delivery] | None = None,
 ) -> None:
     sub = claim.sub
     status = Subscription.Status.IN_SYNC
@@ -367,7 +398,7 @@ def _succeeded(
     )
     if not claim.released:
         mine.update(**copy, status=Subscription.Status.QUEUED)
-    _finish_attempt(attempt, outcome, counting, started)
+    _finish_attempt(attempt, outcome, counting, started, rows)
     logger.info(
         "delivered %s r%s to subscription %s (%s, %s requests)",
         sub.item.kind,
@@ -385,6 +416,7 @@ def _failed(
     message: str,
     counting: CountingClient | None,
     started: float,
+    rows: list[Delivery] | None = None,
 ) -> None:
     sub = claim.sub
     now = timezone.now()
@@ -396,6 +428,7 @@ def _failed(
             Delivery.Outcome.FAILED,
             counting,
             started,
+            rows,
             error_class=error_class,
             message=message[:2000],
         )

@@ -24,6 +24,7 @@ from sharing.models import Delivery, Subscription
 from sharing.secrets import secrets_of
 from sharing.services.delivery import (
     MAX_ROUNDS,
+    ROW_FIELDS,
     Attempt,
     Claim,
     _release,
@@ -116,11 +117,14 @@ def _round_of(claims: list[Claim], trigger: str) -> list[tuple[Claim, str]]:
     results = fanout.run(jobs)
     t2 = time.monotonic()
     secrets.clear()
+    rows: list[Delivery] = []
     with transaction.atomic():
         for attempt, result in zip(attempts, results, strict=True):
             if isinstance(result, BaseException):  # not from the kind: write() keeps those
                 attempt.error = result
-            ended.append((attempt.claim, finish(attempt)))
+            ended.append((attempt.claim, finish(attempt, rows)))
+        # Every attempt's row in one UPDATE, in the same transaction as the outcomes.
+        Delivery.objects.bulk_update(rows, ROW_FIELDS)
     logger.info(
         "fan-out: %d deliveries, rows %.2fs, Octopus %.2fs, outcomes %.2fs: %s",
         len(attempts),
