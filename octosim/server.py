@@ -69,6 +69,9 @@ def build_router() -> Router:
 
 
 _CONTAINERS = (dict, list)
+# Keys whose values never hold a resource with Links in Octopus (a variable set's variables
+# and scope values): not walked, as they are most of a large variable set document.
+_NO_LINKS = frozenset(("Links", "Variables", "ScopeValues"))
 
 
 def prefix_links(payload: Any, vdir: str) -> Any:
@@ -88,7 +91,7 @@ def prefix_links(payload: Any, vdir: str) -> Any:
                     for k, v in links.items()
                 }
             for key, value in node.items():
-                if isinstance(value, _CONTAINERS) and key != "Links":
+                if isinstance(value, _CONTAINERS) and key not in _NO_LINKS:
                     stack.append(value)
         else:
             stack.extend(item for item in node if isinstance(item, _CONTAINERS))
