@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import _worker as bench_worker  # noqa: E402
+from bench._cpu import backends_of, children_of, cpu_seconds, idle_floor  # noqa: E402
 from bench._machine import describe  # noqa: E402
 
 DB_URL = os.environ.get(
@@ -92,73 +93,11 @@ def content(variables: int, value: str) -> dict[str, Any]:
     return {"variables": rows}
 
 
-def children_of(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
-
-
-def pids_named(name: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() == name:
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
-
-
-def backends_of(database: str) -> list[int]:
-    """PostgreSQL backends serving ``database`` ("postgres: [15/main:] user db host state")."""
-    found = []
-    for pid in pids_named("postgres"):
-        try:
-            words = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").split()
-        except OSError:
-            continue
-        if database.encode() in words[1:5]:
-            found.append(pid)
-    return found
-
-
 def peak_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def idle_floor(cpu: dict[str, float], ideal: float, processes: int) -> float:
-    """Seconds a push could not beat on an idle machine of this size, from the CPU it used
-    (an estimate: it assumes perfect overlap of waiting and computing)."""
-    cores = os.cpu_count() or 1
-    return max(
-        ideal,
-        cpu["octosim"],  # one asyncio process: one core at most
-        cpu["workers"] / min(processes, cores),
-        (cpu["workers"] + cpu["octosim"] + cpu["postgres"]) / cores,
-    )
 
 
 def main() -> None:

@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import _worker as bench_worker  # noqa: E402
+from bench._cpu import backends_of, children_of, cpu_seconds, idle_floor  # noqa: E402
 from bench._machine import describe  # noqa: E402
 
 DB_URL = os.environ.get(
@@ -274,6 +275,7 @@ def main() -> None:
                 and those requests."""
                 for one in sims:
                     one.reset_stats()
+                before = {k: cpu_seconds(f()) for k, f in groups.items()}
                 began = time.monotonic()
                 with transaction.atomic():
                     result = action()
@@ -285,11 +287,18 @@ def main() -> None:
                         )
                     time.sleep(0.05)
                 wall = time.monotonic() - began
+                cpu.append({k: cpu_seconds(f()) - before[k] for k, f in groups.items()})
                 stats = [one.stats() for one in sims]
                 peaks.append(max(one.get("peak_in_flight", 0) for one in stats))
                 return wall, sum(one["total"] for one in stats), result
 
             peaks: list[int] = []
+            cpu: list[dict[str, float]] = []
+            groups = {
+                "workers": lambda: [worker.pid, *children_of(worker.pid)],
+                "octosim": lambda: [sim.process.pid] if sim.process else [],
+                "postgres": lambda: backends_of(urlsplit(DB_URL).path.lstrip("/")),
+            }
             granted, grant_requests, many = push(
                 lambda: [
                     services.grant(group, Role.VIEWER, instance=instances[one.slug]) for one in sims
@@ -308,6 +317,7 @@ def main() -> None:
             gone = {slug: dict.fromkeys(ids) for slug, ids in all_spaces.items()}
             wait_until(pool, clients, gone, time.monotonic())
             ratios = {}
+            figures: dict[str, dict[str, float]] = {}
             print(
                 f"{total} spaces on {len(sims)} instances: {'push':6} {'wall s':>7} "
                 f"{'ideal s':>7} {'ratio':>6} {'req/space':>9}"
@@ -318,6 +328,12 @@ def main() -> None:
             ):
                 ideal = requests * args.latency_ms / 1000 / IN_FLIGHT
                 ratios[label] = value / ideal
+                used = cpu[0 if label == "grant" else 1]
+                figures[label] = {
+                    "worker": 1000 * used["workers"] / total,
+                    "octosim": 1000 * used["octosim"] / max(1, requests),
+                    "idle": idle_floor(used, ideal, args.concurrency) / ideal,
+                }
                 verdict = "OK" if ratios[label] <= TARGET_RATIO else "MISSED"
                 print(
                     f"{'':>{len(str(total)) + len(str(len(sims))) + 25}}{label:6} {value:7.2f} "
@@ -329,12 +345,21 @@ def main() -> None:
                 f"on one instance: {max(peaks)} (ODCM_OCTOPUS_PER_INSTANCE_CONCURRENCY="
                 f"{settings.ODCM_OCTOPUS_PER_INSTANCE_CONCURRENCY} per worker process)"
             )
+            for label, fig in figures.items():
+                print(
+                    f"{label:6} CPU: worker {fig['worker']:.2f} ms/space, octosim "
+                    f"{fig['octosim']:.2f} ms/request; idle-machine ratio (estimate from CPU, "
+                    f"not measured) {fig['idle']:.2f}"
+                )
             one_p95 = pct(grants, 0.95)
             print(
                 f"bench: grants push200_ratio={ratios['grant']:.2f} "
                 f"revoke200_ratio={ratios['revoke']:.2f} spaces={total} grant_s={granted:.2f} "
                 f"revoke_s={revoked:.2f} one_space_p95_s={one_p95:.2f} "
-                f"peak_in_flight_per_instance={max(peaks)} worker_ready_s={ready_s:.1f}"
+                f"peak_in_flight_per_instance={max(peaks)} worker_ready_s={ready_s:.1f} "
+                f"worker_cpu_ms_per_space={figures['grant']['worker']:.2f} "
+                f"octosim_cpu_ms_per_request={figures['grant']['octosim']:.2f} "
+                f"push200_idle_ratio_estimate={figures['grant']['idle']:.2f}"
             )
         finally:
             pool.shutdown()
