@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import _worker as bench_worker  # noqa: E402
+from bench._cpu import backends_of, children_of, cpu_seconds, idle_floor  # noqa: E402
 from bench._machine import describe  # noqa: E402
 
 DB_URL = os.environ.get(
@@ -90,43 +91,6 @@ def content(variables: int, value: str) -> dict[str, Any]:
             row["scope"] = {"environments": ["Development", "Test"]}
         rows.append(row)
     return {"variables": rows}
-
-
-def children_of(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
-
-
-def pids_named(name: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() == name:
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
 
 
 def peak_mb(pid: int) -> float:
@@ -199,12 +163,14 @@ def main() -> None:
         worker, log = bench_worker.start(
             args.worker_log, concurrency=args.concurrency, level="WARNING", env=ENV
         )
-        time.sleep(4)  # worker start-up is not part of a push
+        # Worker start-up is not part of a push: wait until it consumes (never a sleep).
+        ready_s = bench_worker.wait_ready(worker, REDIS_URL, args.worker_log)
         try:
             print(
                 f"octosim: {args.instances} instances x {args.spaces} spaces = "
                 f"{len(targets)} subscriber spaces, {args.latency_ms} ms latency; "
-                f"{args.variables} variables; {args.concurrency} worker processes"
+                f"{args.variables} variables; {args.concurrency} worker processes "
+                f"(ready, answering a ping, after {ready_s:.1f} s: not in any figure)"
             )
             print(
                 f"{'push':8} {'wall s':>8} {'ideal s':>8} {'ratio':>6} {'req/deliv':>10}   "
@@ -213,11 +179,13 @@ def main() -> None:
             groups = {
                 "workers": lambda: [worker.pid, *children_of(worker.pid)],
                 "octosim": lambda: [sim.process.pid] if sim.process else [],
-                "postgres": lambda: pids_named("postgres"),
+                # only the backends of this database (the server is shared with others)
+                "postgres": lambda: backends_of(urlsplit(DB_URL).path.lstrip("/")),
                 "bench": lambda: [os.getpid()],
             }
 
             ratios: dict[str, float] = {}
+            cpu_figures: dict[str, dict[str, float]] = {}
             peaks_in_flight: dict[str, int] = {}
 
             def push(label: str, action: Any, revision: int) -> None:
@@ -244,10 +212,16 @@ def main() -> None:
                 peak = max(one.get("peak_in_flight", 0) for one in stats)
                 peaks_in_flight[label] = peak
                 ideal = requests * args.latency_ms / 1000 / IN_FLIGHT
-                cpu = " ".join(
-                    f"{cpu_seconds(f()) - cpu_before[k]:7.1f}" for k, f in groups.items()
-                )
+                used = {k: cpu_seconds(f()) - cpu_before[k] for k, f in groups.items()}
+                cpu = " ".join(f"{v:7.1f}" for v in used.values())
                 ratios[label] = wall / ideal
+                deliveries = len(targets)
+                cpu_figures[label] = {
+                    "worker_ms_per_delivery": 1000 * used["workers"] / deliveries,
+                    "octosim_ms_per_request": 1000 * used["octosim"] / max(1, requests),
+                    "postgres_ms_per_delivery": 1000 * used["postgres"] / deliveries,
+                    "idle_ratio_estimate": idle_floor(used, ideal, args.concurrency) / ideal,
+                }
                 print(
                     f"{label:8} {wall:8.2f} {ideal:8.2f} {wall / ideal:6.2f} "
                     f"{requests / len(targets):10.2f} {peak:9d}   {cpu}"
@@ -259,6 +233,22 @@ def main() -> None:
             for label in ("update", "no-op"):
                 verdict = "OK" if ratios[label] <= TARGET_RATIO else "MISSED"
                 print(f"target {label} ratio <= {TARGET_RATIO:.0f}: {verdict}")
+            print(
+                f"\n{'push':8} {'worker CPU ms/delivery':>23} {'octosim CPU ms/request':>23} "
+                f"{'postgres CPU ms/delivery':>25} {'idle ratio (estimate)':>22}"
+            )
+            for label, fig in cpu_figures.items():
+                print(
+                    f"{label:8} {fig['worker_ms_per_delivery']:23.2f} "
+                    f"{fig['octosim_ms_per_request']:23.2f} "
+                    f"{fig['postgres_ms_per_delivery']:25.2f} {fig['idle_ratio_estimate']:22.2f}"
+                )
+            print(
+                "CPU time is read from /proc (user+system) and is what load does not distort. "
+                "idle ratio (estimate) = the CPU-bound floor on an idle machine of this size "
+                "divided by the ideal: floor = max(ideal, octosim CPU (one process), worker CPU / "
+                f"min({args.concurrency} processes, cores), all CPU / cores); not measured."
+            )
             limit = settings.ODCM_OCTOPUS_PER_INSTANCE_CONCURRENCY
             print(
                 "peak/inst: the most requests one Octopus instance answered at once "
@@ -275,7 +265,15 @@ def main() -> None:
                 f"bench: fanout create_ratio={ratios['create']:.2f} "
                 f"update_ratio={ratios['update']:.2f} noop_ratio={ratios['no-op']:.2f} "
                 f"concurrency={args.concurrency} peak_worker_mb={max(peaks, default=0):.0f} "
-                f"peak_in_flight_per_instance={max(peaks_in_flight.values())}"
+                f"peak_in_flight_per_instance={max(peaks_in_flight.values())} "
+                f"worker_cpu_ms_per_delivery={cpu_figures['update']['worker_ms_per_delivery']:.2f} "
+                "noop_worker_cpu_ms_per_delivery="
+                f"{cpu_figures['no-op']['worker_ms_per_delivery']:.2f} "
+                f"octosim_cpu_ms_per_request={cpu_figures['update']['octosim_ms_per_request']:.2f} "
+                "update_idle_ratio_estimate="
+                f"{cpu_figures['update']['idle_ratio_estimate']:.2f} "
+                f"noop_idle_ratio_estimate={cpu_figures['no-op']['idle_ratio_estimate']:.2f} "
+                f"worker_ready_s={ready_s:.1f}"
             )
         finally:
             bench_worker.stop(worker, log)

@@ -274,10 +274,20 @@ def release_number(release_id: str) -> str:
 def freeze_shared(st: InstanceState, owner_id: str) -> None:
     """Before the live process or variable set of ``owner_id`` (a project or a library
     variable set) changes, give every generated release that still shares it its own copy."""
+    # Whether a release's project has anything to freeze, once per project: every variable
+    # set save walks every release of the instance, and most projects do not use the set.
+    uses: dict[tuple[str, str], Doc | None] = {}
     for rel in st.releases.values():
         if rel.snapshot is not None:
             continue
-        project = st.col(rel.space_id, "projects").get(rel.project_id)
+        key = (rel.space_id, rel.project_id)
+        if key not in uses:
+            found = st.col(rel.space_id, "projects").get(rel.project_id)
+            relevant = found is not None and (
+                rel.project_id == owner_id or owner_id in found["IncludedLibraryVariableSetIds"]
+            )
+            uses[key] = found if relevant else None
+        project = uses[key]
         if project is None:
             continue
         number = release_number(rel.id)

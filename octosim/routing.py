@@ -143,10 +143,24 @@ class Route:
         return params
 
 
+RouteKey = tuple[int, str | None, str | None]
+
+
+def _literal(segments: list[str], i: int) -> str | None:
+    if i < len(segments) and not segments[i].startswith("{"):
+        return segments[i].lower()
+    return None
+
+
 class Router:
     def __init__(self) -> None:
         self.routes: list[Route] = []
-        self._by_len: dict[int, list[Route]] = {}
+        # Routes indexed by length and the literals of the 2nd and 3rd segments (None: a
+        # parameter there), so a request tries a handful of routes, not a hundred; the
+        # candidates keep the order of the former single list (most literals first, then
+        # registration order). Lookups of the same shape are remembered.
+        self._index: dict[RouteKey, list[tuple[int, Route]]] = {}
+        self._candidates: dict[RouteKey, list[Route]] = {}
 
     def add(
         self,
@@ -161,9 +175,26 @@ class Router:
     ) -> None:
         route = Route(method, path, handler, swagger, form, auth, permission)
         self.routes.append(route)
-        bucket = self._by_len.setdefault(len(route.segments), [])
-        bucket.append(route)
-        bucket.sort(key=lambda r: -r.literal_count)
+        key = (len(route.segments), _literal(route.segments, 1), _literal(route.segments, 2))
+        self._index.setdefault(key, []).append((len(self.routes), route))
+        self._candidates.clear()
+
+    def candidates(self, parts: list[str]) -> list[Route]:
+        """Every route that may match ``parts``, in matching order."""
+        n, first, second = len(parts), _literal(parts, 1), _literal(parts, 2)
+        key = (n, first, second)
+        found = self._candidates.get(key)
+        if found is None:
+            rows = [
+                row
+                for k in {(n, first, second), (n, first, None), (n, None, second), (n, None, None)}
+                for row in self._index.get(k, [])
+            ]
+            found = [r for _seq, r in sorted(rows, key=lambda row: (-row[1].literal_count, row[0]))]
+            if len(self._candidates) > 4096:  # ids in those segments: keep it bounded
+                self._candidates.clear()
+            self._candidates[key] = found
+        return found
 
     def system(self, method: str, tail: str, handler: Handler, **kw: Any) -> None:
         """A system-level route ``/api{tail}``; Swagger path defaults to the same."""
@@ -185,7 +216,7 @@ class Router:
     def resolve(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
         parts = [p for p in path.split("/") if p]
         allowed = False
-        for route in self._by_len.get(len(parts), []):
+        for route in self.candidates(parts):
             params = route.match(parts)
             if params is None:
                 continue

@@ -100,15 +100,21 @@ def claim_next(
 
 
 def claim_each(
-    rows: QuerySet[Any], pks: list[Any], *, seconds: float, now: datetime | None = None
+    rows: QuerySet[Any],
+    pks: list[Any],
+    *,
+    seconds: float,
+    now: datetime | None = None,
+    **changes: Any,
 ) -> list[Lease]:
     """Claim every free row of ``pks`` in one conditional UPDATE (one lease each, sharing a
-    token); rows another worker holds are left out."""
+    token); rows another worker holds, or that no longer match ``rows``, are left out.
+    ``changes`` are written in the same UPDATE."""
     now = now or timezone.now()
     token = uuid.uuid4()
     until = now + timedelta(seconds=seconds)
     if not pks or not rows.filter(free(now), pk__in=pks).update(
-        claim_token=token, claimed_until=until
+        claim_token=token, claimed_until=until, **changes
     ):
         return []
     won = rows.model._default_manager.filter(claim_token=token).values_list("pk", flat=True)

@@ -97,6 +97,41 @@ def _variable_id(item_key: str, key: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"odcm:{item_key}:{key}"))
 
 
+_SHAREABLE_SCOPES = frozenset(("Environment", "Role", "TenantTag"))
+
+
+def _ordered(values: Any) -> tuple[str, ...]:
+    return tuple(values) if len(values) < 2 else tuple(sorted(values))
+
+
+# Per revision content (the same object for every subscriber of a fan-out: revisions are
+# cached per worker process), what every delivery compares with: computed once, not 500 times.
+# The content object is kept in the value so its id() cannot be reused while cached.
+_per_content: dict[int, tuple[dict[str, Any], list[Row], set[str]]] = {}
+
+
+def _content_facts(content: dict[str, Any]) -> tuple[list[Row], set[str]]:
+    found = _per_content.get(id(content))
+    if found is None or found[0] is not content:
+        # rows with references need a subscriber's ids (write() builds those per target)
+        has_refs = any(v["type"] in REFERENCE_TYPES for v in content["variables"])
+        rows = [] if has_refs else sorted(VariableSetKind._rows_from_content(content, {}))
+        needed = {n for v in content["variables"] for n in v["scope"]["environments"]}
+        if len(_per_content) >= 32:
+            _per_content.clear()
+        found = _per_content[id(content)] = (content, rows, needed)
+    return found[1], found[2]
+
+
+def _wanted_rows(content: dict[str, Any]) -> list[Row]:
+    """The content's rows, sorted (as ``_rows_from_octopus`` rows compare)."""
+    return _content_facts(content)[0]
+
+
+def _needed_environments(content: dict[str, Any]) -> set[str]:
+    return _content_facts(content)[1]
+
+
 class VariableSetKind:
     key = "variable_set"
     label = "Variable set"
@@ -199,10 +234,12 @@ class VariableSetKind:
         assert doc is not None
         sensitive = any(v["type"] == "Sensitive" for v in content["variables"])
         refs = self._reference_ids(client, target, content)
+        # Without references (the usual case) every subscriber compares with the same rows,
+        # computed once per revision; references are ids of the subscriber's own space.
+        wanted = sorted(self._rows_from_content(content, refs)) if refs else _wanted_rows(content)
         for _attempt in range(MAX_CONFLICT_RETRIES):
             env_ids = self._environment_ids(doc, content, target)
-            wanted = self._rows_from_content(content, refs)
-            unchanged = sorted(self._rows_from_octopus(doc)) == sorted(wanted) and (
+            unchanged = sorted(self._rows_from_octopus(doc)) == wanted and (
                 not sensitive
                 or (
                     doc.get("Version") == target.octopus_version
@@ -319,8 +356,7 @@ class VariableSetKind:
         doc: dict[str, Any], content: dict[str, Any], target: Target
     ) -> dict[str, str]:
         known = {e["Name"]: e["Id"] for e in (doc.get("ScopeValues") or {}).get("Environments", [])}
-        needed = {n for v in content["variables"] for n in v["scope"]["environments"]}
-        missing = sorted(needed - set(known))
+        missing = sorted(_needed_environments(content) - set(known))
         if missing:
             raise MissingEnvironment(missing, target.space_label)
         return known
@@ -414,27 +450,28 @@ class VariableSetKind:
 
     @staticmethod
     def _rows_from_octopus(doc: dict[str, Any]) -> list[Row]:
+        # Called for every delivery of a fan-out on a document of hundreds of variables:
+        # written for speed (most scopes are empty or hold one value, needing no sort).
         names = {e["Id"]: e["Name"] for e in (doc.get("ScopeValues") or {}).get("Environments", [])}
         rows = []
         for v in doc.get("Variables", []):
             scope = v.get("Scope") or {}
             sensitive = bool(v.get("IsSensitive")) or v.get("Type") == "Sensitive"
-            others = tuple(
-                sorted(
-                    k
-                    for k, vals in scope.items()
-                    if vals and k not in ("Environment", "Role", "TenantTag")
+            envs = scope.get("Environment") or ()
+            others: tuple[str, ...] = ()
+            if any(k not in _SHAREABLE_SCOPES for k in scope):
+                others = tuple(
+                    sorted(k for k, vals in scope.items() if vals and k not in _SHAREABLE_SCOPES)
                 )
-            )
             rows.append(
                 (
                     v.get("Name", ""),
                     "Sensitive" if sensitive else (v.get("Type") or "String"),
                     None if sensitive else (v.get("Value") or ""),
                     v.get("Description") or "",
-                    tuple(sorted(names.get(e, e) for e in scope.get("Environment", []))),
-                    tuple(sorted(scope.get("Role", []))),
-                    tuple(sorted(scope.get("TenantTag", []))),
+                    _ordered([names.get(e, e) for e in envs]),
+                    _ordered(scope.get("Role") or ()),
+                    _ordered(scope.get("TenantTag") or ()),
                     others,
                 )
             )

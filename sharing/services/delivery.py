@@ -94,6 +94,37 @@ def _claim(sub: Subscription) -> Claim | None:
     return Claim(sub, lease)
 
 
+def claim_many(subs: list[Subscription]) -> list[Claim]:
+    """``_claim`` for many subscriptions in two statements (one conditional UPDATE, one read
+    of what it won) instead of one or two each; those another worker holds are left out."""
+    if not subs:
+        return []
+    now = timezone.now()
+    leases = work.claim_each(
+        Subscription.objects.exclude(status=Subscription.Status.UNMANAGED),
+        [sub.pk for sub in subs],
+        seconds=settings.ODCM_SHARING_CLAIM_SECONDS,
+        now=now,
+        status=Subscription.Status.SYNCING,
+    )
+    won = {lease.pk: lease for lease in leases}
+    claims = []
+    for sub in subs:
+        lease = won.get(sub.pk)
+        if lease is not None:
+            claims.append(Claim(sub, lease))
+    # As in _claim: an expired claim's worker died, and its "running" attempt never finished.
+    lost = [c.sub.pk for c in claims if c.sub.claimed_until is not None]
+    if lost:
+        Delivery.objects.filter(subscription__in=lost, outcome=Delivery.Outcome.RUNNING).update(
+            outcome=Delivery.Outcome.ABANDONED, finished_at=now, message=ABANDONED
+        )
+    for claim in claims:
+        claim.sub.claim_token, claim.sub.claimed_until = claim.lease.token, claim.lease.until
+        claim.sub.status = Subscription.Status.SYNCING
+    return claims
+
+
 def _release(claim: Claim) -> None:
     work.release(Subscription.objects.all(), claim.lease)
 
@@ -198,6 +229,21 @@ class Attempt:
 
 def begin(claim: Claim, trigger: str) -> Attempt | None:
     """The attempt's ``Delivery`` row (database only). None: the revision is gone."""
+    attempt = _prepare(claim, trigger)
+    if attempt is not None:
+        attempt.row.save(force_insert=True)
+    return attempt
+
+
+def begin_many(claims: list[Claim], trigger: str) -> list[Attempt | None]:
+    """``begin`` for many claims, their rows written in one INSERT."""
+    attempts = [_prepare(claim, trigger) for claim in claims]
+    Delivery.objects.bulk_create([a.row for a in attempts if a is not None])
+    return attempts
+
+
+def _prepare(claim: Claim, trigger: str) -> Attempt | None:
+    """The attempt with its ``Delivery`` row not yet saved. None: the revision is gone."""
     sub = claim.sub
     item = sub.item
     number = sub.target_revision or item.latest_revision
@@ -210,7 +256,7 @@ def begin(claim: Claim, trigger: str) -> Attempt | None:
         note = "Re-applied after drift: " + "; ".join(
             f"{d.get('name')}: {d.get('change')}" for d in sub.drift[:20]
         )
-    row = Delivery.objects.create(
+    row = Delivery(
         subscription=sub,
         revision=number,
         trigger=trigger,
@@ -238,15 +284,34 @@ def write(
     return attempt
 
 
-def finish(attempt: Attempt) -> str:
-    """Record what :func:`write` did (database only)."""
+ROW_FIELDS = ["outcome", "requests", "finished_at", "duration_ms", "error_class", "message"]
+
+
+def finish(attempt: Attempt, rows: list[Delivery] | None = None) -> str:
+    """Record what :func:`write` did (database only). With ``rows`` the attempt's
+    ``Delivery`` row is not updated here but appended, for the caller to write together with
+    others (``bulk_update`` of ``ROW_FIELDS``) in the same transaction."""
     if attempt.written is None:
         error_class, message = classify(attempt.error or RuntimeError())
-        _failed(attempt.claim, attempt.row, error_class, message, attempt.counting, attempt.started)
+        _failed(
+            attempt.claim,
+            attempt.row,
+            error_class,
+            message,
+            attempt.counting,
+            attempt.started,
+            rows,
+        )
         return "failed"
     written = attempt.written
     _succeeded(
-        attempt.claim, attempt.row, attempt.number, written, attempt.counting, attempt.started
+        attempt.claim,
+        attempt.row,
+        attempt.number,
+        written,
+        attempt.counting,
+        attempt.started,
+        rows,
     )
     return "written" if written.changed else "unchanged"
 
@@ -266,15 +331,26 @@ def _deliver_once(claim: Claim, trigger: str, wrap: ClientWrapper | None) -> str
 
 
 def _finish_attempt(
-    attempt: Delivery, outcome: str, counting: CountingClient | None, started: float, **fields: Any
+    attempt: Delivery,
+    outcome: str,
+    counting: CountingClient | None,
+    started: float,
+    rows: list[Delivery] | None = None,
+    **fields: Any,
 ) -> None:
-    Delivery.objects.filter(pk=attempt.pk).update(
-        outcome=outcome,
-        requests=counting.requests if counting else 0,
-        finished_at=timezone.now(),
-        duration_ms=int((time.monotonic() - started) * 1000),
+    changes = {
+        "outcome": outcome,
+        "requests": counting.requests if counting else 0,
+        "finished_at": timezone.now(),
+        "duration_ms": int((time.monotonic() - started) * 1000),
         **fields,
-    )
+    }
+    if rows is None:
+        Delivery.objects.filter(pk=attempt.pk).update(**changes)
+        return
+    for name, value in changes.items():
+        setattr(attempt, name, value)
+    rows.append(attempt)
 
 
 def _succeeded(
@@ -284,6 +360,7 @@ def _succeeded(
     written: Written,
     counting: CountingClient | None,
     started: float,
+    rows: list[Delivery] | None = None,
 ) -> None:
     sub = claim.sub
     status = Subscription.Status.IN_SYNC
@@ -321,7 +398,7 @@ def _succeeded(
     )
     if not claim.released:
         mine.update(**copy, status=Subscription.Status.QUEUED)
-    _finish_attempt(attempt, outcome, counting, started)
+    _finish_attempt(attempt, outcome, counting, started, rows)
     logger.info(
         "delivered %s r%s to subscription %s (%s, %s requests)",
         sub.item.kind,
@@ -339,6 +416,7 @@ def _failed(
     message: str,
     counting: CountingClient | None,
     started: float,
+    rows: list[Delivery] | None = None,
 ) -> None:
     sub = claim.sub
     now = timezone.now()
@@ -350,6 +428,7 @@ def _failed(
             Delivery.Outcome.FAILED,
             counting,
             started,
+            rows,
             error_class=error_class,
             message=message[:2000],
         )

@@ -24,12 +24,13 @@ from sharing.models import Delivery, Subscription
 from sharing.secrets import secrets_of
 from sharing.services.delivery import (
     MAX_ROUNDS,
+    ROW_FIELDS,
     Attempt,
     Claim,
-    _claim,
     _release,
     _revision,
-    begin,
+    begin_many,
+    claim_many,
     finish,
     skip_reason,
     write,
@@ -54,22 +55,20 @@ def run_many(
         .order_by("pk")
     )
     outcomes["gone"] = len(set(sub_ids)) - len(subs)
-    claims: list[Claim] = []
     # One commit for all the claims (and below, for all the attempts' rows and for all the
     # outcomes), not one per statement: with synchronous commit each commit waits for the
     # disk, which at fleet size cost more than the requests to Octopus. No transaction is
     # open while Octopus is called.
+    wanted: list[Subscription] = []
+    for sub in subs:
+        reason = skip_reason(sub, trigger)
+        if reason is None:
+            wanted.append(sub)
+        else:
+            outcomes[reason] += 1
     with transaction.atomic():
-        for sub in subs:
-            reason = skip_reason(sub, trigger)
-            if reason is not None:
-                outcomes[reason] += 1
-                continue
-            claim = _claim(sub)
-            if claim is None:
-                outcomes["busy"] += 1
-            else:
-                claims.append(claim)
+        claims = claim_many(wanted)
+    outcomes["busy"] += len(wanted) - len(claims)
     last: dict[Any, str] = {}
     try:
         active = claims
@@ -100,8 +99,7 @@ def _round_of(claims: list[Claim], trigger: str) -> list[tuple[Claim, str]]:
     attempts: list[Attempt] = []
     t0 = time.monotonic()
     with transaction.atomic():
-        for claim in claims:
-            attempt = begin(claim, trigger)
+        for claim, attempt in zip(claims, begin_many(claims, trigger), strict=True):
             if attempt is None:
                 ended.append((claim, "gone"))
             else:
@@ -119,11 +117,14 @@ def _round_of(claims: list[Claim], trigger: str) -> list[tuple[Claim, str]]:
     results = fanout.run(jobs)
     t2 = time.monotonic()
     secrets.clear()
+    rows: list[Delivery] = []
     with transaction.atomic():
         for attempt, result in zip(attempts, results, strict=True):
             if isinstance(result, BaseException):  # not from the kind: write() keeps those
                 attempt.error = result
-            ended.append((attempt.claim, finish(attempt)))
+            ended.append((attempt.claim, finish(attempt, rows)))
+        # Every attempt's row in one UPDATE, in the same transaction as the outcomes.
+        Delivery.objects.bulk_update(rows, ROW_FIELDS)
     logger.info(
         "fan-out: %d deliveries, rows %.2fs, Octopus %.2fs, outcomes %.2fs: %s",
         len(attempts),
