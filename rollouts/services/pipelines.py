@@ -439,11 +439,13 @@ def observe_versions(now: datetime | None = None) -> int:
     """Note, once, when each instance was first seen running its current version."""
     now = now or timezone.now()
     rows = Instance.objects.exclude(version="").values_list("pk", "version")
-    made = VersionSighting.objects.bulk_create(
+    before = VersionSighting.objects.count()
+    # ignore_conflicts: a version already seen keeps its first sighting (several beats agree).
+    VersionSighting.objects.bulk_create(
         [VersionSighting(instance_id=pk, version=v, first_seen_at=now) for pk, v in rows],
         ignore_conflicts=True,
     )
-    return len(made)
+    return VersionSighting.objects.count() - before
 
 
 def version_report(pipeline: Pipeline) -> dict[str, Any]:
@@ -479,7 +481,6 @@ def version_report(pipeline: Pipeline) -> dict[str, Any]:
                         "reason": f"seen in {s.name} before {', '.join(early)}",
                     }
                 )
-                break
     off_list: list[dict[str, Any]] = []
     for s in stages:
         if not s.allowed_versions:
