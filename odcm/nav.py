@@ -14,6 +14,7 @@ ENTRIES = [
     ("Instances", "spaces:instances", "user"),
     ("Sharing", "sharing:index", "user"),
     ("Promotions", "promotions:index", "user"),
+    ("Pipelines", "rollouts:pipelines", "user"),
     ("Administration", "administration", "admin"),
 ]
 # Pages that belong to an entry without living under its URL: view name -> entry's URL name.

@@ -91,3 +91,50 @@ def test_pipeline_api(
     api = _as(api_client, token_for, admin_user)
     report = api.get(f"/api/v1/rollouts/pipelines/{pk}/versions/").json()
     assert report["flagged"] == [] and "not_allowed" in report
+
+
+def test_pipeline_board_page(
+    item: SharedItem,  # noqa: F811 - the fixture
+    login: Any,
+    admin_user: Any,
+    space_owner: Any,
+) -> None:
+    from rollouts.models import PipelineStage
+    from rollouts.services import pipelines
+
+    subs = list(item.subscriptions.order_by("space__name").select_related("space"))
+    pipeline = pipelines.save_pipeline(
+        "Train",
+        [
+            {
+                "name": "dev",
+                "selector": PipelineStage.Selector.SPACES,
+                "spaces": [subs[0].space_id],
+            },
+            {
+                "name": "prod",
+                "selector": PipelineStage.Selector.SPACES,
+                "spaces": [s.space_id for s in subs[1:]],
+            },
+        ],
+    )
+    pipelines.attach(pipeline, "shared_item", item.pk)
+    items.save_revision(item, variables_v(2))
+    client = login(space_owner)
+    assert "Train" in client.get("/rollouts/pipelines/").content.decode()
+    page = client.get(f"/rollouts/pipelines/{pipeline.pk}/").content.decode()
+    assert "Common" in page and "r2" in page and 'data-testid="promote-2"' not in page
+    assert 'data-testid="version-flags"' not in page and "Octopus Server versions" not in page
+    StagePromotion.objects.filter(stage__position=1).update(state=StagePromotion.State.DONE)
+    page = client.get(f"/rollouts/pipelines/{pipeline.pk}/").content.decode()
+    assert 'data-testid="promote-2"' in page
+    done = client.post(
+        f"/rollouts/pipelines/{pipeline.pk}/promote/",
+        {"kind": "shared_item", "subject_id": str(item.pk), "revision": "2", "stage": "2"},
+    )
+    assert done.status_code == 302
+    assert sorted(item.subscriptions.values_list("target_revision", flat=True)) == [2, 2, 2, 2]
+    assert (
+        "Octopus Server versions"
+        in login(admin_user).get(f"/rollouts/pipelines/{pipeline.pk}/").content.decode()
+    )
