@@ -15,6 +15,7 @@ ENTRIES = [
     ("Sharing", "sharing:index", "user"),
     ("Promotions", "promotions:index", "user"),
     ("Managed", "managed:index", "user"),
+    ("Pipelines", "rollouts:pipelines", "user"),
     ("Administration", "administration", "admin"),
 ]
 # Pages that belong to an entry without living under its URL: view name -> entry's URL name.

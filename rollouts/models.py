@@ -306,3 +306,136 @@ class RunDeployment(models.Model):
 
     def __str__(self) -> str:
         return f"deployment in {self.space_id}"
+
+
+class Pipeline(models.Model):
+    """Ordered stages (dev, test, prod) a change passes through, one after another: a
+    revision reaches stage N+1 only after it soaked cleanly in stage N (and was approved, if
+    the stage asks). Stages are also the order Octopus Server upgrades are expected in."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PipelineStage(models.Model):
+    """One stage: its spaces, chosen by explicit spaces, whole instances, an instance tag or
+    a region. A space in several stages belongs to the first."""
+
+    class Selector(models.TextChoices):
+        SPACES = "spaces", "Explicit spaces"
+        INSTANCES = "instances", "Instances"
+        TAG = "tag", "Instance tag"
+        REGION = "region", "Region"
+
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="stages")
+    position = models.PositiveIntegerField()
+    name = models.CharField(max_length=100)
+    selector = models.CharField(max_length=20, choices=Selector.choices)
+    spaces = models.ManyToManyField("spaces.Space", blank=True, related_name="+")
+    instances = models.ManyToManyField("spaces.Instance", blank=True, related_name="+")
+    value = models.CharField(max_length=100, blank=True)  # the tag or region
+    # How long a revision must stay clean here before the next stage may take it.
+    soak_seconds = models.PositiveIntegerField(default=300)
+    # Members of this group approve a revision entering this stage (none: no approval).
+    approval_group = models.ForeignKey(
+        "identity.Group", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Octopus Server versions allowed on this stage's instances (empty: any).
+    allowed_versions = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["pipeline", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["pipeline", "position"], name="pipelinestage_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PipelineSubject(models.Model):
+    """A deliverable (of a registered kind) whose revisions go through a pipeline. One
+    pipeline per subject."""
+
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="subjects")
+    kind = models.CharField(max_length=50)
+    subject_id = models.UUIDField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "subject_id"], name="pipelinesubject_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.subject_id} in {self.pipeline_id}"
+
+
+class StagePromotion(models.Model):
+    """One revision of one subject in one stage: delivered, soaking, clean (done) or failed.
+    The row exists once the revision entered the stage; (stage, kind, subject, revision) is
+    unique, so a promotion cannot happen twice."""
+
+    class State(models.TextChoices):
+        DELIVERING = "delivering", "Delivering"
+        SOAKING = "soaking", "Soaking"
+        DONE = "done", "Soaked cleanly"
+        FAILED = "failed", "Failed"
+        SUPERSEDED = "superseded", "Superseded by a newer revision"
+
+    stage = models.ForeignKey(PipelineStage, on_delete=models.CASCADE, related_name="promotions")
+    kind = models.CharField(max_length=50)
+    subject_id = models.UUIDField()
+    revision = models.PositiveIntegerField()
+    state = models.CharField(max_length=20, choices=State.choices, default=State.DELIVERING)
+    keys = models.JSONField(default=list)  # the targets (kind's ids) delivered in this stage
+    reason = models.TextField(blank=True)
+    soak_until = models.DateTimeField(null=True, blank=True)
+    promoted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["stage__position", "-revision"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stage", "kind", "subject_id", "revision"], name="stagepromotion_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"r{self.revision} in {self.stage_id}"
+
+
+class VersionSighting(models.Model):
+    """When ODCM first saw an instance run an Octopus Server version (read from the version
+    monitoring writes on the instance): the order a version reached the stages in."""
+
+    instance = models.ForeignKey("spaces.Instance", on_delete=models.CASCADE, related_name="+")
+    version = models.CharField(max_length=50)
+    first_seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["instance", "version"], name="versionsighting_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version} on {self.instance_id}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from rollouts.services import alerts, engine, orchestration
+from rollouts.services import alerts, engine, orchestration, pipelines
 
 
 @shared_task(time_limit=55, soft_time_limit=50, acks_late=True)
@@ -14,8 +14,9 @@ def advance(rollout_id: str) -> str:
 
 @shared_task(time_limit=30, soft_time_limit=25)
 def tick() -> int:
-    """Periodic: one advance per moving rollout; restart the follow loop of stale runs."""
-    return engine.tick() + orchestration.tick()
+    """Periodic: one advance per moving rollout; restart the follow loop of stale runs; step
+    the revisions moving through pipeline stages."""
+    return engine.tick() + orchestration.tick() + pipelines.tick()
 
 
 @shared_task(time_limit=60, soft_time_limit=50, acks_late=True)

@@ -28,6 +28,7 @@ from odcm import work
 from rollouts import registry
 from rollouts.models import PolicyWave, Rollout, RolloutPolicy, RolloutTarget, RolloutWave
 from rollouts.registry import Outcome, Target
+from rollouts.services import pipelines
 from spaces.models import Instance, Space
 
 logger = logging.getLogger("rollouts.engine")
@@ -46,6 +47,10 @@ def on_new_revision(
 ) -> list[uuid.UUID] | None:
     """The delivery gate: with an enabled policy, start a rollout of ``number`` (which
     delivers wave 1) and hold back everything it covers. None: no policy, not ours."""
+    # A subject in a promotion pipeline goes stage by stage; its pipeline decides, not a policy.
+    staged = pipelines.on_new_revision(kind_name, subject_id, number, ids)
+    if staged is not None:
+        return staged
     policy = RolloutPolicy.objects.filter(kind=kind_name, subject_id=subject_id, enabled=True)
     found = policy.first()
     if found is None:

@@ -24,6 +24,7 @@ from monitoring.models import InstanceMonitor, MaintenanceWindow
 from odcm.crypto import seal
 from rollouts.models import DeploymentRun, RunDeployment, RunWave
 from rollouts.services import actions as rollout_actions
+from rollouts.services import pipelines as rollout_pipelines
 from sharing.models import SharedItem, Subscription, Trust
 from sharing.services import items, trusts
 from spaces.models import Favourite, Instance, Space, Tag
@@ -123,6 +124,15 @@ def build_world() -> World:
     )
     TemplateRevision.objects.create(template=edge, number=1, document={})
     Downstream.objects.create(template=edge, space=other)
+    # A pipeline (dev: space, prod: other) the item goes through.
+    pipeline = rollout_pipelines.save_pipeline(
+        "Edge train",
+        [
+            {"name": "dev", "selector": "spaces", "spaces": [space.pk]},
+            {"name": "prod", "selector": "spaces", "spaces": [other.pk]},
+        ],
+    )
+    rollout_pipelines.attach(pipeline, "shared_item", item.pk)
     return World(users, instance, space, other, item, template, subscription, trust, window)
 
 

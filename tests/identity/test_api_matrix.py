@@ -142,6 +142,61 @@ def _service_account_token_body(w: World) -> dict[str, Any]:
     return {"token": str(token.pk)}
 
 
+def _r_rollout(w: World) -> dict[str, Any]:
+    from rollouts.models import Rollout, RolloutWave
+
+    # Waiting for the Managers group's approval: owen (the manager persona) approves.
+    rollout = Rollout.objects.create(
+        kind="shared_item",
+        subject_id=_item(w).pk,
+        revision=2,
+        state=Rollout.State.WAITING_APPROVAL,
+        approval_group=w.managers,
+    )
+    RolloutWave.objects.create(rollout=rollout, position=1, name="First")
+    return {"pk": rollout.pk}
+
+
+def _r_policy(w: World) -> dict[str, Any]:
+    from rollouts.models import RolloutPolicy
+
+    return {"pk": RolloutPolicy.objects.create(kind="shared_item", subject_id=_item(w).pk).pk}
+
+
+def _r_run(w: World) -> dict[str, Any]:
+    from rollouts.models import DeploymentRun, RunDeployment, RunWave
+
+    run = DeploymentRun.objects.create(project="Web", environment="Production")
+    wave = RunWave.objects.create(run=run, position=1)
+    w.extra["deployment"] = RunDeployment.objects.create(run=run, wave=wave, space=w.space)
+    return {"pk": run.pk}
+
+
+def _r_pipeline(w: World) -> dict[str, Any]:
+    from rollouts.services import pipelines
+
+    if "pipeline" not in w.extra:
+        w.extra["pipeline"] = pipelines.save_pipeline(
+            "Matrix train",
+            [
+                {"name": "dev", "selector": "spaces", "spaces": [w.space.pk]},
+                {"name": "prod", "selector": "spaces", "spaces": [w.other.pk]},
+            ],
+        )
+    return {"pk": w.extra["pipeline"].pk}
+
+
+def _subject_body(w: World) -> dict[str, Any]:
+    return {"kind": "shared_item", "subject_id": str(_item(w).pk)}
+
+
+def _pipeline_body(w: World) -> dict[str, Any]:
+    return {
+        "name": "Another train",
+        "stages": [{"name": "all", "selector": "instances", "instances": [str(w.instance.pk)]}],
+    }
+
+
 # URL kwargs for each kind of object. One line per kind.
 def _config_plan(w: World) -> dict[str, Any]:
     from fleetconfig.services import make_plan
@@ -291,6 +346,10 @@ OBJECTS: dict[str, Callable[[World], dict[str, Any]]] = {
     "p_promotion": _p_promotion,
     "p_inbound": _p_inbound,
     "service_account": lambda w: {"pk": _service_account(w).pk},
+    "r_rollout": _r_rollout,
+    "r_policy": _r_policy,
+    "r_run": _r_run,
+    "r_pipeline": _r_pipeline,
 }
 
 
@@ -506,6 +565,59 @@ CASES = [
     Case("api:managed-downstream-resolve", obj="downstream", read=frozenset(), write=ADMIN_ONLY,
          method="post", body=lambda w: {"key": "step/x", "choice": "upstream"},
          expect={VIEWER: {403}, MANAGER: {403}, ADMIN: {400}}),  # no such conflict
+    # rollouts: who may see the shared item sees its rollouts and policy; its managers act
+    Case("api:rollout-list", read=VIEWER_UP, list_of="r_rollout", write=MANAGER_UP,
+         body=lambda w: {**_subject_body(w), "revision": 1},
+         expect={OUTSIDER: {404}, VIEWER: {403}}),
+    Case("api:rollout-detail", obj="r_rollout", read=VIEWER_UP),
+    Case("api:rollout-pause", obj="r_rollout", read=frozenset(), write=MANAGER_UP,
+         method="post", expect={VIEWER: {403}}),
+    Case("api:rollout-resume", obj="r_rollout", read=frozenset(), write=MANAGER_UP,
+         method="post", expect={VIEWER: {403}, MANAGER: {409}, ADMIN: {409}}),  # not paused
+    Case("api:rollout-abort", obj="r_rollout", read=frozenset(), write=MANAGER_UP,
+         method="post", expect={VIEWER: {403}}),
+    Case("api:rollout-rollback", obj="r_rollout", read=frozenset(), write=MANAGER_UP,
+         method="post", expect={VIEWER: {403}}),
+    Case("api:rollout-skip", obj="r_rollout", read=frozenset(), write=MANAGER_UP,
+         method="post", body=lambda w: {"target": str(w.space.pk)},
+         expect={VIEWER: {403}, MANAGER: {400, 404, 409}, ADMIN: {400, 404, 409}}),
+    # Members of the approval group (Managers) approve; an admin outside it does not.
+    Case("api:rollout-approve", obj="r_rollout", read=frozenset(), write=frozenset({MANAGER}),
+         method="post", expect={VIEWER: {403}, ADMIN: {403}}),
+    Case("api:rollout-policy-list", read=VIEWER_UP, list_of="r_policy", write=MANAGER_UP,
+         body=lambda w: {**_subject_body(w), "waves": [{"selector": "percent", "percent": 50}]},
+         expect={OUTSIDER: {404}, VIEWER: {403}}),
+    Case("api:rollout-policy-detail", obj="r_policy", read=VIEWER_UP, write=MANAGER_UP,
+         method="delete"),
+    # runs: seen by who sees one of their spaces; cancelled by who may deploy to all of them
+    Case("api:rollout-run-list", read=VIEWER_UP, list_of="r_run", write=MANAGER_UP,
+         body=lambda w: {"project": "Web", "environment": "Production",
+                         "waves": [[str(w.space.pk)]]},
+         # The world's Octopus does not answer: a gateway error once access is granted.
+         expect={OUTSIDER: {400, 403, 404}, VIEWER: {400, 403},
+                 MANAGER: {201, 400, 502, 503}, ADMIN: {201, 400, 502, 503}}),
+    Case("api:rollout-run-detail", obj="r_run", read=VIEWER_UP),
+    Case("api:rollout-run-cancel", obj="r_run", read=frozenset(), write=MANAGER_UP,
+         method="post", expect={VIEWER: {403}}),
+    Case("api:rollout-run-intervention", obj="r_run", read=frozenset(), write=MANAGER_UP,
+         method="post",
+         body=lambda w: {"deployment": str(w.extra["deployment"].pk), "proceed": True},
+         # Nothing waits in Octopus: a conflict once the right is granted.
+         expect={VIEWER: {403}, MANAGER: {400, 409}, ADMIN: {400, 409}}),
+    # pipelines: everyone sees them; administrators define them; managers of a subject
+    # attach and promote it; the version report names every instance (administrators)
+    Case("api:rollout-pipeline-list", read=EVERYONE, list_of="r_pipeline", write=ADMIN_ONLY,
+         body=_pipeline_body),
+    Case("api:rollout-pipeline-detail", obj="r_pipeline", read=EVERYONE, write=ADMIN_ONLY,
+         method="put", body=_pipeline_body),
+    Case("api:rollout-pipeline-board", obj="r_pipeline", read=EVERYONE),
+    Case("api:rollout-pipeline-versions", obj="r_pipeline", read=ADMIN_ONLY, denied=403),
+    Case("api:rollout-pipeline-attach", obj="r_pipeline", read=frozenset(), write=MANAGER_UP,
+         method="post", body=_subject_body, expect={OUTSIDER: {404}, VIEWER: {403}}),
+    Case("api:rollout-pipeline-promote", obj="r_pipeline", read=frozenset(),
+         write=MANAGER_UP, method="post",
+         body=lambda w: {**_subject_body(w), "revision": 1, "stage": 2},
+         expect={OUTSIDER: {404}, VIEWER: {403}}),
 ]  # fmt: skip
 
 # Routes that are not resources (no access rule to test); each with its reason.
