@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
+import re
 import sys
 import time
 from collections import Counter
@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import _worker as bench_worker  # noqa: E402
 from bench._machine import describe  # noqa: E402
 
 DB_URL = os.environ.get(
@@ -70,6 +71,17 @@ def prepare_database() -> None:
     import redis
 
     redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def _kind(key: str) -> str:
+    """``GET /api/Spaces-3/runbookProcesses/RunbookProcess-7?x=1`` -> ``GET runbookProcesses/{id}``:
+    the resource kind a request read or wrote, whatever the space and ids."""
+    method, _, path = key.partition(" ")
+    parts = [p for p in path.split("?")[0].split("/") if p][1:]  # drop "api"
+    if parts and re.fullmatch(r"Spaces-\d+", parts[0]):
+        parts = parts[1:]
+    parts = ["{id}" if re.search(r"-\d+$", p) else p for p in parts]
+    return f"{method} {'/'.join(parts)}"
 
 
 def _step(name: str, script: str) -> dict[str, Any]:
@@ -119,6 +131,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--variables", type=int, default=200)
+    parser.add_argument("--timeout", type=int, default=1200, help="seconds per run before a stall")
+    parser.add_argument("--worker-log", default=str(ROOT / "var" / "bench" / "managed-worker.log"))
     args = parser.parse_args()
 
     prepare_database()
@@ -163,17 +177,15 @@ def main() -> None:
         for one in sims:
             one.set_faults(latency_ms=args.latency_ms)
 
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "odcm", "worker", "--loglevel=WARNING",
-             f"--concurrency={args.concurrency}", "--pool=prefork", "--without-gossip",
-             "--without-mingle", "--without-heartbeat", f"--hostname=bench-{os.getpid()}@%h"],
-            cwd=ROOT, env={**os.environ, **ENV, "PYTHONPATH": str(ROOT)},
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )  # fmt: skip
+        # The worker logs to a file: a pipe nobody reads fills at 64 KiB and stalls a task.
+        worker, log = bench_worker.start(
+            args.worker_log, concurrency=args.concurrency, level="WARNING", env=ENV
+        )
         time.sleep(4)  # worker start-up is not part of a push
         n = len(targets)
         ratios: dict[str, float] = {}
         per_space: dict[str, float] = {}
+        max_per_kind: dict[str, float] = {}
         try:
             print(
                 f"octosim: {args.instances} instances x {args.spaces} spaces = {n} managed "
@@ -190,11 +202,20 @@ def main() -> None:
                 started = time.monotonic()
                 action()
                 while not done():
+                    if time.monotonic() - started > args.timeout:
+                        raise bench_worker.Stalled(
+                            f"{label}: not settled after {args.timeout} s: "
+                            + bench_worker.diagnose(REDIS_URL, worker, args.worker_log)
+                        )
                     time.sleep(0.05)
                 wall = time.monotonic() - started
                 methods: Counter[str] = Counter()
+                kinds: Counter[str] = Counter()
                 for one in sims:
-                    methods.update(one.stats()["by_method"])
+                    stats = one.stats()
+                    methods.update(stats["by_method"])
+                    for key, count in stats["by_path"].items():
+                        kinds[_kind(key)] += count
                 requests = sum(methods.values())
                 ideal = requests * args.latency_ms / 1000 / concurrency
                 ratios[label] = wall / ideal if ideal else 0.0
@@ -204,6 +225,11 @@ def main() -> None:
                     f"{label:8} {wall:8.2f} {ideal:8.2f} {ratios[label]:6.2f} "
                     f"{requests / n:9.1f}  {split}"
                 )
+                max_per_kind[label] = max(kinds.values(), default=0) / n
+                if label in ("no-op", "update"):
+                    # Per space and kind: a no-op must read each kind at most once.
+                    by_kind = ", ".join(f"{k}={c / n:g}" for k, c in sorted(kinds.items()))
+                    print(f"         {label} per space by kind: {by_kind}")
 
             def settled(revision: int) -> Any:
                 def check() -> bool:
@@ -244,12 +270,12 @@ def main() -> None:
                 f"bench: managed spaces={n} first_ratio={ratios['first']:.2f} "
                 f"update_ratio={ratios['update']:.2f} noop_ratio={ratios['no-op']:.2f} "
                 f"first_req={per_space['first']:.1f} update_req={per_space['update']:.1f} "
-                f"noop_req={per_space['no-op']:.1f} plan_ratio={ratios['plan']:.2f} "
+                f"noop_req={per_space['no-op']:.1f} "
+                f"noop_max_per_kind={max_per_kind['no-op']:g} plan_ratio={ratios['plan']:.2f} "
                 f"plan_req={per_space['plan']:.1f} concurrency={args.concurrency}"
             )
         finally:
-            worker.terminate()
-            worker.wait(timeout=30)
+            bench_worker.stop(worker, log)
 
 
 if __name__ == "__main__":

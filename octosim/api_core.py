@@ -59,6 +59,8 @@ def root_links(ctx: Ctx) -> dict[str, str]:
         "CommunityActionTemplates": "/api/communityactiontemplates{/id}{?skip,take,ids}",
         "CurrentLicenseStatus": "/api/licenses/licenses-current-status",
         "MaintenanceConfiguration": "/api/maintenanceconfiguration",
+        "SmtpConfiguration": "/api/smtpconfiguration",
+        "SmtpIsConfigured": "/api/smtpconfiguration/isconfigured",
         "Web": "/app",
     }
     default = ctx.st.default_space_id()

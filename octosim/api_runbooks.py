@@ -167,6 +167,25 @@ def _runbook_process(ctx: Ctx, ident: str) -> tuple[Doc, bool]:
     raise not_found(ident)
 
 
+def list_runbook_processes(ctx: Ctx) -> Reply:
+    """``GET /runbookProcesses{?skip,take,ids}`` (the root link's template; go-octopusdeploy
+    uses it): the space's live runbook processes, so a client reads several in one call."""
+    require_space(ctx)
+    items = [
+        d for d in ctx.st.processes.values() if d["SpaceId"] == ctx.space_id and "RunbookId" in d
+    ]
+    items = filter_common(sorted(items, key=lambda d: d["Id"]), ctx.query, lambda d: "", _id)
+    path = f"{ctx.prefix}/runbookProcesses"
+    return 200, envelope(
+        items, ctx.query, item_type="RunbookProcess", path=path,
+        template=path + "{/id}{?skip,take,ids}", render=render_process,
+    )  # fmt: skip
+
+
+def _id(doc: Doc) -> str:
+    return str(doc["Id"])
+
+
 def get_runbook_process(ctx: Ctx) -> Reply:
     return 200, render_process(_runbook_process(ctx, ctx.params["id"])[0])
 
@@ -464,6 +483,7 @@ def register(router: Router) -> None:
     r("GET", "/projects/{projectId}/runbooks/{id}", get_runbook, **new)
     r("PUT", "/projects/{projectId}/runbooks/{id}", put_project_runbook, **edit, **new)
     r("DELETE", "/projects/{projectId}/runbooks/{id}", delete_project_runbook, **edit, **new)
+    r("GET", "/runbookProcesses", list_runbook_processes)
     r("GET", "/runbookProcesses/{id}", get_runbook_process)
     r("PUT", "/runbookProcesses/{id}", put_runbook_process, **edit)
     r("GET", "/projects/{projectId}/runbookProcesses/{id}", get_runbook_process, **new)

@@ -80,6 +80,7 @@ _VIEW = {
     "dashboard": "ProjectView",
     "reporting": "DeploymentView",
     "maintenanceconfiguration": "ConfigureServer",
+    "smtpconfiguration": "ConfigureServer",
     "serverstatus": None,
     "authentication": None,  # the sign-in page reads it before anyone is signed in
     "configuration": "ConfigureServer",

@@ -29,6 +29,7 @@ from octosim import (
     api_releases,
     api_reporting,
     api_runbooks,
+    api_smtp,
     api_space,
     api_system,
     api_tasks,
@@ -62,6 +63,7 @@ def build_router() -> Router:
     api_deployments.register(router)
     api_reporting.register(router)
     api_admin.register(router)
+    api_smtp.register(router)
     api_packages.register(router)
     api_processes.register(router)
     api_channels.register(router)

@@ -350,7 +350,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     # One name for the instance statuses, wherever they appear (instances, history, reports).
-    "ENUM_NAME_OVERRIDES": {"InstanceStatusEnum": "spaces.models.Instance.Status"},
+    "ENUM_NAME_OVERRIDES": {
+        "InstanceStatusEnum": "spaces.models.Instance.Status",
+        "DownstreamModeEnum": "managed.models.Downstream.Mode",
+        "SubscriptionModeEnum": "sharing.models.Subscription.Mode",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "odcm.api.schema.add_error_responses",

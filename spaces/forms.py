@@ -96,6 +96,7 @@ class CreateSpaceForm(forms.Form):
         *args: Any,
         users: list[tuple[str, str]] | None = None,
         teams: list[tuple[str, str]] | None = None,
+        setup_options: list[Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -103,6 +104,22 @@ class CreateSpaceForm(forms.Form):
         self.fields["manager_teams"].choices = teams or []  # type: ignore[attr-defined]
         names = ", ".join(StandardEnvironment.objects.values_list("name", flat=True))
         self.fields["stamp_environments"].help_text = names or "No standard environments yet."
+        options = setup_options or []
+        if options:
+            self.fields["setup"] = forms.ChoiceField(
+                required=False,
+                label="Set up from",
+                choices=[("", "The standard environments (as ticked above)")]
+                + [(o.key, o.label) for o in options],
+                help_text="A blueprint replaces the standard environments.",
+            )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        data["setup"] = data.get("setup") or ""
+        if data["setup"]:
+            data["stamp_environments"] = False
+        return data
 
 
 class DeleteSpaceForm(forms.Form):

@@ -57,3 +57,44 @@ class SearchHit:
     label: str
     url: str
     detail: str = ""
+
+
+# sender=None, user=User: the create-space form asks the apps above the registry how else a
+# new space may be set up (managed: "from blueprint X"); each receiver returns a list of
+# ``SetupOption`` the user may choose. Receivers must not call Octopus.
+space_setup_options = Signal()
+# sender=Space, space=Space, choice=str, actor=User|None: a space was created with a setup
+# option chosen; the receiver that owns ``choice`` sets it up (after the commit that enlisted
+# it) and returns a list of warnings for the person (never raises: the space exists already).
+space_setup = Signal()
+
+
+@dataclass
+class SetupOption:
+    """One way to set up a new space instead of the standard environments: ``key`` is
+    unique across apps ("blueprint:<uuid>")."""
+
+    key: str
+    label: str
+
+
+def setup_options(user: Any) -> list[SetupOption]:
+    options: list[SetupOption] = []
+    for _receiver, result in space_setup_options.send(sender=None, user=user):
+        options.extend(o for o in (result or []) if isinstance(o, SetupOption))
+    return options
+
+
+def set_up(space: Any, choice: str, actor: Any = None) -> list[str]:
+    """Hand ``space`` to the app that owns ``choice``; its warnings, or one if none did."""
+    warnings: list[str] = []
+    handled = False
+    for _receiver, result in space_setup.send(
+        sender=type(space), space=space, choice=choice, actor=actor
+    ):
+        if result is not None:
+            handled = True
+            warnings.extend(str(w) for w in result)
+    if not handled:
+        warnings.append("The chosen setup is no longer offered; the space was left blank.")
+    return warnings

@@ -225,7 +225,12 @@ def space_create(request: HttpRequest, pk: Any) -> HttpResponse:
         users, teams = services.octopus_people(inst)
     except RegistryError as exc:
         messages.warning(request, f"Could not list Octopus users and teams: {exc.message}")
-    form = CreateSpaceForm(request.POST or None, users=users, teams=teams)
+    form = CreateSpaceForm(
+        request.POST or None,
+        users=users,
+        teams=teams,
+        setup_options=signals.setup_options(request.user),
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -237,6 +242,7 @@ def space_create(request: HttpRequest, pk: Any) -> HttpResponse:
                 manager_team_ids=data["manager_teams"],
                 groups=data["groups"],
                 stamp_environments=data["stamp_environments"],
+                setup=data["setup"],
                 actor=request.user,
                 request=request,
             )

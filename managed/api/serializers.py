@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from managed.models import (
@@ -70,6 +71,8 @@ class QueuedSerializer(serializers.Serializer[Any]):
     queued = serializers.IntegerField()
 
 
+# "Target" alone collides with rollouts' wave targets in the one OpenAPI schema.
+@extend_schema_serializer(component_name="BlueprintTarget")
 class TargetSerializer(serializers.ModelSerializer[BlueprintTarget]):
     blueprint_id = serializers.UUIDField(read_only=True)
     space_id = serializers.UUIDField(read_only=True)

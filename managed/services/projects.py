@@ -131,8 +131,24 @@ def serialize(client: OctopusClient, space_id: str, project: Doc, look: Lookups)
     pid = project["Id"]
     process = client.get(sp(space_id, "deploymentprocesses", project["DeploymentProcessId"]))
     runbooks = []
-    for rb in client.paginate(sp(space_id, "projects", pid, "runbooks")):
-        rb_process = client.get(sp(space_id, "runbookProcesses", rb["RunbookProcessId"]))
+    listed = list(client.paginate(sp(space_id, "projects", pid, "runbooks")))
+    # Every runbook process of the project in one read (the collection's ``ids`` filter),
+    # not one GET per runbook: a no-op push costs at most one request per kind.
+    processes = {
+        p["Id"]: p
+        for p in (
+            client.paginate(
+                sp(space_id, "runbookProcesses"),
+                {"ids": ",".join(rb["RunbookProcessId"] for rb in listed)},
+            )
+            if listed
+            else []
+        )
+    }
+    for rb in listed:
+        rb_process = processes.get(rb["RunbookProcessId"]) or client.get(
+            sp(space_id, "runbookProcesses", rb["RunbookProcessId"])
+        )
         runbooks.append(
             {
                 "Name": rb["Name"],

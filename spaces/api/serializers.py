@@ -114,6 +114,13 @@ class SpaceCreateSerializer(serializers.Serializer[Any]):
         queryset=Group.objects.all(), many=True, required=False
     )
     stamp_environments = serializers.BooleanField(required=False, default=False)
+    setup = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="A setup offered to you (e.g. 'blueprint:<id>'); replaces the standard "
+        "environments.",
+    )
 
 
 class FavouriteSerializer(serializers.ModelSerializer[Favourite]):

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from identity.access import can_manage_instance, is_admin
 from odcm.api.permissions import IsAuthenticatedUser
-from spaces import services
+from spaces import services, signals
 from spaces.api import serializers as s
 from spaces.api.filters import FavouriteFilter, InstanceFilter, SpaceFilter
 from spaces.models import Favourite, Instance, Space, StandardEnvironment
@@ -181,6 +181,9 @@ class SpaceViewSet(
             raise ValidationError({"instance": "No such instance."})
         if not can_manage_instance(request.user, instance):
             raise PermissionDenied("You do not manage this instance.")
+        offered = {o.key for o in signals.setup_options(request.user)}
+        if data["setup"] and data["setup"] not in offered:
+            raise ValidationError({"setup": "Not a setup offered to you."})
         created = services.create_space(
             instance,
             name=data["name"],
@@ -189,6 +192,7 @@ class SpaceViewSet(
             manager_team_ids=data.get("manager_team_ids", []),
             groups=data.get("manager_groups", []),
             stamp_environments=data["stamp_environments"],
+            setup=data["setup"],
             actor=request.user,
             request=request,
         )

@@ -87,11 +87,14 @@ def create_space(
     manager_team_ids: Iterable[str] = (),
     groups: Iterable[Any] = (),
     stamp_environments: bool = False,
+    setup: str = "",
     actor: Any = None,
     request: HttpRequest | None = None,
 ) -> Created:
     """Create a blank space on ``instance``, optionally with the standard environments,
-    enlist it and mark it as created by ODCM. ``groups`` (ODCM groups) become its Space
+    enlist it and mark it as created by ODCM. ``setup`` (one of ``signals.setup_options``,
+    e.g. a blueprint) replaces the standard environments: the app that offered it sets the
+    space up once it is enlisted. ``groups`` (ODCM groups) become its Space
     managers through grants. Octopus needs a manager: with no user or team given, the API
     key's own user is made one."""
     name = name.strip()
@@ -99,6 +102,8 @@ def create_space(
         raise RegistryError("invalid_name", "A name is required.")
     users, teams = list(manager_user_ids), list(manager_team_ids)
     warnings: list[str] = []
+    if setup:
+        stamp_environments = False  # the chosen setup says which environments there are
     with connected(instance) as client:
         if not users and not teams:
             users = [str(_octopus_call(client.get, "/api/users/me")["Id"])]
@@ -127,12 +132,16 @@ def create_space(
                 "octopus_id": space.octopus_id,
                 "instance": instance.name,
                 "environments": stamp_environments,
+                "setup": setup,
                 "manager_users": users,
                 "manager_teams": teams,
             },
         )
         identity_services.grant_space_managers(space, groups, actor=actor, request=request)
         signals.space_enlisted.send(sender=Space, space_id=space.pk)
+    if setup:
+        # After the commit: the space is enlisted whatever the setup does.
+        warnings += signals.set_up(space, setup, actor=actor)
     return Created(space, warnings)
 
 

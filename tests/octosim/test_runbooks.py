@@ -83,3 +83,20 @@ def test_runbook_snapshots_select_package_versions(api: Api) -> None:
          "SelectedPackages": [{"ActionName": "Install", "Version": "9.0.0"}]},
     )  # fmt: skip
     assert missing.status_code == 400 and "9.0.0" in missing.json()["Errors"][0]
+
+
+def test_runbook_processes_are_read_together_by_ids(api: Api) -> None:
+    """``GET /runbookProcesses?ids=`` (the root link's template): several in one request."""
+    project = new_project(api)
+    base = f"{S}/projects/{project['Id']}"
+    made = [
+        api.post(f"{base}/runbooks", {"Name": n, "ProjectId": project["Id"]}).json()
+        for n in ("One", "Two", "Three")
+    ]
+    wanted = [made[0]["RunbookProcessId"], made[2]["RunbookProcessId"]]
+    page = api.client.get(f"{S}/runbookProcesses", params={"ids": ",".join(wanted)}).json()
+    assert page["ItemType"] == "RunbookProcess" and page["TotalResults"] == 2
+    assert sorted(p["Id"] for p in page["Items"]) == sorted(wanted)
+    assert {p["RunbookId"] for p in page["Items"]} == {made[0]["Id"], made[2]["Id"]}
+    everything = api.get(f"{S}/runbookProcesses")
+    assert everything["TotalResults"] >= 3

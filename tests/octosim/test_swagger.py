@@ -58,6 +58,8 @@ NO_SCHEMA = {
     ("GET", "/api/octopusservernodes/ping"): "the Swagger gives no schema (200 OK / 418)",
     ("GET", "/api/{baseSpaceId}/reporting/deployments/xml"): "XML, not JSON",
     ("GET", "/api/reporting/deployments/xml"): "XML, not JSON",
+    ("GET", "/api/smtpconfiguration"): "the Swagger gives no schema (200 only)",
+    ("PUT", "/api/smtpconfiguration"): "the Swagger gives no schema (200 only)",
     ("GET", "/api/{baseSpaceId}/tasks/{id}/raw"): "plain text",
     ("GET", "/api/tasks/{id}/raw"): "plain text",
     ("GET", "/api/{baseSpaceId}/packages/{id}/raw"): "the package file",
@@ -556,6 +558,8 @@ def case_for(key: tuple[str, str]) -> Case | None:
         return lambda c, ids, r: ({}, create_body(kind, c, ids), 201)
     if method == "PUT" and path.endswith("/maintenanceconfiguration"):
         return lambda c, ids, r: ({}, {"IsInMaintenanceMode": False}, 200)
+    if method == "PUT" and path.endswith("/smtpconfiguration"):
+        return lambda c, ids, r: ({}, {"SmtpHost": "smtp.example", "SmtpPort": 25}, 200)
     if method == "PUT" and path.endswith("/variables/{id}"):
         return _put_variables_case
     if method == "PUT" and path.endswith("/{id}"):

@@ -14,6 +14,7 @@ RUNTIME = [
     "audit",
     "fleetconfig",
     "identity",
+    "managed",
     "monitoring",
     "octopus",
     "octosim",
