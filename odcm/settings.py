@@ -354,6 +354,10 @@ SPECTACULAR_SETTINGS = {
         "InstanceStatusEnum": "spaces.models.Instance.Status",
         "DownstreamModeEnum": "managed.models.Downstream.Mode",
         "SubscriptionModeEnum": "sharing.models.Subscription.Mode",
+        "RolloutStateEnum": "rollouts.models.Rollout.State",
+        "DeploymentRunStateEnum": "rollouts.models.DeploymentRun.State",
+        "RunDeploymentStateEnum": "rollouts.models.RunDeployment.State",
+        "StagePromotionStateEnum": "rollouts.models.StagePromotion.State",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

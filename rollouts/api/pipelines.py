@@ -69,12 +69,12 @@ class SubjectSerializer(serializers.Serializer[Any]):
     subject_id = serializers.UUIDField()
 
 
-class PromoteSerializer(SubjectSerializer):
+class PipelinePromoteSerializer(SubjectSerializer):
     revision = serializers.IntegerField(min_value=1)
     stage = serializers.IntegerField(min_value=1, help_text="Position of the stage (2, 3, …).")
 
 
-class PromotionSerializer(serializers.ModelSerializer[StagePromotion]):
+class StagePromotionSerializer(serializers.ModelSerializer[StagePromotion]):
     stage = serializers.CharField(source="stage.name")
     position = serializers.IntegerField(source="stage.position")
 
@@ -140,7 +140,7 @@ class PipelineViewSet(
 
     def _subject(self, request: Request) -> tuple[Pipeline, dict[str, Any]]:
         pipeline = self.get_object()
-        body = (PromoteSerializer if self.action == "promote" else SubjectSerializer)(
+        body = (PipelinePromoteSerializer if self.action == "promote" else SubjectSerializer)(
             data=request.data
         )
         body.is_valid(raise_exception=True)
@@ -159,7 +159,7 @@ class PipelineViewSet(
         pipelines.attach(pipeline, data["kind"], data["subject_id"], actor=request.user)
         return Response(SubjectSerializer(data).data)
 
-    @extend_schema(request=PromoteSerializer, responses=PromotionSerializer)
+    @extend_schema(request=PipelinePromoteSerializer, responses=StagePromotionSerializer)
     @action(detail=True, methods=["post"])
     def promote(self, request: Request, pk: Any = None) -> Response:
         """Deliver a revision to a stage: a 409 ``not_soaked`` until the stage before has
@@ -175,7 +175,7 @@ class PipelineViewSet(
             data["stage"],
             actor=request.user,
         )
-        return Response(PromotionSerializer(promotion).data, status=status.HTTP_201_CREATED)
+        return Response(StagePromotionSerializer(promotion).data, status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["get"])
     def board(self, request: Request, pk: Any = None) -> Response:

@@ -88,14 +88,23 @@ class RolloutDetailSerializer(RolloutSerializer):
         fields = [*RolloutSerializer.Meta.fields, "waves"]
 
 
+def _registered_kind(value: str) -> str:
+    # A plain string, not a ChoiceField: the kinds are registered at start-up by other apps,
+    # and a fixed enum in the schema would collide with (and lie beside) theirs.
+    if value not in registry.names():
+        raise serializers.ValidationError(
+            f"Not a kind rollouts know: choose one of {', '.join(registry.names())}."
+        )
+    return value
+
+
 class StartSerializer(serializers.Serializer[Any]):
-    kind = serializers.ChoiceField(choices=[])
+    kind = serializers.CharField(max_length=40, help_text="A registered kind (shared_item, …)")
     subject_id = serializers.UUIDField()
     revision = serializers.IntegerField(min_value=1)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = registry.names()  # type: ignore[attr-defined]
+    def validate_kind(self, value: str) -> str:
+        return _registered_kind(value)
 
 
 class SkipSerializer(serializers.Serializer[Any]):
@@ -111,7 +120,7 @@ class PolicyWaveSerializer(serializers.Serializer[Any]):
 
 
 class PolicySerializer(serializers.ModelSerializer[RolloutPolicy]):
-    kind = serializers.ChoiceField(choices=[])
+    kind = serializers.CharField(max_length=40, help_text="A registered kind (shared_item, …)")
     waves = PolicyWaveSerializer(many=True)
     approval_group = serializers.SlugField(
         source="approval_group.slug", required=False, allow_null=True, default=None
@@ -133,9 +142,8 @@ class PolicySerializer(serializers.ModelSerializer[RolloutPolicy]):
         read_only_fields = ["id"]
         validators: list[Any] = []  # the service upserts by (kind, subject_id)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = registry.names()  # type: ignore[attr-defined]
+    def validate_kind(self, value: str) -> str:
+        return _registered_kind(value)
 
     def to_representation(self, instance: RolloutPolicy) -> dict[str, Any]:
         data = {

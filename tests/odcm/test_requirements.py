@@ -18,6 +18,8 @@ RUNTIME = [
     "monitoring",
     "octopus",
     "octosim",
+    "promotions",
+    "rollouts",
     "odcm",
     "sharing",
     "spaces",
