@@ -21,5 +21,10 @@ urlpatterns = [
     # ODCM to ODCM (signed documents; see promotions/exchange.py)
     path("exchange/bundles/", exchange.bundles, name="exchange-bundles"),
     path("exchange/receipts/", exchange.receipt, name="exchange-receipts"),
+    path(
+        "exchange/bundles/<uuid:bundle_id>/packages/<str:name>",
+        exchange.package,
+        name="exchange-package",
+    ),
     path("exchange/identities/<uuid:space_id>/", exchange.identity, name="exchange-identity"),
 ]

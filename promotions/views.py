@@ -279,8 +279,16 @@ def do_import(request: HttpRequest, pk: Any) -> HttpResponse:
     _manage(request, bundle.space)
     form = forms.ImportForm(request.POST)
     lifecycle = form.cleaned_data["lifecycle"] if form.is_valid() else ""
-    source = bundle.source.local_space
     files = request.FILES.getlist("packages")
+    if not files and bundle.source.url:
+        # Connected: the packages come over the network, which a worker does (the page
+        # shows the bundle as queued, then imported or failed with the reason).
+        try:
+            importing.queue_import(bundle, lifecycle_id=lifecycle, actor=request.user)
+            messages.success(request, "Import queued: a worker fetches the packages and imports.")
+        except PromotionError as exc:
+            messages.error(request, exc.message)
+        return redirect("promotions:review", pk=bundle.pk)
     try:
         with tempfile.TemporaryDirectory(prefix="odcm-archive-") as tmp:
             packages: importing.PackageSource | None = None
@@ -293,8 +301,8 @@ def do_import(request: HttpRequest, pk: Any) -> HttpResponse:
                         for chunk in upload.chunks():
                             out.write(chunk)
                 packages = importing.archive_source(Path(tmp))
-            elif source is not None:
-                packages = importing.space_source(source)
+            else:
+                packages = importing.source_for(bundle)
             importing.import_bundle(bundle, packages, lifecycle_id=lifecycle, actor=request.user)
         messages.success(request, "Imported. The release can be deployed in this space.")
     except PromotionError as exc:
