@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 import jwt
+from django.db import connections
 
 from octopus import make_http_client
 from octopus.errors import OctopusError
@@ -166,6 +167,9 @@ def stream(promotion: Promotion, pkg: dict[str, Any]) -> Iterator[bytes]:
                 )
         except BaseException as exc:  # reported by the reading side
             failure.append(exc)
+        finally:
+            # A thread's database connections are its own: close them or they outlive it.
+            connections.close_all()
 
     thread = threading.Thread(target=pump, name=f"package-{package_key(pkg)}", daemon=True)
     thread.start()

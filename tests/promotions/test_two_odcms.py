@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -197,6 +198,7 @@ def sha1_of(path: Path) -> str:
     return hashlib.sha1(path.read_bytes(), usedforsecurity=False).hexdigest()
 
 
+@pytest.mark.timeout(900)
 def test_connected_promotion_between_two_odcms(
     make_sim_instance: Callable[..., SimInstance],
     tmp_path: Path,
@@ -235,6 +237,7 @@ def test_connected_promotion_between_two_odcms(
     assert f"{w.prod.name}: Production" in html and "Success" in html
 
 
+@pytest.mark.timeout(900)
 def test_a_worker_killed_mid_package_transfer_is_finished_once_by_the_next(
     make_sim_instance: Callable[..., SimInstance],
     tmp_path: Path,
@@ -255,10 +258,12 @@ def test_a_worker_killed_mid_package_transfer_is_finished_once_by_the_next(
     doomed = start_celery_worker(name="odcm-b-doomed", **fast)
     run_b(w.env_b, "queue_import", DB_PASSWORD, w.lifecycle)
 
-    def partial() -> bool:
-        return any(p.stat().st_size > 0 for p in scratch.glob("odcm-import-*/.*.part"))
+    def in_flight() -> bool:
+        # A (this process's live server) is streaming the package to B's worker: its pump
+        # thread runs from B's request to the feed's last byte (8 s here).
+        return any(t.name.startswith("package-") for t in threading.enumerate())
 
-    wait_for(partial, timeout=120, every=0.1)
+    wait_for(in_flight, timeout=120, every=0.1)
     doomed.kill()  # SIGKILL, mid transfer
     assert key not in feed_of(w.sim_b)
     assert b_bundle(w.dsn_b)[0] == "queued"
