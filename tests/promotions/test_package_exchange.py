@@ -69,8 +69,10 @@ def request(
 
 
 def get(promotion: Promotion, token: str | None, name: str = "Acme.Web.1.0.0") -> Any:
-    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
-    return Client().get(f"/promotions/exchange/bundles/{promotion.pk}/packages/{name}", **headers)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return Client().get(
+        f"/promotions/exchange/bundles/{promotion.pk}/packages/{name}", headers=headers
+    )
 
 
 def test_a_package_request_without_a_signature_is_refused(promoted: Promotion) -> None:
