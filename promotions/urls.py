@@ -5,6 +5,7 @@ from promotions import exchange, views
 app_name = "promotions"
 urlpatterns = [
     path("", views.index, name="index"),
+    path("dashboard-rows/", views.dashboard_rows, name="dashboard-rows"),
     path("spaces/<uuid:pk>/", views.space, name="space"),
     path("spaces/<uuid:pk>/certificate.pem", views.certificate, name="certificate"),
     path("remotes/new/", views.remote_create, name="remote-create"),

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from octopus.errors import OctopusError
 from odcm.clients import client_for
 
-from . import access, forms
+from . import access, forms, pages
 from .errors import PromotionError
 from .models import Promotion, Receipt, RemoteSpace, SpaceIdentity
 from .pki import pretty
@@ -367,3 +367,19 @@ def receipt_download(request: HttpRequest, pk: Any) -> HttpResponse:
     response = HttpResponse(row.token, content_type="application/jose")
     response["Content-Disposition"] = f'attachment; filename="{row.pk}.odcm-receipt"'
     return response
+
+
+@login_required
+def dashboard_rows(request: HttpRequest) -> HttpResponse:
+    """The dashboard's promotion rows (loaded by htmx): each visible route's progression
+    for its newest release, one row per project; a route whose Octopus cannot be read says
+    so in its row."""
+    rows = []
+    for rt in access.routes(request.user).select_related("space")[: pages.MAX_ROUTES]:
+        try:
+            stages, error = receipts.progression(rt), ""
+        except PromotionError as exc:
+            stages, error = [], exc.message
+        release = next((s["release"] for s in stages if s.get("release")), "")
+        rows.append({"route": rt, "stages": stages, "error": error, "release": release})
+    return render(request, "promotions/_dashboard_rows.html", {"rows": rows})
