@@ -38,6 +38,7 @@ from monitoring.services import (
 from odcm import csvout
 from odcm.decorators import admin_required
 from odcm.htmx import HtmxHttpRequest
+from spaces import signals as space_signals
 from spaces.models import Instance
 
 CSV_COLUMNS = [
@@ -127,6 +128,7 @@ def dashboard_view(request: HtmxHttpRequest) -> HttpResponse:
         context["oob"] = True
         return render(request, "monitoring/_dashboard_all.html", context)
     context["fleet"] = fleet.fleet(user, console, f"{console}?delivery=failing")
+    context["panels"] = space_signals.dashboard_panels(request)
     if access.is_admin(user):
         steps = checklist.first_run_checklist()
         context["checklist"] = steps if not all(step.done for step in steps) else []

@@ -7,10 +7,12 @@ never sits in memory; only the metadata lives in the instance state.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import re
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -217,12 +219,30 @@ def download(ctx: Ctx) -> Reply:
     path = store_dir(ctx) / doc["File"]
     if not path.exists():
         raise not_found(ctx.params["id"])
-    resp = web.FileResponse(path, chunk_size=CHUNK)
+    slow = ctx.inst.faults.slow_body_ms
+    if slow > 0:
+        # The slow_body_ms fault spreads the file over that many milliseconds (tests catch a
+        # transfer in flight with it); otherwise aiohttp sends the file at full speed.
+        size = path.stat().st_size
+        resp: web.StreamResponse = web.Response(
+            body=_slowly(path, size, slow), headers={"Content-Length": str(size)}
+        )
+    else:
+        resp = web.FileResponse(path, chunk_size=CHUNK)
     resp.headers["Content-Type"] = "application/octet-stream"
     resp.headers["Content-Disposition"] = (
         f'attachment; filename="{doc["PackageId"]}.{doc["Version"]}{doc["FileExtension"]}"'
     )
     return resp
+
+
+async def _slowly(path: Path, size: int, total_ms: int) -> AsyncIterator[bytes]:
+    pieces = 20
+    piece = max(1, -(-size // pieces))
+    with path.open("rb") as f:
+        while chunk := f.read(piece):
+            yield chunk
+            await asyncio.sleep(total_ms / 1000 / pieces)
 
 
 def delete_package(ctx: Ctx) -> Reply:

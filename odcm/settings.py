@@ -383,6 +383,8 @@ else:
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = env_bool("ODCM_CELERY_EAGER", False)
+# Two ODCMs may share one Redis (tests, a lab): each needs its own queue.
+CELERY_TASK_DEFAULT_QUEUE = env_str("ODCM_CELERY_QUEUE") or "celery"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Periodic tasks; each app adds its entries here. Every periodic task is idempotent and safe
 # when two beat schedulers run at once.

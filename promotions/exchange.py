@@ -6,7 +6,7 @@ each side before any trust is active)."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -14,7 +14,7 @@ from odcm.api.exceptions import error_body
 
 from .errors import PromotionError
 from .models import SpaceIdentity
-from .services import inbox, receipts
+from .services import inbox, packages, receipts
 
 MAX_DOCUMENT = 64 * 1024 * 1024
 
@@ -63,3 +63,28 @@ def identity(request: HttpRequest, space_id: str) -> JsonResponse:
             "fingerprint": found.fingerprint,
         }
     )
+
+
+@require_GET
+def package(
+    request: HttpRequest, bundle_id: str, name: str
+) -> StreamingHttpResponse | JsonResponse:
+    """One package of a promoted bundle, for the space it was promoted to (a signed request
+    in ``Authorization: Bearer``), streamed from this space's feed."""
+    auth = request.headers.get("Authorization", "")
+    if not auth.startswith("Bearer "):
+        return JsonResponse(
+            error_body("refused", "A signed package request is needed."), status=401
+        )
+    try:
+        promotion, pkg = packages.authorize(auth[len("Bearer ") :], str(bundle_id), name)
+    except PromotionError as exc:
+        return JsonResponse(error_body(exc.code or "refused", exc.message), status=403)
+    response = StreamingHttpResponse(
+        packages.stream(promotion, pkg), content_type="application/octet-stream"
+    )
+    response["Content-Length"] = str(int(pkg["size"]))
+    response["Content-Disposition"] = (
+        f'attachment; filename="{name}{pkg.get("file_extension", ".zip")}"'
+    )
+    return response

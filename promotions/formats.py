@@ -23,6 +23,8 @@ from .errors import Refused
 ALGORITHM = "PS256"
 BUNDLE_TYPE = "odcm-bundle+jwt"
 RECEIPT_TYPE = "odcm-receipt+jwt"
+# A target asking the source ODCM for one package of a bundle it received.
+PACKAGE_REQUEST_TYPE = "odcm-package-request+jwt"
 
 
 def sign(claims: dict[str, Any], key: rsa.RSAPrivateKey, cert: x509.Certificate, typ: str) -> str:

@@ -277,6 +277,7 @@ class InboundBundle(Leased):
 
     class State(models.TextChoices):
         REVIEW = "review", "Waiting for review"
+        QUEUED = "queued", "Import queued"
         NEEDS_VALUES = "needs_values", "Imported; values still needed before deploying"
         IMPORTED = "imported", "Imported"
         FAILED = "failed", "Import failed"

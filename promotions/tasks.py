@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from promotions.models import Receipt
-from promotions.services import receipts, transfer
+from promotions.services import importing, receipts, transfer
 from spaces.models import Space
 
 
@@ -29,6 +29,13 @@ def scan_receipts(space_id: str) -> int:
         if receipt.direction == Receipt.Direction.OUT:
             send_receipt.delay(str(receipt.pk))
     return len(made)
+
+
+@shared_task(time_limit=6 * 3600, soft_time_limit=6 * 3600 - 60, acks_late=True)
+def import_bundle(bundle_id: str) -> str:
+    """Import a queued bundle (its packages can be gigabytes: a long limit; the lease is
+    extended after each package)."""
+    return importing.run_queued(bundle_id)
 
 
 @shared_task(time_limit=120, soft_time_limit=110)

@@ -5,6 +5,7 @@ from promotions import exchange, views
 app_name = "promotions"
 urlpatterns = [
     path("", views.index, name="index"),
+    path("dashboard-rows/", views.dashboard_rows, name="dashboard-rows"),
     path("spaces/<uuid:pk>/", views.space, name="space"),
     path("spaces/<uuid:pk>/certificate.pem", views.certificate, name="certificate"),
     path("remotes/new/", views.remote_create, name="remote-create"),
@@ -21,5 +22,10 @@ urlpatterns = [
     # ODCM to ODCM (signed documents; see promotions/exchange.py)
     path("exchange/bundles/", exchange.bundles, name="exchange-bundles"),
     path("exchange/receipts/", exchange.receipt, name="exchange-receipts"),
+    path(
+        "exchange/bundles/<uuid:bundle_id>/packages/<str:name>",
+        exchange.package,
+        name="exchange-package",
+    ),
     path("exchange/identities/<uuid:space_id>/", exchange.identity, name="exchange-identity"),
 ]

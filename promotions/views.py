@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from octopus.errors import OctopusError
 from odcm.clients import client_for
 
-from . import access, forms
+from . import access, forms, pages
 from .errors import PromotionError
 from .models import Promotion, Receipt, RemoteSpace, SpaceIdentity
 from .pki import pretty
@@ -279,8 +279,16 @@ def do_import(request: HttpRequest, pk: Any) -> HttpResponse:
     _manage(request, bundle.space)
     form = forms.ImportForm(request.POST)
     lifecycle = form.cleaned_data["lifecycle"] if form.is_valid() else ""
-    source = bundle.source.local_space
     files = request.FILES.getlist("packages")
+    if not files and bundle.source.url:
+        # Connected: the packages come over the network, which a worker does (the page
+        # shows the bundle as queued, then imported or failed with the reason).
+        try:
+            importing.queue_import(bundle, lifecycle_id=lifecycle, actor=request.user)
+            messages.success(request, "Import queued: a worker fetches the packages and imports.")
+        except PromotionError as exc:
+            messages.error(request, exc.message)
+        return redirect("promotions:review", pk=bundle.pk)
     try:
         with tempfile.TemporaryDirectory(prefix="odcm-archive-") as tmp:
             packages: importing.PackageSource | None = None
@@ -293,8 +301,8 @@ def do_import(request: HttpRequest, pk: Any) -> HttpResponse:
                         for chunk in upload.chunks():
                             out.write(chunk)
                 packages = importing.archive_source(Path(tmp))
-            elif source is not None:
-                packages = importing.space_source(source)
+            else:
+                packages = importing.source_for(bundle)
             importing.import_bundle(bundle, packages, lifecycle_id=lifecycle, actor=request.user)
         messages.success(request, "Imported. The release can be deployed in this space.")
     except PromotionError as exc:
@@ -359,3 +367,19 @@ def receipt_download(request: HttpRequest, pk: Any) -> HttpResponse:
     response = HttpResponse(row.token, content_type="application/jose")
     response["Content-Disposition"] = f'attachment; filename="{row.pk}.odcm-receipt"'
     return response
+
+
+@login_required
+def dashboard_rows(request: HttpRequest) -> HttpResponse:
+    """The dashboard's promotion rows (loaded by htmx): each visible route's progression
+    for its newest release, one row per project; a route whose Octopus cannot be read says
+    so in its row."""
+    rows = []
+    for rt in access.routes(request.user).select_related("space")[: pages.MAX_ROUTES]:
+        try:
+            stages, error = receipts.progression(rt), ""
+        except PromotionError as exc:
+            stages, error = [], exc.message
+        release = next((s["release"] for s in stages if s.get("release")), "")
+        rows.append({"route": rt, "stages": stages, "error": error, "release": release})
+    return render(request, "promotions/_dashboard_rows.html", {"rows": rows})

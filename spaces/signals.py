@@ -43,6 +43,21 @@ def instance_panels(request: Any, instance: Any) -> dict[str, list[Panel]]:
     return by_slot
 
 
+# sender=None, request=HttpRequest: the dashboard is being rendered; each receiver returns a
+# list of ``Panel`` (slot "rows", under the spaces table) for what the apps above the registry
+# show there (promotions: each route's progression). Receivers must not call Octopus: a panel
+# that needs Octopus loads itself lazily (htmx) from its own app's view.
+dashboard_page = Signal()
+
+
+def dashboard_panels(request: Any) -> list[Panel]:
+    """The panels other apps contribute to the dashboard, in ``order``."""
+    panels: list[Panel] = []
+    for _receiver, result in dashboard_page.send(sender=None, request=request):
+        panels.extend(p for p in (result or []) if isinstance(p, Panel))
+    return sorted(panels, key=lambda p: p.order)
+
+
 # sender=None, user=User, text=str, limit=int: the global search asks the apps above the
 # registry for what matches ``text`` among what ``user`` may see; each receiver returns a
 # list of ``SearchHit`` (sharing: shared items). Receivers must not call Octopus.

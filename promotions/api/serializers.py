@@ -105,6 +105,11 @@ class SuppliedValueSerializer(serializers.Serializer[Any]):
 
 class BundleImportSerializer(serializers.Serializer[Any]):
     lifecycle = serializers.CharField(required=False, allow_blank=True, default="")
+    background = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Queue the import for a worker (202) instead of importing in the request.",
+    )
 
 
 class PromotionSerializer(serializers.ModelSerializer[Promotion]):

@@ -228,10 +228,12 @@ class InboxViewSet(viewsets.ReadOnlyModelViewSet[InboundBundle]):
         _managed(request, bundle.space)
         body = s.BundleImportSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        source = bundle.source.local_space
-        packages = importing.space_source(source) if source is not None else None
+        lifecycle = body.validated_data["lifecycle"]
+        if body.validated_data["background"]:
+            importing.queue_import(bundle, lifecycle_id=lifecycle, actor=request.user)
+            return Response(s.InboundBundleSerializer(bundle).data, status=202)
         done = importing.import_bundle(
-            bundle, packages, lifecycle_id=body.validated_data["lifecycle"], actor=request.user
+            bundle, importing.source_for(bundle), lifecycle_id=lifecycle, actor=request.user
         )
         return Response(s.InboundBundleSerializer(done).data)
 

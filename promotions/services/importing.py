@@ -10,6 +10,7 @@ is finished by the next attempt without duplicates.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import tempfile
 from collections.abc import Callable
@@ -32,11 +33,13 @@ from .. import formats, pki
 from ..errors import PromotionError
 from ..models import InboundBundle, SuppliedValue
 from . import identities, notify
+from . import packages as package_exchange
 
 ANY_ENVIRONMENT = ""
 # Where a package's bytes come from at import: a function that writes package
-# ``(id, version)`` to the given path, or raises PromotionError.
-PackageSource = Callable[[dict[str, Any], Path], None]
+# ``(id, version)`` to the given path and returns the SHA-256 it computed on the way (None:
+# the importer hashes the file), or raises PromotionError.
+PackageSource = Callable[[dict[str, Any], Path], str | None]
 
 
 def _sensitive_missing(payload: dict[str, Any]) -> list[str]:
@@ -194,30 +197,86 @@ def remote_project_name(bundle: InboundBundle) -> str:
     return f"{bundle.payload['source']['space']}: {bundle.payload['project']['name']}"
 
 
-def import_bundle(
-    bundle: InboundBundle,
-    packages: PackageSource | None,
-    *,
-    lifecycle_id: str = "",
-    actor: Any = None,
-) -> InboundBundle:
-    """Import ``bundle`` into its space (see the module docstring). Raises PromotionError with
-    the reason; the bundle row records it."""
-    if bundle.state == InboundBundle.State.IMPORTED:
-        return bundle
+def _claim_seconds() -> float:
+    return float(getattr(settings, "ODCM_PROMOTIONS_CLAIM_SECONDS", 600))
+
+
+def _refuse_missing(bundle: InboundBundle) -> None:
     missing = [n for n in needed(bundle) if n["state"] == "missing"]
     if missing:
         listed = ", ".join(
             f"{n['name']} ({n['environment'] or 'every environment'})" for n in missing
         )
         raise PromotionError(f"Values still needed before this release can be deployed: {listed}.")
-    rows = InboundBundle.objects.exclude(state=InboundBundle.State.IMPORTED)
-    seconds = float(getattr(settings, "ODCM_PROMOTIONS_CLAIM_SECONDS", 600))
-    lease = work.claim(rows, bundle.pk, seconds=seconds)
-    if lease is None:
+
+
+def queue_import(bundle: InboundBundle, *, lifecycle_id: str = "", actor: Any = None) -> None:
+    """Hand the import to a worker (``promotions.tasks.import_bundle``): packages can be
+    large, and a worker killed half-way is finished by the next one (the sweep re-queues a
+    queued bundle whose lease ran out). Refused at once when a value is still missing."""
+    if bundle.state == InboundBundle.State.IMPORTED:
+        return
+    _refuse_missing(bundle)
+    changed = (
+        InboundBundle.objects.filter(pk=bundle.pk)
+        .exclude(state=InboundBundle.State.IMPORTED)
+        .filter(work.free())
+        .update(state=InboundBundle.State.QUEUED, lifecycle_id=lifecycle_id, last_error="")
+    )
+    if not changed:
         raise PromotionError("This bundle is being imported by someone else right now.")
+    record("promotions.inbox.import_queued", actor=actor, obj=bundle)
+    work.enqueue("promotions.tasks.import_bundle", str(bundle.pk))
+    bundle.refresh_from_db()
+
+
+def run_queued(bundle_id: str) -> str:
+    """The worker's side of :func:`queue_import`: import a queued bundle, pulling its
+    packages from wherever :func:`source_for` says. Returns what happened."""
+    bundle = (
+        InboundBundle.objects.select_related("source", "space__instance")
+        .filter(pk=bundle_id, state=InboundBundle.State.QUEUED)
+        .first()
+    )
+    if bundle is None:
+        return "not queued"
     try:
-        result = _import(bundle, packages, lifecycle_id)
+        import_bundle(bundle, source_for(bundle), lifecycle_id=bundle.lifecycle_id, queued=True)
+    except PromotionError as exc:
+        return "busy" if exc.code == "busy" else "failed"
+    return "imported"
+
+
+def import_bundle(
+    bundle: InboundBundle,
+    packages: PackageSource | None,
+    *,
+    lifecycle_id: str = "",
+    actor: Any = None,
+    queued: bool = False,
+) -> InboundBundle:
+    """Import ``bundle`` into its space (see the module docstring). Raises PromotionError with
+    the reason; the bundle row records it. ``queued``: only a bundle queued for a worker."""
+    if bundle.state == InboundBundle.State.IMPORTED:
+        return bundle
+    _refuse_missing(bundle)
+    rows = InboundBundle.objects.exclude(state=InboundBundle.State.IMPORTED)
+    if queued:
+        rows = rows.filter(state=InboundBundle.State.QUEUED)
+    lease = work.claim(rows, bundle.pk, seconds=_claim_seconds())
+    if lease is None:
+        raise PromotionError(
+            "This bundle is being imported by someone else right now.", code="busy"
+        )
+
+    def heartbeat() -> None:
+        # Big packages take a while: each one done extends the lease, so a live worker is
+        # never taken for a dead one (a dead one stops extending it).
+        until = timezone.now() + dt.timedelta(seconds=_claim_seconds())
+        work.mine(InboundBundle.objects.all(), lease).update(claimed_until=until)
+
+    try:
+        result = _import(bundle, packages, lifecycle_id, heartbeat)
     except (PromotionError, OctopusError) as exc:
         message = str(exc)
         work.release(rows, lease, state=InboundBundle.State.FAILED, last_error=message)
@@ -242,14 +301,19 @@ def import_bundle(
 
 
 def _import(
-    bundle: InboundBundle, packages: PackageSource | None, lifecycle_id: str
+    bundle: InboundBundle,
+    packages: PackageSource | None,
+    lifecycle_id: str,
+    heartbeat: Callable[[], None],
 ) -> dict[str, str]:
     space: Space = bundle.space
     sid = space.octopus_id
     p = bundle.payload
     with client_for(space.instance) as client:
         for pkg in p.get("packages") or []:
+            heartbeat()
             transfer_package(client, sid, pkg, packages)
+        heartbeat()
         lifecycle_id = _lifecycle(client, sid, lifecycle_id)
         project = _project(client, sid, remote_project_name(bundle), lifecycle_id, p)
         envs = {e["Name"]: e["Id"] for e in client.get_all(f"/api/{sid}/environments")}
@@ -291,8 +355,7 @@ def transfer_package(
         )
     with tempfile.TemporaryDirectory(prefix="odcm-import-") as tmp:
         path = Path(tmp) / f"{pkg['id']}.{pkg['version']}{pkg.get('file_extension', '.zip')}"
-        packages(pkg, path)
-        digest = _sha256(path)
+        digest = packages(pkg, path) or _sha256(path)
         if digest != pkg["sha256"]:
             raise PromotionError(
                 f"{_pkey(pkg)} does not match the bundle's manifest (SHA-256 {digest}, "
@@ -478,13 +541,16 @@ def archive_source(folder: Path) -> PackageSource:
     """Packages from an exported package archive (air-gapped): files named
     ``<id>.<version><ext>``."""
 
-    def fetch(pkg: dict[str, Any], path: Path) -> None:
+    def fetch(pkg: dict[str, Any], path: Path) -> str:
         found = folder / f"{pkg['id']}.{pkg['version']}{pkg.get('file_extension', '.zip')}"
         if not found.is_file():
             raise PromotionError(f"{_pkey(pkg)} is not in the package archive.")
+        h = hashlib.sha256()
         with open(found, "rb") as src, open(path, "wb") as dst:
             while chunk := src.read(1024 * 1024):
+                h.update(chunk)  # hashed on the way: the copy is what gets uploaded
                 dst.write(chunk)
+        return h.hexdigest()
 
     return fetch
 
@@ -492,11 +558,32 @@ def archive_source(folder: Path) -> PackageSource:
 def space_source(space: Space) -> PackageSource:
     """Packages streamed from a space of this same ODCM (a local promotion)."""
 
-    def fetch(pkg: dict[str, Any], path: Path) -> None:
+    def fetch(pkg: dict[str, Any], path: Path) -> str:
         with client_for(space.instance) as client:
-            client.download_package(space.octopus_id, f"packages-{_pkey(pkg)}", path)
+            got = client.download_package(space.octopus_id, f"packages-{_pkey(pkg)}", path)
+        return got.received.sha256
 
     return fetch
+
+
+def peer_source(bundle: InboundBundle) -> PackageSource:
+    """Packages pulled from the source ODCM over the network (connected promotion)."""
+
+    def fetch(pkg: dict[str, Any], path: Path) -> str:
+        return package_exchange.fetch(bundle, pkg, path)
+
+    return fetch
+
+
+def source_for(bundle: InboundBundle) -> PackageSource | None:
+    """Where this bundle's packages come from without a person handing them over: the
+    source space's feed (same ODCM) or the source ODCM (connected); None when air-gapped."""
+    source = bundle.source
+    if source.local_space_id is not None:
+        return space_source(source.local_space)  # type: ignore[arg-type]
+    if source.url:
+        return peer_source(bundle)
+    return None
 
 
 def fingerprint_matches(bundle: InboundBundle, fp: str) -> bool:

@@ -150,6 +150,11 @@ def sweep() -> int:
     for pk in due.values_list("pk", flat=True)[:200]:
         work.enqueue("promotions.tasks.deliver", str(pk), on_commit=False)
         queued += 1
+    # Imports queued whose worker never started or died (its lease ran out).
+    stalled = InboundBundle.objects.filter(state=InboundBundle.State.QUEUED).filter(work.free(now))
+    for pk in stalled.values_list("pk", flat=True)[:200]:
+        work.enqueue("promotions.tasks.import_bundle", str(pk), on_commit=False)
+        queued += 1
     spaces = set(
         InboundBundle.objects.filter(state=InboundBundle.State.IMPORTED).values_list(
             "space_id", flat=True

@@ -47,6 +47,26 @@ def import_bundle(value: str, lifecycle: str) -> dict[str, Any]:
     return {"state": done.state, "project": done.imported_project_id}
 
 
+def queue_import(value: str, lifecycle: str) -> dict[str, Any]:
+    """Supply the missing values and hand the import to B's worker (which pulls the
+    packages from A)."""
+    from promotions.models import InboundBundle
+    from promotions.services import importing
+
+    bundle = InboundBundle.objects.get()
+    for need in importing.needed(bundle):
+        importing.supply(bundle, need["name"], need["environment"], value)
+    importing.queue_import(bundle, lifecycle_id=lifecycle)
+    bundle.refresh_from_db()
+    return {"state": bundle.state}
+
+
+def sweep() -> dict[str, Any]:
+    from promotions.services import transfer
+
+    return {"queued": transfer.sweep()}
+
+
 def receipts() -> dict[str, Any]:
     from promotions.services import receipts as r
     from promotions.services import transfer

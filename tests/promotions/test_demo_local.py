@@ -29,6 +29,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_demo_setup_then_a_local_promotion_through_the_api(
     make_sim_instance: Callable[..., SimInstance],
     admin_user: Any,
+    outsider: Any,
     token_for: Any,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -102,6 +103,23 @@ def test_demo_setup_then_a_local_promotion_through_the_api(
     # Every page renders, for a manager, and shows what it should.
     pages = Client()
     pages.force_login(admin_user)
+    # The dashboard shows each project's progression across its route in one row (loaded
+    # by htmx from promotions' own view: the dashboard itself never waits for Octopus).
+    home = pages.get("/").content.decode()
+    assert 'data-testid="dashboard-promotions"' in home and "/promotions/dashboard-rows/" in home
+    rows = pages.get("/promotions/dashboard-rows/").content.decode()
+    assert rows.count('data-testid="promotion-row"') == 1
+    assert "DevTest: Web" in rows and "1.0.0" in rows
+    for stage in ("Development", "Test", "Prod: Production"):
+        assert f"{stage}" in rows
+    assert rows.count("<strong>Success</strong>") == 3
+    nobody = Client()
+    nobody.force_login(outsider)
+    assert "dashboard-promotions" not in nobody.get("/").content.decode()
+    assert (
+        'data-testid="promotion-row"'
+        not in nobody.get("/promotions/dashboard-rows/").content.decode()
+    )
     for url, expected in (
         ("/promotions/", "Space identities"),
         (f"/promotions/spaces/{devtest.pk}/", ":"),

@@ -2,14 +2,19 @@
 are ODCM A (DevTest), with a real Celery worker; ODCM B (Prod) has its own PostgreSQL database
 and its own web server process, and its steps run in its own processes. Certificates are
 exchanged over the API and each side confirms the other's fingerprint; the bundle is pushed by
-A's worker to B's inbox; B imports, deploys, and pushes the signed receipt back to A."""
+A's worker to B's inbox; B's own worker imports it, pulling each package from A (which streams
+it from its instance's feed) and verifying it; B deploys and pushes the signed receipt back to
+A. A worker of B killed in the middle of a package transfer leaves the next one to finish it,
+once."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +25,7 @@ from django.test import Client
 
 from octopus import OctopusClient
 from octosim.testing import SimInstance
-from promotions.models import Promotion, Receipt, Trust
+from promotions.models import Promotion, Receipt, Route, Trust
 from promotions.services import bundles, identities, peers, routes, transfer
 from tests.fixtures.processes import ROOT, free_port, wait_for_port
 from tests.fixtures.processes import test_env as child_env
@@ -55,20 +60,52 @@ def run_b(env: dict[str, str], step: str, *args: Any) -> Any:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_connected_promotion_between_two_odcms(
+B_QUEUE = "odcm-b"
+
+
+def b_rows(dsn: str, sql: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        return list(conn.execute(sql).fetchall())
+
+
+def b_bundle(dsn: str) -> tuple[str, str]:
+    rows = b_rows(dsn, "SELECT state, last_error FROM promotions_inboundbundle")
+    return (str(rows[0][0]), str(rows[0][1])) if rows else ("", "")
+
+
+@dataclass
+class World:
+    sim_a: SimInstance
+    sim_b: SimInstance
+    env_b: dict[str, str]
+    dsn_b: str
+    url_b: str
+    source: Any
+    prod: Any
+    pipe: Any
+    route: Route
+    lifecycle: str
+    package: Path
+
+
+def two_odcms(
     make_sim_instance: Callable[..., SimInstance],
     tmp_path: Path,
     live_server: Any,
     start_process: Callable[..., Any],
     start_celery_worker: Callable[..., Any],
     admin_user: Any,
-) -> None:
+) -> World:
+    """A (this process, its live server and a worker) and B (its own database, web server;
+    its worker is the test's to start), with certificates exchanged over the API, both trusts
+    confirmed, a release deployed to A's Development and Test, and the route to B's Prod."""
     sim_a, sim_b = make_sim_instance("promo-a", seed=31), make_sim_instance("promo-b", seed=32)
     for sim in (sim_a, sim_b):
         sim.set_faults(step_ms=20)
 
-    # ODCM B: its own database, migrated, and its own web server.
-    env_b = child_env(ODCM_TEST_DATABASE_URL=b_database(), ODCM_CELERY_EAGER="true")
+    # ODCM B: its own database, migrated, its own web server and its own Celery queue.
+    dsn_b = b_database()
+    env_b = child_env(ODCM_TEST_DATABASE_URL=dsn_b, ODCM_CELERY_QUEUE=B_QUEUE)
     migrate = subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput"],
         cwd=ROOT,
@@ -92,7 +129,7 @@ def test_connected_promotion_between_two_odcms(
             "1",
         ],
         name="odcm-b",
-        **{k: v for k, v in env_b.items() if k.startswith("ODCM_")},
+        **b_vars(env_b),
     )
     wait_for_port(port, timeout=120, process=web_b.process)
     url_b = f"http://127.0.0.1:{port}"
@@ -111,10 +148,10 @@ def test_connected_promotion_between_two_odcms(
 
     pipe, release_id = source_release(inst_a, tmp_path)
     route = routes.set_route(source, pipe.project["Id"], pipe.name, ["Development", "Test", prod])
-    # Packages do not travel between ODCMs yet: both sides share the file (as an external feed).
-    package = tmp_path / f"{pipe.package_id}.1.0.0.zip"
     with OctopusClient(sim_b.url, sim_b.api_key, policy=LOOPBACK) as c_b:
-        c_b.upload_package(SPACE, package)
+        production = next(
+            e["Id"] for e in c_b.get_all(f"/api/{SPACE}/environments") if e["Name"] == "Production"
+        )
         lifecycle = c_b.create_lifecycle(
             SPACE,
             {
@@ -122,13 +159,7 @@ def test_connected_promotion_between_two_odcms(
                 "Phases": [
                     {
                         "Name": "Production",
-                        "OptionalDeploymentTargets": [
-                            next(
-                                e["Id"]
-                                for e in c_b.get_all(f"/api/{SPACE}/environments")
-                                if e["Name"] == "Production"
-                            )
-                        ],
+                        "OptionalDeploymentTargets": [production],
                         "AutomaticDeploymentTargets": [],
                         "MinimumEnvironmentsBeforePromotion": 0,
                         "IsOptionalPhase": False,
@@ -145,20 +176,118 @@ def test_connected_promotion_between_two_odcms(
         lambda: Promotion.objects.get(pk=promotion.pk).state == Promotion.State.DELIVERED,
         timeout=120,
     )
+    package = tmp_path / f"{pipe.package_id}.1.0.0.zip"
+    return World(
+        sim_a, sim_b, env_b, dsn_b, url_b, source, prod, pipe, route, lifecycle["Id"], package
+    )
 
-    imported = run_b(env_b, "import_bundle", DB_PASSWORD, lifecycle["Id"])
-    assert imported["state"] == "imported"
-    with OctopusClient(sim_b.url, sim_b.api_key, policy=LOOPBACK) as c_b:
-        name = c_b.get(f"/api/{SPACE}/projects/{imported['project']}")["Name"]
-        assert name == f"{source.name}: {pipe.name}"
+
+def b_vars(env_b: dict[str, str], **more: str) -> dict[str, str]:
+    return {**{k: v for k, v in env_b.items() if k.startswith("ODCM_")}, **more}
+
+
+def feed_of(sim: SimInstance) -> dict[str, str]:
+    """Package id.version -> SHA-1 in a simulated instance's built-in feed."""
+    with OctopusClient(sim.url, sim.api_key, policy=LOOPBACK) as c:
+        return {f"{p['PackageId']}.{p['Version']}": str(p["Hash"]) for p in c.packages(SPACE)}
+
+
+def sha1_of(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha1(path.read_bytes(), usedforsecurity=False).hexdigest()
+
+
+@pytest.mark.timeout(900)
+def test_connected_promotion_between_two_odcms(
+    make_sim_instance: Callable[..., SimInstance],
+    tmp_path: Path,
+    live_server: Any,
+    start_process: Callable[..., Any],
+    start_celery_worker: Callable[..., Any],
+    admin_user: Any,
+) -> None:
+    w = two_odcms(
+        make_sim_instance, tmp_path, live_server, start_process, start_celery_worker, admin_user
+    )
+    key = f"{w.pipe.package_id}.1.0.0"
+    assert key not in feed_of(w.sim_b)
+
+    # B's worker imports: it pulls the package from A over the network and verifies it.
+    start_celery_worker(name="odcm-b-worker", **b_vars(w.env_b))
+    assert run_b(w.env_b, "queue_import", DB_PASSWORD, w.lifecycle) == {"state": "queued"}
+    wait_for(lambda: b_bundle(w.dsn_b)[0] in ("imported", "failed"), timeout=180, every=0.5)
+    assert b_bundle(w.dsn_b) == ("imported", "")
+    assert feed_of(w.sim_b)[key] == sha1_of(w.package)
+
+    (project_id,) = b_rows(w.dsn_b, "SELECT imported_project_id FROM promotions_inboundbundle")[0]
+    with OctopusClient(w.sim_b.url, w.sim_b.api_key, policy=LOOPBACK) as c_b:
+        name = c_b.get(f"/api/{SPACE}/projects/{project_id}")["Name"]
+        assert name == f"{w.source.name}: {w.pipe.name}"
         started = c_b.deploy_release_v1(SPACE, name, "1.0.0", ["Production"])
         c_b.wait_for_tasks([t.task_id for t in started], SPACE, policy=QUICK_POLL)
 
     # B issues the signed receipt and pushes it to A, which verifies it against its trust.
-    assert run_b(env_b, "receipts") == {"sent": ["delivered"]}
+    assert run_b(w.env_b, "receipts") == {"sent": ["delivered"]}
     got = Receipt.objects.get(direction=Receipt.Direction.IN)
-    assert (got.environment, got.outcome, got.peer) == ("Production", "Success", prod)
+    assert (got.environment, got.outcome, got.peer) == ("Production", "Success", w.prod)
     page = Client()
     page.force_login(admin_user)
-    html = page.get(f"/promotions/routes/{route.pk}/?release=1.0.0").content.decode()
-    assert f"{prod.name}: Production" in html and "Success" in html
+    html = page.get(f"/promotions/routes/{w.route.pk}/?release=1.0.0").content.decode()
+    assert f"{w.prod.name}: Production" in html and "Success" in html
+
+
+@pytest.mark.timeout(900)
+def test_a_worker_killed_mid_package_transfer_is_finished_once_by_the_next(
+    make_sim_instance: Callable[..., SimInstance],
+    tmp_path: Path,
+    live_server: Any,
+    start_process: Callable[..., Any],
+    start_celery_worker: Callable[..., Any],
+    admin_user: Any,
+) -> None:
+    w = two_odcms(
+        make_sim_instance, tmp_path, live_server, start_process, start_celery_worker, admin_user
+    )
+    key = f"{w.pipe.package_id}.1.0.0"
+    scratch = tmp_path / "b-tmp"
+    scratch.mkdir()
+    fast = b_vars(w.env_b, ODCM_PROMOTIONS_CLAIM_SECONDS="5", TMPDIR=str(scratch))
+    # A's feed sends the package slowly: the transfer is caught in flight.
+    w.sim_a.set_faults(step_ms=20, slow_body_ms=8000)
+    doomed = start_celery_worker(name="odcm-b-doomed", **fast)
+    run_b(w.env_b, "queue_import", DB_PASSWORD, w.lifecycle)
+
+    def in_flight() -> bool:
+        # A (this process's live server) is streaming the package to B's worker: its pump
+        # thread runs from B's request to the feed's last byte (8 s here).
+        return any(t.name.startswith("package-") for t in threading.enumerate())
+
+    wait_for(in_flight, timeout=120, every=0.1)
+    doomed.kill()  # SIGKILL, mid transfer
+    assert key not in feed_of(w.sim_b)
+    assert b_bundle(w.dsn_b)[0] == "queued"
+
+    w.sim_a.set_faults(step_ms=20)
+    start_celery_worker(name="odcm-b-rescuer", **fast)
+
+    def imported() -> bool:
+        # What beat does every ODCM_PROMOTIONS_SWEEP_SECONDS: the dead worker's lease runs
+        # out after 5 s and the queued import goes to the living worker.
+        run_b(w.env_b, "sweep")
+        return b_bundle(w.dsn_b)[0] in ("imported", "failed")
+
+    wait_for(imported, timeout=180, every=1.0)
+    assert b_bundle(w.dsn_b) == ("imported", "")
+    assert feed_of(w.sim_b)[key] == sha1_of(w.package)
+    with OctopusClient(w.sim_b.url, w.sim_b.api_key, policy=LOOPBACK) as c_b:
+        projects = [
+            p for p in c_b.get_all(f"/api/{SPACE}/projects") if p["Name"].endswith(w.pipe.name)
+        ]
+        assert len(projects) == 1
+        releases = c_b.project_releases(SPACE, projects[0]["Id"])
+        assert [r["Version"] for r in releases] == ["1.0.0"]
+    done = b_rows(
+        w.dsn_b, "SELECT count(*) FROM audit_auditentry WHERE action = 'promotions.inbox.import'"
+    )
+    assert done == [(1,)]
