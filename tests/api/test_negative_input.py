@@ -76,6 +76,8 @@ def _goods(world: World) -> dict[str, Any]:
     }
 
 
+# Every route of every app, each with several bad inputs: minutes on a busy 2-core machine.
+@pytest.mark.timeout(1200)
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_no_malformed_api_request_is_a_server_error(world, schema, error_log, persona):
     runner = _runner(world, persona, error_log)
