@@ -8,7 +8,7 @@ from django import forms
 from django.shortcuts import get_object_or_404
 
 from identity import access
-from identity.models import Group, Role, User, instance_model, space_model
+from identity.models import GRANT_SCOPES, Group, Role, User, instance_model, space_model
 from odcm.api.permissions import TOKEN_AREAS
 
 
@@ -113,6 +113,21 @@ class GroupForm(StyledForm):
 class GrantForm(StyledForm):
     role = forms.ChoiceField(choices=Role.choices)
     target = forms.ChoiceField(label="Space or instance")
+    # Narrowing inside each space, by name (comma separated): Octopus's scoped user roles.
+    environments = forms.CharField(
+        required=False, max_length=2000, label="Only environments", help_text="Names, commas."
+    )
+    projects = forms.CharField(required=False, max_length=2000, label="Only projects")
+    project_groups = forms.CharField(required=False, max_length=2000, label="Only project groups")
+    tenants = forms.CharField(required=False, max_length=2000, label="Only tenants")
+
+    def scope(self) -> dict[str, list[str]]:
+        """The narrowing asked for, by scope key (empty: the whole space)."""
+        return {
+            key: [name.strip() for name in self.cleaned_data[key].split(",") if name.strip()]
+            for key in GRANT_SCOPES
+            if self.cleaned_data.get(key, "").strip()
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

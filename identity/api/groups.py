@@ -120,6 +120,22 @@ class GrantSerializer(serializers.ModelSerializer[Grant]):
     )
     group_name = serializers.CharField(source="group.name", read_only=True)
     targets = GrantTargetSerializer(many=True, read_only=True)
+    scope = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField(max_length=200)),
+        required=False,
+        help_text=(
+            "Narrows the grant inside each space, as Octopus's scoped user roles do: "
+            '{"environments": [...], "projects": [...], "project_groups": [...], '
+            '"tenants": [...]} by name, translated into each space\'s ids. Empty: the '
+            "whole space."
+        ),
+    )
+
+    def validate_scope(self, value: Any) -> dict[str, list[str]]:
+        try:
+            return services.clean_scope(value)
+        except services.GrantError as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
     class Meta:
         model = Grant
@@ -130,6 +146,7 @@ class GrantSerializer(serializers.ModelSerializer[Grant]):
             "role",
             "space",
             "instance",
+            "scope",
             "created_at",
             "revoked_at",
             "targets",
@@ -222,6 +239,7 @@ class GrantViewSet(
             data["role"],
             space=data.get("space"),
             instance=data.get("instance"),
+            scope=data.get("scope"),
             actor=request.user,
             request=request._request,
         )
