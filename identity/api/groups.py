@@ -110,17 +110,8 @@ class GrantTargetSerializer(serializers.ModelSerializer[GrantTarget]):
         read_only_fields = fields
 
 
-class GrantSerializer(serializers.ModelSerializer[Grant]):
-    group = serializers.PrimaryKeyRelatedField(queryset=Group.objects.all())
-    space = serializers.PrimaryKeyRelatedField(
-        queryset=space_model().objects.all(), required=False, allow_null=True
-    )
-    instance = serializers.PrimaryKeyRelatedField(  # type: ignore[assignment]
-        queryset=instance_model().objects.all(), required=False, allow_null=True
-    )
-    group_name = serializers.CharField(source="group.name", read_only=True)
-    targets = GrantTargetSerializer(many=True, read_only=True)
-    scope = serializers.DictField(
+def _scope_field() -> serializers.DictField:
+    return serializers.DictField(
         child=serializers.ListField(child=serializers.CharField(max_length=200)),
         required=False,
         help_text=(
@@ -131,11 +122,28 @@ class GrantSerializer(serializers.ModelSerializer[Grant]):
         ),
     )
 
+
+def _valid_scope(value: Any) -> dict[str, list[str]]:
+    try:
+        return services.clean_scope(value)
+    except services.GrantError as exc:
+        raise serializers.ValidationError(str(exc)) from None
+
+
+class GrantSerializer(serializers.ModelSerializer[Grant]):
+    group = serializers.PrimaryKeyRelatedField(queryset=Group.objects.all())
+    space = serializers.PrimaryKeyRelatedField(
+        queryset=space_model().objects.all(), required=False, allow_null=True
+    )
+    instance = serializers.PrimaryKeyRelatedField(  # type: ignore[assignment]
+        queryset=instance_model().objects.all(), required=False, allow_null=True
+    )
+    group_name = serializers.CharField(source="group.name", read_only=True)
+    targets = GrantTargetSerializer(many=True, read_only=True)
+    scope = _scope_field()
+
     def validate_scope(self, value: Any) -> dict[str, list[str]]:
-        try:
-            return services.clean_scope(value)
-        except services.GrantError as exc:
-            raise serializers.ValidationError(str(exc)) from None
+        return _valid_scope(value)
 
     class Meta:
         model = Grant
@@ -178,6 +186,10 @@ class BulkGrantSerializer(serializers.Serializer[Any]):
     spaces = serializers.PrimaryKeyRelatedField(
         queryset=space_model().objects.none(), many=True, allow_empty=False
     )
+    scope = _scope_field()
+
+    def validate_scope(self, value: Any) -> dict[str, list[str]]:
+        return _valid_scope(value)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -262,6 +274,7 @@ class GrantViewSet(
                     data["group"],
                     data["role"],
                     space=space,
+                    scope=data.get("scope"),
                     actor=request.user,
                     request=request._request,
                 )

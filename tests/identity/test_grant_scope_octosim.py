@@ -142,3 +142,28 @@ def test_api_and_page_take_a_scope_and_refuse_a_bad_one(enlisted, make_group):
     assert grant.scope == {"environments": ["Production", "Test"]}
     page = client.get(f"/access/groups/{group.pk}/").content.decode()
     assert "only environments Production, Test" in page and "only projects Web" in page
+
+
+def test_bulk_grants_carry_the_scope(enlisted, make_group):
+    admin = make_user("root", admin=True)
+    group = make_group("Bulk")
+    ids = [str(s.pk) for s in enlisted.spaces.all()]
+    client = Client()
+    client.force_login(admin)
+    bad = client.post(
+        "/api/v1/grants/bulk/",
+        {"group": str(group.pk), "role": "viewer", "spaces": ids, "scope": "Production"},
+        content_type="application/json",
+    )
+    assert bad.status_code == 400 and "scope" in bad.json()["errors"]
+    made = client.post(
+        "/api/v1/grants/bulk/",
+        {"group": str(group.pk), "role": "viewer", "spaces": ids,
+         "scope": {"tenants": ["Acme"]}},
+        content_type="application/json",
+    )  # fmt: skip
+    assert made.status_code == 201, made.content
+    assert {g.pk for g in Grant.objects.filter(scope={"tenants": ["Acme"]})} == {
+        g.pk for g in Grant.objects.filter(group=group)
+    }
+    assert Grant.objects.filter(group=group).count() == len(ids)
