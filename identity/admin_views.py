@@ -121,7 +121,12 @@ def add_grant(request: HttpRequest, group_id: str) -> HttpResponse:
         for target in targets:  # a tag or region expands to one grant per instance
             try:
                 services.grant(
-                    row, form.cleaned_data["role"], actor=request.user, request=request, **target
+                    row,
+                    form.cleaned_data["role"],
+                    scope=form.scope(),
+                    actor=request.user,
+                    request=request,
+                    **target,
                 )
             except services.GrantError as exc:
                 name = f"{target['instance']}: " if len(targets) > 1 else ""

@@ -7,7 +7,8 @@ from typing import Any
 from django import forms
 from django.shortcuts import get_object_or_404
 
-from identity.models import Role, User, instance_model, space_model
+from identity import access
+from identity.models import GRANT_SCOPES, Group, Role, User, instance_model, space_model
 from odcm.api.permissions import TOKEN_AREAS
 from odcm.ui import space_label
 
@@ -30,6 +31,55 @@ class TokenForm(forms.Form):
         label="Only these areas",
         help_text="None ticked: every area of the API.",
     )
+    instances = forms.ModelMultipleChoiceField(
+        queryset=instance_model().objects.none(),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 5}),
+        label="Only these instances",
+        help_text="None chosen: every instance the owner can see.",
+    )
+    spaces = forms.ModelMultipleChoiceField(
+        queryset=space_model().objects.none(),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+        label="Only these spaces",
+        help_text="None chosen: every space the owner can see.",
+    )
+
+    def __init__(self, *args: Any, owner: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A token can only be limited to what its owner (a person, or a service account) can
+        # see: the same rule the API's token serializer applies.
+        instances: Any = self.fields["instances"]
+        spaces: Any = self.fields["spaces"]
+        instances.queryset = (
+            instance_model().objects.filter(access.instance_filter(owner)).order_by("name")
+        )
+        spaces.queryset = (
+            space_model()
+            .objects.filter(access.space_filter(owner))
+            .select_related("instance")
+            .order_by("instance__name", "name")
+        )
+        spaces.label_from_instance = lambda space: f"{space.instance.name} / {space.name}"
+
+
+class ServiceAccountForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, help_text="Its user name will be svc-<name> (letters, digits, dashes)."
+    )
+    owner = forms.ModelChoiceField(
+        queryset=Group.objects.none(),
+        help_text="Members of this group manage the account and its tokens.",
+    )
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args: Any, actor: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Administrators may give any group an account; others only their own groups.
+        owner: Any = self.fields["owner"]
+        groups = Group.objects.all() if access.is_admin(actor) else access.user_groups(actor)
+        owner.queryset = groups.order_by("name")
 
 
 class StyledForm(forms.Form):
@@ -64,6 +114,21 @@ class GroupForm(StyledForm):
 class GrantForm(StyledForm):
     role = forms.ChoiceField(choices=Role.choices)
     target = forms.ChoiceField(label="Space or instance")
+    # Narrowing inside each space, by name (comma separated): Octopus's scoped user roles.
+    environments = forms.CharField(
+        required=False, max_length=2000, label="Only environments", help_text="Names, commas."
+    )
+    projects = forms.CharField(required=False, max_length=2000, label="Only projects")
+    project_groups = forms.CharField(required=False, max_length=2000, label="Only project groups")
+    tenants = forms.CharField(required=False, max_length=2000, label="Only tenants")
+
+    def scope(self) -> dict[str, list[str]]:
+        """The narrowing asked for, by scope key (empty: the whole space)."""
+        return {
+            key: [name.strip() for name in self.cleaned_data[key].split(",") if name.strip()]
+            for key in GRANT_SCOPES
+            if self.cleaned_data.get(key, "").strip()
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -161,6 +161,18 @@ class UserExternalGroup(models.Model):
         return f"{self.value} ({self.source})"
 
 
+# A grant narrowed inside a space, as Octopus's scoped user roles are: scope key -> the field
+# of a ScopedUserRole it becomes. Grants name things (an environment called "Production");
+# each space's ids are looked up when the team is pushed, so one instance grant narrows every
+# space the same way.
+GRANT_SCOPES = {
+    "environments": "EnvironmentIds",
+    "projects": "ProjectIds",
+    "project_groups": "ProjectGroupIds",
+    "tenants": "TenantIds",
+}
+
+
 class Grant(models.Model):
     """A group's role on one space, or on every space of an instance.
 
@@ -181,6 +193,8 @@ class Grant(models.Model):
         on_delete=models.CASCADE,
         related_name="grants",
     )
+    # {"environments": ["Production"], ...} (keys of GRANT_SCOPES); empty: the whole space.
+    scope = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -217,6 +231,15 @@ class Grant(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def scope_label(self) -> str:
+        """The narrowing for people: "environments Production, Test; projects Web"."""
+        return "; ".join(
+            f"{key.replace('_', ' ')} {', '.join(self.scope[key])}"
+            for key in GRANT_SCOPES
+            if self.scope.get(key)
+        )
 
 
 class SyncState(models.TextChoices):

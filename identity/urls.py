@@ -3,13 +3,28 @@ they can access); /access/… is access administration (groups, grants, users, r
 
 from django.urls import path
 
-from identity import admin_views, signin_views, views
+from identity import admin_views, service_account_views, signin_views, views
 
 app_name = "identity"
 urlpatterns = [
     path("account/tokens/", views.tokens, name="tokens"),
     path("account/access/", views.my_access, name="my-access"),
     path("account/tokens/<uuid:token_id>/revoke/", views.revoke, name="revoke-token"),
+    path(
+        "account/service-accounts/",
+        service_account_views.service_account_list,
+        name="service-accounts",
+    ),
+    path(
+        "account/service-accounts/<uuid:account_id>/",
+        service_account_views.service_account,
+        name="service-account",
+    ),
+    path(
+        "account/service-accounts/<uuid:account_id>/tokens/<uuid:token_id>/revoke/",
+        service_account_views.revoke_service_token,
+        name="service-account-revoke-token",
+    ),
     path("access/groups/", admin_views.groups, name="groups"),
     path("access/groups/<uuid:group_id>/", admin_views.group, name="group"),
     path("access/groups/<uuid:group_id>/delete/", admin_views.delete_group, name="delete-group"),

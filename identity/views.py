@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -16,28 +18,39 @@ from identity.services.tokens import TokenError, create_token, revoke_token
 
 @login_required
 def tokens(request: HttpRequest) -> HttpResponse:
-    new_token = None
-    form = TokenForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            _token, new_token = create_token(
-                request.user,  # type: ignore[arg-type]
-                name=form.cleaned_data["name"],
-                expires_days=form.cleaned_data["expires_days"],
-                read_only=form.cleaned_data["read_only"],
-                areas=form.cleaned_data["areas"],
-                request=request,
-            )
-        except TokenError as exc:
-            form.add_error("expires_days", str(exc))
-        else:
-            form = TokenForm()
-    owned = ApiToken.objects.filter(user=request.user.pk)
+    form, new_token = token_form(request, request.user)
+    owned = ApiToken.objects.filter(user=request.user.pk).prefetch_related(
+        "instances", "spaces__instance"
+    )
     response = render(
         request, "identity/tokens.html", {"form": form, "tokens": owned, "new_token": new_token}
     )
     response["Cache-Control"] = "no-store"  # the page may hold a token shown once
     return response
+
+
+def token_form(request: HttpRequest, owner: Any) -> tuple[TokenForm, str | None]:
+    """The new-token form for ``owner`` (the signed-in person, or a service account they
+    manage) and, once a valid POST created one, the token's plaintext to show once."""
+    form = TokenForm(request.POST or None, owner=owner)
+    if request.method != "POST" or not form.is_valid():
+        return form, None
+    try:
+        _token, plaintext = create_token(
+            owner,
+            name=form.cleaned_data["name"],
+            expires_days=form.cleaned_data["expires_days"],
+            read_only=form.cleaned_data["read_only"],
+            areas=form.cleaned_data["areas"],
+            instances=form.cleaned_data["instances"],
+            spaces=form.cleaned_data["spaces"],
+            actor=request.user,
+            request=request,
+        )
+    except TokenError as exc:
+        form.add_error("expires_days", str(exc))
+        return form, None
+    return TokenForm(owner=owner), plaintext
 
 
 @login_required

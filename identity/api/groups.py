@@ -110,6 +110,26 @@ class GrantTargetSerializer(serializers.ModelSerializer[GrantTarget]):
         read_only_fields = fields
 
 
+def _scope_field() -> serializers.DictField:
+    return serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField(max_length=200)),
+        required=False,
+        help_text=(
+            "Narrows the grant inside each space, as Octopus's scoped user roles do: "
+            '{"environments": [...], "projects": [...], "project_groups": [...], '
+            '"tenants": [...]} by name, translated into each space\'s ids. Empty: the '
+            "whole space."
+        ),
+    )
+
+
+def _valid_scope(value: Any) -> dict[str, list[str]]:
+    try:
+        return services.clean_scope(value)
+    except services.GrantError as exc:
+        raise serializers.ValidationError(str(exc)) from None
+
+
 class GrantSerializer(serializers.ModelSerializer[Grant]):
     group = serializers.PrimaryKeyRelatedField(queryset=Group.objects.all())
     space = serializers.PrimaryKeyRelatedField(
@@ -120,6 +140,10 @@ class GrantSerializer(serializers.ModelSerializer[Grant]):
     )
     group_name = serializers.CharField(source="group.name", read_only=True)
     targets = GrantTargetSerializer(many=True, read_only=True)
+    scope = _scope_field()
+
+    def validate_scope(self, value: Any) -> dict[str, list[str]]:
+        return _valid_scope(value)
 
     class Meta:
         model = Grant
@@ -130,6 +154,7 @@ class GrantSerializer(serializers.ModelSerializer[Grant]):
             "role",
             "space",
             "instance",
+            "scope",
             "created_at",
             "revoked_at",
             "targets",
@@ -161,6 +186,10 @@ class BulkGrantSerializer(serializers.Serializer[Any]):
     spaces = serializers.PrimaryKeyRelatedField(
         queryset=space_model().objects.none(), many=True, allow_empty=False
     )
+    scope = _scope_field()
+
+    def validate_scope(self, value: Any) -> dict[str, list[str]]:
+        return _valid_scope(value)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -222,6 +251,7 @@ class GrantViewSet(
             data["role"],
             space=data.get("space"),
             instance=data.get("instance"),
+            scope=data.get("scope"),
             actor=request.user,
             request=request._request,
         )
@@ -244,6 +274,7 @@ class GrantViewSet(
                     data["group"],
                     data["role"],
                     space=space,
+                    scope=data.get("scope"),
                     actor=request.user,
                     request=request._request,
                 )

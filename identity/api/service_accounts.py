@@ -65,7 +65,12 @@ class ServiceAccountViewSet(
             request=self.request._request,
         )
 
-    @extend_schema(request=ApiTokenSerializer, responses=ApiTokenSerializer(many=True))
+    # GET lists (200), POST creates (201, the plaintext shown once): declared per method so
+    # the schema names the status each really answers.
+    @extend_schema(methods=["GET"], responses=ApiTokenSerializer(many=True))
+    @extend_schema(
+        methods=["POST"], request=ApiTokenSerializer, responses={201: ApiTokenSerializer}
+    )
     @action(detail=True, methods=["get", "post"], serializer_class=ApiTokenSerializer)
     def tokens(self, request: Request, pk: str | None = None) -> Response:
         account = self.get_object()

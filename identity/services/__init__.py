@@ -9,6 +9,7 @@ team_push  pushing one instance's planned teams into Octopus (HTTP only)
 
 from identity.services.groups import (
     GrantError,
+    clean_scope,
     create_group,
     delete_group,
     enqueue_sync,
@@ -25,6 +26,7 @@ __all__ = [
     "GrantError",
     "TokenError",
     "check_token",
+    "clean_scope",
     "create_group",
     "create_token",
     "delete_group",

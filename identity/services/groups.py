@@ -12,6 +12,7 @@ from django.utils.text import slugify
 
 from audit.services import record
 from identity.models import (
+    GRANT_SCOPES,
     ExternalGroup,
     Grant,
     Group,
@@ -35,6 +36,32 @@ def _access_changed() -> None:
     from identity.signals import notify_access_changed
 
     notify_access_changed()
+
+
+def clean_scope(scope: Any) -> dict[str, list[str]]:
+    """A grant's scope checked and normalised: known keys only, each a list of names (trimmed,
+    without duplicates, sorted); empty lists dropped. Names are not checked here: each space
+    is checked when its team is pushed (what is missing there is said on the grant's state)."""
+    if scope in (None, ""):
+        return {}
+    if not isinstance(scope, dict):
+        message = "A scope maps environments, projects, project_groups or tenants to names."
+        raise GrantError(message, errors={"scope": [message]})
+    cleaned: dict[str, list[str]] = {}
+    for key, names in scope.items():
+        if key not in GRANT_SCOPES:
+            message = f"Unknown scope {key!r}: use {', '.join(GRANT_SCOPES)}."
+            raise GrantError(message, errors={"scope": [message]})
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            message = f"The {key} scope is a list of names."
+            raise GrantError(message, errors={"scope": [message]})
+        wanted = sorted({n.strip() for n in names if n.strip()})
+        if any(len(n) > 200 or "\x00" in n for n in wanted):
+            message = f"A name in the {key} scope is too long or holds a NUL byte."
+            raise GrantError(message, errors={"scope": [message]})
+        if wanted:
+            cleaned[key] = wanted
+    return cleaned
 
 
 def _name_error(message: str) -> GrantError:
@@ -164,14 +191,18 @@ def grant(
     *,
     space: Any = None,
     instance: Any = None,
+    scope: dict[str, list[str]] | None = None,
     actor: Any = None,
     request: HttpRequest | None = None,
 ) -> Grant:
-    """Give ``group`` a role on one space or on every space of an instance."""
+    """Give ``group`` a role on one space or on every space of an instance, optionally
+    narrowed inside each space by ``scope`` (names of environments, projects, project groups
+    and tenants: see ``identity.models.GRANT_SCOPES``)."""
     if (space is None) == (instance is None):
         raise GrantError("A grant is for one space or for one instance.")
     if role not in Role.values:
         raise GrantError(f"Unknown role {role!r}.")
+    cleaned = clean_scope(scope)
     try:
         with transaction.atomic():
             row = Grant.objects.create(
@@ -179,18 +210,18 @@ def grant(
                 role=role,
                 space=space,
                 instance=instance,
+                scope=cleaned,
                 created_by=actor if getattr(actor, "pk", None) else None,
             )
             target = f"space {space}" if space else f"every space of instance {instance}"
-            record(
-                "grant.create",
-                actor=actor,
-                request=request,
-                obj=row,
-                after={"group": group.name, "role": role, "target": target},
-            )
+            after: dict[str, Any] = {"group": group.name, "role": role, "target": target}
+            if cleaned:
+                after["scope"] = cleaned
+            record("grant.create", actor=actor, request=request, obj=row, after=after)
             spaces = [s.pk for s in teams.covered_spaces(row)]
-            enqueue_sync(teams.ensure_rows(spaces))
+            # A team another grant already made carries this grant's scoped roles too.
+            bumped = teams.bump_teams(spaces, group.pk, role)
+            enqueue_sync([*teams.ensure_rows(spaces), *bumped])
             _access_changed()
     except IntegrityError:
         raise GrantError(f"{group.name} already has this role there.") from None
@@ -228,7 +259,8 @@ def revoke(row: Grant, *, actor: Any = None, request: HttpRequest | None = None)
         )
         spaces = [s.pk for s in teams.covered_spaces(row)]
         spaces += list(row.targets.values_list("space_id", flat=True))
-        enqueue_sync(teams.ensure_rows(spaces))
+        bumped = teams.bump_teams(spaces, row.group_id, row.role)
+        enqueue_sync([*teams.ensure_rows(spaces), *bumped])
         _access_changed()
     return True
 

@@ -17,10 +17,17 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
 
-from identity.models import Role
+from identity.models import GRANT_SCOPES, Role
 from octopus import NotFound, OctopusError
 from odcm import fanout
 
+# Where a space's named things are listed, by scope key.
+SCOPE_PATHS = {
+    "environments": "environments",
+    "projects": "projects",
+    "project_groups": "projectgroups",
+    "tenants": "tenants",
+}
 MARKER = "Managed by ODCM: changes made here are put back. ref:"
 
 
@@ -38,6 +45,9 @@ class TeamPlan:
     external_groups: list[tuple[str, str]]  # (value, display name)
     applied_digest: str
     was_applied: bool
+    # One entry per grant behind the team: names to narrow its scoped roles by ({}: the whole
+    # space). See identity.models.GRANT_SCOPES.
+    scopes: list[dict[str, list[str]]] = field(default_factory=lambda: [{}])
 
     @property
     def description(self) -> str:
@@ -99,6 +109,7 @@ class _Instance:
         self._lock = threading.Lock()
         self._users: dict[str, str] | None = None
         self._roles: dict[str, str] | None = None
+        self._named: dict[tuple[str, str], dict[str, str]] = {}
 
     def users(self) -> dict[str, str]:
         with self._lock:
@@ -121,6 +132,66 @@ class _Instance:
                     found.setdefault(str(role["Name"]).casefold(), role["Id"])
                 self._roles = found
             return self._roles
+
+    def named(self, space_octopus_id: str, key: str) -> dict[str, str]:
+        """Name (casefolded) -> id of a space's environments, projects, project groups or
+        tenants (``key`` of GRANT_SCOPES), read once per sync."""
+        with self._lock:
+            if (space_octopus_id, key) not in self._named:
+                path = f"/api/{space_octopus_id}/{SCOPE_PATHS[key]}"
+                found: dict[str, str] = {}
+                for doc in self.client.get_all(path):
+                    found.setdefault(str(doc.get("Name", "")).casefold(), str(doc["Id"]))
+                self._named[(space_octopus_id, key)] = found
+            return self._named[(space_octopus_id, key)]
+
+
+# A scoped user role as compared and created: (UserRoleId, then the ids of each GRANT_SCOPES
+# field, sorted).
+Scoped = tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
+def _scoped_roles(
+    plan: TeamPlan, role_ids: list[str], inst: _Instance
+) -> tuple[list[Scoped], list[str]]:
+    """The team's scoped user roles: each role id once per grant scope, with the scope's names
+    translated into this space's ids; and notes on names this space lacks.
+
+    A scope none of whose names exist here is left out rather than pushed: an empty id list
+    means "everything" to Octopus, so it would widen the grant instead of narrowing it."""
+    wanted: set[Scoped] = set()
+    notes: list[str] = []
+    for scope in plan.scopes:
+        ids: list[tuple[str, ...]] = []
+        for key in GRANT_SCOPES:
+            names = scope.get(key) or []
+            if not names:
+                ids.append(())
+                continue
+            known = inst.named(plan.space_octopus_id, key)
+            found = sorted({known[n.casefold()] for n in names if n.casefold() in known})
+            missing = [n for n in names if n.casefold() not in known]
+            if missing:
+                label = key.replace("_", " ")
+                notes.append(f"no {label} named {', '.join(missing)} in this space")
+            if not found:
+                ids = []
+                notes.append(
+                    f"a grant narrowed to {key.replace('_', ' ')} {', '.join(names)} gives "
+                    "nothing here (none of them exist)"
+                )
+                break
+            ids.append(tuple(found))
+        if len(ids) != len(GRANT_SCOPES):
+            continue
+        for role_id in role_ids:
+            wanted.add((role_id, ids[0], ids[1], ids[2], ids[3]))
+    return sorted(wanted), notes
+
+
+def _current_scoped(role: dict[str, Any]) -> Scoped:
+    fields = [tuple(sorted(role.get(f) or [])) for f in GRANT_SCOPES.values()]
+    return (str(role.get("UserRoleId")), fields[0], fields[1], fields[2], fields[3])
 
 
 def _desired_doc(plan: TeamPlan, inst: _Instance) -> tuple[dict[str, Any], list[str], list[str]]:
@@ -170,7 +241,7 @@ def _left_out_note(usernames: list[str], shown: int = 10) -> str:
     )
 
 
-def _digest(doc: dict[str, Any], role_ids: list[str]) -> str:
+def _digest(doc: dict[str, Any], role_ids: list[Any]) -> str:
     raw = json.dumps([doc, role_ids], sort_keys=True).encode()
     return hashlib.sha256(raw).hexdigest()
 
@@ -209,7 +280,14 @@ def _apply_team(plan: TeamPlan, teams: dict[str, dict[str, Any]], inst: _Instanc
         names = ", ".join(plan.role_names) or "none"
         out.error = f"None of the Octopus roles mapped to {Role(plan.role).label} exist ({names})."
         return out
-    digest = _digest(doc, role_ids)
+    scoped, scope_notes = _scoped_roles(plan, role_ids, inst)
+    out.notes = notes + scope_notes
+    if not scoped:
+        out.error = "; ".join(scope_notes) or "No scoped user role to give."
+        return out
+    narrowed = any(plan.scopes)
+    # Unnarrowed teams keep the digest they had before grants could be narrowed.
+    digest = _digest(doc, role_ids) if not narrowed else _digest(doc, [list(r) for r in scoped])
     unchanged = plan.was_applied and digest == plan.applied_digest
     drift: list[str] = []
     if existing is None:
@@ -226,31 +304,23 @@ def _apply_team(plan: TeamPlan, teams: dict[str, dict[str, Any]], inst: _Instanc
             if unchanged:
                 drift.append("team edited in Octopus (" + ", ".join(diffs) + "); put back")
         current_roles = list(client.paginate(f"/api/teams/{team_id}/scopeduserroles"))
-    missing = set(role_ids)
+    missing = set(scoped)
     for role in current_roles:
-        restricted = any(
-            role.get(k) for k in ("EnvironmentIds", "ProjectIds", "ProjectGroupIds", "TenantIds")
-        )
-        key = role.get("UserRoleId")
-        if key in missing and role.get("SpaceId") == plan.space_octopus_id and not restricted:
+        key = _current_scoped(role)
+        if key in missing and role.get("SpaceId") == plan.space_octopus_id:
             missing.discard(key)
             continue
         client.delete(f"/api/scopeduserroles/{role['Id']}")
         if unchanged:
-            drift.append(f"scoped role {key} removed")
-    for role_id in sorted(missing):
-        client.post(
-            "/api/scopeduserroles",
-            {
-                "TeamId": team_id,
-                "UserRoleId": role_id,
-                "SpaceId": plan.space_octopus_id,
-                "EnvironmentIds": [],
-                "ProjectIds": [],
-                "ProjectGroupIds": [],
-                "TenantIds": [],
-            },
-        )
+            drift.append(f"scoped role {key[0]} removed")
+    for role_id, *ids in sorted(missing):
+        body: dict[str, Any] = {
+            "TeamId": team_id,
+            "UserRoleId": role_id,
+            "SpaceId": plan.space_octopus_id,
+        }
+        body.update({field: list(v) for field, v in zip(GRANT_SCOPES.values(), ids, strict=True)})
+        client.post("/api/scopeduserroles", body)
         if unchanged and existing is not None:
             drift.append(f"scoped role {role_id} put back")
     out.ok, out.octopus_team_id, out.digest, out.drift = True, team_id, digest, "; ".join(drift)

@@ -19,6 +19,7 @@ row are never touched.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -187,6 +188,36 @@ def _ensure_targets(space_ids: list[uuid.UUID]) -> None:
     GrantTarget.objects.bulk_create(new, ignore_conflicts=True)
 
 
+def bump_teams(space_ids: Iterable[Any], group_id: Any, role: str) -> list[str]:
+    """Re-push the group's existing teams for ``role`` in these spaces (a grant reaching them
+    was added or revoked, so their scoped roles change). Returns the spaces touched."""
+    rows = ManagedTeam.objects.filter(space__in=_uuids(space_ids), group=group_id, role=role)
+    touched = sorted({str(s) for s in rows.values_list("space_id", flat=True)})
+    _bump(rows)
+    return touched
+
+
+def _scopes(rows: list[ManagedTeam]) -> dict[str, list[dict[str, list[str]]]]:
+    """Per managed team: the scopes of the active grants behind it (``{}`` for a grant on the
+    whole space), one scoped user role set each, in a stable order."""
+    group_ids = {mt.group_id for mt in rows if mt.group_id is not None}
+    active = Grant.objects.filter(group__in=group_ids, revoked_at__isnull=True).values_list(
+        "group_id", "role", "space_id", "instance_id", "scope"
+    )
+    by_key: dict[tuple[Any, str], list[tuple[Any, Any, dict[str, list[str]]]]] = {}
+    for group_id, role, space_id, instance_id, scope in active:
+        by_key.setdefault((group_id, role), []).append((space_id, instance_id, scope or {}))
+    found: dict[str, list[dict[str, list[str]]]] = {}
+    for mt in rows:
+        scopes = {
+            json.dumps(scope, sort_keys=True)
+            for space_id, instance_id, scope in by_key.get((mt.group_id, mt.role), [])
+            if space_id == mt.space_id or instance_id == mt.space.instance_id
+        }
+        found[str(mt.pk)] = [json.loads(raw) for raw in sorted(scopes)] or [{}]
+    return found
+
+
 def bump_group(group: Group) -> list[str]:
     """The group's name, members or external groups changed: its teams need a push."""
     rows = ManagedTeam.objects.filter(group=group)
@@ -255,6 +286,7 @@ def plan_spaces(space_ids: Iterable[Any], *, only_due: bool = False) -> list[Ins
     ):
         externals.setdefault(str(group_id), []).append((value, display))
     mapping = role_mapping()
+    scopes = _scopes(rows_list)
     instances: dict[Any, InstancePlan] = {}
     spaces: dict[Any, SpacePlan] = {}
     for mt in rows_list:
@@ -278,6 +310,7 @@ def plan_spaces(space_ids: Iterable[Any], *, only_due: bool = False) -> list[Ins
                 external_groups=sorted(externals.get(gid, [])),
                 applied_digest=mt.applied_digest,
                 was_applied=mt.applied_version > 0,
+                scopes=scopes[str(mt.pk)],
             )
         )
     return list(instances.values())

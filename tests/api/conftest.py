@@ -100,13 +100,11 @@ def build_world() -> World:
     for persona in ("admin", "manager"):
         Favourite.objects.create(user=users[persona], space=space)
         create_token(users[persona], name="edge")
-    # a service account the admin manages (its detail, tokens and revoke-token routes)
-    from identity.services import create_group
+    # a service account both personas manage (the managers' group owns it), so its detail,
+    # tokens and revoke-token routes are swept on a real object as either
     from identity.services.service_accounts import create_service_account
 
-    create_service_account(
-        name="edge bot", owner=create_group(name="Edge owners"), actor=users["admin"]
-    )
+    create_service_account(name="edge bot", owner=managers, actor=users["admin"])
     record("edge.test", message="a row for the audit routes")
     make_plan("version: 1\n", actor=users["admin"])  # a plan, valid or not, to address
     _promotions(space)

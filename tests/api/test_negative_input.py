@@ -141,15 +141,18 @@ def test_no_malformed_page_request_is_a_server_error(world, error_log, persona):
 
 def _page_candidates(world: World) -> dict[str, list[tuple[str, str]]]:
     """Values for the pages' URL parameters, labelled with words their routes contain."""
-    from identity.models import Grant, Group
+    from identity.models import Grant, Group, ServiceAccount
     from identity.services.tokens import create_token
 
     token = create_token(world.users["manager"], name="sweep")[0]
+    account = ServiceAccount.objects.order_by("created_at")[0]
+    account_token = create_token(account.user, name="sweep")[0]
     objects = [
         ("instances", world.instance.pk), ("spaces", world.space.pk), ("spaces", world.other.pk),
         ("items", world.item.pk), ("items", world.template.pk),
         ("subscriptions", world.subscription.pk), ("trusts", world.trust.pk),
-        ("window", world.window.pk), ("tokens", token.pk),
+        ("window", world.window.pk), ("service-accounts", account.pk), ("tokens", token.pk),
+        ("tokens", account_token.pk),
         ("groups", Group.objects.order_by("name")[0].pk),
         ("grants", Grant.objects.order_by("created_at")[0].pk),
         *(("users", u.uuid) for u in world.users.values()),
