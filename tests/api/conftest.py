@@ -115,7 +115,10 @@ def build_world() -> World:
     RunDeployment.objects.create(
         run=run, wave=RunWave.objects.create(run=run, position=1), space=space
     )
-    blueprint = create_blueprint("Edge blueprint", {"environments": [{"name": "Dev"}]})
+    # managed from the space the manager persona manages, so both personas sweep its routes
+    blueprint = create_blueprint(
+        "Edge blueprint", {"environments": [{"name": "Dev"}]}, management_space=space
+    )
     assign_blueprint(blueprint, [space])  # a blueprint and a target for the managed routes
     edge = TemplateProject.objects.create(
         space=space, name="Edge", octopus_project_id="Projects-1", latest_revision=1
