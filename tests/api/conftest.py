@@ -119,7 +119,7 @@ def build_world() -> World:
     blueprint = create_blueprint(
         "Edge blueprint", {"environments": [{"name": "Dev"}]}, management_space=space
     )
-    assign_blueprint(blueprint, [space])  # a blueprint and a target for the managed routes
+    assign_blueprint(blueprint, [other])  # a blueprint and a target for the managed routes
     edge = TemplateProject.objects.create(
         space=space, name="Edge", octopus_project_id="Projects-1", latest_revision=1
     )
