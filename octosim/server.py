@@ -385,15 +385,16 @@ class Simulator:
         if delay > 0:
             await asyncio.sleep(delay / 1000)
         status, payload, headers = self._fault_reply(inst)
-        if status == 0 and (tail == "/app" or tail.startswith("/app/")):
-            # Octopus's web UI (read-only here): deep links land on a page, not a JSON 404
-            status, payload = webview.reply(inst, request.method, tail, request.query)
-        elif status == 0:
+        if status == 0:
             # The browser side of signing in (HTML pages, redirects, cookies): octosim/signin.py
             page = await signin.handle(inst, request, tail)
             if page is not None:
                 return page
-            status, payload, headers = await self._dispatch(inst, request, tail)
+            if tail == "/app" or tail.startswith("/app/"):
+                # Octopus's web UI (read-only here): deep links land on a page, not a JSON 404
+                status, payload = webview.reply(inst, request.method, tail, request.query)
+            else:
+                status, payload, headers = await self._dispatch(inst, request, tail)
         if not isinstance(payload, GatewayBody):
             headers["Octopus-Node"] = f"name={inst.node_name}; version={inst.version}"
         inst.stats[f"status {status}"] += 1

@@ -571,7 +571,8 @@ async def handle(inst: Instance, request: web.Request, tail: str) -> web.StreamR
     try:
         if method == "GET" and path == "/app/users/sign-in":
             return sign_in_page(inst, request)
-        if method == "GET" and path == "/app":
+        if method == "GET" and path == "/app" and session_user(inst, request) is not None:
+            # signed in: the portal's start page; otherwise /app is the read-only web view
             return home_page(inst, request)
         if method == "POST" and path == AUTHENTICATE.lower():
             return await authenticate(inst, request)

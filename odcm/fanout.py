@@ -20,6 +20,7 @@ others.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
@@ -136,7 +137,18 @@ def run(
     for instance, _fn in jobs:
         if instance.pk not in keys:
             keys[instance.pk] = (instance.base_url, instance_api_key(instance))
-    return asyncio.run(_run(jobs, keys, max(1, concurrency), max(1, per_instance)))
+
+    def main() -> list[R | BaseException]:
+        return asyncio.run(_run(jobs, keys, max(1, concurrency), max(1, per_instance)))
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return main()
+    # An event loop already runs in this thread (an async caller, or a test driving a browser
+    # with Playwright's sync API): asyncio.run() refuses to nest, so ours gets its own thread.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(main).result()
 
 
 async def _run(
