@@ -28,6 +28,9 @@ TOKEN_AREAS: dict[str, str] = {
     "access": "Groups, grants, users and tokens",
     "audit": "The audit log",
     "config": "Configuration as code",
+    "promotions": "Remote release promotions",
+    "managed": "Managed spaces: blueprints and template projects",
+    "rollouts": "Rollouts, pipelines and deployment runs",
 }
 AREA_OF_PACKAGE = {
     "spaces": "registry",
@@ -36,6 +39,9 @@ AREA_OF_PACKAGE = {
     "identity": "access",
     "audit": "audit",
     "fleetconfig": "config",
+    "promotions": "promotions",
+    "managed": "managed",
+    "rollouts": "rollouts",
 }
 
 
