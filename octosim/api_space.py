@@ -520,8 +520,12 @@ def template_version(ctx: Ctx) -> Reply:
     raise not_found()
 
 
+# The kinds above; other modules add theirs to KINDS (for lookups) and route them themselves.
+BASE_KINDS = tuple(KINDS.values())
+
+
 def register(router: Router) -> None:
-    for kind in KINDS.values():
+    for kind in BASE_KINDS:
         base = f"/{kind.name}"
         stem = kind.perm
         router.space("GET", base, make_list(kind))

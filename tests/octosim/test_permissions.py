@@ -201,3 +201,11 @@ def test_the_seed_is_unchanged_by_the_new_user() -> None:
     assert list(users)[:7] == [f"Users-{n}" for n in range(1, 8)]
     assert users["Users-8"]["Username"] == "no-permissions"
     assert inst.no_permission_user_id() == "Users-8"
+
+
+def test_building_the_router_twice_gives_the_same_routes() -> None:
+    """Each test server builds its own router; a second build must not add legacy forms."""
+    first = [(r.method, r.path) for r in build_router().routes]
+    second = [(r.method, r.path) for r in build_router().routes]
+    assert second == first
+    assert len(set(first)) == len(first)
