@@ -104,6 +104,11 @@ def token_for(db: None) -> Callable[..., str]:
 
 
 @pytest.fixture(scope="session")
+def django_db_modify_db_settings_xdist_suffix() -> None:
+    """tests/settings.py names each xdist worker's database itself (see there)."""
+
+
+@pytest.fixture(scope="session")
 def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
