@@ -34,7 +34,7 @@ def test_switcher_type_ahead_shows_only_visible_spaces_and_says_when_none_match(
     make_rows(3)
     html = login(outsider).get("/spaces/switcher/results/?q=bulk").content.decode()
     assert 'data-testid="switcher-match"' not in html
-    assert "No space matches" in html
+    assert "No space or project matches" in html
 
 
 def test_type_ahead_query_count_does_not_grow_with_the_fleet(
@@ -62,8 +62,6 @@ def test_search_page_finds_spaces_instances_and_shared_items(
     assert 'href="/spaces/instances/' in html
     assert "zeta common variables" in html and "Shared items" in html
     assert "4 results" in html
-    # ODCM stores no project names (only a count per space): the page says so, not silence.
-    assert "Projects are not searched yet: ODCM does not store project names" in html
 
 
 def test_search_with_nothing_typed_lists_nothing(
