@@ -21,9 +21,10 @@ def octopus_projects(sim: SimInstance, space_id: str) -> dict[str, tuple[str, st
     """What Octopus lists for a space: id -> (name, slug, group name, disabled)."""
     with api(sim) as client:
         projects = client.get(f"/api/{space_id}/projects/all").json()
-        groups = {g["Id"]: g["Name"] for g in client.get(f"/api/{space_id}/projectgroups/all").json()}
+        groups = client.get(f"/api/{space_id}/projectgroups/all").json()
+    names = {g["Id"]: g["Name"] for g in groups}
     return {
-        p["Id"]: (p["Name"], p["Slug"], groups[p["ProjectGroupId"]], p["IsDisabled"])
+        p["Id"]: (p["Name"], p["Slug"], names[p["ProjectGroupId"]], p["IsDisabled"])
         for p in projects
     }  # fmt: skip
 
