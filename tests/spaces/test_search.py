@@ -173,3 +173,14 @@ def test_api_lists_the_spaces_holding_a_project_by_partial_name(
     assert [s["id"] for s in answer.json()["results"]] == [str(mine.pk)]
     bad = api_client.get("/api/v1/spaces/", {"project": "a\x00b"})
     assert bad.status_code == 400 and "project" in bad.json()["errors"]
+
+
+def test_project_names_have_a_trigram_index_that_the_search_can_use() -> None:
+    assert connection.vendor == "postgresql"  # the tests run on PostgreSQL
+    query = Project.objects.filter(name__icontains="ledg").values("pk")
+    sql, params = query.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # an empty table is read whole else
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "project_name_trgm_idx" in plan
