@@ -55,8 +55,8 @@ def replace_projects(found: Mapping[Any, Sequence[ProjectRow]]) -> dict[str, int
         )
     )
     stored: dict[Any, dict[str, tuple[Any, ...]]] = {}
-    rows = Project.objects.filter(space_id__in=enlisted)
-    for space_id, octopus_id, *values in rows.values_list("space_id", "octopus_id", *_FIELDS):
+    existing = Project.objects.filter(space_id__in=enlisted)
+    for space_id, octopus_id, *values in existing.values_list("space_id", "octopus_id", *_FIELDS):
         stored.setdefault(space_id, {})[octopus_id] = tuple(values)
     for space_id, rows in found.items():
         if space_id in enlisted:

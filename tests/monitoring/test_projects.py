@@ -115,6 +115,7 @@ def test_a_space_that_cannot_be_read_keeps_the_projects_it_had(
     instance = enlist(sim_instance)
     inventory.sweep_inventory(force=True)
     before = sorted(Project.objects.filter(space__instance=instance).values_list("pk", "name"))
+    assert before
     sim_instance.set_faults(error_rate=1.0)
     try:
         summary = inventory.sweep_inventory(force=True)
