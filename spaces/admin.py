@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.db import models
 
 from odcm.adminsite import ReadOnlyAdmin
-from spaces.models import Instance, Space, StandardEnvironment, Tag
+from spaces.models import Instance, Project, Space, StandardEnvironment, Tag
 
 
 @admin.register(Instance)
@@ -22,6 +22,13 @@ class SpaceAdmin(ReadOnlyAdmin):
     list_display = ["name", "instance", "octopus_id", "state"]
     list_filter = ["state"]
     search_fields = ["name", "octopus_id", "instance__name"]
+
+
+@admin.register(Project)
+class ProjectAdmin(ReadOnlyAdmin):
+    list_display = ["name", "space", "octopus_id", "group_name", "is_disabled"]
+    search_fields = ["name", "octopus_id", "space__name"]
+    list_select_related = ["space__instance"]
 
 
 @admin.register(StandardEnvironment)

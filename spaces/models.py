@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 from django.conf import settings
 from django.db import models
@@ -181,6 +182,43 @@ class Space(models.Model):
     def octopus_url(self) -> str:
         """A deep link into this space in Octopus's web portal."""
         return f"{self.instance.base_url.rstrip('/')}/app#/{self.octopus_id}"
+
+
+class Project(models.Model):
+    """A project of an enlisted space, as monitoring's inventory sweep last read it from
+    Octopus (``GET /api/{space}/projects/all``): what the search and the switcher find
+    projects by, without calling Octopus per keystroke.
+
+    Written only by :func:`spaces.services.projects.replace_projects`, as a whole per space;
+    a space that is gone from Octopus or no longer enlisted keeps none. On PostgreSQL the
+    name has a trigram index on ``UPPER(name)`` (migration ``0003``) so that ``icontains``
+    (``UPPER(name) LIKE UPPER('%…%')``) need not read every row.
+    """
+
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="projects")
+    octopus_id = models.CharField(max_length=50, help_text="e.g. Projects-1")
+    name = models.CharField(max_length=200)
+    # Octopus's slug (the web portal's URLs use it); not a Django SlugField: Octopus decides.
+    slug = models.CharField(max_length=200, blank=True)
+    group_name = models.CharField(max_length=200, blank=True)
+    is_disabled = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["space", "octopus_id"], name="project_unique_octopus_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def octopus_url(self) -> str:
+        """A deep link to this project in Octopus's web portal (``space`` and its
+        ``instance`` selected)."""
+        return f"{self.space.octopus_url}/projects/{quote(self.slug or self.octopus_id, safe='')}"
 
 
 class Favourite(models.Model):

@@ -23,4 +23,7 @@ def switcher_results(request: HttpRequest) -> HttpResponse:
     """The switcher's matches for what is typed (an htmx fragment of menu items)."""
     text = finder.clean(request.GET.get("q"))
     spaces = finder.find_spaces(request.user, text, limit=12)
-    return render(request, "spaces/_switcher_results.html", {"spaces": spaces, "text": text})
+    # A few projects after the spaces: the menu stays short; the search page lists more.
+    projects = finder.find_projects(request.user, text, limit=5)
+    context = {"spaces": spaces, "projects": projects, "text": text}
+    return render(request, "spaces/_switcher_results.html", context)

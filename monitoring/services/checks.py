@@ -24,6 +24,7 @@ from octopus import (
 )
 from odcm.clients import async_client_for, url_policy
 from spaces.models import Instance
+from spaces.services.projects import ProjectRow
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -93,8 +94,11 @@ async def read_queue(client: AsyncOctopusClient) -> QueueSnapshot:
 
 @dataclass
 class SpaceCounts:
+    """What the inventory read of one space: its counts and its projects."""
+
     space_id: Any
     counts: dict[str, int] = field(default_factory=dict)
+    projects: list[ProjectRow] = field(default_factory=list)
     error: str = ""
 
 
@@ -165,13 +169,26 @@ def check_instances(instances: Sequence[Instance]) -> list[CheckResult]:
 
 # -- inventory -----------------------------------------------------------------------
 
+# Counts read as ``TotalResults`` of the smallest page. The projects are listed in full
+# instead (``/projects/all``, with ``/projectgroups/all`` for their groups' names): their
+# number is the project count, and their names are what the search finds projects by.
 INVENTORY = {
-    "project_count": ("projects", {}),
     "target_count": ("machines", {}),
     "unhealthy_target_count": ("machines", {"healthStatuses": "Unhealthy,Unavailable"}),
     "environment_count": ("environments", {}),
     "tenant_count": ("tenants", {}),
 }
+COUNTED = ("project_count", *INVENTORY)
+
+
+async def list_projects(client: AsyncOctopusClient, octopus_id: str) -> list[ProjectRow]:
+    """A space's projects, with their groups' names: two GETs, sent together."""
+    projects, groups = await asyncio.gather(
+        client.get_all(f"/api/{octopus_id}/projects"),
+        client.get_all(f"/api/{octopus_id}/projectgroups"),
+    )
+    names = {str(g.get("Id")): str(g.get("Name") or "") for g in groups if isinstance(g, dict)}
+    return [ProjectRow.from_doc(p, names) for p in projects if isinstance(p, dict)]
 
 
 async def count_space(item: tuple[Instance, Any, str], http: Any) -> SpaceCounts:
@@ -179,6 +196,8 @@ async def count_space(item: tuple[Instance, Any, str], http: Any) -> SpaceCounts
     out = SpaceCounts(space_id=space_pk)
     try:
         client = _client(instance, http)
+        out.projects = await list_projects(client, octopus_id)
+        out.counts["project_count"] = len(out.projects)
         for field_name, (collection, filters) in INVENTORY.items():
             out.counts[field_name] = await client.count(
                 f"/api/{octopus_id}/{collection}", **filters

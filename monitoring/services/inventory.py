@@ -1,4 +1,5 @@
-"""The inventory sweep: per enlisted space, counts read from ``TotalResults`` (take=0)."""
+"""The inventory sweep: per enlisted space, counts read from ``TotalResults`` (take=0), and
+its projects (ids, names, slugs, groups) for the search."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import time
 from django.conf import settings
 from django.utils import timezone
 
-from monitoring.services.checks import INVENTORY, count_spaces
+from monitoring.services.checks import COUNTED, count_spaces
 from monitoring.services.status import finish_run, job_run
 from spaces.models import Instance, Space
+from spaces.services.projects import ProjectRow, replace_projects
 
 
 def enlisted_spaces_on_reachable_instances() -> list[Space]:
@@ -32,11 +34,13 @@ def sweep_inventory(*, force: bool = False) -> dict[str, int] | None:
 
 
 def refresh_counts(spaces: list[Space]) -> dict[str, int]:
-    """Read the counts of these spaces (``instance`` selected) and store them."""
+    """Read the counts and projects of these spaces (``instance`` selected) and store them.
+    A space that could not be read keeps what was stored before."""
     results = count_spaces([(s.instance, s.pk, s.octopus_id) for s in spaces])
     now = timezone.now()
     by_id = {s.pk: s for s in spaces}
     updated: list[Space] = []
+    projects: dict[object, list[ProjectRow]] = {}
     errors = 0
     for result in results:
         if result.error:
@@ -47,5 +51,7 @@ def refresh_counts(spaces: list[Space]) -> dict[str, int]:
             setattr(space, field_name, value)
         space.counts_updated_at = now
         updated.append(space)
-    Space.objects.bulk_update(updated, [*INVENTORY.keys(), "counts_updated_at"], batch_size=500)
+        projects[space.pk] = result.projects
+    Space.objects.bulk_update(updated, [*COUNTED, "counts_updated_at"], batch_size=500)
+    replace_projects(projects)
     return {"spaces": len(spaces), "updated": len(updated), "errors": errors}

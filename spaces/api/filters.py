@@ -8,7 +8,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 
 from odcm.api.filters import Choices, FilterSet, Names, Ordering, UUIDs
-from spaces.models import Favourite, Instance, Space
+from spaces.models import Favourite, Instance, Project, Space
 from spaces.services import search_filter
 
 
@@ -38,6 +38,12 @@ class SpaceFilter(FilterSet):
     search = django_filters.CharFilter(
         method="search_in", help_text="Space, instance, region or tag"
     )
+    project = django_filters.CharFilter(
+        method="with_project",
+        max_length=100,
+        help_text="Spaces with a project whose name contains this (case-insensitive), as the "
+        "inventory sweep last read it",
+    )
     ordering = Ordering(
         "name", "instance__name", "state", "project_count", "target_count", "created_at"
     )
@@ -48,6 +54,10 @@ class SpaceFilter(FilterSet):
 
     def search_in(self, queryset: QuerySet[Space], name: str, value: str) -> Any:
         return queryset.filter(pk__in=Space.objects.filter(search_filter(value)).values("pk"))
+
+    def with_project(self, queryset: QuerySet[Space], name: str, value: str) -> Any:
+        found = Project.objects.filter(name__icontains=value.strip()).values("space_id")
+        return queryset.filter(pk__in=found)
 
 
 class FavouriteFilter(FilterSet):

@@ -20,6 +20,7 @@ from spaces import signals
 from spaces.models import Instance, Space, Tag
 from spaces.services.errors import RegistryError, connected, from_octopus
 from spaces.services.probe import PROBE_RETRY, Probe, check_permissions, normalise_url, probe
+from spaces.services.projects import drop_projects
 
 log = logging.getLogger(__name__)
 
@@ -262,11 +263,14 @@ def _apply(instance: Instance, docs: list[dict[str, Any]], result: RefreshResult
             dirty = True
         if dirty:
             changed.append(space)
+    gone_ids: list[Any] = []
     for space in existing.values():
         if space.octopus_id not in seen and space.state != Space.State.GONE:
             space.state = Space.State.GONE
             result.gone.append(space.name)
             changed.append(space)
+            gone_ids.append(space.pk)
+    drop_projects(gone_ids)
     if changed:
         now = timezone.now()
         for space in changed:

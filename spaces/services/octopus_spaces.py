@@ -17,6 +17,7 @@ from spaces import signals
 from spaces.models import Instance, Space, StandardEnvironment
 from spaces.services.errors import RegistryError, connected, from_octopus
 from spaces.services.instances import _create_spaces
+from spaces.services.projects import drop_projects
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ def set_enlisted(
         )
         if enlisted:
             signals.space_enlisted.send(sender=Space, space_id=space.pk)
+        else:
+            drop_projects([space.pk])
     return True
 
 
@@ -196,6 +199,7 @@ def delete_space(
         space.state = Space.State.GONE
         space.task_queue_stopped = True
         space.save(update_fields=["state", "task_queue_stopped", "updated_at"])
+        drop_projects([space.pk])
         record(
             "space.delete",
             actor=actor,
