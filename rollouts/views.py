@@ -96,7 +96,8 @@ def subject_panels(request: HttpRequest, kind: str, subject_id: Any) -> list[Pan
         return []
     rollouts = list(Rollout.objects.filter(kind=kind, subject_id=subject_id)[:5])
     policy = RolloutPolicy.objects.filter(kind=kind, subject_id=subject_id).first()
-    if not rollouts and policy is None:
+    can_manage = access.may_manage(request.user, kind, subject_id)
+    if not rollouts and policy is None and not can_manage:
         return []
     latest = rollouts[0] if rollouts else None
     context = {
@@ -105,6 +106,9 @@ def subject_panels(request: HttpRequest, kind: str, subject_id: Any) -> list[Pan
         "latest": latest,
         "waves": list(latest.waves.order_by("position")) if latest else [],
         "older": rollouts[1:],
+        "can_manage": can_manage,
+        "kind": kind,
+        "subject_id": subject_id,
     }
     return [Panel("top", "rollouts/_panel.html", context, order=10)]
 
