@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
@@ -157,7 +158,14 @@ def policy_edit(request: HttpRequest, kind: str, subject_id: uuid.UUID) -> HttpR
     _subject(request, kind, subject_id)
     subject = registry.kind(kind)
     policy = RolloutPolicy.objects.filter(kind=kind, subject_id=subject_id).first()
-    spaces = Space.objects.visible_to(request.user).select_related("instance").order_by("name")
+    # Explicit waves choose among the subject's targets (subscribers may be spaces the
+    # manager cannot otherwise see) and the spaces the manager sees.
+    targets = {t.space_id for t in subject.targets(subject_id)}
+    spaces = (
+        Space.objects.filter(Q(pk__in=targets) | Q(pk__in=Space.objects.visible_to(request.user)))
+        .select_related("instance")
+        .order_by("name")
+    )
     top, rows = _policy_initial(policy)
     data = request.POST if request.method == "POST" else None
     form = PolicyForm(data, initial=top or None)
