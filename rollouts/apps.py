@@ -5,10 +5,12 @@ class RolloutsConfig(AppConfig):
     name = "rollouts"
 
     def ready(self) -> None:
+        from monitoring.version_rules import register as register_version_rules
         from odcm.metrics import register_collector
         from rollouts.kinds import SharedItemKind, gate
         from rollouts.registry import register
         from rollouts.services.metrics import collect
+        from rollouts.services.versions import allowed_by_instance
         from rollouts.views import item_panels
         from sharing.gates import register_gate
         from sharing.signals import item_page
@@ -16,4 +18,5 @@ class RolloutsConfig(AppConfig):
         register(SharedItemKind())
         register_gate(gate)
         register_collector(collect)
+        register_version_rules(allowed_by_instance)
         item_page.connect(item_panels, dispatch_uid="rollouts-item-page")
