@@ -5,7 +5,7 @@ templates/odcm/forms/field.html; long space lists get static/odcm/picker.js's fi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.db.models import QuerySet
@@ -83,7 +83,7 @@ class WaveForm(forms.Form):
         }
 
 
-class BaseWaveFormSet(forms.BaseFormSet):  # type: ignore[type-arg]
+class BaseWaveFormSet(forms.BaseFormSet[WaveForm]):
     def __init__(self, *args: Any, spaces: QuerySet[Space] | None = None, **kwargs: Any) -> None:
         self.space_rows = spaces
         super().__init__(*args, **kwargs)
@@ -96,7 +96,8 @@ class BaseWaveFormSet(forms.BaseFormSet):  # type: ignore[type-arg]
 
 
 def wave_formset(extra: int = 3) -> type[BaseWaveFormSet]:
-    return forms.formset_factory(WaveForm, formset=BaseWaveFormSet, extra=extra, max_num=20)
+    made = forms.formset_factory(WaveForm, formset=BaseWaveFormSet, extra=extra, max_num=20)
+    return cast(type[BaseWaveFormSet], made)
 
 
 # -- deployment runs -------------------------------------------------------------------------
@@ -280,7 +281,7 @@ class StageForm(forms.Form):
         }
 
 
-class BaseStageFormSet(forms.BaseFormSet):  # type: ignore[type-arg]
+class BaseStageFormSet(forms.BaseFormSet[StageForm]):
     def __init__(
         self,
         *args: Any,
@@ -300,4 +301,5 @@ class BaseStageFormSet(forms.BaseFormSet):  # type: ignore[type-arg]
 
 
 def stage_formset(extra: int = 3) -> type[BaseStageFormSet]:
-    return forms.formset_factory(StageForm, formset=BaseStageFormSet, extra=extra, max_num=20)
+    made = forms.formset_factory(StageForm, formset=BaseStageFormSet, extra=extra, max_num=20)
+    return cast(type[BaseStageFormSet], made)
