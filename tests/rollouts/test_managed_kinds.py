@@ -107,7 +107,7 @@ def test_a_blueprint_halts_in_wave_two_and_wave_three_is_untouched_until_resumed
 
 @pytest.mark.django_db
 def test_a_template_push_to_every_downstream_lets_only_wave_one_through(
-    admin_user: Any, outsider: Any
+    admin_user: Any, outsider: Any, login: Any
 ) -> None:
     made = {}
     for name in ("mgmt", "canary", "eu", "rest"):
@@ -146,6 +146,9 @@ def test_a_template_push_to_every_downstream_lets_only_wave_one_through(
     assert {t.key for t in kind.targets(tpl.pk)} == {r.pk for r in rows.values()}
     assert access.subject_visible(admin_user, "template_project", tpl.pk)
     assert not access.subject_visible(outsider, "template_project", tpl.pk)
+    page = f"/rollouts/policies/template_project/{tpl.pk}/"
+    assert "Rollout policy of Web" in login(admin_user).get(page).content.decode()
+    assert login(outsider).get(page).status_code == 404
     _three_waves("template_project", tpl.pk)
     templates.queue_push(tpl, actor=admin_user)
     rollout = Rollout.objects.get(kind="template_project", subject_id=tpl.pk)
