@@ -6,6 +6,7 @@ class RolloutsConfig(AppConfig):
 
     def ready(self) -> None:
         from managed.gates import register_gate as register_managed_gate
+        from managed.signals import page as managed_page
         from monitoring.version_rules import register as register_version_rules
         from odcm.metrics import register_collector
         from rollouts import kinds_managed
@@ -13,7 +14,7 @@ class RolloutsConfig(AppConfig):
         from rollouts.registry import register
         from rollouts.services.metrics import collect
         from rollouts.services.versions import allowed_by_instance
-        from rollouts.views import item_panels
+        from rollouts.views import item_panels, managed_panels
         from sharing.gates import register_gate
         from sharing.signals import item_page
 
@@ -25,3 +26,4 @@ class RolloutsConfig(AppConfig):
         register_collector(collect)
         register_version_rules(allowed_by_instance)
         item_page.connect(item_panels, dispatch_uid="rollouts-item-page")
+        managed_page.connect(managed_panels, dispatch_uid="rollouts-managed-page")

@@ -13,6 +13,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from managed.gates import BLUEPRINT, TEMPLATE_PROJECT
+from managed.models import Blueprint, TemplateProject
 from octopus.errors import OctopusError
 from odcm.errors import ServiceError
 from rollouts import access, registry
@@ -116,6 +118,12 @@ def subject_panels(request: HttpRequest, kind: str, subject_id: Any) -> list[Pan
 def item_panels(sender: Any, request: HttpRequest, item: Any, **kwargs: Any) -> list[Panel]:
     """sharing's item page asks (``sharing.signals.item_page``)."""
     return subject_panels(request, "shared_item", item.pk)
+
+
+def managed_panels(sender: Any, request: HttpRequest, obj: Any, **kwargs: Any) -> list[Panel]:
+    """A blueprint's or template project's page asks (``managed.signals.page``)."""
+    kind = {Blueprint: BLUEPRINT, TemplateProject: TEMPLATE_PROJECT}.get(sender)
+    return subject_panels(request, kind, obj.pk) if kind else []
 
 
 def _run(request: HttpRequest, pk: Any) -> DeploymentRun:

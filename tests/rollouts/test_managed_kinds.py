@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.urls import reverse
 
 from managed.models import BlueprintApply, BlueprintTarget, Downstream, TemplateProject
 from managed.services import blueprints, broker, templates
@@ -55,7 +56,7 @@ def _at(rows: list[BlueprintTarget]) -> list[tuple[int | None, int | None]]:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.slow
 def test_a_blueprint_halts_in_wave_two_and_wave_three_is_untouched_until_resumed(
-    make_sim_instance: Any, start_celery_worker: Any
+    make_sim_instance: Any, start_celery_worker: Any, login: Any, admin_user: Any
 ) -> None:
     from tests.managed.conftest import wait_for
 
@@ -97,6 +98,8 @@ def test_a_blueprint_halts_in_wave_two_and_wave_three_is_untouched_until_resumed
     assert _at(rows["rest"]) == [(1, 1), (1, 1)]  # wave 3 never queued
     assert not BlueprintApply.objects.filter(target__in=rows["rest"], revision=2).exists()
     assert "failed" in rollout.reason
+    page = login(admin_user).get(reverse("managed:blueprint", args=[bp.pk])).content.decode()
+    assert 'data-testid="rollout-panel"' in page and "Revision 2: Halted" in page
 
     sims["eu"].clear_faults()
     actions.resume(rollout)
