@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from identity.access import is_admin
-from managed import access
+from managed import access, signals
 from managed.forms import (
     AssignForm,
     BlueprintForm,
@@ -113,6 +113,7 @@ def blueprint(request: HttpRequest, pk: Any) -> HttpResponse:
         ),
         "targets": targets,
         "revisions": bp.revisions.all()[:20],
+        "panels": signals.panels(request, bp),
     }
     return render(request, "managed/blueprint.html", context)
 
@@ -229,6 +230,7 @@ def template(request: HttpRequest, pk: Any) -> HttpResponse:
         "changes": templates.diff(tpl, max(tpl.latest_revision - 1, 0), tpl.latest_revision)
         if tpl.latest_revision
         else [],
+        "panels": signals.panels(request, tpl),
     }
     return render(request, "managed/template.html", context)
 

@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from identity import access
+from monitoring import version_rules
 from monitoring.forms import MaintenanceWindowForm, PinForm
 from monitoring.models import InstanceMonitor, MaintenanceWindow, StatusFlip, VersionChange
 from monitoring.services import alerts, audience, channels, history, queues
@@ -26,7 +27,15 @@ def instance_panels(
     monitor = InstanceMonitor.objects.get_or_create(instance=instance)[0]
     can_manage = access.can_manage_instance(request.user, instance)
     listeners = audience.audience(instance)
-    common = {"instance": instance, "monitor": monitor, "can_manage": can_manage}
+    allowed = version_rules.rules([instance.pk]).get(instance.pk)
+    common = {
+        "instance": instance,
+        "monitor": monitor,
+        "can_manage": can_manage,
+        # A pipeline stage's allowed versions replace the pin (monitoring.version_rules).
+        "allowed": allowed,
+        "off_version": version_rules.off(instance.version, monitor.pinned_version, allowed),
+    }
     return [
         Panel(
             "top",

@@ -33,12 +33,16 @@ def _opt(value: Any) -> str:
 
 
 def _row(r: dict[str, Any], link: str) -> str:
-    pin = (
-        ' <span class="badge text-bg-danger" title="Pinned to {0}" '
-        'data-testid="pin-mismatch">pin {0}</span>'.format(_e(r["pinned_version"]))
-        if r["pin_mismatch"]
-        else ""
-    )
+    pin = ""
+    if r["pin_mismatch"]:
+        pinned = r["expected_version"] == r["pinned_version"]
+        pin = (
+            ' <span class="badge text-bg-danger" title="Expected {}" '
+            'data-testid="pin-mismatch">{}</span>'.format(
+                _e(r["expected_version"]),
+                _e(f"pin {r['pinned_version']}" if pinned else "not an allowed version"),
+            )
+        )
     since = (
         ' <span class="small text-body-secondary" title="{} UTC">since {}</span>'.format(
             f"{r['status_since']:%Y-%m-%d %H:%M}", _e(timesince(r["status_since"]))

@@ -146,8 +146,9 @@ def spaces_csv(request: HttpRequest) -> HttpResponse:
     )
     writer = csvout.writer(response)
     writer.writerow([name for name, _ in CSV_COLUMNS])
+    finish = dashboard.finisher()
     for raw in rows.iterator(chunk_size=500):
-        row = dashboard.finish_row(raw)
+        row = finish(raw)
         writer.writerow([row.get(key) for _, key in CSV_COLUMNS])
     return response
 

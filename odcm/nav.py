@@ -16,6 +16,7 @@ ENTRIES = [
     ("Promotions", "promotions:index", "user"),
     ("Managed", "managed:index", "user"),
     ("Pipelines", "rollouts:pipelines", "user"),
+    ("Deployments", "rollouts:runs", "user"),
     ("Administration", "administration", "admin"),
 ]
 # Pages that belong to an entry without living under its URL: view name -> entry's URL name.

@@ -22,7 +22,8 @@ from rollouts.services import pipelines
 @login_required
 def pipeline_list(request: HttpRequest) -> HttpResponse:
     rows = Pipeline.objects.prefetch_related("stages").order_by("name")
-    return render(request, "rollouts/pipelines.html", {"pipelines": rows})
+    context = {"pipelines": rows, "can_define": pipelines.may_define(request.user)}
+    return render(request, "rollouts/pipelines.html", context)
 
 
 def _board(request: HttpRequest, pipeline: Pipeline) -> list[dict[str, Any]]:
@@ -54,6 +55,7 @@ def pipeline_board(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
         "stages": list(pipeline.stages.order_by("position").select_related("approval_group")),
         "rows": _board(request, pipeline),
         "report": pipelines.version_report(pipeline) if admin else None,
+        "can_define": admin,
     }
     if request.htmx:  # type: ignore[attr-defined]
         return render(request, "rollouts/_board.html", context)

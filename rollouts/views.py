@@ -13,6 +13,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from managed.gates import BLUEPRINT, TEMPLATE_PROJECT
+from managed.models import Blueprint, TemplateProject
 from octopus.errors import OctopusError
 from odcm.errors import ServiceError
 from rollouts import access, registry
@@ -96,7 +98,8 @@ def subject_panels(request: HttpRequest, kind: str, subject_id: Any) -> list[Pan
         return []
     rollouts = list(Rollout.objects.filter(kind=kind, subject_id=subject_id)[:5])
     policy = RolloutPolicy.objects.filter(kind=kind, subject_id=subject_id).first()
-    if not rollouts and policy is None:
+    can_manage = access.may_manage(request.user, kind, subject_id)
+    if not rollouts and policy is None and not can_manage:
         return []
     latest = rollouts[0] if rollouts else None
     context = {
@@ -105,6 +108,9 @@ def subject_panels(request: HttpRequest, kind: str, subject_id: Any) -> list[Pan
         "latest": latest,
         "waves": list(latest.waves.order_by("position")) if latest else [],
         "older": rollouts[1:],
+        "can_manage": can_manage,
+        "kind": kind,
+        "subject_id": subject_id,
     }
     return [Panel("top", "rollouts/_panel.html", context, order=10)]
 
@@ -112,6 +118,12 @@ def subject_panels(request: HttpRequest, kind: str, subject_id: Any) -> list[Pan
 def item_panels(sender: Any, request: HttpRequest, item: Any, **kwargs: Any) -> list[Panel]:
     """sharing's item page asks (``sharing.signals.item_page``)."""
     return subject_panels(request, "shared_item", item.pk)
+
+
+def managed_panels(sender: Any, request: HttpRequest, obj: Any, **kwargs: Any) -> list[Panel]:
+    """A blueprint's or template project's page asks (``managed.signals.page``)."""
+    kind = {Blueprint: BLUEPRINT, TemplateProject: TEMPLATE_PROJECT}.get(sender)
+    return subject_panels(request, kind, obj.pk) if kind else []
 
 
 def _run(request: HttpRequest, pk: Any) -> DeploymentRun:

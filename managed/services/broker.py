@@ -22,6 +22,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from audit.services import record
+from managed import gates
 from managed.models import Blueprint, BlueprintApply, BlueprintRevision, BlueprintTarget
 from managed.services import octopus_side as side
 from managed.services.blueprints import secrets_of, sync_targets
@@ -59,18 +60,26 @@ def queue_apply(
     *,
     target_ids: list[Any] | None = None,
     prune: bool = False,
+    revision: int | None = None,
     actor: Any = None,
 ) -> int:
-    """Queue an apply of the latest revision to the blueprint's targets (or some of them);
-    one task per space, sent after commit. Returns how many were queued."""
+    """Queue an apply of ``revision`` (default: the latest) to the blueprint's targets (or
+    some of them); one task per space, sent after commit. Returns how many were queued.
+    An apply to every target passes ``managed.gates`` first: a rollout policy or pipeline
+    may let only its first wave through now (and queues the others itself, by id)."""
     rows = blueprint.targets.all()
     if target_ids is not None:
         rows = rows.filter(pk__in=target_ids)
     now = timezone.now()
+    number = revision or blueprint.latest_revision
     with transaction.atomic():
-        ids = [str(pk) for pk in rows.values_list("pk", flat=True)]
+        keys = list(rows.values_list("pk", flat=True))
+        if target_ids is None:
+            keys = gates.allowed(gates.BLUEPRINT, blueprint.pk, number, keys)
+            rows = blueprint.targets.filter(pk__in=keys)
+        ids = [str(pk) for pk in keys]
         rows.update(
-            target_revision=blueprint.latest_revision,
+            target_revision=number,
             prune=prune,
             status=S.QUEUED,
             failures=0,
@@ -81,7 +90,7 @@ def queue_apply(
             "managed.blueprint.apply",
             actor=actor,
             obj=blueprint,
-            after={"revision": blueprint.latest_revision, "spaces": len(ids), "prune": prune},
+            after={"revision": number, "spaces": len(ids), "prune": prune},
         )
     for ident in ids:
         enqueue("managed.tasks.apply_target", ident)

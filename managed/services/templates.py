@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import record
+from managed import gates
 from managed.models import Downstream, TemplateProject, TemplateRevision
 from managed.services import projects as P
 from managed.services.broker import describe
@@ -114,7 +115,7 @@ def snapshot(template: TemplateProject, *, actor: Any = None) -> TemplateRevisio
     automatic = template.downstreams.filter(mode=Downstream.Mode.AUTOMATIC).exclude(
         status=D.PENDING
     )
-    queue_push(template, downstream_ids=list(automatic.values_list("pk", flat=True)))
+    queue_push(template, downstream_ids=list(automatic.values_list("pk", flat=True)), gated=True)
     return revision
 
 
@@ -199,16 +200,25 @@ def queue_push(
     *,
     downstream_ids: list[Any] | None = None,
     revision: int | None = None,
+    gated: bool = False,
     actor: Any = None,
 ) -> int:
     """Queue pushes of ``revision`` (default: the latest; a pinned downstream keeps its pin)
-    to some or all downstreams, one task per space. Returns how many were queued."""
+    to some or all downstreams, one task per space. Returns how many were queued. A push to
+    every downstream (or ``gated``) passes ``managed.gates`` first."""
     rows = template.downstreams.all()
     if downstream_ids is not None:
         rows = rows.filter(pk__in=downstream_ids)
     number = revision or template.latest_revision
     ids = []
     with transaction.atomic():
+        if downstream_ids is None or gated:
+            # To every downstream (or a new revision's automatic ones): a rollout policy or
+            # pipeline may let only its first wave through (``managed.gates``).
+            keys = list(rows.values_list("pk", flat=True))
+            rows = template.downstreams.filter(
+                pk__in=gates.allowed(gates.TEMPLATE_PROJECT, template.pk, number, keys)
+            )
         for row in rows.select_for_update():
             target = row.pinned_revision if row.mode == Downstream.Mode.PINNED else number
             if not target:

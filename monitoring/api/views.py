@@ -138,7 +138,7 @@ class SpacesReport(APIView):
             data = _paginated(request, self, rows, {**_period_body(period), "totals": totals})
             data["results"] = [
                 {key: row[key] for key in SPACE_FIELDS}
-                for row in map(dashboard.finish_row, data["results"])
+                for row in map(dashboard.finisher(), data["results"])
             ]
             return data
 

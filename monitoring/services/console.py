@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest
 from django.utils import timezone
 
 from identity import access
+from monitoring import version_rules
 from monitoring.models import ChannelDelivery, InstanceMonitor, Notification, StatusFlip
 from monitoring.services import configuration
 from monitoring.services.history import DOWN, UP
@@ -40,12 +41,9 @@ def failing_delivery_instances() -> Q:
 
 
 def off_pin_instances() -> Q:
-    """Instances whose version differs from their pin."""
-    return Q(
-        pk__in=InstanceMonitor.objects.exclude(pinned_version="")
-        .exclude(pinned_version=F("instance__version"))
-        .values("instance_id")
-    )
+    """Instances whose version differs from their pin, or (in a pipeline stage with a list
+    of allowed versions) is not in that list: ``monitoring.version_rules``."""
+    return version_rules.off_instances()
 
 
 def annotated(qs: QuerySet[Instance]) -> QuerySet[Instance]:
@@ -121,11 +119,14 @@ def rows(qs: QuerySet[Instance], sort: str) -> list[dict[str, Any]]:
         )
     )
     up = uptimes(instances)
+    lists = version_rules.rules([i.pk for i in instances])
     out = [
         {
             "instance": i,
             "pinned_version": pins.get(i.pk, ""),
-            "off_pin": bool(pins.get(i.pk)) and pins.get(i.pk) != i.version,
+            "allowed": lists.get(i.pk),
+            "expected": version_rules.expected(pins.get(i.pk, ""), lists.get(i.pk)),
+            "off_pin": version_rules.off(i.version, pins.get(i.pk, ""), lists.get(i.pk)),
             "uptime": up.get(i.pk),
         }
         for i in instances

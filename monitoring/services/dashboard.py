@@ -23,7 +23,6 @@ from django.db.models import (
     FloatField,
     Max,
     OuterRef,
-    Q,
     QuerySet,
     Subquery,
     Sum,
@@ -31,6 +30,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, Lower, NullIf
 from django.utils import timezone
 
+from monitoring import version_rules
 from monitoring.models import SpaceDay, StatusFlip, SweepRun
 from monitoring.services import queues, windows
 from spaces.models import Instance, Space, Tag
@@ -225,6 +225,7 @@ ROW_FIELDS = (
     "unhealthy_target_count",
     "environment_count",
     "tenant_count",
+    "instance_id",
     "instance_name",
     "instance_slug",
     "region",
@@ -286,13 +287,29 @@ def space_rows(user: Any, period: Period, filters: Filters, sort: str = "space")
     )
 
 
-def finish_row(row: Any) -> dict[str, Any]:
+def finisher() -> Callable[[Any], dict[str, Any]]:
+    """``finish_row`` with the pipeline stages' allowed versions read once for all rows."""
+    lists = version_rules.rules()
+    return lambda row: finish_row(row, lists)
+
+
+def finish_row(
+    row: Any, lists: Mapping[Any, version_rules.Allowed] | None = None
+) -> dict[str, Any]:
+    """A space row for people: queue waiting, rate, and whether its instance runs a version
+    other than its pin (or, in a pipeline stage with allowed versions, outside that list)."""
+    if lists is None:
+        lists = version_rules.rules([row["instance_id"]])
     out = dict(row)
     limit = queues.threshold()
     since = out.get("oldest_queued_at")
     out["queue_waiting"] = bool(limit and since and timezone.now() - since > limit)
     out["rate"] = None if out["rate"] is None else round(out["rate"], 1)
-    out["pin_mismatch"] = bool(out["pinned_version"]) and out["version"] != out["pinned_version"]
+    allowed = lists.get(out["instance_id"])
+    out["pin_mismatch"] = version_rules.off(
+        out["version"] or "", out["pinned_version"] or "", allowed
+    )
+    out["expected_version"] = version_rules.expected(out["pinned_version"] or "", allowed)
     return out
 
 
@@ -373,7 +390,8 @@ def space_table(
         pages = max(1, -(-totals["spaces"] // page_size))
         page = min(max(1, page), pages)
         rows = rows[(page - 1) * page_size : page * page_size]
-    return Table([finish_row(r) for r in rows], totals, page, pages)
+    finish = finisher()
+    return Table([finish(r) for r in rows], totals, page, pages)
 
 
 def filter_choices(user: Any) -> dict[str, Any]:
@@ -456,12 +474,7 @@ def version_inventory(user: Any, filters: Filters | None = None) -> list[dict[st
         .values("version")
         .annotate(
             instances=Count("pk"),
-            pin_mismatches=Count(
-                "pk",
-                filter=~Q(monitor__pinned_version="")
-                & Q(monitor__pinned_version__isnull=False)
-                & ~Q(monitor__pinned_version=F("version")),
-            ),
+            pin_mismatches=Count("pk", filter=version_rules.off_instances()),
         )
         .order_by("-instances", "version")
     )

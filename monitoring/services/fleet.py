@@ -16,6 +16,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from monitoring import version_rules
 from monitoring.models import ChannelDelivery, InstanceMonitor, Notification, SpaceDay, SpaceQueue
 from monitoring.render import fleet_space_rows
 from monitoring.services import queues
@@ -57,6 +58,8 @@ class FleetInstance:
     pinned_version: str
     failing_deliveries: int
     spaces: list[FleetSpace] = field(default_factory=list)
+    # A pipeline stage's allowed versions, which replace the pin (monitoring.version_rules).
+    allowed: version_rules.Allowed | None = None
 
     @property
     def spaces_html(self) -> str:
@@ -65,7 +68,11 @@ class FleetInstance:
 
     @property
     def off_pin(self) -> bool:
-        return bool(self.pinned_version) and self.instance.version != self.pinned_version
+        return version_rules.off(self.instance.version, self.pinned_version, self.allowed)
+
+    @property
+    def expected(self) -> str:
+        return version_rules.expected(self.pinned_version, self.allowed)
 
     @property
     def unhealthy_targets(self) -> int:
@@ -81,7 +88,9 @@ class FleetInstance:
         out = []
         if self.instance.status in (Status.OFFLINE, Status.UNHEALTHY):
             out.append(self.instance.get_status_display())
-        if self.off_pin:
+        if self.off_pin and self.allowed is not None:
+            out.append(f"not an allowed version ({self.allowed}, {self.allowed.source})")
+        elif self.off_pin:
             out.append(f"off its pin {self.pinned_version}")
         if self.failing_deliveries:
             out.append(f"{self.failing_deliveries} failing alert deliveries")
@@ -163,7 +172,11 @@ def fleet(user: Any, console_url: str, deliveries_url: str) -> Fleet:
         .values_list("instance_id", "pinned_version")
     )
     failing = _failing_deliveries(ids)
-    rows = {i.pk: FleetInstance(i, pins.get(i.pk, ""), failing.get(i.pk, 0)) for i in instances}
+    lists = version_rules.rules(ids)
+    rows = {
+        i.pk: FleetInstance(i, pins.get(i.pk, ""), failing.get(i.pk, 0), allowed=lists.get(i.pk))
+        for i in instances
+    }
     since = timezone.now().date() - timedelta(days=FAILURE_DAYS - 1)
     # SpaceDay has no reverse relation on Space: its figures come in one grouped query.
     figures = {

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from monitoring import version_rules
 from monitoring.models import (
     Alert,
     InstanceMonitor,
@@ -269,12 +270,14 @@ def _version_changed(
         if not old:
             return  # the first version seen is not a change
         pin = monitor.pinned_version
-        unexpected = bool(pin) and version != pin
+        # A pipeline stage's allowed versions replace the pin (monitoring.version_rules).
+        allowed = version_rules.rules([instance.pk]).get(instance.pk)
+        unexpected = version_rules.off(version, pin, allowed)
         change = VersionChange.objects.create(
             instance=instance,
             from_version=old,
             to_version=version,
-            pinned_version=pin,
+            pinned_version=(str(allowed) if allowed else pin)[:50],
             unexpected=unexpected,
             at=now,
         )
@@ -285,7 +288,12 @@ def _version_changed(
                 version_change=change,
                 status=instance.status,
                 since=now,
-                detail=f"version changed from {old} to {version}; pinned to {pin}",
+                detail=f"version changed from {old} to {version}; "
+                + (
+                    f"{allowed.source} allows {allowed}"
+                    if allowed is not None
+                    else f"pinned to {pin}"
+                ),
             )
             dispatch_on_commit()
 

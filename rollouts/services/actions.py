@@ -62,6 +62,9 @@ def resume(rollout: Rollout, *, actor: Any = None) -> None:
         _move(rollout, (R.PAUSED, R.HALTED), R.RUNNING, "resumed", reason="Resumed.")
         halted = rollout.waves.filter(state=W.HALTED).first()
         if halted is not None:
+            # Targets that failed after the halt (a slower failure of the same wave) are
+            # delivered again too, not found failed on the next step (a second halt).
+            engine.refresh_wave(rollout, halted)
             RolloutWave.objects.filter(pk=halted.pk).update(state=W.DELIVERING)
             failed = RolloutTarget.objects.filter(wave=halted, state=T.FAILED)
             again = list(failed.values_list("key", flat=True))

@@ -225,6 +225,12 @@ def _step(rollout: Rollout) -> str:
     return wave.state  # halted: a person resumes it
 
 
+def refresh_wave(rollout: Rollout, wave: RolloutWave) -> dict[str, int]:
+    """Record where the wave's targets stand now (what a resume needs: a target may have
+    failed after the wave halted, while nothing advanced the rollout)."""
+    return _refresh(rollout, wave)
+
+
 def _refresh(rollout: Rollout, wave: RolloutWave) -> dict[str, int]:
     """Read where the wave's targets stand and record it; counts by outcome."""
     targets = RolloutTarget.objects.filter(wave=wave).exclude(state=T.SKIPPED)

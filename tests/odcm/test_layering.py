@@ -35,8 +35,10 @@ MAY_IMPORT: dict[str, set[str]] = {
     "monitoring": _CORE | {"audit", "identity", "spaces"},
     "sharing": _CORE | {"audit", "identity", "spaces"},
     "promotions": _CORE | {"audit", "identity", "spaces"},
-    # Rollouts stage sharing's deliveries (and, later, other apps' kinds through its registry).
-    "rollouts": _CORE | {"audit", "identity", "spaces", "sharing"},
+    # Rollouts stage sharing's deliveries (and, later, other apps' kinds through its registry);
+    # its pipelines hand monitoring the allowed versions per stage (monitoring.version_rules).
+    # Blueprints and template projects (managed) are rollout kinds too (managed.gates).
+    "rollouts": _CORE | {"audit", "identity", "spaces", "sharing", "monitoring", "managed"},
     # Managed spaces build on the registry beside sharing (no import of sharing: a blueprint's
     # library variable sets are created by name; their values stay with sharing's broker).
     "managed": _CORE | {"audit", "identity", "spaces"},
