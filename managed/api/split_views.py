@@ -80,7 +80,7 @@ class SplitViewSet(
         )
         return Response(s.SplitSerializer(made).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses=s.SplitSerializer)
+    @extend_schema(request=None, responses={202: s.SplitSerializer})
     @action(detail=True, methods=["post"])
     def run(self, request: Request, pk: str | None = None) -> Response:
         """Queue the copy; the verification result shows on the split (202)."""
@@ -142,7 +142,7 @@ class CustomerViewSet(
         )
         return Response(s.CustomerSerializer(customer).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=s.ResyncSerializer, responses=s.CustomerSerializer)
+    @extend_schema(request=s.ResyncSerializer, responses={202: s.CustomerSerializer})
     @action(detail=True, methods=["post"])
     def resync(self, request: Request, pk: str | None = None) -> Response:
         """Bring the facade space in step now; ``api_key`` replaces the key first."""

@@ -189,13 +189,15 @@ def compute(split: Split, src: Source, tgt: SpaceDocs) -> Doc:
         )
     deps = []
     feeds_needing_password = []
+    need = needed(src)
     for kind in KINDS:
-        for lower in sorted(needed(src)[kind]):
+        for lower in sorted(need[kind]):
             item = src.docs.docs[kind].get(lower)
             if item is None:  # the source refers to something it does not have
                 problems.append(f"{LABELS[kind]} '{lower}' is referred to but not in the source.")
                 continue
-            exists = lower in tgt.docs.get(kind, {}) and lower not in split.intended.get(kind, [])
+            ours = {*split.intended.get(kind, []), *split.created.get(kind, [])}
+            exists = lower in tgt.docs.get(kind, {}) and lower not in ours
             deps.append(
                 {
                     "kind": kind,
@@ -367,44 +369,45 @@ class LostLease(Exception):
         return "The copy took longer than its lease; another attempt took over."
 
 
-def _copy(split: Split, lease: Lease) -> Doc:
-    source, target = split.source, split.target
-    with client_for(source.instance) as sclient:
-        src = read_source(sclient, source, split.projects)
+def _start(split: Split, lease: Lease, src: Source, tgt: SpaceDocs) -> Doc:
+    """Adopt what an earlier, interrupted attempt created but could not write down; plan
+    again on fresh reads; write down what is about to be created. Returns the plan."""
     created = {k: list(v) for k, v in (split.created or {}).items()}
-    progress = Progress(split, lease, created)
-    with client_for(target.instance) as tclient:
-        tgt = read(tclient, target.octopus_id)
-        # Adopt what an earlier, interrupted attempt created but could not write down.
-        for kind, names in (split.intended or {}).items():
-            have = tgt.projects if kind == "projects" else tgt.docs.get(kind, {})
-            for lower in names:
-                if lower in have and lower not in created.get(kind, []):
-                    created.setdefault(kind, []).append(lower)
-        split.created = created
-        plan = compute(split, src, tgt)
-        if plan["problems"]:
-            raise SplitError(" ".join(plan["problems"]))
-        intended: dict[str, list[str]] = {}
-        for dep in plan["dependencies"]:
-            if dep["status"] == "copy" and dep["name"].lower() not in created.get(dep["kind"], []):
-                intended.setdefault(dep["kind"], []).append(dep["name"].lower())
-        for proj in plan["projects"]:
-            intended.setdefault("projects", []).append(proj["name"].lower())
-        if not mine(Split.objects.all(), lease).update(
-            intended=intended, created=created, plan=plan
-        ):
-            raise LostLease()
-        tid = target.octopus_id
+    for kind, names in (split.intended or {}).items():
+        have = tgt.projects if kind == "projects" else tgt.docs.get(kind, {})
+        for lower in names:
+            if lower in have and lower not in created.get(kind, []):
+                created.setdefault(kind, []).append(lower)
+    split.created = created
+    plan = compute(split, src, tgt)
+    if plan["problems"]:
+        raise SplitError(" ".join(plan["problems"]))
+    intended: dict[str, list[str]] = {}
+    for dep in plan["dependencies"]:
+        if dep["status"] == "copy" and dep["name"].lower() not in created.get(dep["kind"], []):
+            intended.setdefault(dep["kind"], []).append(dep["name"].lower())
+    intended["projects"] = [p["name"].lower() for p in plan["projects"]]
+    if not mine(Split.objects.all(), lease).update(intended=intended, created=created, plan=plan):
+        raise LostLease()
+    return plan
+
+
+def _copy(split: Split, lease: Lease) -> Doc:
+    """Dependencies first, then the projects; then the verification."""
+    with client_for(split.source.instance) as sclient:
+        src = read_source(sclient, split.source, split.projects)
+    tid = split.target.octopus_id
+    with client_for(split.target.instance) as tclient:
+        tgt = read(tclient, tid)
+        plan = _start(split, lease, src, tgt)
+        progress = Progress(split, lease, split.created)
         for dep in plan["dependencies"]:
             kind, lower = dep["kind"], dep["name"].lower()
             if dep["status"] != "copy" or lower in tgt.docs[kind]:
-                continue
+                continue  # in the target already (or adopted from an earlier attempt)
             look = tgt.lookups()
-            saved = tclient.post(
-                sp(tid, kind), _body(kind, src.docs.docs[kind][lower], src.docs, look)
-            )
-            tgt.docs[kind][lower] = saved
+            body = _body(kind, src.docs.docs[kind][lower], src.docs, look)
+            saved = tgt.docs[kind][lower] = tclient.post(sp(tid, kind), body)
             if kind == "libraryvariablesets" and lower in src.library_vars:
                 _copy_library_variables(tclient, tid, saved, src.library_vars[lower], src, look)
             progress.note(kind, lower)
@@ -412,10 +415,9 @@ def _copy(split: Split, lease: Lease) -> Doc:
         for name, doc in src.documents.items():
             project = tgt.projects.get(name.lower())
             current = P.serialize(tclient, tid, project, look) if project else None
-            written = P.write(tclient, tid, doc, current, project, look, {})
+            P.write(tclient, tid, doc, current, project, look, {})
             if project is None:
                 progress.note("projects", name.lower())
-            tgt.projects[name.lower()] = {"Id": written.project_id}
     return verify(split)
 
 
