@@ -332,15 +332,57 @@ def _defaults(client: OctopusClient, space_id: str) -> dict[str, str]:
     return {"projectgroup": groups[0]["Name"], "lifecycle": lifecycles[0]["Name"]}
 
 
+def _facade_projects(
+    client: OctopusClient, customer: Customer, lease: Lease, projects: list[Doc], library: str
+) -> tuple[dict[str, str], int]:
+    """One facade project per management project, matched by the management project's id
+    (so a rename renames the facade). Returns {management id: facade id} and the writes."""
+    facade = customer.facade_space
+    assert facade is not None
+    fid, writes = facade.octopus_id, 0
+    facades = dict(customer.facades)
+    look = P.lookups(client, fid)
+    defaults = _defaults(client, fid)
+    existing = {str(p["Name"]).lower(): p for p in client.get_all(sp(fid, "projects"))}
+    by_id = {str(p["Id"]): p for p in existing.values()}
+    # Adopt facades an interrupted sync created but could not write down, then write down
+    # (by name) the facades this one is about to create.
+    for lower, mid in (customer.intended or {}).items():
+        if mid not in facades and lower in existing:
+            facades[mid] = str(existing[lower]["Id"])
+    intended = {
+        p["Name"].lower(): p["Id"] for p in projects if facades.get(p["Id"], "") not in by_id
+    }
+    if intended != (customer.intended or {}):
+        mine(Customer.objects.all(), lease).update(intended=intended, facades=facades)
+    for project in projects:
+        mid = str(project["Id"])
+        facade_project = by_id.get(facades.get(mid, ""))
+        if facade_project is None:
+            facades.pop(mid, None)  # new, or its facade was deleted by hand: made again
+        current = P.serialize(client, fid, facade_project, look) if facade_project else None
+        other = existing.get(project["Name"].lower())
+        if current is None and other is not None and str(other["Id"]) not in facades.values():
+            raise CustomerError(
+                f"{facade.name} already has a project named '{project['Name']}' that is not "
+                "a facade; rename or remove it."
+            )
+        doc = desired(project, current, library, defaults)
+        written = P.write(client, fid, doc, current, facade_project, look, {})
+        writes += written.writes
+        if facades.get(mid) != written.project_id:
+            facades[mid] = written.project_id
+            mine(Customer.objects.all(), lease).update(facades=facades)
+    return facades, writes
+
+
 def _sync(customer: Customer, lease: Lease) -> dict[str, Any]:
     mgmt, facade = customer.management_space, customer.facade_space
     if facade is None:
         raise CustomerError("The customer has no facade space.")
-    writes = 0
     with client_for(mgmt.instance) as client:
         projects = client.get_all(sp(mgmt.octopus_id, "projects"))
-        tenant, n = _tenant(client, customer, projects)
-        writes += n
+        tenant, writes = _tenant(client, customer, projects)
     notes = [
         f"{p['Name']} is untenanted in the management space: its facade's deployment "
         "would be refused (make it tenanted)."
@@ -352,47 +394,16 @@ def _sync(customer: Customer, lease: Lease) -> dict[str, Any]:
     digest = secret_digest(key) if key else ""
     if not key:
         notes.append("No API key is set: the facade steps cannot call the management space.")
-    facades = dict(customer.facades)
-    fid = facade.octopus_id
     with client_for(facade.instance) as client:
         library, n = _library_set(client, customer, tenant, digest != customer.api_key_digest)
-        writes += n
-        look = P.lookups(client, fid)
-        defaults = _defaults(client, fid)
-        existing = {str(p["Name"]).lower(): p for p in client.get_all(sp(fid, "projects"))}
-        by_id = {str(p["Id"]): p for p in existing.values()}
-        # Name -> management id for facades about to be created (adopted on a retry).
-        intended = {p["Name"].lower(): p["Id"] for p in projects if p["Id"] not in facades}
-        mine(Customer.objects.all(), lease).update(intended=intended)
-        for lower, mid in (customer.intended or {}).items():
-            if mid not in facades and lower in existing:
-                facades[mid] = str(existing[lower]["Id"])
-        for project in projects:
-            mid = str(project["Id"])
-            facade_project = by_id.get(facades.get(mid, ""))
-            if facade_project is None:
-                facades.pop(mid, None)  # new, or its facade was deleted by hand: made again
-            current = P.serialize(client, fid, facade_project, look) if facade_project else None
-            if current is None and project["Name"].lower() in existing:
-                other = existing[project["Name"].lower()]
-                if str(other["Id"]) not in facades.values():
-                    raise CustomerError(
-                        f"{facade.name} already has a project named '{project['Name']}' that "
-                        "is not a facade; rename or remove it."
-                    )
-            doc = desired(project, current, library, defaults)
-            written = P.write(client, fid, doc, current, facade_project, look, {})
-            writes += written.writes
-            facades[mid] = written.project_id
-            mine(Customer.objects.all(), lease).update(facades=facades)
-    orphans = sorted(set(facades) - {str(p["Id"]) for p in projects})
+        facades, m = _facade_projects(client, customer, lease, projects, library)
     return {
         "facades": facades,
         "intended": {},
-        "orphans": orphans,
+        "orphans": sorted(set(facades) - {str(p["Id"]) for p in projects}),
         "notes": notes,
         "api_key_digest": digest,
-        "writes": writes,
+        "writes": writes + n + m,
     }
 
 
