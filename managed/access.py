@@ -7,8 +7,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from identity.access import can_manage_space, is_admin
-from managed.models import Blueprint, BlueprintTarget, TemplateProject
+from identity.access import can_manage_instance, can_manage_space, is_admin
+from managed.models import Blueprint, BlueprintTarget, Customer, Split, TemplateProject
 from spaces.models import Space
 
 
@@ -50,3 +50,38 @@ def visible_templates(user: Any) -> QuerySet[TemplateProject]:
 
 def can_edit_template(user: Any, template: TemplateProject) -> bool:
     return is_admin(user) or can_manage_space(user, template.space)
+
+
+def visible_splits(user: Any) -> QuerySet[Split]:
+    """Splits out of or into a space one manages."""
+    if is_admin(user):
+        return Split.objects.all()
+    managed = Space.objects.manageable_by(user).values("pk")
+    return Split.objects.filter(source__in=managed) | Split.objects.filter(target__in=managed)
+
+
+def can_split(user: Any, source: Space, target: Space | None, instance: Any = None) -> bool:
+    """Both spaces managed; a new target needs the right to create spaces on its instance."""
+    if not can_manage_space(user, source):
+        return False
+    if target is not None:
+        return can_manage_space(user, target)
+    return instance is not None and can_manage_instance(user, instance)
+
+
+def visible_customers(user: Any) -> QuerySet[Customer]:
+    """Customers of management spaces one manages."""
+    if is_admin(user):
+        return Customer.objects.all()
+    managed = Space.objects.manageable_by(user).values("pk")
+    return Customer.objects.filter(management_space__in=managed)
+
+
+def can_add_customer(user: Any, management_space: Space, instance: Any) -> bool:
+    """Managing the management space, and creating spaces on the facade's instance."""
+    return can_manage_space(user, management_space) and can_manage_instance(user, instance)
+
+
+def can_manage_space_of(user: Any, customer: Customer) -> bool:
+    """Resync a customer, replace its key: managing its management space."""
+    return can_manage_space(user, customer.management_space)

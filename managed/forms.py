@@ -7,8 +7,9 @@ from typing import Any
 
 from django import forms
 
-from managed.models import Blueprint
-from spaces.models import Space
+from identity.models import Group
+from managed.models import Blueprint, Split
+from spaces.models import Instance, Space
 
 EXAMPLE = {
     "environments": [{"name": "Development"}, {"name": "Production", "use_guided_failure": True}],
@@ -113,3 +114,106 @@ class DownstreamForm(forms.Form):
         field = self.fields["space"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = spaces if spaces is not None else Space.objects.none()
+
+
+class SplitSourceForm(forms.Form):
+    """Step 1 of the split wizard: the crowded space."""
+
+    source = forms.ModelChoiceField(queryset=Space.objects.none(), label="Source space")
+
+    def __init__(self, *args: Any, spaces: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["source"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = spaces if spaces is not None else Space.objects.none()
+
+
+class SplitForm(forms.Form):
+    """Step 2: which projects, into which space, and what becomes of the originals."""
+
+    projects = forms.MultipleChoiceField(widget=forms.CheckboxSelectMultiple, choices=[])
+    target = forms.ModelChoiceField(
+        queryset=Space.objects.none(), required=False, label="Existing target space"
+    )
+    new_space_name = forms.CharField(
+        max_length=100, required=False, label="…or a new space named", help_text="Created first."
+    )
+    new_space_instance = forms.ModelChoiceField(
+        queryset=Instance.objects.none(), required=False, label="on instance"
+    )
+    source_action = forms.ChoiceField(
+        choices=Split.SourceAction.choices,
+        initial=Split.SourceAction.KEEP,
+        label="Source projects",
+        help_text="Only after a clean verification.",
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        projects: list[str] | None = None,
+        spaces: Any = None,
+        instances: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        choices = self.fields["projects"]
+        assert isinstance(choices, forms.MultipleChoiceField)
+        choices.choices = [(p, p) for p in projects or []]
+        for name, rows in (
+            ("target", spaces if spaces is not None else Space.objects.none()),
+            ("new_space_instance", instances if instances is not None else Instance.objects.none()),
+        ):
+            field = self.fields[name]
+            assert isinstance(field, forms.ModelChoiceField)
+            field.queryset = rows
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        new = (data.get("new_space_name") or "").strip()
+        if bool(data.get("target")) == bool(new):
+            raise forms.ValidationError("Choose an existing target space or name a new one.")
+        if new and not data.get("new_space_instance"):
+            self.add_error("new_space_instance", "Choose the instance for the new space.")
+        return data
+
+
+class CustomerForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    management_space = forms.ModelChoiceField(queryset=Space.objects.none())
+    group = forms.ModelChoiceField(
+        queryset=Group.objects.all(), required=False, help_text="Gets the deployer role there."
+    )
+    blueprint = forms.ModelChoiceField(
+        queryset=Blueprint.objects.none(), required=False, label="Set the space up from"
+    )
+    instance = forms.ModelChoiceField(
+        queryset=Instance.objects.none(),
+        required=False,
+        label="Facade space's instance",
+        help_text="Default: the management space's.",
+    )
+    api_key = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        label="API key for the management instance",
+        help_text="Delivered to the facade space as a sensitive variable; never shown again.",
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        spaces: Any = None,
+        blueprints: Any = None,
+        instances: Any = None,
+        **kw: Any,
+    ) -> None:
+        super().__init__(*args, **kw)
+        for name, rows in (
+            ("management_space", spaces if spaces is not None else Space.objects.none()),
+            ("blueprint", blueprints if blueprints is not None else Blueprint.objects.none()),
+            ("instance", instances if instances is not None else Instance.objects.none()),
+        ):
+            field = self.fields[name]
+            assert isinstance(field, forms.ModelChoiceField)
+            field.queryset = rows

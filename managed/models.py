@@ -278,3 +278,116 @@ class Downstream(Leased):
 
     def __str__(self) -> str:
         return f"{self.template} -> {self.space}"
+
+
+class Split(Leased):
+    """Projects copied out of a crowded space into another one (same or another instance).
+
+    The plan lists the projects and what they depend on (matched by name: "exists in
+    target" or "will be copied"); a worker claims the row, copies dependencies then
+    projects, verifies by comparing the serialized source and target projects, and only then
+    (if asked) disables or deletes the source projects. Everything is matched by name, and
+    what it is about to create is written down first (``intended``), so a retry or a killed
+    worker never creates anything twice."""
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", "Planned"
+        BLOCKED = "blocked", "Cannot run"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Copying"
+        VERIFIED = "verified", "Copied and verified"
+        MISMATCH = "mismatch", "Copied, verification found differences"
+        FAILED = "failed", "Failed"
+
+    class SourceAction(models.TextChoices):
+        KEEP = "keep", "Leave the source projects alone"
+        DISABLE = "disable", "Disable the source projects once verified"
+        DELETE = "delete", "Delete the source projects once verified"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    source = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="splits_out")
+    target = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="splits_in")
+    projects = models.JSONField(default=list)  # names in the source space
+    source_action = models.CharField(
+        max_length=10, choices=SourceAction.choices, default=SourceAction.KEEP
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PLANNED)
+    plan = models.JSONField(default=dict, blank=True)  # services.split.plan's answer
+    # {kind: [lower names]} this split created in the target, and is about to create.
+    created = models.JSONField(default=dict, blank=True)
+    intended = models.JSONField(default=dict, blank=True)
+    verification = models.JSONField(default=dict, blank=True)  # {project: [unit differences]}
+    needs_values = models.JSONField(default=list, blank=True)  # sensitive values to enter
+    source_done = models.CharField(max_length=10, blank=True)  # disabled | deleted
+    failures = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="split_due")]
+
+    def __str__(self) -> str:
+        return f"split {self.source} -> {self.target}"
+
+
+class Customer(Leased):
+    """A customer with a facade space: one-step projects that start tenanted deployments of
+    the management space's projects, for this customer's tenant."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Not set up"
+        QUEUED = "queued", "Queued"
+        SYNCING = "syncing", "Setting up"
+        IN_STEP = "in_step", "In step"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100)
+    group = models.ForeignKey(
+        "identity.Group", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    management_space = models.ForeignKey(
+        Space, on_delete=models.CASCADE, related_name="facade_customers"
+    )
+    blueprint = models.ForeignKey(
+        Blueprint, null=True, blank=True, on_delete=models.SET_NULL, related_name="customers"
+    )
+    facade_space = models.ForeignKey(
+        Space, null=True, blank=True, on_delete=models.SET_NULL, related_name="facade_of"
+    )
+    tenant_id = models.CharField(max_length=50, blank=True)  # in the management space
+    # The key the facade steps call the management instance with (sealed, never shown).
+    api_key = EncryptedField()
+    api_key_digest = models.CharField(max_length=64, blank=True)  # last one written
+    # {management project id: facade project id}; ``intended`` before a facade is created.
+    facades = models.JSONField(default=dict, blank=True)
+    intended = models.JSONField(default=dict, blank=True)
+    orphans = models.JSONField(default=list, blank=True)  # facades whose project is gone
+    notes = models.JSONField(default=list, blank=True)  # what stops a facade from working
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    failures = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["management_space", "name"], name="customer_unique_name"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="customer_due")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from managed.models import Blueprint
-from managed.services import broker, templates
+from managed.services import broker, facades, split, templates
 
 
 @shared_task(time_limit=600, soft_time_limit=570, acks_late=True)
@@ -17,7 +17,7 @@ def apply_target(target_id: str) -> str:
 def sweep() -> int:
     """Periodic: rule-matched spaces, due retries, lost messages, dead workers' applies and
     template pushes."""
-    return broker.sweep() + templates.sweep()
+    return broker.sweep() + templates.sweep() + split.sweep()
 
 
 @shared_task(time_limit=120, soft_time_limit=110)
@@ -45,3 +45,22 @@ def plan_blueprint(blueprint_id: str, prune: bool = False) -> int:
 @shared_task(time_limit=600, soft_time_limit=570, acks_late=True)
 def push_downstream(downstream_id: str) -> str:
     return templates.push_downstream(downstream_id)
+
+
+@shared_task(time_limit=900, soft_time_limit=870, acks_late=True)
+def run_split(split_id: str) -> str:
+    return split.run_split(split_id)
+
+
+@shared_task(time_limit=600, soft_time_limit=570, acks_late=True)
+def sync_customer(customer_id: str) -> str:
+    return facades.sync_customer(customer_id)
+
+
+@shared_task(time_limit=120, soft_time_limit=110)
+def sync_customers_all() -> int:
+    """Periodic: each customer's facade space checked against the management space."""
+    ids = facades.due_customers()
+    for customer_id in ids:
+        sync_customer.delay(customer_id)
+    return len(ids)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from managed import views
+from managed import split_views, views
 
 app_name = "managed"
 urlpatterns = [
@@ -14,4 +14,10 @@ urlpatterns = [
     path("templates/<uuid:pk>/", views.template, name="template"),
     path("templates/<uuid:pk>/push/", views.template_push, name="template-push"),
     path("downstreams/<uuid:pk>/resolve/", views.resolve, name="resolve"),
+    path("splits/", split_views.split_list, name="splits"),
+    path("splits/<uuid:pk>/", split_views.split, name="split"),
+    path("splits/<uuid:pk>/run/", split_views.split_run, name="split-run"),
+    path("customers/", split_views.customer_list, name="customers"),
+    path("customers/<uuid:pk>/", split_views.customer, name="customer"),
+    path("customers/<uuid:pk>/resync/", split_views.customer_resync, name="customer-resync"),
 ]

@@ -434,6 +434,10 @@ CELERY_BEAT_SCHEDULE["managed-drift"] = {
     "task": "managed.tasks.check_drift_all",
     "schedule": float(env_int("ODCM_MANAGED_DRIFT_SECONDS", 900, minimum=30)),
 }
+CELERY_BEAT_SCHEDULE["managed-facades"] = {
+    "task": "managed.tasks.sync_customers_all",
+    "schedule": float(env_int("ODCM_MANAGED_FACADE_SECONDS", 600, minimum=30)),
+}
 
 # Identity: grants pushed into Octopus as managed teams.
 # Every new API token expires; no later than this many days (also the default).

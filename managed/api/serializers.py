@@ -11,7 +11,9 @@ from managed.models import (
     Blueprint,
     BlueprintRevision,
     BlueprintTarget,
+    Customer,
     Downstream,
+    Split,
     TemplateProject,
     TemplateRevision,
 )
@@ -141,3 +143,67 @@ class DiffQuerySerializer(serializers.Serializer[Any]):
 
 class ValuesSerializer(serializers.Serializer[Any]):
     values = serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=10000))
+
+
+class NewSpaceSerializer(serializers.Serializer[Any]):
+    instance_id = serializers.UUIDField()
+    name = serializers.CharField(max_length=100)
+
+
+class SplitSerializer(serializers.ModelSerializer[Split]):
+    source_id = serializers.UUIDField()
+    target_id = serializers.UUIDField(required=False)
+    new_space = NewSpaceSerializer(required=False, write_only=True)
+    projects = serializers.ListField(
+        child=serializers.CharField(max_length=200), min_length=1, max_length=500
+    )
+
+    class Meta:
+        model = Split
+        fields = [
+            "id", "source_id", "target_id", "new_space", "projects", "source_action", "status",
+            "plan", "needs_values", "verification", "source_done", "failures", "last_error",
+            "created_at", "finished_at",
+        ]  # fmt: skip
+        read_only_fields = [
+            "status", "plan", "needs_values", "verification", "source_done", "failures",
+            "last_error", "created_at", "finished_at",
+        ]  # fmt: skip
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if bool(attrs.get("target_id")) == bool(attrs.get("new_space")):
+            raise serializers.ValidationError(
+                {"target_id": ["Give target_id or new_space (not both)."]}
+            )
+        return attrs
+
+
+class CustomerSerializer(serializers.ModelSerializer[Customer]):
+    management_space_id = serializers.UUIDField()
+    group_id = serializers.UUIDField(required=False, allow_null=True)
+    blueprint_id = serializers.UUIDField(required=False, allow_null=True)
+    facade_space_id = serializers.UUIDField(read_only=True)
+    instance_id = serializers.UUIDField(required=False, write_only=True)
+    api_key = serializers.CharField(
+        required=False, write_only=True, allow_blank=True, max_length=200
+    )
+    api_key_set = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Customer
+        fields = [
+            "id", "name", "management_space_id", "group_id", "blueprint_id", "facade_space_id",
+            "instance_id", "api_key", "api_key_set", "tenant_id", "facades", "orphans", "notes",
+            "status", "last_error", "synced_at", "created_at",
+        ]  # fmt: skip
+        read_only_fields = [
+            "tenant_id", "facades", "orphans", "notes", "status", "last_error", "synced_at",
+            "created_at",
+        ]  # fmt: skip
+
+    def get_api_key_set(self, obj: Customer) -> bool:
+        return bool(obj.api_key)
+
+
+class ResyncSerializer(serializers.Serializer[Any]):
+    api_key = serializers.CharField(required=False, allow_blank=True, max_length=200)

@@ -1,5 +1,6 @@
 """managed's API routes, included by odcm/api/urls.py under /api/v1/."""
 
+from managed.api.split_views import CustomerViewSet, SplitViewSet
 from managed.api.views import (
     BlueprintViewSet,
     DownstreamViewSet,
@@ -13,5 +14,7 @@ router.register("managed/blueprints", BlueprintViewSet, basename="managed-bluepr
 router.register("managed/targets", TargetViewSet, basename="managed-target")
 router.register("managed/templates", TemplateViewSet, basename="managed-template")
 router.register("managed/downstreams", DownstreamViewSet, basename="managed-downstream")
+router.register("managed/splits", SplitViewSet, basename="managed-split")
+router.register("managed/customers", CustomerViewSet, basename="managed-customer")
 
 urlpatterns = router.urls

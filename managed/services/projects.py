@@ -107,12 +107,14 @@ def _scope_key(scope: Doc) -> str:
     return json.dumps({k: sorted(v) for k, v in sorted(scope.items()) if v}, sort_keys=True)
 
 
-def _variables(vset: Doc, look: Lookups) -> list[Doc]:
+def _variables(vset: Doc, look: Lookups, channels: dict[str, str] | None = None) -> list[Doc]:
     out = []
     for v in vset.get("Variables") or []:
         scope = dict(v.get("Scope") or {})
         if "Environment" in scope:
             scope["Environment"] = _names(look, "environments", scope["Environment"])
+        if "Channel" in scope and channels:  # channel ids are per project: carried by name
+            scope["Channel"] = [channels.get(c, c) for c in scope["Channel"]]
         sensitive = bool(v.get("IsSensitive"))
         out.append(
             {
@@ -156,6 +158,7 @@ def serialize(client: OctopusClient, space_id: str, project: Doc, look: Lookups)
                 "Steps": _steps(rb_process, look),
             }
         )
+    raw_channels = list(client.paginate(sp(space_id, "projects", pid, "channels")))
     channels = [
         {
             "Name": c["Name"],
@@ -163,8 +166,9 @@ def serialize(client: OctopusClient, space_id: str, project: Doc, look: Lookups)
             "Lifecycle": look.name("lifecycles", c.get("LifecycleId")),
             "IsDefault": bool(c.get("IsDefault")),
         }
-        for c in client.paginate(sp(space_id, "projects", pid, "channels"))
+        for c in raw_channels
     ]
+    channel_names = {str(c["Id"]): str(c["Name"]) for c in raw_channels}
     vset = client.get(sp(space_id, "variables", project["VariableSetId"]))
     return {
         "Project": {
@@ -181,7 +185,7 @@ def serialize(client: OctopusClient, space_id: str, project: Doc, look: Lookups)
         "Steps": _steps(process, look),
         "Runbooks": runbooks,
         "Channels": channels,
-        "Variables": _variables(vset, look),
+        "Variables": _variables(vset, look, channel_names),
         "Templates": [
             {k: v for k, v in t.items() if k not in _DROP} for t in project.get("Templates") or []
         ],
@@ -517,17 +521,29 @@ def _write_variables(
 ) -> int:
     path = sp(space_id, "variables", project["VariableSetId"])
     vset = client.get(path)
+    # The project's channels (read only if a variable is scoped to one): ids both ways.
+    listed = (
+        client.channels(space_id, project["Id"])
+        if any("Channel" in v["Scope"] for v in doc["Variables"])
+        else []
+    )
+    channels = {str(c["Name"]).lower(): str(c["Id"]) for c in listed}
+    channel_names = {str(c["Id"]): str(c["Name"]) for c in listed}
     old = {}
     for v in vset.get("Variables") or []:
         scope = dict(v.get("Scope") or {})
         if "Environment" in scope:
             scope["Environment"] = _names(look, "environments", scope["Environment"])
+        if "Channel" in scope and channel_names:
+            scope["Channel"] = [channel_names.get(c, c) for c in scope["Channel"]]
         old[(v["Name"], _scope_key({k: x for k, x in scope.items() if x}))] = v
     out = []
     for var in doc["Variables"]:
         scope = dict(var["Scope"])
         if "Environment" in scope:
             scope["Environment"] = _ids(look, "environments", scope["Environment"])
+        if "Channel" in scope:
+            scope["Channel"] = [channels.get(c.lower(), c) for c in scope["Channel"]]
         body: Doc = {
             "Name": var["Name"],
             "Value": var["Value"],

@@ -17,7 +17,7 @@ from fleetconfig.services import make_plan
 from identity import services as identity
 from identity.models import Role, User
 from identity.services.tokens import create_token
-from managed.models import Downstream, TemplateProject, TemplateRevision
+from managed.models import Customer, Downstream, Split, TemplateProject, TemplateRevision
 from managed.services.blueprints import assign as assign_blueprint
 from managed.services.blueprints import create_blueprint
 from monitoring.models import InstanceMonitor, MaintenanceWindow
@@ -125,6 +125,8 @@ def build_world() -> World:
     )
     TemplateRevision.objects.create(template=edge, number=1, document={})
     Downstream.objects.create(template=edge, space=other)
+    Split.objects.create(source=space, target=other, projects=["Web"])  # for the split routes
+    Customer.objects.create(name="Edge customer", management_space=space, facade_space=other)
     # A pipeline (dev: space, prod: other) the item goes through.
     pipeline = rollout_pipelines.save_pipeline(
         "Edge train",

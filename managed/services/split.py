@@ -1,0 +1,554 @@
+"""Splitting a space: chosen projects, and everything they depend on, copied into another
+space (new or existing, on the same or another instance), verified, then optionally taken
+out of the source.
+
+It reuses the template projects' serializer (``projects``): a project is read as a
+name-based document, its dependencies are those the document names (environments,
+lifecycles, library variable sets, step templates, feeds, project groups, worker pools)
+plus what they in turn name (a lifecycle's environments, a library set's scopes). The plan
+marks each "exists in target" or "will be copied", matched by name. Running it (a worker
+holding the :class:`Split` row's lease) copies the dependencies first, then the projects,
+then serializes source and target projects and compares them; only a clean comparison, and
+only if the person asked, disables or deletes the source projects.
+
+Nothing is created twice: names to be created are written down (``intended``) before the
+first POST, every item is matched by name again on a retry, and a project found in the
+target is adopted only if this split meant to create it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import record
+from managed.models import Split
+from managed.services import projects as P
+from managed.services.broker import describe
+from managed.services.content import BlueprintInvalid
+from octopus import OctopusClient
+from octopus.pipeline import sp
+from odcm.clients import client_for
+from odcm.work import Lease, backoff, claim, enqueue, free, mine, release
+from spaces.models import Space
+
+log = logging.getLogger(__name__)
+S = Split.Status
+WORKABLE = (S.QUEUED, S.FAILED, S.RUNNING)
+Doc = dict[str, Any]
+
+# Copied in this order: a lifecycle names environments, a project names all of them.
+KINDS = (
+    "environments",
+    "lifecycles",
+    "feeds",
+    "projectgroups",
+    "workerpools",
+    "libraryvariablesets",
+    "actiontemplates",
+)
+LABELS = {
+    "environments": "Environment",
+    "lifecycles": "Lifecycle",
+    "feeds": "Feed",
+    "projectgroups": "Project group",
+    "workerpools": "Worker pool",
+    "libraryvariablesets": "Library variable set",
+    "actiontemplates": "Step template",
+}
+MAX_ATTEMPTS = 5  # a split that keeps failing stops and shows its error
+_DROP = {"Id", "Links", "SpaceId", "LastModifiedOn", "LastModifiedBy", "Slug"}
+
+
+class SplitError(BlueprintInvalid):
+    """A split that cannot be planned or run; the message says why."""
+
+
+@dataclass
+class SpaceDocs:
+    """Every item of the dependency kinds in one space: {kind: {lower name: document}}."""
+
+    docs: dict[str, dict[str, Doc]] = field(default_factory=dict)
+    projects: dict[str, Doc] = field(default_factory=dict)
+
+    def lookups(self) -> P.Lookups:
+        out = P.Lookups()
+        for kind, items in self.docs.items():
+            out.by_name[kind] = {k: str(d["Id"]) for k, d in items.items()}
+            out.by_id[kind] = {str(d["Id"]): str(d["Name"]) for d in items.values()}
+        return out
+
+    def name_of(self, kind: str, ident: str) -> str:
+        for doc in self.docs.get(kind, {}).values():
+            if doc["Id"] == ident:
+                return str(doc["Name"])
+        return ident
+
+
+def read(client: OctopusClient, space_id: str) -> SpaceDocs:
+    """One ``GET …/all`` per kind, and the projects."""
+    out = SpaceDocs()
+    for kind in KINDS:
+        out.docs[kind] = {str(d["Name"]).lower(): d for d in client.get_all(sp(space_id, kind))}
+    out.projects = {str(d["Name"]).lower(): d for d in client.get_all(sp(space_id, "projects"))}
+    return out
+
+
+# ---------------------------------------------------------------- plan
+
+
+@dataclass
+class Source:
+    """The source side of a split: its items, its lookups and the chosen documents."""
+
+    docs: SpaceDocs
+    look: P.Lookups
+    documents: dict[str, Doc]  # project name -> serialized document
+    library_vars: dict[str, Doc]  # library set lower name -> its variable set
+
+
+def read_source(client: OctopusClient, space: Space, names: list[str]) -> Source:
+    docs = read(client, space.octopus_id)
+    look = docs.lookups()
+    documents: dict[str, Doc] = {}
+    for name in names:
+        project = docs.projects.get(name.lower())
+        if project is None:
+            raise SplitError(f"No project named '{name}' in {space.name}.")
+        documents[str(project["Name"])] = P.serialize(client, space.octopus_id, project, look)
+    wanted = set()
+    for doc in documents.values():
+        wanted |= {n.lower() for n in doc["Project"].get("LibraryVariableSets") or []}
+    library_vars = {
+        lower: client.get(sp(space.octopus_id, "variables", lvs["VariableSetId"]))
+        for lower, lvs in docs.docs["libraryvariablesets"].items()
+        if lower in wanted
+    }
+    return Source(docs, look, documents, library_vars)
+
+
+def needed(src: Source) -> dict[str, set[str]]:
+    """Lower names per kind the chosen projects need, with what those items need in turn."""
+    need: dict[str, set[str]] = {k: set() for k in KINDS}
+    for doc in src.documents.values():
+        for kind, names in P.dependencies(doc).items():
+            need[kind] |= {n.lower() for n in names}
+    for lower in list(need["lifecycles"]):
+        lifecycle = src.docs.docs["lifecycles"].get(lower) or {}
+        for phase in lifecycle.get("Phases") or []:
+            for ident in [
+                *(phase.get("AutomaticDeploymentTargets") or []),
+                *(phase.get("OptionalDeploymentTargets") or []),
+            ]:
+                need["environments"].add(src.docs.name_of("environments", ident).lower())
+    for vset in src.library_vars.values():
+        for var in vset.get("Variables") or []:
+            for ident in (var.get("Scope") or {}).get("Environment") or []:
+                need["environments"].add(src.docs.name_of("environments", ident).lower())
+    return need
+
+
+def _sensitive_names(src: Source) -> list[str]:
+    out = []
+    for name, doc in src.documents.items():
+        out += [f"Project {name}: {v['Name']}" for v in doc["Variables"] if v["IsSensitive"]]
+    for lower, vset in src.library_vars.items():
+        label = src.docs.docs["libraryvariablesets"][lower]["Name"]
+        out += [
+            f"Library variable set {label}: {v['Name']}"
+            for v in vset.get("Variables") or []
+            if v.get("IsSensitive")
+        ]
+    return sorted(set(out))
+
+
+def compute(split: Split, src: Source, tgt: SpaceDocs) -> Doc:
+    """The plan: per project and per dependency, "exists" (in the target) or "copy"."""
+    ours = {n for names in (split.created, split.intended) for n in names.get("projects", [])}
+    projects = []
+    problems = []
+    for name, doc in src.documents.items():
+        exists = name.lower() in tgt.projects
+        if exists and name.lower() not in ours:
+            problems.append(f"A project named '{name}' already exists in {split.target.name}.")
+        projects.append(
+            {
+                "name": name,
+                "status": "copy" if not exists or name.lower() in ours else "exists",
+                "steps": len(doc["Steps"]),
+                "runbooks": len(doc["Runbooks"]),
+                "channels": len(doc["Channels"]),
+                "variables": len(doc["Variables"]),
+            }
+        )
+    deps = []
+    feeds_needing_password = []
+    need = needed(src)
+    for kind in KINDS:
+        for lower in sorted(need[kind]):
+            item = src.docs.docs[kind].get(lower)
+            if item is None:  # the source refers to something it does not have
+                problems.append(f"{LABELS[kind]} '{lower}' is referred to but not in the source.")
+                continue
+            ours = {*split.intended.get(kind, []), *split.created.get(kind, [])}
+            exists = lower in tgt.docs.get(kind, {}) and lower not in ours
+            deps.append(
+                {
+                    "kind": kind,
+                    "label": LABELS[kind],
+                    "name": item["Name"],
+                    "status": "exists" if exists else "copy",
+                }
+            )
+            if not exists and kind == "feeds" and (item.get("Password") or {}).get("HasValue"):
+                feeds_needing_password.append(f"Feed {item['Name']}: password")
+    return {
+        "projects": projects,
+        "dependencies": deps,
+        "counts": {
+            "projects": len(projects),
+            "copy": sum(1 for d in deps if d["status"] == "copy"),
+            "exists": sum(1 for d in deps if d["status"] == "exists"),
+        },
+        "needs_values": sorted({*_sensitive_names(src), *feeds_needing_password}),
+        "problems": problems,
+    }
+
+
+def create_split(
+    source: Space,
+    target: Space,
+    project_names: list[str],
+    *,
+    source_action: str = Split.SourceAction.KEEP,
+    actor: Any = None,
+) -> Split:
+    """Plan a split (reads both spaces) and keep it; nothing is written to Octopus."""
+    names = [n.strip() for n in project_names if n and n.strip()]
+    if not names:
+        raise SplitError("Choose at least one project to move.")
+    if len({n.lower() for n in names}) != len(names):
+        raise SplitError("A project is named twice.")
+    if source.pk == target.pk:
+        raise SplitError("The target must be another space.")
+    if source_action not in Split.SourceAction.values:
+        raise SplitError("Choose keep, disable or delete for the source projects.")
+    split = Split(
+        source=source,
+        target=target,
+        projects=names,
+        source_action=source_action,
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
+    with client_for(source.instance) as client:
+        src = read_source(client, source, names)
+    split.projects = list(src.documents)  # as Octopus spells them
+    with client_for(target.instance) as client:
+        tgt = read(client, target.octopus_id)
+    split.plan = compute(split, src, tgt)
+    split.needs_values = split.plan["needs_values"]
+    split.status = S.BLOCKED if split.plan["problems"] else S.PLANNED
+    split.save()
+    record(
+        "managed.split.plan",
+        actor=actor,
+        obj=split,
+        after={
+            "source": str(source.pk),
+            "target": str(target.pk),
+            "projects": split.projects,
+            "source_action": source_action,
+            **split.plan["counts"],
+        },
+    )
+    return split
+
+
+def queue_run(split: Split, *, actor: Any = None) -> bool:
+    """Queue the copy (after commit). False when it cannot run (blocked or finished)."""
+    with transaction.atomic():
+        won = Split.objects.filter(
+            pk=split.pk, status__in=[S.PLANNED, S.FAILED, S.MISMATCH]
+        ).update(
+            status=S.QUEUED,
+            failures=0,
+            last_error="",
+            next_attempt_at=timezone.now() + timedelta(seconds=settings.ODCM_MANAGED_CLAIM_SECONDS),
+        )
+        if won:
+            record("managed.split.run", actor=actor, obj=split, after={"projects": split.projects})
+    if won:
+        enqueue("managed.tasks.run_split", str(split.pk))
+    return bool(won)
+
+
+# ---------------------------------------------------------------- copy
+
+
+def _body(kind: str, doc: Doc, src: SpaceDocs, look: P.Lookups) -> Doc:
+    """The source item as a POST body for the target: ids translated by name."""
+    out = {k: v for k, v in doc.items() if k not in _DROP}
+
+    def env(ident: str) -> str:
+        return look.id("environments", src.name_of("environments", ident)) or ident
+
+    if kind == "lifecycles":
+        out["Phases"] = [
+            {
+                **{k: v for k, v in phase.items() if k != "Id"},
+                "AutomaticDeploymentTargets": [
+                    env(e) for e in phase.get("AutomaticDeploymentTargets") or []
+                ],
+                "OptionalDeploymentTargets": [
+                    env(e) for e in phase.get("OptionalDeploymentTargets") or []
+                ],
+            }
+            for phase in doc.get("Phases") or []
+        ]
+    elif kind == "feeds":
+        out.pop("Password", None)  # Octopus never returns it: listed as needing a value
+    elif kind == "libraryvariablesets":
+        out = {k: out[k] for k in ("Name", "Description", "ContentType") if k in out}
+    elif kind == "actiontemplates":
+        out.pop("Version", None)
+        out.pop("CommunityActionTemplateId", None)
+        out["Packages"] = [
+            {**p, "FeedId": look.id("feeds", src.name_of("feeds", p.get("FeedId") or ""))}
+            for p in doc.get("Packages") or []
+        ]
+    elif kind == "workerpools":
+        out.pop("IsDefault", None)
+    return out
+
+
+def _copy_library_variables(
+    client: OctopusClient, space_id: str, created: Doc, source_vars: Doc, src: Source, look: Any
+) -> None:
+    path = sp(space_id, "variables", created["VariableSetId"])
+    vset = client.get(path)
+    out = []
+    for var in source_vars.get("Variables") or []:
+        scope = dict(var.get("Scope") or {})
+        if "Environment" in scope:
+            scope["Environment"] = [
+                look.id("environments", src.docs.name_of("environments", e)) or e
+                for e in scope["Environment"]
+            ]
+        body = {k: v for k, v in var.items() if k not in ("Id", "Scope")}
+        if var.get("IsSensitive"):
+            body["Value"] = None  # never returned by Octopus: "needs a value"
+        out.append({**body, "Scope": scope})
+    vset["Variables"] = out
+    client.put(path, vset)
+
+
+@dataclass
+class Progress:
+    """What this run has created (kept on the row as it happens)."""
+
+    split: Split
+    lease: Lease
+    created: dict[str, list[str]]
+
+    def note(self, kind: str, lower: str) -> None:
+        names = self.created.setdefault(kind, [])
+        if lower not in names:
+            names.append(lower)
+        if not mine(Split.objects.all(), self.lease).update(created=self.created):
+            raise LostLease()
+
+
+class LostLease(Exception):
+    def __str__(self) -> str:
+        return "The copy took longer than its lease; another attempt took over."
+
+
+def _start(split: Split, lease: Lease, src: Source, tgt: SpaceDocs) -> Doc:
+    """Adopt what an earlier, interrupted attempt created but could not write down; plan
+    again on fresh reads; write down what is about to be created. Returns the plan."""
+    created = {k: list(v) for k, v in (split.created or {}).items()}
+    for kind, names in (split.intended or {}).items():
+        have = tgt.projects if kind == "projects" else tgt.docs.get(kind, {})
+        for lower in names:
+            if lower in have and lower not in created.get(kind, []):
+                created.setdefault(kind, []).append(lower)
+    split.created = created
+    plan = compute(split, src, tgt)
+    if plan["problems"]:
+        raise SplitError(" ".join(plan["problems"]))
+    intended: dict[str, list[str]] = {}
+    for dep in plan["dependencies"]:
+        if dep["status"] == "copy" and dep["name"].lower() not in created.get(dep["kind"], []):
+            intended.setdefault(dep["kind"], []).append(dep["name"].lower())
+    intended["projects"] = [p["name"].lower() for p in plan["projects"]]
+    if not mine(Split.objects.all(), lease).update(intended=intended, created=created, plan=plan):
+        raise LostLease()
+    return plan
+
+
+def _copy(split: Split, lease: Lease) -> Doc:
+    """Dependencies first, then the projects; then the verification."""
+    with client_for(split.source.instance) as sclient:
+        src = read_source(sclient, split.source, split.projects)
+    tid = split.target.octopus_id
+    with client_for(split.target.instance) as tclient:
+        tgt = read(tclient, tid)
+        plan = _start(split, lease, src, tgt)
+        progress = Progress(split, lease, split.created)
+        for dep in plan["dependencies"]:
+            kind, lower = dep["kind"], dep["name"].lower()
+            if dep["status"] != "copy" or lower in tgt.docs[kind]:
+                continue  # in the target already (or adopted from an earlier attempt)
+            look = tgt.lookups()
+            body = _body(kind, src.docs.docs[kind][lower], src.docs, look)
+            saved = tgt.docs[kind][lower] = tclient.post(sp(tid, kind), body)
+            if kind == "libraryvariablesets" and lower in src.library_vars:
+                _copy_library_variables(tclient, tid, saved, src.library_vars[lower], src, look)
+            progress.note(kind, lower)
+        look = tgt.lookups()
+        for name, doc in src.documents.items():
+            project = tgt.projects.get(name.lower())
+            current = P.serialize(tclient, tid, project, look) if project else None
+            P.write(tclient, tid, doc, current, project, look, {})
+            if project is None:
+                progress.note("projects", name.lower())
+    return verify(split)
+
+
+def verify(split: Split) -> Doc:
+    """Serialize source and target projects (fresh reads) and compare them unit by unit;
+    ids are not in the documents (everything is by name). {project: [differences]}."""
+    source, target = split.source, split.target
+    with client_for(source.instance) as sclient:
+        fresh = read_source(sclient, source, split.projects)
+    out: Doc = {}
+    with client_for(target.instance) as tclient:
+        tgt = read(tclient, target.octopus_id)
+        look = tgt.lookups()
+        for name, doc in fresh.documents.items():
+            project = tgt.projects.get(name.lower())
+            if project is None:
+                out[name] = [{"key": "project", "change": "missing in target"}]
+                continue
+            theirs = P.units(P.serialize(tclient, target.octopus_id, project, look))
+            ours = P.units(doc)
+            diffs = []
+            for key in sorted(set(ours) | set(theirs)):
+                if key not in theirs:
+                    diffs.append({"key": key, "change": "missing in target"})
+                elif key not in ours:
+                    diffs.append({"key": key, "change": "only in target"})
+                elif not P._same(ours[key], theirs[key]):
+                    diffs.append({"key": key, "change": "differs"})
+            out[name] = diffs
+    return out
+
+
+def _finish_source(split: Split) -> str:
+    """Disable or delete the source projects (only after a clean verification)."""
+    if split.source_action == Split.SourceAction.KEEP:
+        return ""
+    sid = split.source.octopus_id
+    with client_for(split.source.instance) as client:
+        projects = {str(d["Name"]).lower(): d for d in client.get_all(sp(sid, "projects"))}
+        for name in split.projects:
+            project = projects.get(name.lower())
+            if project is None:
+                continue  # deleted by an earlier attempt
+            if split.source_action == Split.SourceAction.DELETE:
+                client.delete(sp(sid, "projects", project["Id"]))
+            elif not project.get("IsDisabled"):
+                client.put(sp(sid, "projects", project["Id"]), {**project, "IsDisabled": True})
+    return "deleted" if split.source_action == Split.SourceAction.DELETE else "disabled"
+
+
+def run_split(split_id: str) -> str:
+    """Copy, verify and (if asked and clean) retire the source projects: the task's body."""
+    split = Split.objects.select_related("source__instance", "target__instance").filter(pk=split_id)
+    row = split.first()
+    if row is None or row.status not in WORKABLE:
+        return "nothing to do"
+    rows = Split.objects.filter(status__in=WORKABLE)
+    lease = claim(rows, row.pk, seconds=settings.ODCM_MANAGED_CLAIM_SECONDS, status=S.RUNNING)
+    if lease is None:
+        return "busy"
+    row.refresh_from_db()
+    try:
+        found = _copy(row, lease)
+        clean = not any(found.values())
+        done = _finish_source(row) if clean else ""
+    except Exception as exc:
+        return _failed(row, lease, exc)
+    status = S.VERIFIED if clean else S.MISMATCH
+    row.refresh_from_db(fields=["created"])
+    if not release(
+        Split.objects.all(),
+        lease,
+        status=status,
+        verification=found,
+        source_done=done,
+        intended={},
+        failures=0,
+        last_error="",
+        next_attempt_at=None,
+        finished_at=timezone.now(),
+    ):
+        return "lost lease"
+    record(
+        "managed.split.verified" if clean else "managed.split.mismatch",
+        obj=row,
+        after={
+            "projects": row.projects,
+            "created": {k: len(v) for k, v in row.created.items()},
+            "differences": sum(len(v) for v in found.values()),
+            "source": done or "kept",
+        },
+    )
+    return str(status)
+
+
+def _failed(row: Split, lease: Lease, exc: Exception) -> str:
+    message = str(exc) if isinstance(exc, LostLease | SplitError) else describe(exc)
+    log.warning("managed: split %s failed: %s", row.pk, message)
+    failures = row.failures + 1
+    delay = backoff(
+        failures,
+        base=settings.ODCM_MANAGED_RETRY_BASE_SECONDS,
+        cap=settings.ODCM_MANAGED_RETRY_MAX_SECONDS,
+        jitter=0.1,
+    )
+    retry = not isinstance(exc, SplitError) and failures < MAX_ATTEMPTS
+    if release(
+        Split.objects.all(),
+        lease,
+        status=S.FAILED,
+        failures=failures,
+        last_error=message,
+        next_attempt_at=timezone.now() + timedelta(seconds=delay) if retry else None,
+    ):
+        record("managed.split.failed", obj=row, after={"failures": failures}, message=message)
+        if retry:
+            enqueue("managed.tasks.run_split", str(row.pk), countdown=delay, on_commit=False)
+    return "failed"
+
+
+def sweep() -> int:
+    """Periodic: retries that are due and copies whose worker died (lease ran out)."""
+    from django.db.models import Q
+
+    now = timezone.now()
+    due = Split.objects.filter(free(now), status__in=WORKABLE, next_attempt_at__isnull=False)
+    due = due.filter(Q(status=S.RUNNING) | Q(next_attempt_at__lte=now))
+    ids = [str(pk) for pk in due.values_list("pk", flat=True)]
+    Split.objects.filter(pk__in=ids).update(
+        next_attempt_at=now + timedelta(seconds=settings.ODCM_MANAGED_CLAIM_SECONDS)
+    )
+    for ident in ids:
+        enqueue("managed.tasks.run_split", ident, on_commit=False)
+    return len(ids)
