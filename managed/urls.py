@@ -1,6 +1,6 @@
 from django.urls import path
 
-from managed import views
+from managed import views, views_baseline
 
 app_name = "managed"
 urlpatterns = [
@@ -14,4 +14,11 @@ urlpatterns = [
     path("templates/<uuid:pk>/", views.template, name="template"),
     path("templates/<uuid:pk>/push/", views.template_push, name="template-push"),
     path("downstreams/<uuid:pk>/resolve/", views.resolve, name="resolve"),
+    path("baselines/", views_baseline.baseline_list, name="baselines"),
+    path("baselines/<uuid:pk>/", views_baseline.baseline, name="baseline"),
+    path("baselines/<uuid:pk>/assign/", views_baseline.baseline_assign, name="baseline-assign"),
+    path("baselines/<uuid:pk>/rules/", views_baseline.baseline_rules, name="baseline-rules"),
+    path("baselines/<uuid:pk>/plan/", views_baseline.baseline_plan, name="baseline-plan"),
+    path("baselines/<uuid:pk>/apply/", views_baseline.baseline_apply, name="baseline-apply"),
+    path("baselines/<uuid:pk>/check/", views_baseline.baseline_check, name="baseline-check"),
 ]

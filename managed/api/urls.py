@@ -1,5 +1,6 @@
 """managed's API routes, included by odcm/api/urls.py under /api/v1/."""
 
+from managed.api.baseline_views import BaselineTargetViewSet, BaselineViewSet
 from managed.api.views import (
     BlueprintViewSet,
     DownstreamViewSet,
@@ -13,5 +14,9 @@ router.register("managed/blueprints", BlueprintViewSet, basename="managed-bluepr
 router.register("managed/targets", TargetViewSet, basename="managed-target")
 router.register("managed/templates", TemplateViewSet, basename="managed-template")
 router.register("managed/downstreams", DownstreamViewSet, basename="managed-downstream")
+router.register("managed/baselines", BaselineViewSet, basename="managed-baseline")
+router.register(
+    "managed/baseline-targets", BaselineTargetViewSet, basename="managed-baseline-target"
+)
 
 urlpatterns = router.urls

@@ -125,6 +125,11 @@ def build_world() -> World:
     )
     TemplateRevision.objects.create(template=edge, number=1, document={})
     Downstream.objects.create(template=edge, space=other)
+    # an instance baseline (administrators only) with its target, for the baseline routes
+    from managed.services import baselines
+
+    baseline = baselines.create_baseline("Edge baseline", {"retention": {"days": 30}})
+    baselines.assign(baseline, [instance])
     # A pipeline (dev: space, prod: other) the item goes through.
     pipeline = rollout_pipelines.save_pipeline(
         "Edge train",
