@@ -163,9 +163,12 @@ def test_a_hand_edit_is_detected_and_reapplied_when_the_baseline_says_so(world):
 def test_a_new_revision_keeps_secrets_left_out_and_a_new_password_is_written(world):
     bp, inst = world["bp"], world["insts"][0]
     apply_all(bp)
-    doc = json.loads(json.dumps(baselines.latest(bp).content))
+    first = baselines.latest(bp)
+    assert first is not None
+    doc = json.loads(json.dumps(first.content))
     doc["retention"] = {"days": 60}
-    assert baselines.save_revision(bp, doc).number == 2
+    second = baselines.save_revision(bp, doc)
+    assert second is not None and second.number == 2
     assert baselines.secrets_of(baselines.latest(bp))["smtp/password"] == SMTP_SECRET
     assert baselines.save_revision(bp, doc) is None
     plan = broker.plan_targets(bp)[str(inst.pk)]
