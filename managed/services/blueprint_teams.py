@@ -63,12 +63,13 @@ def apply_teams(
     created: dict[str, dict[str, str]],
 ) -> None:
     """Grant what is missing and revoke what prune removes; ``created`` is updated."""
+    todo = [a for a in actions if a.kind == KIND and a.verb != "keep"]
+    if not todo:
+        return
     items = {label(i).lower(): i for i in content.get(KIND, [])}
     mine = created.setdefault(KIND, {})
     active = _active(space)
-    for action in actions:
-        if action.kind != KIND or action.verb == "keep":
-            continue
+    for action in todo:
         if action.verb == "delete":
             ours = set(mine.values())
             row = next(
