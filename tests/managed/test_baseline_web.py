@@ -11,6 +11,7 @@ from django.test import Client
 from audit.models import AuditEntry
 from managed.models import BaselineTarget, InstanceBaseline
 from managed.services import baseline_broker
+from managed.services import baselines as baselines_service
 
 from .conftest import enlist_sim
 from .test_baseline import BASELINE, HEADER_SECRET, OKTA_SECRET, SMTP_SECRET
@@ -105,3 +106,37 @@ def test_the_api_creates_revises_assigns_and_applies_for_administrators_only(
         actions
     )
     assert "managed.baseline.revise" in actions and "managed.baseline.applied" in actions
+
+
+def _queries(client: Client, url: str) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        resp = client.get(url)
+    assert resp.status_code == 200, (url, resp.content[:300])
+    return len(queries)
+
+
+def test_baseline_lists_cost_the_same_queries_for_one_row_or_many_and_bad_filters_are_400(
+    admin_user, login
+):
+    from spaces.models import Instance, Tag
+
+    def add(n: int) -> None:
+        bl = baselines_service.create_baseline(f"B{n}", {"retention": {"days": n}})
+        inst = Instance.objects.create(
+            name=f"i{n}", slug=f"i{n}", base_url=f"http://127.0.0.1:9/i{n}"
+        )
+        bl.instance_tags.add(Tag.objects.get_or_create(name=f"t{n}")[0])
+        baselines_service.assign(bl, [inst])
+
+    client = login(admin_user)
+    lists = [f"{API}/baselines/", f"{API}/baseline-targets/", "/managed/baselines/"]
+    add(0)
+    before = [_queries(client, url) for url in lists]
+    for n in range(1, 8):
+        add(n)
+    assert [_queries(client, url) for url in lists] == before
+    bad = client.get(f"{API}/baseline-targets/?status=sleeping")
+    assert bad.status_code == 400 and "status" in bad.content.decode()
