@@ -39,8 +39,8 @@ class DocumentField(forms.CharField):
         kwargs.setdefault(
             "help_text",
             "JSON: environments, lifecycles, feeds, git_credentials, project_groups, tag_sets, "
-            "worker_pools, library_variable_sets. Passwords are sealed and never shown again; "
-            "leave a password out to keep the one saved.",
+            "worker_pools, library_variable_sets, teams (ODCM group and role). Passwords are "
+            "sealed and never shown again; leave a password out to keep the one saved.",
         )
         super().__init__(**kwargs)
 
@@ -217,3 +217,66 @@ class CustomerForm(forms.Form):
             field = self.fields[name]
             assert isinstance(field, forms.ModelChoiceField)
             field.queryset = rows
+
+
+# ---------------------------------------------------------------- instance baselines
+
+BASELINE_EXAMPLE = {
+    "smtp": {"host": "smtp.example.com", "port": 587, "from": "octopus@example.com"},
+    "authentication": {"username_password": True, "guest": False},
+    "subscriptions": [
+        {
+            "name": "Failed deployments",
+            "event_groups": ["DeploymentCriticalEvents"],
+            "webhook_uri": "https://hooks.example.com/octopus",
+        }
+    ],
+    "retention": {"days": 90},
+}
+
+
+class BaselineDocumentField(DocumentField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "help_text",
+            "JSON: smtp, authentication, subscriptions, maintenance, retention (each optional: "
+            "what is left out is left alone). The SMTP password, Okta's client secret and "
+            "webhook header values are sealed and never shown again; leave one out to keep it.",
+        )
+        super().__init__(**kwargs)
+
+
+class BaselineForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    on_drift = forms.ChoiceField(
+        choices=[("report", "Report drift"), ("reapply", "Re-apply the baseline")],
+        initial="report",
+    )
+    document = BaselineDocumentField(initial=json.dumps(BASELINE_EXAMPLE, indent=2))
+
+
+class BaselineRevisionForm(forms.Form):
+    document = BaselineDocumentField()
+    comment = forms.CharField(max_length=300, required=False)
+
+
+class InstanceChoices(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.name}{f' ({obj.region})' if obj.region else ''}"
+
+
+class InstanceAssignForm(forms.Form):
+    instances = InstanceChoices(
+        queryset=Instance.objects.none(), widget=forms.SelectMultiple(attrs={"size": 8})
+    )
+
+    def __init__(self, *args: Any, instances: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["instances"]
+        assert isinstance(field, forms.ModelMultipleChoiceField)
+        field.queryset = instances if instances is not None else Instance.objects.none()
+
+
+class BaselineRulesForm(RulesForm):
+    all_instances = forms.BooleanField(required=False, label="Every instance")

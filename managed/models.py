@@ -391,3 +391,150 @@ class Customer(Leased):
 
     def __str__(self) -> str:
         return self.name
+
+
+class InstanceBaseline(models.Model):
+    """The same settings on many instances (SMTP, sign-in providers, event subscriptions,
+    maintenance, retention), kept as numbered :class:`BaselineRevision` rows. An instance
+    follows at most one baseline (two would undo each other's writes)."""
+
+    class OnDrift(models.TextChoices):
+        REPORT = "report", "Report drift"
+        REAPPLY = "reapply", "Re-apply the baseline"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    on_drift = models.CharField(max_length=10, choices=OnDrift.choices, default=OnDrift.REPORT)
+    # Assignment rules besides explicit targets (services.baselines.sync_targets).
+    all_instances = models.BooleanField(default=False)
+    instance_tags = models.ManyToManyField(Tag, blank=True, related_name="+")
+    regions = models.JSONField(default=list, blank=True)
+    latest_revision = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BaselineRevision(models.Model):
+    """One immutable version: ``content`` holds no secret; ``secrets`` is sealed JSON
+    (``"smtp/password"``, ``"okta/client_secret"``, ``"subscriptions/<name>/header"``)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    baseline = models.ForeignKey(
+        InstanceBaseline, on_delete=models.CASCADE, related_name="revisions"
+    )
+    number = models.PositiveIntegerField()
+    content = models.JSONField(default=dict)
+    secrets = EncryptedField()
+    comment = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["baseline", "-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["baseline", "number"], name="baseline_revision_unique_number"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.baseline} r{self.number}"
+
+
+class BaselineTarget(Leased):
+    """A baseline assigned to one instance: its plan, status and drift (one per instance)."""
+
+    class Via(models.TextChoices):
+        EXPLICIT = "explicit", "Chosen"
+        ALL = "all", "All instances"
+        TAG = "tag", "Instance tag"
+        REGION = "region", "Region"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Not applied"
+        QUEUED = "queued", "Queued"
+        APPLYING = "applying", "Applying"
+        APPLIED = "applied", "Applied"
+        FAILED = "failed", "Failed"
+        DRIFTED = "drifted", "Drifted"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    baseline = models.ForeignKey(InstanceBaseline, on_delete=models.CASCADE, related_name="targets")
+    instance = models.ForeignKey(
+        "spaces.Instance", on_delete=models.CASCADE, related_name="baseline_targets"
+    )
+    via = models.CharField(max_length=10, choices=Via.choices, default=Via.EXPLICIT)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    target_revision = models.PositiveIntegerField(null=True, blank=True)
+    applied_revision = models.PositiveIntegerField(null=True, blank=True)
+    # {"subscriptions": {lower name: Octopus id}} created by this baseline; ``intended`` as
+    # on BlueprintTarget (a worker killed between a POST and its bookkeeping adopts the item).
+    created = models.JSONField(default=dict, blank=True)
+    intended = models.JSONField(default=dict, blank=True)
+    # {"smtp/password": digest} of secrets last written (Octopus never returns them).
+    secret_digests = models.JSONField(default=dict, blank=True)
+    plan = models.JSONField(default=dict, blank=True)
+    planned_at = models.DateTimeField(null=True, blank=True)
+    planned_revision = models.PositiveIntegerField(null=True, blank=True)
+    drift = models.JSONField(default=list, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["baseline", "instance__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["instance"], name="baseline_target_one_per_instance")
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="baseline_target_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.baseline} -> {self.instance}"
+
+    def plan_summary(self) -> dict[str, Any]:
+        counts: dict[str, Any] = (self.plan or {}).get("counts", {})
+        return counts
+
+
+class BaselineApply(models.Model):
+    """One attempt to bring an instance to a baseline revision (before and after)."""
+
+    class Outcome(models.TextChoices):
+        RUNNING = "running", "Running"
+        APPLIED = "applied", "Applied"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    target = models.ForeignKey(BaselineTarget, on_delete=models.CASCADE, related_name="applies")
+    revision = models.PositiveIntegerField()
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.RUNNING)
+    created = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["target", "-started_at"], name="baseline_apply_recent")]
+
+    def __str__(self) -> str:
+        return f"baseline apply r{self.revision} {self.outcome}"

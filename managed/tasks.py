@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from managed.models import Blueprint
-from managed.services import broker, facades, split, templates
+from managed.models import Blueprint, InstanceBaseline
+from managed.services import baseline_broker, broker, facades, split, templates
 
 
 @shared_task(time_limit=600, soft_time_limit=570, acks_late=True)
@@ -15,9 +15,9 @@ def apply_target(target_id: str) -> str:
 
 @shared_task(time_limit=120, soft_time_limit=110)
 def sweep() -> int:
-    """Periodic: rule-matched spaces, due retries, lost messages, dead workers' applies and
-    template pushes."""
-    return broker.sweep() + templates.sweep() + split.sweep()
+    """Periodic: rule-matched spaces and instances, due retries, lost messages, dead
+    workers' applies, template pushes, splits and instance baselines."""
+    return broker.sweep() + templates.sweep() + split.sweep() + baseline_broker.sweep()
 
 
 @shared_task(time_limit=120, soft_time_limit=110)
@@ -25,7 +25,10 @@ def check_drift_all() -> int:
     ids = broker.drift_candidates()
     for target_id in ids:
         check_drift.delay(target_id)
-    return len(ids)
+    baseline_ids = baseline_broker.drift_candidates()
+    for target_id in baseline_ids:
+        check_baseline_drift.delay(target_id)
+    return len(ids) + len(baseline_ids)
 
 
 @shared_task(time_limit=120, soft_time_limit=110)
@@ -64,3 +67,22 @@ def sync_customers_all() -> int:
     for customer_id in ids:
         sync_customer.delay(customer_id)
     return len(ids)
+
+
+@shared_task(time_limit=600, soft_time_limit=570, acks_late=True)
+def apply_baseline_target(target_id: str) -> str:
+    return baseline_broker.apply_target(target_id)
+
+
+@shared_task(time_limit=120, soft_time_limit=110)
+def check_baseline_drift(target_id: str) -> str:
+    return baseline_broker.check_drift(target_id)
+
+
+@shared_task(time_limit=600, soft_time_limit=570)
+def plan_baseline(baseline_id: str) -> int:
+    """Plan every instance of a baseline (reads only); plans are stored on the targets."""
+    baseline = InstanceBaseline.objects.filter(pk=baseline_id).first()
+    if baseline is None:
+        return 0
+    return len(baseline_broker.plan_targets(baseline))

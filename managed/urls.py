@@ -1,6 +1,7 @@
 from django.urls import path
 
 from managed import split_views, views
+from managed import views, views_baseline
 
 app_name = "managed"
 urlpatterns = [
@@ -20,4 +21,11 @@ urlpatterns = [
     path("customers/", split_views.customer_list, name="customers"),
     path("customers/<uuid:pk>/", split_views.customer, name="customer"),
     path("customers/<uuid:pk>/resync/", split_views.customer_resync, name="customer-resync"),
+    path("baselines/", views_baseline.baseline_list, name="baselines"),
+    path("baselines/<uuid:pk>/", views_baseline.baseline, name="baseline"),
+    path("baselines/<uuid:pk>/assign/", views_baseline.baseline_assign, name="baseline-assign"),
+    path("baselines/<uuid:pk>/rules/", views_baseline.baseline_rules, name="baseline-rules"),
+    path("baselines/<uuid:pk>/plan/", views_baseline.baseline_plan, name="baseline-plan"),
+    path("baselines/<uuid:pk>/apply/", views_baseline.baseline_apply, name="baseline-apply"),
+    path("baselines/<uuid:pk>/check/", views_baseline.baseline_check, name="baseline-check"),
 ]

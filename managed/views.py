@@ -71,7 +71,8 @@ def index(request: HttpRequest) -> HttpResponse:
                 messages.success(request, f"Blueprint {blueprint.name} created.")
                 return redirect("managed:blueprint", pk=blueprint.pk)
     rows = access.visible_blueprints(request.user).select_related("management_space")
-    return render(request, "managed/index.html", {"blueprints": rows, "form": form})
+    context = {"blueprints": rows, "form": form, "is_admin": is_admin(request.user)}
+    return render(request, "managed/index.html", context)
 
 
 @login_required

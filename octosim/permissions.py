@@ -99,6 +99,7 @@ _VIEW = {
     "tagsets": "TenantView",
     # Octopus 2021.3+ has GitCredentialView; the 2020.5 permission list has no such name
     "git-credentials": "FeedView",
+    "subscriptions": "SubscriptionView",
 }
 # nested collections read with the permission of what they list
 _NESTED_VIEW = {

@@ -31,6 +31,7 @@ from octosim import (
     api_runbooks,
     api_smtp,
     api_space,
+    api_subscriptions,
     api_system,
     api_tasks,
     api_tenant_variables,
@@ -75,6 +76,7 @@ def build_router() -> Router:
     api_references.register(router)
     signin.register(router)
     api_managed.register(router)
+    api_subscriptions.register(router)
     return router
 
 

@@ -94,20 +94,49 @@ def _render_section(doc: Doc) -> Doc:
     return out
 
 
-def list_configuration(ctx: Ctx) -> Reply:
-    item = {
-        "Id": SECTION,
-        "Name": PROVIDER,
-        "Description": "Sign in to your Octopus Server with Okta.",
+# Octopus's built-in providers are configuration sections too, with ``IsEnabled`` only in
+# octosim (Octopus's UsernamePasswordConfigurationStore has SingletonId
+# "authentication-usernamepassword"; the guest provider's is "authentication-guest").
+SIMPLE_SECTIONS = {
+    "authentication-usernamepassword": ("Username/Password", True),
+    "authentication-guest": ("Guest Login", False),
+}
+
+
+def _simple(st: InstanceState, ident: str) -> Doc:
+    config = st.sys("configuration")
+    if ident not in config:
+        config[ident] = {
+            "Id": ident,
+            "IsEnabled": SIMPLE_SECTIONS[ident][1],
+            "LastModifiedOn": None,
+            "LastModifiedBy": None,
+        }
+    return config[ident]
+
+
+def _section_item(ident: str, name: str, description: str) -> Doc:
+    return {
+        "Id": ident,
+        "Name": name,
+        "Description": description,
         "LastModifiedOn": None,
         "LastModifiedBy": None,
         "Links": {
-            "Self": f"/api/configuration/{SECTION}",
-            "Values": f"/api/configuration/{SECTION}/values",
+            "Self": f"/api/configuration/{ident}",
+            "Values": f"/api/configuration/{ident}/values",
         },
     }
+
+
+def list_configuration(ctx: Ctx) -> Reply:
+    items = [_section_item(SECTION, PROVIDER, "Sign in to your Octopus Server with Okta.")]
+    items += [
+        _section_item(ident, name, f"{name} authentication.")
+        for ident, (name, _on) in SIMPLE_SECTIONS.items()
+    ]
     return 200, envelope(
-        [item], ctx.query, item_type="ConfigurationSectionMetadata", path="/api/configuration",
+        items, ctx.query, item_type="ConfigurationSectionMetadata", path="/api/configuration",
         template="/api/configuration{/id}", render=lambda d: d,
     )  # fmt: skip
 
@@ -118,8 +147,25 @@ def _known_section(ctx: Ctx) -> Doc:
     return _section(ctx.st)
 
 
+def _simple_values(doc: Doc) -> Doc:
+    return {**doc, "Links": {"Self": f"/api/configuration/{doc['Id']}/values"}}
+
+
 def get_values(ctx: Ctx) -> Reply:
+    ident = ctx.params["id"].lower()
+    if ident in SIMPLE_SECTIONS:
+        return 200, _simple_values(_simple(ctx.st, ident))
     return 200, _render_section(_known_section(ctx))
+
+
+def _put_simple(ctx: Ctx, ident: str) -> Reply:
+    body = ctx.json_body()
+    if not isinstance(body.get("IsEnabled"), bool):
+        raise invalid("The IsEnabled field must be true or false.")
+    doc = _simple(ctx.st, ident)
+    doc["IsEnabled"] = body["IsEnabled"]
+    R.stamp(doc, ctx.username, now())
+    return 200, _simple_values(doc)
 
 
 def _check_issuer(value: Any) -> str:
@@ -130,6 +176,9 @@ def _check_issuer(value: Any) -> str:
 
 
 def put_values(ctx: Ctx) -> Reply:
+    ident = ctx.params["id"].lower()
+    if ident in SIMPLE_SECTIONS:
+        return _put_simple(ctx, ident)
     doc = _known_section(ctx)
     body = ctx.json_body()
     changed = {k: body[k] for k in WRITABLE if k in body}
@@ -157,16 +206,29 @@ def put_values(ctx: Ctx) -> Reply:
 
 
 def get_authentication(ctx: Ctx) -> Reply:
-    providers: list[Doc] = [
-        {
-            "Name": "Octopus",
-            "IdentityType": "UsernamePassword",
-            "FormsLoginEnabled": True,
-            "Links": {},
-            "CSSLinks": [],
-            "JavascriptLinks": [],
-        }
-    ]
+    providers: list[Doc] = []
+    if _simple(ctx.st, "authentication-usernamepassword")["IsEnabled"]:
+        providers.append(
+            {
+                "Name": "Octopus",
+                "IdentityType": "UsernamePassword",
+                "FormsLoginEnabled": True,
+                "Links": {},
+                "CSSLinks": [],
+                "JavascriptLinks": [],
+            }
+        )
+    if _simple(ctx.st, "authentication-guest")["IsEnabled"]:
+        providers.append(
+            {
+                "Name": "Guest",
+                "IdentityType": "Guest",
+                "FormsLoginEnabled": True,
+                "Links": {},
+                "CSSLinks": [],
+                "JavascriptLinks": [],
+            }
+        )
     if _section(ctx.st)["IsEnabled"]:
         providers.append(
             {

@@ -353,6 +353,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "InstanceStatusEnum": "spaces.models.Instance.Status",
         "DownstreamModeEnum": "managed.models.Downstream.Mode",
+        "BaselineOnDriftEnum": "managed.models.InstanceBaseline.OnDrift",
+        "BlueprintOnDriftEnum": "managed.models.Blueprint.OnDrift",
+        "BaselineTargetStatusEnum": "managed.models.BaselineTarget.Status",
         "SubscriptionModeEnum": "sharing.models.Subscription.Mode",
         "RolloutStateEnum": "rollouts.models.Rollout.State",
         "DeploymentRunStateEnum": "rollouts.models.DeploymentRun.State",

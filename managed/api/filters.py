@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import django_filters
 
-from managed.models import Blueprint, BlueprintTarget
+from managed.models import BaselineTarget, Blueprint, BlueprintTarget, InstanceBaseline
 from odcm.api.filters import Choices, FilterSet, Ordering, UUIDs
 
 
@@ -25,4 +25,24 @@ class TargetFilter(FilterSet):
 
     class Meta:
         model = BlueprintTarget
+        fields: list[str] = []
+
+
+class BaselineFilter(FilterSet):
+    search = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
+    ordering = Ordering("name", "latest_revision", "created_at", "updated_at")
+
+    class Meta:
+        model = InstanceBaseline
+        fields: list[str] = []
+
+
+class BaselineTargetFilter(FilterSet):
+    baseline = UUIDs(help_text="Baseline id(s)")
+    instance = UUIDs(help_text="Instance id(s)")
+    status = Choices(choices=BaselineTarget.Status.choices)
+    ordering = Ordering("instance__name", "status", "applied_at", "created_at")
+
+    class Meta:
+        model = BaselineTarget
         fields: list[str] = []

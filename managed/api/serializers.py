@@ -8,12 +8,15 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from managed.models import (
+    BaselineRevision,
+    BaselineTarget,
     Blueprint,
     BlueprintRevision,
     BlueprintTarget,
     Customer,
     Downstream,
     Split,
+    InstanceBaseline,
     TemplateProject,
     TemplateRevision,
 )
@@ -207,3 +210,66 @@ class CustomerSerializer(serializers.ModelSerializer[Customer]):
 
 class ResyncSerializer(serializers.Serializer[Any]):
     api_key = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
+# ---------------------------------------------------------------- instance baselines
+
+
+class BaselineSerializer(serializers.ModelSerializer[InstanceBaseline]):
+    document = serializers.JSONField(write_only=True, help_text="The baseline's document")
+    tags = serializers.SerializerMethodField()
+
+    class Meta:
+        model = InstanceBaseline
+        fields = [
+            "id", "name", "slug", "description", "on_drift", "all_instances", "regions", "tags",
+            "latest_revision", "created_at", "updated_at", "document",
+        ]  # fmt: skip
+        read_only_fields = [
+            "slug", "all_instances", "regions", "latest_revision", "created_at", "updated_at",
+        ]  # fmt: skip
+
+    def get_tags(self, obj: InstanceBaseline) -> list[str]:
+        return sorted(t.name for t in obj.instance_tags.all())
+
+
+class BaselineUpdateSerializer(serializers.Serializer[Any]):
+    description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    on_drift = serializers.ChoiceField(choices=InstanceBaseline.OnDrift.choices, required=False)
+    document = serializers.JSONField(required=False)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=300)
+
+
+class BaselineRevisionSerializer(serializers.ModelSerializer[BaselineRevision]):
+    class Meta:
+        model = BaselineRevision
+        fields = ["number", "content", "comment", "created_at"]
+
+
+class BaselineAssignSerializer(serializers.Serializer[Any]):
+    instances = serializers.ListField(child=serializers.UUIDField(), max_length=5000)
+
+
+class BaselineRulesSerializer(RulesSerializer):
+    all_instances = serializers.BooleanField(required=False, default=False)
+
+
+class BaselineApplySerializer(serializers.Serializer[Any]):
+    instances = serializers.ListField(
+        child=serializers.UUIDField(), required=False, max_length=5000, allow_empty=False
+    )
+
+
+class BaselineTargetSerializer(serializers.ModelSerializer[BaselineTarget]):
+    baseline_id = serializers.UUIDField(read_only=True)
+    instance_id = serializers.UUIDField(read_only=True)
+    instance_name = serializers.CharField(source="instance.name", read_only=True)
+
+    class Meta:
+        model = BaselineTarget
+        fields = [
+            "id", "baseline_id", "instance_id", "instance_name", "via", "status",
+            "target_revision", "applied_revision", "plan", "planned_at", "planned_revision",
+            "drift", "checked_at", "failures", "next_attempt_at", "last_error", "applied_at",
+        ]  # fmt: skip
+        read_only_fields = fields

@@ -1,6 +1,7 @@
 """managed's API routes, included by odcm/api/urls.py under /api/v1/."""
 
 from managed.api.split_views import CustomerViewSet, SplitViewSet
+from managed.api.baseline_views import BaselineTargetViewSet, BaselineViewSet
 from managed.api.views import (
     BlueprintViewSet,
     DownstreamViewSet,
@@ -16,5 +17,9 @@ router.register("managed/templates", TemplateViewSet, basename="managed-template
 router.register("managed/downstreams", DownstreamViewSet, basename="managed-downstream")
 router.register("managed/splits", SplitViewSet, basename="managed-split")
 router.register("managed/customers", CustomerViewSet, basename="managed-customer")
+router.register("managed/baselines", BaselineViewSet, basename="managed-baseline")
+router.register(
+    "managed/baseline-targets", BaselineTargetViewSet, basename="managed-baseline-target"
+)
 
 urlpatterns = router.urls

@@ -24,11 +24,13 @@ from django.utils import timezone
 from audit.services import record
 from managed import gates
 from managed.models import Blueprint, BlueprintApply, BlueprintRevision, BlueprintTarget
+from managed.services import blueprint_teams as teams
 from managed.services import octopus_side as side
 from managed.services.blueprints import secrets_of, sync_targets
 from octopus.errors import OctopusError
 from odcm.clients import client_for
 from odcm.crypto import CryptoError
+from odcm.errors import ServiceError
 from odcm.work import Lease, backoff, claim, enqueue, free, mine, release
 
 log = logging.getLogger(__name__)
@@ -47,7 +49,7 @@ def _requeue_after() -> timedelta:
 
 def describe(exc: BaseException) -> str:
     """A message for people; never a secret (unknown errors give their type only)."""
-    if isinstance(exc, OctopusError | CryptoError):
+    if isinstance(exc, OctopusError | CryptoError | ServiceError):
         return str(exc)[:1000]
     return f"Unexpected {type(exc).__name__} in ODCM."
 
@@ -163,17 +165,24 @@ def plan_targets(
     secrets = secrets_of(revision)
     targets = list(blueprint.targets.select_related("space__instance"))
 
-    def one(target: BlueprintTarget) -> dict[str, Any]:
+    def one(target: BlueprintTarget) -> list[side.Action] | str:
         try:
-            return _plan_json(compute_plan(target, revision, secrets, prune), revision.number)
+            return compute_plan(target, revision, secrets, prune)
         except Exception as exc:  # a space that cannot be read gets its error as its plan
-            return {"revision": revision.number, "error": describe(exc)}
+            return describe(exc)
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        plans = list(pool.map(one, targets))
+        found = list(pool.map(one, targets))
     now = timezone.now()
     out = {}
-    for target, result in zip(targets, plans, strict=True):
+    for target, actions in zip(targets, found, strict=True):
+        if isinstance(actions, str):
+            result: dict[str, Any] = {"revision": revision.number, "error": actions}
+        else:  # the teams are grants in ODCM's database: planned here, not in the threads
+            actions += teams.plan_teams(
+                revision.content, target.space, created=target.created, prune=prune
+            )
+            result = _plan_json(actions, revision.number)
         BlueprintTarget.objects.filter(pk=target.pk).update(
             plan=result, planned_at=now, planned_revision=revision.number
         )
@@ -265,6 +274,12 @@ def _apply(target: BlueprintTarget, lease: Lease, number: int) -> dict[str, int]
         written = side.write(
             client, target.space.octopus_id, revision.content, space, actions, secrets, note
         )
+    team_actions = teams.plan_teams(
+        revision.content, target.space, created=created, prune=target.prune
+    )
+    teams.apply_teams(revision.content, target.space, team_actions, created)
+    mine(_rows(), lease).update(created=created)  # the grants made, before anything else
+    actions += team_actions
     counts = side.counts(actions)
     still_queued = _rows().filter(pk=target.pk, target_revision__gt=number).exists()
     ok = release(
@@ -354,6 +369,7 @@ def check_drift(target_id: str) -> str:
     try:
         revision, secrets = _content(target, target.applied_revision)
         actions = compute_plan(target, revision, secrets, prune=False)
+        actions += teams.plan_teams(revision.content, target.space)
     except Exception as exc:
         release(_rows(), lease, checked_at=timezone.now())
         return f"unreadable: {describe(exc)}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from identity.models import Role
 from odcm.errors import ServiceError
 
 # The kinds a blueprint holds, in the order they are applied (a lifecycle needs its
@@ -147,6 +148,30 @@ def _secret(item: dict[str, Any], key: str, where: str, secrets: dict[str, str])
     return True
 
 
+def normalize_teams(raw: Any) -> list[dict[str, str]]:
+    """``[{"group": name, "role": viewer|deployer|manager}]`` checked; group names are
+    checked at plan time (a group may be created after the blueprint)."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(i, dict) for i in raw):
+        raise BlueprintInvalid("'teams' must be a list of objects with group and role.")
+    out: list[dict[str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for n, item in enumerate(raw, 1):
+        group = item.get("group")
+        if not isinstance(group, str) or not group.strip():
+            raise BlueprintInvalid(f"teams #{n}: group is required.")
+        role = item.get("role") or Role.VIEWER
+        if role not in Role.values:
+            raise BlueprintInvalid(f"teams #{n}: role must be one of {', '.join(Role.values)}.")
+        key = (group.strip().lower(), role)
+        if key in seen:
+            raise BlueprintInvalid(f"teams: '{group.strip()}' as {role} appears twice.")
+        seen.add(key)
+        out.append({"group": group.strip(), "role": role})
+    return out
+
+
 def normalize(
     doc: Any, previous_secrets: dict[str, str] | None = None
 ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -154,9 +179,10 @@ def normalize(
     password left out keeps the previous revision's (``password_set`` stays true)."""
     if not isinstance(doc, dict):
         raise BlueprintInvalid("A blueprint is a JSON object with lists of environments, ….")
-    unknown = sorted(set(doc) - set(KINDS))
+    known = (*KINDS, "teams")
+    unknown = sorted(set(doc) - set(known))
     if unknown:
-        raise BlueprintInvalid(f"Unknown part(s): {', '.join(unknown)}. Known: {', '.join(KINDS)}.")
+        raise BlueprintInvalid(f"Unknown part(s): {', '.join(unknown)}. Known: {', '.join(known)}.")
     old = dict(previous_secrets or {})
     secrets: dict[str, str] = {}
     out: dict[str, Any] = {}
@@ -230,6 +256,8 @@ def normalize(
             }
         )
     out["tag_sets"] = tag_sets
+    if doc.get("teams"):
+        out["teams"] = normalize_teams(doc["teams"])
     return out, secrets
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from managed.models import Blueprint, TemplateProject
-from managed.services import blueprints, broker, templates
+from managed.models import Blueprint, InstanceBaseline, TemplateProject
+from managed.services import baseline_broker, baselines, blueprints, broker, templates
 from managed.services import octopus_side as side
 from octopus.pipeline import sp
 from odcm.clients import client_for
@@ -32,6 +32,22 @@ BLUEPRINT = {
     "project_groups": [{"name": "Platform"}],
     "tag_sets": [{"name": "Tier", "tags": [{"name": "Gold"}, {"name": "Silver"}]}],
     "worker_pools": [{"name": "Linux workers"}],
+}
+
+
+# The fleet's baseline: the same mail server, sign-in and retention everywhere, and a
+# webhook on failed deployments (octosim raises no events, so nothing is ever sent).
+BASELINE = {
+    "smtp": {"host": "smtp.example.com", "port": 587, "from": "octopus@example.com"},
+    "authentication": {"username_password": True, "guest": False},
+    "subscriptions": [
+        {
+            "name": "Failed deployments",
+            "event_groups": ["DeploymentCriticalEvents"],
+            "webhook_uri": "https://hooks.example.com/octopus",
+        }
+    ],
+    "retention": {"days": 90},
 }
 
 
@@ -117,7 +133,15 @@ def set_up(actor: Any = None) -> str:
                 overrides={"variables": {"App.Url": f"https://web-{n + 1}.example"}},
             )  # fmt: skip
         templates.queue_push(template, actor=actor)
+    if not InstanceBaseline.objects.exists():
+        baseline = baselines.create_baseline(
+            "Fleet baseline", BASELINE, actor=actor,
+            description="Mail, sign-in, a failed-deployment webhook and retention everywhere.",
+        )  # fmt: skip
+        baselines.set_rules(baseline, all_instances=True, actor=actor)
+        baseline_broker.queue_apply(baseline, actor=actor)  # the worker applies it
     return (
         f"managed demo: blueprint 'Standard space' and template 'Web Service' in "
-        f"{management.name}, pushed to {', '.join(s.name for s in managed)}"
+        f"{management.name}, pushed to {', '.join(s.name for s in managed)}; "
+        f"instance baseline 'Fleet baseline' on every instance"
     )

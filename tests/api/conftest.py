@@ -127,6 +127,11 @@ def build_world() -> World:
     Downstream.objects.create(template=edge, space=other)
     Split.objects.create(source=space, target=other, projects=["Web"])  # for the split routes
     Customer.objects.create(name="Edge customer", management_space=space, facade_space=other)
+    # an instance baseline (administrators only) with its target, for the baseline routes
+    from managed.services import baselines
+
+    baseline = baselines.create_baseline("Edge baseline", {"retention": {"days": 30}})
+    baselines.assign(baseline, [instance])
     # A pipeline (dev: space, prod: other) the item goes through.
     pipeline = rollout_pipelines.save_pipeline(
         "Edge train",

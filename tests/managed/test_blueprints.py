@@ -175,7 +175,9 @@ def test_an_unreachable_space_fails_alone_with_its_error(two_spaces, make_sim_in
             {"lifecycles": [{"name": "L", "phases": [{"name": "P", "automatic": ["Nope"]}]}]},
             "environment 'Nope' is not in this blueprint",
         ),
-        ({"teams": []}, "Unknown part"),
+        ({"step_templates": []}, "Unknown part"),
+        ({"teams": "ops"}, "'teams' must be a list"),
+        ({"teams": [{"group": "Ops", "role": "owner"}]}, "role must be one of"),
         ({"feeds": [{"name": "F", "type": "Floppy", "uri": "x"}]}, "type must be one of"),
         ({"git_credentials": [{"name": "G", "username": "u"}]}, "password"),
     ],
@@ -184,3 +186,47 @@ def test_a_bad_document_is_refused_with_a_message_and_nothing_saved(db, doc, mes
     with pytest.raises(BlueprintInvalid, match=message):
         blueprints.create_blueprint("Broken", doc)
     assert not Blueprint.objects.exists()
+
+
+def test_teams_in_a_blueprint_are_grants_made_once_checked_for_drift_and_pruned(two_spaces):
+    from identity.models import Grant
+    from identity.services import create_group, revoke
+
+    bp, targets = two_spaces["bp"], two_spaces["targets"]
+    ops = create_group(name="Ops", members=[])
+    blueprints.save_revision(
+        bp, document(teams=[{"group": "ops", "role": "deployer"}, {"group": "Auditors"}])
+    )
+    plan = broker.plan_targets(bp)[str(targets[0].space_id)]
+    verbs = {(a["kind"], a["name"]): a["verb"] for a in plan["actions"]}
+    assert verbs[("teams", "ops (deployer)")] == "create"
+    broker.queue_apply(bp)
+    target = BlueprintTarget.objects.get(pk=targets[0].pk)
+    assert broker.apply_target(str(target.pk)) == "failed"  # no group "Auditors" yet
+    target.refresh_from_db()
+    assert "no ODCM group named 'Auditors'" in target.last_error
+    create_group(name="Auditors", members=[])
+    apply_all(bp)
+    for t in targets:
+        rows = Grant.objects.filter(space=t.space, revoked_at__isnull=True)
+        assert {(g.group.name, g.role) for g in rows} >= {
+            ("Ops", "deployer"),
+            ("Auditors", "viewer"),
+        }
+    apply_all(bp)  # nothing granted twice
+    assert Grant.objects.filter(group=ops, space=targets[0].space).count() == 1
+    row = Grant.objects.get(group=ops, space=targets[0].space)
+    target = BlueprintTarget.objects.get(pk=targets[0].pk)
+    assert broker.check_drift(str(target.pk)) == "in step"
+    revoke(row)  # a person removes the grant by hand
+    assert broker.check_drift(str(target.pk)) == "drifted"
+    target.refresh_from_db()
+    assert [(d["kind"], d["verb"]) for d in target.drift] == [("teams", "create")]
+    blueprints.save_revision(bp, document(teams=[{"group": "Auditors"}]))
+    apply_all(bp)  # without prune the Ops grant stays (on the second space)
+    assert Grant.objects.filter(group=ops, revoked_at__isnull=True).count() == 1
+    broker.queue_apply(bp, prune=True)
+    for t in bp.targets.all():
+        assert broker.apply_target(str(t.pk)) == "applied"
+    assert not Grant.objects.filter(group=ops, revoked_at__isnull=True).exists()
+    assert Grant.objects.filter(group__name="Auditors", revoked_at__isnull=True).count() == 2

@@ -126,6 +126,18 @@ _GIT_CREDENTIAL: dict[str, Any] = {
         },
     },
 }
+# RetentionDefaultConfigurationResource (Octopus's API reference for newer servers)
+_RETENTION_WHY = "the default retention setting is newer than 2020.5"
+_RETENTION: dict[str, Any] = {
+    "type": "object",
+    "required": ["Id", "RetentionDays"],
+    "additionalProperties": False,
+    "properties": {
+        "Id": {"type": "string"},
+        "RetentionDays": {"type": "integer"},
+        **{k: {} for k in ("LastModifiedOn", "LastModifiedBy", "Links")},
+    },
+}
 _BY_PROJECT = "project-scoped form the TypeScript client calls (2021+)"
 NOT_IN_SWAGGER: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
     ("POST", "/api/{spaceId}/projects/{projectId}/runbooks"): (_BY_PROJECT, _RUNBOOK),
@@ -189,6 +201,8 @@ NOT_IN_SWAGGER: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
         "GET /variables?ids=… (bulk read) is 2021+",
         {"type": "array", "items": {"$ref": "#/definitions/VariableSetResource"}},
     ),
+    ("GET", "/api/configuration/retention-default"): (_RETENTION_WHY, _RETENTION),
+    ("PUT", "/api/configuration/retention-default"): (_RETENTION_WHY, _RETENTION),
     **{
         (method, f"/api/{{spaceId}}/git-credentials{tail}"): ("Git credentials are 2021.3+", shape)
         for method, tail, shape in (
@@ -432,6 +446,7 @@ def gather_ids(client: httpx.Client) -> Ids:
             "workerpools": _first(client, f"{s}/workerpools/all")["Id"],
             "tagsets": _created(client, f"{s}/tagsets", "tagsets"),
             "git-credentials": _created(client, f"{s}/git-credentials", "git-credentials"),
+            "subscriptions": _created(client, f"{s}/subscriptions", "subscriptions"),
             **pipeline_ids(client),
         }
     )
@@ -493,6 +508,16 @@ def create_body(kind: str, client: httpx.Client, ids: Ids) -> dict[str, Any]:
         "userroles": {"Name": name, "GrantedSpacePermissions": ["ProjectView"]},
         "users": {"Username": name.replace(" ", "."), "DisplayName": name},
         "tagsets": {"Name": name, "Tags": [{"Name": "Gold", "Color": "#FFD700"}]},
+        "subscriptions": {
+            "Name": name,
+            "Type": "Event",
+            "EventNotificationSubscription": {
+                "Filter": {"EventGroups": ["DeploymentFailed"]},
+                "WebhookURI": "https://hooks.example/octopus",
+                "WebhookHeaderKey": "X-Token",
+                "WebhookHeaderValue": "abc",
+            },
+        },
         "git-credentials": {
             "Name": name,
             "Details": {
@@ -558,6 +583,8 @@ def case_for(key: tuple[str, str]) -> Case | None:
         return lambda c, ids, r: ({}, create_body(kind, c, ids), 201)
     if method == "PUT" and path.endswith("/maintenanceconfiguration"):
         return lambda c, ids, r: ({}, {"IsInMaintenanceMode": False}, 200)
+    if method == "PUT" and path.endswith("/configuration/retention-default"):
+        return lambda c, ids, r: ({}, {"RetentionDays": 30}, 200)
     if method == "PUT" and path.endswith("/smtpconfiguration"):
         return lambda c, ids, r: ({}, {"SmtpHost": "smtp.example", "SmtpPort": 25}, 200)
     if method == "PUT" and path.endswith("/variables/{id}"):

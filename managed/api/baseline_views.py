@@ -1,0 +1,169 @@
+"""/api/v1/managed/baselines and /baseline-targets: instance baselines (administrators only;
+to anyone else they do not exist)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from identity.access import is_admin
+from managed.api import serializers as s
+from managed.api.filters import BaselineFilter, BaselineTargetFilter
+from managed.models import BaselineTarget, InstanceBaseline
+from managed.services import baseline_broker, baselines
+from odcm.api.permissions import IsAuthenticatedUser
+from odcm.work import enqueue
+from spaces.models import Instance
+
+
+class BaselineViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet[InstanceBaseline],
+):
+    """Instance baselines: SMTP, sign-in providers, event subscriptions, maintenance and
+    retention, the same on every instance they are assigned to. Secrets are never returned."""
+
+    permission_classes = [IsAuthenticatedUser]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    filterset_class = BaselineFilter
+
+    def get_queryset(self) -> QuerySet[InstanceBaseline]:
+        if not is_admin(self.request.user):
+            return InstanceBaseline.objects.none()
+        return InstanceBaseline.objects.prefetch_related("instance_tags").order_by("name", "pk")
+
+    def get_serializer_class(self) -> Any:
+        if self.action == "partial_update":
+            return s.BaselineUpdateSerializer
+        return s.BaselineSerializer
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if not is_admin(request.user):
+            raise PermissionDenied("Only administrators create instance baselines.")
+        serializer = s.BaselineSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        baseline = baselines.create_baseline(
+            data["name"],
+            data["document"],
+            description=data.get("description", ""),
+            on_drift=data.get("on_drift", InstanceBaseline.OnDrift.REPORT),
+            actor=request.user,
+        )
+        return Response(s.BaselineSerializer(baseline).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        baseline = self.get_object()
+        serializer = s.BaselineUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        baselines.update_settings(
+            baseline,
+            description=data.get("description"),
+            on_drift=data.get("on_drift"),
+            actor=request.user,
+        )
+        if "document" in data:
+            baselines.save_revision(
+                baseline, data["document"], comment=data.get("comment", ""), actor=request.user
+            )
+        baseline.refresh_from_db()
+        return Response(s.BaselineSerializer(baseline).data)
+
+    @extend_schema(responses=s.BaselineRevisionSerializer(many=True))
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def revisions(self, request: Request, pk: str | None = None) -> Response:
+        """Every revision, newest first (content without secrets)."""
+        baseline = self.get_object()
+        paginator: Any = self.paginator
+        page = paginator.paginate_queryset(baseline.revisions.all(), request, view=self)
+        return paginator.get_paginated_response(s.BaselineRevisionSerializer(page, many=True).data)
+
+    @extend_schema(request=s.BaselineAssignSerializer, responses=s.QueuedSerializer)
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def assign(self, request: Request, pk: str | None = None) -> Response:
+        """Assign the baseline to instances (nothing is applied yet)."""
+        baseline = self.get_object()
+        serializer = s.BaselineAssignSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        wanted = set(serializer.validated_data["instances"])
+        instances = list(Instance.objects.filter(pk__in=wanted))
+        if len(instances) != len(wanted):
+            raise NotFound("Some instances do not exist.")
+        made = baselines.assign(baseline, instances, actor=request.user)
+        return Response({"queued": len(made)})
+
+    @extend_schema(request=s.BaselineRulesSerializer, responses=s.QueuedSerializer)
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def rules(self, request: Request, pk: str | None = None) -> Response:
+        """Assign to every instance, or by instance tag and region."""
+        baseline = self.get_object()
+        serializer = s.BaselineRulesSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        made = baselines.set_rules(
+            baseline,
+            all_instances=data["all_instances"],
+            tags=data.get("tags", []),
+            regions=data.get("regions", []),
+            actor=request.user,
+        )
+        return Response({"queued": len(made)})
+
+    @extend_schema(request=None, responses={202: s.QueuedSerializer})
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def plan(self, request: Request, pk: str | None = None) -> Response:
+        """Plan every instance in the background (reads only); each plan appears on it."""
+        baseline = self.get_object()
+        enqueue("managed.tasks.plan_baseline", str(baseline.pk))
+        return Response({"queued": baseline.targets.count()}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=s.BaselineApplySerializer, responses={202: s.QueuedSerializer})
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def apply(self, request: Request, pk: str | None = None) -> Response:
+        """Apply the latest revision to every instance (or ``instances``): one task each."""
+        baseline = self.get_object()
+        serializer = s.BaselineApplySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        ids = None
+        if "instances" in serializer.validated_data:
+            rows = baseline.targets.filter(instance__in=serializer.validated_data["instances"])
+            ids = list(rows.values_list("pk", flat=True))
+        queued = baseline_broker.queue_apply(baseline, target_ids=ids, actor=request.user)
+        return Response({"queued": queued}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={202: s.QueuedSerializer})
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def check(self, request: Request, pk: str | None = None) -> Response:
+        """Check every applied instance for drift in the background."""
+        baseline = self.get_object()
+        rows = baseline.targets.filter(
+            status__in=[BaselineTarget.Status.APPLIED, BaselineTarget.Status.DRIFTED]
+        )
+        ids = [str(pk) for pk in rows.values_list("pk", flat=True)]
+        for ident in ids:
+            enqueue("managed.tasks.check_baseline_drift", ident)
+        return Response({"queued": len(ids)}, status=status.HTTP_202_ACCEPTED)
+
+
+class BaselineTargetViewSet(viewsets.ReadOnlyModelViewSet[BaselineTarget]):
+    """Each instance a baseline is assigned to: plan, status, error, drift."""
+
+    permission_classes = [IsAuthenticatedUser]
+    serializer_class = s.BaselineTargetSerializer
+    filterset_class = BaselineTargetFilter
+
+    def get_queryset(self) -> QuerySet[BaselineTarget]:
+        if not is_admin(self.request.user):
+            return BaselineTarget.objects.none()
+        return BaselineTarget.objects.select_related("instance").order_by("instance__name", "pk")
