@@ -1,7 +1,6 @@
 from django.urls import path
 
-from managed import split_views, views
-from managed import views, views_baseline
+from managed import split_views, views, views_baseline
 
 app_name = "managed"
 urlpatterns = [

@@ -15,8 +15,8 @@ from managed.models import (
     BlueprintTarget,
     Customer,
     Downstream,
-    Split,
     InstanceBaseline,
+    Split,
     TemplateProject,
     TemplateRevision,
 )

@@ -1,7 +1,7 @@
 """managed's API routes, included by odcm/api/urls.py under /api/v1/."""
 
-from managed.api.split_views import CustomerViewSet, SplitViewSet
 from managed.api.baseline_views import BaselineTargetViewSet, BaselineViewSet
+from managed.api.split_views import CustomerViewSet, SplitViewSet
 from managed.api.views import (
     BlueprintViewSet,
     DownstreamViewSet,
