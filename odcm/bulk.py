@@ -31,8 +31,9 @@ def update_each(
     name), set its ``fields`` on the row
     whose ``match`` fields equal the dict's and for which every ``(column, op, field)`` of
     ``where`` holds (``column op`` the dict's ``field`` value, e.g. ``("target_revision",
-    "<=", "delivered_revision")``); ``also`` sets the same values on every row. Returns the primary keys of the rows updated. One
-    statement on PostgreSQL; one per row elsewhere."""
+    "<=", "delivered_revision")``); ``also`` sets the same values on every row. Returns
+    the primary keys of the rows updated. One statement on PostgreSQL; one per row
+    elsewhere."""
     if not rows:
         return []
     opts = model._meta
@@ -93,8 +94,10 @@ def _one_by_one(
         criteria = {name: row[name] for name in match}
         for column, op, value in where:
             criteria[f"{column}__{lookups[op]}"] = row[value]
-        if model._default_manager.using(db).filter(**criteria).update(
-            **{name: row[name] for name in fields}, **also
+        if (
+            model._default_manager.using(db)
+            .filter(**criteria)
+            .update(**{name: row[name] for name in fields}, **also)
         ):
             done.append(row[model._meta.pk.name])
     return done

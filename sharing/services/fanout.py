@@ -23,6 +23,7 @@ from odcm import fanout
 from odcm.bulk import update_each
 from sharing.models import Delivery, SharedItem, Subscription
 from sharing.secrets import secrets_of
+from sharing.services.alerts import send_recovery
 from sharing.services.delivery import (
     MAX_ROUNDS,
     ROW_FIELDS,
@@ -39,7 +40,6 @@ from sharing.services.delivery import (
     wants_latest,
     write,
 )
-from sharing.services.alerts import send_recovery
 from sharing.services.queueing import paused
 
 logger = logging.getLogger("sharing.delivery")
