@@ -187,8 +187,9 @@ def fleet_instances(rows: Iterable[Any]) -> SafeString:
     for row in rows:
         i, problems = row.instance, row.problems
         slug = _e(i.slug)
+        first = "danger" if i.status == "offline" else "warning"
         badges = "".join(
-            f'<span class="badge text-bg-{"danger" if n == 0 and i.status == "offline" else "warning"}"'
+            f'<span class="badge text-bg-{first if n == 0 else "warning"}"'
             f' data-testid="problem">{_e(p)}</span>'
             for n, p in enumerate(problems)
         )
@@ -199,7 +200,8 @@ def fleet_instances(rows: Iterable[Any]) -> SafeString:
             f"{_SPACES_HEAD}\n    <tbody>{fleet_space_rows(i.name, i.slug, row.spaces)}</tbody>\n"
             "  </table>"
             if row.spaces
-            else '<p class="small text-body-secondary mb-0 mt-2">No enlisted spaces you can see.</p>'
+            else '<p class="small text-body-secondary mb-0 mt-2">'
+            "No enlisted spaces you can see.</p>"
         )
         parts.append(
             f'\n<details class="list-group-item fleet-instance" data-testid="fleet-instance" '
@@ -210,10 +212,10 @@ def fleet_instances(rows: Iterable[Any]) -> SafeString:
             f'    <a class="fw-semibold" href="{_e(instance_link.replace(_ZERO_UUID, str(i.pk)))}"'
             f">{_e(i.name)}</a>\n"
             f'    <span class="small text-body-secondary">{_e(i.region or "no region")} · '
-            f'{_e(i.version or "version unknown")}{pin}</span>\n'
+            f"{_e(i.version or 'version unknown')}{pin}</span>\n"
             f"    {badges}\n"
             f'    <span class="ms-auto small text-body-secondary">{count} space'
-            f'{"" if count == 1 else "s"}</span>\n'
+            f"{'' if count == 1 else 's'}</span>\n"
             f"  </summary>\n  {spaces}\n</details>\n"
         )
     return mark_safe("".join(parts))  # noqa: S308 - every value escaped
