@@ -45,7 +45,7 @@ def update_each(
     if connection.vendor != "postgresql":
         return _one_by_one(model, rows, fields, match, where, also, db)
     keys = list(dict.fromkeys([*match, *fields, *(value for _c, _o, value in where)]))
-    columns = {name: opts.get_field(name) for name in keys}
+    columns = {name: _concrete(model, name) for name in keys}
     quote = connection.ops.quote_name
     params: list[Any] = []
     tuples = []
@@ -59,24 +59,36 @@ def update_each(
             cells.append(f"%s::{field.db_type(connection)}" if i == 0 else "%s")
         tuples.append("(" + ", ".join(cells) + ")")
     alias = ", ".join(quote(f"v_{name}") for name in keys)
-    sets = [f"{quote(columns[n].column)} = v.{quote('v_' + n)}" for n in fields]
+    sets = [f"{quote(_column(columns[n]))} = v.{quote('v_' + n)}" for n in fields]
     constants: list[Any] = []
     for name, value in also.items():
-        field = opts.get_field(name)
-        sets.append(f"{quote(field.column)} = %s")
+        field = _concrete(model, name)
+        sets.append(f"{quote(_column(field))} = %s")
         constants.append(field.get_db_prep_save(value, connection))
-    conditions = [f"t.{quote(columns[n].column)} = v.{quote('v_' + n)}" for n in match]
+    conditions = [f"t.{quote(_column(columns[n]))} = v.{quote('v_' + n)}" for n in match]
     for column, op, value in where:
-        target = opts.get_field(column).column
+        target = _column(_concrete(model, column))
         conditions.append(f"t.{quote(target)} {_OPERATORS[op]} v.{quote('v_' + value)}")
     sql = (
         f"UPDATE {quote(opts.db_table)} AS t SET {', '.join(sets)} "
         f"FROM (VALUES {', '.join(tuples)}) AS v ({alias}) "
-        f"WHERE {' AND '.join(conditions)} RETURNING t.{quote(opts.pk.column)}"
+        f"WHERE {' AND '.join(conditions)} RETURNING t.{quote(_column(opts.pk))}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*constants, *params])
         return [opts.pk.to_python(pk) for (pk,) in cursor.fetchall()]
+
+
+def _concrete(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field) or field.column is None:
+        raise ValueError(f"{model.__name__}.{name} is not a column")
+    return field
+
+
+def _column(field: models.Field[Any, Any]) -> str:
+    assert field.column is not None  # _concrete checked it
+    return field.column
 
 
 def _one_by_one(
