@@ -31,6 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._cpu import cpu_seconds  # noqa: E402
 from bench._machine import describe  # noqa: E402
 from bench._monitoring_db import (  # noqa: E402
     ROOT,
@@ -188,10 +189,11 @@ def _buffers(plan: list[str]) -> int:
     return 0
 
 
-def work(paths: dict[str, str]) -> dict[str, tuple[int, int, float]]:
+def work(paths: dict[str, str]) -> dict[str, tuple[int, int, float, float]]:
     """Work per uncached request that a busy machine cannot distort: SQL statements, the
     database pages they touched (EXPLAIN (ANALYZE, BUFFERS) of each captured statement) and
-    the CPU time of this process serving it (the median of 5)."""
+    the CPU time of this process serving it (the median of 5) and of its PostgreSQL backend
+    (the mean of the same 5: /proc counts in 10 ms ticks)."""
     from django.conf import settings
     from django.db import connection, reset_queries
     from django.test import Client
@@ -207,7 +209,7 @@ def work(paths: dict[str, str]) -> dict[str, tuple[int, int, float]]:
     api.force_authenticate(admin)
     out = {}
     print("work per uncached request (load-independent):")
-    print(f"  {'endpoint':40} {'queries':>7} {'pages read':>10} {'CPU ms':>8}")
+    print(f"  {'endpoint':40} {'queries':>7} {'pages read':>10} {'CPU ms':>8} {'PG CPU ms':>8}")
     for name, path in paths.items():
         client: Any = api if path.startswith("/api/") else page
         headers: dict[str, Any] = {"HTTP_HX_REQUEST": "true"} if "part=table" in path else {}
@@ -224,13 +226,26 @@ def work(paths: dict[str, str]) -> dict[str, tuple[int, int, float]]:
                     cursor.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT TEXT) " + sql)
                     pages += _buffers([r[0] for r in cursor.fetchall()])
         cpu = []
+        backend = _backend_pid()
+        pg_before = cpu_seconds([backend])
         for _ in range(5):
             started = time.process_time()
             client.get(path, **headers)
             cpu.append(1000 * (time.process_time() - started))
-        out[name] = (len(sqls), pages, statistics.median(cpu))
-        print(f"  {name:40} {out[name][0]:7d} {pages:10,d} {out[name][2]:8.1f}")
+        pg_ms = 1000 * (cpu_seconds([backend]) - pg_before) / 5
+        out[name] = (len(sqls), pages, statistics.median(cpu), pg_ms)
+        print(f"  {name:40} {out[name][0]:7d} {pages:10,d} {out[name][2]:8.1f} {pg_ms:8.1f}")
     return out
+
+
+def _backend_pid() -> int:
+    """This connection's PostgreSQL backend (its CPU is read from /proc: 0 when PostgreSQL
+    runs on another machine)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return int(cursor.fetchone()[0])
 
 
 def _rollup_rows(plan: list[str]) -> int:
@@ -567,6 +582,8 @@ def main() -> None:
                 f"page_db_pages={effort[page][1]} api_db_pages={max(effort[k][1] for k in apis)} "
                 f"page_cpu_ms={effort[page][2]:.1f} "
                 f"api_cpu_ms={max(effort[k][2] for k in apis):.1f} "
+                f"page_pg_cpu_ms={effort[page][3]:.1f} "
+                f"api_pg_cpu_ms={max(effort[k][3] for k in apis):.1f} "
                 f"sum90d_rows_plain={sums['plain_90d']} sum90d_rows_running={sums['running_90d']}"
             )
             return
@@ -604,6 +621,8 @@ def main() -> None:
             f"uncached_api_server_p95_ms={max(alone[k] for k in apis):.1f} "
             f"page_db_pages={effort[page][1]} api_db_pages={max(effort[k][1] for k in apis)} "
             f"page_cpu_ms={effort[page][2]:.1f} api_cpu_ms={max(effort[k][2] for k in apis):.1f} "
+            f"page_pg_cpu_ms={effort[page][3]:.1f} "
+            f"api_pg_cpu_ms={max(effort[k][3] for k in apis):.1f} "
             f"sum90d_rows_plain={sums['plain_90d']} sum90d_rows_running={sums['running_90d']}"
         )
     finally:

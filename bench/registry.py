@@ -2,10 +2,11 @@
 
 1. Enlisting one octosim instance with 1,000 spaces (wall time, real HTTP).
 2. The All spaces tiles page, the spaces API list and the switcher with 5,000 spaces on 200
-   instances: server time (the request handled inside Django, no network) p50/p95 and the
-   number of SQL queries, for an administrator and for a user who sees everything through
-   group grants (the heavier access query), and again with 10 times fewer spaces to show
-   the query count does not grow.
+   instances: server time (the request handled inside Django, no network) p50/p95, the
+   number of SQL queries and the CPU per request of the Django process and of its
+   PostgreSQL backend (what load does not distort), for an administrator and for a user
+   who sees everything through group grants (the heavier access query), and again with 10
+   times fewer spaces to show the query count does not grow.
 
 The database (odcm_bench_registry) is created and dropped here.
 
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench._cpu import cpu_seconds  # noqa: E402
 from bench._machine import describe  # noqa: E402
 
 ADMIN_URL = os.environ.get("ODCM_BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -149,11 +151,16 @@ def measure(user: Any, url: str, requests: int, api: bool) -> dict[str, Any]:
     # Copied now: the next request's request_started signal empties the query log.
     sqls = [q["sql"] for q in ctx.captured_queries]
     times, cpu = [], []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = int(cursor.fetchone()[0])
+    pg_before = cpu_seconds([backend])  # 0 if PostgreSQL runs on another machine
     for _ in range(requests):
         started, used = time.perf_counter(), time.process_time()
         answer = client.get(url)
         times.append((time.perf_counter() - started) * 1000)
         cpu.append((time.process_time() - used) * 1000)
+    pg_cpu = (cpu_seconds([backend]) - pg_before) * 1000 / max(1, requests)
     times.sort()
     return {
         "p50": statistics.median(times),
@@ -161,6 +168,7 @@ def measure(user: Any, url: str, requests: int, api: bool) -> dict[str, Any]:
         "queries": len(sqls),
         "size": len(answer.content),
         "cpu": statistics.median(cpu),
+        "pg_cpu": pg_cpu,
         "pages": _pages_read(sqls),
     }
 
@@ -208,7 +216,8 @@ def main() -> int:
                 same = "same" if small_queries == got["queries"] else f"DIFFERS: {small_queries}"
                 p95s[(role, label)], work[(role, label)] = got["p95"], got
                 print(f"  {role:18} {label:28} p50 {got['p50']:7.1f} ms  p95 {got['p95']:7.1f} ms"
-                      f"  CPU {got['cpu']:6.1f} ms  {got['pages']:6d} pages  "
+                      f"  CPU {got['cpu']:6.1f} ms  PG CPU {got['pg_cpu']:5.1f} ms  "
+                      f"{got['pages']:6d} pages  "
                       f"{got['queries']:2d} queries ({same})  "
                       f"{got['size'] / 1024:5.0f} KiB")  # fmt: skip
         page500, search = (
@@ -225,6 +234,8 @@ def main() -> int:
             f"worst_p95_ms={max(p95s.values()):.1f} "
             f"spaces_page500_cpu_ms={work[page500]['cpu']:.1f} "
             f"grants_search_cpu_ms={work[search]['cpu']:.1f} "
+            f"spaces_page500_pg_cpu_ms={work[page500]['pg_cpu']:.1f} "
+            f"grants_search_pg_cpu_ms={work[search]['pg_cpu']:.1f} "
             f"spaces_page500_db_pages={work[page500]['pages']} "
             f"grants_search_db_pages={work[search]['pages']}"
         )

@@ -25,6 +25,8 @@ from odcm.ui import status_colour, status_dot
 def _e(value: Any) -> str:
     """Escape as ``django.utils.html.escape`` does (same entities), minus its lazy-string and
     SafeString wrapping: that wrapping was most of the rows' cost."""
+    if type(value) is int:  # counts: most of the values, nothing to escape
+        return str(value)
     return _escape(str(value), quote=True)
 
 
@@ -170,5 +172,57 @@ def fleet_space_rows(instance_name: str, instance_slug: str, spaces: Iterable[An
             f'<td class="text-end"><a href="{home}?space={_e(s.slug)}&amp;instance={inst_slug}'
             f'&amp;tf=7d" title="Deployments on the dashboard">{_e(s.succeeded)}</a></td>'
             f'<td class="text-end">{failed}</td></tr>'
+        )
+    return mark_safe("".join(parts))  # noqa: S308 - every value escaped
+
+
+_SPACES_HEAD = (
+    '<thead><tr><th>Space</th><th class="text-end">Projects</th><th class="text-end">Targets'
+    '</th><th class="text-end">Unhealthy</th><th class="text-end">Succeeded (7 d)</th>'
+    '<th class="text-end">Failed (7 d)</th></tr></thead>'
+)
+
+
+def fleet_instances(rows: Iterable[Any]) -> SafeString:
+    """The fleet section's instances (``FleetInstance``), one ``<details>`` each, with their
+    space rows. Was a template loop: ~30 ms of the page's CPU at 100 instances."""
+    instance_link = reverse("spaces:instance", args=[_ZERO_UUID])
+    parts = []
+    for row in rows:
+        i, problems = row.instance, row.problems
+        slug = _e(i.slug)
+        first = "danger" if i.status == "offline" else "warning"
+        badges = "".join(
+            f'<span class="badge text-bg-{first if n == 0 else "warning"}"'
+            f' data-testid="problem">{_e(p)}</span>'
+            for n, p in enumerate(problems)
+        )
+        if row.allowed:
+            pin = f" (allowed {_e(str(row.allowed))})"
+        else:
+            pin = f" (pin {_e(row.pinned_version)})" if row.pinned_version else ""
+        count = len(row.spaces)
+        spaces = (
+            '<table class="table table-sm mb-1 mt-2 small fleet-spaces">\n    '
+            f"{_SPACES_HEAD}\n    <tbody>{fleet_space_rows(i.name, i.slug, row.spaces)}</tbody>\n"
+            "  </table>"
+            if row.spaces
+            else '<p class="small text-body-secondary mb-0 mt-2">'
+            "No enlisted spaces you can see.</p>"
+        )
+        parts.append(
+            f'\n<details class="list-group-item fleet-instance" data-testid="fleet-instance" '
+            f'data-instance="{slug}" data-status="{_e(i.status)}" '
+            f'data-problem="{"yes" if problems else "no"}"{" open" if problems else ""}>\n'
+            '  <summary class="d-flex flex-wrap align-items-center gap-2">\n'
+            f"    {status_dot(i.status, i.get_status_display())}\n"
+            f'    <a class="fw-semibold" href="{_e(instance_link.replace(_ZERO_UUID, str(i.pk)))}"'
+            f">{_e(i.name)}</a>\n"
+            f'    <span class="small text-body-secondary">{_e(i.region or "no region")} · '
+            f"{_e(i.version or 'version unknown')}{pin}</span>\n"
+            f"    {badges}\n"
+            f'    <span class="ms-auto small text-body-secondary">{count} space'
+            f"{'' if count == 1 else 's'}</span>\n"
+            f"  </summary>\n  {spaces}\n</details>\n"
         )
     return mark_safe("".join(parts))  # noqa: S308 - every value escaped

@@ -454,24 +454,34 @@ class VariableSetKind:
         # written for speed (most scopes are empty or hold one value, needing no sort).
         names = {e["Id"]: e["Name"] for e in (doc.get("ScopeValues") or {}).get("Environments", [])}
         rows = []
+        empty: tuple[str, ...] = ()
         for v in doc.get("Variables", []):
-            scope = v.get("Scope") or {}
-            sensitive = bool(v.get("IsSensitive")) or v.get("Type") == "Sensitive"
-            envs = scope.get("Environment") or ()
-            others: tuple[str, ...] = ()
-            if any(k not in _SHAREABLE_SCOPES for k in scope):
-                others = tuple(
-                    sorted(k for k, vals in scope.items() if vals and k not in _SHAREABLE_SCOPES)
-                )
+            scope = v.get("Scope")
+            sensitive = v.get("IsSensitive") or v.get("Type") == "Sensitive"
+            envs = roles = tags = others = empty
+            if scope:
+                if scope.keys() - _SHAREABLE_SCOPES:
+                    others = tuple(
+                        sorted(k for k, v in scope.items() if v and k not in _SHAREABLE_SCOPES)
+                    )
+                found = scope.get("Environment")
+                if found:
+                    envs = _ordered([names.get(e, e) for e in found])
+                found = scope.get("Role")
+                if found:
+                    roles = _ordered(found)
+                found = scope.get("TenantTag")
+                if found:
+                    tags = _ordered(found)
             rows.append(
                 (
                     v.get("Name", ""),
                     "Sensitive" if sensitive else (v.get("Type") or "String"),
                     None if sensitive else (v.get("Value") or ""),
                     v.get("Description") or "",
-                    _ordered([names.get(e, e) for e in envs]),
-                    _ordered(scope.get("Role") or ()),
-                    _ordered(scope.get("TenantTag") or ()),
+                    envs,
+                    roles,
+                    tags,
                     others,
                 )
             )

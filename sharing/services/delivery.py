@@ -353,22 +353,15 @@ def _finish_attempt(
     rows.append(attempt)
 
 
-def _succeeded(
-    claim: Claim,
-    attempt: Delivery,
-    number: int,
-    written: Written,
-    counting: CountingClient | None,
-    started: float,
-    rows: list[Delivery] | None = None,
-) -> None:
-    sub = claim.sub
-    status = Subscription.Status.IN_SYNC
-    if sub.effective_mode == Subscription.Mode.ON_DEMAND and not sub.pinned_revision:
-        latest = SharedItem.objects.values_list("latest_revision", flat=True).get(pk=sub.item_id)
-        if number < latest:
-            status = Subscription.Status.UPDATE_AVAILABLE
-    copy = {
+def wants_latest(sub: Subscription) -> bool:
+    """An on-demand subscription following the newest revision: once written, it is "update
+    available" if a newer revision exists."""
+    return sub.effective_mode == Subscription.Mode.ON_DEMAND and not sub.pinned_revision
+
+
+def copy_fields(number: int, written: Written) -> dict[str, Any]:
+    """What a successful delivery records on its subscription."""
+    return {
         "delivered_revision": number,
         "octopus_id": written.octopus_id,
         "octopus_child_id": written.octopus_child_id,
@@ -382,6 +375,24 @@ def _succeeded(
         "drift": [],
         "last_synced_at": timezone.now(),
     }
+
+
+def _succeeded(
+    claim: Claim,
+    attempt: Delivery,
+    number: int,
+    written: Written,
+    counting: CountingClient | None,
+    started: float,
+    rows: list[Delivery] | None = None,
+) -> None:
+    sub = claim.sub
+    status = Subscription.Status.IN_SYNC
+    if wants_latest(sub):
+        latest = SharedItem.objects.values_list("latest_revision", flat=True).get(pk=sub.item_id)
+        if number < latest:
+            status = Subscription.Status.UPDATE_AVAILABLE
+    copy = copy_fields(number, written)
     outcome = Delivery.Outcome.WRITTEN if written.changed else Delivery.Outcome.UNCHANGED
     mine = claim.mine()
     if sub.failing_since is not None and mine.filter(alert_sent_at__isnull=False).update(

@@ -20,19 +20,24 @@ from typing import Any
 from django.db import transaction
 
 from odcm import fanout
-from sharing.models import Delivery, Subscription
+from odcm.bulk import update_each
+from sharing.models import Delivery, SharedItem, Subscription
 from sharing.secrets import secrets_of
+from sharing.services.alerts import send_recovery
 from sharing.services.delivery import (
     MAX_ROUNDS,
     ROW_FIELDS,
     Attempt,
     Claim,
+    _finish_attempt,
     _release,
     _revision,
     begin_many,
     claim_many,
+    copy_fields,
     finish,
     skip_reason,
+    wants_latest,
     write,
 )
 from sharing.services.queueing import paused
@@ -118,13 +123,22 @@ def _round_of(claims: list[Claim], trigger: str) -> list[tuple[Claim, str]]:
     t2 = time.monotonic()
     secrets.clear()
     rows: list[Delivery] = []
+    written: list[Attempt] = []
     with transaction.atomic():
         for attempt, result in zip(attempts, results, strict=True):
             if isinstance(result, BaseException):  # not from the kind: write() keeps those
                 attempt.error = result
-            ended.append((attempt.claim, finish(attempt, rows)))
+            if attempt.written is None:
+                ended.append((attempt.claim, finish(attempt, rows)))  # failed: one by one
+            else:
+                written.append(attempt)
+        ended.extend(_succeeded_many(written, rows))
         # Every attempt's row in one UPDATE, in the same transaction as the outcomes.
-        Delivery.objects.bulk_update(rows, ROW_FIELDS)
+        update_each(
+            Delivery,
+            [{"id": row.pk, **{f: getattr(row, f) for f in ROW_FIELDS}} for row in rows],
+            fields=ROW_FIELDS,
+        )
     logger.info(
         "fan-out: %d deliveries, rows %.2fs, Octopus %.2fs, outcomes %.2fs: %s",
         len(attempts),
@@ -133,6 +147,62 @@ def _round_of(claims: list[Claim], trigger: str) -> list[tuple[Claim, str]]:
         time.monotonic() - t2,
         dict(Counter(outcome for _claim_, outcome in ended)),
     )
+    return ended
+
+
+def _succeeded_many(attempts: list[Attempt], rows: list[Delivery]) -> list[tuple[Claim, str]]:
+    """``finish`` of successful attempts, their subscriptions recorded (and released) in one
+    UPDATE; the same conditions as ``delivery._succeeded`` row by row: only while the claim is
+    ours, and released only if no newer revision became the target meanwhile."""
+    if not attempts:
+        return []
+    items = {a.claim.sub.item_id for a in attempts if wants_latest(a.claim.sub)}
+    latest = dict(
+        SharedItem.objects.filter(pk__in=items).values_list("pk", "latest_revision")
+        if items
+        else ()
+    )
+    values = []
+    for attempt in attempts:
+        sub, written = attempt.claim.sub, attempt.written
+        assert written is not None
+        status = Subscription.Status.IN_SYNC
+        if sub.item_id in latest and wants_latest(sub) and attempt.number < latest[sub.item_id]:
+            status = Subscription.Status.UPDATE_AVAILABLE
+        if sub.failing_since is not None and attempt.claim.mine().filter(
+            alert_sent_at__isnull=False
+        ).update(alert_sent_at=None):
+            transaction.on_commit(partial(send_recovery, str(sub.pk)))
+        values.append(
+            {
+                "id": sub.pk,
+                "claim_token": attempt.claim.lease.token,
+                "status": status,
+                **copy_fields(attempt.number, written),
+            }
+        )
+    fields = [f for f in values[0] if f not in ("id", "claim_token")]
+    released = set(
+        update_each(
+            Subscription,
+            values,
+            fields=fields,
+            match=("id", "claim_token"),
+            where=[("target_revision", "<=", "delivered_revision")],
+            also={"claim_token": None, "claimed_until": None},
+        )
+    )
+    ended = []
+    for attempt, copy in zip(attempts, values, strict=True):
+        claim, written = attempt.claim, attempt.written
+        assert written is not None
+        claim.released = claim.sub.pk in released
+        if not claim.released:  # a newer target (or the claim is lost): kept for next round
+            copy = {k: v for k, v in copy.items() if k in fields}
+            claim.mine().update(**{**copy, "status": Subscription.Status.QUEUED})
+        outcome = Delivery.Outcome.WRITTEN if written.changed else Delivery.Outcome.UNCHANGED
+        _finish_attempt(attempt.row, outcome, attempt.counting, attempt.started, rows)
+        ended.append((claim, "written" if written.changed else "unchanged"))
     return ended
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
 from typing import Any
 
 from rest_framework import serializers
@@ -96,12 +97,56 @@ class SpaceSerializer(serializers.ModelSerializer[Space]):
             "updated_at": None if space.updated_at is None else when(space.updated_at),
         }
 
+    # What ``row`` reads: a list renders from these values, not from model instances (at
+    # 500 spaces a page, building the models and DRF's datetime field were most of the CPU).
+    VALUES = (
+        "id", "instance_id", "instance__name", "instance__base_url", "octopus_id", "name",
+        "slug", "description", "is_default", "task_queue_stopped", "created_by_odcm", "state",
+        "project_count", "target_count", "unhealthy_target_count", "environment_count",
+        "tenant_count", "counts_updated_at", "created_at", "updated_at",
+    )  # fmt: skip
+
+    @staticmethod
+    def row(v: dict[str, Any], tz: tzinfo) -> dict[str, Any]:
+        """``to_representation``'s body from ``values(*VALUES)`` of a space; ``tz`` is the
+        current time zone (as DRF's ``DateTimeField`` renders in)."""
+        return {
+            "id": str(v["id"]),
+            "instance": str(v["instance_id"]),
+            "instance_name": v["instance__name"],
+            "octopus_id": v["octopus_id"],
+            "name": v["name"],
+            "slug": v["slug"],
+            "description": v["description"],
+            "is_default": v["is_default"],
+            "task_queue_stopped": v["task_queue_stopped"],
+            "created_by_odcm": v["created_by_odcm"],
+            "state": v["state"],
+            "project_count": v["project_count"],
+            "target_count": v["target_count"],
+            "unhealthy_target_count": v["unhealthy_target_count"],
+            "environment_count": v["environment_count"],
+            "tenant_count": v["tenant_count"],
+            "counts_updated_at": _iso(v["counts_updated_at"], tz),
+            "octopus_url": f"{v['instance__base_url'].rstrip('/')}/app#/{v['octopus_id']}",
+            "created_at": _iso(v["created_at"], tz),
+            "updated_at": _iso(v["updated_at"], tz),
+        }
+
     def generic_representation(self, instance: Space) -> dict[str, Any]:
         """DRF's own rendering of the declared fields: what ``to_representation`` must equal."""
         return dict(super().to_representation(instance))
 
 
 _DATETIME = serializers.DateTimeField()
+
+
+def _iso(value: datetime | None, tz: tzinfo) -> str | None:
+    """DRF's ISO 8601 rendering of an aware datetime in ``tz`` ("Z" for UTC)."""
+    if value is None:
+        return None
+    text = value.astimezone(tz).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class SpaceCreateSerializer(serializers.Serializer[Any]):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -170,6 +171,14 @@ class SpaceViewSet(
     def get_queryset(self) -> QuerySet[Space]:
         spaces = Space.objects.visible_to(self.request.user).select_related("instance")
         return spaces.order_by("name", "instance__name", "pk")
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """The same body as the serializer's, rendered from plain values (no model per row)."""
+        rows = self.filter_queryset(self.get_queryset()).values(*s.SpaceSerializer.VALUES)
+        page = self.paginate_queryset(rows)
+        tz = timezone.get_current_timezone()
+        data = [s.SpaceSerializer.row(v, tz) for v in (rows if page is None else page)]
+        return Response(data) if page is None else self.get_paginated_response(data)
 
     @extend_schema(request=s.SpaceCreateSerializer, responses={201: s.SpaceSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:

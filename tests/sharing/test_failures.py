@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from odcm.crypto import seal
 from sharing.models import Delivery, Subscription
-from sharing.services import alerts, delivery, items, queueing
+from sharing.services import alerts, delivery, fanout, items, queueing
 
 from .conftest import Recorder, by_name, make_set, read_copy, subscribe, variables
 
@@ -197,3 +197,27 @@ def test_pausing_one_item_holds_its_deliveries_until_resumed(pair):
     assert deliver(sub) == "written"
     sub.refresh_from_db()
     assert sub.delivered_revision == 2
+
+
+def test_a_fan_out_that_delivers_a_failing_subscription_sends_one_recovery_email(
+    pair, mailoutbox, django_capture_on_commit_callbacks, settings
+):
+    # The fan-out records a batch's outcomes in one UPDATE (sharing.services.fanout): the
+    # recovery (alert cleared, one email) must happen there as it does one by one.
+    settings.ODCM_SHARING_FAILURE_ALERT_MINUTES = 30
+    sub = subscribe(make_set(pair["publisher"]), pair["subscriber"])
+    pair["sim_b"].set_faults(error_rate=1.0)
+    fails_with(sub, Subscription.ErrorClass.SERVER)
+    Subscription.objects.filter(pk=sub.pk).update(
+        failing_since=timezone.now() - timedelta(minutes=31)
+    )
+    assert alerts.check_failures() == 1
+    pair["sim_b"].clear_faults()
+    with django_capture_on_commit_callbacks(execute=True):
+        outcomes = fanout.run_many([str(sub.pk)], sub.target_revision)
+    assert outcomes == {"written": 1}
+    assert len(mailoutbox) == 2 and "recovered" in mailoutbox[1].subject
+    sub.refresh_from_db()
+    assert sub.status == Subscription.Status.IN_SYNC and sub.claim_token is None
+    assert (sub.failing_since, sub.alert_sent_at, sub.consecutive_failures) == (None, None, 0)
+    assert sub.deliveries.first().outcome == Delivery.Outcome.WRITTEN

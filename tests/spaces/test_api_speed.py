@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from django.utils import timezone
 
 from spaces.api.serializers import SpaceSerializer
 from spaces.models import Instance, Space
@@ -30,4 +31,24 @@ def test_the_fast_space_body_is_exactly_what_drf_would_render() -> None:
         generic = serializer.generic_representation(space)
         assert list(fast) == list(generic)
         assert fast == generic
+        values = Space.objects.values(*SpaceSerializer.VALUES).get(pk=space.pk)
+        from_values = SpaceSerializer.row(values, timezone.get_current_timezone())
+        assert list(from_values) == list(generic)
+        assert from_values == generic
     assert SpaceSerializer(empty).data["counts_updated_at"] is None
+
+
+def test_the_spaces_list_renders_each_space_as_the_serializer_does(client) -> None:
+    from identity.models import User
+
+    admin = User.objects.create_superuser(username="speed-admin", password="x")
+    instance = Instance.objects.create(name="L", slug="l", base_url="https://o.example/")
+    for n in range(3):
+        Space.objects.create(
+            instance=instance, octopus_id=f"Spaces-{n}", name=f"S{n}", slug=f"s{n}"
+        )
+    client.force_login(admin)
+    body = client.get("/api/v1/spaces/?page_size=2").json()
+    assert body["count"] == 3 and len(body["results"]) == 2
+    spaces = Space.objects.select_related("instance").order_by("name")[:2]
+    assert body["results"] == [SpaceSerializer(sp).data for sp in spaces]
