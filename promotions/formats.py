@@ -8,6 +8,7 @@ docs/promotions.md ("Bundle format") for how a third party verifies one.
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import jwt
@@ -48,6 +49,20 @@ def header(token: str) -> dict[str, Any]:
     if head.get("alg") != ALGORITHM or not head.get("kid"):
         raise Refused(f"The signature must be {ALGORITHM} with a kid; this one is not.")
     return head
+
+
+def stored(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Header and claims of a JWS this ODCM signed and stored itself (a promotion's bundle),
+    read without checking the signature: it never left the database. PyJWT checks each
+    character of a segment in a Python loop (about 100 ms for a 700 KB bundle, twice per
+    package request served); ``binascii`` decodes it in C."""
+    head, payload, _ = token.strip().split(".")
+
+    def segment(text: str) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        return value
+
+    return segment(head), segment(payload)
 
 
 def verify(token: str, cert: x509.Certificate, typ: str) -> dict[str, Any]:

@@ -4,11 +4,10 @@ for the target's environments to the target's certificate, sign with the source'
 
 from __future__ import annotations
 
-import tempfile
+import io
 import time
 import uuid
-from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -40,6 +39,28 @@ def _step_packages(process: dict[str, Any]) -> dict[tuple[str, str], dict[str, A
     return out
 
 
+class Discard(io.RawIOBase):
+    """A destination that keeps nothing; "seekable" so that a download can start again."""
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        return len(data)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return 0
+
+    def tell(self) -> int:
+        return 0
+
+    def truncate(self, size: int | None = None) -> int:
+        return 0
+
+
 def package_manifest(
     client: OctopusClient, space_id: str, release: dict[str, Any], process: dict[str, Any]
 ) -> list[dict[str, Any]]:
@@ -59,10 +80,11 @@ def package_manifest(
         entry: dict[str, Any] = {"id": package_id, "version": version, "feed": feed}
         if feed == "feeds-builtin":
             doc = client.package(space_id, f"packages-{package_id}.{version}")
-            with tempfile.TemporaryDirectory(prefix="odcm-bundle-") as tmp:
-                got = client.download_package(
-                    space_id, str(doc["Id"]), Path(tmp) / "p", expected_sha1=doc.get("Hash")
-                )
+            # Only the digests are wanted: the bytes are hashed on the way and dropped (no
+            # temporary file: a gigabyte of packages was a gigabyte written and deleted).
+            got = client.download_package(
+                space_id, str(doc["Id"]), cast(BinaryIO, Discard()), expected_sha1=doc.get("Hash")
+            )
             entry.update(
                 sha1=got.received.sha1,
                 sha256=got.received.sha256,
@@ -79,6 +101,8 @@ def earlier_deployments(
     """The deployments of the release in the source's own environments, with their state."""
     found = []
     deployments = client.release_deployments(space_id, release_id)
+    if not deployments:  # a release promoted before any local deployment (a route to a space)
+        return []
     states = client.tasks_by_ids([str(d["TaskId"]) for d in deployments], space_id)
     for dep in deployments:
         status = states.get(str(dep["TaskId"]))

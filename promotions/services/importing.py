@@ -278,12 +278,17 @@ def import_bundle(
     try:
         result = _import(bundle, packages, lifecycle_id, heartbeat)
     except (PromotionError, OctopusError) as exc:
+        _close(packages)
         message = str(exc)
         work.release(rows, lease, state=InboundBundle.State.FAILED, last_error=message)
         record("promotions.inbox.import_failed", actor=actor, obj=bundle, message=message)
 
         notify.import_failed(bundle, message)
         raise PromotionError(message) from None
+    except BaseException:
+        _close(packages)
+        raise
+    _close(packages)
     work.release(
         InboundBundle.objects.all(),
         lease,
@@ -298,6 +303,13 @@ def import_bundle(
     record("promotions.inbox.import", actor=actor, obj=bundle, after=result)
     bundle.refresh_from_db()
     return bundle
+
+
+def _close(packages: PackageSource | None) -> None:
+    """A package source holding connections (``packages.PeerSource``) is closed after use."""
+    close = getattr(packages, "close", None)
+    if close is not None:
+        close()
 
 
 def _import(
@@ -559,7 +571,7 @@ def space_source(space: Space) -> PackageSource:
     """Packages streamed from a space of this same ODCM (a local promotion)."""
 
     def fetch(pkg: dict[str, Any], path: Path) -> str:
-        with client_for(space.instance) as client:
+        with client_for(space.instance, verify=package_exchange.tls_context()) as client:
             got = client.download_package(space.octopus_id, f"packages-{_pkey(pkg)}", path)
         return got.received.sha256
 
@@ -567,12 +579,9 @@ def space_source(space: Space) -> PackageSource:
 
 
 def peer_source(bundle: InboundBundle) -> PackageSource:
-    """Packages pulled from the source ODCM over the network (connected promotion)."""
-
-    def fetch(pkg: dict[str, Any], path: Path) -> str:
-        return package_exchange.fetch(bundle, pkg, path)
-
-    return fetch
+    """Packages pulled from the source ODCM over the network (connected promotion): one
+    signing key and one connection pool for all of them (:func:`import_bundle` closes it)."""
+    return package_exchange.PeerSource(bundle)
 
 
 def source_for(bundle: InboundBundle) -> PackageSource | None:

@@ -61,6 +61,29 @@ def queue_import(value: str, lifecycle: str) -> dict[str, Any]:
     return {"state": bundle.state}
 
 
+def supply_values(value: str) -> dict[str, Any]:
+    """Supply every missing value (the benchmark times the import apart from this)."""
+    from promotions.models import InboundBundle
+    from promotions.services import importing
+
+    bundle = InboundBundle.objects.get()
+    needed = importing.needed(bundle)
+    for need in needed:
+        importing.supply(bundle, need["name"], need["environment"], value)
+    return {"supplied": len(needed)}
+
+
+def queue_import_only(lifecycle: str) -> dict[str, Any]:
+    """Hand the import to B's worker, the values having been supplied."""
+    from promotions.models import InboundBundle
+    from promotions.services import importing
+
+    bundle = InboundBundle.objects.get()
+    importing.queue_import(bundle, lifecycle_id=lifecycle)
+    bundle.refresh_from_db()
+    return {"state": bundle.state}
+
+
 def sweep() -> dict[str, Any]:
     from promotions.services import transfer
 

@@ -291,3 +291,63 @@ def test_a_worker_killed_mid_package_transfer_is_finished_once_by_the_next(
         w.dsn_b, "SELECT count(*) FROM audit_auditentry WHERE action = 'promotions.inbox.import'"
     )
     assert done == [(1,)]
+
+
+@pytest.mark.timeout(900)
+def test_a_worker_killed_mid_import_is_finished_once_by_the_next(
+    make_sim_instance: Callable[..., SimInstance],
+    tmp_path: Path,
+    live_server: Any,
+    start_process: Callable[..., Any],
+    start_celery_worker: Callable[..., Any],
+    admin_user: Any,
+) -> None:
+    """Killed after the packages, with the project created in the target but no release yet:
+    the next worker finishes the import, and the target has one project and one release."""
+    w = two_odcms(
+        make_sim_instance, tmp_path, live_server, start_process, start_celery_worker, admin_user
+    )
+    key = f"{w.pipe.package_id}.1.0.0"
+    name = f"{w.source.name}: {w.pipe.name}"
+    fast = b_vars(w.env_b, ODCM_PROMOTIONS_CLAIM_SECONDS="5")
+    releases_before = w.sim_b.truth()["spaces"][SPACE]["releases"]
+    # Every call to B's Octopus takes 1.5 s: the import's writes (project, process,
+    # variables, release) are caught between two of them.
+    w.sim_b.set_faults(step_ms=20, latency_ms=1500)
+    doomed = start_celery_worker(name="odcm-b-doomed", **fast)
+    run_b(w.env_b, "queue_import", DB_PASSWORD, w.lifecycle)
+
+    def project_created() -> bool:
+        return name in w.sim_b.truth()["spaces"][SPACE]["project_names"]
+
+    wait_for(project_created, timeout=240, every=0.1)
+    doomed.kill()  # SIGKILL, mid import: the packages are in, the release is not
+    truth = w.sim_b.truth()["spaces"][SPACE]
+    assert truth["releases"] == releases_before, "killed too late: the release was made"
+    assert b_bundle(w.dsn_b)[0] == "queued"
+
+    w.sim_b.set_faults(step_ms=20)
+    start_celery_worker(name="odcm-b-rescuer", **fast)
+
+    def imported() -> bool:
+        run_b(w.env_b, "sweep")  # what beat does: the dead worker's lease runs out
+        return b_bundle(w.dsn_b)[0] in ("imported", "failed")
+
+    wait_for(imported, timeout=180, every=1.0)
+    assert b_bundle(w.dsn_b) == ("imported", "")
+    assert feed_of(w.sim_b)[key] == sha1_of(w.package)
+    with OctopusClient(w.sim_b.url, w.sim_b.api_key, policy=LOOPBACK) as c_b:
+        projects = [p for p in c_b.get_all(f"/api/{SPACE}/projects") if p["Name"] == name]
+        assert len(projects) == 1
+        releases = c_b.project_releases(SPACE, projects[0]["Id"])
+        assert [r["Version"] for r in releases] == ["1.0.0"]
+        process = c_b.project_deployment_process(SPACE, projects[0]["Id"])
+        assert [s["Name"] for s in process["Steps"]] == ["Deploy web", "Smoke test"]
+        variables = c_b.variable_set(SPACE, projects[0]["VariableSetId"])["Variables"]
+        scoped = [(v["Name"], json.dumps(v.get("Scope") or {}, sort_keys=True)) for v in variables]
+        assert len(scoped) == len(set(scoped)), "a variable was written twice"
+    assert w.sim_b.truth()["spaces"][SPACE]["releases"] == releases_before + 1
+    done = b_rows(
+        w.dsn_b, "SELECT count(*) FROM audit_auditentry WHERE action = 'promotions.inbox.import'"
+    )
+    assert done == [(1,)]
