@@ -282,7 +282,7 @@ class GrantRule(models.Model):
 
     @property
     def label(self) -> str:
-        """"every instance tagged prod" / "every instance in region emea"."""
+        """ "every instance tagged prod" / "every instance in region emea"."""
         if self.selector == self.Selector.TAG:
             return f"every instance tagged {self.value}"
         return f"every instance in region {self.value}"

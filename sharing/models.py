@@ -285,7 +285,7 @@ class SubscriptionRule(models.Model):
 
     @property
     def label(self) -> str:
-        """"every space on instances tagged prod" / "… in region emea"."""
+        """ "every space on instances tagged prod" / "… in region emea"."""
         if self.selector == self.Selector.TAG:
             return f"every space on instances tagged {self.value}"
         return f"every space on instances in region {self.value}"
