@@ -287,6 +287,10 @@ class GrantRule(models.Model):
             return f"every instance tagged {self.value}"
         return f"every instance in region {self.value}"
 
+    @property
+    def scope_label(self) -> str:
+        return Grant(scope=self.scope).scope_label
+
 
 class SyncState(models.TextChoices):
     PENDING = "pending", "Pending"

@@ -27,10 +27,12 @@ from odcm import work
 
 @dataclass
 class Applied:
-    """What one :func:`apply` changed: instance names granted and revoked."""
+    """What one :func:`apply` changed: instance names granted and revoked, and those matched
+    that hold the role already by a grant chosen explicitly (left to it)."""
 
     granted: list[str] = field(default_factory=list)
     revoked: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
 
 
 def matching_instances(rule: GrantRule) -> Any:
@@ -119,7 +121,10 @@ def apply(rule: GrantRule, *, actor: Any = None, request: HttpRequest | None = N
         ).values_list("instance_id", flat=True)
     )
     for pk, instance in sorted(wanted.items(), key=lambda kv: kv[1].name):
-        if pk in have or pk in taken:
+        if pk in have:
+            continue
+        if pk in taken:
+            done.kept.append(instance.name)
             continue
         try:
             grant(rule.group, rule.role, instance=instance, scope=rule.scope, actor=actor,

@@ -1,0 +1,116 @@
+"""Subscription rules follow the fleet: a space on an instance tagged later (or a space
+enlisted later on a tagged instance) is subscribed and delivered; untagged, it is unsubscribed;
+subscriptions chosen explicitly are never touched. Against octosim over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.urls import reverse
+
+from audit.models import AuditEntry
+from sharing import tasks
+from sharing.models import SharedItem, Subscription, SubscriptionRule
+from sharing.services import subscription_rules
+from spaces import signals
+from spaces.models import Space
+from spaces.services import update_instance
+
+from .conftest import lvs_copy, make_set, space_of, subscribe, trust
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def eager() -> Iterator[None]:
+    """Tasks the fleet's events enqueue run at once, in this process."""
+    from odcm.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+def test_a_space_tagged_later_is_subscribed_and_delivered_and_untagged_loses_only_the_rules(
+    member: Any, pair: dict[str, Any], eager: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    inst_b, subscriber = pair["inst_b"], pair["subscriber"]
+    inst_b.owners.add(member)
+    second = space_of(inst_b, "Spaces-2")
+    trust(pair["publisher"], second)
+    item = make_set(pair["publisher"])
+    with django_capture_on_commit_callbacks(execute=True):
+        explicit = subscribe(item, second, actor=member)  # chosen explicitly: delivered
+    rule, done = subscription_rules.create_rule(item, "tag", "dc-east", mode="automatic",
+                                                actor=member)  # fmt: skip
+    assert done.subscribed == [] and subscription_rules.space_count(rule) == 0
+
+    with django_capture_on_commit_callbacks(execute=True):
+        update_instance(inst_b, tags=["dc-east"], actor=member)
+    made = Subscription.objects.get(item=item, space=subscriber)
+    assert made.rule_id == rule.pk and made.status == Subscription.Status.IN_SYNC
+    assert len(lvs_copy(inst_b, "Spaces-1", item.name)) == 1  # delivered into Octopus
+    explicit.refresh_from_db()
+    assert explicit.rule_id is None  # already subscribed explicitly: left as it is
+
+    with django_capture_on_commit_callbacks(execute=True):
+        update_instance(inst_b, tags=[], actor=member)
+    made.refresh_from_db()
+    explicit.refresh_from_db()
+    assert made.status == Subscription.Status.UNMANAGED
+    assert explicit.status == Subscription.Status.IN_SYNC
+    assert tasks.apply_subscription_rules() == 0  # idempotent
+    actions = set(AuditEntry.objects.values_list("action", flat=True))
+    assert {"sharing.subscription_rule.create", "sharing.subscription_rule.apply"} <= actions
+
+
+def test_a_space_enlisted_later_on_a_tagged_instance_is_subscribed(
+    member: Any, pair: dict[str, Any], eager: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    inst_b = pair["inst_b"]
+    inst_b.owners.add(member)
+    update_instance(inst_b, tags=["dc-east"])
+    second = space_of(inst_b, "Spaces-2")
+    Space.objects.filter(pk=second.pk).update(state=Space.State.NOT_ENLISTED)
+    trust(pair["publisher"], second)
+    item = make_set(pair["publisher"])
+    with django_capture_on_commit_callbacks(execute=True):
+        rule, done = subscription_rules.create_rule(item, "tag", "dc-east", mode="automatic",
+                                                    actor=member)  # fmt: skip
+    assert [s.space_id for s in rule.subscriptions.all()] == [pair["subscriber"].pk]
+    Space.objects.filter(pk=second.pk).update(state=Space.State.ENLISTED)
+    with django_capture_on_commit_callbacks(execute=True):
+        signals.space_enlisted.send(sender=Space, space_id=second.pk)
+    sub = Subscription.objects.get(item=item, space=second)
+    assert sub.rule_id == rule.pk and sub.status == Subscription.Status.IN_SYNC
+    assert len(lvs_copy(inst_b, "Spaces-2", item.name)) == 1
+
+
+def test_the_item_page_shows_the_rule_and_removing_it_unsubscribes_only_its_spaces(
+    login: Any, member: Any, outsider: Any, pair: dict[str, Any]
+) -> None:
+    inst_b = pair["inst_b"]
+    inst_b.owners.add(member)
+    update_instance(inst_b, tags=["dc-east"])
+    second = space_of(inst_b, "Spaces-2")
+    trust(pair["publisher"], second)
+    item = make_set(pair["publisher"], policy=SharedItem.Policy.SUBSCRIBER_CHOOSES)
+    explicit = subscribe(item, second, actor=member)
+    client = login(member)
+    page = client.post(
+        reverse("sharing:subscribe", args=[item.pk]), {"space": "t:dc-east", "mode": "on_demand"},
+        follow=True,
+    ).content.decode()  # fmt: skip
+    assert "Follows every space on instances tagged dc-east (2 spaces now); 1 subscribed" in page
+    assert 'data-testid="subscription-rule"' in page and "2 spaces now" in page
+    rule = SubscriptionRule.objects.get(item=item)
+    assert login(outsider).post(reverse("sharing:delete-rule", args=[rule.pk])).status_code == 404
+    client.post(reverse("sharing:delete-rule", args=[rule.pk]))
+    assert not SubscriptionRule.objects.exists()
+    statuses = dict(Subscription.objects.filter(item=item).values_list("space_id", "status"))
+    assert statuses[pair["subscriber"].pk] == Subscription.Status.UNMANAGED
+    explicit.refresh_from_db()
+    assert explicit.status != Subscription.Status.UNMANAGED
