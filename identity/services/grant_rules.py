@@ -5,10 +5,11 @@ A rule owns the instance grants it made (``Grant.rule``). :func:`apply` compares
 instances the rule matches now: a match without an active grant gains one (through
 :func:`identity.services.groups.grant`, so its teams are pushed as any grant's are), a grant
 whose instance no longer matches is revoked. A grant chosen explicitly (no rule) is never
-touched; an instance already granted explicitly is left to that grant. ``apply`` is idempotent
-and safe when two run at once (the active-grant unique constraint refuses a second grant, and
-a revoke is a conditional update), so the registry's events and the periodic task may both run
-it.
+touched; an instance already granted explicitly is left to that grant, and a grant another
+rule (same group and role) still reaches is handed to it rather than revoked. ``apply`` is
+idempotent and safe when two run at once (the active-grant unique constraint refuses a second
+grant, and a revoke is a conditional update), so the registry's events and the periodic task
+may both run it.
 """
 
 from __future__ import annotations
@@ -92,6 +93,17 @@ def rule_label(selector: str, value: str) -> str:
     return GrantRule(selector=selector, value=value).label
 
 
+def _hand_over(rule: GrantRule, row: Grant) -> bool:
+    """Give ``row`` to another rule of the same group and role that still reaches its
+    instance (the team stays as it is) rather than revoking it. True if one took it."""
+    others = GrantRule.objects.filter(group=rule.group_id, role=rule.role).exclude(pk=rule.pk)
+    for other in others:
+        if matching_instances(other).filter(pk=row.instance_id).exists():
+            Grant.objects.filter(pk=row.pk).update(rule=other)
+            return True
+    return False
+
+
 def delete_rule(
     rule: GrantRule, *, actor: Any = None, request: HttpRequest | None = None
 ) -> list[str]:
@@ -100,7 +112,7 @@ def delete_rule(
     revoked: list[str] = []
     with transaction.atomic():
         for row in rule.grants.filter(revoked_at__isnull=True).select_related("instance"):
-            if revoke(row, actor=actor, request=request):
+            if not _hand_over(rule, row) and revoke(row, actor=actor, request=request):
                 revoked.append(str(row.instance))
         record("grant_rule.delete", actor=actor, request=request, obj=rule,
                before={"group": rule.group.name, "role": rule.role, "target": rule.label},
@@ -133,7 +145,9 @@ def apply(rule: GrantRule, *, actor: Any = None, request: HttpRequest | None = N
             continue
         done.granted.append(instance.name)
     for row in mine:
-        if row.instance_id not in wanted and revoke(row, actor=actor, request=request):
+        if row.instance_id in wanted or _hand_over(rule, row):
+            continue
+        if revoke(row, actor=actor, request=request):
             done.revoked.append(str(row.instance))
     if done.granted or done.revoked:
         record("grant_rule.apply", actor=actor, request=request, obj=rule,

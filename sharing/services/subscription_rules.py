@@ -8,7 +8,8 @@ reached without a subscription is subscribed through the one
 :func:`sharing.services.subscriptions.subscribe` (so it is delivered as any subscription is);
 a rule's subscription whose space is no longer reached is unsubscribed (the copy stays in
 Octopus, no longer managed, as after any unsubscribe). Subscriptions chosen explicitly are
-never touched, and a space subscribed explicitly is left to that subscription. ``apply`` is
+never touched, a space subscribed explicitly is left to that subscription, and a
+subscription another rule of the item still reaches is handed to it. ``apply`` is
 idempotent and safe when two run at once (one subscription per item and space, taken under
 ``select_for_update``), so the registry's events and the periodic task may both run it.
 """
@@ -92,14 +93,25 @@ def create_rule(
     return rule, apply(rule, actor=actor)
 
 
+def _hand_over(rule: SubscriptionRule, sub: Subscription) -> bool:
+    """Give ``sub`` to another rule of the same item that still reaches its space (the copy
+    stays as it is) rather than unsubscribing it. True if one took it."""
+    for other in rule.item.rules.exclude(pk=rule.pk).select_related("item", "created_by"):
+        if any(space.pk == sub.space_id for space in reached(other)):
+            Subscription.objects.filter(pk=sub.pk).update(rule=other)
+            return True
+    return False
+
+
 def delete_rule(rule: SubscriptionRule, *, actor: Any = None) -> list[str]:
     """Delete the rule and unsubscribe the spaces it subscribed (not those chosen
     explicitly). Returns the spaces unsubscribed."""
     removed: list[str] = []
     with transaction.atomic():
         for sub in _owned(rule):
-            unsubscribe(sub, actor=actor)
-            removed.append(space_label(sub.space))
+            if not _hand_over(rule, sub):
+                unsubscribe(sub, actor=actor)
+                removed.append(space_label(sub.space))
         record("sharing.subscription_rule.delete", actor=actor, obj=rule,
                before={"item": rule.item.name, "target": rule.label},
                message=f"unsubscribed {len(removed)} spaces")  # fmt: skip
@@ -135,7 +147,7 @@ def apply(rule: SubscriptionRule, *, actor: Any = None) -> Applied:
             continue
         done.subscribed.append(space_label(space))
     for sub in owned:
-        if sub.space_id not in wanted:
+        if sub.space_id not in wanted and not _hand_over(rule, sub):
             unsubscribe(sub, actor=actor)
             done.removed.append(space_label(sub.space))
     if done.subscribed or done.removed:

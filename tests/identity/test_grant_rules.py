@@ -130,3 +130,46 @@ def test_the_grant_form_by_tag_makes_a_rule_and_removing_it_revokes_only_its_gra
     assert not Grant.objects.filter(role=Role.DEPLOYER, revoked_at__isnull=True).exists()
     explicit.refresh_from_db()
     assert explicit.revoked_at is None
+
+
+def test_the_api_makes_lists_and_deletes_rules_for_administrators(
+    enlisted: Instance, make_group: Callable[..., Any], admin_user: Any, member: Any,
+    token_for: Any,
+) -> None:  # fmt: skip
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.test import APIClient
+
+    enlisted.tags.add(Tag.objects.create(name="prod"))
+    Instance.objects.filter(pk=enlisted.pk).update(region="emea")
+    group = make_group("Ops")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(admin_user)}")
+    url = "/api/v1/grant-rules/"
+    body = {"group": str(group.pk), "role": "viewer", "selector": "tag", "value": "prod"}
+    made = api.post(url, body, format="json")
+    assert made.status_code == 201, made.content
+    assert made.json()["instances_granted"] == 1
+    assert made.json()["label"] == "every instance tagged prod"
+    grants = api.get("/api/v1/grants/", {"group": str(group.pk)}).json()["results"]
+    assert [g["rule"] for g in grants] == [made.json()["id"]]
+    assert api.post(url, body, format="json").status_code == 400
+    bad = api.post(url, {**body, "scope": {"colours": ["red"]}}, format="json")
+    assert bad.status_code == 400 and "scope" in bad.json()["errors"]
+    # A second rule reaching the same instance: removing the first hands the grant over.
+    api.post(url, {**body, "selector": "region", "value": "emea"}, format="json")
+    with CaptureQueriesContext(connection) as two:
+        assert api.get(url).json()["count"] == 2
+    api.post(url, {**body, "selector": "region", "value": "apac"}, format="json")
+    with CaptureQueriesContext(connection) as three:
+        assert api.get(url).json()["count"] == 3
+    assert len(three.captured_queries) == len(two.captured_queries)
+    assert api.get(url, {"selector": "colour"}).status_code == 400
+
+    stranger = APIClient()
+    stranger.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(member)}")
+    assert stranger.get(url).status_code == 403
+    assert api.delete(f"{url}{made.json()['id']}/").status_code == 204
+    (held,) = Grant.objects.filter(group=group, revoked_at__isnull=True)
+    assert held.rule == GrantRule.objects.get(value="emea")
+    assert tasks.apply_grant_rules() == 0

@@ -114,3 +114,51 @@ def test_the_item_page_shows_the_rule_and_removing_it_unsubscribes_only_its_spac
     assert statuses[pair["subscriber"].pk] == Subscription.Status.UNMANAGED
     explicit.refresh_from_db()
     assert explicit.status != Subscription.Status.UNMANAGED
+
+
+def test_the_api_makes_lists_and_removes_rules_each_person_their_own(
+    pair: dict[str, Any], member: Any, outsider: Any, token_for: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.test import APIClient
+
+    inst_b = pair["inst_b"]
+    inst_b.owners.add(member)
+    update_instance(inst_b, tags=["dc-east"], region="emea")
+    item = make_set(pair["publisher"])
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(member)}")
+    url = "/api/v1/sharing/subscription-rules/"
+    made = api.post(url, {"item": str(item.pk), "selector": "tag", "value": "dc-east"},
+                    format="json")  # fmt: skip
+    assert made.status_code == 201, made.content
+    body = made.json()
+    assert body["label"] == "every space on instances tagged dc-east"
+    assert body["spaces_subscribed"] == 1 and body["created_by"] == member.username
+    sub = api.get("/api/v1/sharing/subscriptions/", {"item": str(item.pk)}).json()["results"][0]
+    assert sub["rule"] == body["id"]
+    again = api.post(url, {"item": str(item.pk), "selector": "tag", "value": "dc-east"},
+                     format="json")  # fmt: skip
+    assert again.status_code == 400 and "already follows" in again.content.decode()
+    bad = api.post(url, {"item": str(item.pk), "selector": "colour", "value": "x"}, format="json")
+    assert bad.status_code == 400 and "selector" in bad.json()["errors"]
+    api.post(url, {"item": str(item.pk), "selector": "region", "value": "emea"}, format="json")
+    with CaptureQueriesContext(connection) as two:
+        listed = api.get(url)
+    assert listed.json()["count"] == 2
+    api.post(url, {"item": str(item.pk), "selector": "region", "value": "apac"}, format="json")
+    with CaptureQueriesContext(connection) as three:
+        assert api.get(url).json()["count"] == 3
+    assert len(three.captured_queries) == len(two.captured_queries)
+
+    stranger = APIClient()
+    stranger.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(outsider)}")
+    assert stranger.get(url).json()["count"] == 0
+    assert stranger.delete(f"{url}{body['id']}/").status_code == 404
+    assert api.delete(f"{url}{body['id']}/").status_code == 204
+    # The region rule still reaches that space: the subscription is handed to it, not dropped.
+    held = Subscription.objects.get(item=item, space=pair["subscriber"])
+    assert held.status != Subscription.Status.UNMANAGED
+    assert held.rule == SubscriptionRule.objects.get(value="emea")
+    assert tasks.apply_subscription_rules() == 0
