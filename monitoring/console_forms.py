@@ -129,4 +129,3 @@ def _check_keys(keys: dict[str, str], instances: Any) -> None:
         raise forms.ValidationError(
             f"No selected instance is named {', '.join(stray)}; nothing was changed."
         )
-
