@@ -93,9 +93,15 @@ def group(request: HttpRequest, group_id: str) -> HttpResponse:
         "form": form,
         "grant_form": grant_form,
         "grants": _grants_with_targets(request.user, group=row),
-        "rules": [(rule, grant_rules.space_count(rule)) for rule in row.grant_rules.all()],
+        "rules": _rules_with_counts(row),
     }
     return render(request, "identity/group.html", context)
+
+
+def _rules_with_counts(group: Group) -> list[tuple[GrantRule, int]]:
+    rules = list(group.grant_rules.all())
+    counts = grant_rules.space_counts(rules)
+    return [(rule, counts[rule.pk]) for rule in rules]
 
 
 @admin_only

@@ -46,9 +46,30 @@ def matching_instances(rule: GrantRule) -> Any:
 
 def space_count(rule: GrantRule) -> int:
     """How many enlisted spaces the rule's instances hold now (what the page shows)."""
+    return space_counts([rule])[rule.pk]
+
+
+def space_counts(rules: list[GrantRule]) -> dict[Any, int]:
+    """:func:`space_count` of each rule, by rule id, in two queries whatever their number."""
     Space = space_model()
-    ids = matching_instances(rule).values("pk")
-    return int(Space.objects.filter(instance__in=ids, state=Space.State.ENLISTED).count())
+    enlisted = Space.objects.filter(state=Space.State.ENLISTED)
+    tags = {r.value for r in rules if r.selector == GrantRule.Selector.TAG}
+    regions = {r.value for r in rules if r.selector == GrantRule.Selector.REGION}
+    by_tag: dict[str, set[Any]] = {}
+    by_region: dict[str, set[Any]] = {}
+    if tags:
+        rows = enlisted.filter(instance__tags__name__in=tags)
+        for name, pk in rows.values_list("instance__tags__name", "pk"):
+            by_tag.setdefault(name, set()).add(pk)
+    if regions:
+        for region, pk in enlisted.filter(instance__region__in=regions).values_list(
+            "instance__region", "pk"
+        ):
+            by_region.setdefault(region, set()).add(pk)
+    return {
+        r.pk: len((by_tag if r.selector == GrantRule.Selector.TAG else by_region).get(r.value, ()))
+        for r in rules
+    }
 
 
 def create_rule(
