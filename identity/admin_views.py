@@ -13,13 +13,14 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_POST
 
 from identity import access, services
 from identity.access import admin_only
 from identity.forms import GrantForm, GroupForm, RoleMappingForm
-from identity.models import Grant, Group, Role, User, space_model
-from identity.services import teams
+from identity.models import Grant, GrantRule, Group, Role, User, space_model
+from identity.services import grant_rules, teams
 from odcm.redirects import redirect_next
 
 
@@ -45,6 +46,7 @@ def groups(request: HttpRequest) -> HttpResponse:
         "members",
         "external_groups",
         Prefetch("grants", queryset=Grant.objects.filter(revoked_at__isnull=True)),
+        "grant_rules",
     )
     return render(request, "identity/groups.html", {"groups": rows, "form": form})
 
@@ -53,7 +55,7 @@ def _grants_with_targets(user: Any, **filters: Any) -> list[Grant]:
     targets = access.visible_grant_targets(user).select_related("space", "space__instance")
     return list(
         Grant.objects.filter(**filters)
-        .select_related("group", "space", "space__instance", "instance")
+        .select_related("group", "space", "space__instance", "instance", "rule")
         .prefetch_related(Prefetch("targets", queryset=targets))
         .order_by("revoked_at", "-created_at")
     )
@@ -91,8 +93,15 @@ def group(request: HttpRequest, group_id: str) -> HttpResponse:
         "form": form,
         "grant_form": grant_form,
         "grants": _grants_with_targets(request.user, group=row),
+        "rules": _rules_with_counts(row),
     }
     return render(request, "identity/group.html", context)
+
+
+def _rules_with_counts(group: Group) -> list[tuple[GrantRule, int]]:
+    rules = list(group.grant_rules.all())
+    counts = grant_rules.space_counts(rules)
+    return [(rule, counts[rule.pk]) for rule in rules]
 
 
 @admin_only
@@ -113,35 +122,60 @@ def delete_group(request: HttpRequest, group_id: str) -> HttpResponse:
 def add_grant(request: HttpRequest, group_id: str) -> HttpResponse:
     row = get_object_or_404(Group, pk=group_id)
     form = GrantForm(request.POST, prefix="grant")
-    if form.is_valid():
-        targets = form.targets()
-        if not targets:
-            messages.error(request, "No instance carries that tag or region now; nothing granted.")
-        granted = 0
-        for target in targets:  # a tag or region expands to one grant per instance
-            try:
-                services.grant(
-                    row,
-                    form.cleaned_data["role"],
-                    scope=form.scope(),
-                    actor=request.user,
-                    request=request,
-                    **target,
-                )
-            except services.GrantError as exc:
-                name = f"{target['instance']}: " if len(targets) > 1 else ""
-                messages.error(request, f"{name}{exc}")
-            else:
-                granted += 1
-        if granted == 1:
-            messages.success(request, "Granted; the Octopus team is being created.")
-        elif granted:
-            messages.success(
-                request, f"Granted on {granted} instances; their Octopus teams are being created."
+    if form.is_valid() and form.selector():
+        _add_rule(request, row, form)
+    elif form.is_valid():
+        try:
+            services.grant(
+                row,
+                form.cleaned_data["role"],
+                scope=form.scope(),
+                actor=request.user,
+                request=request,
+                **form.target_kwargs(),
             )
+        except services.GrantError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "Granted; the Octopus team is being created.")
     else:
         messages.error(request, "Choose a role and a space or instance.")
     return redirect("identity:group", group_id=row.pk)
+
+
+def _add_rule(request: HttpRequest, group: Group, form: GrantForm) -> None:
+    """A tag or region: a rule that follows it (instances tagged or moved later too)."""
+    selector, value = form.selector() or ("", "")
+    try:
+        rule, done = grant_rules.create_rule(
+            group, form.cleaned_data["role"], selector, value, scope=form.scope(),
+            actor=request.user, request=request,
+        )  # fmt: skip
+    except services.GrantError as exc:
+        messages.error(request, str(exc))
+        return
+    count = grant_rules.space_count(rule)
+    said = f"{group.name} now follows {rule.label} ({count} space{pluralize(count)} now)"
+    if done.granted:
+        said += f"; granted on {', '.join(done.granted)}"
+    if done.kept:
+        said += f"; {', '.join(done.kept)} already had this role (that grant stays as chosen)"
+    if not done.granted and not done.kept:
+        said += "; no instance matches now, those tagged or moved later will be granted"
+    messages.success(request, said + ".")
+
+
+@admin_only
+@require_POST
+def delete_grant_rule(request: HttpRequest, rule_id: str) -> HttpResponse:
+    rule = get_object_or_404(GrantRule.objects.select_related("group"), pk=rule_id)
+    revoked = grant_rules.delete_rule(rule, actor=request.user, request=request)
+    messages.success(
+        request,
+        f"Rule removed; revoked on {len(revoked)} instance{pluralize(len(revoked))} "
+        "(grants chosen one by one stay).",
+    )
+    return redirect("identity:group", group_id=rule.group_id)
 
 
 @login_required

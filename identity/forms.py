@@ -134,7 +134,7 @@ class GrantForm(StyledForm):
         super().__init__(*args, **kwargs)
         choices: list[tuple[str, str]] = []
         Instance = instance_model()
-        # By tag or region: expands, when granted, to one grant per instance matched then.
+        # By tag or region: a rule, granting every instance matched now and later.
         tags = Instance._meta.get_field("tags").related_model.objects.order_by("name")
         for tag in tags.values_list("name", flat=True):
             choices.append((f"t:{tag}", f"Every instance tagged {tag}"))
@@ -150,14 +150,12 @@ class GrantForm(StyledForm):
             choices.append((f"s:{space.pk}", space_label(space)))
         self.fields["target"].choices = choices  # type: ignore[attr-defined]
 
-    def targets(self) -> list[dict[str, Any]]:
-        """The grants' targets: one, or one per instance of the chosen tag or region."""
+    def selector(self) -> tuple[str, str] | None:
+        """("tag" or "region", its value) when a tag or region was chosen: a rule follows it."""
         kind, _, value = self.cleaned_data["target"].partition(":")
         if kind in ("t", "r"):
-            match = {"tags__name": value} if kind == "t" else {"region": value}
-            instances = instance_model().objects.filter(**match).order_by("name")
-            return [{"instance": instance} for instance in instances]
-        return [self.target_kwargs()]
+            return ("tag" if kind == "t" else "region", value)
+        return None
 
     def target_kwargs(self) -> dict[str, Any]:
         kind, _, pk = self.cleaned_data["target"].partition(":")

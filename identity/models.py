@@ -200,6 +200,10 @@ class Grant(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # The rule that made this grant (and may take it back); empty: chosen explicitly.
+    rule = models.ForeignKey(
+        "GrantRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="grants"
+    )
 
     class Meta:
         ordering = ["group__name", "role"]
@@ -240,6 +244,52 @@ class Grant(models.Model):
             for key in GRANT_SCOPES
             if self.scope.get(key)
         )
+
+
+class GrantRule(models.Model):
+    """A group's role on every instance carrying a tag, or in a region, now and later.
+
+    ``identity.services.grant_rules.apply`` keeps one instance grant (``Grant.rule``) per
+    instance matched: an instance tagged later gains it, one untagged loses it. Grants chosen
+    explicitly are never touched by a rule.
+    """
+
+    class Selector(models.TextChoices):
+        TAG = "tag", "Tag"
+        REGION = "region", "Region"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="grant_rules")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    selector = models.CharField(max_length=10, choices=Selector.choices)
+    value = models.CharField(max_length=100)
+    scope = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["group__name", "role", "selector", "value"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group", "role", "selector", "value"], name="grant_rule_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group} {self.role} on {self.label}"
+
+    @property
+    def label(self) -> str:
+        """ "every instance tagged prod" / "every instance in region emea"."""
+        if self.selector == self.Selector.TAG:
+            return f"every instance tagged {self.value}"
+        return f"every instance in region {self.value}"
+
+    @property
+    def scope_label(self) -> str:
+        return Grant(scope=self.scope).scope_label
 
 
 class SyncState(models.TextChoices):

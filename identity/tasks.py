@@ -10,7 +10,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from identity.models import OctopusSignIn
-from identity.services import octopus_signin, teams
+from identity.services import grant_rules, octopus_signin, teams
 
 
 @shared_task(time_limit=280, soft_time_limit=260, acks_late=True, ignore_result=True)
@@ -50,3 +50,10 @@ def configure_octopus_sign_in(sign_in_id: str) -> None:
     if not OctopusSignIn.objects.filter(pk=sign_in_id).exists():
         return
     octopus_signin.configure(sign_in_id)
+
+
+@shared_task(time_limit=280, soft_time_limit=260, acks_late=True, ignore_result=True)
+def apply_grant_rules() -> int:
+    """Periodic, and after an instance's tags, region or enlisting changed: keep every grant
+    rule's instance grants matching the fleet (idempotent)."""
+    return grant_rules.apply_all()

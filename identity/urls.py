@@ -30,6 +30,11 @@ urlpatterns = [
     path("access/groups/<uuid:group_id>/delete/", admin_views.delete_group, name="delete-group"),
     path("access/groups/<uuid:group_id>/grants/", admin_views.add_grant, name="add-grant"),
     path("access/grants/<uuid:grant_id>/revoke/", admin_views.revoke_grant, name="revoke-grant"),
+    path(
+        "access/grant-rules/<uuid:rule_id>/delete/",
+        admin_views.delete_grant_rule,
+        name="delete-grant-rule",
+    ),
     path("access/users/", admin_views.users, name="users"),
     path("access/users/<uuid:user_uuid>/", admin_views.user, name="user"),
     path(

@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from identity import access
@@ -19,6 +20,7 @@ from spaces.models import Instance
 SORTABLE = {"name", "status", "region", "version", "spaces", "uptime", "seen"}
 
 
+@sensitive_post_parameters("new_keys")  # never in an error report
 @login_required
 @require_http_methods(["GET", "POST"])
 def console_view(request: HttpRequest) -> HttpResponse:

@@ -455,6 +455,17 @@ CELERY_BEAT_SCHEDULE["identity-team-reconcile"] = {
     "task": "identity.tasks.reconcile",
     "schedule": float(env_int("ODCM_TEAM_RECONCILE_SECONDS", 900, minimum=30)),
 }
+# Grants and subscriptions that follow a tag or region: also applied at once when an
+# instance's tags, region or spaces change; this sweep catches anything missed.
+ODCM_LABEL_RULES_SECONDS = float(env_int("ODCM_LABEL_RULES_SECONDS", 300, minimum=30))
+CELERY_BEAT_SCHEDULE["identity-grant-rules"] = {
+    "task": "identity.tasks.apply_grant_rules",
+    "schedule": ODCM_LABEL_RULES_SECONDS,
+}
+CELERY_BEAT_SCHEDULE["sharing-subscription-rules"] = {
+    "task": "sharing.tasks.apply_subscription_rules",
+    "schedule": ODCM_LABEL_RULES_SECONDS,
+}
 
 # Configuration as code: poll Git sources for new commits of the fleet file.
 CELERY_BEAT_SCHEDULE["fleetconfig-git"] = {

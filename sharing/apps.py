@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.apps import AppConfig
 
 
@@ -14,3 +16,19 @@ class SharingConfig(AppConfig):
         from spaces.signals import search
 
         search.connect(shared_items, dispatch_uid="sharing.search")
+
+        from spaces import signals
+
+        # Subscriptions that follow a tag or region apply again when the fleet changes.
+        for signal in (
+            signals.instance_enlisted,
+            signals.space_enlisted,
+            signals.instance_labels_changed,
+        ):
+            signal.connect(_fleet_changed, dispatch_uid=f"sharing.rules.{id(signal)}")
+
+
+def _fleet_changed(sender: Any, **kwargs: Any) -> None:
+    from odcm import work
+
+    work.enqueue("sharing.tasks.apply_subscription_rules")

@@ -96,6 +96,13 @@ class SubscribeForm(BootstrapForm):
             return [s for s in self._reach if s.instance.region == key]
         return [s for s in self._spaces if str(s.pk) == value]
 
+    def selector(self) -> tuple[str, str] | None:
+        """("tag" or "region", its value) when one was chosen: a rule follows it."""
+        kind, _, key = self.cleaned_data["space"].partition(":")
+        if kind in ("t", "r"):
+            return ("tag" if kind == "t" else "region", key)
+        return None
+
     def spaces(self) -> list[Space]:
         """The subscriber spaces chosen: one, or every one matching the tag or region."""
         return self._matching(self.cleaned_data["space"])

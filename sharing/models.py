@@ -193,6 +193,14 @@ class Subscription(Leased):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The rule that subscribed this space (and may unsubscribe it); empty: chosen explicitly.
+    rule = models.ForeignKey(
+        "SubscriptionRule",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="subscriptions",
+    )
 
     class Meta:
         ordering = ["item__name", "space__name"]
@@ -236,6 +244,51 @@ class Subscription(Leased):
             "mode": self.mode,
             "pinned_revision": self.pinned_revision,
         }
+
+
+class SubscriptionRule(models.Model):
+    """Every space on instances carrying a tag, or in a region, subscribed to an item, now and
+    later: among the spaces its creator manages that the publisher trusts.
+
+    ``sharing.services.subscription_rules.apply`` keeps one subscription (``Subscription.rule``)
+    per space matched: a space enlisted, or an instance tagged, later gains it; one no longer
+    matched is unsubscribed. Subscriptions chosen explicitly are never touched by a rule.
+    """
+
+    class Selector(models.TextChoices):
+        TAG = "tag", "Tag"
+        REGION = "region", "Region"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    item = models.ForeignKey(SharedItem, on_delete=models.CASCADE, related_name="rules")
+    selector = models.CharField(max_length=10, choices=Selector.choices)
+    value = models.CharField(max_length=100)
+    mode = models.CharField(
+        max_length=20, choices=Subscription.Mode.choices, default=Subscription.Mode.AUTOMATIC
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["item__name", "selector", "value"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["item", "selector", "value"], name="subscription_rule_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item} to {self.label}"
+
+    @property
+    def label(self) -> str:
+        """ "every space on instances tagged prod" / "… in region emea"."""
+        if self.selector == self.Selector.TAG:
+            return f"every space on instances tagged {self.value}"
+        return f"every space on instances in region {self.value}"
 
 
 class Delivery(models.Model):

@@ -6,7 +6,16 @@ import logging
 
 from celery import shared_task
 
-from sharing.services import alerts, copies, delivery, drift, fanout, queueing, trusts
+from sharing.services import (
+    alerts,
+    copies,
+    delivery,
+    drift,
+    fanout,
+    queueing,
+    subscription_rules,
+    trusts,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -54,3 +63,10 @@ def check_drift(subscription_id: str) -> str:
 @shared_task(time_limit=120, soft_time_limit=110)
 def release_copy(subscription_id: str) -> bool:
     return copies.release(subscription_id)
+
+
+@shared_task(time_limit=280, soft_time_limit=260, acks_late=True, ignore_result=True)
+def apply_subscription_rules() -> int:
+    """Periodic, and after the fleet changed (an instance enlisted, tagged or moved, a space
+    enlisted): keep every subscription rule's subscriptions matching it (idempotent)."""
+    return subscription_rules.apply_all()

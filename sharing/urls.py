@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sharing import views
+from sharing import rule_views, views
 
 app_name = "sharing"
 urlpatterns = [
@@ -16,6 +16,7 @@ urlpatterns = [
     path("items/<uuid:pk>/push/", views.push, name="push"),
     path("items/<uuid:pk>/pause/", views.pause_item, name="pause-item"),
     path("items/<uuid:pk>/subscribe/", views.subscribe, name="subscribe"),
+    path("rules/<uuid:pk>/delete/", rule_views.delete_rule, name="delete-rule"),
     path("subscriptions/<uuid:pk>/", views.subscription, name="subscription"),
     path("subscriptions/<uuid:pk>/sync/", views.sync, name="sync"),
     path("subscriptions/<uuid:pk>/change/", views.change, name="change"),

@@ -19,7 +19,7 @@ from identity.access import is_admin
 from octopus import OctopusError
 from odcm.redirects import redirect_next
 from odcm.ui import space_label
-from sharing import access
+from sharing import access, rule_views
 from sharing.forms import (
     ChangeForm,
     ImportStepTemplateForm,
@@ -162,6 +162,7 @@ def item(request: HttpRequest, pk: Any) -> HttpResponse:
         "subscriptions": subs,
         "can_edit": can_edit,
         "subscribe_form": SubscribeForm(spaces=candidates) if candidates else None,
+        "rules": rule_views.rules_shown(request.user, item, can_edit),
         "panels": item_panels(request, item),
     }
     return render(request, "sharing/item.html", context)
@@ -322,26 +323,22 @@ def subscribe(request: HttpRequest, pk: Any) -> HttpResponse:
     )
     if not form.is_valid():
         raise PermissionDenied
+    selector = form.selector()
+    if selector is not None:  # a tag or region: a rule that follows it
+        rule_views.add_rule(request, item, *selector, mode=form.cleaned_data["mode"])
+        return redirect("sharing:item", item.pk)
     chosen = form.spaces()
-    done: list[Subscription] = []
-    for space in chosen:  # a tag or region: the one subscribe service, once per space
-        try:
-            done.append(
-                subscriptions.subscribe(
-                    item, space, mode=form.cleaned_data["mode"], actor=request.user
-                )
-            )
-        except SubscriptionError as exc:
-            _errors(request, exc)
-    if len(chosen) == 1:
-        if not done:
-            return redirect("sharing:item", item.pk)
-        messages.success(request, f"{space_label(done[0].space)} subscribed.")
-        return redirect("sharing:subscription", done[0].pk)
-    if done:
-        names = ", ".join(space_label(sub.space) for sub in done)
-        messages.success(request, f"{len(done)} spaces subscribed: {names}.")
-    return redirect("sharing:item", item.pk)
+    if not chosen:
+        raise PermissionDenied
+    try:
+        sub = subscriptions.subscribe(
+            item, chosen[0], mode=form.cleaned_data["mode"], actor=request.user
+        )
+    except SubscriptionError as exc:
+        _errors(request, exc)
+        return redirect("sharing:item", item.pk)
+    messages.success(request, f"{space_label(sub.space)} subscribed.")
+    return redirect("sharing:subscription", sub.pk)
 
 
 def _subscribable(user: Any, item: SharedItem) -> list[Space]:

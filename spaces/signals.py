@@ -12,6 +12,9 @@ from django.dispatch import Signal
 instance_enlisted = Signal()
 # sender=Space, space_id=<UUID>: one more space is enlisted on an instance already enlisted.
 space_enlisted = Signal()
+# sender=Instance, instance_id=<UUID>: the instance's tags or region changed (rules that
+# follow a tag or region, in sharing, apply again).
+instance_labels_changed = Signal()
 
 # sender=Instance, request=HttpRequest, instance=Instance: the instance's page is being
 # rendered; each receiver returns a list of ``Panel`` for the apps above the registry

@@ -1,4 +1,4 @@
-"""Filters of /api/v1/groups, /grants, /users and /tokens."""
+"""Filters of /api/v1/groups, /grants, /grant-rules, /users and /tokens."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import django_filters
 from django.db.models import Q, QuerySet
 
-from identity.models import ApiToken, Grant, Group, Role, User
+from identity.models import ApiToken, Grant, GrantRule, Group, Role, User
 from odcm.api.filters import Choices, FilterSet, Flag, Ordering, UUIDs
 
 
@@ -30,6 +30,17 @@ class GrantFilter(FilterSet):
 
     class Meta:
         model = Grant
+        fields: list[str] = []
+
+
+class GrantRuleFilter(FilterSet):
+    group = UUIDs(help_text="Group id(s)")
+    role = Choices(choices=Role.choices)
+    selector = Choices(choices=GrantRule.Selector.choices)
+    ordering = Ordering("created_at", "role", "value")
+
+    class Meta:
+        model = GrantRule
         fields: list[str] = []
 
 

@@ -157,9 +157,10 @@ class GrantSerializer(serializers.ModelSerializer[Grant]):
             "scope",
             "created_at",
             "revoked_at",
+            "rule",
             "targets",
         ]
-        read_only_fields = ["id", "created_at", "revoked_at", "targets"]
+        read_only_fields = ["id", "created_at", "revoked_at", "rule", "targets"]
         # Uniqueness of active grants is the database's job (services.grant reports it); DRF's
         # validators would wrongly make space and instance both required.
         validators: list[Any] = []

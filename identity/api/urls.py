@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from identity.api.grant_rules import GrantRuleViewSet
 from identity.api.groups import (
     GrantViewSet,
     GroupViewSet,
@@ -17,6 +18,7 @@ router = AppRouter()
 router.register("tokens", ApiTokenViewSet, basename="token")
 router.register("groups", GroupViewSet, basename="group")
 router.register("grants", GrantViewSet, basename="grant")
+router.register("grant-rules", GrantRuleViewSet, basename="grant-rule")
 router.register("role-mappings", RoleMappingViewSet, basename="role-mapping")
 router.register("users", UserViewSet, basename="user")
 router.register("service-accounts", ServiceAccountViewSet, basename="service-account")

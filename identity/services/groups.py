@@ -194,10 +194,12 @@ def grant(
     scope: dict[str, list[str]] | None = None,
     actor: Any = None,
     request: HttpRequest | None = None,
+    rule: Any = None,
 ) -> Grant:
     """Give ``group`` a role on one space or on every space of an instance, optionally
     narrowed inside each space by ``scope`` (names of environments, projects, project groups
-    and tenants: see ``identity.models.GRANT_SCOPES``)."""
+    and tenants: see ``identity.models.GRANT_SCOPES``). ``rule``: the ``GrantRule`` making
+    it (it may take the grant back later)."""
     if (space is None) == (instance is None):
         raise GrantError("A grant is for one space or for one instance.")
     if role not in Role.values:
@@ -212,11 +214,14 @@ def grant(
                 instance=instance,
                 scope=cleaned,
                 created_by=actor if getattr(actor, "pk", None) else None,
+                rule=rule,
             )
             target = f"space {space}" if space else f"every space of instance {instance}"
             after: dict[str, Any] = {"group": group.name, "role": role, "target": target}
             if cleaned:
                 after["scope"] = cleaned
+            if rule is not None:
+                after["rule"] = rule.label
             record("grant.create", actor=actor, request=request, obj=row, after=after)
             spaces = [s.pk for s in teams.covered_spaces(row)]
             # A team another grant already made carries this grant's scoped roles too.

@@ -152,6 +152,7 @@ ACTIONS = {
     "tags": "Add or remove tags",
     "owners": "Set owners",
     "refresh": "Refresh spaces",
+    "rotate": "Rotate API keys",
 }
 
 
@@ -207,11 +208,24 @@ def _one(action: str, instance: Instance, data: dict[str, Any], actor: Any, requ
         registry.update_instance(instance, owners=data["owners"], actor=actor, request=request)
         names = ", ".join(sorted(u.get_username() for u in data["owners"]))
         return f"Owners: {names or 'administrators only'}."
+    if action == "rotate":
+        return _rotate(instance, data["new_keys"], actor, request)
     if action == "refresh":
         # Reading every space of many servers takes a while: a worker does it, one per instance.
         work.enqueue("spaces.tasks.refresh_instance", str(instance.pk))
         return "Refresh queued."
     raise ValueError(f"Unknown action {action!r}.")
+
+
+def _rotate(instance: Instance, keys: dict[str, str], actor: Any, request: Any) -> str:
+    """The registry's one key rotation (the new key tested against this server, same
+    installation, enough permission; the old key kept if anything fails), per instance. No
+    message ever carries a key."""
+    key = keys.get(instance.name.lower()) or keys.get(instance.base_url.rstrip("/").lower())
+    if not key:
+        raise ValueError("No new key given for this instance; its key is unchanged.")
+    registry.rotate_api_key(instance, key, actor=actor, request=request)
+    return "Key replaced after a successful test; revoke the old key in Octopus."
 
 
 def tag_names() -> list[str]:

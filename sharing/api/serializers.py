@@ -185,6 +185,7 @@ class SubscriptionSerializer(serializers.ModelSerializer[Subscription]):
             "drift_checked_at",
             "last_synced_at",
             "octopus_id",
+            "rule",
             "created_at",
         ]
         read_only_fields = [

@@ -35,8 +35,11 @@ def subscribe(
     mode: str = Subscription.Mode.AUTOMATIC,
     pinned_revision: int | None = None,
     actor: Any = None,
+    rule: Any = None,
 ) -> Subscription:
-    """Subscribe ``space`` (trusted by the publisher) to ``item``.
+    """Subscribe ``space`` (trusted by the publisher) to ``item``. ``rule``: the
+    ``SubscriptionRule`` subscribing it (it may unsubscribe it later); without one the
+    subscription is explicit, and a rule's subscription chosen again becomes explicit.
 
     A push item is automatic for every subscriber: subscribing accepts that. The first
     delivery is queued at once for automatic subscriptions; on-demand ones show an update.
@@ -58,14 +61,22 @@ def subscribe(
         sub, created = Subscription.objects.select_for_update().get_or_create(
             item=item,
             space=space,
-            defaults={"mode": mode, "pinned_revision": pinned_revision, "created_by": actor},
+            defaults={
+                "mode": mode,
+                "pinned_revision": pinned_revision,
+                "created_by": actor,
+                "rule": rule,
+            },
         )
         if not created:
-            sub.mode, sub.pinned_revision = mode, pinned_revision
+            sub.mode, sub.pinned_revision, sub.rule = mode, pinned_revision, rule
             if sub.status == Subscription.Status.UNMANAGED:
                 sub.status = Subscription.Status.PENDING
-            sub.save(update_fields=["mode", "pinned_revision", "status", "updated_at"])
-        record("sharing.subscription.create", actor=actor, obj=sub, after=sub.summary())
+            sub.save(update_fields=["mode", "pinned_revision", "status", "rule", "updated_at"])
+        after = sub.summary()
+        if rule is not None:
+            after["rule"] = rule.label
+        record("sharing.subscription.create", actor=actor, obj=sub, after=after)
         _after_change(sub, Delivery.Trigger.SUBSCRIBE)
     return sub
 

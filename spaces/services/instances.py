@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from audit.services import record
+from identity.services import grant_rules
 from identity.signals import notify_access_changed
 from octopus import OctopusError
 from odcm.crypto import seal
@@ -121,6 +122,7 @@ def enlist_instance(
                 after={**_summary(instance), "spaces": len(found.spaces)},
             )
             signals.instance_enlisted.send(sender=Instance, instance_id=instance.pk)
+            grant_rules.on_fleet_changed()
     except IntegrityError:
         raise RegistryError(
             "already_enlisted", "This Octopus server was enlisted by someone else just now."
@@ -326,6 +328,10 @@ def update_instance(
         after = {**_summary(instance), "tags": sorted(instance.tags.values_list("name", flat=True))}
         record("instance.update", actor=actor, request=request, obj=instance, before=before,
                after=after)  # fmt: skip
+        if (before["tags"], before["region"]) != (after["tags"], after["region"]):
+            # Grants and subscriptions that follow a tag or region apply again.
+            grant_rules.on_fleet_changed()
+            signals.instance_labels_changed.send(sender=Instance, instance_id=instance.pk)
     return instance
 
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from audit.services import record
 from fleetconfig.services import make_plan
 from identity import services as identity
-from identity.models import Role, User
+from identity.models import GrantRule, Role, User
 from identity.services.tokens import create_token
 from managed.models import Customer, Downstream, Split, TemplateProject, TemplateRevision
 from managed.services.blueprints import assign as assign_blueprint
@@ -25,7 +25,7 @@ from odcm.crypto import seal
 from rollouts.models import DeploymentRun, RunDeployment, RunWave
 from rollouts.services import actions as rollout_actions
 from rollouts.services import pipelines as rollout_pipelines
-from sharing.models import SharedItem, Subscription, Trust
+from sharing.models import SharedItem, Subscription, SubscriptionRule, Trust
 from sharing.services import items, trusts
 from spaces.models import Favourite, Instance, Space, Tag
 from tests.conftest import make_user
@@ -92,6 +92,11 @@ def build_world() -> World:
     trust = trusts.propose(space, other)
     trusts.accept(trust)
     subscription = Subscription.objects.create(item=item, space=other, mode="on_demand")
+    # Rules that follow a tag or region: one of each, the subscription rule the manager's own.
+    GrantRule.objects.create(group=viewers, role=Role.DEPLOYER, selector="tag", value="prod")
+    SubscriptionRule.objects.create(
+        item=item, selector="region", value="emea", created_by=users["manager"]
+    )
     now = timezone.now()
     InstanceMonitor.objects.get_or_create(instance=instance)
     window = MaintenanceWindow.objects.create(

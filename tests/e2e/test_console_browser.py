@@ -74,6 +74,17 @@ def test_console_bulk_pin_and_tags_with_a_result_per_instance(
     assert list(Instance.objects.filter(tags__name="canary").values_list("name", flat=True)) == [
         "octo-0005"
     ]
+    # Key rotation: its own input only; a key that fails its test is reported, never echoed.
+    page.check("[data-testid=select-octo-0005]")
+    page.select_option("[data-testid=bulk-action]", "rotate")
+    assert page.locator("[data-testid=bulk-new-keys]").is_visible()
+    assert not page.locator("[data-testid=bulk-pin]").is_visible()
+    secret = "API-BROWSERNEVERSHOWN000000000000"
+    page.fill("[data-testid=bulk-new-keys]", f"octo-0005 {secret}")
+    page.click("[data-testid=bulk-apply]")
+    page.wait_for_selector("[data-testid=bulk-results]")
+    assert page.locator("[data-testid=bulk-result][data-ok=no]").count() == 1
+    assert secret not in page.content()
     assert watch.console == [] and watch.failed == []
 
 

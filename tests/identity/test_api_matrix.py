@@ -114,6 +114,23 @@ def _subscription(w: World) -> dict[str, Any]:
     return {"pk": Subscription.objects.create(item=item, space=w.space).pk}
 
 
+def _grant_rule(w: World) -> dict[str, Any]:
+    from identity.models import GrantRule
+
+    rule = GrantRule.objects.create(group=w.viewers, role="viewer", selector="tag", value="m")
+    return {"pk": rule.pk}
+
+
+def _subscription_rule(w: World) -> dict[str, Any]:
+    """A rule the Space manager persona made (each person sees their own; admins all)."""
+    from sharing.models import SubscriptionRule
+
+    rule = SubscriptionRule.objects.create(
+        item=_item(w), selector="tag", value="m", created_by=w.users[MANAGER]
+    )
+    return {"pk": rule.pk}
+
+
 def _trust(w: World) -> dict[str, Any]:
     from sharing.models import Trust
 
@@ -330,6 +347,8 @@ OBJECTS: dict[str, Callable[[World], dict[str, Any]]] = {
     "instance": lambda w: {"pk": w.instance.pk},
     "group": lambda w: {"pk": w.viewers.pk},
     "grant": _grant,
+    "grant_rule": _grant_rule,
+    "subscription_rule": _subscription_rule,
     "token": _token,
     "audit": _audit,
     "role": lambda w: {"role": "viewer"},
@@ -388,6 +407,11 @@ CASES = [
     Case("api:grant-list", read=VIEWER_UP, write=MANAGER_UP, body=_grant_body, list_of="grant",
          expect={OUTSIDER: {400}}),  # the space does not exist for an outsider
     Case("api:grant-detail", obj="grant", read=VIEWER_UP, write=MANAGER_UP, method="delete"),
+    Case("api:grant-rule-list", read=ADMIN_ONLY, write=ADMIN_ONLY, denied=403,
+         list_of="grant_rule", body=lambda w: {"group": str(w.viewers.pk), "role": "deployer",
+                                               "selector": "tag", "value": "prod"}),
+    Case("api:grant-rule-detail", obj="grant_rule", read=ADMIN_ONLY, write=ADMIN_ONLY,
+         denied=403, method="delete"),
     Case("api:role-mapping-list", read=ADMIN_ONLY, denied=403),
     Case("api:role-mapping-detail", obj="role", read=ADMIN_ONLY, write=ADMIN_ONLY, denied=403,
          body=lambda w: {"octopus_roles": ["Project viewer"]}),
@@ -428,6 +452,12 @@ CASES = [
          write=MANAGER_UP, method="post", expect={VIEWER: {403}}),
     Case("api:sharing-subscription-update-preview", obj="subscription", read=VIEWER_UP),
     Case("api:sharing-subscription-deliveries", obj="subscription", read=VIEWER_UP),
+    Case("api:sharing-subscription-rule-list", read=frozenset({MANAGER, ADMIN}),
+         list_of="subscription_rule", write=VIEWER_UP,
+         body=lambda w: {"item": str(_item(w).pk), "selector": "tag", "value": "prod"},
+         expect={OUTSIDER: {404}}),  # the item is invisible to an outsider
+    Case("api:sharing-subscription-rule-detail", obj="subscription_rule",
+         read=frozenset({MANAGER, ADMIN}), write=frozenset({MANAGER, ADMIN}), method="delete"),
     Case("api:sharing-trust-list", read=VIEWER_UP, list_of="trust"),
     Case("api:sharing-trust-detail", obj="trust", read=VIEWER_UP),
     Case("api:sharing-trust-by-tag", read=frozenset(), write=MANAGER_UP, method="post",

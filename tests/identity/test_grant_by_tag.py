@@ -1,4 +1,5 @@
-"""Granting by tag or region: the choice expands to one grant per instance it matches."""
+"""Granting by tag or region: a rule, granting one instance grant per instance it matches
+(tests/identity/test_grant_rules.py: and those matched later)."""
 
 from __future__ import annotations
 
@@ -40,9 +41,10 @@ def test_grant_by_tag_grants_every_instance_carrying_it(
     granted = set(Grant.objects.filter(group=group).values_list("instance__name", flat=True))
     assert granted == {alpha.name, gamma.name}
     assert AuditEntry.objects.filter(action="grant.create").count() == 2
+    assert set(Grant.objects.values_list("rule__value", flat=True)) == {"prod"}
 
 
-def test_grant_by_region_reports_an_instance_already_granted_and_grants_the_rest(
+def test_grant_by_region_names_an_instance_already_granted_and_grants_the_rest(
     login: Callable[[Any], Client], admin_user: Any
 ) -> None:
     alpha, beta, _gamma = _fleet()
@@ -54,13 +56,13 @@ def test_grant_by_region_reports_an_instance_already_granted_and_grants_the_rest
         follow=True,
     )
     page = response.content.decode()
-    assert "Alpha: Ops already has this role there." in page
+    assert "granted on Beta; Alpha already had this role (that grant stays as chosen)" in page
     assert set(Grant.objects.filter(group=group).values_list("instance__name", flat=True)) == {
         alpha.name, beta.name,
     }  # fmt: skip
 
 
-def test_a_tag_no_instance_carries_now_grants_nothing(
+def test_a_tag_no_instance_carries_now_grants_nothing_yet(
     login: Callable[[Any], Client], admin_user: Any
 ) -> None:
     _fleet()
@@ -75,5 +77,5 @@ def test_a_tag_no_instance_carries_now_grants_nothing(
         )
         .content.decode()
     )
-    assert "nothing granted" in page
+    assert "no instance matches now, those tagged or moved later will be granted" in page
     assert not Grant.objects.filter(group=group).exists()

@@ -64,3 +64,24 @@ def test_a_groups_page_does_not_grow_with_its_grants(admin_user, login):
     for k in range(2, 8):
         services.grant(group, Role.VIEWER, instance=make_instance(f"A{k}", spaces=3))
     assert queries(client, f"/access/groups/{group.pk}/") == few
+
+
+def test_a_groups_page_does_not_grow_with_its_rules(admin_user, login):
+    from identity.services import grant_rules
+    from spaces.models import Instance, Tag
+
+    client = login(admin_user)
+    group = services.create_group(name="Wide")
+    for k in range(6):
+        inst = make_instance(f"R{k}", spaces=2)
+        inst.tags.add(Tag.objects.get_or_create(name=f"t{k}")[0])
+        Instance.objects.filter(pk=inst.pk).update(region=f"r{k}")
+    grant_rules.create_rule(group, Role.VIEWER, "tag", "t0")
+    grant_rules.create_rule(group, Role.DEPLOYER, "region", "r0")
+    few = queries(client, f"/access/groups/{group.pk}/")
+    for k in range(1, 6):
+        grant_rules.create_rule(group, Role.VIEWER, "tag", f"t{k}")
+        grant_rules.create_rule(group, Role.DEPLOYER, "region", f"r{k}")
+    page = client.get(f"/access/groups/{group.pk}/").content.decode()
+    assert page.count("2 spaces now") == 12
+    assert queries(client, f"/access/groups/{group.pk}/") == few

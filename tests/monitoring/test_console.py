@@ -181,3 +181,82 @@ def test_only_administrators_set_owners(
     assert "Only administrators set owners." in response.content.decode()
     assert list(mine.owners.all()) == [space_owner]
     assert Space.objects.count() == 1
+
+
+def test_bulk_key_rotation_tests_each_new_key_and_reports_each_instance_without_secrets(
+    login: Callable[[Any], Client], admin_user: Any, make_sim_instance: Any, caplog: Any
+) -> None:
+    from odcm.crypto import seal, unseal
+    from tests.identity.conftest import enlist_sim
+
+    sims = [make_sim_instance(f"rot-{n}") for n in range(4)]
+    made = [enlist_sim(sim) for sim in sims]
+    for inst, sim in zip(made, sims, strict=True):  # stored: the read-only key, to replace
+        seal(inst, "api_key", sim.read_only_api_key)
+        inst.save(update_fields=["api_key"])
+    ok, wrong, weak, missing = made
+    bogus = "API-NOTAKEY0000000000000000000000"
+    lines = "\n".join([
+        f"{ok.name}  {sims[0].api_key}",
+        f"{wrong.base_url}/ {bogus}",  # by URL
+        f"{weak.name.upper()}={sims[2].no_permission_api_key}",
+    ])  # fmt: skip
+    caplog.set_level("DEBUG")
+    response = login(admin_user).post(
+        URL,
+        {"instances": [str(i.pk) for i in made], "action": "rotate", "new_keys": lines},
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    rows = re.findall(
+        r'data-testid="bulk-result" data-ok="(yes|no)"><td>([^<]+)</td><td[^>]*>[^ ]+ ([^<]+)</td>',
+        html,
+    )
+    results = {name: (ok, message.strip()) for ok, name, message in rows}
+    assert results[ok.name][0] == "yes"
+    assert results[missing.name] == (
+        "no",
+        "No new key given for this instance; its key is unchanged.",
+    )
+    assert results[wrong.name][0] == "no" and results[weak.name][0] == "no"
+    print(results[wrong.name], results[weak.name])
+    assert html.count('data-testid="bulk-result" data-ok="yes"') == 1
+    assert html.count('data-testid="bulk-result" data-ok="no"') == 3
+    assert "Key replaced after a successful test" in html
+    assert "No new key given for this instance; its key is unchanged." in html
+    for sim in sims:
+        for key in (sim.api_key, sim.read_only_api_key, sim.no_permission_api_key):
+            assert key not in html and key not in caplog.text
+    assert bogus not in html and bogus not in caplog.text
+    stored = {i.name: unseal(Instance.objects.get(pk=i.pk), "api_key") for i in made}
+    assert stored == {
+        ok.name: sims[0].api_key,
+        wrong.name: sims[1].read_only_api_key,
+        weak.name: sims[2].read_only_api_key,
+        missing.name: sims[3].read_only_api_key,
+    }
+    assert AuditEntry.objects.filter(action="instance.rotate_key").count() == 1
+
+
+def test_bulk_key_rotation_refuses_a_key_for_an_instance_not_selected_and_changes_nothing(
+    login: Callable[[Any], Client], admin_user: Any
+) -> None:
+    build(2, 1)
+    first, second = Instance.objects.order_by("name")
+    secret = "API-SHOULDNEVERSHOW00000000000000"
+    response = login(admin_user).post(
+        URL,
+        {
+            "instances": [str(first.pk)],
+            "action": "rotate",
+            "new_keys": f"{first.name} {secret}\n{second.name} {secret}",
+        },
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert f"No selected instance is named {second.name}" in html
+    assert secret not in html
+    assert not AuditEntry.objects.filter(action="instance.rotate_key").exists()
+    no_key = login(admin_user).post(URL, {"instances": [str(first.pk)], "action": "rotate"})
+    assert no_key.status_code == 400
+    assert "Give each selected instance" in no_key.content.decode()

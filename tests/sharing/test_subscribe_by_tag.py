@@ -45,7 +45,7 @@ def test_a_tag_subscribes_every_trusted_space_on_its_instances(
         {"space": "t:dc-east", "mode": "on_demand"},
         follow=True,
     )
-    assert "2 spaces subscribed" in page.content.decode()
+    assert "(2 spaces now); 2 subscribed" in page.content.decode()
     subs = Subscription.objects.filter(item=item)
     assert {s.space_id for s in subs} == {pair["subscriber"].pk, second.pk}
     assert {s.mode for s in subs} == {"on_demand"}
