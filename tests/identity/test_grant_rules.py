@@ -45,6 +45,7 @@ def test_an_instance_tagged_later_gains_the_rules_grant_and_untagged_loses_only_
 ) -> None:
     group = make_group("Ops")
     first = enlisted.spaces.order_by("octopus_id").first()
+    assert first is not None
     explicit = services.grant(group, Role.VIEWER, space=first)
     rule, done = grant_rules.create_rule(group, Role.DEPLOYER, "tag", "prod", actor=admin_user)
     assert done.granted == [] and grant_rules.space_count(rule) == 0

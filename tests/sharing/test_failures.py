@@ -220,4 +220,5 @@ def test_a_fan_out_that_delivers_a_failing_subscription_sends_one_recovery_email
     sub.refresh_from_db()
     assert sub.status == Subscription.Status.IN_SYNC and sub.claim_token is None
     assert (sub.failing_since, sub.alert_sent_at, sub.consecutive_failures) == (None, None, 0)
-    assert sub.deliveries.first().outcome == Delivery.Outcome.WRITTEN
+    last = sub.deliveries.first()
+    assert last is not None and last.outcome == Delivery.Outcome.WRITTEN
