@@ -22,7 +22,17 @@ from . import access, forms, pages
 from .errors import PromotionError
 from .models import Promotion, Receipt, RemoteSpace, SpaceIdentity
 from .pki import pretty
-from .services import bundles, compare, identities, importing, inbox, peers, receipts, transfer
+from .services import (
+    bundles,
+    compare,
+    identities,
+    importing,
+    inbox,
+    peers,
+    receipts,
+    routes,
+    transfer,
+)
 
 
 def _space(request: HttpRequest, pk: Any) -> Any:
@@ -70,6 +80,7 @@ def index(request: HttpRequest) -> HttpResponse:
             space__in=spaces, direction=Receipt.Direction.OUT
         ).select_related("peer")[:50],
         "trust_form": form,
+        "managed_spaces": managed,
         "remote_form": forms.RemoteForm(),
         "fetch_form": forms.FetchRemoteForm(),
         "upload_form": forms.UploadForm(prefix="bundle"),
@@ -168,17 +179,36 @@ def route(request: HttpRequest, pk: Any) -> HttpResponse:
         error = ""
     except PromotionError as exc:
         rows, error = [], exc.message
-    targets = [s.target for s in rt.stages.select_related("target") if s.target is not None]
+    stages = list(rt.stages.select_related("target"))
+    targets = [s.target for s in stages if s.target is not None]
+    can_manage = access.can_manage(request.user, rt.space)
+    values = routes.held_values(rt)
+    editing = next((v for v in values if str(v.pk) == request.GET.get("edit")), None)
+    initial = (
+        {
+            "target": str(editing.environment.remote_id),
+            "environment": editing.environment.name,
+            "name": editing.name,
+            "sensitive": editing.sensitive,
+        }
+        if editing
+        else {}
+    )
     return render(
         request,
         "promotions/route.html",
         {
             "route": rt,
+            "stages": stages,
+            "values": values,
+            "value_form": forms.RemoteValueForm(targets=targets, initial=initial)
+            if targets
+            else None,
             "rows": rows,
             "error": error,
             "promotions": Promotion.objects.filter(space=rt.space, project_id=rt.project_id),
             "form": forms.PromoteForm(targets=targets),
-            "can_manage": access.can_manage(request.user, rt.space),
+            "can_manage": can_manage,
         },
     )
 

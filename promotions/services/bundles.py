@@ -108,7 +108,8 @@ def build(
 ) -> Promotion:
     """Build and sign the bundle of ``release_id`` for ``target``. With ``check_route`` the
     route must allow it (every local environment before the target deployed successfully)."""
-    if not route.stages.filter(kind=RouteStage.Kind.SPACE, target=target).exists():
+    stage = route.stages.filter(kind=RouteStage.Kind.SPACE, target=target).first()
+    if stage is None:
         raise PromotionError(f"{target.name} is not a stage of the route of {route.project_name}.")
     identity = identities.ensure(space, actor=actor)
     key, cert = identities.signer(identity)
@@ -150,7 +151,9 @@ def build(
             "odcm": getattr(settings, "ODCM_PROMOTIONS_PUBLIC_URL", ""),
             "promoted_by": getattr(actor, "username", "") or "",
         },
-        "target": {"name": target.name, "id": target.remote_id},
+        # "lifecycle": the route's choice for the target (a name there; a suggestion the
+        # importer may override). Additive: the schema version stays.
+        "target": {"name": target.name, "id": target.remote_id, "lifecycle": stage.lifecycle},
         "project": {
             "id": project["Id"],
             "name": project["Name"],

@@ -314,7 +314,8 @@ def _import(
             heartbeat()
             transfer_package(client, sid, pkg, packages)
         heartbeat()
-        lifecycle_id = _lifecycle(client, sid, lifecycle_id)
+        suggested = str((p.get("target") or {}).get("lifecycle") or "")
+        lifecycle_id = _lifecycle(client, sid, lifecycle_id, suggested)
         project = _project(client, sid, remote_project_name(bundle), lifecycle_id, p)
         envs = {e["Name"]: e["Id"] for e in client.get_all(f"/api/{sid}/environments")}
         source_envs: dict[str, str] = p.get("environments") or {}
@@ -376,12 +377,17 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _lifecycle(client: OctopusClient, sid: str, chosen: str) -> str:
+def _lifecycle(client: OctopusClient, sid: str, chosen: str, suggested: str = "") -> str:
+    """The importer's choice, else the route's suggestion (by name) when this space has it,
+    else the only lifecycle of the space."""
     lifecycles = client.lifecycles(sid)
     if chosen:
         if not any(lc["Id"] == chosen for lc in lifecycles):
             raise PromotionError(f"The lifecycle {chosen} does not exist in this space.")
         return chosen
+    named = [lc for lc in lifecycles if suggested and lc["Name"] == suggested]
+    if named:
+        return str(named[0]["Id"])
     if len(lifecycles) == 1:
         return str(lifecycles[0]["Id"])
     raise PromotionError("This space has several lifecycles: choose the one the release follows.")
