@@ -79,6 +79,10 @@ def earlier_deployments(
     """The deployments of the release in the source's own environments, with their state."""
     found = []
     deployments = client.release_deployments(space_id, release_id)
+    if not deployments:
+        # A route whose first stage is a target space promotes a release never deployed
+        # here (and the task reader refuses an empty list of ids).
+        return []
     states = client.tasks_by_ids([str(d["TaskId"]) for d in deployments], space_id)
     for dep in deployments:
         status = states.get(str(dep["TaskId"]))
