@@ -33,6 +33,7 @@ from .services import (
     routes,
     transfer,
 )
+from .services import edits as edit_check
 
 
 def _space(request: HttpRequest, pk: Any) -> Any:
@@ -280,9 +281,15 @@ def review(request: HttpRequest, pk: Any) -> HttpResponse:
             )
             messages.success(request, f"Value for {d['name']} saved.")
         return redirect("promotions:review", pk=bundle.pk)
+    edits_error = ""
     try:
         with client_for(bundle.space.instance) as client:
             page = importing.review(bundle, client)
+            if bundle.state == bundle.State.IMPORTED and bundle.imported_project_id:
+                try:
+                    edit_check.check_bundle(bundle, client)
+                except OctopusError as exc:
+                    edits_error = f"The imported project could not be checked for edits: {exc}"
     except OctopusError:
         page = importing.review(bundle)
     supply_forms = [
@@ -297,6 +304,7 @@ def review(request: HttpRequest, pk: Any) -> HttpResponse:
             "page": page,
             "supply_forms": supply_forms,
             "import_form": forms.ImportForm(),
+            "edits_error": edits_error,
             "can_manage": can_manage,
         },
     )

@@ -94,6 +94,8 @@ class InboundBundleSerializer(serializers.ModelSerializer[InboundBundle]):
             "last_error",
             "received_at",
             "imported_at",
+            "edits",
+            "edits_checked_at",
         ]
 
 

@@ -32,6 +32,7 @@ from ..services import (
     routes,
     transfer,
 )
+from ..services import edits as edit_check
 from . import serializers as s
 
 
@@ -336,6 +337,18 @@ class InboxViewSet(viewsets.ReadOnlyModelViewSet[InboundBundle]):
         bundle = self.get_object()
         with client_for(bundle.space.instance) as client:
             return Response(importing.review(bundle, client))
+
+    @extend_schema(responses=s.InboundBundleSerializer)
+    @action(detail=True, methods=["get"])
+    def edits(self, request: Request, pk: str | None = None) -> Response:
+        """Check the imported project in Octopus now: edits to its process or variables
+        (what built the release) since the import; values for this space's environments
+        and tenants are not edits."""
+        bundle = self.get_object()
+        if bundle.state != InboundBundle.State.IMPORTED or not bundle.imported_project_id:
+            raise NotFound("This bundle has not been imported yet.")
+        edit_check.check_bundle(bundle)
+        return Response(s.InboundBundleSerializer(bundle).data)
 
     @extend_schema(request=s.SuppliedValueSerializer, responses={200: dict})
     @action(detail=True, methods=["post"])

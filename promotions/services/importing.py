@@ -318,10 +318,9 @@ def _import(
         lifecycle_id = _lifecycle(client, sid, lifecycle_id, suggested)
         project = _project(client, sid, remote_project_name(bundle), lifecycle_id, p)
         envs = {e["Name"]: e["Id"] for e in client.get_all(f"/api/{sid}/environments")}
-        source_envs: dict[str, str] = p.get("environments") or {}
         target_name = str(p.get("target", {}).get("name") or space.name)
         process = client.project_deployment_process(sid, project["Id"])
-        process["Steps"] = _steps(p["process"].get("Steps") or [], source_envs, envs, target_name)
+        process["Steps"] = map_steps(p["process"].get("Steps") or [], p, envs, target_name)
         client.update_deployment_process(sid, process)
         variables = client.variable_set(sid, project["VariableSetId"])
         variables["Variables"] = _variables(bundle, envs, target_name)
@@ -460,10 +459,19 @@ def _steps(
     return out
 
 
-def _variables(bundle: InboundBundle, envs: dict[str, str], target: str) -> list[dict[str, Any]]:
-    """The snapshot's variables (library sets folded in) scoped by environment name, the
-    carried values for this space's environments, and the values supplied here."""
-    p = bundle.payload
+def map_steps(
+    steps: list[dict[str, Any]], p: dict[str, Any], envs: dict[str, str], target: str
+) -> list[dict[str, Any]]:
+    """The snapshot's steps as import writes them in this space (also what the edit check
+    compares with)."""
+    return _steps(steps, p.get("environments") or {}, envs, target)
+
+
+def snapshot_variables(
+    p: dict[str, Any], envs: dict[str, str], target: str
+) -> list[dict[str, Any]]:
+    """The snapshot's variables (library sets folded in) scoped by environment name, without
+    the sensitive ones Octopus did not return (those arrive as carried or supplied values)."""
     out: list[dict[str, Any]] = []
     for doc in [p["variables"]["project"], *p["variables"]["library"]]:
         source_envs = {
@@ -488,6 +496,14 @@ def _variables(bundle: InboundBundle, envs: dict[str, str], target: str) -> list
                     "Scope": new_scope,
                 }
             )
+    return out
+
+
+def _variables(bundle: InboundBundle, envs: dict[str, str], target: str) -> list[dict[str, Any]]:
+    """The snapshot's variables, the carried values for this space's environments, and the
+    values supplied here."""
+    p = bundle.payload
+    out = snapshot_variables(p, envs, target)
     key, cert = identities.signer(_target_identity(bundle))
     for v in p.get("remote_values") or []:
         env_id = envs.get(v["environment"])

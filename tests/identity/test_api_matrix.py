@@ -545,6 +545,8 @@ CASES = [
          expect={VIEWER: {403}}),
     Case("api:promotions-inbox-import", obj="p_inbound", read=frozenset(), write=MANAGER_UP,
          method="post", expect={VIEWER: {403}}),
+    Case("api:promotions-inbox-edits", obj="p_inbound", read=VIEWER_UP,
+         expect={VIEWER: {404}, MANAGER: {404}, ADMIN: {404}}),  # not imported yet
     Case("api:promotions-inbox-compare", obj="p_inbound", read=VIEWER_UP,
          expect={VIEWER: {404}, MANAGER: {404}, ADMIN: {404}}),  # not imported yet
     # managed spaces: blueprints belong to their management space's managers
