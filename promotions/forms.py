@@ -65,6 +65,8 @@ class PromoteForm(forms.Form):
 class SupplyForm(forms.Form):
     name = forms.CharField(widget=forms.HiddenInput)
     environment = forms.CharField(widget=forms.HiddenInput, required=False)
+    # A tenant's value (written into Octopus's tenant variables, never kept by ODCM).
+    tenant = forms.CharField(widget=forms.HiddenInput, required=False)
     value = forms.CharField(widget=forms.PasswordInput(render_value=False), label="Value")
 
 

@@ -31,6 +31,7 @@ from .services import (
     peers,
     receipts,
     routes,
+    tenants,
     transfer,
 )
 from .services import edits as edit_check
@@ -276,10 +277,23 @@ def review(request: HttpRequest, pk: Any) -> HttpResponse:
         form = forms.SupplyForm(request.POST)
         if form.is_valid():
             d = form.cleaned_data
-            importing.supply(
-                bundle, d["name"], d["environment"] or "", d["value"], actor=request.user
-            )
-            messages.success(request, f"Value for {d['name']} saved.")
+            try:
+                if d["tenant"]:
+                    tenants.supply(
+                        bundle,
+                        d["tenant"],
+                        d["environment"],
+                        d["name"],
+                        d["value"],
+                        actor=request.user,
+                    )
+                else:
+                    importing.supply(
+                        bundle, d["name"], d["environment"] or "", d["value"], actor=request.user
+                    )
+                messages.success(request, f"Value for {d['name']} saved.")
+            except PromotionError as exc:
+                messages.error(request, exc.message)
         return redirect("promotions:review", pk=bundle.pk)
     edits_error = ""
     try:
@@ -293,7 +307,16 @@ def review(request: HttpRequest, pk: Any) -> HttpResponse:
     except OctopusError:
         page = importing.review(bundle)
     supply_forms = [
-        (n, forms.SupplyForm(initial={"name": n["name"], "environment": n["environment"]}))
+        (
+            n,
+            forms.SupplyForm(
+                initial={
+                    "name": n["name"],
+                    "environment": n["environment"],
+                    "tenant": n.get("tenant_id", ""),
+                }
+            ),
+        )
         for n in page["needed"]
     ]
     return render(

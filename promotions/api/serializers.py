@@ -102,6 +102,14 @@ class InboundBundleSerializer(serializers.ModelSerializer[InboundBundle]):
 class SuppliedValueSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=200)
     environment = serializers.CharField(max_length=200, allow_blank=True)
+    tenant = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="A tenant of this space (id or name): the value is written into its tenant "
+        "variables in Octopus for the template ``name`` (never kept by ODCM).",
+    )
     value = serializers.CharField(write_only=True, trim_whitespace=False)
     sensitive = serializers.BooleanField(default=True)
 

@@ -30,6 +30,7 @@ from ..services import (
     peers,
     receipts,
     routes,
+    tenants,
     transfer,
 )
 from ..services import edits as edit_check
@@ -359,6 +360,17 @@ class InboxViewSet(viewsets.ReadOnlyModelViewSet[InboundBundle]):
         body = s.SuppliedValueSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
+        if data["tenant"]:
+            tenants.supply(
+                bundle,
+                data["tenant"],
+                data["environment"],
+                data["name"],
+                data["value"],
+                actor=request.user,
+            )
+            with client_for(bundle.space.instance) as client:
+                return Response({"needed": importing.review(bundle, client)["needed"]})
         importing.supply(
             bundle,
             data["name"],

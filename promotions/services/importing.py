@@ -32,7 +32,7 @@ from spaces.models import Space
 from .. import formats, pki
 from ..errors import PromotionError
 from ..models import InboundBundle, SuppliedValue
-from . import identities, notify
+from . import identities, notify, tenants
 from . import packages as package_exchange
 
 ANY_ENVIRONMENT = ""
@@ -171,8 +171,32 @@ def review(bundle: InboundBundle, client: OctopusClient | None = None) -> dict[s
         ],
         "steps": steps,
         "variables": variables,
-        "needed": needed(bundle),
+        "needed": needed(bundle) + _tenant_rows(bundle, client),
     }
+
+
+def _tenant_rows(bundle: InboundBundle, client: OctopusClient | None) -> list[dict[str, Any]]:
+    """Values needed per tenant and environment (read from Octopus; none without a client or
+    before the remote project exists), and the templates every tenant will need."""
+    rows: list[dict[str, Any]] = []
+    if client is not None:
+        try:
+            rows = tenants.needs_for(bundle, client)
+        except OctopusError:
+            rows = []
+    if not rows:
+        for t in tenants.required(bundle.payload.get("templates") or []):
+            rows.append(
+                {
+                    "name": t["Name"],
+                    "environment": "",
+                    "tenant": "each tenant connected to the project",
+                    "tenant_id": None,  # nothing to fill yet
+                    "sensitive": False,
+                    "state": "needed once a tenant is connected",
+                }
+            )
+    return rows
 
 
 def _pkey(pkg: dict[str, Any]) -> str:
@@ -284,6 +308,18 @@ def import_bundle(
 
         notify.import_failed(bundle, message)
         raise PromotionError(message) from None
+    if result.get("held"):
+        work.release(
+            InboundBundle.objects.all(),
+            lease,
+            state=InboundBundle.State.NEEDS_VALUES,
+            imported_project_id=result["project_id"],
+            lifecycle_id=result["lifecycle_id"],
+            last_error=result["held"],
+        )
+        record("promotions.inbox.import_held", actor=actor, obj=bundle, message=result["held"])
+        bundle.refresh_from_db()
+        return bundle
     work.release(
         InboundBundle.objects.all(),
         lease,
@@ -317,6 +353,7 @@ def _import(
         suggested = str((p.get("target") or {}).get("lifecycle") or "")
         lifecycle_id = _lifecycle(client, sid, lifecycle_id, suggested)
         project = _project(client, sid, remote_project_name(bundle), lifecycle_id, p)
+        project = tenants.sync_templates(client, sid, project, p)
         envs = {e["Name"]: e["Id"] for e in client.get_all(f"/api/{sid}/environments")}
         target_name = str(p.get("target", {}).get("name") or space.name)
         process = client.project_deployment_process(sid, project["Id"])
@@ -325,8 +362,13 @@ def _import(
         variables = client.variable_set(sid, project["VariableSetId"])
         variables["Variables"] = _variables(bundle, envs, target_name)
         client.update_variable_set(sid, variables)
+        done = {"project_id": project["Id"], "release_id": "", "lifecycle_id": lifecycle_id}
+        needs = tenants.tenant_needs(client, sid, project)
+        if any(n["state"] == tenants.MISSING for n in needs):
+            # No release while a tenant lacks a value: nothing can be deployed yet.
+            return {**done, "held": tenants.missing_message(needs)}
         release = _release(client, sid, project["Id"], p)
-    return {"project_id": project["Id"], "release_id": release["Id"], "lifecycle_id": lifecycle_id}
+    return {**done, "release_id": release["Id"]}
 
 
 def transfer_package(
