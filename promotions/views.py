@@ -306,6 +306,8 @@ def review(request: HttpRequest, pk: Any) -> HttpResponse:
                     edits_error = f"The imported project could not be checked for edits: {exc}"
     except OctopusError:
         page = importing.review(bundle)
+    # A row without a tenant to fill for yet (a template, before any tenant is connected)
+    # has nothing to enter.
     supply_forms = [
         (
             n,
@@ -315,7 +317,9 @@ def review(request: HttpRequest, pk: Any) -> HttpResponse:
                     "environment": n["environment"],
                     "tenant": n.get("tenant_id", ""),
                 }
-            ),
+            )
+            if n.get("tenant_id", "") is not None
+            else None,
         )
         for n in page["needed"]
     ]
