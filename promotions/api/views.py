@@ -273,12 +273,14 @@ class RouteViewSet(
     @action(
         detail=True,
         methods=["delete"],
-        url_path=r"values/(?P<value_id>[0-9]+)",
+        url_path=r"values/(?P<value_id>[^/.]+)",
         url_name="value-delete",
     )
     def value_delete(self, request: Request, pk: str | None = None, value_id: str = "") -> Response:
         route = self.get_object()
         _managed(request, route.space)
+        if not value_id.isdigit() or len(value_id) > 18:
+            raise NotFound("No such value on this route.")
         if not route.remote_environments.filter(values__pk=int(value_id)).exists():
             raise NotFound("No such value on this route.")
         routes.delete_value(route, int(value_id), actor=request.user)
