@@ -585,3 +585,7 @@ CELERY_BEAT_SCHEDULE["promotions-sweep"] = {
     "task": "promotions.tasks.sweep",
     "schedule": float(env_int("ODCM_PROMOTIONS_SWEEP_SECONDS", 60, minimum=5)),
 }
+CELERY_BEAT_SCHEDULE["promotions-edits"] = {
+    "task": "promotions.tasks.check_edits_all",
+    "schedule": float(env_int("ODCM_PROMOTIONS_EDITS_SECONDS", 900, minimum=30)),
+}

@@ -65,6 +65,8 @@ class PromoteForm(forms.Form):
 class SupplyForm(forms.Form):
     name = forms.CharField(widget=forms.HiddenInput)
     environment = forms.CharField(widget=forms.HiddenInput, required=False)
+    # A tenant's value (written into Octopus's tenant variables, never kept by ODCM).
+    tenant = forms.CharField(widget=forms.HiddenInput, required=False)
     value = forms.CharField(widget=forms.PasswordInput(render_value=False), label="Value")
 
 
@@ -83,3 +85,89 @@ class ImportForm(forms.Form):
         label="Package files (air-gapped)",
         help_text="The files exported beside the bundle; each is checked against the manifest.",
     )
+
+
+class RouteForm(forms.Form):
+    """The project of a route (fixed once the route exists). Stages come in
+    :data:`StageFormSet`."""
+
+    project = forms.ChoiceField(
+        label="Project",
+        widget=forms.Select(attrs={"data-searchable": ""}),
+        help_text="A project of this space.",
+    )
+
+    def __init__(self, *args: Any, projects: dict[str, str], fixed: str = "", **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        field = self.fields["project"]
+        field.choices = [("", "—"), *projects.items()]  # type: ignore[attr-defined]
+        if fixed:
+            field.initial = fixed
+            field.disabled = True
+
+
+class StageForm(forms.Form):
+    """One stage: a local environment of the source space or a target space (value
+    ``env:<name>`` or ``space:<uuid>``), its position and, for a space, the lifecycle there."""
+
+    position = forms.IntegerField(min_value=1, max_value=99, label="Order")
+    stage = forms.ChoiceField(
+        label="Stage",
+        required=False,
+        widget=forms.Select(attrs={"data-searchable": ""}),
+    )
+    lifecycle = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Lifecycle there",
+        help_text="Target space only: the lifecycle's name in that space (empty: the importer "
+        "chooses).",
+    )
+
+    def __init__(self, *args: Any, stage_choices: Any = (), **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.fields["stage"].choices = stage_choices  # type: ignore[attr-defined]
+
+
+StageFormSet = forms.formset_factory(StageForm, extra=0, can_delete=True, max_num=30)
+
+
+def stage_choices(environments: list[str], targets: list[RemoteSpace]) -> list[Any]:
+    """Grouped choices for :class:`StageForm`: this space's environments, then spaces."""
+    return [
+        ("", "—"),
+        ("Environments of this space", [(f"env:{e}", e) for e in environments]),
+        (
+            "Target spaces",
+            [
+                (
+                    f"space:{t.pk}",
+                    f"{t.name} ({'this ODCM' if t.local_space_id else 'remote'})",
+                )
+                for t in targets
+            ],
+        ),
+    ]
+
+
+class RemoteValueForm(forms.Form):
+    """A value for a remote environment ("Prod: Production"). A sensitive value is never
+    rendered back; left empty when editing, the one held is kept."""
+
+    target = forms.ChoiceField(label="Target space")
+    environment = forms.CharField(
+        max_length=200, label="Environment there", help_text='e.g. "Production"'
+    )
+    name = forms.CharField(max_length=200, label="Variable")
+    value = forms.CharField(
+        required=False,
+        label="Value",
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Shown as dots; sensitive values are never shown again.",
+    )
+    sensitive = forms.BooleanField(required=False, label="Sensitive")
+
+    def __init__(self, *args: Any, targets: Any = (), **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.fields["target"].choices = [(str(t.pk), t.name) for t in targets]  # type: ignore[attr-defined]

@@ -181,6 +181,9 @@ class RouteStage(models.Model):
     target = models.ForeignKey(
         RemoteSpace, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # The lifecycle the release follows in the target space (its name there); empty: the
+    # importer chooses. Travels in the bundle as a suggestion.
+    lifecycle = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["route", "position"]
@@ -298,6 +301,10 @@ class InboundBundle(Leased):
     last_error = models.TextField(blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
     imported_at = models.DateTimeField(null=True, blank=True)
+    # Edits someone made in Octopus to the imported project's process or variables (what
+    # built the release), compared with the snapshot; [] when none. See services/edits.py.
+    edits = models.JSONField(default=list, blank=True)
+    edits_checked_at = models.DateTimeField(null=True, blank=True)
     imported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from promotions.models import Receipt
-from promotions.services import importing, receipts, transfer
+from promotions.services import edits, importing, receipts, transfer
 from spaces.models import Space
 
 
@@ -42,3 +42,17 @@ def import_bundle(bundle_id: str) -> str:
 def sweep() -> int:
     """Periodic: re-queue due deliveries, scan imported releases for receipts."""
     return transfer.sweep()
+
+
+@shared_task(time_limit=60, soft_time_limit=50)
+def check_edits_all() -> int:
+    """Periodic: one edit check per imported project (its newest bundle)."""
+    ids = edits.candidates()
+    for bundle_id in ids:
+        check_edits.delay(bundle_id)
+    return len(ids)
+
+
+@shared_task(time_limit=120, soft_time_limit=110, acks_late=True)
+def check_edits(bundle_id: str) -> str:
+    return edits.check(bundle_id)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from promotions import exchange, views
+from promotions import exchange, route_views, views
 
 app_name = "promotions"
 urlpatterns = [
@@ -10,7 +10,16 @@ urlpatterns = [
     path("spaces/<uuid:pk>/certificate.pem", views.certificate, name="certificate"),
     path("remotes/new/", views.remote_create, name="remote-create"),
     path("trusts/<uuid:pk>/confirm/", views.trust_confirm, name="trust-confirm"),
+    path("spaces/<uuid:space_pk>/routes/new/", route_views.route_form, name="route-new"),
     path("routes/<uuid:pk>/", views.route, name="route"),
+    path("routes/<uuid:pk>/edit/", route_views.route_form, name="route-edit"),
+    path("routes/<uuid:pk>/delete/", route_views.route_delete, name="route-delete"),
+    path("routes/<uuid:pk>/values/", route_views.value_set, name="route-value-set"),
+    path(
+        "routes/<uuid:pk>/values/<int:value_id>/delete/",
+        route_views.value_delete,
+        name="route-value-delete",
+    ),
     path("routes/<uuid:pk>/promote/", views.promote, name="promote"),
     path("promotions/<uuid:pk>/bundle/", views.bundle_download, name="bundle-download"),
     path("inbox/upload/", views.upload, name="upload"),

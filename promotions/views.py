@@ -22,7 +22,19 @@ from . import access, forms, pages
 from .errors import PromotionError
 from .models import Promotion, Receipt, RemoteSpace, SpaceIdentity
 from .pki import pretty
-from .services import bundles, compare, identities, importing, inbox, peers, receipts, transfer
+from .services import (
+    bundles,
+    compare,
+    identities,
+    importing,
+    inbox,
+    peers,
+    receipts,
+    routes,
+    tenants,
+    transfer,
+)
+from .services import edits as edit_check
 
 
 def _space(request: HttpRequest, pk: Any) -> Any:
@@ -70,6 +82,7 @@ def index(request: HttpRequest) -> HttpResponse:
             space__in=spaces, direction=Receipt.Direction.OUT
         ).select_related("peer")[:50],
         "trust_form": form,
+        "managed_spaces": managed,
         "remote_form": forms.RemoteForm(),
         "fetch_form": forms.FetchRemoteForm(),
         "upload_form": forms.UploadForm(prefix="bundle"),
@@ -168,17 +181,36 @@ def route(request: HttpRequest, pk: Any) -> HttpResponse:
         error = ""
     except PromotionError as exc:
         rows, error = [], exc.message
-    targets = [s.target for s in rt.stages.select_related("target") if s.target is not None]
+    stages = list(rt.stages.select_related("target"))
+    targets = [s.target for s in stages if s.target is not None]
+    can_manage = access.can_manage(request.user, rt.space)
+    values = routes.held_values(rt)
+    editing = next((v for v in values if str(v.pk) == request.GET.get("edit")), None)
+    initial = (
+        {
+            "target": str(editing.environment.remote_id),
+            "environment": editing.environment.name,
+            "name": editing.name,
+            "sensitive": editing.sensitive,
+        }
+        if editing
+        else {}
+    )
     return render(
         request,
         "promotions/route.html",
         {
             "route": rt,
+            "stages": stages,
+            "values": values,
+            "value_form": forms.RemoteValueForm(targets=targets, initial=initial)
+            if targets
+            else None,
             "rows": rows,
             "error": error,
             "promotions": Promotion.objects.filter(space=rt.space, project_id=rt.project_id),
             "form": forms.PromoteForm(targets=targets),
-            "can_manage": access.can_manage(request.user, rt.space),
+            "can_manage": can_manage,
         },
     )
 
@@ -245,18 +277,50 @@ def review(request: HttpRequest, pk: Any) -> HttpResponse:
         form = forms.SupplyForm(request.POST)
         if form.is_valid():
             d = form.cleaned_data
-            importing.supply(
-                bundle, d["name"], d["environment"] or "", d["value"], actor=request.user
-            )
-            messages.success(request, f"Value for {d['name']} saved.")
+            try:
+                if d["tenant"]:
+                    tenants.supply(
+                        bundle,
+                        d["tenant"],
+                        d["environment"],
+                        d["name"],
+                        d["value"],
+                        actor=request.user,
+                    )
+                else:
+                    importing.supply(
+                        bundle, d["name"], d["environment"] or "", d["value"], actor=request.user
+                    )
+                messages.success(request, f"Value for {d['name']} saved.")
+            except PromotionError as exc:
+                messages.error(request, exc.message)
         return redirect("promotions:review", pk=bundle.pk)
+    edits_error = ""
     try:
         with client_for(bundle.space.instance) as client:
             page = importing.review(bundle, client)
+            if bundle.state == bundle.State.IMPORTED and bundle.imported_project_id:
+                try:
+                    edit_check.check_bundle(bundle, client)
+                except OctopusError as exc:
+                    edits_error = f"The imported project could not be checked for edits: {exc}"
     except OctopusError:
         page = importing.review(bundle)
+    # A row without a tenant to fill for yet (a template, before any tenant is connected)
+    # has nothing to enter.
     supply_forms = [
-        (n, forms.SupplyForm(initial={"name": n["name"], "environment": n["environment"]}))
+        (
+            n,
+            forms.SupplyForm(
+                initial={
+                    "name": n["name"],
+                    "environment": n["environment"],
+                    "tenant": n.get("tenant_id", ""),
+                }
+            )
+            if n.get("tenant_id", "") is not None
+            else None,
+        )
         for n in page["needed"]
     ]
     return render(
@@ -267,6 +331,7 @@ def review(request: HttpRequest, pk: Any) -> HttpResponse:
             "page": page,
             "supply_forms": supply_forms,
             "import_form": forms.ImportForm(),
+            "edits_error": edits_error,
             "can_manage": can_manage,
         },
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..models import InboundBundle, Promotion, RemoteSpace, Route, SpaceIdentity, Trust
@@ -93,12 +94,22 @@ class InboundBundleSerializer(serializers.ModelSerializer[InboundBundle]):
             "last_error",
             "received_at",
             "imported_at",
+            "edits",
+            "edits_checked_at",
         ]
 
 
 class SuppliedValueSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=200)
     environment = serializers.CharField(max_length=200, allow_blank=True)
+    tenant = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="A tenant of this space (id or name): the value is written into its tenant "
+        "variables in Octopus for the template ``name`` (never kept by ODCM).",
+    )
     value = serializers.CharField(write_only=True, trim_whitespace=False)
     sensitive = serializers.BooleanField(default=True)
 
@@ -139,13 +150,62 @@ class PromoteSerializer(serializers.Serializer[Any]):
     target = serializers.UUIDField()
 
 
+class RouteStageSerializer(serializers.Serializer[Any]):
+    """One stage: exactly one of ``environment`` (of the source space) and ``target`` (a
+    remote space's id); ``lifecycle``: for a target, the lifecycle's name there."""
+
+    position = serializers.IntegerField(min_value=1, max_value=99)
+    kind = serializers.CharField(read_only=True)
+    environment = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default=""
+    )
+    target = serializers.UUIDField(source="target_id", required=False, allow_null=True)
+    target_name = serializers.CharField(source="target.name", read_only=True, default="")
+    lifecycle = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
 class PromotionRouteSerializer(serializers.ModelSerializer[Route]):
     space = serializers.UUIDField(source="space_id", read_only=True)
     stages = serializers.SerializerMethodField()
+    stage_details = serializers.SerializerMethodField()
 
     class Meta:
         model = Route
-        fields = ["id", "space", "project_id", "project_name", "stages"]
+        fields = ["id", "space", "project_id", "project_name", "stages", "stage_details"]
 
     def get_stages(self, obj: Route) -> list[str]:
         return [str(s) for s in obj.stages.all()]
+
+    @extend_schema_field(RouteStageSerializer(many=True))
+    def get_stage_details(self, obj: Route) -> list[dict[str, Any]]:
+        return [
+            {**RouteStageSerializer(st).data, "position": n}
+            for n, st in enumerate(obj.stages.all(), 1)
+        ]
+
+
+class RouteWriteSerializer(serializers.Serializer[Any]):
+    """Create (``space`` and ``project_id`` required) or replace a route's stages."""
+
+    space = serializers.UUIDField(required=False)
+    project_id = serializers.CharField(max_length=64, required=False)
+    stages = RouteStageSerializer(many=True)
+
+
+class RemoteValueSerializer(serializers.Serializer[Any]):
+    """A value held for a remote environment. ``value`` is never returned for a sensitive
+    one (null); when setting a sensitive value, omitting ``value`` keeps the one held."""
+
+    id = serializers.IntegerField(read_only=True)
+    target = serializers.UUIDField(source="environment.remote_id")
+    target_name = serializers.CharField(source="environment.remote.name", read_only=True)
+    environment = serializers.CharField(source="environment.name", max_length=200)
+    name = serializers.CharField(max_length=200)
+    sensitive = serializers.BooleanField(default=False)
+    value = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if instance.sensitive:
+            data["value"] = None
+        return dict(data)

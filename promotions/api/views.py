@@ -10,17 +10,30 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from octopus import ErrorKind
 from odcm.api.permissions import IsAuthenticatedUser
 from odcm.clients import client_for
 from spaces.models import Space
 
 from .. import access
+from ..errors import PromotionError
 from ..models import InboundBundle, Promotion, RemoteSpace, Route, SpaceIdentity, Trust
-from ..services import bundles, compare, identities, importing, peers, receipts, transfer
+from ..services import (
+    bundles,
+    compare,
+    identities,
+    importing,
+    peers,
+    receipts,
+    routes,
+    tenants,
+    transfer,
+)
+from ..services import edits as edit_check
 from . import serializers as s
 
 
@@ -131,14 +144,91 @@ class TrustViewSet(
         return Response(s.PromotionTrustSerializer(trust).data)
 
 
-class RouteViewSet(viewsets.ReadOnlyModelViewSet[Route]):
-    """Routes (composite lifecycles) and the progression of a release along them."""
+def _stage_inputs(rows: list[dict[str, Any]]) -> list[routes.StageInput]:
+    found = {
+        str(r.pk): r
+        for r in RemoteSpace.objects.filter(
+            pk__in=[row["target_id"] for row in rows if row.get("target_id")]
+        )
+    }
+    unknown = {
+        f"stages[{n}].target": ["No such remote space."]
+        for n, row in enumerate(rows, 1)
+        if row.get("target_id") and str(row["target_id"]) not in found
+    }
+    if unknown:
+        raise PromotionError("The route was not saved: No such remote space.", errors=unknown)
+    return [
+        routes.StageInput(
+            position=row["position"],
+            environment=row.get("environment") or "",
+            target=found.get(str(row.get("target_id"))) if row.get("target_id") else None,
+            lifecycle=row.get("lifecycle") or "",
+        )
+        for row in rows
+    ]
+
+
+class RouteViewSet(
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.ReadOnlyModelViewSet[Route],
+):
+    """Routes (composite lifecycles): create, replace the stages, delete; the progression of
+    a release along them; the values held for their remote environments. Writes need a
+    manager of the route's space; every stage is checked against Octopus and the trusts."""
 
     permission_classes = [IsAuthenticatedUser]
     serializer_class = s.PromotionRouteSerializer
 
     def get_queryset(self) -> QuerySet[Route]:
-        return access.routes(self.request.user).order_by("space__name", "project_name", "pk")
+        return (
+            access.routes(self.request.user)
+            .select_related("space__instance")
+            .prefetch_related("stages__target")
+            .order_by("space__name", "project_name", "pk")
+        )
+
+    @extend_schema(request=s.RouteWriteSerializer, responses={201: s.PromotionRouteSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        body = s.RouteWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        missing = {k: ["This field is required."] for k in ("space", "project_id") if k not in data}
+        if missing:
+            raise ValidationError(missing)
+        space = _managed(request, _space(request, data["space"]))
+        if Route.objects.filter(space=space, project_id=data["project_id"]).exists():
+            raise PromotionError(
+                "This project has a route already; change it with PUT on the route.",
+                code="conflict",
+                kind=ErrorKind.CONFLICT,
+            )
+        route = routes.save_route(
+            space, data["project_id"], _stage_inputs(data["stages"]), actor=request.user
+        )
+        return Response(s.PromotionRouteSerializer(route).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.RouteWriteSerializer, responses=s.PromotionRouteSerializer)
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        route = self.get_object()
+        _managed(request, route.space)
+        body = s.RouteWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        route = routes.save_route(
+            route.space,
+            route.project_id,
+            _stage_inputs(body.validated_data["stages"]),
+            actor=request.user,
+        )
+        return Response(s.PromotionRouteSerializer(route).data)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        route = self.get_object()
+        _managed(request, route.space)
+        routes.delete_route(route, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses={200: dict})
     @action(detail=True, methods=["get"])
@@ -146,6 +236,55 @@ class RouteViewSet(viewsets.ReadOnlyModelViewSet[Route]):
         route = self.get_object()
         version = request.query_params.get("release") or None
         return Response({"stages": receipts.progression(route, version)})
+
+    @extend_schema(methods=["GET"], request=None, responses=s.RemoteValueSerializer(many=True))
+    @extend_schema(
+        methods=["POST"], request=s.RemoteValueSerializer, responses=s.RemoteValueSerializer
+    )
+    @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
+    def values(self, request: Request, pk: str | None = None) -> Response:
+        """The values held for the route's remote environments (sensitive ones never shown),
+        or set one (POST; the same target, environment and name replace it)."""
+        route = self.get_object()
+        if request.method == "GET":
+            return Response(s.RemoteValueSerializer(routes.held_values(route), many=True).data)
+        _managed(request, route.space)
+        body = s.RemoteValueSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        target = route.stages.filter(target_id=data["environment"]["remote_id"]).first()
+        if target is None or target.target is None:
+            raise PromotionError(
+                "That remote space is not a target of this route.",
+                errors={"target": ["Not a target space of this route."]},
+            )
+        row = routes.set_value(
+            route,
+            target.target,
+            data["environment"]["name"],
+            data["name"],
+            data.get("value"),
+            sensitive=data["sensitive"],
+            actor=request.user,
+        )
+        return Response(s.RemoteValueSerializer(row).data)
+
+    @extend_schema(request=None, responses={204: None})
+    @action(
+        detail=True,
+        methods=["delete"],
+        url_path=r"values/(?P<value_id>[^/.]+)",
+        url_name="value-delete",
+    )
+    def value_delete(self, request: Request, pk: str | None = None, value_id: str = "") -> Response:
+        route = self.get_object()
+        _managed(request, route.space)
+        if not value_id.isdigit() or len(value_id) > 18:
+            raise NotFound("No such value on this route.")
+        if not route.remote_environments.filter(values__pk=int(value_id)).exists():
+            raise NotFound("No such value on this route.")
+        routes.delete_value(route, int(value_id), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class PromotionViewSet(
@@ -202,6 +341,18 @@ class InboxViewSet(viewsets.ReadOnlyModelViewSet[InboundBundle]):
         with client_for(bundle.space.instance) as client:
             return Response(importing.review(bundle, client))
 
+    @extend_schema(responses=s.InboundBundleSerializer)
+    @action(detail=True, methods=["get"])
+    def edits(self, request: Request, pk: str | None = None) -> Response:
+        """Check the imported project in Octopus now: edits to its process or variables
+        (what built the release) since the import; values for this space's environments
+        and tenants are not edits."""
+        bundle = self.get_object()
+        if bundle.state != InboundBundle.State.IMPORTED or not bundle.imported_project_id:
+            raise NotFound("This bundle has not been imported yet.")
+        edit_check.check_bundle(bundle)
+        return Response(s.InboundBundleSerializer(bundle).data)
+
     @extend_schema(request=s.SuppliedValueSerializer, responses={200: dict})
     @action(detail=True, methods=["post"])
     def supply(self, request: Request, pk: str | None = None) -> Response:
@@ -211,6 +362,17 @@ class InboxViewSet(viewsets.ReadOnlyModelViewSet[InboundBundle]):
         body = s.SuppliedValueSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
+        if data["tenant"]:
+            tenants.supply(
+                bundle,
+                data["tenant"],
+                data["environment"],
+                data["name"],
+                data["value"],
+                actor=request.user,
+            )
+            with client_for(bundle.space.instance) as client:
+                return Response({"needed": importing.review(bundle, client)["needed"]})
         importing.supply(
             bundle,
             data["name"],

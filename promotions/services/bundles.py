@@ -101,7 +101,9 @@ def earlier_deployments(
     """The deployments of the release in the source's own environments, with their state."""
     found = []
     deployments = client.release_deployments(space_id, release_id)
-    if not deployments:  # a release promoted before any local deployment (a route to a space)
+    if not deployments:
+        # A route whose first stage is a target space promotes a release never deployed
+        # here (and the task reader refuses an empty list of ids).
         return []
     states = client.tasks_by_ids([str(d["TaskId"]) for d in deployments], space_id)
     for dep in deployments:
@@ -132,7 +134,8 @@ def build(
 ) -> Promotion:
     """Build and sign the bundle of ``release_id`` for ``target``. With ``check_route`` the
     route must allow it (every local environment before the target deployed successfully)."""
-    if not route.stages.filter(kind=RouteStage.Kind.SPACE, target=target).exists():
+    stage = route.stages.filter(kind=RouteStage.Kind.SPACE, target=target).first()
+    if stage is None:
         raise PromotionError(f"{target.name} is not a stage of the route of {route.project_name}.")
     identity = identities.ensure(space, actor=actor)
     key, cert = identities.signer(identity)
@@ -174,7 +177,9 @@ def build(
             "odcm": getattr(settings, "ODCM_PROMOTIONS_PUBLIC_URL", ""),
             "promoted_by": getattr(actor, "username", "") or "",
         },
-        "target": {"name": target.name, "id": target.remote_id},
+        # "lifecycle": the route's choice for the target (a name there; a suggestion the
+        # importer may override). Additive: the schema version stays.
+        "target": {"name": target.name, "id": target.remote_id, "lifecycle": stage.lifecycle},
         "project": {
             "id": project["Id"],
             "name": project["Name"],

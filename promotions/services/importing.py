@@ -32,7 +32,7 @@ from spaces.models import Space
 from .. import formats, pki
 from ..errors import PromotionError
 from ..models import InboundBundle, SuppliedValue
-from . import identities, notify
+from . import identities, notify, tenants
 from . import packages as package_exchange
 
 ANY_ENVIRONMENT = ""
@@ -171,8 +171,32 @@ def review(bundle: InboundBundle, client: OctopusClient | None = None) -> dict[s
         ],
         "steps": steps,
         "variables": variables,
-        "needed": needed(bundle),
+        "needed": needed(bundle) + _tenant_rows(bundle, client),
     }
+
+
+def _tenant_rows(bundle: InboundBundle, client: OctopusClient | None) -> list[dict[str, Any]]:
+    """Values needed per tenant and environment (read from Octopus; none without a client or
+    before the remote project exists), and the templates every tenant will need."""
+    rows: list[dict[str, Any]] = []
+    if client is not None:
+        try:
+            rows = tenants.needs_for(bundle, client)
+        except OctopusError:
+            rows = []
+    if not rows:
+        for t in tenants.required(bundle.payload.get("templates") or []):
+            rows.append(
+                {
+                    "name": t["Name"],
+                    "environment": "",
+                    "tenant": "each tenant connected to the project",
+                    "tenant_id": None,  # nothing to fill yet
+                    "sensitive": False,
+                    "state": "needed once a tenant is connected",
+                }
+            )
+    return rows
 
 
 def _pkey(pkg: dict[str, Any]) -> str:
@@ -289,6 +313,18 @@ def import_bundle(
         _close(packages)
         raise
     _close(packages)
+    if result.get("held"):
+        work.release(
+            InboundBundle.objects.all(),
+            lease,
+            state=InboundBundle.State.NEEDS_VALUES,
+            imported_project_id=result["project_id"],
+            lifecycle_id=result["lifecycle_id"],
+            last_error=result["held"],
+        )
+        record("promotions.inbox.import_held", actor=actor, obj=bundle, message=result["held"])
+        bundle.refresh_from_db()
+        return bundle
     work.release(
         InboundBundle.objects.all(),
         lease,
@@ -326,19 +362,25 @@ def _import(
             heartbeat()
             transfer_package(client, sid, pkg, packages)
         heartbeat()
-        lifecycle_id = _lifecycle(client, sid, lifecycle_id)
+        suggested = str((p.get("target") or {}).get("lifecycle") or "")
+        lifecycle_id = _lifecycle(client, sid, lifecycle_id, suggested)
         project = _project(client, sid, remote_project_name(bundle), lifecycle_id, p)
+        project = tenants.sync_templates(client, sid, project, p)
         envs = {e["Name"]: e["Id"] for e in client.get_all(f"/api/{sid}/environments")}
-        source_envs: dict[str, str] = p.get("environments") or {}
         target_name = str(p.get("target", {}).get("name") or space.name)
         process = client.project_deployment_process(sid, project["Id"])
-        process["Steps"] = _steps(p["process"].get("Steps") or [], source_envs, envs, target_name)
+        process["Steps"] = map_steps(p["process"].get("Steps") or [], p, envs, target_name)
         client.update_deployment_process(sid, process)
         variables = client.variable_set(sid, project["VariableSetId"])
         variables["Variables"] = _variables(bundle, envs, target_name)
         client.update_variable_set(sid, variables)
+        done = {"project_id": project["Id"], "release_id": "", "lifecycle_id": lifecycle_id}
+        needs = tenants.tenant_needs(client, sid, project)
+        if any(n["state"] == tenants.MISSING for n in needs):
+            # No release while a tenant lacks a value: nothing can be deployed yet.
+            return {**done, "held": tenants.missing_message(needs)}
         release = _release(client, sid, project["Id"], p)
-    return {"project_id": project["Id"], "release_id": release["Id"], "lifecycle_id": lifecycle_id}
+    return {**done, "release_id": release["Id"]}
 
 
 def transfer_package(
@@ -388,12 +430,17 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _lifecycle(client: OctopusClient, sid: str, chosen: str) -> str:
+def _lifecycle(client: OctopusClient, sid: str, chosen: str, suggested: str = "") -> str:
+    """The importer's choice, else the route's suggestion (by name) when this space has it,
+    else the only lifecycle of the space."""
     lifecycles = client.lifecycles(sid)
     if chosen:
         if not any(lc["Id"] == chosen for lc in lifecycles):
             raise PromotionError(f"The lifecycle {chosen} does not exist in this space.")
         return chosen
+    named = [lc for lc in lifecycles if suggested and lc["Name"] == suggested]
+    if named:
+        return str(named[0]["Id"])
     if len(lifecycles) == 1:
         return str(lifecycles[0]["Id"])
     raise PromotionError("This space has several lifecycles: choose the one the release follows.")
@@ -466,10 +513,19 @@ def _steps(
     return out
 
 
-def _variables(bundle: InboundBundle, envs: dict[str, str], target: str) -> list[dict[str, Any]]:
-    """The snapshot's variables (library sets folded in) scoped by environment name, the
-    carried values for this space's environments, and the values supplied here."""
-    p = bundle.payload
+def map_steps(
+    steps: list[dict[str, Any]], p: dict[str, Any], envs: dict[str, str], target: str
+) -> list[dict[str, Any]]:
+    """The snapshot's steps as import writes them in this space (also what the edit check
+    compares with)."""
+    return _steps(steps, p.get("environments") or {}, envs, target)
+
+
+def snapshot_variables(
+    p: dict[str, Any], envs: dict[str, str], target: str
+) -> list[dict[str, Any]]:
+    """The snapshot's variables (library sets folded in) scoped by environment name, without
+    the sensitive ones Octopus did not return (those arrive as carried or supplied values)."""
     out: list[dict[str, Any]] = []
     for doc in [p["variables"]["project"], *p["variables"]["library"]]:
         source_envs = {
@@ -494,6 +550,14 @@ def _variables(bundle: InboundBundle, envs: dict[str, str], target: str) -> list
                     "Scope": new_scope,
                 }
             )
+    return out
+
+
+def _variables(bundle: InboundBundle, envs: dict[str, str], target: str) -> list[dict[str, Any]]:
+    """The snapshot's variables, the carried values for this space's environments, and the
+    values supplied here."""
+    p = bundle.payload
+    out = snapshot_variables(p, envs, target)
     key, cert = identities.signer(_target_identity(bundle))
     for v in p.get("remote_values") or []:
         env_id = envs.get(v["environment"])

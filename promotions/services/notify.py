@@ -1,5 +1,6 @@
-"""Emails: a bundle waits for review, an import failed, a receipt was refused. Sent to the
-owners of the instance of the space concerned; a failure to send never loses the bundle."""
+"""Emails: a bundle waits for review, an import failed, a receipt was refused (at the
+source) or could not be delivered (at the target). Sent to the owners of the instance of the
+space concerned; a failure to send never loses the bundle."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from django.urls import reverse
 from odcm.mail import header_text
 from spaces.models import Space
 
-from ..models import InboundBundle
+from ..models import InboundBundle, Receipt
 
 logger = logging.getLogger("promotions.notify")
 
@@ -63,5 +64,18 @@ def receipt_failed(space: Space, message: str) -> None:
         space,
         f"[ODCM] A deployment receipt for {space.name} was refused",
         f"A deployment receipt could not be accepted: {message}",
+        reverse("promotions:index"),
+    )
+
+
+def receipt_undelivered(receipt: Receipt, message: str) -> None:
+    """At the target: the first failed attempt to push a receipt back (retries follow with
+    backoff; one email per receipt, not one per attempt)."""
+    _send(
+        receipt.space,
+        f"[ODCM] A deployment receipt for {receipt.peer.name} could not be delivered",
+        f"The receipt of {receipt.release_version} in {receipt.environment} "
+        f"({receipt.outcome}) could not be delivered to {receipt.peer.name}: {message} "
+        "ODCM retries with backoff; it can also be downloaded as a file:",
         reverse("promotions:index"),
     )

@@ -23,7 +23,7 @@ from odcm.clients import client_for, url_policy
 from .. import formats
 from ..errors import PromotionError
 from ..models import InboundBundle, Promotion, Receipt
-from . import importing, inbox, peers, receipts
+from . import importing, inbox, notify, peers, receipts
 
 INBOX_PATH = "/promotions/exchange/bundles/"
 RECEIPTS_PATH = "/promotions/exchange/receipts/"
@@ -135,6 +135,9 @@ def send_receipt(receipt_id: str) -> str:
             last_error=str(exc)[:2000],
             next_attempt_at=timezone.now() + dt.timedelta(seconds=delay),
         )
+        if failures == 1:
+            # Counted under the lease: two workers cannot both see the first failure.
+            notify.receipt_undelivered(receipt, str(exc)[:500])
         return "failed"
     work.release(Receipt.objects.all(), lease, delivered=True, attempts=receipt.attempts + 1)
     return "delivered"

@@ -159,7 +159,10 @@ def _promotions(space: Space) -> None:
     identities.ensure(space)
     remote = RemoteSpace.objects.create(name="Edge remote")
     Trust.objects.create(space=space, remote=remote, accepts=Trust.Accepts.RELEASES)
-    Route.objects.create(space=space, project_id="Projects-1", project_name="Web")
+    route = Route.objects.create(space=space, project_id="Projects-1", project_name="Web")
+    route.stages.create(position=0, kind="space", target=remote)
+    env = route.remote_environments.create(remote=remote, name="Production")
+    env.values.create(name="Region", value="eu")
     Promotion.objects.create(
         space=space,
         target=remote,

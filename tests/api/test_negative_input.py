@@ -16,6 +16,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver
 
 from odcm.api import urls as api_urls
+from promotions.models import RemoteValue
 
 from . import sweep
 from .conftest import World
@@ -86,6 +87,8 @@ def test_no_malformed_api_request_is_a_server_error(world, schema, error_log, pe
         "space_id": str(world.space.pk),
         "instance_id": str(world.instance.pk),
         "role": "viewer",
+        # a value held for a route's remote environment (promotions)
+        "value_id": str(RemoteValue.objects.values_list("pk", flat=True).first()),
     }
     user = world.users[persona]
     unresolved: list[str] = []

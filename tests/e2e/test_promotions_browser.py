@@ -100,3 +100,40 @@ def test_air_gapped_promotion_in_the_browser(
     page.goto(f"{base}/promotions/routes/{route.pk}/?release=1.0.0")
     progression = page.inner_text("[data-testid=progression]")
     assert "Production" in progression and "Success" in progression
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_a_route_is_created_through_the_form_in_the_browser(
+    live_server: Any, page: Any, make_sim_instance: Any, tmp_path: Path
+) -> None:
+    from promotions.models import Route
+    from tests.promotions.test_routes import accept_releases, make_world
+
+    make_user("ada", admin=True)
+    world = make_world(make_sim_instance, tmp_path)
+    accept_releases(world)
+    base = live_server.url
+    sign_in(page, base, "ada")
+    page.goto(f"{base}/promotions/")
+    page.click(f"a:has-text('{world.source.name}') >> nth=-1")
+    page.wait_for_selector("[data-testid=route-form]")
+    # The project picker filters as one types; the select follows the first match.
+    page.fill("[aria-label='Filter the options of Project']", world.pipe.name)
+    assert page.input_value("#id_project") == world.pipe.project["Id"]
+    page.select_option("#id_stages-0-stage", "env:Development")
+    page.select_option("#id_stages-1-stage", f"space:{world.target_peer.pk}")
+    page.fill("#id_stages-1-position", "1")  # the same order as the first: refused
+    page.fill("#id_stages-1-lifecycle", "Prod only")
+    page.click("button:has-text('Save route')")
+    page.wait_for_selector("[data-testid=field-error]")
+    assert "same position 1" in page.inner_text("[data-testid=stages]")
+    assert not Route.objects.exists()
+    page.fill("#id_stages-1-position", "2")
+    page.click("button:has-text('Save route')")
+    page.wait_for_selector("[data-testid=route-stages]")
+    assert f"Route of {world.pipe.name} saved." in page.content()
+    stages = page.inner_text("[data-testid=route-stages]")
+    assert "Development" in stages and "lifecycle Prod only" in stages
+    route = Route.objects.get()
+    assert [s.lifecycle for s in route.stages.all()] == ["", "Prod only"]

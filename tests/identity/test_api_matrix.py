@@ -248,6 +248,20 @@ def _p_route(w: World) -> dict[str, Any]:
     return {"pk": Route.objects.create(space=w.space, project_id="Projects-1", project_name="W").pk}
 
 
+def _p_route_value(w: World) -> dict[str, Any]:
+    from promotions.models import RemoteEnvironment, RemoteValue, RouteStage
+
+    route = _p_route(w)["pk"]
+    RouteStage.objects.create(route_id=route, position=0, kind="space", target=_p_remote(w))
+    env = RemoteEnvironment.objects.create(route_id=route, remote=_p_remote(w), name="Production")
+    return {"pk": route, "value_id": RemoteValue.objects.create(environment=env, name="V").pk}
+
+
+def _p_route_body(w: World) -> dict[str, Any]:
+    return {"space": str(w.space.pk), "project_id": "Projects-9",
+            "stages": [{"position": 1, "target": str(_p_remote(w).pk)}]}  # fmt: skip
+
+
 def _p_promotion(w: World) -> dict[str, Any]:
     from promotions.models import Promotion
 
@@ -362,6 +376,7 @@ OBJECTS: dict[str, Callable[[World], dict[str, Any]]] = {
     "p_remote": lambda w: {"pk": _p_remote(w).pk},
     "p_trust": _p_trust,
     "p_route": _p_route,
+    "p_route_value": _p_route_value,
     "p_promotion": _p_promotion,
     "p_inbound": _p_inbound,
     "service_account": lambda w: {"pk": _service_account(w).pk},
@@ -533,8 +548,17 @@ CASES = [
          method="post", body=lambda w: {"fingerprint": "00"}, expect={VIEWER: {403}}),
     Case("api:promotions-trust-revoke", obj="p_trust", read=frozenset(), write=MANAGER_UP,
          method="post", expect={VIEWER: {403}}),
-    Case("api:promotions-route-list", read=VIEWER_UP, list_of="p_route"),
-    Case("api:promotions-route-detail", obj="p_route", read=VIEWER_UP),
+    # The world's Octopus does not answer: a manager's route write is a 400 that says so.
+    Case("api:promotions-route-list", read=VIEWER_UP, list_of="p_route", write=MANAGER_UP,
+         body=_p_route_body, expect={OUTSIDER: {404}, VIEWER: {403}}),
+    Case("api:promotions-route-detail", obj="p_route", read=VIEWER_UP, write=MANAGER_UP,
+         method="put", body=_p_route_body),
+    Case("api:promotions-route-values", obj="p_route", read=VIEWER_UP, write=MANAGER_UP,
+         method="post", body=lambda w: {"target": str(_p_remote(w).pk),
+                                        "environment": "Production", "name": "X", "value": "v"},
+         expect={VIEWER: {403}}),
+    Case("api:promotions-route-value-delete", obj="p_route_value", read=frozenset(),
+         write=MANAGER_UP, method="delete", expect={VIEWER: {403}}),
     Case("api:promotions-route-progression", obj="p_route", read=VIEWER_UP,
          expect={VIEWER: {400}, MANAGER: {400}, ADMIN: {400}}),  # Octopus is down
     Case("api:promotions-promotion-list", read=VIEWER_UP, list_of="p_promotion",
@@ -551,6 +575,8 @@ CASES = [
          expect={VIEWER: {403}}),
     Case("api:promotions-inbox-import", obj="p_inbound", read=frozenset(), write=MANAGER_UP,
          method="post", expect={VIEWER: {403}}),
+    Case("api:promotions-inbox-edits", obj="p_inbound", read=VIEWER_UP,
+         expect={VIEWER: {404}, MANAGER: {404}, ADMIN: {404}}),  # not imported yet
     Case("api:promotions-inbox-compare", obj="p_inbound", read=VIEWER_UP,
          expect={VIEWER: {404}, MANAGER: {404}, ADMIN: {404}}),  # not imported yet
     # managed spaces: blueprints belong to their management space's managers
