@@ -170,3 +170,47 @@ class RoleMappingForm(StyledForm):
     viewer = forms.CharField(label=Role.VIEWER.label, help_text="Octopus role names or ids.")
     deployer = forms.CharField(label=Role.DEPLOYER.label, help_text="Comma separated.")
     manager = forms.CharField(label=Role.MANAGER.label)
+
+
+class PersonGrantForm(GrantForm):
+    """A grant to one person: the person is typed and picked from the people matching
+    (``identity:people-search`` fills the suggestions as one types)."""
+
+    person = forms.CharField(
+        max_length=150, label="Person", help_text="Type a name, username or email, then pick."
+    )
+    field_order = ["person", "role", "target"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from django.urls import reverse
+
+        super().__init__(*args, **kwargs)
+        self.fields["person"].widget.attrs.update(
+            {
+                "list": "people-options",
+                "autocomplete": "off",
+                "hx-get": reverse("identity:people-search"),
+                "hx-trigger": "input changed delay:250ms",
+                "hx-target": "#people-options",
+                "hx-swap": "innerHTML",
+            }
+        )
+
+    def clean_person(self) -> User:
+        name = self.cleaned_data["person"].strip()
+        person = User.objects.filter(username__iexact=name, is_active=True).first()
+        if person is None:
+            raise forms.ValidationError(f"No active person with the username {name!r}.")
+        return person
+
+
+class PersonForm(StyledForm):
+    username = forms.CharField(max_length=150)
+    email = forms.EmailField(required=False)
+    first_name = forms.CharField(max_length=150, required=False)
+    last_name = forms.CharField(max_length=150, required=False)
+    password = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Empty: no password (single sign-on, or a password reset by email).",
+    )

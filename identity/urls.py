@@ -3,7 +3,7 @@ they can access); /access/… is access administration (groups, grants, users, r
 
 from django.urls import path
 
-from identity import admin_views, service_account_views, signin_views, views
+from identity import admin_views, people_views, service_account_views, signin_views, views
 
 app_name = "identity"
 urlpatterns = [
@@ -31,6 +31,19 @@ urlpatterns = [
     path("access/groups/<uuid:group_id>/grants/", admin_views.add_grant, name="add-grant"),
     path("access/grants/<uuid:grant_id>/revoke/", admin_views.revoke_grant, name="revoke-grant"),
     path("access/users/", admin_views.users, name="users"),
+    path("access/users/new/", people_views.create_person, name="create-person"),
+    path("access/users/search/", people_views.people_search, name="people-search"),
+    path("access/grants/person/", people_views.grant_person, name="grant-person"),
+    path(
+        "access/users/<uuid:user_uuid>/sessions/<str:ref>/end/",
+        people_views.end_session,
+        name="end-session",
+    ),
+    path(
+        "access/users/<uuid:user_uuid>/tokens/<uuid:token_id>/revoke/",
+        people_views.revoke_token,
+        name="person-revoke-token",
+    ),
     path("access/users/<uuid:user_uuid>/", admin_views.user, name="user"),
     path(
         "access/users/<uuid:user_uuid>/deactivate/",

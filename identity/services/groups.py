@@ -186,7 +186,7 @@ def delete_group(group: Group, *, actor: Any = None, request: HttpRequest | None
 
 
 def grant(
-    group: Group,
+    group: Group | User,
     role: str,
     *,
     space: Any = None,
@@ -195,18 +195,24 @@ def grant(
     actor: Any = None,
     request: HttpRequest | None = None,
 ) -> Grant:
-    """Give ``group`` a role on one space or on every space of an instance, optionally
-    narrowed inside each space by ``scope`` (names of environments, projects, project groups
-    and tenants: see ``identity.models.GRANT_SCOPES``)."""
+    """Give ``group`` (or one person: pass a ``User``) a role on one space or on every space
+    of an instance, optionally narrowed inside each space by ``scope`` (names of environments,
+    projects, project groups and tenants: see ``identity.models.GRANT_SCOPES``)."""
     if (space is None) == (instance is None):
         raise GrantError("A grant is for one space or for one instance.")
     if role not in Role.values:
         raise GrantError(f"Unknown role {role!r}.")
     cleaned = clean_scope(scope)
+    person = group if isinstance(group, User) else None
+    holder_group = group if isinstance(group, Group) else None
+    if person is not None and not person.is_active:
+        raise GrantError(f"{person.username} is deactivated: grant them nothing.")
+    holder = person.username if person is not None else group.name  # type: ignore[union-attr]
     try:
         with transaction.atomic():
             row = Grant.objects.create(
-                group=group,
+                group=holder_group,
+                user=person,
                 role=role,
                 space=space,
                 instance=instance,
@@ -214,17 +220,20 @@ def grant(
                 created_by=actor if getattr(actor, "pk", None) else None,
             )
             target = f"space {space}" if space else f"every space of instance {instance}"
-            after: dict[str, Any] = {"group": group.name, "role": role, "target": target}
+            after: dict[str, Any] = {"role": role, "target": target}
+            after["user" if person is not None else "group"] = holder
             if cleaned:
                 after["scope"] = cleaned
             record("grant.create", actor=actor, request=request, obj=row, after=after)
             spaces = [s.pk for s in teams.covered_spaces(row)]
             # A team another grant already made carries this grant's scoped roles too.
-            bumped = teams.bump_teams(spaces, group.pk, role)
+            bumped = teams.bump_teams(
+                spaces, row.group_id, role, user_id=person.pk if person else None
+            )
             enqueue_sync([*teams.ensure_rows(spaces), *bumped])
             _access_changed()
     except IntegrityError:
-        raise GrantError(f"{group.name} already has this role there.") from None
+        raise GrantError(f"{holder} already has this role there.") from None
     return row
 
 
@@ -255,11 +264,14 @@ def revoke(row: Grant, *, actor: Any = None, request: HttpRequest | None = None)
             actor=actor,
             request=request,
             obj=row,
-            before={"group": row.group.name, "role": row.role},
+            before={
+                "user" if row.user_id else "group": row.holder_name,
+                "role": row.role,
+            },
         )
         spaces = [s.pk for s in teams.covered_spaces(row)]
         spaces += list(row.targets.values_list("space_id", flat=True))
-        bumped = teams.bump_teams(spaces, row.group_id, row.role)
+        bumped = teams.bump_teams(spaces, row.group_id, row.role, user_id=row.user_id)
         enqueue_sync([*teams.ensure_rows(spaces), *bumped])
         _access_changed()
     return True
