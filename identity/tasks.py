@@ -50,3 +50,12 @@ def configure_octopus_sign_in(sign_in_id: str) -> None:
     if not OctopusSignIn.objects.filter(pk=sign_in_id).exists():
         return
     octopus_signin.configure(sign_in_id)
+
+
+@shared_task(time_limit=280, soft_time_limit=260, acks_late=True, ignore_result=True)
+def end_octopus_sessions(user_ids: list[int], instance_ids: list[str] | None = None) -> None:
+    """End these people's Octopus sessions (they lost a grant, or were deactivated)."""
+    from identity.services import octopus_sessions
+
+    for user_id in user_ids:
+        octopus_sessions.end_sessions(user_id, instance_ids)

@@ -23,7 +23,7 @@ from identity.models import (
     UserExternalGroup,
     group_key,
 )
-from identity.services import teams
+from identity.services import octopus_sessions, teams
 from odcm import work
 from odcm.errors import ServiceError
 
@@ -143,6 +143,7 @@ def update_group(
     with transaction.atomic():
         group = Group.objects.select_for_update().get(pk=group.pk)
         before = _summary(group)
+        members_before = set(group.members.values_list("pk", flat=True))
         if name is not None and name.strip() != group.name:
             name = name.strip()
             if not name:
@@ -164,6 +165,9 @@ def update_group(
             )
             enqueue_sync(teams.bump_group(group))
             _access_changed()
+            # Those who left lose the group's grants: end their Octopus sessions there too.
+            left = members_before - set(group.members.values_list("pk", flat=True))
+            octopus_sessions.enqueue_for_group_leavers(group, left)
     return group
 
 
@@ -274,6 +278,7 @@ def revoke(row: Grant, *, actor: Any = None, request: HttpRequest | None = None)
         bumped = teams.bump_teams(spaces, row.group_id, row.role, user_id=row.user_id)
         enqueue_sync([*teams.ensure_rows(spaces), *bumped])
         _access_changed()
+        octopus_sessions.enqueue_for_grant(row)
     return True
 
 

@@ -24,7 +24,7 @@ from django.utils import timezone
 from audit.services import record
 from identity import access
 from identity.models import ApiToken, User
-from identity.services import teams
+from identity.services import octopus_sessions, teams
 from identity.services.groups import enqueue_sync
 from odcm.errors import ServiceError
 
@@ -192,6 +192,8 @@ def deactivate(user: User, *, actor: Any, request: HttpRequest | None = None) ->
             ),
         )
         enqueue_sync(spaces)
+        # And their Octopus sessions end, on every instance whose API allows it.
+        octopus_sessions.enqueue([user.pk])
     user.refresh_from_db()
     return sorted(spaces)
 
