@@ -214,3 +214,33 @@ class PersonForm(StyledForm):
         widget=forms.PasswordInput(render_value=False),
         help_text="Empty: no password (single sign-on, or a password reset by email).",
     )
+
+
+class InvitationForm(GrantForm):
+    """An invitation: who, through which provider, for how long, and one grant (optional)."""
+
+    email = forms.EmailField()
+    provider = forms.ChoiceField(label="Signs in with", help_text="Their organisation's provider.")
+    days = forms.IntegerField(min_value=1, max_value=30, initial=7, label="Expires after (days)")
+    message = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    field_order = ["email", "provider", "days", "message", "role", "target"]
+
+    def __init__(self, *args: Any, providers: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["provider"].choices = sorted(providers.items())  # type: ignore[attr-defined]
+        self.fields["role"].required = False
+        self.fields["role"].choices = [("", "No grant"), *Role.choices]  # type: ignore[attr-defined]
+        self.fields["target"].required = False
+
+    def invitation_grants(self) -> list[dict[str, Any]]:
+        """The grant to give on accepting (a tag or region: one per instance matched now)."""
+        if not self.cleaned_data.get("role") or not self.cleaned_data.get("target"):
+            return []
+        return [
+            {
+                "role": self.cleaned_data["role"],
+                "scope": self.scope(),
+                **{kind: str(row.pk) for kind, row in target.items()},
+            }
+            for target in self.targets()
+        ]

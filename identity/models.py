@@ -460,3 +460,53 @@ class ServiceAccount(models.Model):
 
     def __str__(self) -> str:
         return f"service account {self.user.username}"
+
+
+class Invitation(models.Model):
+    """An invitation by email for an outside person who will sign in through a named external
+    OpenID Connect provider (``provider``: an allauth provider id), with an expiry and the
+    grants they receive on accepting (``grants``: ``[{"role", "space"|"instance", "scope"}]``,
+    ids as strings; given to them alone). Only a SHA-256 digest of the link's secret is kept.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        REVOKED = "revoked", "Revoked"
+        EXPIRED = "expired", "Expired"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField()
+    provider = models.CharField(max_length=100)
+    grants = models.JSONField(default=list, blank=True)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    message = models.TextField(blank=True)
+    expires_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    send_error = models.TextField(blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="invitations"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["email"], name="invitation_email_idx")]
+
+    def __str__(self) -> str:
+        return f"invitation of {self.email} through {self.provider}"
+
+    @property
+    def state(self) -> str:
+        if self.accepted_at is not None:
+            return self.State.ACCEPTED
+        if self.revoked_at is not None:
+            return self.State.REVOKED
+        if self.expires_at <= timezone.now():
+            return self.State.EXPIRED
+        return self.State.PENDING

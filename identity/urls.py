@@ -3,7 +3,14 @@ they can access); /access/… is access administration (groups, grants, users, r
 
 from django.urls import path
 
-from identity import admin_views, people_views, service_account_views, signin_views, views
+from identity import (
+    admin_views,
+    invitation_views,
+    people_views,
+    service_account_views,
+    signin_views,
+    views,
+)
 
 app_name = "identity"
 urlpatterns = [
@@ -53,6 +60,18 @@ urlpatterns = [
     path("access/users/<uuid:user_uuid>/reset-mfa/", admin_views.reset_mfa, name="reset-mfa"),
     path("access/spaces/<uuid:space_id>/", admin_views.space, name="space"),
     path("access/roles/", admin_views.roles, name="roles"),
+    path("access/invitations/", invitation_views.invitation_list, name="invitations"),
+    path(
+        "access/invitations/<uuid:invitation_id>/<str:verb>/",
+        invitation_views.invitation_act,
+        name="invitation-act",
+    ),
+    path("invitations/<str:token>/", invitation_views.invitation, name="invitation"),
+    path(
+        "invitations/<str:token>/accept/",
+        invitation_views.accept_invitation,
+        name="accept-invitation",
+    ),
     path("access/sign-in/", signin_views.sign_in_list, name="sign-in"),
     path("access/sign-in/<uuid:instance_id>/", signin_views.sign_in_detail, name="sign-in-detail"),
     path(

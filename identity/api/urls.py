@@ -9,6 +9,7 @@ from identity.api.groups import (
     SpaceAccessView,
     UserViewSet,
 )
+from identity.api.invitations import InvitationViewSet
 from identity.api.service_accounts import ServiceAccountViewSet
 from identity.api.views import ApiTokenViewSet, MeView
 from odcm.api.routers import AppRouter
@@ -20,6 +21,7 @@ router.register("grants", GrantViewSet, basename="grant")
 router.register("role-mappings", RoleMappingViewSet, basename="role-mapping")
 router.register("users", UserViewSet, basename="user")
 router.register("service-accounts", ServiceAccountViewSet, basename="service-account")
+router.register("invitations", InvitationViewSet, basename="invitation")
 
 urlpatterns = [
     path("me/", MeView.as_view(), name="me"),
