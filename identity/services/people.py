@@ -158,7 +158,11 @@ def create_person(
             actor=actor,
             request=request,
             obj=user,
-            after={"username": username, "email": email, "password": bool(password)},
+            after={
+                "username": username,
+                "email": email,
+                "sign_in": "local" if password else "single sign-on or reset",
+            },
         )
     return user
 
