@@ -462,9 +462,11 @@ class SpaceAccessView(APIView):
                 "grants": [
                     {
                         "grant": str(row["grant"].pk),
-                        "group": row["group"].name,
+                        "group": row["group"].name if row["group"] else None,
+                        "user": row["person"].username if row["person"] else None,
                         "role": row["role"],
                         "scope": row["scope"],
+                        "narrowed": row["grant"].scope,
                         "users": row["users"],
                     }
                     for row in who["grants"]

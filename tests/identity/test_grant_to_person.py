@@ -18,7 +18,9 @@ from tests.identity.conftest import managed_teams
 pytestmark = pytest.mark.django_db
 
 
-def test_a_grant_to_one_person_is_a_team_holding_just_them(enlisted, make_group, admin_user):
+def test_a_grant_to_one_person_is_a_team_holding_just_them(
+    enlisted, make_group, admin_user, api_client
+):
     alice = make_user("alice")  # Users-3 in octosim
     bystander = make_user("bobby")
     make_group("Others", [bystander])
@@ -45,6 +47,9 @@ def test_a_grant_to_one_person_is_a_team_holding_just_them(enlisted, make_group,
     assert report[0]["grants"][0]["via"] == "directly"
     who = access.who_can_access(target)
     assert [(row["person"], row["users"]) for row in who["grants"]] == [(alice, ["alice"])]
+    api_client.force_authenticate(admin_user)
+    rows = api_client.get(f"/api/v1/spaces/{target.pk}/access/").json()["grants"]
+    assert [(r["group"], r["user"], r["users"]) for r in rows] == [(None, "alice", ["alice"])]
     after = AuditEntry.objects.get(action="grant.create").changes["after"]
     assert after["user"] == "alice" and "group" not in after
 
