@@ -182,6 +182,8 @@ def delete_group(group: Group, *, actor: Any = None, request: HttpRequest | None
         managed = ManagedTeam.objects.filter(group=group)
         spaces = {str(s) for s in managed.values_list("space_id", flat=True)}
         record("group.delete", actor=actor, request=request, obj=group, before=_summary(group))
+        # Its people lose its grants: their Octopus sessions end there too.
+        octopus_sessions.enqueue_for_group_leavers(group, octopus_sessions.group_people([group.pk]))
         ManagedTeam.objects.filter(group=group).update(group=None)
         group.delete()
         teams.ensure_rows(spaces)

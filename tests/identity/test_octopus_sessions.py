@@ -57,3 +57,31 @@ def test_the_service_ends_sessions_where_it_can_and_audits_each_instance(make_si
     assert any("sessions of 1 Octopus user(s) ended" in m for m in messages)
     assert any("cannot end alice's sessions" in m for m in messages)
     assert [o.ended for o in octopus_sessions.end_sessions(nobody.pk)] == [0, 0]
+
+
+def test_leaving_a_group_or_its_deletion_ends_the_members_octopus_sessions(
+    enlisted, make_group, eager_celery, django_capture_on_commit_callbacks
+):
+    import identity.tasks  # noqa: F401 - registers the tasks in this process
+    from identity import services
+    from identity.models import Role
+
+    def ended() -> int:
+        return AuditEntry.objects.filter(
+            action="user.octopus_sessions", message__startswith="alice: sessions of 1"
+        ).count()
+
+    alice = make_user("alice")
+    group = make_group("Ops", [alice])
+    services.grant(group, Role.VIEWER, instance=enlisted)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.update_group(group, description="no change of members")
+    assert ended() == 0  # nobody lost anything
+    with django_capture_on_commit_callbacks(execute=True):
+        services.update_group(group, members=[])
+    assert ended() == 1
+    again = make_group("Again", [alice])
+    services.grant(again, Role.VIEWER, instance=enlisted)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.delete_group(again)
+    assert ended() == 2
