@@ -250,7 +250,6 @@ def render_user(ctx: Ctx, doc: Doc) -> Doc:
         "Spaces": f"/api/users/{doc['Id']}/spaces",
         "Teams": f"/api/users/{doc['Id']}/teams{{?spaces,includeSystem}}",
         "ApiKeys": f"/api/users/{doc['Id']}/apikeys{{/id}}{{?skip,take}}",
-
         "Avatar": "https://www.gravatar.com/avatar/00000000000000000000000000000000?d=blank",
     }
     if has_revoke_sessions(ctx.inst.version):

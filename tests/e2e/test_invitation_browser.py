@@ -45,7 +45,9 @@ def test_an_invited_outsider_signs_in_with_their_provider_and_gets_the_grants(
         actor=admin_user,
     )
     (message,) = smtp_server.sink.by_recipient()["alice@corp.example"]
-    link = re.search(r"http\S+/invitations/\S+/", message.get_content()).group(0)
+    found = re.search(r"http\S+/invitations/\S+/", message.get_content())
+    assert found is not None
+    link = found.group(0)
 
     page.goto(link)
     page.click("[data-testid=invitation-sign-in]")

@@ -40,7 +40,9 @@ def _link(server, to: str) -> str:
     (message,) = server.sink.by_recipient()[to]
     body = message.get_content()
     assert "PartnerCo" in body
-    return re.search(r"https?://\S+/invitations/\S+/", body).group(0)
+    found = re.search(r"https?://\S+/invitations/\S+/", body)
+    assert found is not None
+    return found.group(0)
 
 
 def test_an_invitation_is_emailed_and_its_link_offers_the_named_provider(
