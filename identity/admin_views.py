@@ -163,7 +163,7 @@ def users(request: HttpRequest) -> HttpResponse:
     from django.db.models import Q
 
     rows = User.objects.prefetch_related("odcm_groups", "external_groups").order_by("username")
-    typed = request.GET.get("q", "").strip()[:150]
+    typed = request.GET.get("q", "").replace("\x00", "").strip()[:150]
     if typed:
         rows = rows.filter(
             Q(username__icontains=typed)

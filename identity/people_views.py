@@ -23,7 +23,8 @@ from identity.services import people
 @admin_only
 def people_search(request: HttpRequest) -> HttpResponse:
     """The picker's suggestions: up to 20 active people matching what was typed."""
-    typed = (request.GET.get("person") or request.GET.get("q") or "").strip()[:150]
+    typed = (request.GET.get("person") or request.GET.get("q") or "").replace("\x00", "")
+    typed = typed.strip()[:150]
     rows = User.objects.none()
     if typed:
         rows = (
