@@ -4,10 +4,16 @@ Every page, API endpoint, report and the switcher get their spaces and instances
 ``Space.objects.visible_to(user)`` / ``Instance.objects.visible_to(user)``, which apply the
 filters built here (``space_filter`` / ``instance_filter``); anything else is a 404.
 
+A grant may be narrowed inside its spaces (``Grant.scope``: environments, projects, project
+groups, tenants by name). Seeing a space ignores the narrowing (ODCM has no per-environment
+pages to hide); deciding whether ODCM may start a deployment or answer an intervention for
+someone does not: ``deployable_spaces`` only counts grants whose scope covers it.
+
 Rules: ODCM administrators see and manage everything. An instance's owners see and manage
-that instance and its spaces. Otherwise a user's groups (direct memberships, or external
-groups stored at their last sign-in) carry grants: Viewer, Deployer or Space manager on a
-space, or on every space of an instance. Seeing a space also shows its instance (read-only).
+that instance and its spaces. Otherwise grants given to the user alone, and those of the
+user's groups (direct memberships, or external groups stored at their last sign-in), carry:
+Viewer, Deployer or Space manager on a space, or on every space of an instance. Seeing a
+space also shows its instance (read-only).
 
 Every function here runs a fixed number of queries, whatever the number of rows.
 
@@ -27,6 +33,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 
 from identity.models import (
+    GRANT_SCOPES,
     ROLE_RANK,
     ExternalGroup,
     Grant,
@@ -62,7 +69,12 @@ def user_groups(user: Any) -> QuerySet[Group]:
 
 
 def _grants(user: Any, roles: Iterable[str] | None = None) -> QuerySet[Grant]:
-    grants = Grant.objects.filter(revoked_at__isnull=True, group__in=user_groups(user).values("pk"))
+    """The active grants ``user`` holds: their own, and their groups'."""
+    if not _active(user):
+        return Grant.objects.none()
+    grants = Grant.objects.filter(revoked_at__isnull=True).filter(
+        Q(group__in=user_groups(user).values("pk")) | Q(user=user.pk)
+    )
     if roles is not None:
         grants = grants.filter(role__in=list(roles))
     return grants
@@ -216,10 +228,10 @@ def who_can_access(space: Any) -> dict[str, Any]:
     grants = list(
         Grant.objects.filter(revoked_at__isnull=True)
         .filter(Q(space=space.pk) | Q(instance=space.instance_id))
-        .select_related("group")
-        .order_by("group__name", "role")
+        .select_related("group", "user")
+        .order_by("group__name", "user__username", "role")
     )
-    group_ids = {g.group_id for g in grants}
+    group_ids = {g.group_id for g in grants if g.group_id is not None}
     users: dict[Any, set[str]] = {gid: set() for gid in group_ids}
     for gid, username in User.objects.filter(is_active=True, odcm_groups__in=group_ids).values_list(
         "odcm_groups", "username"
@@ -240,9 +252,15 @@ def who_can_access(space: Any) -> dict[str, Any]:
             {
                 "grant": g,
                 "group": g.group,
+                "person": g.user,
                 "role": g.role,
                 "scope": "space" if g.space_id else "instance",
-                "users": sorted(users.get(g.group_id, ())),
+                "narrowed": g.scope_label,
+                "users": (
+                    sorted(users.get(g.group_id, ()))
+                    if g.group_id is not None
+                    else ([g.user.username] if g.user.is_active else [])  # type: ignore[union-attr]
+                ),
             }
             for g in grants
         ],
@@ -264,6 +282,126 @@ def what_can_access(user: Any) -> list[tuple[Any, str]]:
     spaces = list(_spaces(user).select_related("instance").order_by("instance__name", "name"))
     roles = space_roles(user, spaces)
     return [(s, roles.get(str(s.pk), Role.VIEWER.value)) for s in spaces]
+
+
+def access_report(user: Any) -> list[dict[str, Any]]:
+    """ "What can this person access": every space they can see, their strongest role there,
+    and how each grant reaching it narrows it (``via``: the group's name or "directly",
+    the role, the scope; an empty scope is the whole space). Owners and administrators
+    have the whole space. A fixed number of queries."""
+    spaces = list(_spaces(user).select_related("instance").order_by("instance__name", "name"))
+    roles = space_roles(user, spaces)
+    ids = [s.pk for s in spaces]
+    grants = list(
+        _grants(user)
+        .filter(Q(space__in=ids) | Q(instance__in={s.instance_id for s in spaces}))
+        .select_related("group")
+        .order_by("role")
+    )
+    report = []
+    for space in spaces:
+        reaching = [
+            {
+                "via": g.group.name if g.group is not None else "directly",
+                "role": g.role,
+                "target": "space" if g.space_id else "instance",
+                "scope": g.scope,
+                "scope_label": g.scope_label,
+            }
+            for g in grants
+            if g.space_id == space.pk or g.instance_id == space.instance_id
+        ]
+        report.append(
+            {
+                "space": space,
+                "role": roles.get(str(space.pk), Role.VIEWER.value),
+                "grants": reaching,
+                "whole_space": not reaching or any(not r["scope"] for r in reaching),
+            }
+        )
+    return report
+
+
+def scope_allows(
+    scope: dict[str, list[str]] | None,
+    *,
+    environment: str | None = None,
+    project: str | None = None,
+    project_group: str | None = None,
+    tenant: str | None = None,
+) -> bool:
+    """Whether a grant narrowed by ``scope`` covers a deployment of ``project`` (in
+    ``project_group``) to ``environment`` for ``tenant`` (None: untenanted). Names compare
+    case-insensitively. Every kind the scope names must match (Octopus ANDs the kinds of one
+    scoped role); a kind the caller does not know is not covered, so the answer never widens.
+    An untenanted deployment is outside a grant narrowed to tenants."""
+    if not scope:
+        return True
+    given = {
+        "environments": environment,
+        "projects": project,
+        "project_groups": project_group,
+        "tenants": tenant,
+    }
+    for key in GRANT_SCOPES:
+        names = scope.get(key) or []
+        if not names:
+            continue
+        value = given[key]
+        if value is None or value.strip().casefold() not in {n.casefold() for n in names}:
+            return False
+    return True
+
+
+def deployable_spaces(
+    user: Any,
+    space_ids: Iterable[Any],
+    *,
+    environment: str,
+    project: str,
+    tenants: Iterable[str] = (),
+    project_group: str | None = None,
+) -> set[str]:
+    """Of ``space_ids``, those where ODCM may deploy ``project`` to ``environment`` (for each
+    of ``tenants``, or untenanted) on behalf of ``user``: administrators (not through a
+    limited token) and instance owners anywhere they may deploy; others through a Deployer or
+    Space manager grant whose scope covers it (``scope_allows``). Three queries."""
+    ids = [str(s) for s in space_ids]
+    if not _active(user) or not ids:
+        return set()
+    roles = [Role.DEPLOYER, Role.MANAGER]
+    rows = list(_spaces(user, roles).filter(pk__in=ids).values_list("pk", "instance_id"))
+    if is_admin(user):
+        return {str(pk) for pk, _ in rows}
+    owned = set(_owned_instances(user).values_list("pk", flat=True))
+    grants = list(
+        _grants(user, roles)
+        .filter(Q(space__in=[pk for pk, _ in rows]) | Q(instance__in={i for _, i in rows}))
+        .values_list("space_id", "instance_id", "scope")
+    )
+    wanted: list[str | None] = [t.strip() for t in tenants if t.strip()]
+    wanted = wanted or [None]
+    allowed: set[str] = set()
+    for pk, instance_id in rows:
+        if instance_id in owned:
+            allowed.add(str(pk))
+            continue
+        scopes = [sc for s_id, i_id, sc in grants if s_id == pk or i_id == instance_id]
+        if all(
+            any(
+                scope_allows(
+                    sc,
+                    environment=environment,
+                    project=project,
+                    project_group=project_group,
+                    tenant=tenant,
+                )
+                for sc in scopes
+            )
+            for tenant in wanted
+        ):
+            allowed.add(str(pk))
+    return allowed
 
 
 View = Callable[..., HttpResponse]

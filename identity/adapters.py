@@ -84,7 +84,15 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         return policy_session()
 
     def is_open_for_signup(self, request: HttpRequest, sociallogin: Any) -> bool:
-        return bool(settings.ODCM_OIDC_SIGNUP == "open")
+        if settings.ODCM_OIDC_SIGNUP == "open":
+            return True
+        # Invite-only: open to the person whose invitation this browser opened, signing in
+        # through the invitation's provider with the invited address.
+        from identity.services.invitations import pending_for
+
+        invitation = pending_for(request, sociallogin.account.provider)
+        email = str(getattr(sociallogin.user, "email", "") or "").casefold()
+        return invitation is not None and invitation.email.casefold() == email
 
     def on_authentication_error(
         self,

@@ -51,11 +51,11 @@ def groups(request: HttpRequest) -> HttpResponse:
     return render(request, "identity/groups.html", {"groups": rows, "form": form})
 
 
-def _grants_with_targets(user: Any, **filters: Any) -> list[Grant]:
-    targets = access.visible_grant_targets(user).select_related("space", "space__instance")
+def _grants_with_targets(viewer: Any, **filters: Any) -> list[Grant]:
+    targets = access.visible_grant_targets(viewer).select_related("space", "space__instance")
     return list(
         Grant.objects.filter(**filters)
-        .select_related("group", "space", "space__instance", "instance", "rule")
+        .select_related("group", "user", "space", "space__instance", "instance", "rule")
         .prefetch_related(Prefetch("targets", queryset=targets))
         .order_by("revoked_at", "-created_at")
     )
@@ -194,18 +194,35 @@ def revoke_grant(request: HttpRequest, grant_id: str) -> HttpResponse:
 
 @admin_only
 def users(request: HttpRequest) -> HttpResponse:
+    from django.db.models import Q
+
     rows = User.objects.prefetch_related("odcm_groups", "external_groups").order_by("username")
-    return render(request, "identity/users.html", {"users": rows})
+    typed = request.GET.get("q", "").replace("\x00", "").strip()[:150]
+    if typed:
+        rows = rows.filter(
+            Q(username__icontains=typed)
+            | Q(email__icontains=typed)
+            | Q(first_name__icontains=typed)
+            | Q(last_name__icontains=typed)
+        )
+    return render(request, "identity/users.html", {"users": rows, "q": typed})
 
 
 @admin_only
 def user(request: HttpRequest, user_uuid: str) -> HttpResponse:
+    from identity.forms import PersonGrantForm
+    from identity.services import people
+
     person = get_object_or_404(User, uuid=user_uuid)
     context = {
         "person": person,
         "groups": list(access.user_groups(person).order_by("name")),
         "external_groups": list(person.external_groups.all()),
-        "spaces": access.what_can_access(person),
+        "report": access.access_report(person),
+        "grants": _grants_with_targets(request.user, user=person),
+        "grant_form": PersonGrantForm(initial={"person": person.username}),
+        "sessions": people.sessions_of(person),
+        "tokens": list(person.api_tokens.order_by("-created_at")),
     }
     return render(request, "identity/user.html", context)
 

@@ -17,3 +17,9 @@ class IdentityConfig(AppConfig):
             from identity import oidc
 
             user_logged_in.connect(oidc.store_groups_at_login, dispatch_uid="odcm-oidc-groups")
+
+            from identity.services import invitations
+
+            user_logged_in.connect(
+                invitations.remember_sign_in, dispatch_uid="odcm-invitation-sign-in"
+            )

@@ -157,6 +157,17 @@ class GrantForm(StyledForm):
             return ("tag" if kind == "t" else "region", value)
         return None
 
+    def targets(self) -> list[dict[str, Any]]:
+        """One target, or one per instance carrying the chosen tag or region now (a person's
+        grant and an invitation expand a tag once; a group's grant makes a rule instead)."""
+        chosen = self.selector()
+        if chosen is not None:
+            kind, value = chosen
+            match = {"tags__name": value} if kind == "tag" else {"region": value}
+            instances = instance_model().objects.filter(**match).order_by("name")
+            return [{"instance": instance} for instance in instances]
+        return [self.target_kwargs()]
+
     def target_kwargs(self) -> dict[str, Any]:
         kind, _, pk = self.cleaned_data["target"].partition(":")
         if kind == "i":
@@ -168,3 +179,77 @@ class RoleMappingForm(StyledForm):
     viewer = forms.CharField(label=Role.VIEWER.label, help_text="Octopus role names or ids.")
     deployer = forms.CharField(label=Role.DEPLOYER.label, help_text="Comma separated.")
     manager = forms.CharField(label=Role.MANAGER.label)
+
+
+class PersonGrantForm(GrantForm):
+    """A grant to one person: the person is typed and picked from the people matching
+    (``identity:people-search`` fills the suggestions as one types)."""
+
+    person = forms.CharField(
+        max_length=150, label="Person", help_text="Type a name, username or email, then pick."
+    )
+    field_order = ["person", "role", "target"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from django.urls import reverse
+
+        super().__init__(*args, **kwargs)
+        self.fields["person"].widget.attrs.update(
+            {
+                "list": "people-options",
+                "autocomplete": "off",
+                "hx-get": reverse("identity:people-search"),
+                "hx-trigger": "input changed delay:250ms",
+                "hx-target": "#people-options",
+                "hx-swap": "innerHTML",
+            }
+        )
+
+    def clean_person(self) -> User:
+        name = self.cleaned_data["person"].strip()
+        person = User.objects.filter(username__iexact=name, is_active=True).first()
+        if person is None:
+            raise forms.ValidationError(f"No active person with the username {name!r}.")
+        return person
+
+
+class PersonForm(StyledForm):
+    username = forms.CharField(max_length=150)
+    email = forms.EmailField(required=False)
+    first_name = forms.CharField(max_length=150, required=False)
+    last_name = forms.CharField(max_length=150, required=False)
+    password = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Empty: no password (single sign-on, or a password reset by email).",
+    )
+
+
+class InvitationForm(GrantForm):
+    """An invitation: who, through which provider, for how long, and one grant (optional)."""
+
+    email = forms.EmailField()
+    provider = forms.ChoiceField(label="Signs in with", help_text="Their organisation's provider.")
+    days = forms.IntegerField(min_value=1, max_value=30, initial=7, label="Expires after (days)")
+    message = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    field_order = ["email", "provider", "days", "message", "role", "target"]
+
+    def __init__(self, *args: Any, providers: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["provider"].choices = sorted(providers.items())  # type: ignore[attr-defined]
+        self.fields["role"].required = False
+        self.fields["role"].choices = [("", "No grant"), *Role.choices]  # type: ignore[attr-defined]
+        self.fields["target"].required = False
+
+    def invitation_grants(self) -> list[dict[str, Any]]:
+        """The grant to give on accepting (a tag or region: one per instance matched now)."""
+        if not self.cleaned_data.get("role") or not self.cleaned_data.get("target"):
+            return []
+        return [
+            {
+                "role": self.cleaned_data["role"],
+                "scope": self.scope(),
+                **{kind: str(row.pk) for kind, row in target.items()},
+            }
+            for target in self.targets()
+        ]

@@ -33,7 +33,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.clickjacking import xframe_options_deny
 from django.views.decorators.csrf import csrf_exempt
 
-from identity.models import GROUPS_CLAIM, group_claim_value
+from identity.models import GROUPS_CLAIM, group_claim_value, person_claim_value
 
 # What a client's ``data`` says when ODCM registered it for an Octopus instance.
 OCTOPUS_CLIENT = "octopus-instance"
@@ -45,10 +45,15 @@ def is_octopus_client(client: Any) -> bool:
 
 def groups_of(user: Any) -> list[str]:
     """The ``groups`` claim of ``user``: every ODCM group they belong to (directly or through
-    an external group stored at their last sign-in)."""
+    an external group stored at their last sign-in), and ``odcm:user:<uuid>`` when a grant is
+    given to them alone (the value their own managed teams carry)."""
     from identity.access import user_groups
+    from identity.models import Grant
 
-    return sorted(group_claim_value(pk) for pk in user_groups(user).values_list("pk", flat=True))
+    found = [group_claim_value(pk) for pk in user_groups(user).values_list("pk", flat=True)]
+    if Grant.objects.filter(user=user.pk, revoked_at__isnull=True).exists():
+        found.append(person_claim_value(user.uuid))
+    return sorted(found)
 
 
 class ODCMOIDCAdapter(DefaultOIDCAdapter):

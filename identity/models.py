@@ -98,6 +98,12 @@ def group_claim_value(group_id: Any) -> str:
     return f"odcm:{group_id}"
 
 
+def person_claim_value(user_uuid: Any) -> str:
+    """A person's own value in the ``groups`` claim, carried by the managed teams of grants
+    given to them alone (so sign-in through ODCM lands them there too)."""
+    return f"odcm:user:{user_uuid}"
+
+
 class Group(models.Model):
     """An ODCM group: its members are users and/or external groups (OIDC values, LDAP DNs)."""
 
@@ -174,14 +180,20 @@ GRANT_SCOPES = {
 
 
 class Grant(models.Model):
-    """A group's role on one space, or on every space of an instance.
+    """A group's (or one person's) role on one space, or on every space of an instance.
 
-    Revoking keeps the row (``revoked_at``) until the Octopus side has caught up, so a revoke
+    Exactly one of ``group`` and ``user`` holds the grant. Revoking keeps the row
+    (``revoked_at``) until the Octopus side has caught up, so a revoke
     is never lost and its state per space stays visible.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="grants")
+    group = models.ForeignKey(
+        Group, null=True, blank=True, on_delete=models.CASCADE, related_name="grants"
+    )
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.CASCADE, related_name="personal_grants"
+    )
     role = models.CharField(max_length=20, choices=Role.choices)
     space = models.ForeignKey(
         "spaces.Space", null=True, blank=True, on_delete=models.CASCADE, related_name="grants"
@@ -215,6 +227,27 @@ class Grant(models.Model):
                 ),
                 name="grant_one_target",
             ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(group__isnull=False, user__isnull=True)
+                    | models.Q(group__isnull=True, user__isnull=False)
+                ),
+                name="grant_one_holder",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "role", "space"],
+                condition=models.Q(
+                    revoked_at__isnull=True, space__isnull=False, user__isnull=False
+                ),
+                name="grant_unique_active_person_space",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "role", "instance"],
+                condition=models.Q(
+                    revoked_at__isnull=True, instance__isnull=False, user__isnull=False
+                ),
+                name="grant_unique_active_person_instance",
+            ),
             models.UniqueConstraint(
                 fields=["group", "role", "space"],
                 condition=models.Q(revoked_at__isnull=True, space__isnull=False),
@@ -230,7 +263,12 @@ class Grant(models.Model):
     def __str__(self) -> str:
         # Names, not ids: this is what the audit log shows.
         target = f"space {self.space}" if self.space_id else f"instance {self.instance}"
-        return f"{self.group} {self.role} on {target}"
+        return f"{self.holder_name} {self.role} on {target}"
+
+    @property
+    def holder_name(self) -> str:
+        """The group's name, or the person's username for a grant to one person."""
+        return self.group.name if self.group_id else self.user.username  # type: ignore[union-attr]
 
     @property
     def is_active(self) -> bool:
@@ -333,8 +371,9 @@ class TeamSync(Leased):
 
 
 class ManagedTeam(models.Model):
-    """One Octopus team ODCM manages: per (space, group, role). ``wanted`` False means it
-    is to be deleted from Octopus; the row goes once that is done.
+    """One Octopus team ODCM manages: per (space, group, role), or per (space, person, role)
+    for grants to one person. ``wanted`` False means it is to be deleted from Octopus; the
+    row goes once that is done.
 
     Teams without a row here are never touched.
     """
@@ -343,6 +382,9 @@ class ManagedTeam(models.Model):
     space = models.ForeignKey("spaces.Space", on_delete=models.CASCADE, related_name="+")
     group = models.ForeignKey(
         Group, null=True, blank=True, on_delete=models.SET_NULL, related_name="managed_teams"
+    )
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="personal_teams"
     )
     role = models.CharField(max_length=20, choices=Role.choices)
     name = models.CharField(max_length=200)
@@ -368,7 +410,12 @@ class ManagedTeam(models.Model):
                 fields=["space", "group", "role"],
                 condition=models.Q(group__isnull=False),
                 name="managed_team_unique",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["space", "user", "role"],
+                condition=models.Q(user__isnull=False),
+                name="managed_team_person_unique",
+            ),
         ]
         indexes = [models.Index(fields=["state", "next_retry_at"], name="managed_team_due_idx")]
 
@@ -463,3 +510,53 @@ class ServiceAccount(models.Model):
 
     def __str__(self) -> str:
         return f"service account {self.user.username}"
+
+
+class Invitation(models.Model):
+    """An invitation by email for an outside person who will sign in through a named external
+    OpenID Connect provider (``provider``: an allauth provider id), with an expiry and the
+    grants they receive on accepting (``grants``: ``[{"role", "space"|"instance", "scope"}]``,
+    ids as strings; given to them alone). Only a SHA-256 digest of the link's secret is kept.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        REVOKED = "revoked", "Revoked"
+        EXPIRED = "expired", "Expired"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField()
+    provider = models.CharField(max_length=100)
+    grants = models.JSONField(default=list, blank=True)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    message = models.TextField(blank=True)
+    expires_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    send_error = models.TextField(blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="invitations"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["email"], name="invitation_email_idx")]
+
+    def __str__(self) -> str:
+        return f"invitation of {self.email} through {self.provider}"
+
+    @property
+    def state(self) -> str:
+        if self.accepted_at is not None:
+            return self.State.ACCEPTED
+        if self.revoked_at is not None:
+            return self.State.REVOKED
+        if self.expires_at <= timezone.now():
+            return self.State.EXPIRED
+        return self.State.PENDING

@@ -18,6 +18,10 @@ from audit.services import record
 @receiver(user_logged_in)
 def audit_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
     record("auth.login", actor=user, request=request, obj=user)
+    if request is not None and hasattr(request, "session"):
+        from identity.services.people import remember_client
+
+        remember_client(request)
 
 
 @receiver(user_logged_out)

@@ -57,3 +57,12 @@ def apply_grant_rules() -> int:
     """Periodic, and after an instance's tags, region or enlisting changed: keep every grant
     rule's instance grants matching the fleet (idempotent)."""
     return grant_rules.apply_all()
+
+
+@shared_task(time_limit=280, soft_time_limit=260, acks_late=True, ignore_result=True)
+def end_octopus_sessions(user_ids: list[int], instance_ids: list[str] | None = None) -> None:
+    """End these people's Octopus sessions (they lost a grant, or were deactivated)."""
+    from identity.services import octopus_sessions
+
+    for user_id in user_ids:
+        octopus_sessions.end_sessions(user_id, instance_ids)

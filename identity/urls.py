@@ -3,7 +3,14 @@ they can access); /access/… is access administration (groups, grants, users, r
 
 from django.urls import path
 
-from identity import admin_views, service_account_views, signin_views, views
+from identity import (
+    admin_views,
+    invitation_views,
+    people_views,
+    service_account_views,
+    signin_views,
+    views,
+)
 
 app_name = "identity"
 urlpatterns = [
@@ -36,6 +43,19 @@ urlpatterns = [
         name="delete-grant-rule",
     ),
     path("access/users/", admin_views.users, name="users"),
+    path("access/users/new/", people_views.create_person, name="create-person"),
+    path("access/users/search/", people_views.people_search, name="people-search"),
+    path("access/grants/person/", people_views.grant_person, name="grant-person"),
+    path(
+        "access/users/<uuid:user_uuid>/sessions/<str:ref>/end/",
+        people_views.end_session,
+        name="end-session",
+    ),
+    path(
+        "access/users/<uuid:user_uuid>/tokens/<uuid:token_id>/revoke/",
+        people_views.revoke_token,
+        name="person-revoke-token",
+    ),
     path("access/users/<uuid:user_uuid>/", admin_views.user, name="user"),
     path(
         "access/users/<uuid:user_uuid>/deactivate/",
@@ -45,6 +65,18 @@ urlpatterns = [
     path("access/users/<uuid:user_uuid>/reset-mfa/", admin_views.reset_mfa, name="reset-mfa"),
     path("access/spaces/<uuid:space_id>/", admin_views.space, name="space"),
     path("access/roles/", admin_views.roles, name="roles"),
+    path("access/invitations/", invitation_views.invitation_list, name="invitations"),
+    path(
+        "access/invitations/<uuid:invitation_id>/<str:verb>/",
+        invitation_views.invitation_act,
+        name="invitation-act",
+    ),
+    path("invitations/<str:token>/", invitation_views.invitation, name="invitation"),
+    path(
+        "invitations/<str:token>/accept/",
+        invitation_views.accept_invitation,
+        name="accept-invitation",
+    ),
     path("access/sign-in/", signin_views.sign_in_list, name="sign-in"),
     path("access/sign-in/<uuid:instance_id>/", signin_views.sign_in_detail, name="sign-in-detail"),
     path(

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from identity.access import user_groups, what_can_access
+from identity.access import access_report, user_groups
 from identity.forms import TokenForm
 from identity.models import ApiToken
 from identity.services.tokens import TokenError, create_token, revoke_token
@@ -66,7 +66,7 @@ def revoke(request: HttpRequest, token_id: str) -> HttpResponse:
 def my_access(request: HttpRequest) -> HttpResponse:
     """What I can access: every space I can see, with my role there."""
     context = {
-        "spaces": what_can_access(request.user),
+        "report": access_report(request.user),
         "groups": list(user_groups(request.user).order_by("name")),
     }
     return render(request, "identity/my_access.html", context)

@@ -350,8 +350,9 @@ class ClientCore:
             merged.setdefault("take", page_size)
         return Pager(self, self.call("GET", path, params=merged))
 
-    def follow_link(self, link: str, where: responses.Where) -> Call:
-        """A ``Links`` value (``/api/...``, ``/vdir/api/...``, ``~/api/...``) as a GET call."""
+    def follow_link(self, link: str, where: responses.Where, method: str = "GET") -> Call:
+        """A ``Links`` value (``/api/...``, ``/vdir/api/...``, ``~/api/...``) as a call (GET
+        unless ``method`` says otherwise)."""
         url = httpx.URL(link[1:] if link.startswith("~/") else link)
         if url.is_absolute_url and (url.scheme, url.host, url.port) != (
             self.target.scheme,
@@ -372,7 +373,7 @@ class ClientCore:
                 f"outside /api ({path!r}).",
                 **where.ctx(),
             )
-        return self.call("GET", path, params=dict(url.params.multi_items()))
+        return self.call(method, path, params=dict(url.params.multi_items()))
 
     def count_call(self, path: str, filters: Params, take: int) -> Call:
         return self.call("GET", path, params={**filters, "skip": 0, "take": take})

@@ -165,6 +165,20 @@ class OctopusClient(PipelineCalls):
         """Every space (all pages of ``/api/spaces``)."""
         return list(self.paginate("/api/spaces"))
 
+    def revoke_user_sessions(self, user: dict[str, Any]) -> bool:
+        """End every web session of the Octopus ``user`` (a user resource): ``PUT`` its
+        ``RevokeSessions`` link, as Octopus.Client's ``UserRepository.RevokeSessions`` does
+        (Octopus 2022.1 and later). False when the server offers no such link (older
+        versions): nothing was ended. API keys are not sessions: they keep working."""
+        link = (user.get("Links") or {}).get("RevokeSessions")
+        if not link:
+            return False
+        where = responses.Where(self.base_url, "PUT", f"RevokeSessions of {user.get('Id')}")
+        # A link may carry a URI template tail, and the server's virtual directory.
+        call = self._core.follow_link(str(link).split("{", 1)[0], where, method="PUT")
+        self._run(self._core.plan(call))
+        return True
+
     def count(self, path: str, **filters: Any) -> int:
         """``TotalResults`` of a collection, fetched with the smallest page.
 

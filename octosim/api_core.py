@@ -235,6 +235,12 @@ def get_ping(ctx: Ctx) -> Reply:
     return 200, {}
 
 
+def has_revoke_sessions(version: str) -> bool:
+    """Octopus 2022.1 and later can end a user's sessions (``RevokeSessions``)."""
+    parts = [int(p) if p.isdigit() else 0 for p in version.split(".")[:2]]
+    return tuple(parts + [0] * (2 - len(parts))) >= (2022, 1)
+
+
 def render_user(ctx: Ctx, doc: Doc) -> Doc:
     out = dict(doc)
     out["IsRequestor"] = doc["Id"] == ctx.user_id
@@ -246,6 +252,9 @@ def render_user(ctx: Ctx, doc: Doc) -> Doc:
         "ApiKeys": f"/api/users/{doc['Id']}/apikeys{{/id}}{{?skip,take}}",
         "Avatar": "https://www.gravatar.com/avatar/00000000000000000000000000000000?d=blank",
     }
+    if has_revoke_sessions(ctx.inst.version):
+        # Octopus.Client 11.6 (2022.1): UserRepository.RevokeSessions PUTs this link.
+        out["Links"]["RevokeSessions"] = f"/api/users/{doc['Id']}/revoke-sessions"
     return out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from octosim import resources as R
-from octosim.api_core import render_user, require_space
+from octosim.api_core import has_revoke_sessions, render_user, require_space
 from octosim.api_space import KINDS, render
 from octosim.api_system import lookup, render_doc
 from octosim.errors import invalid, not_found
@@ -122,6 +122,19 @@ def delete_user(ctx: Ctx) -> Reply:
     for team in ctx.st.sys("teams").values():
         if doc["Id"] in team["MemberUserIds"]:
             team["MemberUserIds"].remove(doc["Id"])
+    return 200, None
+
+
+def revoke_sessions(ctx: Ctx) -> Reply:
+    """End every browser session of the user (Octopus 2022.1+: the user's ``RevokeSessions``
+    link, PUT with no body). API keys are not sessions and keep working. Older versions have
+    neither the link nor the route."""
+    if not has_revoke_sessions(ctx.inst.version):
+        raise not_found()
+    doc = lookup(ctx.st.sys("users"), ctx.params["id"])
+    sessions = ctx.st.sys("sessions")
+    for key in [k for k, v in sessions.items() if v["UserId"] == doc["Id"]]:
+        del sessions[key]
     return 200, None
 
 
@@ -257,6 +270,9 @@ def register(router: Router) -> None:
     router.system("POST", "/users", create_user, permission="UserEdit")
     router.system("PUT", "/users/{id}", update_user, permission="UserEdit")
     router.system("DELETE", "/users/{id}", delete_user, permission="UserEdit")
+    router.system(
+        "PUT", "/users/{id}/revoke-sessions", revoke_sessions, permission="UserEdit", swagger=None
+    )
     router.system("GET", "/users/{id}/teams", user_teams)
     router.system("GET", "/users/{id}/permissions", user_permissions)
     router.space("GET", "/users/{id}/permissions", user_permissions, with_default=False)

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from identity.access import deployable_spaces
 from rollouts import registry
 from rollouts.models import DeploymentRun, Rollout, RolloutPolicy, RunDeployment
 from spaces.models import Space
@@ -50,5 +51,7 @@ def may_cancel_run(user: Any, run: DeploymentRun) -> bool:
     if run.created_by_id is not None and run.created_by_id == getattr(user, "pk", None):
         return True
     spaces = set(run.deployments.values_list("space_id", flat=True))
-    allowed = Space.objects.deployable_by(user).filter(pk__in=spaces).count()
-    return bool(spaces) and allowed == len(spaces)
+    allowed = deployable_spaces(
+        user, spaces, environment=run.environment, project=run.project, tenants=run.tenants
+    )
+    return bool(spaces) and len(allowed) == len(spaces)

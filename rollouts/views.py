@@ -20,7 +20,6 @@ from odcm.errors import ServiceError
 from rollouts import access, registry
 from rollouts.models import DeploymentRun, Rollout, RolloutPolicy
 from rollouts.services import actions, orchestration
-from spaces.models import Space
 from spaces.signals import Panel
 
 
@@ -137,18 +136,14 @@ def _run(request: HttpRequest, pk: Any) -> DeploymentRun:
 def run_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     """A deployment run; its table refreshes itself (htmx) while the run goes on."""
     run = _run(request, pk)
-    rows = list(run.deployments.select_related("space__instance", "wave"))
-    deployable = set(
-        Space.objects.deployable_by(request.user)
-        .filter(pk__in={r.space_id for r in rows})
-        .values_list("pk", flat=True)
-    )
+    rows = list(run.deployments.select_related("space__instance", "wave", "run"))
+    answerable = orchestration.may_answer(request.user, rows)
     now = timezone.now()
     for row in rows:
         row.link = orchestration.task_link(row)  # type: ignore[attr-defined]
         end = row.finished_at or now
         row.duration = (end - row.started_at).total_seconds() if row.started_at else None  # type: ignore[attr-defined]
-        row.may_answer = row.space_id in deployable and bool(row.interruption_id)  # type: ignore[attr-defined]
+        row.may_answer = row.pk in answerable and bool(row.interruption_id)  # type: ignore[attr-defined]
     context = {
         "run": run,
         "rows": rows,

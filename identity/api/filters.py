@@ -23,6 +23,7 @@ class GroupFilter(FilterSet):
 class GrantFilter(FilterSet):
     active = Flag(field_name="revoked_at", lookup_expr="isnull", help_text="Not revoked")
     group = UUIDs(help_text="Group id(s)")
+    user = UUIDs(field_name="user__uuid", help_text="Person uuid(s): grants to them alone")
     role = Choices(choices=Role.choices)
     space = UUIDs(help_text="Space id(s)")
     instance = UUIDs(help_text="Instance id(s)")

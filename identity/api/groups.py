@@ -130,15 +130,34 @@ def _valid_scope(value: Any) -> dict[str, list[str]]:
         raise serializers.ValidationError(str(exc)) from None
 
 
+def _person_field() -> serializers.SlugRelatedField[User]:
+    return serializers.SlugRelatedField(
+        slug_field="uuid",
+        queryset=User.objects.filter(is_active=True),
+        required=False,
+        allow_null=True,
+        help_text="A person's uuid (/api/v1/users/?search=…): the grant is theirs alone.",
+    )
+
+
+def _one_holder(attrs: dict[str, Any]) -> None:
+    if (attrs.get("group") is None) == (attrs.get("user") is None):
+        raise ValidationError({"group": ["Give exactly one of group and user."]})
+
+
 class GrantSerializer(serializers.ModelSerializer[Grant]):
-    group = serializers.PrimaryKeyRelatedField(queryset=Group.objects.all())
+    group = serializers.PrimaryKeyRelatedField(
+        queryset=Group.objects.all(), required=False, allow_null=True
+    )
+    user = _person_field()
+    username = serializers.CharField(source="user.username", read_only=True, default=None)
     space = serializers.PrimaryKeyRelatedField(
         queryset=space_model().objects.all(), required=False, allow_null=True
     )
     instance = serializers.PrimaryKeyRelatedField(  # type: ignore[assignment]
         queryset=instance_model().objects.all(), required=False, allow_null=True
     )
-    group_name = serializers.CharField(source="group.name", read_only=True)
+    group_name = serializers.CharField(source="group.name", read_only=True, default=None)
     targets = GrantTargetSerializer(many=True, read_only=True)
     scope = _scope_field()
 
@@ -151,6 +170,8 @@ class GrantSerializer(serializers.ModelSerializer[Grant]):
             "id",
             "group",
             "group_name",
+            "user",
+            "username",
             "role",
             "space",
             "instance",
@@ -176,13 +197,17 @@ class GrantSerializer(serializers.ModelSerializer[Grant]):
         self.fields["instance"].queryset = instances  # type: ignore[attr-defined]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        _one_holder(attrs)
         if (attrs.get("space") is None) == (attrs.get("instance") is None):
             raise ValidationError("Give exactly one of space and instance.")
         return attrs
 
 
 class BulkGrantSerializer(serializers.Serializer[Any]):
-    group = serializers.PrimaryKeyRelatedField(queryset=Group.objects.all())
+    group = serializers.PrimaryKeyRelatedField(
+        queryset=Group.objects.all(), required=False, allow_null=True
+    )
+    user = _person_field()
     role = serializers.ChoiceField(choices=Role.choices)
     spaces = serializers.PrimaryKeyRelatedField(
         queryset=space_model().objects.none(), many=True, allow_empty=False
@@ -197,6 +222,10 @@ class BulkGrantSerializer(serializers.Serializer[Any]):
         user = getattr(self.context.get("request"), "user", None)
         spaces = space_model().objects.filter(access.space_filter(user))
         self.fields["spaces"].child_relation.queryset = spaces  # type: ignore[attr-defined]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        _one_holder(attrs)
+        return attrs
 
     def validate_spaces(self, spaces: list[Any]) -> list[Any]:
         if len(spaces) > 500:
@@ -221,16 +250,17 @@ class GrantViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet[Grant],
 ):
-    """A group's role on a space or on every space of an instance, with its Octopus state per
-    space. Deleting revokes (the Octopus team is removed after). Administrators, instance
-    owners and space managers (for their spaces) may grant and revoke."""
+    """A group's (or one person's: ``user``) role on a space or on every space of an
+    instance, with its Octopus state per space. Deleting revokes (the Octopus team is removed
+    after). Administrators, instance owners and space managers (for their spaces) may grant
+    and revoke."""
 
     serializer_class = GrantSerializer
     permission_classes = [IsAuthenticatedUser]
     filterset_class = GrantFilter
 
     def get_queryset(self) -> QuerySet[Grant]:
-        qs = visible_grants(self.request.user).select_related("group")
+        qs = visible_grants(self.request.user).select_related("group", "user")
         targets = access.visible_grant_targets(self.request.user).select_related("space")
         return qs.prefetch_related(Prefetch("targets", queryset=targets)).order_by("-created_at")
 
@@ -248,7 +278,7 @@ class GrantViewSet(
         data = serializer.validated_data
         self._check_may_change(data.get("space"), data.get("instance"))
         grant = services.grant(
-            data["group"],
+            data.get("group") or data["user"],
             data["role"],
             space=data.get("space"),
             instance=data.get("instance"),
@@ -272,7 +302,7 @@ class GrantViewSet(
         with transaction.atomic():
             made = [
                 services.grant(
-                    data["group"],
+                    data.get("group") or data["user"],
                     data["role"],
                     space=space,
                     scope=data.get("scope"),
@@ -398,12 +428,17 @@ class UserViewSet(viewsets.ReadOnlyModelViewSet[User]):
                 "groups": [g.name for g in access.user_groups(user)],
                 "spaces": [
                     {
-                        "space": str(s.pk),
-                        "name": s.name,
-                        "instance": s.instance.name,
-                        "role": role,
+                        "space": str(row["space"].pk),
+                        "name": row["space"].name,
+                        "instance": row["space"].instance.name,
+                        "role": row["role"],
+                        "whole_space": row["whole_space"],
+                        "grants": [
+                            {k: g[k] for k in ("via", "role", "target", "scope")}
+                            for g in row["grants"]
+                        ],
                     }
-                    for s, role in access.what_can_access(user)
+                    for row in access.access_report(user)
                 ],
             }
         )
@@ -428,9 +463,11 @@ class SpaceAccessView(APIView):
                 "grants": [
                     {
                         "grant": str(row["grant"].pk),
-                        "group": row["group"].name,
+                        "group": row["group"].name if row["group"] else None,
+                        "user": row["person"].username if row["person"] else None,
                         "role": row["role"],
                         "scope": row["scope"],
+                        "narrowed": row["grant"].scope,
                         "users": row["users"],
                     }
                     for row in who["grants"]

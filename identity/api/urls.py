@@ -10,6 +10,7 @@ from identity.api.groups import (
     SpaceAccessView,
     UserViewSet,
 )
+from identity.api.invitations import InvitationViewSet
 from identity.api.service_accounts import ServiceAccountViewSet
 from identity.api.views import ApiTokenViewSet, MeView
 from odcm.api.routers import AppRouter
@@ -22,6 +23,7 @@ router.register("grant-rules", GrantRuleViewSet, basename="grant-rule")
 router.register("role-mappings", RoleMappingViewSet, basename="role-mapping")
 router.register("users", UserViewSet, basename="user")
 router.register("service-accounts", ServiceAccountViewSet, basename="service-account")
+router.register("invitations", InvitationViewSet, basename="invitation")
 
 urlpatterns = [
     path("me/", MeView.as_view(), name="me"),

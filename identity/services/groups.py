@@ -23,7 +23,7 @@ from identity.models import (
     UserExternalGroup,
     group_key,
 )
-from identity.services import teams
+from identity.services import octopus_sessions, teams
 from odcm import work
 from odcm.errors import ServiceError
 
@@ -143,6 +143,7 @@ def update_group(
     with transaction.atomic():
         group = Group.objects.select_for_update().get(pk=group.pk)
         before = _summary(group)
+        members_before = set(group.members.values_list("pk", flat=True))
         if name is not None and name.strip() != group.name:
             name = name.strip()
             if not name:
@@ -164,6 +165,9 @@ def update_group(
             )
             enqueue_sync(teams.bump_group(group))
             _access_changed()
+            # Those who left lose the group's grants: end their Octopus sessions there too.
+            left = members_before - set(group.members.values_list("pk", flat=True))
+            octopus_sessions.enqueue_for_group_leavers(group, left)
     return group
 
 
@@ -178,6 +182,8 @@ def delete_group(group: Group, *, actor: Any = None, request: HttpRequest | None
         managed = ManagedTeam.objects.filter(group=group)
         spaces = {str(s) for s in managed.values_list("space_id", flat=True)}
         record("group.delete", actor=actor, request=request, obj=group, before=_summary(group))
+        # Its people lose its grants: their Octopus sessions end there too.
+        octopus_sessions.enqueue_for_group_leavers(group, octopus_sessions.group_people([group.pk]))
         ManagedTeam.objects.filter(group=group).update(group=None)
         group.delete()
         teams.ensure_rows(spaces)
@@ -186,7 +192,7 @@ def delete_group(group: Group, *, actor: Any = None, request: HttpRequest | None
 
 
 def grant(
-    group: Group,
+    group: Group | User,
     role: str,
     *,
     space: Any = None,
@@ -196,19 +202,25 @@ def grant(
     request: HttpRequest | None = None,
     rule: Any = None,
 ) -> Grant:
-    """Give ``group`` a role on one space or on every space of an instance, optionally
-    narrowed inside each space by ``scope`` (names of environments, projects, project groups
-    and tenants: see ``identity.models.GRANT_SCOPES``). ``rule``: the ``GrantRule`` making
-    it (it may take the grant back later)."""
+    """Give ``group`` (or one person: pass a ``User``) a role on one space or on every space
+    of an instance, optionally narrowed inside each space by ``scope`` (names of environments,
+    projects, project groups and tenants: see ``identity.models.GRANT_SCOPES``). ``rule``: the
+    ``GrantRule`` making it (it may take the grant back later)."""
     if (space is None) == (instance is None):
         raise GrantError("A grant is for one space or for one instance.")
     if role not in Role.values:
         raise GrantError(f"Unknown role {role!r}.")
     cleaned = clean_scope(scope)
+    person = group if isinstance(group, User) else None
+    holder_group = group if isinstance(group, Group) else None
+    if person is not None and not person.is_active:
+        raise GrantError(f"{person.username} is deactivated: grant them nothing.")
+    holder = person.username if person is not None else group.name  # type: ignore[union-attr]
     try:
         with transaction.atomic():
             row = Grant.objects.create(
-                group=group,
+                group=holder_group,
+                user=person,
                 role=role,
                 space=space,
                 instance=instance,
@@ -217,7 +229,8 @@ def grant(
                 rule=rule,
             )
             target = f"space {space}" if space else f"every space of instance {instance}"
-            after: dict[str, Any] = {"group": group.name, "role": role, "target": target}
+            after: dict[str, Any] = {"role": role, "target": target}
+            after["user" if person is not None else "group"] = holder
             if cleaned:
                 after["scope"] = cleaned
             if rule is not None:
@@ -225,11 +238,13 @@ def grant(
             record("grant.create", actor=actor, request=request, obj=row, after=after)
             spaces = [s.pk for s in teams.covered_spaces(row)]
             # A team another grant already made carries this grant's scoped roles too.
-            bumped = teams.bump_teams(spaces, group.pk, role)
+            bumped = teams.bump_teams(
+                spaces, row.group_id, role, user_id=person.pk if person else None
+            )
             enqueue_sync([*teams.ensure_rows(spaces), *bumped])
             _access_changed()
     except IntegrityError:
-        raise GrantError(f"{group.name} already has this role there.") from None
+        raise GrantError(f"{holder} already has this role there.") from None
     return row
 
 
@@ -260,13 +275,17 @@ def revoke(row: Grant, *, actor: Any = None, request: HttpRequest | None = None)
             actor=actor,
             request=request,
             obj=row,
-            before={"group": row.group.name, "role": row.role},
+            before={
+                "user" if row.user_id else "group": row.holder_name,
+                "role": row.role,
+            },
         )
         spaces = [s.pk for s in teams.covered_spaces(row)]
         spaces += list(row.targets.values_list("space_id", flat=True))
-        bumped = teams.bump_teams(spaces, row.group_id, row.role)
+        bumped = teams.bump_teams(spaces, row.group_id, row.role, user_id=row.user_id)
         enqueue_sync([*teams.ensure_rows(spaces), *bumped])
         _access_changed()
+        octopus_sessions.enqueue_for_grant(row)
     return True
 
 

@@ -1,4 +1,5 @@
-"""Grants pushed into Octopus: one managed team per (space, group, role).
+"""Grants pushed into Octopus: one managed team per (space, group, role), or per (space,
+person, role) for grants given to one person.
 
 The HTTP side lives in ``identity.services.team_push``; this module owns the rows, plans
 and outcomes.
@@ -48,6 +49,7 @@ from identity.models import (
     UserExternalGroup,
     default_role_mapping,
     group_claim_value,
+    person_claim_value,
     space_model,
 )
 from identity.services.team_push import (
@@ -69,6 +71,29 @@ def team_name(group_name: str, role: str) -> str:
     return f"ODCM · {group_name} ({Role(role).label})"[:200]
 
 
+def person_team_name(username: str, role: str) -> str:
+    return f"ODCM · {username} alone ({Role(role).label})"[:200]
+
+
+# Who holds a grant or a managed team: "g:<group id>" or "u:<user id>". Teams, grants and
+# their outcomes are matched on (space, holder, role).
+
+
+def holder_of(group_id: Any, user_id: Any) -> str:
+    if group_id is not None:
+        return f"g:{group_id}"
+    return f"u:{user_id}" if user_id is not None else "-:"  # "-": its group or person is gone
+
+
+def _holder_filter(holder: str, prefix: str = "") -> dict[str, Any]:
+    kind, _, pk = holder.partition(":")
+    if kind == "g":
+        return {f"{prefix}group": pk, f"{prefix}user__isnull": True}
+    if kind == "u":
+        return {f"{prefix}user": pk, f"{prefix}group__isnull": True}
+    return {f"{prefix}group__isnull": True, f"{prefix}user__isnull": True}
+
+
 # ------------------------------------------------------------------ desired state (rows)
 
 
@@ -84,7 +109,7 @@ def covered_spaces(grant: Grant) -> list[Any]:
 
 
 def _desired(space_ids: list[uuid.UUID]) -> set[tuple[str, str, str]]:
-    """(space id, group id, role) for every active grant reaching these enlisted spaces."""
+    """(space id, holder, role) for every active grant reaching these enlisted spaces."""
     spaces = space_model().objects.filter(pk__in=space_ids, state=space_model().State.ENLISTED)
     by_instance: dict[Any, list[str]] = {}
     for pk, inst in spaces.values_list("pk", "instance_id"):
@@ -94,11 +119,11 @@ def _desired(space_ids: list[uuid.UUID]) -> set[tuple[str, str, str]]:
         Q(space__in=[s for ids in by_instance.values() for s in ids])
         | Q(instance__in=list(by_instance))
     )
-    for space_id, instance_id, group_id, role in active.values_list(
-        "space_id", "instance_id", "group_id", "role"
+    for space_id, instance_id, group_id, user_id, role in active.values_list(
+        "space_id", "instance_id", "group_id", "user_id", "role"
     ):
         for target in [str(space_id)] if space_id else by_instance.get(instance_id, []):
-            wanted.add((target, str(group_id), role))
+            wanted.add((target, holder_of(group_id, user_id), role))
     return wanted
 
 
@@ -111,29 +136,49 @@ def ensure_rows(space_ids: Iterable[Any]) -> list[str]:
     if not ids:
         return []
     wanted = _desired(ids)
-    names = dict(Group.objects.filter(pk__in={g for _, g, _ in wanted}).values_list("pk", "name"))
+    holders = {h for _, h, _ in wanted}
+    group_ids = [h[2:] for h in holders if h.startswith("g:")]
+    user_ids = [h[2:] for h in holders if h.startswith("u:")]
+    names = {
+        f"g:{pk}": name
+        for pk, name in Group.objects.filter(pk__in=group_ids).values_list("pk", "name")
+    }
+    usernames = {
+        f"u:{pk}": name
+        for pk, name in User.objects.filter(pk__in=user_ids).values_list("pk", "username")
+    }
     rows = {
-        (str(mt.space_id), str(mt.group_id), mt.role): mt
+        (str(mt.space_id), holder_of(mt.group_id, mt.user_id), mt.role): mt
         for mt in ManagedTeam.objects.filter(space__in=ids).select_for_update()
-        if mt.group_id is not None
+        if mt.group_id is not None or mt.user_id is not None
     }
     touched: set[str] = set()
     for key in wanted - rows.keys():
-        space_id, group_id, role = key
-        ManagedTeam.objects.create(
-            space_id=space_id,
-            group_id=group_id,
-            role=role,
-            name=team_name(names[_uuid(group_id)], role),
-        )
+        space_id, holder, role = key
+        if holder in names:
+            ManagedTeam.objects.create(
+                space_id=space_id,
+                group_id=holder[2:],
+                role=role,
+                name=team_name(names[holder], role),
+            )
+        else:
+            ManagedTeam.objects.create(
+                space_id=space_id,
+                user_id=holder[2:],
+                role=role,
+                name=person_team_name(usernames[holder], role),
+            )
         touched.add(space_id)
     for key, mt in rows.items():
         should = key in wanted
         if mt.wanted != should:
             _bump(ManagedTeam.objects.filter(pk=mt.pk), wanted=should)
             touched.add(key[0])
-    # Rows whose group was deleted: the team goes.
-    orphans = ManagedTeam.objects.filter(space__in=ids, group__isnull=True, wanted=True)
+    # Rows whose group (or person) was deleted: the team goes.
+    orphans = ManagedTeam.objects.filter(
+        space__in=ids, group__isnull=True, user__isnull=True, wanted=True
+    )
     touched.update(str(s) for s in orphans.values_list("space_id", flat=True))
     _bump(orphans, wanted=False)
     _ensure_targets(ids)
@@ -144,10 +189,6 @@ def ensure_rows(space_ids: Iterable[Any]) -> list[str]:
         .values_list("space_id", flat=True)
     )
     return sorted(touched)
-
-
-def _uuid(value: str) -> uuid.UUID:
-    return uuid.UUID(value)
 
 
 def _uuids(values: Iterable[Any]) -> list[uuid.UUID]:
@@ -188,10 +229,15 @@ def _ensure_targets(space_ids: list[uuid.UUID]) -> None:
     GrantTarget.objects.bulk_create(new, ignore_conflicts=True)
 
 
-def bump_teams(space_ids: Iterable[Any], group_id: Any, role: str) -> list[str]:
-    """Re-push the group's existing teams for ``role`` in these spaces (a grant reaching them
-    was added or revoked, so their scoped roles change). Returns the spaces touched."""
-    rows = ManagedTeam.objects.filter(space__in=_uuids(space_ids), group=group_id, role=role)
+def bump_teams(
+    space_ids: Iterable[Any], group_id: Any, role: str, *, user_id: Any = None
+) -> list[str]:
+    """Re-push the group's (or, with ``user_id``, the person's) existing teams for ``role`` in
+    these spaces (a grant reaching them was added or revoked, so their scoped roles change).
+    Returns the spaces touched."""
+    rows = ManagedTeam.objects.filter(
+        space__in=_uuids(space_ids), role=role, **_holder_filter(holder_of(group_id, user_id))
+    )
     touched = sorted({str(s) for s in rows.values_list("space_id", flat=True)})
     _bump(rows)
     return touched
@@ -201,17 +247,23 @@ def _scopes(rows: list[ManagedTeam]) -> dict[str, list[dict[str, list[str]]]]:
     """Per managed team: the scopes of the active grants behind it (``{}`` for a grant on the
     whole space), one scoped user role set each, in a stable order."""
     group_ids = {mt.group_id for mt in rows if mt.group_id is not None}
-    active = Grant.objects.filter(group__in=group_ids, revoked_at__isnull=True).values_list(
-        "group_id", "role", "space_id", "instance_id", "scope"
+    user_ids = {mt.user_id for mt in rows if mt.user_id is not None}
+    active = (
+        Grant.objects.filter(Q(group__in=group_ids) | Q(user__in=user_ids))
+        .filter(revoked_at__isnull=True)
+        .values_list("group_id", "user_id", "role", "space_id", "instance_id", "scope")
     )
-    by_key: dict[tuple[Any, str], list[tuple[Any, Any, dict[str, list[str]]]]] = {}
-    for group_id, role, space_id, instance_id, scope in active:
-        by_key.setdefault((group_id, role), []).append((space_id, instance_id, scope or {}))
+    by_key: dict[tuple[str, str], list[tuple[Any, Any, dict[str, list[str]]]]] = {}
+    for group_id, user_id, role, space_id, instance_id, scope in active:
+        by_key.setdefault((holder_of(group_id, user_id), role), []).append(
+            (space_id, instance_id, scope or {})
+        )
     found: dict[str, list[dict[str, list[str]]]] = {}
     for mt in rows:
+        holder = holder_of(mt.group_id, mt.user_id)
         scopes = {
             json.dumps(scope, sort_keys=True)
-            for space_id, instance_id, scope in by_key.get((mt.group_id, mt.role), [])
+            for space_id, instance_id, scope in by_key.get((holder, mt.role), [])
             if space_id == mt.space_id or instance_id == mt.space.instance_id
         }
         found[str(mt.pk)] = [json.loads(raw) for raw in sorted(scopes)] or [{}]
@@ -223,6 +275,16 @@ def bump_group(group: Group) -> list[str]:
     rows = ManagedTeam.objects.filter(group=group)
     for mt in rows.only("pk", "role"):
         ManagedTeam.objects.filter(pk=mt.pk).update(name=team_name(group.name, mt.role))
+    spaces = sorted({str(s) for s in rows.values_list("space_id", flat=True)})
+    _bump(rows)
+    return spaces
+
+
+def bump_user(user: Any) -> list[str]:
+    """The person's account changed (deactivated, renamed): their own teams need a push."""
+    rows = ManagedTeam.objects.filter(user=user.pk)
+    for mt in rows.only("pk", "role"):
+        ManagedTeam.objects.filter(pk=mt.pk).update(name=person_team_name(user.username, mt.role))
     spaces = sorted({str(s) for s in rows.values_list("space_id", flat=True)})
     _bump(rows)
     return spaces
@@ -274,6 +336,17 @@ def plan_spaces(space_ids: Iterable[Any], *, only_due: bool = False) -> list[Ins
     rows_list = list(rows)
     group_ids = {mt.group_id for mt in rows_list if mt.group_id is not None}
     members = _group_members(group_ids)
+    # A grant to one person: the team carries that person while they are active, and their
+    # own claim value (sign-in through ODCM), as a group's team carries the group's.
+    people = {
+        pk: (username, email, person_uuid)
+        for pk, username, email, person_uuid in User.objects.filter(
+            pk__in={mt.user_id for mt in rows_list if mt.user_id is not None}
+        ).values_list("pk", "username", "email", "uuid")
+    }
+    active_people = set(
+        User.objects.filter(pk__in=list(people), is_active=True).values_list("pk", flat=True)
+    )
     externals: dict[str, list[tuple[str, str]]] = {}
     # The group's own value in the id_tokens ODCM issues (identity.idp): a person signing in
     # to Octopus through ODCM lands in exactly the teams of their ODCM groups.
@@ -296,6 +369,12 @@ def plan_spaces(space_ids: Iterable[Any], *, only_due: bool = False) -> list[Ins
             inst = instances.setdefault(space.instance_id, InstancePlan(space.instance, []))
             inst.spaces.append(spaces[space.pk])
         gid = str(mt.group_id) if mt.group_id else ""
+        team_members = members.get(gid, [])
+        team_externals = sorted(externals.get(gid, []))
+        if mt.user_id is not None and mt.user_id in people:
+            username, email, person_uuid = people[mt.user_id]
+            team_members = [(username, email)] if mt.user_id in active_people else []
+            team_externals = [(person_claim_value(person_uuid), f"ODCM: {username}")]
         spaces[space.pk].teams.append(
             TeamPlan(
                 managed_id=str(mt.pk),
@@ -306,8 +385,8 @@ def plan_spaces(space_ids: Iterable[Any], *, only_due: bool = False) -> list[Ins
                 space_octopus_id=space.octopus_id,
                 role=mt.role,
                 role_names=mapping.get(mt.role, []),
-                members=members.get(gid, []),
-                external_groups=sorted(externals.get(gid, [])),
+                members=team_members,
+                external_groups=team_externals,
                 applied_digest=mt.applied_digest,
                 was_applied=mt.applied_version > 0,
                 scopes=scopes[str(mt.pk)],
@@ -395,9 +474,9 @@ def _set_targets(
     """Copy a team's outcome onto the (grant, space) rows it serves."""
     targets = GrantTarget.objects.filter(
         space=mt.space_id,
-        grant__group=mt.group_id,
         grant__role=mt.role,
         grant__revoked_at__isnull=mt.wanted,
+        **_holder_filter(holder_of(mt.group_id, mt.user_id), "grant__"),
     )
     if ok:
         targets.update(
@@ -422,14 +501,12 @@ def settle_revoked_targets() -> None:
         state=SyncState.APPLIED
     )
     for target in revoked.select_related("grant"):
+        holder = _holder_filter(holder_of(target.grant.group_id, target.grant.user_id))
         still = ManagedTeam.objects.filter(
-            space=target.space_id,
-            group=target.grant.group_id,
-            role=target.grant.role,
-            wanted=True,
+            space=target.space_id, role=target.grant.role, wanted=True, **holder
         ).exists()
         gone = not ManagedTeam.objects.filter(
-            space=target.space_id, group=target.grant.group_id, role=target.grant.role
+            space=target.space_id, role=target.grant.role, **holder
         ).exists()
         if still or gone:
             GrantTarget.objects.filter(pk=target.pk).update(

@@ -25,12 +25,15 @@ def label(item: dict[str, str]) -> str:
 
 
 def _name(row: Grant) -> str:
-    return f"{row.group.name} ({row.role})"
+    holder = row.group.name if row.group is not None else str(row.user)
+    return f"{holder} ({row.role})"
 
 
 def _active(space: Space) -> dict[tuple[str, str], Grant]:
-    rows = Grant.objects.filter(space=space, revoked_at__isnull=True).select_related("group")
-    return {(g.group.name.lower(), g.role): g for g in rows}
+    rows = Grant.objects.filter(
+        space=space, revoked_at__isnull=True, group__isnull=False
+    ).select_related("group")
+    return {(g.group.name.lower(), g.role): g for g in rows if g.group is not None}
 
 
 def plan_teams(

@@ -20,7 +20,6 @@ from rollouts.api import serializers as s
 from rollouts.api.filters import RolloutFilter, RunFilter
 from rollouts.models import DeploymentRun, Rollout, RolloutPolicy, RunDeployment
 from rollouts.services import actions, orchestration
-from spaces.models import Space
 
 
 class RolloutViewSet(
@@ -244,8 +243,11 @@ class RunViewSet(
         )
         if row is None:
             raise NotFound("No such deployment in this run.")
-        if not Space.objects.deployable_by(request.user).filter(pk=row.space_id).exists():
-            raise PermissionDenied("Answering it needs a Deployer grant on this space.")
+        if row.pk not in orchestration.may_answer(request.user, [row]):
+            raise PermissionDenied(
+                "Answering it needs a Deployer grant on this space covering this project, "
+                "environment and tenant."
+            )
         orchestration.submit_intervention(
             row,
             actor=request.user,

@@ -3,8 +3,10 @@ to many spaces, wave by wave, through each instance's API.
 
 Guarantees:
 
-* Every space of a run is one the person starting it may deploy to
-  (``Space.objects.deployable_by``); an intervention is answered only with that right too.
+* Every space of a run is one the person starting it may deploy that project to that
+  environment (and tenants) in (``identity.access.deployable_spaces``: a grant narrowed to
+  other environments, projects or tenants does not count); an intervention is answered only
+  with that right too (``may_answer``).
 * One worker follows a run at a time (``odcm.work`` lease on the run). Each round asks every
   instance where its tasks stand in **one request per instance** (up to 100 task ids per
   request), whatever the number of deployments there.
@@ -29,12 +31,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import record
+from identity.access import deployable_spaces
 from octopus.errors import OctopusError
 from odcm import work
 from odcm.clients import client_for
 from odcm.errors import ErrorKind, ServiceError
 from rollouts.models import DeploymentRun, RunDeployment, RunWave
-from spaces.models import Instance, Space
+from spaces.models import Instance
 
 logger = logging.getLogger("rollouts.orchestration")
 
@@ -89,14 +92,14 @@ def start_run(
         problems.append("A space appears in more than one wave.")
     if problems:
         raise RunError(" ".join(problems), errors=problems)
-    allowed = {
-        str(pk)
-        for pk in Space.objects.deployable_by(user).filter(pk__in=ids).values_list("pk", flat=True)
-    }
+    allowed = deployable_spaces(
+        user, ids, environment=environment, project=project, tenants=tenant_names
+    )
     refused = len(set(ids) - allowed)
     if refused:
         raise RunError(
-            f"You may not deploy to {refused} of these spaces (a Deployer grant is needed).",
+            f"You may not deploy {project} to {environment} in {refused} of these spaces (a "
+            "Deployer grant covering that project, environment and tenants is needed).",
             code="not_deployer",
             kind=ErrorKind.PERMISSION,
         )
@@ -440,11 +443,36 @@ def cancel_tasks(run_id: Any) -> int:
     return done
 
 
+def may_answer(user: Any, rows: list[RunDeployment]) -> set[Any]:
+    """Ids of the deployments among ``rows`` (of one run) whose interventions ``user`` may
+    answer: a Deployer grant on the space covering the run's project, environment and the
+    deployment's tenant. A fixed number of queries per tenant of the run."""
+    if not rows:
+        return set()
+    run = rows[0].run
+    found: set[Any] = set()
+    by_tenant: dict[str, list[RunDeployment]] = defaultdict(list)
+    for row in rows:
+        by_tenant[row.tenant].append(row)
+    for tenant, tenant_rows in by_tenant.items():
+        allowed = deployable_spaces(
+            user,
+            {r.space_id for r in tenant_rows},
+            environment=run.environment,
+            project=run.project,
+            tenants=[tenant] if tenant else [],
+        )
+        found.update(r.pk for r in tenant_rows if str(r.space_id) in allowed)
+    return found
+
+
 def submit_intervention(row: RunDeployment, *, actor: Any, proceed: bool, notes: str = "") -> None:
-    """Take and answer a manual intervention waiting in Octopus (Deployer grant on the space)."""
-    if not Space.objects.deployable_by(actor).filter(pk=row.space_id).exists():
+    """Take and answer a manual intervention waiting in Octopus (a Deployer grant on the space
+    covering the run's project, environment and this deployment's tenant)."""
+    if row.pk not in may_answer(actor, [row]):
         raise RunError(
-            "Answering it needs a Deployer grant on this space.",
+            "Answering it needs a Deployer grant on this space covering this project, "
+            "environment and tenant.",
             code="not_deployer",
             kind=ErrorKind.PERMISSION,
         )

@@ -110,6 +110,20 @@ def build_world() -> World:
     from identity.services.service_accounts import create_service_account
 
     create_service_account(name="edge bot", owner=managers, actor=users["admin"])
+    # an invitation (administrators'), through a registered external provider
+    from allauth.socialaccount.models import SocialApp
+
+    from identity.services import invitations
+
+    SocialApp.objects.create(
+        provider="openid_connect",
+        provider_id="partnerco",
+        name="PartnerCo",
+        client_id="odcm",
+        secret="sweep-test-app",
+        settings={"server_url": "https://login.partner.example"},
+    )
+    invitations.create(email="pat@partner.example", provider="partnerco", actor=users["admin"])
     record("edge.test", message="a row for the audit routes")
     make_plan("version: 1\n", actor=users["admin"])  # a plan, valid or not, to address
     _promotions(space)

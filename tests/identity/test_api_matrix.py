@@ -154,6 +154,32 @@ def _service_account(w: World) -> Any:
     return w.extra["service_account"]
 
 
+def _invitation_provider(w: World) -> str:
+    from allauth.socialaccount.models import SocialApp
+
+    if "provider" not in w.extra:
+        SocialApp.objects.create(
+            provider="openid_connect",
+            provider_id="partnerco",
+            name="PartnerCo",
+            client_id="odcm",
+            secret="matrix-test-app",
+            settings={"server_url": "https://login.partner.example"},
+        )
+        w.extra["provider"] = "partnerco"
+    return str(w.extra["provider"])
+
+
+def _invitation(w: World) -> Any:
+    from identity.services import invitations
+
+    if "invitation" not in w.extra:
+        w.extra["invitation"], _ = invitations.create(
+            email="pat@partner.example", provider=_invitation_provider(w), actor=w.users[ADMIN]
+        )
+    return w.extra["invitation"]
+
+
 def _service_account_token_body(w: World) -> dict[str, Any]:
     token, _ = create_token(_service_account(w).user, name="to revoke")
     return {"token": str(token.pk)}
@@ -380,6 +406,7 @@ OBJECTS: dict[str, Callable[[World], dict[str, Any]]] = {
     "p_promotion": _p_promotion,
     "p_inbound": _p_inbound,
     "service_account": lambda w: {"pk": _service_account(w).pk},
+    "invitation": lambda w: {"pk": _invitation(w).pk},
     "r_rollout": _r_rollout,
     "r_policy": _r_policy,
     "r_run": _r_run,
@@ -428,6 +455,12 @@ CASES = [
     Case("api:grant-rule-detail", obj="grant_rule", read=ADMIN_ONLY, write=ADMIN_ONLY,
          denied=403, method="delete"),
     Case("api:role-mapping-list", read=ADMIN_ONLY, denied=403),
+    Case("api:invitation-list", read=ADMIN_ONLY, write=ADMIN_ONLY, denied=403,
+         body=lambda w: {"email": "kim@partner.example", "provider": _invitation_provider(w)}),
+    Case("api:invitation-detail", obj="invitation", read=ADMIN_ONLY, write=ADMIN_ONLY,
+         denied=403, method="delete"),
+    Case("api:invitation-resend", obj="invitation", read=frozenset(), write=ADMIN_ONLY,
+         method="post", expect={p: {403} for p in (OUTSIDER, VIEWER, MANAGER)}),
     Case("api:role-mapping-detail", obj="role", read=ADMIN_ONLY, write=ADMIN_ONLY, denied=403,
          body=lambda w: {"octopus_roles": ["Project viewer"]}),
     Case("api:user-list", read=ADMIN_ONLY, denied=403),
