@@ -12,6 +12,11 @@ class SharingConfig(AppConfig):
 
         register_pruner("sharing", prune)
 
+        from sharing.services.library import SharingLibrary
+        from spaces.step_template_library import register
+
+        register(SharingLibrary())  # blueprints install shared step templates through it
+
         from sharing.search import shared_items
         from spaces.signals import search
 

@@ -24,6 +24,7 @@ from django.utils import timezone
 from audit.services import record
 from managed import gates
 from managed.models import Blueprint, BlueprintApply, BlueprintRevision, BlueprintTarget
+from managed.services import blueprint_step_templates as steps
 from managed.services import blueprint_teams as teams
 from managed.services import octopus_side as side
 from managed.services.blueprints import secrets_of, sync_targets
@@ -178,11 +179,25 @@ def plan_targets(
     for target, actions in zip(targets, found, strict=True):
         if isinstance(actions, str):
             result: dict[str, Any] = {"revision": revision.number, "error": actions}
-        else:  # the teams are grants in ODCM's database: planned here, not in the threads
+        else:  # teams and step templates live in ODCM's database: planned here, not in threads
             actions += teams.plan_teams(
                 revision.content, target.space, created=target.created, prune=prune
             )
-            result = _plan_json(actions, revision.number)
+            try:
+                actions += steps.plan_step_templates(
+                    revision.content,
+                    target.space,
+                    blueprint.management_space,
+                    created=target.created,
+                    prune=prune,
+                )
+            except ServiceError as exc:  # a missing library template: that space's error
+                actions = describe(exc)
+            result = (
+                {"revision": revision.number, "error": actions}
+                if isinstance(actions, str)
+                else _plan_json(actions, revision.number)
+            )
         BlueprintTarget.objects.filter(pk=target.pk).update(
             plan=result, planned_at=now, planned_revision=revision.number
         )
@@ -241,6 +256,18 @@ def apply_target(target_id: str) -> str:
 def _apply(target: BlueprintTarget, lease: Lease, number: int) -> dict[str, int]:
     revision, secrets = _content(target, number)
     created: dict[str, dict[str, str]] = {k: dict(v) for k, v in target.created.items()}
+    publisher = target.blueprint.management_space
+    # Step templates first: a name the library lacks fails the space before anything is written.
+    steps.adopt(
+        revision.content,
+        target.space,
+        publisher,
+        (target.intended or {}).get(steps.KIND, []),
+        created,
+    )
+    step_actions = steps.plan_step_templates(
+        revision.content, target.space, publisher, created=created, prune=target.prune
+    )
     with client_for(target.space.instance) as client:
         space = side.read_space(client, target.space.octopus_id)
         # Adopt what an earlier, interrupted attempt created but could not write down.
@@ -258,7 +285,7 @@ def _apply(target: BlueprintTarget, lease: Lease, number: int) -> dict[str, int]
             prune=target.prune,
         )
         intended: dict[str, list[str]] = {}
-        for action in actions:
+        for action in actions + step_actions:
             if action.verb == "create":
                 intended.setdefault(action.kind, []).append(action.name.lower())
         if not mine(_rows(), lease).update(intended=intended, created=created):
@@ -279,7 +306,9 @@ def _apply(target: BlueprintTarget, lease: Lease, number: int) -> dict[str, int]
     )
     teams.apply_teams(revision.content, target.space, team_actions, created)
     mine(_rows(), lease).update(created=created)  # the grants made, before anything else
-    actions += team_actions
+    steps.apply_step_templates(revision.content, target.space, publisher, step_actions, created)
+    mine(_rows(), lease).update(created=created)
+    actions += team_actions + step_actions
     counts = side.counts(actions)
     still_queued = _rows().filter(pk=target.pk, target_revision__gt=number).exists()
     ok = release(
@@ -370,6 +399,9 @@ def check_drift(target_id: str) -> str:
         revision, secrets = _content(target, target.applied_revision)
         actions = compute_plan(target, revision, secrets, prune=False)
         actions += teams.plan_teams(revision.content, target.space)
+        actions += steps.plan_step_templates(
+            revision.content, target.space, target.blueprint.management_space, inspect=True
+        )
     except Exception as exc:
         release(_rows(), lease, checked_at=timezone.now())
         return f"unreadable: {describe(exc)}"

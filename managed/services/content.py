@@ -172,6 +172,26 @@ def normalize_teams(raw: Any) -> list[dict[str, str]]:
     return out
 
 
+def normalize_step_templates(raw: Any) -> list[str]:
+    """``["Name", ...]``: shared step templates of the library, by name; the names are
+    resolved at plan time (a template may be published after the blueprint is saved)."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(i, str) for i in raw):
+        raise BlueprintInvalid("'step_templates' must be a list of step template names.")
+    out: list[str] = []
+    seen: set[str] = set()
+    for n, name in enumerate(raw, 1):
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise BlueprintInvalid(f"step_templates #{n}: a name of 1 to 200 characters.")
+        if name.lower() in seen:
+            raise BlueprintInvalid(f"step_templates: '{name}' appears twice.")
+        seen.add(name.lower())
+        out.append(name)
+    return out
+
+
 def normalize(
     doc: Any, previous_secrets: dict[str, str] | None = None
 ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -179,7 +199,7 @@ def normalize(
     password left out keeps the previous revision's (``password_set`` stays true)."""
     if not isinstance(doc, dict):
         raise BlueprintInvalid("A blueprint is a JSON object with lists of environments, ….")
-    known = (*KINDS, "teams")
+    known = (*KINDS, "teams", "step_templates")
     unknown = sorted(set(doc) - set(known))
     if unknown:
         raise BlueprintInvalid(f"Unknown part(s): {', '.join(unknown)}. Known: {', '.join(known)}.")
@@ -258,6 +278,10 @@ def normalize(
     out["tag_sets"] = tag_sets
     if doc.get("teams"):
         out["teams"] = normalize_teams(doc["teams"])
+    if doc.get("step_templates") is not None:
+        step_templates = normalize_step_templates(doc["step_templates"])
+        if step_templates:
+            out["step_templates"] = step_templates
     return out, secrets
 
 

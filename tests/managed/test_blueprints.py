@@ -175,7 +175,7 @@ def test_an_unreachable_space_fails_alone_with_its_error(two_spaces, make_sim_in
             {"lifecycles": [{"name": "L", "phases": [{"name": "P", "automatic": ["Nope"]}]}]},
             "environment 'Nope' is not in this blueprint",
         ),
-        ({"step_templates": []}, "Unknown part"),
+        ({"widgets": []}, "Unknown part"),
         ({"teams": "ops"}, "'teams' must be a list"),
         ({"teams": [{"group": "Ops", "role": "owner"}]}, "role must be one of"),
         ({"feeds": [{"name": "F", "type": "Floppy", "uri": "x"}]}, "type must be one of"),

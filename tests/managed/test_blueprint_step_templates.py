@@ -1,0 +1,160 @@
+"""Step templates in a blueprint: installed from the library (sharing) through its own
+subscriptions and deliveries, against octosim over HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from managed.models import Blueprint, BlueprintTarget
+from managed.services import blueprints, broker
+from odcm.clients import client_for
+from sharing.models import Delivery, Subscription
+from sharing.services import delivery, items, trusts
+from sharing.services.subscriptions import subscribe
+
+from .conftest import by_name, document, enlist_sim, space_of, writes
+
+pytestmark = pytest.mark.django_db
+
+TEMPLATE: dict[str, Any] = {
+    "Name": "Notify Slack",
+    "Description": "Posts to a channel",
+    "ActionType": "Octopus.Script",
+    "Parameters": [{"Name": "Channel", "Label": "Channel", "DefaultValue": "#ops"}],
+    "Properties": {"Octopus.Action.Script.ScriptBody": "echo hi"},
+}
+
+
+@pytest.fixture
+def world(make_sim_instance: Any) -> dict[str, Any]:
+    sim = make_sim_instance(spaces=3)
+    inst = enlist_sim(sim)
+    management = space_of(inst, "Spaces-1")
+    item = items.import_step_template(management, TEMPLATE)
+    bp = blueprints.create_blueprint("DC standard", document(), management_space=management)
+    targets = blueprints.assign(bp, [space_of(inst, "Spaces-2"), space_of(inst, "Spaces-3")])
+    return {"sim": sim, "inst": inst, "item": item, "bp": bp, "targets": targets}
+
+
+def trust(world: dict[str, Any], space: Any) -> None:
+    trusts.accept(trusts.propose(world["item"].publisher, space))
+
+
+def apply_all(bp: Blueprint, **kw: Any) -> None:
+    broker.queue_apply(bp, **kw)
+    for target in bp.targets.all():
+        assert broker.apply_target(str(target.pk)) == "applied", target.last_error
+
+
+def deliver_queued() -> None:
+    """What sharing's workers do with the deliveries the blueprint queued."""
+    for sub in Subscription.objects.filter(status=Subscription.Status.QUEUED):
+        assert delivery.run(str(sub.pk), sub.target_revision) in ("written", "unchanged")
+
+
+def verbs(bp: Blueprint, space: Any, **kw: Any) -> dict[str, str]:
+    plan = broker.plan_targets(bp, **kw)[str(space.pk)]
+    return {a["name"]: a["verb"] for a in plan["actions"] + plan["kept"] if a["kind"] == "step_templates"}
+
+
+def test_step_templates_install_from_the_library_once_drift_is_reported_and_prune_is_ours(
+    world, settings
+):
+    settings.ODCM_SHARING_DRIFT_REAPPLY = False  # the blueprint reports and repairs drift
+    sim, inst, item, bp = world["sim"], world["inst"], world["item"], world["bp"]
+    two, three = (t.space for t in world["targets"])
+    trust(world, two)
+    trust(world, three)
+    # A person subscribed space 3 earlier: the blueprint uses it and never prunes it.
+    theirs = subscribe(item, three)
+    deliver_queued()
+    blueprints.save_revision(bp, document(step_templates=["notify slack"]))
+    assert verbs(bp, two) == {"Notify Slack": "create"}
+    assert verbs(bp, three) == {"Notify Slack": "keep"}
+
+    apply_all(bp)
+    deliver_queued()
+    for space in (two, three):
+        found = by_name(inst, space.octopus_id, "actiontemplates")
+        assert found["Notify Slack"]["Parameters"][0]["DefaultValue"] == "#ops"
+    ours = Subscription.objects.get(item=item, space=two)
+    target_two = BlueprintTarget.objects.get(blueprint=bp, space=two)
+    target_three = BlueprintTarget.objects.get(blueprint=bp, space=three)
+    assert target_two.created["step_templates"] == {"notify slack": str(ours.pk)}
+    assert target_three.created.get("step_templates", {}) == {}
+
+    deliveries = Delivery.objects.count()
+    sim.reset_stats()
+    apply_all(bp)  # a re-apply writes nothing and queues nothing
+    deliver_queued()
+    assert writes(sim) == 0
+    assert Delivery.objects.count() == deliveries
+    assert BlueprintTarget.objects.get(pk=target_two.pk).plan["counts"]["create"] == 0
+
+    assert broker.check_drift(str(target_two.pk)) == "in step"
+    with client_for(inst) as client:  # a person edits the installed template by hand
+        doc = client.get(f"/api/{two.octopus_id}/actiontemplates/{ours.octopus_id}")
+        doc["Description"] = "edited by hand"
+        doc.pop("Links", None)
+        client.put(f"/api/{two.octopus_id}/actiontemplates/{ours.octopus_id}", doc)
+    assert broker.check_drift(str(target_two.pk)) == "drifted"
+    target_two.refresh_from_db()
+    assert [(d["kind"], d["verb"], d["fields"]) for d in target_two.drift] == [
+        ("step_templates", "change", ["drifted", "Description"])
+    ]
+    apply_all(bp)  # the re-apply re-delivers through sharing's broker
+    deliver_queued()
+    found = by_name(inst, two.octopus_id, "actiontemplates")["Notify Slack"]
+    assert found["Description"] == "Posts to a channel"
+    assert broker.check_drift(str(target_two.pk)) == "in step"
+
+    blueprints.save_revision(bp, document())
+    apply_all(bp)  # without prune the installation stays managed
+    assert Subscription.objects.get(pk=ours.pk).status != Subscription.Status.UNMANAGED
+    assert verbs(bp, two, prune=True) == {"notify slack": "delete"}
+    assert verbs(bp, three, prune=True) == {}
+    apply_all(bp, prune=True)
+    assert Subscription.objects.get(pk=ours.pk).status == Subscription.Status.UNMANAGED
+    assert Subscription.objects.get(pk=theirs.pk).status == Subscription.Status.IN_SYNC
+    assert BlueprintTarget.objects.get(pk=target_two.pk).created["step_templates"] == {}
+    # The copy stays in Octopus, no longer managed (as when a person unsubscribes).
+    assert "Notify Slack" in by_name(inst, two.octopus_id, "actiontemplates")
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (["No such template"], "the library has no step template named 'No such template'"),
+        (["Notify Slack"], "no accepted trust"),
+    ],
+)
+def test_a_step_template_that_cannot_be_installed_fails_the_space_before_any_write(
+    world, names, message
+):
+    sim, bp = world["sim"], world["bp"]
+    blueprints.save_revision(bp, document(step_templates=names))
+    plan = broker.plan_targets(bp)[str(world["targets"][0].space_id)]
+    assert message in plan["error"]
+    sim.reset_stats()
+    broker.queue_apply(bp)
+    for target in bp.targets.all():
+        assert broker.apply_target(str(target.pk)) == "failed"
+        target.refresh_from_db()
+        assert message in target.last_error
+    assert writes(sim) == 0
+    assert not Subscription.objects.exists()
+
+
+def test_step_templates_must_be_a_list_of_distinct_names(db):
+    from managed.services.content import BlueprintInvalid
+
+    for doc, message in (
+        ({"step_templates": "Notify"}, "must be a list of step template names"),
+        ({"step_templates": ["A", "a"]}, "appears twice"),
+        ({"step_templates": [" "]}, "1 to 200 characters"),
+    ):
+        with pytest.raises(BlueprintInvalid, match=message):
+            blueprints.create_blueprint("Broken", doc)
+    assert not Blueprint.objects.exists()
