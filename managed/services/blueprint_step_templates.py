@@ -31,10 +31,11 @@ def adopt(
 ) -> None:
     """An earlier attempt meant to install ``intended`` but may have died before writing
     the installation down: take over the ones that exist now, so prune still knows them."""
-    mine = created.setdefault(KIND, {})
+    mine = created.get(KIND, {})
     todo = [n for n in content.get(KIND, []) if n.lower() in intended and n.lower() not in mine]
     if not todo:
         return
+    mine = created.setdefault(KIND, {})
     for lower, found in library().status(space, todo, publisher=publisher).items():
         if found.ref:
             mine[lower] = found.ref
@@ -82,11 +83,12 @@ def apply_step_templates(
     created: dict[str, dict[str, str]],
 ) -> None:
     """Install, re-sync and stop managing as planned; ``created`` is updated in place."""
+    todo = [a for a in actions if a.kind == KIND and a.verb != "keep"]
+    if not todo:
+        return
     mine = created.setdefault(KIND, {})
     lib = library()
-    for action in actions:
-        if action.kind != KIND or action.verb == "keep":
-            continue
+    for action in todo:
         lower = action.name.lower()
         if action.verb == "delete":
             ref = mine.pop(lower, "")

@@ -56,7 +56,11 @@ def deliver_queued() -> None:
 
 def verbs(bp: Blueprint, space: Any, **kw: Any) -> dict[str, str]:
     plan = broker.plan_targets(bp, **kw)[str(space.pk)]
-    return {a["name"]: a["verb"] for a in plan["actions"] + plan["kept"] if a["kind"] == "step_templates"}
+    return {
+        a["name"]: a["verb"]
+        for a in plan["actions"] + plan["kept"]
+        if a["kind"] == "step_templates"
+    }
 
 
 def test_step_templates_install_from_the_library_once_drift_is_reported_and_prune_is_ours(
@@ -158,3 +162,20 @@ def test_step_templates_must_be_a_list_of_distinct_names(db):
         with pytest.raises(BlueprintInvalid, match=message):
             blueprints.create_blueprint("Broken", doc)
     assert not Blueprint.objects.exists()
+
+
+def test_an_installation_made_by_an_interrupted_apply_is_adopted_not_made_twice(world):
+    item, bp = world["item"], world["bp"]
+    two = world["targets"][0].space
+    trust(world, two)
+    blueprints.save_revision(bp, document(step_templates=["Notify Slack"]))
+    broker.queue_apply(bp, target_ids=[world["targets"][0].pk])
+    # The worker died after subscribing, before writing the installation down.
+    made = subscribe(item, two)
+    BlueprintTarget.objects.filter(pk=world["targets"][0].pk).update(
+        intended={"step_templates": ["notify slack"]}
+    )
+    assert broker.apply_target(str(world["targets"][0].pk)) == "applied"
+    target = BlueprintTarget.objects.get(pk=world["targets"][0].pk)
+    assert target.created["step_templates"] == {"notify slack": str(made.pk)}
+    assert Subscription.objects.filter(item=item, space=two).count() == 1
