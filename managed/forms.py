@@ -39,7 +39,8 @@ class DocumentField(forms.CharField):
         kwargs.setdefault(
             "help_text",
             "JSON: environments, lifecycles, feeds, git_credentials, project_groups, tag_sets, "
-            "worker_pools, library_variable_sets, teams (ODCM group and role). Passwords are "
+            "worker_pools, library_variable_sets, teams (ODCM group and role), step_templates "
+            "(names of shared step templates). Passwords are "
             "sealed and never shown again; leave a password out to keep the one saved.",
         )
         super().__init__(**kwargs)

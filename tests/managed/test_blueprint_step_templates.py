@@ -110,8 +110,8 @@ def test_step_templates_install_from_the_library_once_drift_is_reported_and_prun
     ]
     apply_all(bp)  # the re-apply re-delivers through sharing's broker
     deliver_queued()
-    found = by_name(inst, two.octopus_id, "actiontemplates")["Notify Slack"]
-    assert found["Description"] == "Posts to a channel"
+    repaired = by_name(inst, two.octopus_id, "actiontemplates")["Notify Slack"]
+    assert repaired["Description"] == "Posts to a channel"
     assert broker.check_drift(str(target_two.pk)) == "in step"
 
     blueprints.save_revision(bp, document())

@@ -40,7 +40,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     # Blueprints and template projects (managed) are rollout kinds too (managed.gates).
     "rollouts": _CORE | {"audit", "identity", "spaces", "sharing", "monitoring", "managed"},
     # Managed spaces build on the registry beside sharing (no import of sharing: a blueprint's
-    # library variable sets are created by name; their values stay with sharing's broker).
+    # library variable sets are created by name; their values stay with sharing's broker;
+    # step templates are installed through the library sharing registers in spaces).
     "managed": _CORE | {"audit", "identity", "spaces"},
     # Configuration as code declares the whole fleet: it sits above every other app.
     "fleetconfig": _CORE | {"audit", "identity", "spaces", "monitoring", "sharing"},
