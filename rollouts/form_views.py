@@ -42,7 +42,15 @@ def _deployable(request: HttpRequest) -> Any:
     return rows.prefetch_related("instance__tags").order_by("name", "instance__name")
 
 
-RUN_FIELDS = ("project", "release", "channel", "environment", "tenants", "max_failures")
+RUN_FIELDS = (
+    "project",
+    "release",
+    "channel",
+    "environment",
+    "tenants",
+    "max_failures",
+    "max_failure_ratio",
+)
 
 
 @login_required
@@ -113,6 +121,7 @@ def _start(request: HttpRequest, form: RunForm, waves: Any, deployable: Any) -> 
             tenants=data["tenants"],
             waves=[[s.pk for s in wave] for wave in plan],
             max_failures=data["max_failures"],
+            max_failure_ratio=data.get("max_failure_ratio") or 0.0,
         )
     except orchestration.RunError as exc:
         form.add_error(None, str(exc))

@@ -132,6 +132,15 @@ class RunForm(forms.Form):
         label="Failure limit",
         help_text="The next wave does not start when more deployments than this failed.",
     )
+    max_failure_ratio = forms.FloatField(
+        min_value=0,
+        max_value=1,
+        initial=0,
+        required=False,
+        label="Failure limit (ratio)",
+        help_text="… or when more than this fraction of the deployments started so far "
+        "failed, 0 to 1 (0: only the count).",
+    )
 
     def __init__(self, *args: Any, spaces: QuerySet[Space] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

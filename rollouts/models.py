@@ -222,6 +222,8 @@ class DeploymentRun(Leased):
     environment = models.CharField(max_length=200)
     tenants = models.JSONField(default=list, blank=True)  # names; empty: untenanted
     max_failures = models.PositiveIntegerField(default=0)
+    # Also stop when more than this fraction of the deployments started so far failed (0: off).
+    max_failure_ratio = models.FloatField(default=0.0)
     state = models.CharField(max_length=20, choices=State.choices, default=State.RUNNING)
     reason = models.TextField(blank=True)
     created_by = models.ForeignKey(
@@ -234,6 +236,12 @@ class DeploymentRun(Leased):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["state"], name="deploymentrun_state_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_failure_ratio__gte=0) & Q(max_failure_ratio__lte=1),
+                name="deploymentrun_ratio_range",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"deployment of {self.project} {self.release or 'latest'} to {self.environment}"

@@ -223,6 +223,7 @@ class RunSerializer(serializers.ModelSerializer[DeploymentRun]):
             "environment",
             "tenants",
             "max_failures",
+            "max_failure_ratio",
             "state",
             "reason",
             "created_at",
@@ -264,6 +265,13 @@ class RunStartSerializer(serializers.Serializer[Any]):
         max_length=50,
     )
     max_failures = serializers.IntegerField(min_value=0, required=False, default=0)
+    max_failure_ratio = serializers.FloatField(
+        min_value=0,
+        max_value=1,
+        required=False,
+        default=0.0,
+        help_text="Also stop when more than this fraction of the deployments started failed",
+    )
 
 
 class InterventionSerializer(serializers.Serializer[Any]):

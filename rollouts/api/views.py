@@ -215,6 +215,7 @@ class RunViewSet(
             tenants=data.get("tenants", []),
             waves=data["waves"],
             max_failures=data["max_failures"],
+            max_failure_ratio=data["max_failure_ratio"],
         )
         return Response(s.RunDetailSerializer(run).data, status=status.HTTP_201_CREATED)
 

@@ -76,6 +76,7 @@ def start_run(
     channel: str = "",
     tenants: Iterable[str] = (),
     max_failures: int = 0,
+    max_failure_ratio: float = 0.0,
 ) -> DeploymentRun:
     """Plan a run (``waves``: lists of space ids, in order) and start following it."""
     project, environment = project.strip(), environment.strip()
@@ -85,6 +86,8 @@ def start_run(
         problems.append("Name the project.")
     if not environment:
         problems.append("Name the environment.")
+    if not 0 <= max_failure_ratio <= 1:
+        problems.append("The failure ratio is a fraction from 0 to 1.")
     if not waves or not all(waves):
         problems.append("Give at least one wave, each of at least one space.")
     ids = [str(pk) for wave in waves for pk in wave]
@@ -111,6 +114,7 @@ def start_run(
             environment=environment,
             tenants=tenant_names,
             max_failures=max_failures,
+            max_failure_ratio=max_failure_ratio,
             created_by=user,
         )
         rows: list[RunDeployment] = []
@@ -254,11 +258,21 @@ def _next(run: DeploymentRun) -> str:
         state=RunWave.State.DONE, finished_at=timezone.now()
     )
     failed = run.deployments.filter(state__in=[D.FAILED, D.NOT_STARTED]).count()
+    reason = ""
     if failed > run.max_failures:
         reason = (
             f"{failed} deployments failed (the limit is {run.max_failures}): "
             "the next waves were not started."
         )
+    elif run.max_failure_ratio and failed:
+        # Started so far: every deployment of the waves that have begun.
+        started = run.deployments.exclude(wave__state=RunWave.State.WAITING).count()
+        if started and failed / started > run.max_failure_ratio:
+            reason = (
+                f"{failed} of {started} deployments failed (more than "
+                f"{run.max_failure_ratio:.0%}): the next waves were not started."
+            )
+    if reason:
         run.deployments.filter(state=D.WAITING).update(state=D.NOT_STARTED, message="Run stopped.")
         return _finish(run, RS.STOPPED, reason)
     return _next(run)

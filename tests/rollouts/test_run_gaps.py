@@ -1,0 +1,93 @@
+"""Issue 16's run gaps: a ratio failure limit (a real worker against octosim)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from octosim.testing import SimInstance
+from rollouts.models import DeploymentRun
+from spaces.models import Instance, Space
+from tests.sharing.conftest import enlist_sim, wait_for
+
+from .test_forms import _management
+from .test_orchestration import PROJECT, STEP, prepare
+
+
+def _api(api_client: Any, token_for: Any, user: Any) -> Any:
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(user)}")
+    return api_client
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_run_stops_when_the_failed_share_of_started_deployments_passes_the_ratio(
+    make_sim_instance: Callable[..., SimInstance],
+    start_celery_worker,
+    api_client,
+    token_for,
+    admin_user,
+):
+    good = make_sim_instance("ratio-good", spaces=4, seed=71)
+    bad = make_sim_instance("ratio-bad", spaces=2, seed=72)
+    good.set_faults(step_ms=100)
+    bad.set_faults(step_ms=100, failing_steps={PROJECT: STEP})
+    a = prepare(enlist_sim(good))
+    b = prepare(enlist_sim(bad))
+    start_celery_worker(concurrency=2, ODCM_RUNS_POLL_SECONDS="1")
+    api = _api(api_client, token_for, admin_user)
+    body = {
+        "project": PROJECT,
+        "environment": "Development",
+        # 1 of 4 fails (25 %: goes on), then 2 of 5 (40 %: stops before wave 3).
+        "waves": [[str(s.pk) for s in [*a[:3], b[0]]], [str(b[1].pk)], [str(a[3].pk)]],
+        "max_failures": 10,  # the count alone would never stop it
+        "max_failure_ratio": 0.3,
+    }
+    bad_ratio = api.post(
+        "/api/v1/rollouts/runs/", {**body, "max_failure_ratio": 1.5}, format="json"
+    )
+    assert bad_ratio.status_code == 400 and "max_failure_ratio" in str(bad_ratio.json())
+    assert DeploymentRun.objects.count() == 0
+    started = api.post("/api/v1/rollouts/runs/", body, format="json")
+    assert started.status_code == 201, started.json()
+    assert started.json()["max_failure_ratio"] == 0.3
+    run_id = started.json()["id"]
+    wait_for(
+        lambda: DeploymentRun.objects.get(pk=run_id).state != "running", timeout=120, every=0.5
+    )
+    run = DeploymentRun.objects.get(pk=run_id)
+    assert run.state == DeploymentRun.State.STOPPED, run.reason
+    assert "2 of 5" in run.reason
+    states = dict(run.deployments.values_list("wave__position", "state").order_by("wave__position"))
+    by_wave: dict[int, set[str]] = {}
+    for position, state in run.deployments.values_list("wave__position", "state"):
+        by_wave.setdefault(position, set()).add(state)
+    assert by_wave[1] == {"success", "failed"}, states
+    assert by_wave[2] == {"failed"}
+    assert by_wave[3] == {"not_started"}
+
+
+@pytest.mark.django_db
+def test_the_run_form_takes_a_failure_ratio_and_refuses_one_over_1(login, admin_user):
+    inst = Instance.objects.create(name="x", slug="x", base_url="https://x.example")
+    space = Space.objects.create(instance=inst, octopus_id="Spaces-1", name="S", slug="s")
+    client = login(admin_user)
+    body = {
+        "project": "P",
+        "environment": "Dev",
+        "max_failures": "0",
+        "spaces": [str(space.pk)],
+        **_management("wave", 0),
+    }
+    bad = client.post("/rollouts/runs/new/", {**body, "max_failure_ratio": "2"})
+    assert bad.status_code == 200 and "less than or equal to 1" in bad.content.decode()
+    assert not DeploymentRun.objects.exists()
+    # (not a transactional test: the follow task queued on commit never runs)
+    good = client.post("/rollouts/runs/new/", {**body, "max_failure_ratio": "0.25"})
+    assert good.status_code == 302, good.content.decode()
+    run = DeploymentRun.objects.get()
+    assert run.max_failure_ratio == 0.25
+    assert "25% of those started" in client.get(f"/rollouts/runs/{run.pk}/").content.decode()
