@@ -242,6 +242,23 @@ def policy_attach(request: HttpRequest, kind: str, subject_id: uuid.UUID) -> Htt
     return redirect("rollouts:policy", kind, subject_id)
 
 
+@login_required
+def policy_detach(request: HttpRequest, kind: str, subject_id: uuid.UUID) -> HttpResponse:
+    """Take the subject out of its pipeline (a POST; managers of the subject)."""
+    _subject(request, kind, subject_id)
+    if request.method != "POST":
+        return redirect("rollouts:policy", kind, subject_id)
+    link = PipelineSubject.objects.filter(kind=kind, subject_id=subject_id).first()
+    if link is not None and pipelines.detach(link.pipeline, kind, subject_id, actor=request.user):
+        messages.success(
+            request,
+            f"Taken out of {link.pipeline.name}: its next revisions go by its rollout policy.",
+        )
+    else:
+        messages.info(request, "It is in no pipeline.")
+    return redirect("rollouts:policy", kind, subject_id)
+
+
 # -- pipelines --------------------------------------------------------------------------------
 
 

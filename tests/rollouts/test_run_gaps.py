@@ -1,4 +1,5 @@
-"""Issue 16's run gaps: a ratio failure limit (a real worker against octosim)."""
+"""Issue 16's gaps: a run's ratio failure limit (a real worker against octosim), taking a
+subject out of its pipeline."""
 
 from __future__ import annotations
 
@@ -7,13 +8,19 @@ from typing import Any
 
 import pytest
 
+from audit.models import AuditEntry
 from octosim.testing import SimInstance
-from rollouts.models import DeploymentRun
+from rollouts.models import DeploymentRun, Pipeline, PipelineSubject
+from sharing.models import SharedItem, Subscription
+from sharing.services import items
 from spaces.models import Instance, Space
 from tests.sharing.conftest import enlist_sim, wait_for
 
+from .conftest import variables_v
+from .test_api import item  # noqa: F401 - the fixture, used by name
 from .test_forms import _management
 from .test_orchestration import PROJECT, STEP, prepare
+from .test_pipelines_api import _body
 
 
 def _api(api_client: Any, token_for: Any, user: Any) -> Any:
@@ -91,3 +98,62 @@ def test_the_run_form_takes_a_failure_ratio_and_refuses_one_over_1(login, admin_
     run = DeploymentRun.objects.get()
     assert run.max_failure_ratio == 0.25
     assert "25% of those started" in client.get(f"/rollouts/runs/{run.pk}/").content.decode()
+
+
+# -- detaching a subject from a pipeline ---------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_subject_is_taken_out_of_its_pipeline_from_the_policy_page_and_the_api(
+    item: SharedItem,  # noqa: F811 - the fixture
+    login: Any,
+    api_client: Any,
+    token_for: Any,
+    admin_user: Any,
+    space_owner: Any,
+    member: Any,
+    outsider: Any,
+) -> None:
+    subs = list(item.subscriptions.order_by("space__name").select_related("space"))
+    api = _api(api_client, token_for, admin_user)
+    made = api.post(
+        "/api/v1/rollouts/pipelines/",
+        _body([subs[0].space], [s.space for s in subs[1:]]),
+        format="json",
+    )
+    pipeline = Pipeline.objects.get(pk=made.json()["id"])
+    client = login(space_owner)
+    page_url = f"/rollouts/policies/shared_item/{item.pk}/"
+    assert b"detach-pipeline" not in client.get(page_url).content  # in no pipeline yet
+    client.post(f"{page_url}pipeline/", {"pipeline": str(pipeline.pk)})
+    items.save_revision(item, variables_v(2))
+    targets = Subscription.objects.filter(item=item).order_by("space__name")
+    assert list(targets.values_list("target_revision", flat=True)) == [2, 1, 1, 1]
+    assert b"detach-pipeline" in client.get(page_url).content
+
+    detach = f"{page_url}pipeline/detach/"
+    assert login(outsider).post(detach).status_code == 404
+    Instance.objects.get(name="subs").owners.add(member)  # sees the item as a subscriber
+    assert login(member).post(detach).status_code == 403
+    assert PipelineSubject.objects.exists()
+    assert client.get(detach).status_code == 302 and PipelineSubject.objects.exists()
+    assert client.post(detach).status_code == 302
+    assert not PipelineSubject.objects.exists()
+    entry = AuditEntry.objects.get(action="rollouts.pipeline.detach")
+    assert entry.actor == space_owner
+    # Out of the pipeline (and with no policy): the next revision goes to everyone.
+    items.save_revision(item, variables_v(3))
+    assert list(targets.values_list("target_revision", flat=True)) == [3, 3, 3, 3]
+    assert client.post(detach).status_code == 302  # again: nothing to do, nothing audited
+    assert AuditEntry.objects.filter(action="rollouts.pipeline.detach").count() == 1
+
+    subject = {"kind": "shared_item", "subject_id": str(item.pk)}
+    url = f"/api/v1/rollouts/pipelines/{pipeline.pk}/"
+    api = _api(api_client, token_for, space_owner)
+    assert api.post(f"{url}attach/", subject).status_code == 200
+    assert _api(api_client, token_for, outsider).post(f"{url}detach/", subject).status_code == 404
+    assert _api(api_client, token_for, member).post(f"{url}detach/", subject).status_code == 403
+    api = _api(api_client, token_for, space_owner)
+    assert api.post(f"{url}detach/", subject).status_code == 204
+    assert not PipelineSubject.objects.exists()
+    assert api.post(f"{url}detach/", subject).status_code == 404
