@@ -9,11 +9,16 @@ from typing import Any
 import pytest
 
 from audit.models import AuditEntry
+from managed.services import templates
 from octosim.testing import SimInstance
+from odcm.clients import client_for
 from rollouts.models import DeploymentRun, Pipeline, PipelineSubject
 from sharing.models import SharedItem, Subscription
 from sharing.services import items
 from spaces.models import Instance, Space
+from tests.managed.conftest import enlist_sim as managed_enlist
+from tests.managed.conftest import space_of
+from tests.managed.test_templates import build_template, push
 from tests.sharing.conftest import enlist_sim, wait_for
 
 from .conftest import variables_v
@@ -157,3 +162,87 @@ def test_a_subject_is_taken_out_of_its_pipeline_from_the_policy_page_and_the_api
     assert api.post(f"{url}detach/", subject).status_code == 204
     assert not PipelineSubject.objects.exists()
     assert api.post(f"{url}detach/", subject).status_code == 404
+
+
+# -- the downstream copies of a template project ---------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_run_deploys_the_downstream_copies_of_a_template_each_under_its_own_name(
+    make_sim_instance: Callable[..., SimInstance],
+    start_celery_worker: Any,
+    login: Any,
+    api_client: Any,
+    token_for: Any,
+    admin_user: Any,
+) -> None:
+    mgmt = managed_enlist(make_sim_instance("tpl-mgmt", spaces=1, seed=81))
+    build_template(mgmt)
+    template = templates.mark_template(space_of(mgmt), "Web App")
+    other_sim = make_sim_instance("tpl-copies", spaces=3, seed=82)
+    other_sim.set_faults(step_ms=100)
+    spaces = list(managed_enlist(other_sim).spaces.order_by("octopus_id"))
+    plain = templates.add_downstream(template, spaces[0])
+    renamed = templates.add_downstream(template, spaces[1], overrides={"name": "Web App EU"})
+    templates.queue_push(template, downstream_ids=[plain.pk, renamed.pk])
+    for row in (plain, renamed):
+        assert push(row) in ("pushed", "unchanged"), row.last_error
+        row.refresh_from_db()
+        assert row.octopus_project_id, row.last_error
+    with client_for(spaces[0].instance) as client:
+        client.create_release_v1(spaces[0].octopus_id, "Web App", version="1.0.0")
+        client.create_release_v1(spaces[1].octopus_id, "Web App EU", version="2.0.0")
+
+    client = login(admin_user)
+    page = client.get("/rollouts/runs/new/").content.decode()
+    assert f'value="{template.pk}"' in page  # offered: it has copies the admin may deploy to
+    base = {"project": "", "template": str(template.pk), "environment": "Development"}
+    found = client.post("/rollouts/runs/new/", {**base, "find": "1", **_management("wave", 0)})
+    text = found.content.decode()
+    assert "2 spaces you may deploy to hold a copy of &#x27;Web App&#x27;" in text, text
+    assert "Web App EU" in text
+    both = client.post(
+        "/rollouts/runs/new/",
+        {**base, "project": "Web App", "max_failures": "0", **_management("wave", 0)},
+    )
+    assert "not both" in both.content.decode() and not DeploymentRun.objects.exists()
+    no_copy = client.post(
+        "/rollouts/runs/new/",
+        {**base, "max_failures": "0", "spaces": [str(spaces[2].pk)], **_management("wave", 0)},
+    )
+    assert "hold no copy of Web App" in no_copy.content.decode()
+    assert not DeploymentRun.objects.exists()
+
+    start_celery_worker(concurrency=2, ODCM_RUNS_POLL_SECONDS="1")
+    started = client.post(
+        "/rollouts/runs/new/", {**base, "max_failures": "0", **_management("wave", 0)}
+    )
+    assert started.status_code == 302, started.content.decode()
+    run = DeploymentRun.objects.get()
+    assert run.template_id == template.pk and run.project == "Web App"
+    rows = dict(run.deployments.values_list("space_id", "project"))
+    assert rows == {spaces[0].pk: "", spaces[1].pk: "Web App EU"}
+    wait_for(lambda: DeploymentRun.objects.get(pk=run.pk).state != "running", timeout=120)
+    run.refresh_from_db()
+    assert run.state == DeploymentRun.State.COMPLETED, run.reason
+    done = dict(run.deployments.values_list("space_id", "release"))
+    assert done == {spaces[0].pk: "1.0.0", spaces[1].pk: "2.0.0"}
+    assert set(run.deployments.values_list("state", flat=True)) == {"success"}
+    assert "project Web App EU" in client.get(f"/rollouts/runs/{run.pk}/").content.decode()
+
+    api = _api(api_client, token_for, admin_user)
+    body = {
+        "template": str(template.pk),
+        "environment": "Development",
+        "waves": [[str(spaces[0].pk), str(spaces[2].pk)]],
+    }
+    refused = api.post("/api/v1/rollouts/runs/", body, format="json")
+    assert refused.status_code == 400 and "hold no copy" in str(refused.json())
+    both_api = api.post("/api/v1/rollouts/runs/", {**body, "project": "X"}, format="json")
+    assert both_api.status_code == 400
+    body["waves"] = [[str(spaces[1].pk)]]
+    made = api.post("/api/v1/rollouts/runs/", body, format="json")
+    assert made.status_code == 201, made.json()
+    assert [d["project_name"] for d in made.json()["deployments"]] == ["Web App EU"]
+    assert DeploymentRun.objects.count() == 2
