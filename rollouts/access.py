@@ -50,8 +50,17 @@ def may_cancel_run(user: Any, run: DeploymentRun) -> bool:
     """Whoever started it, or whoever may deploy to every space of it."""
     if run.created_by_id is not None and run.created_by_id == getattr(user, "pk", None):
         return True
-    spaces = set(run.deployments.values_list("space_id", flat=True))
-    allowed = deployable_spaces(
-        user, spaces, environment=run.environment, project=run.project, tenants=run.tenants
+    by_project: dict[str, set[Any]] = {}
+    for space_id, project in run.deployments.values_list("space_id", "project"):
+        by_project.setdefault(project or run.project, set()).add(space_id)
+    if not by_project:
+        return False
+    return all(
+        len(
+            deployable_spaces(
+                user, spaces, environment=run.environment, project=name, tenants=run.tenants
+            )
+        )
+        == len(spaces)
+        for name, spaces in by_project.items()
     )
-    return bool(spaces) and len(allowed) == len(spaces)

@@ -15,6 +15,8 @@ from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
+from managed.access import visible_templates
+from managed.models import Downstream
 from rollouts import access, registry
 from rollouts.forms import (
     AttachForm,
@@ -37,12 +39,30 @@ def run_list(request: HttpRequest) -> HttpResponse:
     return render(request, "rollouts/runs.html", {"runs": runs})
 
 
+def _templates(request: HttpRequest, deployable: Any) -> Any:
+    """Template projects the user sees with a downstream copy in a space they may deploy to."""
+    copies = Downstream.objects.filter(space__in=deployable.values("pk")).exclude(
+        octopus_project_id=""
+    )
+    rows = visible_templates(request.user).filter(pk__in=copies.values("template_id"))
+    return rows.select_related("space").order_by("name")
+
+
 def _deployable(request: HttpRequest) -> Any:
     rows = Space.objects.deployable_by(request.user).select_related("instance")
     return rows.prefetch_related("instance__tags").order_by("name", "instance__name")
 
 
-RUN_FIELDS = ("project", "release", "channel", "environment", "tenants", "max_failures")
+RUN_FIELDS = (
+    "project",
+    "template",
+    "release",
+    "channel",
+    "environment",
+    "tenants",
+    "max_failures",
+    "max_failure_ratio",
+)
 
 
 @login_required
@@ -50,22 +70,47 @@ def run_new(request: HttpRequest) -> HttpResponse:
     """Choose a project, a release, an environment, tenants and the spaces in waves."""
     deployable = _deployable(request)
     waves = wave_formset()(request.POST or None, prefix="wave", spaces=deployable)
-    form = RunForm(request.POST or None, spaces=deployable)
+    templates = _templates(request, deployable)
+    form = RunForm(request.POST or None, spaces=deployable, templates=templates)
     note = ""
     if request.method == "POST" and request.POST.get("find"):
-        # "Find spaces": the spaces (of those one may deploy to) that have the project.
+        # "Find spaces": the spaces (of those one may deploy to) that have the project, or
+        # hold a copy of the template.
         project = request.POST.get("project", "").strip()
-        found = planning.spaces_with_project(deployable, project) if project else None
         initial: dict[str, Any] = {k: request.POST.get(k, "") for k in RUN_FIELDS}
-        initial["spaces"] = [s.pk for s in found.spaces] if found else []
-        form = RunForm(initial=initial, spaces=deployable)
-        note = _found_note(project, found)
+        template = _chosen_template(templates, request.POST.get("template", ""))
+        if template is not None:
+            copies = planning.template_copies(template, deployable)
+            initial["spaces"] = list(copies)
+            note = _copies_note(template, copies)
+        else:
+            found = planning.spaces_with_project(deployable, project) if project else None
+            initial["spaces"] = [s.pk for s in found.spaces] if found else []
+            note = _found_note(project, found)
+        form = RunForm(initial=initial, spaces=deployable, templates=templates)
     elif request.method == "POST" and form.is_valid() and waves.is_valid():
         run = _start(request, form, waves, deployable)
         if run is not None:
             messages.success(request, f"Started: {run}.")
             return redirect("rollouts:run", run.pk)
     return render(request, "rollouts/run_new.html", {"form": form, "waves": waves, "note": note})
+
+
+def _chosen_template(templates: Any, value: str) -> Any:
+    try:
+        return templates.filter(pk=uuid.UUID(value)).first() if value else None
+    except ValueError:
+        return None
+
+
+def _copies_note(template: Any, copies: dict[str, str]) -> str:
+    n = len(copies)
+    text = f"{n} space{'s' if n != 1 else ''} you may deploy to "
+    text += f"{'holds' if n == 1 else 'hold'} a copy of {template.name!r}"
+    renamed = sorted({name for name in copies.values() if name != template.name})
+    if renamed:
+        text += f" (named there: {', '.join(renamed)})"
+    return text + "."
 
 
 def _found_note(project: str, found: planning.Found | None) -> str:
@@ -81,10 +126,24 @@ def _found_note(project: str, found: planning.Found | None) -> str:
 def _start(request: HttpRequest, form: RunForm, waves: Any, deployable: Any) -> Any:
     data = form.cleaned_data
     specs = waves.specs()
+    template = data.get("template")
+    copies = planning.template_copies(template, deployable) if template else {}
     pool = {s.pk: s for s in data["spaces"]}
+    if template is not None and not pool:
+        pool = {s.pk: s for s in deployable.filter(pk__in=list(copies))}
     explicit = {pk for spec in specs if spec["selector"] == "spaces" for pk in spec["spaces"]}
     for space in deployable.filter(pk__in=explicit):
         pool.setdefault(space.pk, space)
+    if template is not None:
+        without = sorted(s.name for pk, s in pool.items() if str(pk) not in copies)
+        if not pool:
+            form.add_error("template", "None of the spaces you may deploy to holds a copy.")
+            return None
+        if without:
+            form.add_error(
+                "spaces", f"These spaces hold no copy of {template.name}: {', '.join(without)}."
+            )
+            return None
     if not pool:
         found = planning.spaces_with_project(deployable, data["project"])
         pool = {s.pk: s for s in found.spaces}
@@ -106,13 +165,16 @@ def _start(request: HttpRequest, form: RunForm, waves: Any, deployable: Any) -> 
     try:
         return orchestration.start_run(
             user=request.user,
-            project=data["project"],
+            project=template.name if template else data["project"],
             release=data["release"],
             channel=data["channel"],
             environment=data["environment"],
             tenants=data["tenants"],
             waves=[[s.pk for s in wave] for wave in plan],
+            projects=copies,
+            template_id=template.pk if template else None,
             max_failures=data["max_failures"],
+            max_failure_ratio=data.get("max_failure_ratio") or 0.0,
         )
     except orchestration.RunError as exc:
         form.add_error(None, str(exc))
@@ -230,6 +292,23 @@ def policy_attach(request: HttpRequest, kind: str, subject_id: uuid.UUID) -> Htt
         messages.success(request, f"Its next revisions go through {pipeline.name}.")
     else:
         messages.error(request, "Choose a pipeline.")
+    return redirect("rollouts:policy", kind, subject_id)
+
+
+@login_required
+def policy_detach(request: HttpRequest, kind: str, subject_id: uuid.UUID) -> HttpResponse:
+    """Take the subject out of its pipeline (a POST; managers of the subject)."""
+    _subject(request, kind, subject_id)
+    if request.method != "POST":
+        return redirect("rollouts:policy", kind, subject_id)
+    link = PipelineSubject.objects.filter(kind=kind, subject_id=subject_id).first()
+    if link is not None and pipelines.detach(link.pipeline, kind, subject_id, actor=request.user):
+        messages.success(
+            request,
+            f"Taken out of {link.pipeline.name}: its next revisions go by its rollout policy.",
+        )
+    else:
+        messages.info(request, "It is in no pipeline.")
     return redirect("rollouts:policy", kind, subject_id)
 
 

@@ -11,6 +11,7 @@ from django import forms
 from django.db.models import QuerySet
 
 from identity.models import Group
+from managed.models import TemplateProject
 from rollouts.models import Pipeline, PipelineStage, PolicyWave
 from spaces.models import Instance, Space
 
@@ -22,6 +23,11 @@ UNUSED = [("", "— not used —")]
 class SpaceChoices(forms.ModelMultipleChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         return f"{obj.name} ({obj.instance.name})"
+
+
+class TemplateChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.name} ({obj.space.name})"
 
 
 def _searchable(rows: int = 6) -> forms.SelectMultiple:
@@ -105,7 +111,16 @@ def wave_formset(extra: int = 3) -> type[BaseWaveFormSet]:
 
 class RunForm(forms.Form):
     project = forms.CharField(
-        max_length=200, help_text="By name: the same project in every space it is deployed in."
+        max_length=200,
+        required=False,
+        help_text="By name: the same project in every space it is deployed in.",
+    )
+    template = TemplateChoice(
+        queryset=TemplateProject.objects.none(),
+        required=False,
+        label="… or the downstream copies of a template project",
+        help_text="Deploys each copy (under its own name in its space); the spaces are those "
+        "holding a copy.",
     )
     release = forms.CharField(
         max_length=100, required=False, help_text="A version; leave empty for the latest release."
@@ -132,10 +147,28 @@ class RunForm(forms.Form):
         label="Failure limit",
         help_text="The next wave does not start when more deployments than this failed.",
     )
+    max_failure_ratio = forms.FloatField(
+        min_value=0,
+        max_value=1,
+        initial=0,
+        required=False,
+        label="Failure limit (ratio)",
+        help_text="… or when more than this fraction of the deployments started so far "
+        "failed, 0 to 1 (0: only the count).",
+    )
 
-    def __init__(self, *args: Any, spaces: QuerySet[Space] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        spaces: QuerySet[Space] | None = None,
+        templates: QuerySet[TemplateProject] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         _set_queryset(self, "spaces", spaces if spaces is not None else Space.objects.none())
+        _set_queryset(
+            self, "template", templates if templates is not None else TemplateProject.objects.none()
+        )
 
     def clean_tenants(self) -> list[str]:
         names = split_names(self.cleaned_data.get("tenants") or "")
@@ -150,6 +183,11 @@ class RunForm(forms.Form):
         data = super().clean() or {}
         if data.get("release", "").strip() and data.get("channel"):
             self.add_error("channel", 'A channel only chooses the release for "latest".')
+        project = (data.get("project") or "").strip()
+        if project and data.get("template"):
+            self.add_error("template", "Choose a project by name or a template, not both.")
+        elif not project and not data.get("template") and "project" not in self.errors:
+            self.add_error("project", "Name the project, or choose a template project.")
         return data
 
 

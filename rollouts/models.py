@@ -217,11 +217,16 @@ class DeploymentRun(Leased):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     project = models.CharField(max_length=200)  # by name: the same project in every space
+    # The template project (managed) whose downstream copies this run deploys; each row then
+    # names its copy's project (a copy may be renamed per space).
+    template_id = models.UUIDField(null=True, blank=True)
     release = models.CharField(max_length=100, blank=True)  # a version; blank: the latest
     channel = models.CharField(max_length=200, blank=True)  # for "latest": in this channel
     environment = models.CharField(max_length=200)
     tenants = models.JSONField(default=list, blank=True)  # names; empty: untenanted
     max_failures = models.PositiveIntegerField(default=0)
+    # Also stop when more than this fraction of the deployments started so far failed (0: off).
+    max_failure_ratio = models.FloatField(default=0.0)
     state = models.CharField(max_length=20, choices=State.choices, default=State.RUNNING)
     reason = models.TextField(blank=True)
     created_by = models.ForeignKey(
@@ -234,6 +239,12 @@ class DeploymentRun(Leased):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["state"], name="deploymentrun_state_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_failure_ratio__gte=0) & Q(max_failure_ratio__lte=1),
+                name="deploymentrun_ratio_range",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"deployment of {self.project} {self.release or 'latest'} to {self.environment}"
@@ -283,6 +294,8 @@ class RunDeployment(models.Model):
     wave = models.ForeignKey(RunWave, on_delete=models.CASCADE, related_name="deployments")
     space = models.ForeignKey("spaces.Space", on_delete=models.CASCADE, related_name="+")
     tenant = models.CharField(max_length=200, blank=True)  # blank: untenanted
+    # The project's name in this space when it is not the run's (a template's downstream copy).
+    project = models.CharField(max_length=200, blank=True)
     state = models.CharField(max_length=20, choices=State.choices, default=State.WAITING)
     release = models.CharField(max_length=100, blank=True)  # the version deployed
     deployment_id = models.CharField(max_length=50, blank=True)
@@ -306,6 +319,10 @@ class RunDeployment(models.Model):
 
     def __str__(self) -> str:
         return f"deployment in {self.space_id}"
+
+    @property
+    def project_name(self) -> str:
+        return self.project or self.run.project
 
 
 class Pipeline(models.Model):

@@ -15,6 +15,11 @@ urlpatterns = [
         form_views.policy_attach,
         name="policy-attach",
     ),
+    path(
+        "policies/<slug:kind>/<uuid:subject_id>/pipeline/detach/",
+        form_views.policy_detach,
+        name="policy-detach",
+    ),
     path("runs/", form_views.run_list, name="runs"),
     path("runs/new/", form_views.run_new, name="run-new"),
     path("runs/<uuid:pk>/", views.run_detail, name="run"),

@@ -159,6 +159,17 @@ class PipelineViewSet(
         pipelines.attach(pipeline, data["kind"], data["subject_id"], actor=request.user)
         return Response(SubjectSerializer(data).data)
 
+    @extend_schema(request=SubjectSerializer, responses=None)
+    @action(detail=True, methods=["post"])
+    def detach(self, request: Request, pk: Any = None) -> Response:
+        """Take the subject out of this pipeline (managers of it); 404 when it is not in it."""
+        pipeline, data = self._subject(request)
+        if not access.may_manage(request.user, data["kind"], data["subject_id"]):
+            raise PermissionDenied("Only managers of the subject take it out of a pipeline.")
+        if not pipelines.detach(pipeline, data["kind"], data["subject_id"], actor=request.user):
+            raise NotFound("The subject is not in this pipeline.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
     @extend_schema(request=PipelinePromoteSerializer, responses=StagePromotionSerializer)
     @action(detail=True, methods=["post"])
     def promote(self, request: Request, pk: Any = None) -> Response:

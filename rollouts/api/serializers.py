@@ -174,6 +174,7 @@ class RunDeploymentSerializer(serializers.ModelSerializer[RunDeployment]):
     space_name = serializers.CharField(source="space.name", read_only=True)
     instance_name = serializers.CharField(source="space.instance.name", read_only=True)
     wave = serializers.IntegerField(source="wave.position", read_only=True)
+    project_name = serializers.CharField(read_only=True)
     duration_seconds = serializers.SerializerMethodField()
     link = serializers.SerializerMethodField()
 
@@ -186,6 +187,7 @@ class RunDeploymentSerializer(serializers.ModelSerializer[RunDeployment]):
             "space_name",
             "instance_name",
             "tenant",
+            "project_name",
             "state",
             "release",
             "deployment_id",
@@ -222,7 +224,9 @@ class RunSerializer(serializers.ModelSerializer[DeploymentRun]):
             "channel",
             "environment",
             "tenants",
+            "template_id",
             "max_failures",
+            "max_failure_ratio",
             "state",
             "reason",
             "created_at",
@@ -249,7 +253,13 @@ class RunDetailSerializer(RunSerializer):
 
 
 class RunStartSerializer(serializers.Serializer[Any]):
-    project = serializers.CharField(max_length=200)
+    project = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    template = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        help_text="Instead of project: deploy the downstream copies of this template project "
+        "(each under its name in its space); every space of the waves must hold a copy",
+    )
     release = serializers.CharField(
         max_length=100, required=False, allow_blank=True, help_text="A version; blank: latest"
     )
@@ -264,6 +274,21 @@ class RunStartSerializer(serializers.Serializer[Any]):
         max_length=50,
     )
     max_failures = serializers.IntegerField(min_value=0, required=False, default=0)
+    max_failure_ratio = serializers.FloatField(
+        min_value=0,
+        max_value=1,
+        required=False,
+        default=0.0,
+        help_text="Also stop when more than this fraction of the deployments started failed",
+    )
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        project = (data.get("project") or "").strip()
+        if project and data.get("template"):
+            raise serializers.ValidationError({"template": "Give a project or a template."})
+        if not project and not data.get("template"):
+            raise serializers.ValidationError({"project": "Name the project or a template."})
+        return data
 
 
 class InterventionSerializer(serializers.Serializer[Any]):

@@ -9,17 +9,18 @@ from django.db.models import Count, QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from identity.models import Group
+from managed.access import visible_templates
 from odcm.api.permissions import IsAuthenticatedUser
 from rollouts import access
 from rollouts.api import serializers as s
 from rollouts.api.filters import RolloutFilter, RunFilter
 from rollouts.models import DeploymentRun, Rollout, RolloutPolicy, RunDeployment
-from rollouts.services import actions, orchestration
+from rollouts.services import actions, orchestration, planning
 
 
 class RolloutViewSet(
@@ -206,15 +207,31 @@ class RunViewSet(
         body = s.RunStartSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
+        project, copies, template_id = data.get("project", ""), None, None
+        if data.get("template"):
+            template = visible_templates(request.user).filter(pk=data["template"]).first()
+            if template is None:
+                raise NotFound("No such template project.")
+            ids = [str(pk) for wave in data["waves"] for pk in wave]
+            copies = planning.template_copies(template, ids)
+            without = [pk for pk in ids if pk not in copies]
+            if without:
+                raise ValidationError(
+                    {"waves": f"{len(without)} of these spaces hold no copy of {template.name}."}
+                )
+            project, template_id = template.name, template.pk
         run = orchestration.start_run(
             user=request.user,
-            project=data["project"],
+            project=project,
+            projects=copies,
+            template_id=template_id,
             release=data.get("release", ""),
             channel=data.get("channel", ""),
             environment=data["environment"],
             tenants=data.get("tenants", []),
             waves=data["waves"],
             max_failures=data["max_failures"],
+            max_failure_ratio=data["max_failure_ratio"],
         )
         return Response(s.RunDetailSerializer(run).data, status=status.HTTP_201_CREATED)
 

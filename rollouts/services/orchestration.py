@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -76,15 +76,23 @@ def start_run(
     channel: str = "",
     tenants: Iterable[str] = (),
     max_failures: int = 0,
+    max_failure_ratio: float = 0.0,
+    projects: Mapping[str, str] | None = None,
+    template_id: Any = None,
 ) -> DeploymentRun:
-    """Plan a run (``waves``: lists of space ids, in order) and start following it."""
+    """Plan a run (``waves``: lists of space ids, in order) and start following it.
+    ``projects`` (space id -> project name) names the project per space where it is not
+    ``project`` (the downstream copies of template ``template_id``)."""
     project, environment = project.strip(), environment.strip()
+    names = {str(k): v.strip() for k, v in (projects or {}).items() if v.strip()}
     tenant_names = [t.strip() for t in tenants if t.strip()]
     problems = []
     if not project:
         problems.append("Name the project.")
     if not environment:
         problems.append("Name the environment.")
+    if not 0 <= max_failure_ratio <= 1:
+        problems.append("The failure ratio is a fraction from 0 to 1.")
     if not waves or not all(waves):
         problems.append("Give at least one wave, each of at least one space.")
     ids = [str(pk) for wave in waves for pk in wave]
@@ -92,9 +100,14 @@ def start_run(
         problems.append("A space appears in more than one wave.")
     if problems:
         raise RunError(" ".join(problems), errors=problems)
-    allowed = deployable_spaces(
-        user, ids, environment=environment, project=project, tenants=tenant_names
-    )
+    by_name: dict[str, list[str]] = defaultdict(list)
+    for pk in ids:
+        by_name[names.get(pk, project)].append(pk)
+    allowed: set[str] = set()
+    for name, some in by_name.items():
+        allowed |= deployable_spaces(
+            user, some, environment=environment, project=name, tenants=tenant_names
+        )
     refused = len(set(ids) - allowed)
     if refused:
         raise RunError(
@@ -111,13 +124,21 @@ def start_run(
             environment=environment,
             tenants=tenant_names,
             max_failures=max_failures,
+            max_failure_ratio=max_failure_ratio,
+            template_id=template_id,
             created_by=user,
         )
         rows: list[RunDeployment] = []
         for position, wave_ids in enumerate(waves, 1):
             wave = RunWave.objects.create(run=run, position=position)
             rows.extend(
-                RunDeployment(run=run, wave=wave, space_id=pk, tenant=tenant)
+                RunDeployment(
+                    run=run,
+                    wave=wave,
+                    space_id=pk,
+                    tenant=tenant,
+                    project=names.get(str(pk), "") if names.get(str(pk)) != project else "",
+                )
                 for pk in wave_ids
                 for tenant in (tenant_names or [""])
             )
@@ -254,11 +275,21 @@ def _next(run: DeploymentRun) -> str:
         state=RunWave.State.DONE, finished_at=timezone.now()
     )
     failed = run.deployments.filter(state__in=[D.FAILED, D.NOT_STARTED]).count()
+    reason = ""
     if failed > run.max_failures:
         reason = (
             f"{failed} deployments failed (the limit is {run.max_failures}): "
             "the next waves were not started."
         )
+    elif run.max_failure_ratio and failed:
+        # Started so far: every deployment of the waves that have begun.
+        started = run.deployments.exclude(wave__state=RunWave.State.WAITING).count()
+        if started and failed / started > run.max_failure_ratio:
+            reason = (
+                f"{failed} of {started} deployments failed (more than "
+                f"{run.max_failure_ratio:.0%}): the next waves were not started."
+            )
+    if reason:
         run.deployments.filter(state=D.WAITING).update(state=D.NOT_STARTED, message="Run stopped.")
         return _finish(run, RS.STOPPED, reason)
     return _next(run)
@@ -384,17 +415,16 @@ def _deploy(
     client: Any, run: DeploymentRun, row: RunDeployment, versions: dict[Any, str]
 ) -> Started:
     space = row.space.octopus_id
+    project = row.project or run.project
     try:
-        version = (
-            run.release or versions.get(space) or _latest(client, space, run.project, run.channel)
-        )
+        version = run.release or versions.get(space) or _latest(client, space, project, run.channel)
         versions[space] = version
         if row.tenant:
             tasks = client.deploy_release_tenanted_v1(
-                space, run.project, version, run.environment, tenants=[row.tenant]
+                space, project, version, run.environment, tenants=[row.tenant]
             )
         else:
-            tasks = client.deploy_release_v1(space, run.project, version, [run.environment])
+            tasks = client.deploy_release_v1(space, project, version, [run.environment])
     except (OctopusError, RunError) as exc:
         return Started(row, release=versions.get(space, ""), error=str(exc))
     if not tasks:
@@ -451,15 +481,15 @@ def may_answer(user: Any, rows: list[RunDeployment]) -> set[Any]:
         return set()
     run = rows[0].run
     found: set[Any] = set()
-    by_tenant: dict[str, list[RunDeployment]] = defaultdict(list)
+    by_tenant: dict[tuple[str, str], list[RunDeployment]] = defaultdict(list)
     for row in rows:
-        by_tenant[row.tenant].append(row)
-    for tenant, tenant_rows in by_tenant.items():
+        by_tenant[(row.tenant, row.project or run.project)].append(row)
+    for (tenant, project), tenant_rows in by_tenant.items():
         allowed = deployable_spaces(
             user,
             {r.space_id for r in tenant_rows},
             environment=run.environment,
-            project=run.project,
+            project=project,
             tenants=[tenant] if tenant else [],
         )
         found.update(r.pk for r in tenant_rows if str(r.space_id) in allowed)

@@ -138,6 +138,24 @@ def attach(pipeline: Pipeline, kind: str, subject_id: uuid.UUID, *, actor: Any =
         )
 
 
+def detach(pipeline: Pipeline, kind: str, subject_id: uuid.UUID, *, actor: Any = None) -> bool:
+    """Take the subject out of ``pipeline``: its next revisions go by its rollout policy (or
+    to every target at once). What the stages already run stays; a revision still delivering
+    or soaking in a stage finishes there. False when it was not in that pipeline."""
+    with transaction.atomic():
+        removed, _ = PipelineSubject.objects.filter(
+            pipeline=pipeline, kind=kind, subject_id=subject_id
+        ).delete()
+        if removed:
+            record(
+                "rollouts.pipeline.detach",
+                actor=actor,
+                obj=pipeline,
+                before={"kind": kind, "subject_id": str(subject_id)},
+            )
+    return bool(removed)
+
+
 def may_define(user: Any) -> bool:
     """Pipelines span instances: administrators define them."""
     return is_admin(user)

@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 
+from managed.models import Downstream
 from octopus.errors import OctopusError
 from odcm.clients import client_for
 from rollouts.models import PolicyWave
@@ -109,3 +110,23 @@ def _select(spec: WaveSpec, remaining: list[Space]) -> list[Space]:
         region = spec.value.casefold()
         return [s for s in remaining if s.instance.region.casefold() == region]
     return remaining[: math.ceil(len(remaining) * spec.percent / 100)]
+
+
+# -- the downstream copies of a template project ----------------------------------------------
+
+
+def template_copies(template: Any, spaces: Iterable[Any] | None = None) -> dict[str, str]:
+    """Space id -> the project's name there, for each downstream copy of ``template`` (a
+    managed ``TemplateProject``) that exists in Octopus (pushed at least once), optionally
+    only in ``spaces`` (a queryset or ids). A copy's name is its ``name`` override, else the
+    template's."""
+    rows = Downstream.objects.filter(template=template).exclude(octopus_project_id="")
+    if spaces is not None:
+        rows = rows.filter(space__in=spaces)
+    found: dict[str, str] = {}
+    for space_id, overrides in rows.values_list("space_id", "overrides"):
+        name = (
+            str((overrides or {}).get("name") or "").strip() if isinstance(overrides, dict) else ""
+        )
+        found[str(space_id)] = name or template.name
+    return found
