@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from fleetconfig.models import ManagedObject
 from fleetconfig.schema import SECTIONS, VERSION
-from identity.models import Grant, Group, Role
+from identity.models import Grant, GrantRule, Group, Role
 from identity.services.teams import role_mapping
 from monitoring.models import AlertSettings, InstanceMonitor, MaintenanceWindow
 from sharing.models import SharedItem, Subscription, Trust
@@ -152,17 +152,49 @@ def _instances(refs: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, An
     return out
 
 
+def normal_scope(scope: Any) -> dict[str, list[str]]:
+    """One written form of a grant's scope: keys sorted, names trimmed and sorted, empty lists
+    left out (as ``identity.services.clean_scope`` stores them)."""
+    out = {}
+    for key in sorted(scope or {}):
+        names = sorted({str(n).strip() for n in scope[key] or [] if str(n).strip()})
+        if names:
+            out[key] = names
+    return out
+
+
+def _grant_entry(g: Grant) -> dict[str, Any]:
+    inst = g.space.instance if g.space is not None else g.instance
+    assert inst is not None
+    entry: dict[str, Any] = {"role": g.role, "instance": inst.name}
+    if g.space is not None:
+        entry["space"] = g.space.name
+    if normal_scope(g.scope):
+        entry["scope"] = normal_scope(g.scope)
+    return entry
+
+
+def _grant_order(g: dict[str, Any]) -> tuple[str, str, str]:
+    return (g["role"], g["instance"], g.get("space", ""))
+
+
+def _active_grants() -> Any:
+    # A grant a rule made is declared by its rule (grant_rules), not one by one.
+    return Grant.objects.filter(revoked_at__isnull=True, rule__isnull=True).select_related(
+        "space__instance", "instance", "user"
+    )
+
+
 def _groups(refs: Any) -> list[dict[str, Any]]:
     grants: dict[Any, list[dict[str, Any]]] = {}
-    for g in Grant.objects.filter(revoked_at__isnull=True).select_related(
-        "space__instance", "instance"
-    ):
-        inst = g.space.instance if g.space is not None else g.instance
-        assert inst is not None
-        grant: dict[str, Any] = {"role": g.role, "instance": inst.name}
-        if g.space is not None:
-            grant["space"] = g.space.name
-        grants.setdefault(g.group_id, []).append(grant)
+    for g in _active_grants().filter(group__isnull=False):
+        grants.setdefault(g.group_id, []).append(_grant_entry(g))
+    rules: dict[Any, list[dict[str, Any]]] = {}
+    for rule in GrantRule.objects.all():
+        row: dict[str, Any] = {"role": rule.role, rule.selector: rule.value}
+        if normal_scope(rule.scope):
+            row["scope"] = normal_scope(rule.scope)
+        rules.setdefault(rule.group_id, []).append(row)
     out = []
     for group in Group.objects.order_by("name").prefetch_related("members", "external_groups"):
         entry: dict[str, Any] = {"name": group.name}
@@ -170,11 +202,30 @@ def _groups(refs: Any) -> list[dict[str, Any]]:
             entry["description"] = group.description
         entry["external_groups"] = sorted(e.value for e in group.external_groups.all())
         entry["members"] = sorted(u.username for u in group.members.all())
-        entry["grants"] = sorted(
-            grants.get(group.pk, []), key=lambda g: (g["role"], g["instance"], g.get("space", ""))
-        )
+        entry["grants"] = sorted(grants.get(group.pk, []), key=_grant_order)
+        if rules.get(group.pk):
+            entry["grant_rules"] = sorted(rules[group.pk], key=rule_key)
         out.append(entry)
     return out
+
+
+def rule_key(rule: dict[str, Any]) -> str:
+    """A grant rule's name in a plan: "deployer on every instance tagged prod"."""
+    if rule.get("tag") is not None:
+        return f"{rule['role']} on every instance tagged {rule['tag']}"
+    return f"{rule['role']} on every instance in region {rule['region']}"
+
+
+def _people(refs: Any) -> list[dict[str, Any]]:
+    """People holding grants of their own (people are not declared: they sign in)."""
+    grants: dict[str, list[dict[str, Any]]] = {}
+    for g in _active_grants().filter(user__isnull=False):
+        assert g.user is not None
+        grants.setdefault(g.user.username, []).append(_grant_entry(g))
+    return [
+        {"user": name, "grants": sorted(rows, key=_grant_order)}
+        for name, rows in sorted(grants.items())
+    ]
 
 
 def _trusts(refs: Any) -> list[dict[str, Any]]:
@@ -252,6 +303,7 @@ BUILDERS = {
     "role_mappings": _role_mappings,
     "instances": _instances,
     "groups": _groups,
+    "people": _people,
     "trusts": _trusts,
     "shared_items": _shared_items,
     "alert_settings": _alert_settings,
@@ -294,6 +346,8 @@ KINDS = (
     "space",
     "group",
     "grant",
+    "grant_rule",
+    "person_grant",
     "trust",
     "shared_item",
     "subscription",
@@ -362,22 +416,28 @@ def objects(doc: dict[str, Any]) -> dict[tuple[str, str], Obj]:
         }
         add(Obj("group", group["name"], {"name": group["name"]}, fields, ("groups", i)))
         for j, grant in enumerate(group.get("grants") or []):
-            where = grant["instance"] + (f"/{grant['space']}" if grant.get("space") else "")
+            add(_grant_obj("grant", "group", group["name"], grant, ("groups", i, "grants", j)))
+        for j, rule in enumerate(group.get("grant_rules") or []):
+            selector = "tag" if rule.get("tag") is not None else "region"
             ident = {
                 "group": group["name"],
-                "role": grant["role"],
-                "instance": grant["instance"],
-                "space": grant.get("space"),
+                "role": rule["role"],
+                "selector": selector,
+                "value": rule[selector],
             }
             add(
                 Obj(
-                    "grant",
-                    f"{group['name']}: {grant['role']} on {where}",
+                    "grant_rule",
+                    f"{group['name']}: {rule_key(rule)}",
                     ident,
-                    {},
-                    ("groups", i, "grants", j),
+                    {"scope": normal_scope(rule.get("scope"))},
+                    ("groups", i, "grant_rules", j),
                 )
             )
+    for i, person in enumerate(doc.get("people") or []):
+        for j, grant in enumerate(person.get("grants") or []):
+            path = ("people", i, "grants", j)
+            add(_grant_obj("person_grant", "user", person["user"], grant, path))
     for i, trust in enumerate(doc.get("trusts") or []):
         p, s = trust["publisher"], trust["subscriber"]
         key = f"{p['instance']}/{p['space']} -> {s['instance']}/{s['space']}"
@@ -431,6 +491,21 @@ def objects(doc: dict[str, Any]) -> dict[tuple[str, str], Obj]:
             Obj("alert_settings", row["user"], {"user": row["user"]}, fields, ("alert_settings", i))
         )
     return out
+
+
+def _grant_obj(
+    kind: str, holder: str, name: str, grant: dict[str, Any], path: tuple[str | int, ...]
+) -> Obj:
+    """A group's grant (``holder`` "group") or one person's ("user"); the scope is compared."""
+    where = grant["instance"] + (f"/{grant['space']}" if grant.get("space") else "")
+    ident = {
+        holder: name,
+        "role": grant["role"],
+        "instance": grant["instance"],
+        "space": grant.get("space"),
+    }
+    fields = {"scope": normal_scope(grant.get("scope"))}
+    return Obj(kind, f"{name}: {grant['role']} on {where}", ident, fields, path)
 
 
 def _alert_default(flag: str) -> bool:
