@@ -14,9 +14,10 @@ from django.db import transaction
 
 from fleetconfig.models import ManagedObject
 from fleetconfig.plan import Change, resolve
-from fleetconfig.state import ALERT_FLAGS, normal_variables, variable_identity
+from fleetconfig.state import ALERT_FLAGS, normal_variables, objects, variable_identity
 from identity import services as identity
-from identity.models import Grant, Group, User
+from identity.models import Grant, GrantRule, Group, User
+from identity.services import grant_rules
 from monitoring.models import MaintenanceWindow
 from monitoring.services import configuration as monitoring
 from sharing.models import SharedItem, Subscription, Trust
@@ -85,6 +86,12 @@ class _Source:
             (i["publisher"]["instance"], i["publisher"]["space"], i["kind"], i["name"]): i
             for i in data.get("shared_items") or []
         }
+        self.objects = objects(data)
+
+    def scope(self, change: Change) -> dict[str, list[str]]:
+        """The whole declared scope of a grant or grant rule (a plan holds only its diff)."""
+        obj = self.objects.get((change.kind, change.key))
+        return dict(obj.fields["scope"]) if obj is not None else {}
 
 
 def _remember(
@@ -268,22 +275,63 @@ def _group(change: Change, source: _Source, actor: Any) -> None:
 
 
 def _grant(change: Change, source: _Source, actor: Any) -> None:
+    """A group's grant or one person's; a changed scope replaces the grant (revoke, grant)."""
     ident = change.ident
-    group = Group.objects.filter(name=ident["group"]).first()
-    if group is None:
-        raise ApplyError(f"No group named {ident['group']!r}.")
+    holder: Group | User
+    if change.kind == "person_grant":
+        holder = _users([ident["user"]])[0]
+        mine: dict[str, Any] = {"user": holder}
+    else:
+        group = Group.objects.filter(name=ident["group"]).first()
+        if group is None:
+            raise ApplyError(f"No group named {ident['group']!r}.")
+        holder, mine = group, {"group": group}
     role = ident["role"]
     if ident.get("space"):
         where: dict[str, Any] = {"space": _space(ident["instance"], ident["space"])}
     else:
         where = {"instance": _instance(ident["instance"])}
+    current = Grant.objects.filter(
+        role=role, revoked_at__isnull=True, rule__isnull=True, **mine, **where
+    )
     if change.action == "delete":
-        for row in Grant.objects.filter(group=group, role=role, revoked_at__isnull=True, **where):
+        for row in current:
             identity.revoke(row, actor=actor)
         _remember(change, forget=True)
         return
-    identity.grant(group, role, actor=actor, **where)
-    _remember(change, created=True)
+    with transaction.atomic():
+        if change.action == "change":
+            for row in current:
+                identity.revoke(row, actor=actor)
+        identity.grant(holder, role, scope=source.scope(change), actor=actor, **where)
+    _remember(change, created=change.action == "create" or None)
+
+
+def _grant_rule(change: Change, source: _Source, actor: Any) -> None:
+    """A grant rule; a changed scope replaces the rule (its grants follow)."""
+    ident = change.ident
+    group = Group.objects.filter(name=ident["group"]).first()
+    if group is None:
+        raise ApplyError(f"No group named {ident['group']!r}.")
+    current = GrantRule.objects.filter(
+        group=group, role=ident["role"], selector=ident["selector"], value=ident["value"]
+    )
+    with transaction.atomic():
+        if change.action in ("delete", "change"):
+            for rule in current:
+                grant_rules.delete_rule(rule, actor=actor)
+        if change.action == "delete":
+            _remember(change, forget=True)
+            return
+        grant_rules.create_rule(
+            group,
+            ident["role"],
+            ident["selector"],
+            ident["value"],
+            scope=source.scope(change),
+            actor=actor,
+        )
+    _remember(change, created=change.action == "create" or None)
 
 
 def _trust(change: Change, source: _Source, actor: Any) -> None:
@@ -410,6 +458,8 @@ HANDLERS: dict[str, Callable[[Change, _Source, Any], None]] = {
     "space": _space_handler,
     "group": _group,
     "grant": _grant,
+    "grant_rule": _grant_rule,
+    "person_grant": _grant,
     "trust": _trust,
     "shared_item": _shared_item,
     "subscription": _subscription,

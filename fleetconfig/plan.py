@@ -273,6 +273,12 @@ def check_references(doc: Document) -> list[Issue]:
                 doc.issue(path, f"The instance {ref['instance']!r} has no space {ref['space']!r}.")
             )
 
+    def need_target(grant: dict[str, Any], path: tuple[Any, ...]) -> None:
+        if grant.get("space"):
+            need_space({"instance": grant["instance"], "space": grant["space"]}, path)
+        elif grant["instance"] not in known_instances:
+            issues.append(doc.issue(path, f"No instance named {grant['instance']!r}."))
+
     names: set[str] = set()
     for i, inst in enumerate(data.get("instances") or []):
         if inst["name"] in names:
@@ -295,11 +301,15 @@ def check_references(doc: Document) -> list[Issue]:
         for j, member in enumerate(group.get("members") or []):
             need_user(member, ("groups", i, "members", j))
         for j, grant in enumerate(group.get("grants") or []):
-            path = ("groups", i, "grants", j)
-            if grant.get("space"):
-                need_space({"instance": grant["instance"], "space": grant["space"]}, path)
-            elif grant["instance"] not in known_instances:
-                issues.append(doc.issue(path, f"No instance named {grant['instance']!r}."))
+            need_target(grant, ("groups", i, "grants", j))
+    people: set[str] = set()
+    for i, person in enumerate(data.get("people") or []):
+        if person["user"] in people:
+            issues.append(doc.issue(("people", i, "user"), "Declared twice."))
+        people.add(person["user"])
+        need_user(person["user"], ("people", i, "user"))
+        for j, grant in enumerate(person.get("grants") or []):
+            need_target(grant, ("people", i, "grants", j))
     for i, trust in enumerate(data.get("trusts") or []):
         need_space(trust["publisher"], ("trusts", i, "publisher"))
         need_space(trust["subscriber"], ("trusts", i, "subscriber"))

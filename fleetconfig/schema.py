@@ -79,12 +79,47 @@ INSTANCE: dict[str, Any] = {
     },
 }
 
+# Narrows a grant inside each space, as Octopus's scoped user roles do (names, not ids).
+SCOPE: dict[str, Any] = {
+    "description": "Names of environments, projects, project groups and tenants the role is "
+    "limited to inside each space; left out: the whole space.",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        key: {"type": "array", "items": NAME, "uniqueItems": True}
+        for key in ("environments", "projects", "project_groups", "tenants")
+    },
+}
+
 GRANT: dict[str, Any] = {
     "description": "A role on one space (instance and space) or on every space of an instance.",
     "type": "object",
     "additionalProperties": False,
     "required": ["role", "instance"],
-    "properties": {"role": ROLE, "instance": NAME, "space": NAME},
+    "properties": {"role": ROLE, "instance": NAME, "space": NAME, "scope": SCOPE},
+}
+
+GRANT_RULE: dict[str, Any] = {
+    "description": "A role on every instance carrying a tag, or in a region, now and later.",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["role"],
+    "minProperties": 2,
+    "properties": {
+        "role": ROLE,
+        "tag": {"type": "string", "minLength": 1, "maxLength": 100},
+        "region": {"type": "string", "minLength": 1, "maxLength": 100},
+        "scope": SCOPE,
+    },
+    "oneOf": [{"required": ["tag"]}, {"required": ["region"]}],
+}
+
+PERSON: dict[str, Any] = {
+    "description": "Grants to one person (by username; people sign in, they are not declared).",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["user"],
+    "properties": {"user": NAME, "grants": {"type": "array", "items": GRANT}},
 }
 
 GROUP: dict[str, Any] = {
@@ -97,6 +132,7 @@ GROUP: dict[str, Any] = {
         "external_groups": {"type": "array", "items": {"type": "string", "minLength": 1}},
         "members": NAMES,
         "grants": {"type": "array", "items": GRANT},
+        "grant_rules": {"type": "array", "items": GRANT_RULE},
     },
 }
 
@@ -216,6 +252,7 @@ SCHEMA: dict[str, Any] = {
         },
         "instances": {"type": "array", "items": INSTANCE},
         "groups": {"type": "array", "items": GROUP},
+        "people": {"type": "array", "items": PERSON},
         "trusts": {"type": "array", "items": TRUST},
         "shared_items": {"type": "array", "items": SHARED_ITEM},
         "alert_settings": {"type": "array", "items": ALERT_SETTINGS},
@@ -228,6 +265,7 @@ SECTIONS = (
     "role_mappings",
     "instances",
     "groups",
+    "people",
     "trusts",
     "shared_items",
     "alert_settings",

@@ -18,9 +18,12 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from fleetconfig.grants import groups as _groups
+from fleetconfig.grants import normal_scope, rule_key
+from fleetconfig.grants import people as _people
 from fleetconfig.models import ManagedObject
 from fleetconfig.schema import SECTIONS, VERSION
-from identity.models import Grant, Group, Role
+from identity.models import Role
 from identity.services.teams import role_mapping
 from monitoring.models import AlertSettings, InstanceMonitor, MaintenanceWindow
 from sharing.models import SharedItem, Subscription, Trust
@@ -152,31 +155,6 @@ def _instances(refs: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, An
     return out
 
 
-def _groups(refs: Any) -> list[dict[str, Any]]:
-    grants: dict[Any, list[dict[str, Any]]] = {}
-    for g in Grant.objects.filter(revoked_at__isnull=True).select_related(
-        "space__instance", "instance"
-    ):
-        inst = g.space.instance if g.space is not None else g.instance
-        assert inst is not None
-        grant: dict[str, Any] = {"role": g.role, "instance": inst.name}
-        if g.space is not None:
-            grant["space"] = g.space.name
-        grants.setdefault(g.group_id, []).append(grant)
-    out = []
-    for group in Group.objects.order_by("name").prefetch_related("members", "external_groups"):
-        entry: dict[str, Any] = {"name": group.name}
-        if group.description:
-            entry["description"] = group.description
-        entry["external_groups"] = sorted(e.value for e in group.external_groups.all())
-        entry["members"] = sorted(u.username for u in group.members.all())
-        entry["grants"] = sorted(
-            grants.get(group.pk, []), key=lambda g: (g["role"], g["instance"], g.get("space", ""))
-        )
-        out.append(entry)
-    return out
-
-
 def _trusts(refs: Any) -> list[dict[str, Any]]:
     rows = Trust.objects.filter(state=Trust.State.ACCEPTED).select_related(
         "publisher__instance", "subscriber__instance"
@@ -252,6 +230,7 @@ BUILDERS = {
     "role_mappings": _role_mappings,
     "instances": _instances,
     "groups": _groups,
+    "people": _people,
     "trusts": _trusts,
     "shared_items": _shared_items,
     "alert_settings": _alert_settings,
@@ -294,6 +273,8 @@ KINDS = (
     "space",
     "group",
     "grant",
+    "grant_rule",
+    "person_grant",
     "trust",
     "shared_item",
     "subscription",
@@ -362,22 +343,28 @@ def objects(doc: dict[str, Any]) -> dict[tuple[str, str], Obj]:
         }
         add(Obj("group", group["name"], {"name": group["name"]}, fields, ("groups", i)))
         for j, grant in enumerate(group.get("grants") or []):
-            where = grant["instance"] + (f"/{grant['space']}" if grant.get("space") else "")
+            add(_grant_obj("grant", "group", group["name"], grant, ("groups", i, "grants", j)))
+        for j, rule in enumerate(group.get("grant_rules") or []):
+            selector = "tag" if rule.get("tag") is not None else "region"
             ident = {
                 "group": group["name"],
-                "role": grant["role"],
-                "instance": grant["instance"],
-                "space": grant.get("space"),
+                "role": rule["role"],
+                "selector": selector,
+                "value": rule[selector],
             }
             add(
                 Obj(
-                    "grant",
-                    f"{group['name']}: {grant['role']} on {where}",
+                    "grant_rule",
+                    f"{group['name']}: {rule_key(rule)}",
                     ident,
-                    {},
-                    ("groups", i, "grants", j),
+                    {"scope": normal_scope(rule.get("scope"))},
+                    ("groups", i, "grant_rules", j),
                 )
             )
+    for i, person in enumerate(doc.get("people") or []):
+        for j, grant in enumerate(person.get("grants") or []):
+            path = ("people", i, "grants", j)
+            add(_grant_obj("person_grant", "user", person["user"], grant, path))
     for i, trust in enumerate(doc.get("trusts") or []):
         p, s = trust["publisher"], trust["subscriber"]
         key = f"{p['instance']}/{p['space']} -> {s['instance']}/{s['space']}"
@@ -431,6 +418,21 @@ def objects(doc: dict[str, Any]) -> dict[tuple[str, str], Obj]:
             Obj("alert_settings", row["user"], {"user": row["user"]}, fields, ("alert_settings", i))
         )
     return out
+
+
+def _grant_obj(
+    kind: str, holder: str, name: str, grant: dict[str, Any], path: tuple[str | int, ...]
+) -> Obj:
+    """A group's grant (``holder`` "group") or one person's ("user"); the scope is compared."""
+    where = grant["instance"] + (f"/{grant['space']}" if grant.get("space") else "")
+    ident = {
+        holder: name,
+        "role": grant["role"],
+        "instance": grant["instance"],
+        "space": grant.get("space"),
+    }
+    fields = {"scope": normal_scope(grant.get("scope"))}
+    return Obj(kind, f"{name}: {grant['role']} on {where}", ident, fields, path)
 
 
 def _alert_default(flag: str) -> bool:

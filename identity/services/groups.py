@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from audit.services import record
+from identity.access import user_groups
 from identity.models import (
     GRANT_SCOPES,
     ExternalGroup,
@@ -331,6 +332,7 @@ def store_external_groups(user: User, source: str, values: Iterable[str]) -> boo
         have = set(rows.values_list("key", flat=True))
         if have == set(wanted):
             return False
+        groups_before = set(user_groups(user).values_list("pk", flat=True))
         changed_keys = have.symmetric_difference(wanted)
         rows.exclude(key__in=list(wanted)).delete()
         UserExternalGroup.objects.bulk_create(
@@ -352,4 +354,9 @@ def store_external_groups(user: User, source: str, values: Iterable[str]) -> boo
             spaces.update(teams.bump_group(group))
         enqueue_sync(spaces)
         _access_changed()
+        # A group lost through the directory is like leaving it: end the person's Octopus
+        # sessions where its grants were (after commit), as a revoke does.
+        lost = groups_before - set(user_groups(user).values_list("pk", flat=True))
+        for group in Group.objects.filter(pk__in=lost):
+            octopus_sessions.enqueue_for_group_leavers(group, [user.pk])
     return True

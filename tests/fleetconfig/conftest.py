@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from identity import services as identity
 from identity.models import Group, Role, RoleMapping
+from identity.services import grant_rules
 from monitoring.models import AlertSettings, MaintenanceWindow
 from monitoring.services import configuration as monitoring
 from octosim.testing import SimInstance
@@ -31,8 +32,9 @@ def fleet(
     member: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> dict[str, Any]:
-    """Two enlisted octosim instances with groups, grants, a trust, a shared set, a subscriber,
-    a pin, a window and alert settings; the keys and the secret are in the environment."""
+    """Two enlisted octosim instances with groups, grants (a person's, a rule's), a trust, a
+    shared set, a subscriber, a pin, a window and alert settings; the keys and the secret are
+    in the environment."""
     a, b = make_sim_instance("cfg-a"), make_sim_instance("cfg-b")
     monkeypatch.setenv("OCTOPUS_API_KEY_CFG_A", a.api_key)
     monkeypatch.setenv("OCTOPUS_API_KEY_CFG_B", b.api_key)
@@ -52,6 +54,9 @@ def fleet(
     )
     identity.grant(group, Role.DEPLOYER, space=pa)
     identity.grant(group, Role.VIEWER, instance=ib)
+    # A person's own grant narrowed by a scope, and a grant rule (its grants are its own).
+    identity.grant(member, Role.DEPLOYER, space=pa, scope={"environments": ["Production"]})
+    grant_rules.create_rule(group, Role.VIEWER, "region", "emea")
     trusts.accept(trusts.propose(pa, sb))
     item = items.create_item(pa, SharedItem.Kind.VARIABLE_SET, "Common")
     items.save_revision(

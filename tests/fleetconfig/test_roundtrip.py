@@ -113,7 +113,7 @@ def test_prune_deletes_only_what_an_apply_created(fleet: dict[str, Any]) -> None
     apply_plan(pruned)
     assert not Group.objects.filter(name="Auditors").exists()
     assert Group.objects.filter(name="Platform").exists()
-    assert Grant.objects.filter(group__name="Platform", revoked_at__isnull=True).count() == 2
+    assert Grant.objects.filter(group__name="Platform", revoked_at__isnull=True).count() == 3
 
 
 def test_a_plan_is_refused_after_the_state_changed(fleet: dict[str, Any]) -> None:
@@ -139,6 +139,7 @@ def test_export_reads_as_a_person_would_write_it(fleet: dict[str, Any]) -> None:
         "role_mappings",
         "instances",
         "groups",
+        "people",
         "trusts",
         "shared_items",
         "alert_settings",

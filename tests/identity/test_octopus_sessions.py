@@ -85,3 +85,40 @@ def test_leaving_a_group_or_its_deletion_ends_the_members_octopus_sessions(
     with django_capture_on_commit_callbacks(execute=True):
         services.delete_group(again)
     assert ended() == 2
+
+
+def test_losing_a_group_through_the_directory_at_sign_in_ends_octopus_sessions_there(
+    make_sim_instance, make_group, eager_celery, django_capture_on_commit_callbacks
+):
+    """OIDC and LDAP sign-in store the person's external groups (``store_external_groups``):
+    a group lost that way is like leaving it, on the instances its grants cover only."""
+    import identity.tasks  # noqa: F401 - registers the tasks in this process
+    from identity import services
+    from identity.models import Role
+
+    one, two = make_sim_instance(), make_sim_instance()
+    first, second = enlist_sim(one), enlist_sim(two)
+
+    def ended(instance: str) -> int:
+        return AuditEntry.objects.filter(
+            action="user.octopus_sessions",
+            message__startswith="alice: sessions of 1",
+            message__contains=instance,
+        ).count()
+
+    alice = make_user("alice")
+    ops = make_group("Ops", external=["cn=ops"])
+    devs = make_group("Devs", external=["cn=devs"])
+    services.grant(ops, Role.VIEWER, instance=first)
+    services.grant(devs, Role.VIEWER, instance=second)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.store_external_groups(alice, "ldap", ["cn=ops", "cn=devs"])
+    assert (ended(one.slug), ended(two.slug)) == (0, 0)  # gaining groups ends nothing
+    with django_capture_on_commit_callbacks(execute=True):
+        services.store_external_groups(alice, "ldap", ["cn=devs", "cn=other"])
+    assert (ended(one.slug), ended(two.slug)) == (1, 0)  # Ops lost: its instance only
+    # Still in Devs directly: losing its external group loses nothing, so nothing ends.
+    services.update_group(devs, members=[alice])
+    with django_capture_on_commit_callbacks(execute=True):
+        services.store_external_groups(alice, "ldap", [])
+    assert (ended(one.slug), ended(two.slug)) == (1, 0)
