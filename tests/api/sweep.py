@@ -165,6 +165,13 @@ def path_value(path: str, param: str, user: Any, fallback: dict[str, str]) -> st
     except KeyError:  # a nested route: its parent's id comes from ``fallback``
         return None
     if obj is None:
+        # An endpoint hidden from this user (administrators only, answered 404): the
+        # malformed requests still go to a real object's address, one an administrator sees.
+        from identity.models import User
+
+        admin = User.objects.filter(is_superuser=True, is_active=True).first()
+        if admin is not None and not getattr(user, "is_superuser", False):
+            return path_value(path, param, admin, fallback)
         return None
     return str(obj.serializable_value(getattr(view, "lookup_field", "pk")))
 
