@@ -361,6 +361,9 @@ SPECTACULAR_SETTINGS = {
         "DeploymentRunStateEnum": "rollouts.models.DeploymentRun.State",
         "RunDeploymentStateEnum": "rollouts.models.RunDeployment.State",
         "StagePromotionStateEnum": "rollouts.models.StagePromotion.State",
+        "RuleSelectorEnum": "identity.models.GrantRule.Selector",
+        "WaveSelectorEnum": "rollouts.models.PolicyWave.Selector",
+        "StageSelectorEnum": "rollouts.models.PipelineStage.Selector",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
@@ -269,7 +270,15 @@ class RouteViewSet(
         )
         return Response(s.RemoteValueSerializer(row).data)
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(
+        request=None,
+        responses={204: None},
+        parameters=[
+            OpenApiParameter(
+                "value_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="A held value."
+            )
+        ],
+    )
     @action(
         detail=True,
         methods=["delete"],
