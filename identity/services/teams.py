@@ -31,7 +31,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from audit.services import record as audit
@@ -196,7 +196,10 @@ def _uuids(values: Iterable[Any]) -> list[uuid.UUID]:
 
 
 def _bump(rows: Any, **changes: Any) -> int:
-    """Mark rows as changed: pending, a new version, retried at once."""
+    """Mark rows as changed: pending, a new version, retried at once. The grants they serve
+    are pending in those spaces too until the push lands (a group's new member is not yet in
+    its teams: the grant's page must not say "applied")."""
+    _pend_targets(rows)
     return int(
         rows.update(
             version=F("version") + 1,
@@ -205,6 +208,19 @@ def _bump(rows: Any, **changes: Any) -> int:
             attempts=0,
             **changes,
         )
+    )
+
+
+def _pend_targets(rows: Any) -> None:
+    """Set the (grant, space) rows served by these managed teams back to pending."""
+    teams = ManagedTeam.objects.filter(
+        pk__in=rows.values("pk"), space=OuterRef("space"), role=OuterRef("grant__role")
+    )
+    served = Exists(teams.filter(group=OuterRef("grant__group"))) | Exists(
+        teams.filter(user=OuterRef("grant__user"))
+    )
+    GrantTarget.objects.filter(served).update(
+        state=SyncState.PENDING, next_retry_at=None, attempts=0
     )
 
 

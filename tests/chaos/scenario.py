@@ -26,7 +26,15 @@ django.setup()
 from django.apps import apps  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from identity.models import Grant, GrantTarget, Group, Role, SyncState, User  # noqa: E402
+from identity.models import (  # noqa: E402
+    Grant,
+    GrantTarget,
+    Group,
+    ManagedTeam,
+    Role,
+    SyncState,
+    User,
+)
 from identity.services import create_group, grant  # noqa: E402
 from identity.services.tokens import create_token  # noqa: E402
 from monitoring.models import (  # noqa: E402
@@ -136,6 +144,7 @@ def settled() -> dict[str, Any]:
     waiting = {
         "subscriptions": behind,
         "grant_targets": GrantTarget.objects.exclude(state=SyncState.APPLIED).count(),
+        "teams": ManagedTeam.objects.exclude(state=SyncState.APPLIED).count(),
         "alerts": Alert.objects.filter(state=Alert.State.NEW).count(),
         "emails": Notification.objects.exclude(state=Notification.State.SENT).count(),
         "not_online": Instance.objects.exclude(status=Instance.Status.ONLINE).count(),
@@ -257,6 +266,11 @@ def _grant_checks() -> tuple[dict[str, int], list[str]]:
         Grant.objects.filter(group=group, revoked_at__isnull=True).select_related("instance")
     )
     work = [(g.instance, list(g.instance.spaces.all())) for g in grants if g.instance is not None]
+    # What ODCM believes of each space's team, shown beside a failure.
+    believed = {
+        mt.space_id: f"row {mt.state} v{mt.version}/applied v{mt.applied_version} {mt.last_error}"
+        for mt in ManagedTeam.objects.filter(group=group)
+    }
 
     def look(inst: Instance, spaces: list[Space]) -> list[str]:
         found_failures = []
@@ -275,7 +289,10 @@ def _grant_checks() -> tuple[dict[str, int], list[str]]:
                     continue
                 held = sorted(users.get(u, u) for u in teams[0]["MemberUserIds"])
                 if held != members:
-                    found_failures.append(f"{space.slug}: team holds {held}, group {members}")
+                    found_failures.append(
+                        f"{space.slug}: team holds {held}, group {members}; "
+                        f"{believed.get(space.pk, 'no row')}"
+                    )
         return found_failures
 
     with ThreadPoolExecutor(8) as pool:

@@ -108,13 +108,20 @@ def test_revoke_removes_the_team_and_leaves_other_teams_alone(enlisted, make_gro
 def test_group_changes_follow_into_octopus(enlisted, make_group):
     group = make_group("Ops", [make_user("carol")])
     target = space(enlisted)
-    services.grant(group, Role.VIEWER, space=target)
+    grant = services.grant(group, Role.VIEWER, space=target)
     teams.sync_spaces([target.pk])
+    state = GrantTarget.objects.get(grant=grant, space=target)
+    assert state.state == SyncState.APPLIED
 
     services.update_group(
         group, name="Operations", members=[make_user("dave")], external_groups=["ops-team"]
     )
+    # Until the push lands, the grant is not "applied" in that space: dave is not in the team.
+    state.refresh_from_db()
+    assert state.state == SyncState.PENDING
     teams.sync_spaces([target.pk])
+    state.refresh_from_db()
+    assert state.state == SyncState.APPLIED
 
     (team,) = managed_teams(enlisted, "Spaces-2")
     assert team["Name"] == "ODCM · Operations (Viewer)"
