@@ -6,7 +6,7 @@ from collections import OrderedDict
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
-from django.urls import NoReverseMatch, is_valid_path, reverse
+from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 from rest_framework import routers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -48,13 +48,20 @@ class Router(routers.DefaultRouter):
     APIRootView = ApiIndex
 
 
+def _is_endpoint(path: str) -> bool:
+    """Whether ``path`` reaches a real endpoint (every path reaches this catch-all)."""
+    try:
+        return resolve(path).func is not not_found
+    except Resolver404:
+        return False
+
+
 def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
     """Unknown paths under /api/v1/ answer in the API's error shape, not with the HTML page.
 
     Django's slash-appending redirect still applies: this view ends every URL list, so the
     middleware would otherwise never see a 404 for ``/api/v1/instances``."""
-    with_slash = f"{request.path_info}/"
-    if not request.path_info.endswith("/") and is_valid_path(with_slash):
+    if not request.path_info.endswith("/") and _is_endpoint(f"{request.path_info}/"):
         target = f"{request.path}/"
         if request.method in ("GET", "HEAD"):
             query = request.META.get("QUERY_STRING", "")

@@ -43,7 +43,13 @@ def test_the_api_index_links_every_collection_for_anyone(world):
 
 
 @pytest.mark.parametrize(
-    "path", ["nothing-here/", "instances/not-a-uuid/refresh/x/", "spaces/not-a-uuid/access/"]
+    "path",
+    [
+        "nothing-here/",
+        "nothing-here",  # no pointless redirect to a slash that leads nowhere either
+        "instances/not-a-uuid/refresh/x/",
+        "spaces/not-a-uuid/access/",
+    ],
 )
 def test_an_unknown_api_path_answers_a_json_404(world, path):
     response = _client(world).get(f"{API}/{path}")
