@@ -12,14 +12,23 @@ from typing import Any
 
 from django.db import transaction
 
-from fleetconfig.models import ManagedObject
+from fleetconfig import apply_accounts
+from fleetconfig.apply_base import ApplyError
+from fleetconfig.apply_base import Source as _Source
+from fleetconfig.apply_base import after as _after
+from fleetconfig.apply_base import changed as _changed
+from fleetconfig.apply_base import instance as _instance
+from fleetconfig.apply_base import remember as _remember
+from fleetconfig.apply_base import space as _space
+from fleetconfig.apply_base import users as _users
 from fleetconfig.plan import Change, resolve
-from fleetconfig.state import ALERT_FLAGS, normal_variables, objects, variable_identity
+from fleetconfig.state import ALERT_FLAGS, normal_variables, variable_identity
 from identity import services as identity
 from identity.models import Grant, GrantRule, Group, User
 from identity.services import grant_rules
 from monitoring.models import MaintenanceWindow
 from monitoring.services import configuration as monitoring
+from odcm.errors import ServiceError
 from sharing.models import SharedItem, Subscription, Trust
 from sharing.services import items as sharing_items
 from sharing.services import subscriptions as sharing_subs
@@ -29,10 +38,6 @@ from spaces.services import instances as registry
 from spaces.services.octopus_spaces import set_enlisted, set_standard_environments
 
 log = logging.getLogger(__name__)
-
-
-class ApplyError(Exception):
-    """One object could not be applied; the message is for a person and holds no secret."""
 
 
 def apply_changes(
@@ -71,90 +76,12 @@ def apply_changes(
 
 
 def _message(exc: BaseException) -> str:
+    if isinstance(exc, ServiceError) and not isinstance(exc, registry.RegistryError):
+        return "; ".join(exc.problems)  # identity's refusals (service accounts, invitations)
     if isinstance(exc, (ApplyError, ValueError, registry.RegistryError)):
         messages = getattr(exc, "errors", None)
         return "; ".join(map(str, messages)) if messages else str(exc)
     return f"Unexpected error ({type(exc).__name__}); see the server log."
-
-
-class _Source:
-    """The declared document, looked up by name."""
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.instances = {i["name"]: i for i in data.get("instances") or []}
-        self.items = {
-            (i["publisher"]["instance"], i["publisher"]["space"], i["kind"], i["name"]): i
-            for i in data.get("shared_items") or []
-        }
-        self.objects = objects(data)
-
-    def scope(self, change: Change) -> dict[str, list[str]]:
-        """The whole declared scope of a grant or grant rule (a plan holds only its diff)."""
-        obj = self.objects.get((change.kind, change.key))
-        return dict(obj.fields["scope"]) if obj is not None else {}
-
-
-def _remember(
-    change: Change,
-    *,
-    created: bool | None = None,
-    refs: dict[str, Any] | None = None,
-    forget: bool = False,
-) -> None:
-    if forget:
-        ManagedObject.objects.filter(kind=change.kind, key=change.key).delete()
-        return
-    row, _ = ManagedObject.objects.get_or_create(
-        kind=change.kind, key=change.key, defaults={"ident": change.ident}
-    )
-    if created:
-        row.created = True
-    if refs is not None:
-        row.refs = refs
-    row.ident = change.ident
-    row.save()
-
-
-def _after(change: Change, name: str, default: Any = None) -> Any:
-    for row in change.fields:
-        if row["field"] == name:
-            return row["after"]
-    return default
-
-
-def _changed(change: Change, prefix: str) -> bool:
-    return any(
-        r["field"] == prefix
-        or r["field"].startswith(prefix + ".")
-        or r["field"].startswith(prefix + "[")
-        for r in change.fields
-    )
-
-
-def _users(names: list[str]) -> list[User]:
-    found = list(User.objects.filter(username__in=names))
-    missing = set(names) - {u.username for u in found}
-    if missing:
-        raise ApplyError(f"No user named {', '.join(sorted(missing))}.")
-    return found
-
-
-def _space(instance: str, name: str) -> Space:
-    space = (
-        Space.objects.exclude(state=Space.State.GONE)
-        .filter(instance__name=instance, name=name)
-        .first()
-    )
-    if space is None:
-        raise ApplyError(f"The instance {instance!r} has no space {name!r}.")
-    return space
-
-
-def _instance(name: str) -> Instance:
-    inst = Instance.objects.filter(name=name).first()
-    if inst is None:
-        raise ApplyError(f"No instance named {name!r}.")
-    return inst
 
 
 # -- handlers ----------------------------------------------------------------------------
@@ -262,7 +189,7 @@ def _group(change: Change, source: _Source, actor: Any) -> None:
         return
     fields = {
         "description": _after(change, "description", ""),
-        "members": _users(_after(change, "members", [])),
+        "members": apply_accounts.members(_after(change, "members", []), source),
         "external_groups": _after(change, "external_groups", []),
     }
     if change.action == "create":
@@ -464,4 +391,6 @@ HANDLERS: dict[str, Callable[[Change, _Source, Any], None]] = {
     "shared_item": _shared_item,
     "subscription": _subscription,
     "alert_settings": _alert_settings,
+    "service_account": apply_accounts.service_account,
+    "invitation": apply_accounts.invitation,
 }

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fleetconfig import accounts
 from fleetconfig.document import Document, InvalidDocument, Issue
 from fleetconfig.models import ManagedObject
 from fleetconfig.state import KINDS, Obj, current_secret_fingerprints, digest, export, fingerprint
@@ -118,10 +119,13 @@ def make(doc: Document, *, prune: bool = False) -> Result:
     if issues:
         raise InvalidDocument(sorted(issues, key=lambda i: (i.line or 0, i.path)))
     created = set(ManagedObject.objects.filter(created=True).values_list("kind", "key"))
+    # An invitation already accepted is left alone: it is not pending (not exported), and
+    # making it again would invite the person twice.
+    settled = accounts.accepted({key for (k, key) in wanted if k == "invitation"})
     changes: list[Change] = []
     for kind in KINDS:
         for (k, key), obj in wanted.items():
-            if k != kind:
+            if k != kind or (k == "invitation" and key in settled):
                 continue
             line = doc.line(obj.path)
             before = have.get((k, key))
@@ -253,7 +257,9 @@ def check_references(doc: Document) -> list[Issue]:
             "instance__name", "name"
         )
     }
-    users = set(User.objects.values_list("username", flat=True))
+    # A service account the file declares may be named (a group member, a person grant)
+    # before it exists: it is made before anything that names it, or joins its groups then.
+    users = set(User.objects.values_list("username", flat=True)) | accounts.declared_usernames(data)
     groups = set()
 
     def need_user(name: str, path: tuple[Any, ...]) -> None:
@@ -326,4 +332,5 @@ def check_references(doc: Document) -> list[Issue]:
                 issues.append(
                     doc.issue(("alert_settings", i, "instances", j), f"No instance named {name!r}.")
                 )
+    issues += accounts.check(doc, need_target)
     return issues

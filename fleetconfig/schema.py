@@ -136,6 +136,35 @@ GROUP: dict[str, Any] = {
     },
 }
 
+SERVICE_ACCOUNT: dict[str, Any] = {
+    "description": "Automation's own identity (user svc-<name>), owned by a group whose members "
+    "manage it. Its tokens are secrets: never declared, made on its page or through the API.",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "owner"],
+    "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 100},
+        "owner": {"type": "string", "minLength": 1, "maxLength": 100},
+        "description": {"type": "string"},
+        "active": {"type": "boolean"},
+    },
+}
+
+INVITATION: dict[str, Any] = {
+    "description": "A pending invitation of an outside person, matched by email; one already "
+    "accepted is left alone. The link's key is only in the email.",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["email", "provider", "expires_at"],
+    "properties": {
+        "email": {"type": "string", "minLength": 3, "maxLength": 254},
+        "provider": {"type": "string", "minLength": 1, "maxLength": 100},
+        "expires_at": {"type": "string", "format": "date-time"},
+        "message": {"type": "string", "maxLength": 2000},
+        "grants": {"type": "array", "items": GRANT},
+    },
+}
+
 VARIABLE: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -253,6 +282,8 @@ SCHEMA: dict[str, Any] = {
         "instances": {"type": "array", "items": INSTANCE},
         "groups": {"type": "array", "items": GROUP},
         "people": {"type": "array", "items": PERSON},
+        "service_accounts": {"type": "array", "items": SERVICE_ACCOUNT},
+        "invitations": {"type": "array", "items": INVITATION},
         "trusts": {"type": "array", "items": TRUST},
         "shared_items": {"type": "array", "items": SHARED_ITEM},
         "alert_settings": {"type": "array", "items": ALERT_SETTINGS},
@@ -266,6 +297,8 @@ SECTIONS = (
     "instances",
     "groups",
     "people",
+    "service_accounts",
+    "invitations",
     "trusts",
     "shared_items",
     "alert_settings",

@@ -12,12 +12,13 @@ import hmac
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
 
+from fleetconfig import accounts
+from fleetconfig.accounts import iso
 from fleetconfig.grants import groups as _groups
 from fleetconfig.grants import normal_scope, rule_key
 from fleetconfig.grants import people as _people
@@ -53,10 +54,6 @@ def default_key_ref(instance_name: str) -> dict[str, str]:
 
 def default_secret_ref(item_name: str, variable: str) -> dict[str, str]:
     return {"env": "SECRET_" + _upper_name(item_name, variable)}
-
-
-def iso(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def space_ref(space: Space) -> dict[str, str]:
@@ -231,6 +228,8 @@ BUILDERS = {
     "instances": _instances,
     "groups": _groups,
     "people": _people,
+    "service_accounts": accounts.export_service_accounts,
+    "invitations": accounts.export_invitations,
     "trusts": _trusts,
     "shared_items": _shared_items,
     "alert_settings": _alert_settings,
@@ -272,9 +271,11 @@ KINDS = (
     "instance",
     "space",
     "group",
+    "service_account",  # after its owner group, before grants to it alone
     "grant",
     "grant_rule",
     "person_grant",
+    "invitation",
     "trust",
     "shared_item",
     "subscription",
@@ -361,6 +362,12 @@ def objects(doc: dict[str, Any]) -> dict[tuple[str, str], Obj]:
                     ("groups", i, "grant_rules", j),
                 )
             )
+    for i, decl in enumerate(doc.get("service_accounts") or []):
+        key, ident, fields = accounts.service_account_parts(decl)
+        add(Obj("service_account", key, ident, fields, ("service_accounts", i)))
+    for i, decl in enumerate(doc.get("invitations") or []):
+        key, ident, fields = accounts.invitation_parts(decl)
+        add(Obj("invitation", key, ident, fields, ("invitations", i)))
     for i, person in enumerate(doc.get("people") or []):
         for j, grant in enumerate(person.get("grants") or []):
             path = ("people", i, "grants", j)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -105,11 +105,13 @@ def create(
     grants: Any = (),
     days: int = 7,
     message: str = "",
+    expires_at: datetime | None = None,
     actor: Any,
     request: HttpRequest | None = None,
 ) -> tuple[Invitation, str]:
     """Make an invitation and email its link. Returns it and the link's secret (for the
-    caller's own use only: it is in the email, never stored)."""
+    caller's own use only: it is in the email, never stored). It expires after ``days``, or
+    at ``expires_at`` when given (in the future, at most ``MAX_DAYS`` days away)."""
     email = (email or "").strip()
     if "@" not in email or len(email) > 254:
         raise _field("email", "Give the person's email address.")
@@ -117,7 +119,15 @@ def create(
     if provider not in known:
         names = ", ".join(sorted(known)) or "none is configured"
         raise _field("provider", f"Unknown sign-in provider {provider!r} (known: {names}).")
-    if not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
+    now = timezone.now()
+    if expires_at is not None:
+        if expires_at.tzinfo is None:
+            raise _field("expires_at", "Give the expiry with its time zone.")
+        if expires_at <= now:
+            raise _field("expires_at", "The expiry is in the past.")
+        if expires_at > now + timedelta(days=MAX_DAYS):
+            raise _field("expires_at", f"An invitation expires within {MAX_DAYS} days.")
+    elif not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
         raise _field("days", f"An invitation expires after 1 to {MAX_DAYS} days.")
     cleaned = _clean_grants(list(grants))
     token = secrets.token_urlsafe(32)
@@ -128,7 +138,7 @@ def create(
             grants=cleaned,
             digest=_digest(token),
             message=message.strip()[:2000],
-            expires_at=timezone.now() + timedelta(days=days),
+            expires_at=expires_at or now + timedelta(days=days),
             created_by=actor if getattr(actor, "pk", None) else None,
         )
         record(
@@ -136,7 +146,13 @@ def create(
             actor=actor,
             request=request,
             obj=row,
-            after={"email": email, "provider": provider, "grants": cleaned, "days": days},
+            after={
+                "email": email,
+                "provider": provider,
+                "grants": cleaned,
+                "days": days if expires_at is None else None,
+                "expires_at": row.expires_at.isoformat(),
+            },
         )
     send(row, token, provider_name=known[provider])
     return row, token

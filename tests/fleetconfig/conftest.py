@@ -81,10 +81,15 @@ def fleet(
 
 
 def wipe() -> None:
-    """Everything configuration declares (people stay: they sign in, they are not declared)."""
+    """Everything configuration declares (people stay: they sign in, they are not declared;
+    service accounts and invitations are declared and go)."""
     from fleetconfig.models import ManagedObject
+    from identity.models import Invitation, User
 
     SharedItem.objects.all().delete()
+    # Service accounts are users owned by a group (which protects them): they go first.
+    User.objects.filter(service_account__isnull=False).delete()
+    Invitation.objects.all().delete()
     Group.objects.all().delete()
     Instance.objects.all().delete()
     StandardEnvironment.objects.all().delete()

@@ -140,6 +140,8 @@ def test_export_reads_as_a_person_would_write_it(fleet: dict[str, Any]) -> None:
         "instances",
         "groups",
         "people",
+        "service_accounts",
+        "invitations",
         "trusts",
         "shared_items",
         "alert_settings",
