@@ -211,7 +211,7 @@ def users(request: HttpRequest) -> HttpResponse:
 @admin_only
 def user(request: HttpRequest, user_uuid: str) -> HttpResponse:
     from identity.forms import PersonGrantForm
-    from identity.services import people
+    from identity.services import sessions
 
     person = get_object_or_404(User, uuid=user_uuid)
     context = {
@@ -221,7 +221,7 @@ def user(request: HttpRequest, user_uuid: str) -> HttpResponse:
         "report": access.access_report(person),
         "grants": _grants_with_targets(request.user, user=person),
         "grant_form": PersonGrantForm(initial={"person": person.username}),
-        "sessions": people.sessions_of(person),
+        "sessions": sessions.sessions_of(person),
         "tokens": list(person.api_tokens.order_by("-created_at")),
     }
     return render(request, "identity/user.html", context)

@@ -76,6 +76,28 @@ def group_key(value: str) -> str:
     return ",".join(parts).casefold()
 
 
+class SignInSession(models.Model):
+    """One ODCM browser session of a person: the index that lists a person's sessions without
+    decoding everyone's (``identity.services.sessions``). Written at sign-in, deleted at
+    sign-out, when ended by an administrator, and once its session has expired or vanished.
+    ``session_key`` is the session's secret: it is never shown; ``id`` names the session."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sign_in_sessions")
+    session_key = models.CharField(max_length=40, unique=True)
+    ip = models.CharField(max_length=64, blank=True)
+    agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "created_at"], name="sign_in_session_user_idx")]
+
+    def __str__(self) -> str:
+        return f"session of {self.user} since {self.created_at:%Y-%m-%d %H:%M}"
+
+
 class Role(models.TextChoices):
     """What a grant allows, in increasing order of power."""
 

@@ -17,7 +17,7 @@ from identity import services
 from identity.access import admin_only
 from identity.forms import PersonForm, PersonGrantForm
 from identity.models import ApiToken, User
-from identity.services import people
+from identity.services import people, sessions
 
 
 @admin_only
@@ -92,7 +92,7 @@ def create_person(request: HttpRequest) -> HttpResponse:
 @require_POST
 def end_session(request: HttpRequest, user_uuid: str, ref: str) -> HttpResponse:
     person = get_object_or_404(User, uuid=user_uuid)
-    if people.end_session(person, ref, actor=request.user, request=request):
+    if sessions.end_session(person, ref, actor=request.user, request=request):
         messages.success(request, f"That session of {person.username} is ended.")
     else:
         messages.info(request, "That session had already ended.")
