@@ -235,13 +235,20 @@ def _grant(change: Change, source: _Source, actor: Any) -> None:
 
 
 def _grant_rule(change: Change, source: _Source, actor: Any) -> None:
-    """A grant rule; a changed scope replaces the rule (its grants follow)."""
+    """A group's or one person's grant rule; a changed scope replaces the rule (its grants
+    follow)."""
     ident = change.ident
-    group = Group.objects.filter(name=ident["group"]).first()
-    if group is None:
-        raise ApplyError(f"No group named {ident['group']!r}.")
+    holder: Group | User
+    if change.kind == "person_grant_rule":
+        holder = _users([ident["user"]])[0]
+        mine: dict[str, Any] = {"user": holder}
+    else:
+        group = Group.objects.filter(name=ident["group"]).first()
+        if group is None:
+            raise ApplyError(f"No group named {ident['group']!r}.")
+        holder, mine = group, {"group": group}
     current = GrantRule.objects.filter(
-        group=group, role=ident["role"], selector=ident["selector"], value=ident["value"]
+        **mine, role=ident["role"], selector=ident["selector"], value=ident["value"]
     )
     with transaction.atomic():
         if change.action in ("delete", "change"):
@@ -251,7 +258,7 @@ def _grant_rule(change: Change, source: _Source, actor: Any) -> None:
             _remember(change, forget=True)
             return
         grant_rules.create_rule(
-            group,
+            holder,
             ident["role"],
             ident["selector"],
             ident["value"],
@@ -387,6 +394,7 @@ HANDLERS: dict[str, Callable[[Change, _Source, Any], None]] = {
     "grant": _grant,
     "grant_rule": _grant_rule,
     "person_grant": _grant,
+    "person_grant_rule": _grant_rule,
     "trust": _trust,
     "shared_item": _shared_item,
     "subscription": _subscription,

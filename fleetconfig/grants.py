@@ -46,11 +46,8 @@ def groups(refs: Any) -> list[dict[str, Any]]:
     for g in _active_grants().filter(group__isnull=False):
         grants.setdefault(g.group_id, []).append(_grant_entry(g))
     rules: dict[Any, list[dict[str, Any]]] = {}
-    for rule in GrantRule.objects.all():
-        row: dict[str, Any] = {"role": rule.role, rule.selector: rule.value}
-        if normal_scope(rule.scope):
-            row["scope"] = normal_scope(rule.scope)
-        rules.setdefault(rule.group_id, []).append(row)
+    for rule in GrantRule.objects.filter(group__isnull=False):
+        rules.setdefault(rule.group_id, []).append(_rule_entry(rule))
     out = []
     for group in Group.objects.order_by("name").prefetch_related("members", "external_groups"):
         entry: dict[str, Any] = {"name": group.name}
@@ -65,6 +62,13 @@ def groups(refs: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _rule_entry(rule: GrantRule) -> dict[str, Any]:
+    row: dict[str, Any] = {"role": rule.role, rule.selector: rule.value}
+    if normal_scope(rule.scope):
+        row["scope"] = normal_scope(rule.scope)
+    return row
+
+
 def rule_key(rule: dict[str, Any]) -> str:
     """A grant rule's name in a plan: "deployer on every instance tagged prod"."""
     if rule.get("tag") is not None:
@@ -73,12 +77,23 @@ def rule_key(rule: dict[str, Any]) -> str:
 
 
 def people(refs: Any) -> list[dict[str, Any]]:
-    """People holding grants of their own (people are not declared: they sign in)."""
+    """People holding grants or grant rules of their own (people are not declared: they sign
+    in)."""
     grants: dict[str, list[dict[str, Any]]] = {}
     for g in _active_grants().filter(user__isnull=False):
         assert g.user is not None
         grants.setdefault(g.user.username, []).append(_grant_entry(g))
-    return [
-        {"user": name, "grants": sorted(rows, key=_grant_order)}
-        for name, rows in sorted(grants.items())
-    ]
+    rules: dict[str, list[dict[str, Any]]] = {}
+    for rule in GrantRule.objects.filter(user__isnull=False).select_related("user"):
+        assert rule.user is not None
+        rules.setdefault(rule.user.username, []).append(_rule_entry(rule))
+    out = []
+    for name in sorted({*grants, *rules}):
+        entry: dict[str, Any] = {
+            "user": name,
+            "grants": sorted(grants.get(name, []), key=_grant_order),
+        }
+        if rules.get(name):
+            entry["grant_rules"] = sorted(rules[name], key=rule_key)
+        out.append(entry)
+    return out

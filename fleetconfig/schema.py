@@ -119,7 +119,11 @@ PERSON: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "required": ["user"],
-    "properties": {"user": NAME, "grants": {"type": "array", "items": GRANT}},
+    "properties": {
+        "user": NAME,
+        "grants": {"type": "array", "items": GRANT},
+        "grant_rules": {"type": "array", "items": GRANT_RULE},
+    },
 }
 
 GROUP: dict[str, Any] = {

@@ -275,6 +275,7 @@ KINDS = (
     "grant",
     "grant_rule",
     "person_grant",
+    "person_grant_rule",
     "invitation",
     "trust",
     "shared_item",
@@ -346,22 +347,8 @@ def objects(doc: dict[str, Any]) -> dict[tuple[str, str], Obj]:
         for j, grant in enumerate(group.get("grants") or []):
             add(_grant_obj("grant", "group", group["name"], grant, ("groups", i, "grants", j)))
         for j, rule in enumerate(group.get("grant_rules") or []):
-            selector = "tag" if rule.get("tag") is not None else "region"
-            ident = {
-                "group": group["name"],
-                "role": rule["role"],
-                "selector": selector,
-                "value": rule[selector],
-            }
-            add(
-                Obj(
-                    "grant_rule",
-                    f"{group['name']}: {rule_key(rule)}",
-                    ident,
-                    {"scope": normal_scope(rule.get("scope"))},
-                    ("groups", i, "grant_rules", j),
-                )
-            )
+            path = ("groups", i, "grant_rules", j)
+            add(_rule_obj("grant_rule", "group", group["name"], rule, path))
     for i, decl in enumerate(doc.get("service_accounts") or []):
         key, ident, fields = accounts.service_account_parts(decl)
         add(Obj("service_account", key, ident, fields, ("service_accounts", i)))
@@ -372,6 +359,9 @@ def objects(doc: dict[str, Any]) -> dict[tuple[str, str], Obj]:
         for j, grant in enumerate(person.get("grants") or []):
             path = ("people", i, "grants", j)
             add(_grant_obj("person_grant", "user", person["user"], grant, path))
+        for j, rule in enumerate(person.get("grant_rules") or []):
+            path = ("people", i, "grant_rules", j)
+            add(_rule_obj("person_grant_rule", "user", person["user"], rule, path))
     for i, trust in enumerate(doc.get("trusts") or []):
         p, s = trust["publisher"], trust["subscriber"]
         key = f"{p['instance']}/{p['space']} -> {s['instance']}/{s['space']}"
@@ -440,6 +430,16 @@ def _grant_obj(
     }
     fields = {"scope": normal_scope(grant.get("scope"))}
     return Obj(kind, f"{name}: {grant['role']} on {where}", ident, fields, path)
+
+
+def _rule_obj(
+    kind: str, holder: str, name: str, rule: dict[str, Any], path: tuple[str | int, ...]
+) -> Obj:
+    """A group's grant rule (``holder`` "group") or one person's ("user")."""
+    selector = "tag" if rule.get("tag") is not None else "region"
+    ident = {holder: name, "role": rule["role"], "selector": selector, "value": rule[selector]}
+    fields = {"scope": normal_scope(rule.get("scope"))}
+    return Obj(kind, f"{name}: {rule_key(rule)}", ident, fields, path)
 
 
 def _alert_default(flag: str) -> bool:

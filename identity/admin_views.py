@@ -98,8 +98,8 @@ def group(request: HttpRequest, group_id: str) -> HttpResponse:
     return render(request, "identity/group.html", context)
 
 
-def _rules_with_counts(group: Group) -> list[tuple[GrantRule, int]]:
-    rules = list(group.grant_rules.all())
+def _rules_with_counts(holder: Group | User) -> list[tuple[GrantRule, int]]:
+    rules = list(holder.grant_rules.select_related("group", "user"))
     counts = grant_rules.space_counts(rules)
     return [(rule, counts[rule.pk]) for rule in rules]
 
@@ -168,13 +168,15 @@ def _add_rule(request: HttpRequest, group: Group, form: GrantForm) -> None:
 @admin_only
 @require_POST
 def delete_grant_rule(request: HttpRequest, rule_id: str) -> HttpResponse:
-    rule = get_object_or_404(GrantRule.objects.select_related("group"), pk=rule_id)
+    rule = get_object_or_404(GrantRule.objects.select_related("group", "user"), pk=rule_id)
     revoked = grant_rules.delete_rule(rule, actor=request.user, request=request)
     messages.success(
         request,
         f"Rule removed; revoked on {len(revoked)} instance{pluralize(len(revoked))} "
         "(grants chosen one by one stay).",
     )
+    if rule.user_id:
+        return redirect("identity:user", user_uuid=rule.user.uuid)  # type: ignore[union-attr]
     return redirect("identity:group", group_id=rule.group_id)
 
 
@@ -211,7 +213,7 @@ def users(request: HttpRequest) -> HttpResponse:
 @admin_only
 def user(request: HttpRequest, user_uuid: str) -> HttpResponse:
     from identity.forms import PersonGrantForm
-    from identity.services import people
+    from identity.services import sessions
 
     person = get_object_or_404(User, uuid=user_uuid)
     context = {
@@ -220,8 +222,9 @@ def user(request: HttpRequest, user_uuid: str) -> HttpResponse:
         "external_groups": list(person.external_groups.all()),
         "report": access.access_report(person),
         "grants": _grants_with_targets(request.user, user=person),
+        "rules": _rules_with_counts(person),
         "grant_form": PersonGrantForm(initial={"person": person.username}),
-        "sessions": people.sessions_of(person),
+        "sessions": sessions.sessions_of(person),
         "tokens": list(person.api_tokens.order_by("-created_at")),
     }
     return render(request, "identity/user.html", context)

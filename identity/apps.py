@@ -10,6 +10,10 @@ class IdentityConfig(AppConfig):
 
         from identity import signals  # noqa: F401 - connects login auditing
         from identity.api import schema  # noqa: F401 - registers the OpenAPI auth scheme
+        from identity.services import sessions
+        from odcm.retention import register_pruner
+
+        register_pruner("identity", sessions.prune)
 
         if apps.is_installed("allauth.socialaccount"):
             from allauth.account.signals import user_logged_in

@@ -157,17 +157,6 @@ class GrantForm(StyledForm):
             return ("tag" if kind == "t" else "region", value)
         return None
 
-    def targets(self) -> list[dict[str, Any]]:
-        """One target, or one per instance carrying the chosen tag or region now (a person's
-        grant and an invitation expand a tag once; a group's grant makes a rule instead)."""
-        chosen = self.selector()
-        if chosen is not None:
-            kind, value = chosen
-            match = {"tags__name": value} if kind == "tag" else {"region": value}
-            instances = instance_model().objects.filter(**match).order_by("name")
-            return [{"instance": instance} for instance in instances]
-        return [self.target_kwargs()]
-
     def target_kwargs(self) -> dict[str, Any]:
         kind, _, pk = self.cleaned_data["target"].partition(":")
         if kind == "i":
@@ -242,14 +231,13 @@ class InvitationForm(GrantForm):
         self.fields["target"].required = False
 
     def invitation_grants(self) -> list[dict[str, Any]]:
-        """The grant to give on accepting (a tag or region: one per instance matched now)."""
+        """The grant to give on accepting (a tag or region: a rule for the person, following
+        the instances that carry it then and later)."""
         if not self.cleaned_data.get("role") or not self.cleaned_data.get("target"):
             return []
-        return [
-            {
-                "role": self.cleaned_data["role"],
-                "scope": self.scope(),
-                **{kind: str(row.pk) for kind, row in target.items()},
-            }
-            for target in self.targets()
-        ]
+        chosen = self.selector()
+        if chosen is not None:
+            target = {chosen[0]: chosen[1]}
+        else:
+            target = {kind: str(row.pk) for kind, row in self.target_kwargs().items()}
+        return [{"role": self.cleaned_data["role"], "scope": self.scope(), **target}]

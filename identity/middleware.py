@@ -1,4 +1,5 @@
-"""Administrators must set up two-factor authentication when ODCM_REQUIRE_ADMIN_MFA is on."""
+"""Administrators must set up two-factor authentication when ODCM_REQUIRE_ADMIN_MFA is on;
+the index of sessions follows a session whose key changed."""
 
 from __future__ import annotations
 
@@ -39,3 +40,19 @@ class AdminMFAMiddleware:
         from allauth.mfa.models import Authenticator
 
         return not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+
+
+class SessionIndexMiddleware:
+    """After each request, keep the session's index row (``identity.models.SignInSession``)
+    on the session's current key (a password change cycles it) and note now and then when it
+    was last seen. Placed after the session and authentication middleware."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        from identity.services.sessions import follow
+
+        follow(request)
+        return response

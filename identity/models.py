@@ -76,6 +76,28 @@ def group_key(value: str) -> str:
     return ",".join(parts).casefold()
 
 
+class SignInSession(models.Model):
+    """One ODCM browser session of a person: the index that lists a person's sessions without
+    decoding everyone's (``identity.services.sessions``). Written at sign-in, deleted at
+    sign-out, when ended by an administrator, and once its session has expired or vanished.
+    ``session_key`` is the session's secret: it is never shown; ``id`` names the session."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sign_in_sessions")
+    session_key = models.CharField(max_length=40, unique=True)
+    ip = models.CharField(max_length=64, blank=True)
+    agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "created_at"], name="sign_in_session_user_idx")]
+
+    def __str__(self) -> str:
+        return f"session of {self.user} since {self.created_at:%Y-%m-%d %H:%M}"
+
+
 class Role(models.TextChoices):
     """What a grant allows, in increasing order of power."""
 
@@ -285,8 +307,10 @@ class Grant(models.Model):
 
 
 class GrantRule(models.Model):
-    """A group's role on every instance carrying a tag, or in a region, now and later.
+    """A group's (or one person's) role on every instance carrying a tag, or in a region, now
+    and later.
 
+    Exactly one of ``group`` and ``user`` holds the rule, as for a grant.
     ``identity.services.grant_rules.apply`` keeps one instance grant (``Grant.rule``) per
     instance matched: an instance tagged later gains it, one untagged loses it. Grants chosen
     explicitly are never touched by a rule.
@@ -297,7 +321,12 @@ class GrantRule(models.Model):
         REGION = "region", "Region"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="grant_rules")
+    group = models.ForeignKey(
+        Group, null=True, blank=True, on_delete=models.CASCADE, related_name="grant_rules"
+    )
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.CASCADE, related_name="grant_rules"
+    )
     role = models.CharField(max_length=20, choices=Role.choices)
     selector = models.CharField(max_length=10, choices=Selector.choices)
     value = models.CharField(max_length=100)
@@ -308,15 +337,36 @@ class GrantRule(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["group__name", "role", "selector", "value"]
+        ordering = ["group__name", "user__username", "role", "selector", "value"]
         constraints = [
             models.UniqueConstraint(
                 fields=["group", "role", "selector", "value"], name="grant_rule_unique"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["user", "role", "selector", "value"],
+                condition=models.Q(user__isnull=False),
+                name="grant_rule_person_unique",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(group__isnull=False, user__isnull=True)
+                    | models.Q(group__isnull=True, user__isnull=False)
+                ),
+                name="grant_rule_one_holder",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.group} {self.role} on {self.label}"
+        return f"{self.holder_name} {self.role} on {self.label}"
+
+    @property
+    def holder(self) -> Group | User:
+        """The group, or the person of a rule for one person."""
+        return self.group if self.group_id else self.user  # type: ignore[return-value]
+
+    @property
+    def holder_name(self) -> str:
+        return self.group.name if self.group_id else self.user.username  # type: ignore[union-attr]
 
     @property
     def label(self) -> str:
@@ -516,7 +566,8 @@ class Invitation(models.Model):
     """An invitation by email for an outside person who will sign in through a named external
     OpenID Connect provider (``provider``: an allauth provider id), with an expiry and the
     grants they receive on accepting (``grants``: ``[{"role", "space"|"instance", "scope"}]``,
-    ids as strings; given to them alone). Only a SHA-256 digest of the link's secret is kept.
+    ids as strings; or ``"tag"|"region"``: a name, a rule for them; given to them alone). Only
+    a SHA-256 digest of the link's secret is kept.
     """
 
     class State(models.TextChoices):

@@ -1,5 +1,6 @@
 """People administration pages: create a person, grant to one person (with a searchable
-picker), a person's ODCM sessions (end one) and API tokens (revoke one).
+picker; by tag or region, a rule for them), a person's ODCM sessions (end one) and API tokens
+(revoke one).
 
 Administrators only: to anyone else these pages do not exist. Every change goes through
 identity.services (audited).
@@ -17,7 +18,7 @@ from identity import services
 from identity.access import admin_only
 from identity.forms import PersonForm, PersonGrantForm
 from identity.models import ApiToken, User
-from identity.services import people
+from identity.services import grant_rules, people, sessions
 
 
 @admin_only
@@ -42,15 +43,15 @@ def people_search(request: HttpRequest) -> HttpResponse:
 
 @admin_only
 def grant_person(request: HttpRequest) -> HttpResponse:
-    """Give one person a role on a space, an instance, or instances by tag or region."""
+    """Give one person a role on a space, an instance, or instances by tag or region (a rule
+    for them: instances tagged, moved or enlisted later follow)."""
     form = PersonGrantForm(request.POST or None, initial={"person": request.GET.get("person")})
     if request.method == "POST" and form.is_valid():
         person = form.cleaned_data["person"]
-        targets = form.targets()
-        if not targets:
-            messages.error(request, "No instance carries that tag or region now; nothing granted.")
-        granted = 0
-        for target in targets:
+        if form.selector():
+            if _add_rule(request, person, form):
+                return redirect("identity:user", user_uuid=person.uuid)
+        else:
             try:
                 services.grant(
                     person,
@@ -58,18 +59,37 @@ def grant_person(request: HttpRequest) -> HttpResponse:
                     scope=form.scope(),
                     actor=request.user,
                     request=request,
-                    **target,
+                    **form.target_kwargs(),
                 )
             except services.GrantError as exc:
                 messages.error(request, str(exc))
             else:
-                granted += 1
-        if granted:
-            messages.success(
-                request, f"Granted to {person.username}; the Octopus team is being created."
-            )
-            return redirect("identity:user", user_uuid=person.uuid)
+                messages.success(
+                    request, f"Granted to {person.username}; the Octopus team is being created."
+                )
+                return redirect("identity:user", user_uuid=person.uuid)
     return render(request, "identity/grant_person.html", {"form": form})
+
+
+def _add_rule(request: HttpRequest, person: User, form: PersonGrantForm) -> bool:
+    selector, value = form.selector() or ("", "")
+    try:
+        rule, done = grant_rules.create_rule(
+            person, form.cleaned_data["role"], selector, value, scope=form.scope(),
+            actor=request.user, request=request,
+        )  # fmt: skip
+    except services.GrantError as exc:
+        messages.error(request, str(exc))
+        return False
+    said = f"{person.username} now follows {rule.label}"
+    if done.granted:
+        said += f"; granted on {', '.join(done.granted)}"
+    if done.kept:
+        said += f"; {', '.join(done.kept)} already had this role (that grant stays as chosen)"
+    if not done.granted and not done.kept:
+        said += "; no instance matches now, those tagged or moved later will be granted"
+    messages.success(request, said + ".")
+    return True
 
 
 @admin_only
@@ -92,7 +112,7 @@ def create_person(request: HttpRequest) -> HttpResponse:
 @require_POST
 def end_session(request: HttpRequest, user_uuid: str, ref: str) -> HttpResponse:
     person = get_object_or_404(User, uuid=user_uuid)
-    if people.end_session(person, ref, actor=request.user, request=request):
+    if sessions.end_session(person, ref, actor=request.user, request=request):
         messages.success(request, f"That session of {person.username} is ended.")
     else:
         messages.info(request, "That session had already ended.")

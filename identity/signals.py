@@ -1,5 +1,6 @@
-"""Audit sign-ins and failed ones (never the password, never which part was wrong), and tell
-other apps when who-may-see-what changed (:data:`access_changed`)."""
+"""Audit sign-ins and failed ones (never the password, never which part was wrong), index the
+sessions they open and close (``identity.services.sessions``), and tell other apps when
+who-may-see-what changed (:data:`access_changed`)."""
 
 from __future__ import annotations
 
@@ -13,14 +14,13 @@ from django.dispatch import Signal, receiver
 from django.http import HttpRequest
 
 from audit.services import record
+from identity.services.sessions import forget, remember_client
 
 
 @receiver(user_logged_in)
 def audit_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
     record("auth.login", actor=user, request=request, obj=user)
     if request is not None and hasattr(request, "session"):
-        from identity.services.people import remember_client
-
         remember_client(request)
 
 
@@ -28,6 +28,8 @@ def audit_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: A
 def audit_logout(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
     if user is not None:
         record("auth.logout", actor=user, request=request, obj=user)
+    if request is not None and hasattr(request, "session"):
+        forget(request)
 
 
 @receiver(user_login_failed)

@@ -113,6 +113,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "identity.middleware.AdminMFAMiddleware",
+    "identity.middleware.SessionIndexMiddleware",
 ]
 
 ROOT_URLCONF = "odcm.urls"

@@ -36,6 +36,7 @@ class GrantFilter(FilterSet):
 
 class GrantRuleFilter(FilterSet):
     group = UUIDs(help_text="Group id(s)")
+    user = UUIDs(field_name="user__uuid", help_text="Person uuid(s): rules for one person")
     role = Choices(choices=Role.choices)
     selector = Choices(choices=GrantRule.Selector.choices)
     ordering = Ordering("created_at", "role", "value")

@@ -1,5 +1,5 @@
-"""API: grant rules, a group's role on every instance with a tag or in a region (now and as
-the fleet changes). Administrators, as for groups."""
+"""API: grant rules, a group's (or one person's) role on every instance with a tag or in a
+region (now and as the fleet changes). Administrators, as for groups."""
 
 from __future__ import annotations
 
@@ -12,14 +12,19 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from identity.api.filters import GrantRuleFilter
+from identity.api.groups import _one_holder, _person_field
 from identity.models import GrantRule, Group, Role
 from identity.services import GrantError, clean_scope, grant_rules
 from odcm.api.permissions import IsAdmin
 
 
 class GrantRuleSerializer(serializers.ModelSerializer[GrantRule]):
-    group = serializers.PrimaryKeyRelatedField(queryset=Group.objects.all())
-    group_name = serializers.CharField(source="group.name", read_only=True)
+    group = serializers.PrimaryKeyRelatedField(
+        queryset=Group.objects.all(), required=False, allow_null=True
+    )
+    group_name = serializers.CharField(source="group.name", read_only=True, default=None)
+    user = _person_field()
+    username = serializers.CharField(source="user.username", read_only=True, default=None)
     role = serializers.ChoiceField(choices=Role.choices)
     selector = serializers.ChoiceField(choices=GrantRule.Selector.choices)
     value = serializers.CharField(max_length=100)
@@ -37,6 +42,8 @@ class GrantRuleSerializer(serializers.ModelSerializer[GrantRule]):
             "id",
             "group",
             "group_name",
+            "user",
+            "username",
             "role",
             "selector",
             "value",
@@ -54,6 +61,10 @@ class GrantRuleSerializer(serializers.ModelSerializer[GrantRule]):
         except GrantError as exc:
             raise serializers.ValidationError(str(exc)) from None
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        _one_holder(attrs)
+        return attrs
+
 
 class GrantRuleViewSet(
     mixins.ListModelMixin,
@@ -62,11 +73,11 @@ class GrantRuleViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet[GrantRule],
 ):
-    """A group's role on every instance tagged ``value`` (``selector`` "tag") or in region
-    ``value`` ("region"): instances tagged, moved or enlisted later gain the grant, one no
-    longer matched loses it (``instances_granted``: the rule's active grants now; they are
-    listed under /grants/ with their ``rule``). Deleting revokes the rule's grants, not grants
-    chosen explicitly."""
+    """A group's (or one person's: ``user``) role on every instance tagged ``value``
+    (``selector`` "tag") or in region ``value`` ("region"): instances tagged, moved or
+    enlisted later gain the grant, one no longer matched loses it (``instances_granted``: the
+    rule's active grants now; they are listed under /grants/ with their ``rule``). Deleting
+    revokes the rule's grants, not grants chosen explicitly."""
 
     serializer_class = GrantRuleSerializer
     permission_classes = [IsAdmin]
@@ -76,9 +87,9 @@ class GrantRuleViewSet(
     def get_queryset(self) -> QuerySet[GrantRule]:
         active = Count("grants", filter=Q(grants__revoked_at__isnull=True))
         return (
-            GrantRule.objects.select_related("group")
+            GrantRule.objects.select_related("group", "user")
             .annotate(instances_granted=active)
-            .order_by("group__name", "role", "selector", "value")
+            .order_by("group__name", "user__username", "role", "selector", "value")
         )
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -87,7 +98,7 @@ class GrantRuleViewSet(
         data = body.validated_data
         try:
             rule, _done = grant_rules.create_rule(
-                data["group"], data["role"], data["selector"], data["value"],
+                data.get("group") or data["user"], data["role"], data["selector"], data["value"],
                 scope=data.get("scope"), actor=request.user, request=request._request,
             )  # fmt: skip
         except GrantError as exc:

@@ -26,7 +26,9 @@ class InvitationSerializer(serializers.ModelSerializer[Invitation]):
         required=False,
         help_text=(
             'What the person receives on accepting, theirs alone: [{"role": "deployer", '
-            '"space": "<id>" or "instance": "<id>", "scope": {"environments": [...]}}].'
+            '"space": "<id>" or "instance": "<id>" or "tag": "<name>" or "region": "<name>", '
+            '"scope": {"environments": [...]}}]. A tag or region becomes a rule for them: '
+            "instances tagged or moved there later are theirs too."
         ),
     )
     accepted_by = serializers.CharField(source="accepted_by.username", read_only=True, default=None)

@@ -1,12 +1,14 @@
-"""Grant rules: a group's role on every instance carrying a tag, or in a region, kept true as
-the fleet changes.
+"""Grant rules: a group's (or one person's) role on every instance carrying a tag, or in a
+region, kept true as the fleet changes. A person's grant by tag or region, and an invitation's
+once accepted, are rules for that person.
 
 A rule owns the instance grants it made (``Grant.rule``). :func:`apply` compares them with the
 instances the rule matches now: a match without an active grant gains one (through
 :func:`identity.services.groups.grant`, so its teams are pushed as any grant's are), a grant
 whose instance no longer matches is revoked. A grant chosen explicitly (no rule) is never
 touched; an instance already granted explicitly is left to that grant, and a grant another
-rule (same group and role) still reaches is handed to it rather than revoked. ``apply`` is
+rule (same holder and role) still reaches is handed to it rather than revoked. A rule of a
+deactivated person grants nothing new. ``apply`` is
 idempotent and safe when two run at once (the active-grant unique constraint refuses a second
 grant, and a revoke is a conditional update), so the registry's events and the periodic task
 may both run it.
@@ -21,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 
 from audit.services import record
-from identity.models import Grant, GrantRule, Group, Role, instance_model, space_model
+from identity.models import Grant, GrantRule, Group, Role, User, instance_model, space_model
 from identity.services.groups import GrantError, clean_scope, grant, revoke
 from odcm import work
 
@@ -72,8 +74,13 @@ def space_counts(rules: list[GrantRule]) -> dict[Any, int]:
     }
 
 
+def _holder(rule: GrantRule) -> dict[str, Any]:
+    """The filter on grants (and rules) held by the rule's holder."""
+    return {"group": rule.group_id} if rule.group_id else {"user": rule.user_id}
+
+
 def create_rule(
-    group: Group,
+    holder: Group | User,
     role: str,
     selector: str,
     value: str,
@@ -82,8 +89,14 @@ def create_rule(
     actor: Any = None,
     request: HttpRequest | None = None,
 ) -> tuple[GrantRule, Applied]:
-    """Give ``group`` ``role`` on every instance tagged ``value`` (``selector`` "tag") or in
-    region ``value`` ("region"), now and as instances are tagged, moved or enlisted later."""
+    """Give ``holder`` (a group, or one person) ``role`` on every instance tagged ``value``
+    (``selector`` "tag") or in region ``value`` ("region"), now and as instances are tagged,
+    moved or enlisted later."""
+    person = holder if isinstance(holder, User) else None
+    group = holder if isinstance(holder, Group) else None
+    if person is not None and not person.is_active:
+        raise GrantError(f"{person.username} is deactivated: grant them nothing.")
+    name = person.username if person is not None else holder.name  # type: ignore[union-attr]
     if role not in Role.values:
         raise GrantError(f"Unknown role {role!r}.")
     if selector not in GrantRule.Selector.values:
@@ -96,17 +109,19 @@ def create_rule(
         with transaction.atomic():
             rule = GrantRule.objects.create(
                 group=group,
+                user=person,
                 role=role,
                 selector=selector,
                 value=value,
                 scope=cleaned,
                 created_by=actor if getattr(actor, "pk", None) else None,
             )
-            record("grant_rule.create", actor=actor, request=request, obj=rule,
-                   after={"group": group.name, "role": role, "target": rule.label})  # fmt: skip
+            after = {"user" if person is not None else "group": name, "role": role,
+                     "target": rule.label}  # fmt: skip
+            record("grant_rule.create", actor=actor, request=request, obj=rule, after=after)
     except IntegrityError:
         label = rule_label(selector, value)
-        raise GrantError(f"{group.name} already has this role on {label}.") from None
+        raise GrantError(f"{name} already has this role on {label}.") from None
     return rule, apply(rule, actor=actor, request=request)
 
 
@@ -115,9 +130,9 @@ def rule_label(selector: str, value: str) -> str:
 
 
 def _hand_over(rule: GrantRule, row: Grant) -> bool:
-    """Give ``row`` to another rule of the same group and role that still reaches its
+    """Give ``row`` to another rule of the same holder and role that still reaches its
     instance (the team stays as it is) rather than revoking it. True if one took it."""
-    others = GrantRule.objects.filter(group=rule.group_id, role=rule.role).exclude(pk=rule.pk)
+    others = GrantRule.objects.filter(**_holder(rule), role=rule.role).exclude(pk=rule.pk)
     for other in others:
         if matching_instances(other).filter(pk=row.instance_id).exists():
             Grant.objects.filter(pk=row.pk).update(rule=other)
@@ -136,7 +151,8 @@ def delete_rule(
             if not _hand_over(rule, row) and revoke(row, actor=actor, request=request):
                 revoked.append(str(row.instance))
         record("grant_rule.delete", actor=actor, request=request, obj=rule,
-               before={"group": rule.group.name, "role": rule.role, "target": rule.label},
+               before={"user" if rule.user_id else "group": rule.holder_name, "role": rule.role,
+                       "target": rule.label},
                message=f"revoked on {len(revoked)} instances")  # fmt: skip
         rule.delete()
     return revoked
@@ -150,17 +166,19 @@ def apply(rule: GrantRule, *, actor: Any = None, request: HttpRequest | None = N
     have = {g.instance_id for g in mine}
     taken = set(
         Grant.objects.filter(
-            group=rule.group_id, role=rule.role, instance__in=list(wanted), revoked_at__isnull=True
+            **_holder(rule), role=rule.role, instance__in=list(wanted), revoked_at__isnull=True
         ).values_list("instance_id", flat=True)
     )
+    holder = rule.holder
+    gains = not isinstance(holder, User) or holder.is_active  # a deactivated person: nothing
     for pk, instance in sorted(wanted.items(), key=lambda kv: kv[1].name):
-        if pk in have:
+        if pk in have or not gains:
             continue
         if pk in taken:
             done.kept.append(instance.name)
             continue
         try:
-            grant(rule.group, rule.role, instance=instance, scope=rule.scope, actor=actor,
+            grant(holder, rule.role, instance=instance, scope=rule.scope, actor=actor,
                   request=request, rule=rule)  # fmt: skip
         except GrantError:  # granted meanwhile (another run, or explicitly): nothing to do
             continue
@@ -180,7 +198,7 @@ def apply_all() -> int:
     """Apply every rule (periodic, and after an instance's tags, region or enlisting changed:
     any rule may gain or lose it). Returns how many grants changed."""
     changed = 0
-    for rule in GrantRule.objects.select_related("group"):
+    for rule in GrantRule.objects.select_related("group", "user"):
         done = apply(rule)
         changed += len(done.granted) + len(done.revoked)
     return changed

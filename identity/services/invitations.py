@@ -6,7 +6,9 @@ The link's secret is shown only in the email (a digest is stored). Opening the l
 the invitation in the browser session, which lets that provider's sign-in create the account
 even when single sign-on is invite-only (``identity.adapters``). Accepting needs a sign-in
 through exactly that provider, in this session, with the invited address: the grants are then
-given to the person alone (``identity.services.groups.grant``), once (a conditional UPDATE).
+given to the person alone (``identity.services.groups.grant``), once (a conditional UPDATE); a
+grant by tag or region becomes a rule for them (``identity.services.grant_rules``), so
+instances tagged later reach them too.
 Expired, revoked, used and wrong-provider invitations are refused with a message saying so.
 """
 
@@ -27,6 +29,7 @@ from django.utils import timezone
 
 from audit.services import record
 from identity.models import Invitation, Role, User, instance_model, space_model
+from identity.services import grant_rules
 from identity.services.groups import GrantError, clean_scope, grant
 from odcm.errors import ErrorKind, ServiceError
 from odcm.mail import header_text
@@ -35,6 +38,8 @@ from odcm.mail import header_text
 SESSION_KEY = "odcm_invitation"
 SIGNED_IN_VIA = "odcm_signed_in_via"
 MAX_DAYS = 30
+# What an invitation's grant is for: one space or instance (ids), or a tag or region (names).
+TARGETS = ("space", "instance", "tag", "region")
 
 
 class InvitationError(ServiceError):
@@ -62,16 +67,26 @@ def _clean_grants(grants: Any) -> list[dict[str, Any]]:
     for item in grants:
         if not isinstance(item, dict) or item.get("role") not in Role.values:
             raise _field("grants", f"Each grant needs a role: {', '.join(Role.values)}.")
-        if bool(item.get("space")) == bool(item.get("instance")):
-            raise _field("grants", "Each grant is for one space or for one instance.")
+        kinds = [k for k in TARGETS if item.get(k)]
+        if len(kinds) != 1:
+            raise _field(
+                "grants", "Each grant is for one space, one instance, one tag or one region."
+            )
         try:
             scope = clean_scope(item.get("scope"))
         except GrantError as exc:
             raise _field("grants", str(exc)) from None
         entry: dict[str, Any] = {"role": item["role"], "scope": scope}
-        kind, model = (
-            ("space", space_model()) if item.get("space") else ("instance", instance_model())
-        )
+        kind = kinds[0]
+        if kind in ("tag", "region"):
+            # A rule for the person once they accept: the instances carrying it then and later.
+            value = item[kind]
+            if not isinstance(value, str) or not value.strip() or len(value.strip()) > 100:
+                raise _field("grants", f"Name the {kind} (at most 100 characters).")
+            entry[kind] = value.strip()
+            cleaned.append(entry)
+            continue
+        model = space_model() if kind == "space" else instance_model()
         row = model.objects.filter(pk=str(item[kind])).first() if _is_uuid(item[kind]) else None
         if row is None:
             raise _field("grants", f"No {kind} {item[kind]!r}.")
@@ -291,6 +306,10 @@ def accept(request: HttpRequest, token: str) -> Invitation:
         if claimed != 1:
             raise InvitationError("This invitation has already been used.", code="used")
         for item in row.grants:
+            if item.get("tag") or item.get("region"):
+                if _accept_rule(user, item):
+                    given.append(item)
+                continue
             target: dict[str, Any] = {}
             if item.get("space"):
                 target["space"] = space_model().objects.filter(pk=item["space"]).first()
@@ -314,3 +333,17 @@ def accept(request: HttpRequest, token: str) -> Invitation:
     request.session.pop(SESSION_KEY, None)
     row.refresh_from_db()
     return row
+
+
+def _accept_rule(user: User, item: dict[str, Any]) -> bool:
+    """An invitation's grant by tag or region: a rule for the person (their grant on the
+    instances that carry it, now and later). False if they hold that rule already."""
+    selector = "tag" if item.get("tag") else "region"
+    try:
+        with transaction.atomic():
+            grant_rules.create_rule(
+                user, item["role"], selector, item[selector], scope=item.get("scope"), actor=user
+            )
+    except GrantError:
+        return False
+    return True

@@ -1,5 +1,5 @@
 """People administration: create a person, deactivate them everywhere, reset their second
-factor, list and end their ODCM sessions.
+factor. (Their ODCM sessions: ``identity.services.sessions``.)
 
 Deactivating is the one switch that ends a person's access: ODCM stops signing them in (and
 so stops issuing id_tokens to the Octopus instances), their sessions and tokens end, and the
@@ -9,13 +9,9 @@ users only). A deactivated account stays, with its history.
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
-from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
@@ -24,97 +20,13 @@ from django.utils import timezone
 from audit.services import record
 from identity import access
 from identity.models import ApiToken, User
-from identity.services import octopus_sessions, teams
+from identity.services import octopus_sessions, sessions, teams
 from identity.services.groups import enqueue_sync
 from odcm.errors import ServiceError
 
 
 class PeopleError(ServiceError):
     """A change to a person that ODCM refuses; the message says why."""
-
-
-# What a session remembers of the client that signed in (set at sign-in, shown to admins).
-CLIENT_KEY = "odcm_client"
-
-
-def remember_client(request: HttpRequest) -> None:
-    """Store the signing-in client's address, browser and time in its session."""
-    from odcm.clientip import client_ip
-
-    request.session[CLIENT_KEY] = {
-        "ip": client_ip(request) or request.META.get("REMOTE_ADDR", ""),
-        "agent": request.META.get("HTTP_USER_AGENT", "")[:300],
-        "at": timezone.now().isoformat(),
-    }
-
-
-@dataclass(frozen=True)
-class SessionInfo:
-    """One live ODCM session of a person. ``ref`` names it without revealing its key."""
-
-    ref: str
-    ip: str
-    agent: str
-    signed_in_at: datetime | None
-    expires_at: datetime
-
-
-def _ref(session_key: str) -> str:
-    return hashlib.sha256(session_key.encode()).hexdigest()[:20]
-
-
-def _live_sessions(user: User) -> list[tuple[Session, dict[str, Any]]]:
-    """The person's live database sessions (one scan of live ones: sessions are keyed by
-    their secret, not by user)."""
-    found = []
-    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
-        data = session.get_decoded()
-        if str(data.get("_auth_user_id")) == str(user.pk):
-            found.append((session, data))
-    return found
-
-
-def sessions_of(user: User) -> list[SessionInfo]:
-    """The person's live ODCM sessions, newest first."""
-    rows = []
-    for session, data in _live_sessions(user):
-        client = data.get(CLIENT_KEY) or {}
-        at = client.get("at")
-        rows.append(
-            SessionInfo(
-                ref=_ref(session.session_key),
-                ip=str(client.get("ip") or ""),
-                agent=str(client.get("agent") or ""),
-                signed_in_at=datetime.fromisoformat(at) if isinstance(at, str) else None,
-                expires_at=session.expire_date,
-            )
-        )
-    return sorted(rows, key=lambda r: r.expires_at, reverse=True)
-
-
-def end_session(user: User, ref: str, *, actor: Any, request: HttpRequest | None = None) -> bool:
-    """End one of the person's ODCM sessions (by ``ref``). False if it is gone already."""
-    for session, _ in _live_sessions(user):
-        if _ref(session.session_key) == ref:
-            session.delete()
-            record(
-                "user.end_session",
-                actor=actor,
-                request=request,
-                obj=user,
-                message=f"an ODCM session of {user.username} ended",
-            )
-            return True
-    return False
-
-
-def _end_sessions(user: User) -> int:
-    """Delete the person's browser sessions."""
-    ended = 0
-    for session, _ in _live_sessions(user):
-        session.delete()
-        ended += 1
-    return ended
 
 
 def create_person(
@@ -184,7 +96,7 @@ def deactivate(user: User, *, actor: Any, request: HttpRequest | None = None) ->
         for group in groups:
             spaces.update(teams.bump_group(group))
         spaces.update(teams.bump_user(user))  # their own teams, from grants to them alone
-        ended = _end_sessions(user)
+        ended = sessions.end_all(user)
         record(
             "user.deactivate",
             actor=actor,

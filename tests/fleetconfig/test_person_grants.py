@@ -127,3 +127,31 @@ def test_a_grant_rule_is_created_and_pruned_by_configuration(fleet: dict[str, An
     assert not GrantRule.objects.filter(role="deployer").exists()
     made.refresh_from_db()
     assert made.revoked_at is not None
+
+
+def test_a_persons_grant_rule_is_exported_applied_and_pruned(fleet: dict[str, Any]) -> None:
+    doc = yaml.safe_load(export_text())
+    (mia,) = doc["people"]
+    mia["grant_rules"] = [{"role": "deployer", "tag": "eu", "scope": {"projects": ["Web"]}}]
+    plan = make_plan(yaml.safe_dump(doc))
+    (change,) = [c for c in plan.changes if c["action"] != "unmanaged"]
+    assert (change["action"], change["kind"], change["key"]) == (
+        "create",
+        "person_grant_rule",
+        "mia: deployer on every instance tagged eu",
+    )
+    assert apply_plan(plan).status == Plan.Status.APPLIED, plan.result
+    rule = GrantRule.objects.get(user__username="mia")
+    assert (rule.group, rule.selector, rule.value) == (None, "tag", "eu")
+    made = rule.grants.get(revoked_at__isnull=True)
+    assert made.instance.name == "cfg-a" and made.user.username == "mia"  # type: ignore[union-attr]
+    exported = yaml.safe_load(export_text())
+    assert exported["people"][0]["grant_rules"] == mia["grant_rules"]
+    # The rule's grant is declared by the rule, not as one of mia's grants.
+    assert exported["people"][0]["grants"] == mia["grants"]
+    assert make_plan(yaml.safe_dump(doc)).change_count == 0
+    del mia["grant_rules"]
+    assert plan_and_apply(yaml.safe_dump(doc), prune=True).status == Plan.Status.APPLIED
+    assert not GrantRule.objects.filter(user__username="mia").exists()
+    made.refresh_from_db()
+    assert made.revoked_at is not None

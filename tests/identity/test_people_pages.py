@@ -6,8 +6,8 @@ import pytest
 from django.test import Client
 
 from audit.models import AuditEntry
-from identity.models import ApiToken, User
-from identity.services import people
+from identity.models import ApiToken, SignInSession, User
+from identity.services import sessions as sign_ins
 from tests.conftest import PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db
@@ -50,7 +50,7 @@ def test_a_persons_sessions_are_listed_and_one_can_be_ended(login, admin_user):
             == 302
         )
     assert laptop.get("/account/access/").status_code == 200
-    sessions = people.sessions_of(mia)
+    sessions = sign_ins.sessions_of(mia)
     assert sorted(s.agent for s in sessions) == ["Laptop/1.0", "Phone/2.0"]
     assert all(s.ip == "127.0.0.1" and s.signed_in_at for s in sessions)
     admin = login(admin_user)
@@ -62,6 +62,7 @@ def test_a_persons_sessions_are_listed_and_one_can_be_ended(login, admin_user):
     assert ended.status_code == 302
     assert laptop.get("/account/access/").status_code == 302  # back to sign-in
     assert phone.get("/account/access/").status_code == 200
+    assert SignInSession.objects.filter(user=mia).count() == 1  # the ended one's row went
     assert AuditEntry.objects.filter(action="user.end_session").count() == 1
     again = admin.post(f"/access/users/{mia.uuid}/sessions/{ref}/end/", follow=True)
     assert "already ended" in again.content.decode()
