@@ -121,7 +121,9 @@ def export_invitations(refs: Any) -> list[dict[str, Any]]:
         seen.add(invitation_key(row.email))
         grants = []
         for g in row.grants:
-            if g.get("space"):
+            if g.get("tag") or g.get("region"):
+                where = {k: g[k] for k in ("tag", "region") if g.get(k)}
+            elif g.get("space"):
                 space = spaces.get(str(g["space"]))
                 if space is None:
                     continue  # gone since the invitation was made: accepting skips it too
@@ -145,7 +147,11 @@ def export_invitations(refs: Any) -> list[dict[str, Any]]:
 
 
 def _grant(g: dict[str, Any]) -> dict[str, Any]:
-    entry: dict[str, Any] = {"role": g["role"], "instance": g["instance"]}
+    if g.get("tag") or g.get("region"):  # a rule for the person once they accept
+        kind = "tag" if g.get("tag") else "region"
+        entry: dict[str, Any] = {"role": g["role"], kind: g[kind]}
+    else:
+        entry = {"role": g["role"], "instance": g["instance"]}
     if g.get("space"):
         entry["space"] = g["space"]
     if normal_scope(g.get("scope")):
@@ -153,8 +159,9 @@ def _grant(g: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
-def _grant_order(g: dict[str, Any]) -> tuple[str, str, str]:
-    return (g["role"], g["instance"], g.get("space", ""))
+def _grant_order(g: dict[str, Any]) -> tuple[str, str, str, str]:
+    where = "tag" if g.get("tag") else "region" if g.get("region") else "instance"
+    return (g["role"], where, g.get(where, ""), g.get("space", ""))
 
 
 def invitation_parts(decl: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:

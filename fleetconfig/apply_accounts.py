@@ -116,7 +116,10 @@ def invitation(change: Change, source: Source, actor: Any) -> None:
 def _grant_ids(grant: dict[str, Any]) -> dict[str, Any]:
     """A declared grant (names) as identity stores an invitation's (ids)."""
     out: dict[str, Any] = {"role": grant["role"], "scope": grant.get("scope") or {}}
-    if grant.get("space"):
+    if grant.get("tag") or grant.get("region"):  # names: a rule for them once they accept
+        kind = "tag" if grant.get("tag") else "region"
+        out[kind] = grant[kind]
+    elif grant.get("space"):
         out["space"] = str(space(grant["instance"], grant["space"]).pk)
     else:
         out["instance"] = str(instance(grant["instance"]).pk)

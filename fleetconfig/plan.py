@@ -280,6 +280,8 @@ def check_references(doc: Document) -> list[Issue]:
             )
 
     def need_target(grant: dict[str, Any], path: tuple[Any, ...]) -> None:
+        if grant.get("tag") or grant.get("region"):
+            return  # a rule: instances tagged later count too, none need exist now
         if grant.get("space"):
             need_space({"instance": grant["instance"], "space": grant["space"]}, path)
         elif grant["instance"] not in known_instances:

@@ -165,7 +165,9 @@ INVITATION: dict[str, Any] = {
         "provider": {"type": "string", "minLength": 1, "maxLength": 100},
         "expires_at": {"type": "string", "format": "date-time"},
         "message": {"type": "string", "maxLength": 2000},
-        "grants": {"type": "array", "items": GRANT},
+        # A role on a space or instance, or (as a rule for them once they accept) on every
+        # instance with a tag or in a region.
+        "grants": {"type": "array", "items": {"oneOf": [GRANT, GRANT_RULE]}},
     },
 }
 

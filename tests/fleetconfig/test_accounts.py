@@ -73,7 +73,10 @@ def accounts(fleet: dict[str, Any], admin_user: Any) -> dict[str, Any]:
     pending, link_key = invitations.create(
         email="pat@partner.example",
         provider="partnerco",
-        grants=[{"role": "deployer", "space": str(space.pk), "scope": {"environments": ["Test"]}}],
+        grants=[
+            {"role": "deployer", "space": str(space.pk), "scope": {"environments": ["Test"]}},
+            {"role": "viewer", "tag": "partner-visible"},  # a rule for them once they accept
+        ],
         days=5,
         message="Welcome aboard",
         actor=admin_user,
@@ -119,7 +122,8 @@ def test_the_export_declares_accounts_and_pending_invitations_without_secrets(
                     "instance": "cfg-a",
                     "space": accounts["space"].name,
                     "scope": {"environments": ["Test"]},
-                }
+                },
+                {"role": "viewer", "tag": "partner-visible"},
             ],
         }
     ]  # the accepted invitation is history, not configuration
@@ -158,12 +162,13 @@ def test_the_export_applied_to_an_empty_odcm_reproduces_them(
     assert not ApiToken.objects.filter(user=bot.user).exists()  # tokens are never declared
     assert not User.objects.get(username="svc-old").is_active
     row = Invitation.objects.get()
-    assert row.grants == [
+    assert sorted(row.grants, key=lambda g: g["role"]) == [
         {
             "role": "deployer",
-            "space": str(row.grants[0]["space"]),
+            "space": next(g["space"] for g in row.grants if "space" in g),
             "scope": {"environments": ["Test"]},
-        }
+        },
+        {"role": "viewer", "tag": "partner-visible", "scope": {}},
     ]
     # The new link went to the invitee only: not into the plan, its outcome, a log or the audit.
     (message,) = [m for m in mail.outbox if m.to == ["pat@partner.example"]][-1:]
