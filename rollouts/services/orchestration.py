@@ -333,8 +333,10 @@ def join_new_copies(run: DeploymentRun, wave: RunWave) -> list[str]:
     tag or region takes its space, else to the last wave; waves already started are never
     changed (a copy pushed after the last wave started is not deployed by this run). Returns
     the names of the spaces added."""
+    if run.template_id is None or run.created_by is None:
+        return []
     template = TemplateProject.objects.filter(pk=run.template_id).first()
-    if template is None or run.created_by is None:
+    if template is None:
         return []
     taken = {str(pk) for pk in run.deployments.values_list("space_id", flat=True)}
     fresh = {pk: name for pk, name in planning.template_copies(template).items() if pk not in taken}

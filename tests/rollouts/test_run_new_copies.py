@@ -113,10 +113,10 @@ def test_copies_pushed_after_the_start_join_the_waves_not_started_yet(
     _release(a[2], "Web App")
     assert run.deployments.count() == 3  # nothing joins a run before its wave starts
 
-    for row in held:
+    for waiting in held:
         answer = api.post(
-            f"/api/v1/rollouts/runs/{row.run_id}/intervention/",
-            {"deployment": str(row.pk), "proceed": True},
+            f"/api/v1/rollouts/runs/{waiting.run_id}/intervention/",
+            {"deployment": str(waiting.pk), "proceed": True},
             format="json",
         )
         assert answer.status_code == 200, answer.json()
