@@ -56,6 +56,7 @@ def _deployable(request: HttpRequest) -> Any:
 RUN_FIELDS = (
     "project",
     "template",
+    "new_copies",
     "release",
     "channel",
     "environment",
@@ -150,7 +151,7 @@ def _start(request: HttpRequest, form: RunForm, waves: Any, deployable: Any) -> 
         if not pool:
             form.add_error("project", _found_note(data["project"], found))
             return None
-    plan = planning.split(
+    plan = planning.plan(
         [
             planning.WaveSpec(
                 selector=spec["selector"],
@@ -170,9 +171,11 @@ def _start(request: HttpRequest, form: RunForm, waves: Any, deployable: Any) -> 
             channel=data["channel"],
             environment=data["environment"],
             tenants=data["tenants"],
-            waves=[[s.pk for s in wave] for wave in plan],
+            waves=[[s.pk for s in wave] for _, wave in plan],
+            rules=[(spec.selector, spec.value) if spec else ("", "") for spec, _ in plan],
             projects=copies,
             template_id=template.pk if template else None,
+            new_copies=bool(template and data.get("new_copies")),
             max_failures=data["max_failures"],
             max_failure_ratio=data.get("max_failure_ratio") or 0.0,
         )

@@ -122,6 +122,13 @@ class RunForm(forms.Form):
         help_text="Deploys each copy (under its own name in its space); the spaces are those "
         "holding a copy.",
     )
+    new_copies = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Also deploy copies pushed while the run goes on",
+        help_text="With a template: a copy pushed after the start joins the first wave not "
+        "started yet whose tag or region takes its space, else the last wave.",
+    )
     release = forms.CharField(
         max_length=100, required=False, help_text="A version; leave empty for the latest release."
     )

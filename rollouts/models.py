@@ -220,6 +220,9 @@ class DeploymentRun(Leased):
     # The template project (managed) whose downstream copies this run deploys; each row then
     # names its copy's project (a copy may be renamed per space).
     template_id = models.UUIDField(null=True, blank=True)
+    # With a template: copies pushed after the start join the run too, each wave adding, when
+    # it starts, the new copies that belong to it (orchestration.join_new_copies).
+    new_copies = models.BooleanField(default=False)
     release = models.CharField(max_length=100, blank=True)  # a version; blank: the latest
     channel = models.CharField(max_length=200, blank=True)  # for "latest": in this channel
     environment = models.CharField(max_length=200)
@@ -260,6 +263,11 @@ class RunWave(models.Model):
 
     run = models.ForeignKey(DeploymentRun, on_delete=models.CASCADE, related_name="waves")
     position = models.PositiveIntegerField()
+    # How the wave was chosen (a policy wave's selector; its tag or region): a copy pushed
+    # after the start joins the first wave whose tag or region takes it. Blank: the spaces no
+    # wave took, or waves given as lists of spaces (the API).
+    selector = models.CharField(max_length=20, blank=True)
+    value = models.CharField(max_length=200, blank=True)
     state = models.CharField(max_length=20, choices=State.choices, default=State.WAITING)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

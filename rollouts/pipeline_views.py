@@ -1,6 +1,7 @@
 """Pipeline pages: the list of pipelines and each pipeline's board (which revision each stage
-runs, refreshing with htmx; a Promote button where the next stage may take a revision) and,
-for administrators, the Octopus Server version report."""
+runs, refreshing with htmx; a Promote button where the next stage may take a revision, a
+Detach button for managers of a subject) and, for administrators, the Octopus Server version
+report."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -36,6 +38,7 @@ def _board(request: HttpRequest, pipeline: Pipeline) -> list[dict[str, Any]]:
     rows = pipelines.board(pipeline, links)
     for row in rows:
         manage = access.may_manage(request.user, row["kind"], row["subject_id"])
+        row["manage"] = manage
         stages = row["stages"]
         # The revision a stage may be offered: the one the stage before has soaked cleanly.
         for before, stage in zip(stages, stages[1:], strict=False):
@@ -46,20 +49,51 @@ def _board(request: HttpRequest, pipeline: Pipeline) -> list[dict[str, Any]]:
     return rows
 
 
-@login_required
-def pipeline_board(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
-    pipeline = get_object_or_404(Pipeline, pk=pk)
+def _context(request: HttpRequest, pipeline: Pipeline) -> dict[str, Any]:
     admin = pipelines.may_define(request.user)
-    context = {
+    return {
         "pipeline": pipeline,
         "stages": list(pipeline.stages.order_by("position").select_related("approval_group")),
         "rows": _board(request, pipeline),
         "report": pipelines.version_report(pipeline) if admin else None,
         "can_define": admin,
     }
+
+
+@login_required
+def pipeline_board(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    pipeline = get_object_or_404(Pipeline, pk=pk)
+    context = _context(request, pipeline)
     if request.htmx:  # type: ignore[attr-defined]
         return render(request, "rollouts/_board.html", context)
     return render(request, "rollouts/pipeline.html", context)
+
+
+@login_required
+@require_POST
+def pipeline_detach(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """Take a subject out of this pipeline from the board (managers of the subject: a 404
+    for a subject one cannot see, a 403 without the right). With htmx, answers the board."""
+    pipeline = get_object_or_404(Pipeline, pk=pk)
+    kind = request.POST.get("kind", "")
+    try:
+        subject = uuid.UUID(request.POST.get("subject_id", ""))
+    except ValueError:
+        raise Http404 from None
+    if not access.subject_visible(request.user, kind, subject):
+        raise Http404
+    if not access.may_manage(request.user, kind, subject):
+        raise PermissionDenied
+    label = registry.kind(kind).label(subject)
+    if pipelines.detach(pipeline, kind, subject, actor=request.user):
+        note = f"{label} was taken out of {pipeline.name}: its next revisions go by its policy."
+    else:
+        note = f"{label} is not in {pipeline.name}."
+    if request.htmx:  # type: ignore[attr-defined]
+        context = {**_context(request, pipeline), "note": note}
+        return render(request, "rollouts/_board.html", context)
+    messages.info(request, note)
+    return redirect("rollouts:pipeline", pipeline.pk)
 
 
 @login_required

@@ -9,6 +9,7 @@ urlpatterns = [
     path("pipelines/<uuid:pk>/", pipeline_views.pipeline_board, name="pipeline"),
     path("pipelines/<uuid:pk>/edit/", form_views.pipeline_edit, name="pipeline-edit"),
     path("pipelines/<uuid:pk>/promote/", pipeline_views.pipeline_promote, name="pipeline-promote"),
+    path("pipelines/<uuid:pk>/detach/", pipeline_views.pipeline_detach, name="pipeline-detach"),
     path("policies/<slug:kind>/<uuid:subject_id>/", form_views.policy_edit, name="policy"),
     path(
         "policies/<slug:kind>/<uuid:subject_id>/pipeline/",

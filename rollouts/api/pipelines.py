@@ -125,7 +125,8 @@ class PipelineViewSet(
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         pipeline = self.get_object()
         self._admin()
-        body = PipelineSerializer(data=request.data)
+        # Bound to the pipeline, so that keeping its own name is not "taken".
+        body = PipelineSerializer(pipeline, data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         pipelines.save_pipeline(

@@ -225,6 +225,7 @@ class RunSerializer(serializers.ModelSerializer[DeploymentRun]):
             "environment",
             "tenants",
             "template_id",
+            "new_copies",
             "max_failures",
             "max_failure_ratio",
             "state",
@@ -259,6 +260,12 @@ class RunStartSerializer(serializers.Serializer[Any]):
         allow_null=True,
         help_text="Instead of project: deploy the downstream copies of this template project "
         "(each under its name in its space); every space of the waves must hold a copy",
+    )
+    new_copies = serializers.BooleanField(
+        required=False,
+        default=True,
+        help_text="With a template: copies pushed after the start join the last wave when it "
+        "starts (the waves given here are lists of spaces)",
     )
     release = serializers.CharField(
         max_length=100, required=False, allow_blank=True, help_text="A version; blank: latest"

@@ -225,6 +225,7 @@ class RunViewSet(
             project=project,
             projects=copies,
             template_id=template_id,
+            new_copies=data.get("new_copies", True),
             release=data.get("release", ""),
             channel=data.get("channel", ""),
             environment=data["environment"],

@@ -32,12 +32,14 @@ from django.utils import timezone
 
 from audit.services import record
 from identity.access import deployable_spaces
+from managed.models import TemplateProject
 from octopus.errors import OctopusError
 from odcm import work
 from odcm.clients import client_for
 from odcm.errors import ErrorKind, ServiceError
 from rollouts.models import DeploymentRun, RunDeployment, RunWave
-from spaces.models import Instance
+from rollouts.services import planning
+from spaces.models import Instance, Space
 
 logger = logging.getLogger("rollouts.orchestration")
 
@@ -79,10 +81,14 @@ def start_run(
     max_failure_ratio: float = 0.0,
     projects: Mapping[str, str] | None = None,
     template_id: Any = None,
+    new_copies: bool = False,
+    rules: list[tuple[str, str]] | None = None,
 ) -> DeploymentRun:
     """Plan a run (``waves``: lists of space ids, in order) and start following it.
     ``projects`` (space id -> project name) names the project per space where it is not
-    ``project`` (the downstream copies of template ``template_id``)."""
+    ``project`` (the downstream copies of template ``template_id``); with ``new_copies`` the
+    template's copies pushed later join too (:func:`join_new_copies`). ``rules`` (one
+    (selector, value) per wave) says how each wave was chosen, for those newcomers."""
     project, environment = project.strip(), environment.strip()
     names = {str(k): v.strip() for k, v in (projects or {}).items() if v.strip()}
     tenant_names = [t.strip() for t in tenants if t.strip()]
@@ -126,11 +132,16 @@ def start_run(
             max_failures=max_failures,
             max_failure_ratio=max_failure_ratio,
             template_id=template_id,
+            new_copies=bool(new_copies and template_id),
             created_by=user,
         )
         rows: list[RunDeployment] = []
+        how = list(rules or [])
         for position, wave_ids in enumerate(waves, 1):
-            wave = RunWave.objects.create(run=run, position=position)
+            selector, value = how[position - 1] if position <= len(how) else ("", "")
+            wave = RunWave.objects.create(
+                run=run, position=position, selector=selector, value=value[:200]
+            )
             rows.extend(
                 RunDeployment(
                     run=run,
@@ -266,6 +277,8 @@ def _next(run: DeploymentRun) -> str:
     if wave is None:
         return _finish(run, RS.COMPLETED, "Every wave finished.")
     if wave.state == RunWave.State.WAITING:
+        if run.new_copies and run.template_id:
+            join_new_copies(run, wave)
         start_wave(run, wave)
         return "running"
     rows = wave.deployments.all()
@@ -311,6 +324,68 @@ def _after_cancel(run: DeploymentRun) -> str:
 
 
 # -- starting a wave ----------------------------------------------------------------------
+
+
+def join_new_copies(run: DeploymentRun, wave: RunWave) -> list[str]:
+    """Before ``wave`` starts (a run of a template's copies, ``new_copies``): add the copies
+    pushed since the run began that belong to this wave, in spaces the run's starter may still
+    deploy that copy to. A newcomer belongs to the first wave not started yet whose instance
+    tag or region takes its space, else to the last wave; waves already started are never
+    changed (a copy pushed after the last wave started is not deployed by this run). Returns
+    the names of the spaces added."""
+    if run.template_id is None or run.created_by is None:
+        return []
+    template = TemplateProject.objects.filter(pk=run.template_id).first()
+    if template is None:
+        return []
+    taken = {str(pk) for pk in run.deployments.values_list("space_id", flat=True)}
+    fresh = {pk: name for pk, name in planning.template_copies(template).items() if pk not in taken}
+    if not fresh:
+        return []
+    # Waves start in order, so every wave from this one on is still waiting.
+    ahead = list(run.waves.filter(position__gte=wave.position).order_by("position"))
+    spaces = (
+        Space.objects.filter(pk__in=list(fresh))
+        .select_related("instance")
+        .prefetch_related("instance__tags")
+    )
+    mine: dict[str, list[Space]] = defaultdict(list)
+    for space in spaces:
+        home = next((w for w in ahead if planning.takes(w.selector, w.value, space)), ahead[-1])
+        if home.pk == wave.pk:
+            mine[fresh[str(space.pk)]].append(space)
+    allowed: set[str] = set()
+    for name, some in mine.items():
+        allowed |= deployable_spaces(
+            run.created_by,
+            [s.pk for s in some],
+            environment=run.environment,
+            project=name,
+            tenants=run.tenants,
+        )
+    rows = [
+        RunDeployment(
+            run=run,
+            wave=wave,
+            space=space,
+            tenant=tenant,
+            project="" if name == run.project else name,
+        )
+        for name, some in mine.items()
+        for space in some
+        if str(space.pk) in allowed
+        for tenant in (run.tenants or [""])
+    ]
+    if not rows:
+        return []
+    RunDeployment.objects.bulk_create(rows, ignore_conflicts=True)
+    added = sorted({row.space.name for row in rows})
+    record(
+        "rollouts.run.join",
+        obj=run,
+        after={"wave": wave.position, "spaces": added, "deployments": len(rows)},
+    )
+    return added
 
 
 @dataclass

@@ -30,6 +30,7 @@ from django.utils import timezone
 from audit.services import record
 from identity.access import is_admin, user_groups
 from identity.models import Group
+from monitoring.services import dashboard
 from odcm.errors import ErrorKind, ServiceError
 from rollouts import registry
 from rollouts.models import (
@@ -119,6 +120,10 @@ def save_pipeline(
             after={"stages": [s.get("name") or "" for s in stages]},
             message=name,
         )
+        # A stage's allowed versions (and which instances the stage holds) replace version
+        # pins in monitoring's judgement, whose dashboard figures are cached by a data stamp:
+        # move the stamp, so the dashboard and reports show the new lists at once.
+        dashboard.bump()
     return pipeline
 
 

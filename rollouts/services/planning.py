@@ -88,17 +88,30 @@ def split(specs: list[WaveSpec], spaces: list[Space]) -> list[list[Space]]:
     """Split ``spaces`` (instances and their tags prefetched) into waves, in order: each wave
     takes from the spaces no earlier wave took; what no wave takes forms a last wave. A wave
     that takes nothing is left out (as in a rollout policy)."""
+    return [wave for _, wave in plan(specs, spaces)]
+
+
+def plan(specs: list[WaveSpec], spaces: list[Space]) -> list[tuple[WaveSpec | None, list[Space]]]:
+    """:func:`split`, each wave with the spec that chose it (None: the spaces no wave took)."""
     remaining = sorted(spaces, key=lambda s: (s.name.casefold(), s.instance.name, str(s.pk)))
-    waves: list[list[Space]] = []
+    waves: list[tuple[WaveSpec | None, list[Space]]] = []
     for spec in specs:
         taken = _select(spec, remaining)
         if taken:
-            waves.append(taken)
+            waves.append((spec, taken))
             chosen = {s.pk for s in taken}
             remaining = [s for s in remaining if s.pk not in chosen]
     if remaining:
-        waves.append(remaining)
+        waves.append((None, remaining))
     return waves
+
+
+def takes(selector: str, value: str, space: Space) -> bool:
+    """Whether a wave chosen by instance tag or region takes ``space`` (instance and tags
+    prefetched); waves of explicit spaces, percentages or what was left take no newcomer."""
+    if selector in (SEL.TAG, SEL.REGION) and value:
+        return bool(_select(WaveSpec(selector=selector, value=value), [space]))
+    return False
 
 
 def _select(spec: WaveSpec, remaining: list[Space]) -> list[Space]:
