@@ -186,7 +186,8 @@ def _import(
         variables["Variables"] = bundle_variables(bundle, envs, target_name)
         client.update_variable_set(sid, variables)
         done = {"project_id": project["Id"], "release_id": "", "lifecycle_id": lifecycle_id}
-        needs = tenants.tenant_needs(client, sid, project)
+        # Also holds back (or releases) deployments of earlier releases for the tenants.
+        needs = tenants.hold_deployments(bundle, client, project=project)
         if any(n["state"] == tenants.MISSING for n in needs):
             # No release while a tenant lacks a value: nothing can be deployed yet.
             return {**done, "held": tenants.missing_message(needs)}
