@@ -6,6 +6,7 @@ of the route's space (promotions.access); the services check everything again.""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -66,12 +67,13 @@ def _posted_rows(data: Any, drop: str = "") -> list[dict[str, Any]]:
     for i in range(total):
         if data.get(f"stages-{i}-DELETE") or str(i) == drop:
             continue
-        rows.append(
-            {
-                key: str(data.get(f"stages-{i}-{key}") or "")
-                for key in ("position", "stage", "lifecycle")
-            }
-        )
+        row = {
+            key: str(data.get(f"stages-{i}-{key}") or "")
+            for key in ("position", "stage", "lifecycle")
+        }
+        if row["stage"].startswith("env:"):
+            row["lifecycle"] = ""  # an environment has none (the field is hidden for it)
+        rows.append(row)
     return rows
 
 
@@ -89,7 +91,7 @@ def _rearranged(data: Any) -> list[dict[str, Any]] | None:
     return None
 
 
-def _lifecycle_names(targets: dict[str, RemoteSpace]) -> Any:
+def _lifecycle_names(targets: dict[str, RemoteSpace]) -> Callable[[str], list[str] | None]:
     """Lifecycle names of a ``space:<uuid>`` stage choice, read once per target space."""
     seen: dict[str, list[str] | None] = {}
 

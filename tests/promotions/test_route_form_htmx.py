@@ -94,9 +94,13 @@ def test_stage_rows_are_added_removed_and_refreshed_with_htmx(world: World) -> N
         "refresh": "1",
     }
     changed["stages-0-stage"] = f"space:{world.target_peer.pk}"
+    changed["stages-1-stage"] = "env:Test"  # was the target space, with "Prod only"
     html = browser.post(url, changed, headers=HTMX).content.decode()
-    first, _, third = rows(html)
+    first, second, third = rows(html)
     assert '<select name="stages-0-lifecycle"' in lifecycle_cell(first)
+    # An environment has no lifecycle: the one typed for the space before is dropped.
+    assert 'type="hidden" name="stages-1-lifecycle"' in lifecycle_cell(second)
+    assert "Prod only" not in lifecycle_cell(second)
     assert "Prod only" in lifecycle_cell(first)
     # A space of another ODCM: its lifecycles are not known here, the name is typed.
     assert 'type="text" name="stages-2-lifecycle"' in lifecycle_cell(third)
