@@ -100,6 +100,8 @@ _VIEW = {
     # Octopus 2021.3+ has GitCredentialView; the 2020.5 permission list has no such name
     "git-credentials": "FeedView",
     "subscriptions": "SubscriptionView",
+    # Octopus 2025.1 has DeploymentFreezeView; anyone who may see deployments sees freezes
+    "deploymentfreezes": "DeploymentView",
 }
 # nested collections read with the permission of what they list
 _NESTED_VIEW = {

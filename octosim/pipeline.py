@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from octosim import engine
+from octosim import freezes as F
 from octosim import lifecycles as L
 from octosim import processes as P
 from octosim.errors import invalid
@@ -49,6 +50,14 @@ def check_deployable(ctx: Ctx, rel: ReleaseRec, env: Doc, tenant_id: str | None)
             )
     elif mode == "Tenanted":
         raise invalid(f"The project '{project['Name']}' can only be deployed with a tenant.")
+    freeze = F.active_freeze(st, now(), project["Id"], env["Id"], tenant_id)
+    if freeze is not None:
+        tenant_name = st.col(rel.space_id, "tenants").get(tenant_id or "", {}).get("Name")
+        who = f" for the tenant '{tenant_name}'" if tenant_name else ""
+        raise invalid(
+            f"Deployments of '{project['Name']}' to '{env['Name']}'{who} are blocked by the "
+            f"deployment freeze '{freeze['Name']}'."
+        )
 
 
 def scheduled_time(value: Any) -> float | None:

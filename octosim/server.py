@@ -20,6 +20,7 @@ from octosim import (
     api_channels,
     api_core,
     api_deployments,
+    api_freezes,
     api_interruptions,
     api_managed,
     api_packages,
@@ -73,6 +74,7 @@ def build_router() -> Router:
     api_interruptions.register(router)
     api_runbooks.register(router)
     api_tenant_variables.register(router)
+    api_freezes.register(router)
     api_references.register(router)
     signin.register(router)
     api_managed.register(router)

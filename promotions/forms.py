@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -108,7 +109,13 @@ class RouteForm(forms.Form):
 
 class StageForm(forms.Form):
     """One stage: a local environment of the source space or a target space (value
-    ``env:<name>`` or ``space:<uuid>``), its position and, for a space, the lifecycle there."""
+    ``env:<name>`` or ``space:<uuid>``), its position and, for a space, the lifecycle there.
+
+    ``lifecycles(stage)`` gives the lifecycle names of the chosen target space (a select),
+    or None when they cannot be listed (a space of another ODCM: typed). A local environment
+    has no lifecycle: the field is hidden. ``refresh_url``: the stage select asks the page
+    for its row's lifecycle cell again (htmx) when it changes, so the field follows the
+    choice."""
 
     position = forms.IntegerField(min_value=1, max_value=99, label="Order")
     stage = forms.ChoiceField(
@@ -124,11 +131,53 @@ class StageForm(forms.Form):
         "chooses).",
     )
 
-    def __init__(self, *args: Any, stage_choices: Any = (), **kw: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        stage_choices: Any = (),
+        lifecycles: Callable[[str], list[str] | None] | None = None,
+        refresh_url: str = "",
+        **kw: Any,
+    ) -> None:
         super().__init__(*args, **kw)
         self.fields["stage"].choices = stage_choices  # type: ignore[attr-defined]
+        if refresh_url:
+            # Only this row's lifecycle cell comes back: what was typed elsewhere stays.
+            cell = f"#{self.prefix}-lifecycle-cell"
+            self.fields["stage"].widget.attrs.update(
+                {
+                    "hx-post": refresh_url,
+                    "hx-trigger": "change",
+                    "hx-vals": '{"refresh": "1"}',
+                    "hx-target": cell,
+                    "hx-select": cell,
+                }
+            )
+        chosen = str(
+            (self.data.get(self.add_prefix("stage")) if self.is_bound else None)
+            or self.initial.get("stage")
+            or ""
+        )
+        self.stage_kind = chosen.partition(":")[0] if ":" in chosen else ""
+        field = self.fields["lifecycle"]
+        if self.stage_kind == "env":
+            field.widget = forms.HiddenInput()
+        elif self.stage_kind == "space" and lifecycles is not None:
+            names = lifecycles(chosen)
+            if names is not None:
+                current = str(
+                    (self.data.get(self.add_prefix("lifecycle")) if self.is_bound else None)
+                    or self.initial.get("lifecycle")
+                    or ""
+                )
+                options = [("", "— the importer chooses —"), *((n, n) for n in names)]
+                if current and current not in names:
+                    options.append((current, f"{current} (not in that space)"))
+                field.widget = forms.Select(choices=options)
+                field.help_text = "A lifecycle of that space (empty: the importer chooses)."
 
 
+# Rows are added and removed by posting the form back (htmx swaps the rows in place).
 StageFormSet = forms.formset_factory(StageForm, extra=0, can_delete=True, max_num=30)
 
 

@@ -6,6 +6,7 @@ of the route's space (promotions.access); the services check everything again.""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -23,6 +24,7 @@ from .models import RemoteSpace, Route, RouteStage
 from .services import routes
 
 BLANK_ROWS = 2
+MAX_ROWS = 30  # StageFormSet.max_num
 
 
 def _managed_space(request: HttpRequest, pk: Any) -> Space:
@@ -54,13 +56,53 @@ def _initial(route: Route | None) -> list[dict[str, Any]]:
     return rows
 
 
-def _with_blank_row(data: Any) -> Any:
-    """The POSTed formset with one more (empty) stage row: "Add a stage" without JS."""
-    data = data.copy()
-    total = int(data.get("stages-TOTAL_FORMS") or 0)
-    data["stages-TOTAL_FORMS"] = str(total + 1)
-    data[f"stages-{total}-position"] = str(total + 1)
-    return data
+def _posted_rows(data: Any, drop: str = "") -> list[dict[str, Any]]:
+    """The stage rows as posted (not validated), without those marked for deletion and
+    row number ``drop`` (counted from 0 as posted)."""
+    try:
+        total = min(max(int(data.get("stages-TOTAL_FORMS") or 0), 0), MAX_ROWS)
+    except ValueError:
+        total = 0
+    rows = []
+    for i in range(total):
+        if data.get(f"stages-{i}-DELETE") or str(i) == drop:
+            continue
+        row = {
+            key: str(data.get(f"stages-{i}-{key}") or "")
+            for key in ("position", "stage", "lifecycle")
+        }
+        if row["stage"].startswith("env:"):
+            row["lifecycle"] = ""  # an environment has none (the field is hidden for it)
+        rows.append(row)
+    return rows
+
+
+def _rearranged(data: Any) -> list[dict[str, Any]] | None:
+    """The rows after "Add a stage" (one more, last), "Remove" (that row gone) or a changed
+    stage choice ("refresh": as they are); None when the post is a save."""
+    rows = _posted_rows(data, drop=str(data.get("remove", "")))
+    if "add" in data:
+        if len(rows) < MAX_ROWS:
+            numbers = [int(r["position"]) for r in rows if r["position"].isdigit()]
+            rows.append({"position": max(numbers, default=0) + 1})
+        return rows
+    if "remove" in data or "refresh" in data:
+        return rows
+    return None
+
+
+def _lifecycle_names(targets: dict[str, RemoteSpace]) -> Callable[[str], list[str] | None]:
+    """Lifecycle names of a ``space:<uuid>`` stage choice, read once per target space."""
+    seen: dict[str, list[str] | None] = {}
+
+    def names(choice: str) -> list[str] | None:
+        key = choice.partition(":")[2]
+        if key not in seen:
+            target = targets.get(key)
+            seen[key] = routes.lifecycle_names(target) if target is not None else None
+        return seen[key]
+
+    return names
 
 
 def _stages(
@@ -115,14 +157,18 @@ def route_form(
         messages.error(request, exc.message)
         return redirect("promotions:route", pk=route.pk) if route else redirect("promotions:index")
     targets = {str(t.pk): t for t in routes.target_choices(space)}
-    choices = forms.stage_choices(facts.environments, list(targets.values()))
+    form_kwargs = {
+        "stage_choices": forms.stage_choices(facts.environments, list(targets.values())),
+        "lifecycles": _lifecycle_names(targets),
+        "refresh_url": request.path,
+    }
     fixed = route.project_id if route is not None else ""
     general: list[str] = []
-    if request.method == "POST":
-        data = _with_blank_row(request.POST) if "add" in request.POST else request.POST
-        form = forms.RouteForm(data, projects=facts.projects, fixed=fixed)
-        formset = forms.StageFormSet(data, prefix="stages", form_kwargs={"stage_choices": choices})
-        if "add" not in request.POST and form.is_valid() and formset.is_valid():
+    rearranged = _rearranged(request.POST) if request.method == "POST" else None
+    if request.method == "POST" and rearranged is None:
+        form = forms.RouteForm(request.POST, projects=facts.projects, fixed=fixed)
+        formset = forms.StageFormSet(request.POST, prefix="stages", form_kwargs=form_kwargs)
+        if form.is_valid() and formset.is_valid():
             stages, rows = _stages(formset, targets)
             try:
                 saved = routes.save_route(
@@ -142,15 +188,22 @@ def route_form(
                 messages.success(request, f"Route of {saved.project_name} saved.")
                 return redirect("promotions:route", pk=saved.pk)
     else:
-        form = forms.RouteForm(projects=facts.projects, fixed=fixed)
-        formset = forms.StageFormSet(
-            initial=_initial(route), prefix="stages", form_kwargs={"stage_choices": choices}
+        # A first view, or rows added, removed or re-chosen: shown again, not yet checked.
+        initial = (
+            {"project": request.POST.get("project", "")}
+            if rearranged is not None and not fixed
+            else {}
         )
-    return render(
-        request,
-        "promotions/route_form.html",
-        {"space": space, "route": route, "form": form, "formset": formset, "general": general},
-    )
+        form = forms.RouteForm(initial=initial, projects=facts.projects, fixed=fixed)
+        formset = forms.StageFormSet(
+            initial=_initial(route) if rearranged is None else rearranged,
+            prefix="stages",
+            form_kwargs=form_kwargs,
+        )
+    context = {"space": space, "route": route, "form": form, "formset": formset}
+    if request.htmx and rearranged is not None:  # type: ignore[attr-defined]
+        return render(request, "promotions/_route_stages.html", context)
+    return render(request, "promotions/route_form.html", {**context, "general": general})
 
 
 @login_required

@@ -25,7 +25,7 @@ from octopus.errors import OctopusError
 from odcm.clients import client_for
 
 from ..models import InboundBundle
-from . import importing
+from . import importing, tenants
 
 logger = logging.getLogger("promotions.edits")
 
@@ -130,12 +130,16 @@ def differences(bundle: InboundBundle, client: OctopusClient) -> list[dict[str, 
 def check_bundle(
     bundle: InboundBundle, client: OctopusClient | None = None
 ) -> list[dict[str, str]]:
-    """Check one imported bundle now, store and audit what changed; returns the edits."""
+    """Check one imported bundle now, store and audit what changed; returns the edits. Also
+    holds back, in Octopus, deployments for tenants connected since and missing a value
+    (``tenants.hold_deployments``)."""
     if client is None:
         with client_for(bundle.space.instance) as own:
             found = differences(bundle, own)
+            tenants.hold_deployments(bundle, own)
     else:
         found = differences(bundle, client)
+        tenants.hold_deployments(bundle, client)
     with transaction.atomic():
         row = InboundBundle.objects.select_for_update().get(pk=bundle.pk)
         if found and found != row.edits:

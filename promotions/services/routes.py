@@ -89,6 +89,19 @@ def _trust_problem(space: Space, target: RemoteSpace) -> str:
     return ""
 
 
+def lifecycle_names(target: RemoteSpace) -> list[str] | None:
+    """The lifecycle names of a target space of this ODCM, for the route form to offer;
+    None for a space of another ODCM or when its Octopus cannot be read (typed instead)."""
+    space = target.local_space
+    if space is None:
+        return None
+    try:
+        with client_for(space.instance) as client:
+            return sorted(str(lc["Name"]) for lc in client.lifecycles(space.octopus_id))
+    except OctopusError:
+        return None
+
+
 def _lifecycle_problem(target: RemoteSpace, lifecycle: str) -> str:
     """A lifecycle named for a target space of this ODCM must exist there."""
     if not lifecycle or target.local_space is None:

@@ -9,11 +9,22 @@ variables (never stored here; a sensitive one is sent as Octopus's ``NewValue``)
 
 While a value is missing, import writes the project, process and variables but holds the
 release back (state "values still needed"): no release, no deployment. Importing again once
-the values are filled creates it."""
+the values are filled creates it.
+
+A tenant connected to the remote project after its release exists is caught by
+:func:`hold_deployments` (run by the periodic check of imported projects, on the review page
+and after a value is filled): an Octopus deployment freeze "ODCM: values needed for
+<project>" scoped to each (tenant, project, environment) still missing a value, so Octopus
+refuses those deployments — of any release of the project — and nothing else; it is
+narrowed as values are filled and deleted when none is missing."""
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 from typing import Any
+
+from django.utils import timezone
 
 from audit.services import record
 from octopus import OctopusClient
@@ -23,8 +34,14 @@ from odcm.clients import client_for
 from ..errors import PromotionError
 from ..models import InboundBundle
 
+logger = logging.getLogger("promotions.tenants")
+
 MISSING = "missing"
 SET = "set in Octopus"
+FREEZES = "/api/deploymentfreezes"
+HOLD_PREFIX = "ODCM: values needed for "
+# A hold lasts until the values are filled (then it is deleted); Octopus wants an end.
+HOLD_YEARS = 10
 
 
 def remote_project_name(payload: dict[str, Any]) -> str:
@@ -100,6 +117,7 @@ def tenant_needs(
                     {
                         "name": tpl["Name"],
                         "environment": env_names.get(env_id, env_id),
+                        "environment_id": env_id,
                         "tenant": tenant["Name"],
                         "tenant_id": tenant["Id"],
                         "sensitive": _sensitive(tpl),
@@ -176,3 +194,115 @@ def supply(
         obj=bundle,
         after={"name": name, "environment": environment, "tenant": found["Name"]},
     )
+    if bundle.imported_project_id:
+        # A filled value may lift the hold on that tenant's deployments at once.
+        with client_for(space.instance) as client:
+            hold_deployments(bundle, client, actor=actor)
+
+
+def hold_name(project: dict[str, Any]) -> str:
+    return f"{HOLD_PREFIX}{project['Name']}"[:200]
+
+
+def _scope(rows: list[dict[str, Any]], project_id: str) -> list[dict[str, str]]:
+    keys = sorted({(str(r["tenant_id"]), str(r["environment_id"])) for r in rows})
+    return [{"TenantId": t, "ProjectId": project_id, "EnvironmentId": e} for t, e in keys]
+
+
+def _keys(scope: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    return sorted((str(e["TenantId"]), str(e["ProjectId"]), str(e["EnvironmentId"])) for e in scope)
+
+
+def _holds(client: OctopusClient, project: dict[str, Any]) -> list[dict[str, Any]]:
+    doc = client.get(FREEZES, {"projectIds": project["Id"], "take": 1000})
+    name = hold_name(project)
+    return [f for f in doc.get("DeploymentFreezes") or [] if f.get("Name") == name]
+
+
+def _write_hold(
+    client: OctopusClient,
+    project: dict[str, Any],
+    scope: list[dict[str, str]],
+    holds: list[dict[str, Any]],
+) -> bool:
+    """Make Octopus's freeze match ``scope`` (none: deleted). True when something changed."""
+    if not scope:
+        for doc in holds:
+            client.delete(f"{FREEZES}/{doc['Id']}")
+        return bool(holds)
+    if holds:
+        doc = holds[0]
+        if _keys(doc.get("TenantProjectEnvironmentScope") or []) == _keys(scope):
+            return False
+        client.put(f"{FREEZES}/{doc['Id']}", {**doc, "TenantProjectEnvironmentScope": scope})
+        return True
+    start = timezone.now()
+    client.post(
+        FREEZES,
+        {
+            "Name": hold_name(project),
+            "Start": start.isoformat(),
+            "End": (start + dt.timedelta(days=365 * HOLD_YEARS)).isoformat(),
+            "ProjectEnvironmentScope": {},
+            "TenantProjectEnvironmentScope": scope,
+        },
+    )
+    return True
+
+
+def held_message(rows: list[dict[str, Any]]) -> str:
+    missing = [r for r in rows if r["state"] == MISSING]
+    listed = ", ".join(f"{r['name']} ({r['environment']}, {r['tenant']})" for r in missing[:20])
+    more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
+    return f"Deployments held in Octopus until these tenant values are filled: {listed}{more}."
+
+
+def hold_deployments(
+    bundle: InboundBundle,
+    client: OctopusClient,
+    *,
+    project: dict[str, Any] | None = None,
+    actor: Any = None,
+) -> list[dict[str, Any]]:
+    """Hold back, in Octopus, the deployments of ``bundle``'s remote project for each tenant
+    and environment still missing a required value (see the module docstring), and note it
+    on an imported bundle (``last_error``). Returns the tenant rows. An Octopus without
+    deployment freezes (before 2025.1) cannot hold: logged, and the rows still say what is
+    missing. ``project``: the remote project when the caller has it (import)."""
+    sid = bundle.space.octopus_id
+    project = project or _find_project(client, sid, bundle)
+    if project is None:
+        return []
+    rows = tenant_needs(client, sid, project)
+    missing = [r for r in rows if r["state"] == MISSING]
+    try:
+        changed = _write_hold(
+            client, project, _scope(missing, project["Id"]), _holds(client, project)
+        )
+    except OctopusError as exc:
+        logger.warning("could not hold deployments of %s: %s", project["Id"], exc)
+        note = (
+            f"{missing_message(rows)} Octopus could not hold the deployments back: {exc}"
+            if missing
+            else ""
+        )
+    else:
+        note = held_message(rows) if missing else ""
+        if changed:
+            record(
+                "promotions.inbox.tenants_held" if missing else "promotions.inbox.tenants_released",
+                actor=actor,
+                obj=bundle,
+                after={
+                    "project": project["Name"],
+                    "held": [f"{r['tenant']}: {r['environment']}: {r['name']}" for r in missing][
+                        :50
+                    ],
+                },
+            )
+    if bundle.state == InboundBundle.State.IMPORTED and bundle.last_error != note:
+        InboundBundle.objects.filter(pk=bundle.pk, state=InboundBundle.State.IMPORTED).update(
+            last_error=note
+        )
+        bundle.last_error = note
+    return rows

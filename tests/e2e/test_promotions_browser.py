@@ -122,9 +122,18 @@ def test_a_route_is_created_through_the_form_in_the_browser(
     page.fill("[aria-label='Filter the options of Project']", world.pipe.name)
     assert page.input_value("#id_project") == world.pipe.project["Id"]
     page.select_option("#id_stages-0-stage", "env:Development")
+    # htmx: an environment has no lifecycle; the target space offers its own lifecycles.
+    page.wait_for_selector("#id_stages-0-lifecycle[type=hidden]", state="attached")
     page.select_option("#id_stages-1-stage", f"space:{world.target_peer.pk}")
+    page.wait_for_selector("select#id_stages-1-lifecycle")
     page.fill("#id_stages-1-position", "1")  # the same order as the first: refused
-    page.fill("#id_stages-1-lifecycle", "Prod only")
+    page.select_option("#id_stages-1-lifecycle", "Prod only")
+    # Rows come and go in place (htmx), keeping what was chosen.
+    page.click("[data-testid=add-stage]")
+    page.wait_for_selector("#id_stages-2-position")
+    assert page.input_value("#id_stages-1-lifecycle") == "Prod only"
+    page.click("[aria-label='Remove stage 3']")
+    page.wait_for_selector("#id_stages-2-position", state="detached")
     page.click("button:has-text('Save route')")
     page.wait_for_selector("[data-testid=field-error]")
     assert "same position 1" in page.inner_text("[data-testid=stages]")

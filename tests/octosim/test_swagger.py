@@ -16,6 +16,7 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,28 @@ _RETENTION: dict[str, Any] = {
         **{k: {} for k in ("LastModifiedOn", "LastModifiedBy", "Links")},
     },
 }
+_FREEZES_WHY = "deployment freezes with tenant scopes are Octopus 2025.1+"
+_FREEZE = {
+    "type": "object",
+    "required": ["Id", "Name", "Start", "End", "ProjectEnvironmentScope"],
+    "properties": {
+        "Id": {"type": "string"},
+        "Name": {"type": "string"},
+        "Start": {"type": "string"},
+        "End": {"type": "string"},
+        "ProjectEnvironmentScope": {"type": "object"},
+        "TenantProjectEnvironmentScope": {"type": "array"},
+        **{k: {} for k in ("RecurringSchedule", "Links")},
+    },
+}
+_FREEZES = {
+    "type": "object",
+    "required": ["DeploymentFreezes", "Count"],
+    "properties": {
+        "DeploymentFreezes": {"type": "array", "items": _FREEZE},
+        "Count": {"type": "integer"},
+    },
+}
 _BY_PROJECT = "project-scoped form the TypeScript client calls (2021+)"
 NOT_IN_SWAGGER: dict[tuple[str, str], tuple[str, dict[str, Any] | None]] = {
     # None: no response body (Octopus.Client's Put ignores one).
@@ -207,6 +230,11 @@ NOT_IN_SWAGGER: dict[tuple[str, str], tuple[str, dict[str, Any] | None]] = {
         {"type": "array", "items": {"$ref": "#/definitions/VariableSetResource"}},
     ),
     ("GET", "/api/configuration/retention-default"): (_RETENTION_WHY, _RETENTION),
+    ("GET", "/api/deploymentfreezes"): (_FREEZES_WHY, _FREEZES),
+    ("GET", "/api/deploymentfreezes/{id}"): (_FREEZES_WHY, _FREEZE),
+    ("POST", "/api/deploymentfreezes"): (_FREEZES_WHY, _FREEZE),
+    ("PUT", "/api/deploymentfreezes/{id}"): (_FREEZES_WHY, _FREEZE),
+    ("DELETE", "/api/deploymentfreezes/{id}"): (_FREEZES_WHY, {}),
     ("PUT", "/api/configuration/retention-default"): (_RETENTION_WHY, _RETENTION),
     **{
         (method, f"/api/{{spaceId}}/git-credentials{tail}"): ("Git credentials are 2021.3+", shape)
@@ -741,7 +769,27 @@ def _delete_deployment(c: httpx.Client, ids: Ids, r: Route) -> tuple[dict[str, s
     return {"id": dep["Id"]}, None, 200
 
 
+def _freeze_body() -> dict[str, Any]:
+    """A freeze that starts tomorrow: it refuses none of the other cases' deployments."""
+    start = datetime.now(UTC) + timedelta(days=1)
+    return {"Name": _unique("Freeze"), "Start": start.isoformat(),
+            "End": (start + timedelta(days=1)).isoformat()}  # fmt: skip
+
+
+def _freeze(c: httpx.Client) -> str:
+    resp = c.post("/api/deploymentfreezes", json=_freeze_body())
+    assert resp.status_code == 201, resp.text[:300]
+    return str(resp.json()["Id"])
+
+
 PIPELINE_CASES: dict[tuple[str, str], Case] = {
+    ("GET", "/api/deploymentfreezes"): lambda c, ids, r: ({}, None, 200),
+    ("GET", "/api/deploymentfreezes/{id}"): lambda c, ids, r: ({"id": _freeze(c)}, None, 200),
+    ("POST", "/api/deploymentfreezes"): lambda c, ids, r: ({}, _freeze_body(), 201),
+    ("PUT", "/api/deploymentfreezes/{id}"): lambda c, ids, r: (
+        {"id": _freeze(c)}, _freeze_body(), 200
+    ),
+    ("DELETE", "/api/deploymentfreezes/{id}"): lambda c, ids, r: ({"id": _freeze(c)}, None, 200),
     ("PUT", "/api/users/{id}/revoke-sessions"): lambda c, ids, r: ({"id": "Users-3"}, None, 200),
     # the sign-in provider's configuration section (octosim/signin.py)
     ("GET", "/api/configuration/{id}/values"): lambda c, ids, r: (

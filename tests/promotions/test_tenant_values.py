@@ -11,12 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
+from audit.models import AuditEntry
+from octopus.errors import OctopusError
 from octosim.testing import SimInstance
 from odcm.clients import client_for
 from promotions.models import InboundBundle, Route
-from promotions.services import bundles, importing, inbox, routes
+from promotions.services import bundles, edits, importing, inbox, routes
 from tests.conftest import make_user
 from tests.octopus.pipeline_helpers import SPACE
 
@@ -140,3 +143,85 @@ def test_import_waits_for_each_tenants_values_and_writes_them_into_octopus(
     with client_for(world.target.instance) as c:
         versions = sorted(r["Version"] for r in c.project_releases(SPACE, remote["Id"]))
     assert versions == ["1.0.0", "1.0.1"]
+
+
+def test_a_tenant_connected_after_the_import_is_held_back_until_its_values_are_filled(
+    make_sim_instance: Callable[..., SimInstance], tmp_path: Path
+) -> None:
+    world = make_world(make_sim_instance, tmp_path)
+    with client_for(world.source.instance) as c:
+        project = c.get(f"/api/{SPACE}/projects/{world.pipe.project['Id']}")
+        c.put(f"/api/{SPACE}/projects/{project['Id']}", {**project, "Templates": TEMPLATES})
+    accept_releases(world)
+    route = routes.save_route(
+        world.source,
+        world.pipe.project["Id"],
+        [routes.StageInput(position=1, target=world.target_peer, lifecycle="Prod only")],
+    )
+    bundle = promote(world, route, "1.0.0")
+    bundle = importing.import_bundle(bundle, importing.source_for(bundle))
+    assert bundle.state == InboundBundle.State.IMPORTED and bundle.last_error == ""
+
+    # In the target space someone connects Acme to the imported project, after the import:
+    # its release exists, and Acme has no value for Tenant.Db.
+    with client_for(world.target.instance) as c:
+        remote = c.get(f"/api/{SPACE}/projects/{bundle.imported_project_id}")
+        c.put(
+            f"/api/{SPACE}/projects/{remote['Id']}",
+            {**remote, "TenantedDeploymentMode": "TenantedOrUntenanted"},
+        )
+        production = next(
+            e["Id"] for e in c.get_all(f"/api/{SPACE}/environments") if e["Name"] == "Production"
+        )
+        acme = c.post(
+            f"/api/{SPACE}/tenants",
+            {"Name": "Acme", "ProjectEnvironments": {remote["Id"]: [production]}},
+        )
+        release = bundle.imported_release_id
+
+    # The periodic check of imported projects (the task's service) holds Acme's deployments.
+    assert edits.check(str(bundle.pk)) == "clean"
+    bundle.refresh_from_db()
+    assert bundle.state == InboundBundle.State.IMPORTED
+    assert "Tenant.Db (Production, Acme)" in bundle.last_error
+    assert review_needed(bundle) == [("Tenant.Db", "Production", "Acme", "missing")]
+    with client_for(world.target.instance) as c:
+        with pytest.raises(OctopusError) as refused:
+            c.create_deployment(
+                SPACE, {"ReleaseId": release, "EnvironmentId": production, "TenantId": acme["Id"]}
+            )
+        assert "deployment freeze 'ODCM: values needed for" in str(refused.value)
+        assert not c.get(f"/api/{SPACE}/deployments", {"tenants": acme["Id"]})["Items"]
+        # Only Acme is held: the untenanted deployment of the same release goes ahead.
+        untenanted = c.create_deployment(SPACE, {"ReleaseId": release, "EnvironmentId": production})
+        assert untenanted["TenantId"] is None
+    # A second check changes nothing (one freeze, audited once).
+    edits.check(str(bundle.pk))
+    assert AuditEntry.objects.filter(action="promotions.inbox.tenants_held").count() == 1
+
+    # The review page shows the hold and takes Acme's value, even though the bundle is imported.
+    admin = make_user("ada", admin=True)
+    browser = Client()
+    browser.force_login(admin)
+    page = browser.get(f"/promotions/inbox/{bundle.pk}/").content.decode()
+    assert "Deployments held in Octopus until these tenant values are filled" in page
+    assert f'name="tenant" value="{acme["Id"]}"' in page
+    browser.post(
+        f"/promotions/inbox/{bundle.pk}/",
+        {
+            "name": "Tenant.Db",
+            "environment": "Production",
+            "tenant": acme["Id"],
+            "value": TENANT_SECRET,
+        },
+    )
+    bundle.refresh_from_db()
+    assert bundle.last_error == ""
+    assert AuditEntry.objects.filter(action="promotions.inbox.tenants_released").count() == 1
+    with client_for(world.target.instance) as c:
+        assert c.get("/api/deploymentfreezes")["Count"] == 0
+        deployed = c.create_deployment(
+            SPACE, {"ReleaseId": release, "EnvironmentId": production, "TenantId": acme["Id"]}
+        )
+        assert deployed["TenantId"] == acme["Id"]
+    assert all(TENANT_SECRET not in text for _, text in database_text())
