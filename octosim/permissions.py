@@ -100,6 +100,7 @@ _VIEW = {
     # Octopus 2021.3+ has GitCredentialView; the 2020.5 permission list has no such name
     "git-credentials": "FeedView",
     "subscriptions": "SubscriptionView",
+    "projecttriggers": "TriggerView",
 }
 # nested collections read with the permission of what they list
 _NESTED_VIEW = {
@@ -109,6 +110,7 @@ _NESTED_VIEW = {
     ("projects", "runbooks"): "RunbookView",
     ("projects", "runbooksnapshots"): "RunbookView",
     ("projects", "runbookprocesses"): "RunbookView",
+    ("projects", "triggers"): "TriggerView",
     ("tenants", "variables"): "TenantView",
     ("feeds", "packages"): "FeedView",
     ("runbooksnapshots", "runbookruns"): "RunbookRunView",

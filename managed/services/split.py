@@ -30,6 +30,7 @@ from django.utils import timezone
 from audit.services import record
 from managed.models import Split
 from managed.services import projects as P
+from managed.services import split_extras as X
 from managed.services.broker import describe
 from managed.services.content import BlueprintInvalid
 from octopus import OctopusClient
@@ -50,6 +51,7 @@ KINDS = (
     "feeds",
     "projectgroups",
     "workerpools",
+    "tagsets",
     "libraryvariablesets",
     "actiontemplates",
 )
@@ -59,6 +61,7 @@ LABELS = {
     "feeds": "Feed",
     "projectgroups": "Project group",
     "workerpools": "Worker pool",
+    "tagsets": "Tag set",
     "libraryvariablesets": "Library variable set",
     "actiontemplates": "Step template",
 }
@@ -76,6 +79,7 @@ class SpaceDocs:
 
     docs: dict[str, dict[str, Doc]] = field(default_factory=dict)
     projects: dict[str, Doc] = field(default_factory=dict)
+    tenants: dict[str, Doc] = field(default_factory=dict)
 
     def lookups(self) -> P.Lookups:
         out = P.Lookups()
@@ -92,11 +96,12 @@ class SpaceDocs:
 
 
 def read(client: OctopusClient, space_id: str) -> SpaceDocs:
-    """One ``GET …/all`` per kind, and the projects."""
+    """One ``GET …/all`` per kind, the projects and the tenants."""
     out = SpaceDocs()
     for kind in KINDS:
         out.docs[kind] = {str(d["Name"]).lower(): d for d in client.get_all(sp(space_id, kind))}
     out.projects = {str(d["Name"]).lower(): d for d in client.get_all(sp(space_id, "projects"))}
+    out.tenants = {str(d["Name"]).lower(): d for d in client.get_all(sp(space_id, "tenants"))}
     return out
 
 
@@ -111,16 +116,23 @@ class Source:
     look: P.Lookups
     documents: dict[str, Doc]  # project name -> serialized document
     library_vars: dict[str, Doc]  # library set lower name -> its variable set
+    extras: X.Extras = field(default_factory=X.Extras)  # tenants, triggers
 
 
-def read_source(client: OctopusClient, space: Space, names: list[str]) -> Source:
+def read_source(
+    client: OctopusClient, space: Space, names: list[str], *, with_targets: bool = False
+) -> Source:
+    """The chosen projects serialized, what they depend on, their tenants and triggers;
+    ``with_targets`` also lists the deployment targets that stay behind (for the plan)."""
     docs = read(client, space.octopus_id)
     look = docs.lookups()
     documents: dict[str, Doc] = {}
+    chosen: dict[str, Doc] = {}
     for name in names:
         project = docs.projects.get(name.lower())
         if project is None:
             raise SplitError(f"No project named '{name}' in {space.name}.")
+        chosen[str(project["Name"])] = project
         documents[str(project["Name"])] = P.serialize(client, space.octopus_id, project, look)
     wanted = set()
     for doc in documents.values():
@@ -130,7 +142,13 @@ def read_source(client: OctopusClient, space: Space, names: list[str]) -> Source
         for lower, lvs in docs.docs["libraryvariablesets"].items()
         if lower in wanted
     }
-    return Source(docs, look, documents, library_vars)
+    envs = look.by_id.get("environments", {})
+    extras = X.read_source(client, space.octopus_id, chosen, envs)
+    src = Source(docs, look, documents, library_vars, extras)
+    if with_targets:
+        ids = {look.id("environments", n) or "" for n in needed(src)["environments"]}
+        extras.targets_left = X.targets_left_behind(client, space.octopus_id, ids)
+    return src
 
 
 def needed(src: Source) -> dict[str, set[str]]:
@@ -151,6 +169,8 @@ def needed(src: Source) -> dict[str, set[str]]:
         for var in vset.get("Variables") or []:
             for ident in (var.get("Scope") or {}).get("Environment") or []:
                 need["environments"].add(src.docs.name_of("environments", ident).lower())
+    need["environments"] |= X.environments_needed(src.extras)
+    need["tagsets"] |= set(src.extras.tags)
     return need
 
 
@@ -190,6 +210,7 @@ def compute(split: Split, src: Source, tgt: SpaceDocs) -> Doc:
     deps = []
     feeds_needing_password = []
     need = needed(src)
+    lacking = X.missing_tags(src.extras, tgt.docs.get("tagsets", {}))
     for kind in KINDS:
         for lower in sorted(need[kind]):
             item = src.docs.docs[kind].get(lower)
@@ -198,27 +219,57 @@ def compute(split: Split, src: Source, tgt: SpaceDocs) -> Doc:
                 continue
             ours = {*split.intended.get(kind, []), *split.created.get(kind, [])}
             exists = lower in tgt.docs.get(kind, {}) and lower not in ours
-            deps.append(
-                {
-                    "kind": kind,
-                    "label": LABELS[kind],
-                    "name": item["Name"],
-                    "status": "exists" if exists else "copy",
-                }
-            )
+            dep = {
+                "kind": kind,
+                "label": LABELS[kind],
+                "name": item["Name"],
+                "status": "exists" if exists else "copy",
+            }
+            if exists and kind == "tagsets" and lower in lacking:
+                dep.update(status="extend", add=lacking[lower])
+            deps.append(dep)
             if not exists and kind == "feeds" and (item.get("Password") or {}).get("HasValue"):
                 feeds_needing_password.append(f"Feed {item['Name']}: password")
+    made = {*split.intended.get("tenants", []), *split.created.get("tenants", [])}
+    tenants = X.plan_tenants(src.extras, tgt.tenants, made)
+    triggers = {p: [t["Name"] for t in docs] for p, docs in src.extras.triggers.items() if docs}
     return {
         "projects": projects,
         "dependencies": deps,
+        "tenants": tenants,
+        "triggers": triggers,
         "counts": {
             "projects": len(projects),
             "copy": sum(1 for d in deps if d["status"] == "copy"),
             "exists": sum(1 for d in deps if d["status"] == "exists"),
+            "extend": sum(1 for d in deps if d["status"] == "extend"),
+            "tenants": len(tenants),
+            "triggers": sum(len(v) for v in triggers.values()),
         },
         "needs_values": sorted({*_sensitive_names(src), *feeds_needing_password}),
+        "not_carried": _not_carried(src),
         "problems": problems,
     }
+
+
+def _not_carried(src: Source) -> list[str]:
+    """What a split cannot move, said plainly (the plan shows it before anything runs)."""
+    left = src.extras.targets_left
+    targets = (
+        f"{len(left)} deployment target(s) in the environments these projects use "
+        f"({', '.join(left[:10])}{', …' if len(left) > 10 else ''}) stay in the source space"
+        if left
+        else "Deployment targets stay in the source space"
+    )
+    return [
+        f"{targets}: a target is a tentacle or endpoint registered with the source server, "
+        "so it cannot be moved. Register the targets again in the target space (or add new "
+        "ones) before deploying there.",
+        "Releases, deployments, runbook runs and their task logs stay in the source space: "
+        "history belongs to the server that ran it. The copied projects start with none; "
+        "create a release in the target space.",
+        "Tenant variable values, certificates and accounts are not copied.",
+    ]
 
 
 def create_split(
@@ -247,7 +298,7 @@ def create_split(
         created_by=actor if getattr(actor, "pk", None) else None,
     )
     with client_for(source.instance) as client:
-        src = read_source(client, source, names)
+        src = read_source(client, source, names, with_targets=True)
     split.projects = list(src.documents)  # as Octopus spells them
     with client_for(target.instance) as client:
         tgt = read(client, target.octopus_id)
@@ -324,6 +375,12 @@ def _body(kind: str, doc: Doc, src: SpaceDocs, look: P.Lookups) -> Doc:
         ]
     elif kind == "workerpools":
         out.pop("IsDefault", None)
+    elif kind == "tagsets":
+        out.pop("SortOrder", None)
+        out["Tags"] = [
+            {k: v for k, v in t.items() if k in ("Name", "Color", "Description", "SortOrder")}
+            for t in doc.get("Tags") or []
+        ]
     return out
 
 
@@ -374,7 +431,9 @@ def _start(split: Split, lease: Lease, src: Source, tgt: SpaceDocs) -> Doc:
     again on fresh reads; write down what is about to be created. Returns the plan."""
     created = {k: list(v) for k, v in (split.created or {}).items()}
     for kind, names in (split.intended or {}).items():
-        have = tgt.projects if kind == "projects" else tgt.docs.get(kind, {})
+        have = {"projects": tgt.projects, "tenants": tgt.tenants}.get(kind) or tgt.docs.get(
+            kind, {}
+        )
         for lower in names:
             if lower in have and lower not in created.get(kind, []):
                 created.setdefault(kind, []).append(lower)
@@ -387,6 +446,11 @@ def _start(split: Split, lease: Lease, src: Source, tgt: SpaceDocs) -> Doc:
         if dep["status"] == "copy" and dep["name"].lower() not in created.get(dep["kind"], []):
             intended.setdefault(dep["kind"], []).append(dep["name"].lower())
     intended["projects"] = [p["name"].lower() for p in plan["projects"]]
+    intended["tenants"] = [
+        t["name"].lower()
+        for t in plan["tenants"]
+        if t["status"] == "copy" and t["name"].lower() not in created.get("tenants", [])
+    ]
     if not mine(Split.objects.all(), lease).update(intended=intended, created=created, plan=plan):
         raise LostLease()
     return plan
@@ -395,7 +459,7 @@ def _start(split: Split, lease: Lease, src: Source, tgt: SpaceDocs) -> Doc:
 def _copy(split: Split, lease: Lease) -> Doc:
     """Dependencies first, then the projects; then the verification."""
     with client_for(split.source.instance) as sclient:
-        src = read_source(sclient, split.source, split.projects)
+        src = read_source(sclient, split.source, split.projects, with_targets=True)
     tid = split.target.octopus_id
     with client_for(split.target.instance) as tclient:
         tgt = read(tclient, tid)
@@ -403,6 +467,11 @@ def _copy(split: Split, lease: Lease) -> Doc:
         progress = Progress(split, lease, split.created)
         for dep in plan["dependencies"]:
             kind, lower = dep["kind"], dep["name"].lower()
+            if dep["status"] == "extend":
+                tgt.docs[kind][lower] = X.extend_tagset(
+                    tclient, tid, tgt.docs[kind][lower], dep["add"]
+                )
+                continue
             if dep["status"] != "copy" or lower in tgt.docs[kind]:
                 continue  # in the target already (or adopted from an earlier attempt)
             look = tgt.lookups()
@@ -412,13 +481,38 @@ def _copy(split: Split, lease: Lease) -> Doc:
                 _copy_library_variables(tclient, tid, saved, src.library_vars[lower], src, look)
             progress.note(kind, lower)
         look = tgt.lookups()
+        project_ids: dict[str, str] = {}
         for name, doc in src.documents.items():
             project = tgt.projects.get(name.lower())
             current = P.serialize(tclient, tid, project, look) if project else None
-            P.write(tclient, tid, doc, current, project, look, {})
+            project_ids[name] = P.write(tclient, tid, doc, current, project, look, {}).project_id
             if project is None:
                 progress.note("projects", name.lower())
+        _copy_extras(tclient, tid, src, tgt, look, project_ids, progress)
     return verify(split)
+
+
+def _copy_extras(
+    client: OctopusClient,
+    space_id: str,
+    src: Source,
+    tgt: SpaceDocs,
+    look: P.Lookups,
+    project_ids: dict[str, str],
+    progress: Progress,
+) -> None:
+    """The tenants (created, or connected if the target has them), then the triggers."""
+    names = X.names_of(look.by_id.get("environments", {}), list(tgt.tenants.values()))
+    for lower, doc in src.extras.tenants.items():
+        current = tgt.tenants.get(lower)
+        saved = X.write_tenant(client, space_id, doc, current, project_ids, names)
+        if saved is not None:
+            tgt.tenants[lower] = saved
+            names.tenants[str(saved["Id"])] = str(saved["Name"])
+        if current is None:
+            progress.note("tenants", lower)
+    for name, pid in project_ids.items():
+        X.write_triggers(client, space_id, name, pid, src.extras.triggers.get(name, []), names)
 
 
 def verify(split: Split) -> Doc:
@@ -431,13 +525,17 @@ def verify(split: Split) -> Doc:
     with client_for(target.instance) as tclient:
         tgt = read(tclient, target.octopus_id)
         look = tgt.lookups()
+        copies = {n: tgt.projects[n.lower()] for n in fresh.documents if n.lower() in tgt.projects}
+        envs = look.by_id.get("environments", {})
+        carried = X.read_source(tclient, target.octopus_id, copies, envs)
         for name, doc in fresh.documents.items():
-            project = tgt.projects.get(name.lower())
+            project = copies.get(name)
             if project is None:
                 out[name] = [{"key": "project", "change": "missing in target"}]
                 continue
             theirs = P.units(P.serialize(tclient, target.octopus_id, project, look))
-            ours = P.units(doc)
+            theirs |= X.target_units(carried, fresh.extras, name)
+            ours = P.units(doc) | X.units(fresh.extras, name)
             diffs = []
             for key in sorted(set(ours) | set(theirs)):
                 if key not in theirs:
