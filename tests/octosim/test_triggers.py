@@ -97,7 +97,7 @@ def test_a_bad_trigger_is_refused_whole_with_every_reason(api: Api) -> None:
     project = _project(api, "Strict")
     other = _project(api, "Elsewhere")
     runbook = api.post(f"{S}/runbooks", {"Name": "Theirs", "ProjectId": other["Id"]}).json()
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"Filter": {"FilterType": "Hourly"}}, "FilterType is one of"),
         (
             {"Action": {"ActionType": "RunRunbook", "RunbookId": runbook["Id"]}},
