@@ -190,3 +190,39 @@ def test_prune_deletes_only_subscriptions_this_baseline_created(world):
     sim.reset_stats()
     _apply(bl, prune=True)
     assert writes(sim) == 0
+
+
+def test_apply_and_prune_is_offered_on_the_page_and_the_api(world, admin_user, login):
+    inst = world["inst"]
+    bl = baselines.create_baseline("Pruned", {"subscriptions": [_sub("Gone soon")]})
+    baselines.assign(bl, [inst])
+    _apply(bl)
+    baselines.save_revision(bl, {"subscriptions": []})
+    client = login(admin_user)
+    page = client.get(f"/managed/baselines/{bl.pk}/").content.decode()
+    assert 'data-testid="apply-prune"' in page
+    assert client.post(f"/managed/baselines/{bl.pk}/apply/", {"prune": "1"}).status_code == 302
+    target = bl.targets.get()
+    assert target.prune is True and target.status == "queued"
+    bad = client.post(
+        f"/api/v1/managed/baselines/{bl.pk}/apply/",
+        {"prune": "maybe"},
+        content_type="application/json",
+    )
+    assert bad.status_code == 400 and "prune" in bad.content.decode()
+    ok = client.post(
+        f"/api/v1/managed/baselines/{bl.pk}/apply/",
+        {"prune": False},
+        content_type="application/json",
+    )
+    assert ok.status_code == 202
+    assert BaselineTarget.objects.get(pk=target.pk).prune is False
+    ok = client.post(
+        f"/api/v1/managed/baselines/{bl.pk}/apply/",
+        {"prune": True},
+        content_type="application/json",
+    )
+    assert ok.status_code == 202
+    assert broker.apply_target(str(target.pk)) == "applied"
+    assert _subs(inst) == {}
+    assert BaselineTarget.objects.get(pk=target.pk).prune is False
