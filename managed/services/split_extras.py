@@ -162,9 +162,26 @@ def read_source(
     used = [t for doc in out.tenants.values() for t in doc["TenantTags"]]
     for docs in out.triggers.values():
         used += [t for d in docs for t in d["Action"].get("TenantTags") or []]
-    for tag in used:
+    add_tags(out, used)
+    return out
+
+
+def add_tags(extras: Extras, tags: list[str]) -> None:
+    """Note canonical tag names ("Tag set/Tag") whose tag sets the target needs."""
+    for tag in tags:
         tag_set, _, tag_name = tag.partition("/")
-        out.tags.setdefault(tag_set.lower(), set()).add(tag_name)
+        if tag_set and tag_name:
+            extras.tags.setdefault(tag_set.lower(), set()).add(tag_name)
+
+
+def step_tags(documents: list[Doc]) -> list[str]:
+    """The tenant tags the projects' steps (deployment and runbook) are scoped to."""
+    out: list[str] = []
+    for doc in documents:
+        steps = [*doc.get("Steps", []), *(s for r in doc.get("Runbooks", []) for s in r["Steps"])]
+        for step in steps:
+            for action in step.get("Actions") or []:
+                out += [str(t) for t in action.get("TenantTags") or []]
     return out
 
 

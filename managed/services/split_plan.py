@@ -116,6 +116,7 @@ def read_source(
     }
     envs = look.by_id.get("environments", {})
     extras = X.read_source(client, space.octopus_id, chosen, envs)
+    X.add_tags(extras, X.step_tags(list(documents.values())))
     src = Source(docs, look, documents, library_vars, extras)
     if with_targets:
         ids = {look.id("environments", n) or "" for n in needed(src)["environments"]}

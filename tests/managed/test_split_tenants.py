@@ -34,6 +34,10 @@ def build_world(inst: Instance) -> dict[str, str]:
         pid = project["Id"]
         _post(c, f"{s1}/tagsets", {"Name": "Tier", "Tags": [{"Name": "Gold"}, {"Name": "Silver"}]})
         _post(c, f"{s1}/tagsets", {"Name": "Region", "Tags": [{"Name": "EU"}, {"Name": "US"}]})
+        _post(c, f"{s1}/tagsets", {"Name": "Size", "Tags": [{"Name": "Large"}]})
+        process = c.get(f"{s1}/deploymentprocesses/{project['DeploymentProcessId']}")
+        process["Steps"][0]["Actions"][0]["TenantTags"] = ["Size/Large"]  # a step scoped to it
+        c.put(f"{s1}/deploymentprocesses/{process['Id']}", process)
         acme = _post(
             c,
             f"{s1}/tenants",
@@ -127,6 +131,7 @@ def test_tenants_tag_sets_and_triggers_are_planned_copied_by_name_and_verified(
     assert acme["tags"] == ["Region/EU", "Tier/Gold"]
     deps = {(d["kind"], d["name"]): d for d in plan["dependencies"]}
     assert deps[("tagsets", "Tier")]["status"] == "copy"
+    assert deps[("tagsets", "Size")]["status"] == "copy"  # named by a step's tenant tags
     assert deps[("tagsets", "Region")]["status"] == "extend"
     assert deps[("tagsets", "Region")]["add"] == ["EU"]
     assert plan["triggers"] == {"Web App": ["Auto deploy", "Hotfix release", "Nightly restart"]}
