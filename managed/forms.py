@@ -40,7 +40,7 @@ class DocumentField(forms.CharField):
             "help_text",
             "JSON: environments, lifecycles, feeds, git_credentials, project_groups, tag_sets, "
             "worker_pools, library_variable_sets, teams (ODCM group and role), step_templates "
-            "(names of shared step templates). Passwords are "
+            '(names of shared step templates, or {"name", "revision"} to pin one). Passwords are '
             "sealed and never shown again; leave a password out to keep the one saved.",
         )
         super().__init__(**kwargs)

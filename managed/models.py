@@ -480,7 +480,9 @@ class BaselineTarget(Leased):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     target_revision = models.PositiveIntegerField(null=True, blank=True)
     applied_revision = models.PositiveIntegerField(null=True, blank=True)
-    # {"subscriptions": {lower name: Octopus id}} created by this baseline; ``intended`` as
+    prune = models.BooleanField(default=False)  # the queued apply also deletes what it created
+    # {"subscriptions": {lower name: Octopus id}, "subscription_spaces": {lower name: space
+    # id}} created by this baseline (the only subscriptions prune may delete); ``intended`` as
     # on BlueprintTarget (a worker killed between a POST and its bookkeeping adopts the item).
     created = models.JSONField(default=dict, blank=True)
     intended = models.JSONField(default=dict, blank=True)
@@ -528,6 +530,7 @@ class BaselineApply(models.Model):
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.RUNNING)
     created = models.PositiveIntegerField(default=0)
     changed = models.PositiveIntegerField(default=0)
+    deleted = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -80,9 +80,9 @@ def check_baseline_drift(target_id: str) -> str:
 
 
 @shared_task(time_limit=600, soft_time_limit=570)
-def plan_baseline(baseline_id: str) -> int:
+def plan_baseline(baseline_id: str, prune: bool = False) -> int:
     """Plan every instance of a baseline (reads only); plans are stored on the targets."""
     baseline = InstanceBaseline.objects.filter(pk=baseline_id).first()
     if baseline is None:
         return 0
-    return len(baseline_broker.plan_targets(baseline))
+    return len(baseline_broker.plan_targets(baseline, prune=prune))

@@ -141,7 +141,7 @@ def baseline_rules(request: HttpRequest, pk: Any) -> HttpResponse:
 @require_POST
 def baseline_plan(request: HttpRequest, pk: Any) -> HttpResponse:
     bl = _baseline(request, pk)
-    enqueue("managed.tasks.plan_baseline", str(bl.pk))
+    enqueue("managed.tasks.plan_baseline", str(bl.pk), request.POST.get("prune") == "1")
     messages.info(request, "Planning every instance; refresh to see each plan.")
     return redirect("managed:baseline", pk=bl.pk)
 
@@ -150,8 +150,10 @@ def baseline_plan(request: HttpRequest, pk: Any) -> HttpResponse:
 @require_POST
 def baseline_apply(request: HttpRequest, pk: Any) -> HttpResponse:
     bl = _baseline(request, pk)
-    queued = baseline_broker.queue_apply(bl, actor=request.user)
-    messages.success(request, f"Applying revision {bl.latest_revision} to {queued} instance(s).")
+    prune = request.POST.get("prune") == "1"
+    queued = baseline_broker.queue_apply(bl, prune=prune, actor=request.user)
+    word = "Applying (with prune)" if prune else "Applying"
+    messages.success(request, f"{word} revision {bl.latest_revision} to {queued} instance(s).")
     return redirect("managed:baseline", pk=bl.pk)
 
 

@@ -45,6 +45,7 @@ def _links(ctx: Ctx, kind: Kind, doc: Doc) -> dict[str, str]:
                 "Releases": f"{p}/projects/{ident}/releases{{/version}}"
                 + q("skip", "take", "searchByVersion"),
                 "Channels": f"{p}/projects/{ident}/channels{{?skip,take,partialName}}",
+                "Triggers": f"{p}/projects/{ident}/triggers{{?skip,take,partialName}}",
                 "Variables": f"{p}/variables/{doc['VariableSetId']}",
                 "DeploymentProcess": f"{p}/deploymentprocesses/{doc['DeploymentProcessId']}",
                 "Logo": f"{p}/projects/{ident}/logo",
@@ -366,12 +367,45 @@ def _validate(ctx: Ctx, kind: Kind, body: dict[str, Any], ident: str | None) -> 
         for lvs in body.get("IncludedLibraryVariableSetIds") or []:
             if lvs not in ctx.col("libraryvariablesets"):
                 errors.append(f"The library variable set '{lvs}' does not exist.")
+    if kind.name == "tenants":
+        errors += _tenant_errors(ctx, body)
     if kind.name == "machines":
         for env in body.get("EnvironmentIds") or []:
             if env not in ctx.col("environments"):
                 errors.append(f"The environment '{env}' does not exist.")
     if errors:
         raise invalid(*errors)
+
+
+def _tenant_errors(ctx: Ctx, body: dict[str, Any]) -> list[str]:
+    """Octopus checks a tenant's connections and tags: the projects, environments and tags
+    must exist in the space (a tag by its canonical name, "Tag set/Tag")."""
+    errors = []
+    connections = body.get("ProjectEnvironments")
+    if connections is not None:
+        if not isinstance(connections, dict) or not all(
+            isinstance(v, list) for v in connections.values()
+        ):
+            return ["ProjectEnvironments must map project ids to lists of environment ids."]
+        for project, envs in connections.items():
+            if project not in ctx.col("projects"):
+                errors.append(f"The project '{project}' does not exist.")
+            errors += [
+                f"The environment '{e}' does not exist."
+                for e in envs
+                if e not in ctx.col("environments")
+            ]
+    tags = body.get("TenantTags")
+    if tags is not None:
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            return [*errors, "TenantTags must be a list of canonical tag names."]
+        known = {
+            str(t.get("CanonicalTagName") or f"{s['Name']}/{t['Name']}").lower()
+            for s in ctx.col("tagsets").values()
+            for t in s.get("Tags") or []
+        }
+        errors += [f"The tag '{t}' does not exist." for t in tags if t.lower() not in known]
+    return errors
 
 
 def make_create(kind: Kind) -> Callable[[Ctx], Reply]:
@@ -473,6 +507,9 @@ def _delete_project_history(ctx: Ctx, project_id: str) -> None:
     st = ctx.st
     for cid in [c["Id"] for c in ctx.col("channels").values() if c["ProjectId"] == project_id]:
         del ctx.col("channels")[cid]
+    triggers = ctx.col("projecttriggers")
+    for tid in [t["Id"] for t in triggers.values() if t["ProjectId"] == project_id]:
+        del triggers[tid]
     for rid in [r.id for r in st.releases.values() if r.project_id == project_id]:
         del st.releases[rid]
     for dep in [d for d in st.deployments.values() if d.project_id == project_id]:

@@ -102,6 +102,7 @@ _VIEW = {
     "subscriptions": "SubscriptionView",
     # Octopus 2025.1 has DeploymentFreezeView; anyone who may see deployments sees freezes
     "deploymentfreezes": "DeploymentView",
+    "projecttriggers": "TriggerView",
 }
 # nested collections read with the permission of what they list
 _NESTED_VIEW = {
@@ -111,6 +112,7 @@ _NESTED_VIEW = {
     ("projects", "runbooks"): "RunbookView",
     ("projects", "runbooksnapshots"): "RunbookView",
     ("projects", "runbookprocesses"): "RunbookView",
+    ("projects", "triggers"): "TriggerView",
     ("tenants", "variables"): "TenantView",
     ("feeds", "packages"): "FeedView",
     ("runbooksnapshots", "runbookruns"): "RunbookRunView",

@@ -36,6 +36,7 @@ from octosim import (
     api_system,
     api_tasks,
     api_tenant_variables,
+    api_triggers,
     api_users,
     api_variables,
     engine,
@@ -79,6 +80,7 @@ def build_router() -> Router:
     signin.register(router)
     api_managed.register(router)
     api_subscriptions.register(router)
+    api_triggers.register(router)
     return router
 
 

@@ -35,6 +35,7 @@ SPACE_COLLECTIONS = (
     "tagsets",
     "workerpools",
     "git-credentials",
+    "projecttriggers",
 )
 # Collections that live at system level (``/api/<name>``); teams and scoped user roles
 # carry a ``SpaceId`` that may be null (system) or a space id.

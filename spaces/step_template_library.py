@@ -32,9 +32,12 @@ class Installed:
     """Where one library step template stands in a space.
 
     ``state``: ``missing`` (not installed, or no longer managed), ``in_step`` (delivered at
-    the latest revision, or queued for it), ``behind`` (an older revision), ``drifted`` (edited
-    in Octopus since it was delivered) or ``failed`` (its last delivery failed). ``ref`` is the
-    library's handle for the installation (a subscription id), "" when missing.
+    the wanted revision — the latest, or the one asked for — or queued for it), ``behind`` /
+    ``ahead`` (another revision), ``repin`` (installed, but following the latest where a
+    revision is asked for, or the other way round), ``drifted`` (edited in Octopus since it was
+    delivered) or ``failed`` (its last delivery failed). ``ref`` is the library's handle for
+    the installation (a subscription id), "" when missing. ``revision`` is the wanted
+    revision, ``latest`` the template's latest.
     """
 
     name: str
@@ -42,21 +45,37 @@ class Installed:
     ref: str = ""
     revision: int = 0
     details: list[str] = field(default_factory=list)
+    latest: int = 0
 
 
 class Library(Protocol):
     def status(
-        self, space: Space, names: list[str], *, publisher: Space | None, inspect: bool = False
+        self,
+        space: Space,
+        names: list[str],
+        *,
+        publisher: Space | None,
+        inspect: bool = False,
+        revisions: dict[str, int | None] | None = None,
     ) -> dict[str, Installed]:
-        """lower name -> where it stands; ``inspect`` reads Octopus for hand edits first.
-        Raises :class:`LibraryProblem` for a name the library cannot resolve."""
+        """lower name -> where it stands; ``inspect`` reads Octopus for hand edits first;
+        ``revisions`` (lower name -> revision, None or absent: the latest) pins some.
+        Raises :class:`LibraryProblem` for a name the library cannot resolve, or a revision
+        it cannot pin."""
         ...
 
     def install(
-        self, space: Space, name: str, *, publisher: Space | None, actor: Any = None
+        self,
+        space: Space,
+        name: str,
+        *,
+        publisher: Space | None,
+        revision: int | None = None,
+        actor: Any = None,
     ) -> tuple[str, bool]:
-        """Make sure the latest revision is (being) delivered to ``space``: (ref, whether this
-        call created the installation). Idempotent."""
+        """Make sure ``revision`` (None: the latest, following later ones) is (being)
+        delivered to ``space``: (ref, whether this call created the installation).
+        Idempotent."""
         ...
 
     def remove(self, space: Space, ref: str, *, actor: Any = None) -> None:

@@ -120,18 +120,22 @@ class BaselineViewSet(
         )
         return Response({"queued": len(made)})
 
-    @extend_schema(request=None, responses={202: s.QueuedSerializer})
+    @extend_schema(request=s.BaselineApplySerializer, responses={202: s.QueuedSerializer})
     @action(detail=True, methods=["post"], filter_backends=[])
     def plan(self, request: Request, pk: str | None = None) -> Response:
-        """Plan every instance in the background (reads only); each plan appears on it."""
+        """Plan every instance in the background (reads only; ``prune`` plans the deletions
+        an apply and prune would make); each plan appears on its instance."""
         baseline = self.get_object()
-        enqueue("managed.tasks.plan_baseline", str(baseline.pk))
+        serializer = s.BaselineApplySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        enqueue("managed.tasks.plan_baseline", str(baseline.pk), serializer.validated_data["prune"])
         return Response({"queued": baseline.targets.count()}, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=s.BaselineApplySerializer, responses={202: s.QueuedSerializer})
     @action(detail=True, methods=["post"], filter_backends=[])
     def apply(self, request: Request, pk: str | None = None) -> Response:
-        """Apply the latest revision to every instance (or ``instances``): one task each."""
+        """Apply the latest revision to every instance (or ``instances``): one task each.
+        ``prune`` also deletes subscriptions an earlier apply created and that are gone."""
         baseline = self.get_object()
         serializer = s.BaselineApplySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -139,7 +143,12 @@ class BaselineViewSet(
         if "instances" in serializer.validated_data:
             rows = baseline.targets.filter(instance__in=serializer.validated_data["instances"])
             ids = list(rows.values_list("pk", flat=True))
-        queued = baseline_broker.queue_apply(baseline, target_ids=ids, actor=request.user)
+        queued = baseline_broker.queue_apply(
+            baseline,
+            target_ids=ids,
+            prune=serializer.validated_data["prune"],
+            actor=request.user,
+        )
         return Response({"queued": queued}, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses={202: s.QueuedSerializer})

@@ -255,6 +255,7 @@ class BaselineRulesSerializer(RulesSerializer):
 
 
 class BaselineApplySerializer(serializers.Serializer[Any]):
+    prune = serializers.BooleanField(required=False, default=False)
     instances = serializers.ListField(
         child=serializers.UUIDField(), required=False, max_length=5000, allow_empty=False
     )
@@ -269,7 +270,8 @@ class BaselineTargetSerializer(serializers.ModelSerializer[BaselineTarget]):
         model = BaselineTarget
         fields = [
             "id", "baseline_id", "instance_id", "instance_name", "via", "status",
-            "target_revision", "applied_revision", "plan", "planned_at", "planned_revision",
-            "drift", "checked_at", "failures", "next_attempt_at", "last_error", "applied_at",
+            "target_revision", "applied_revision", "prune", "plan", "planned_at",
+            "planned_revision", "drift", "checked_at", "failures", "next_attempt_at",
+            "last_error", "applied_at",
         ]  # fmt: skip
         read_only_fields = fields

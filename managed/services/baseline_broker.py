@@ -6,6 +6,7 @@ others; a dead worker's lease runs out and the sweep queues the instance again).
 
 from __future__ import annotations
 
+import copy
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -50,10 +51,16 @@ def describe(exc: BaseException) -> str:
 
 
 def queue_apply(
-    baseline: InstanceBaseline, *, target_ids: list[Any] | None = None, actor: Any = None
+    baseline: InstanceBaseline,
+    *,
+    target_ids: list[Any] | None = None,
+    prune: bool = False,
+    actor: Any = None,
 ) -> int:
     """Queue an apply of the latest revision to the baseline's instances (or some of them);
-    one task per instance, sent after commit. Returns how many were queued."""
+    one task per instance, sent after commit. With ``prune`` the apply also deletes the
+    subscriptions an earlier apply created and the baseline no longer lists. Returns how
+    many were queued."""
     rows = baseline.targets.all()
     if target_ids is not None:
         rows = rows.filter(pk__in=target_ids)
@@ -62,6 +69,7 @@ def queue_apply(
         ids = [str(pk) for pk in rows.values_list("pk", flat=True)]
         rows.update(
             target_revision=baseline.latest_revision,
+            prune=prune,
             status=S.QUEUED,
             failures=0,
             last_error="",
@@ -71,7 +79,7 @@ def queue_apply(
             "managed.baseline.apply",
             actor=actor,
             obj=baseline,
-            after={"revision": baseline.latest_revision, "instances": len(ids)},
+            after={"revision": baseline.latest_revision, "instances": len(ids), "prune": prune},
         )
     for ident in ids:
         enqueue(TASK, ident)
@@ -111,12 +119,18 @@ def _content(target: BaselineTarget, number: int) -> tuple[BaselineRevision, dic
 
 
 def compute_plan(
-    target: BaselineTarget, revision: BaselineRevision, secrets: dict[str, str]
+    target: BaselineTarget,
+    revision: BaselineRevision,
+    secrets: dict[str, str],
+    prune: bool = False,
 ) -> list[Action]:
     """Read the instance and plan; no database access (threads call it)."""
+    created = target.created if prune else None
     with client_for(target.instance) as client:
-        view = side.read_instance(client, revision.content)
-    return side.plan(revision.content, view, secrets, target.secret_digests)
+        view = side.read_instance(client, revision.content, created)
+    return side.plan(
+        revision.content, view, secrets, target.secret_digests, created=created, prune=prune
+    )
 
 
 def _plan_json(actions: list[Action], revision: int) -> dict[str, Any]:
@@ -128,16 +142,19 @@ def _plan_json(actions: list[Action], revision: int) -> dict[str, Any]:
     }
 
 
-def plan_targets(baseline: InstanceBaseline, *, concurrency: int = 8) -> dict[str, dict[str, Any]]:
-    """Plan every instance of the baseline against its latest revision (reads only); stores
-    each plan on its target and returns them by instance id."""
+def plan_targets(
+    baseline: InstanceBaseline, *, prune: bool = False, concurrency: int = 8
+) -> dict[str, dict[str, Any]]:
+    """Plan every instance of the baseline against its latest revision (reads only; with
+    ``prune``, what an apply and prune would delete too); stores each plan on its target and
+    returns them by instance id."""
     revision = BaselineRevision.objects.get(baseline=baseline, number=baseline.latest_revision)
     secrets = secrets_of(revision)
     targets = list(baseline.targets.select_related("instance"))
 
     def one(target: BaselineTarget) -> dict[str, Any]:
         try:
-            return _plan_json(compute_plan(target, revision, secrets), revision.number)
+            return _plan_json(compute_plan(target, revision, secrets, prune), revision.number)
         except Exception as exc:  # an unreadable instance gets its error as its plan
             return {"revision": revision.number, "error": describe(exc)}
 
@@ -182,9 +199,10 @@ def apply_target(target_id: str) -> str:
         outcome=BaselineApply.Outcome.APPLIED,
         created=done["create"],
         changed=done["change"],
+        deleted=done["delete"],
         finished_at=timezone.now(),
     )
-    if done["create"] or done["change"]:
+    if done["create"] or done["change"] or done["delete"]:
         record(
             "managed.baseline.applied",
             obj=target.baseline,
@@ -198,35 +216,42 @@ def apply_target(target_id: str) -> str:
 def _apply(target: BaselineTarget, lease: Lease, number: int) -> dict[str, int]:
     revision, secrets = _content(target, number)
     content = revision.content
-    created: dict[str, dict[str, str]] = {k: dict(v) for k, v in target.created.items()}
+    created: dict[str, Any] = copy.deepcopy(target.created)
+    prune = target.prune
     with client_for(target.instance) as client:
-        view = side.read_instance(client, content)
+        view = side.read_instance(client, content, created if prune else None)
+
         # Adopt what an earlier, interrupted attempt created but could not write down.
         for lower in (target.intended or {}).get("subscriptions", []):
-            for docs in view.subscriptions.values():
+            for space_id, docs in view.subscriptions.items():
                 doc = docs.get(lower)
                 if doc is not None and lower not in created.get("subscriptions", {}):
-                    created.setdefault("subscriptions", {})[lower] = str(doc["Id"])
-        actions = side.plan(content, view, secrets, target.secret_digests)
+                    side.remember(created, lower, space_id, str(doc["Id"]), made=True)
+        actions = side.plan(
+            content, view, secrets, target.secret_digests, created=created, prune=prune
+        )
         intended = {
             "subscriptions": [a.name.lower() for a in actions if a.verb == "create"],
         }
         if not mine(_rows(), lease).update(intended=intended, created=created):
             raise LostLease()
 
-        def note(lower: str, ident: str) -> None:
-            created.setdefault("subscriptions", {})[lower] = ident
+        def note(lower: str, space_id: str, ident: str, made: bool) -> None:
+            side.remember(created, lower, space_id, ident, made=made)
             mine(_rows(), lease).update(created=created)
 
-        written = side.write(client, content, view, actions, secrets, note)
+        written = side.write(client, content, view, actions, secrets, note, created)
     done = counts(actions)
     still_queued = _rows().filter(pk=target.pk, target_revision__gt=number).exists()
     now = timezone.now()
+    # a newer apply queued meanwhile keeps its own prune choice
+    unprune: dict[str, Any] = {} if still_queued else {"prune": False}
     ok = release(
         _rows(),
         lease,
         status=S.QUEUED if still_queued else S.APPLIED,
         applied_revision=number,
+        **unprune,
         created=created,
         intended={},
         secret_digests={**target.secret_digests, **written},

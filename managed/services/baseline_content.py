@@ -7,7 +7,9 @@ Every part is optional; a part left out is left alone on the instances::
                         "okta": {"enabled", "issuer", "client_id", "client_secret", "scope",
                                  "role_claim_type", "allow_auto_user_creation"}},
      "subscriptions": [{"name", "space", "disabled", "event_groups", "event_categories",
-                        "document_types", "webhook_uri", "webhook_header_key",
+                        "document_types", "event_agents", "users", "projects",
+                        "project_groups", "environments", "tenants", "tags",
+                        "webhook_uri", "webhook_header_key",
                         "webhook_header_value", "webhook_timeout", "email_teams",
                         "email_priority", "email_frequency"}],
      "maintenance": {"maintenance_mode": false},
@@ -16,7 +18,10 @@ Every part is optional; a part left out is left alone on the instances::
 Secrets (the SMTP password, Okta's client secret, a webhook's header value) are moved to
 ``secrets`` and replaced by ``…_set: true``; a secret left out keeps the previous revision's.
 Subscriptions are matched by name; ``space`` names an Octopus space (blank: the default
-space) and ``email_teams`` name teams, both translated to ids on each instance.
+space) and ``email_teams`` name teams, both translated to ids on each instance; so are the
+filter's ``users`` (usernames), ``projects``, ``project_groups``, ``environments`` and
+``tenants`` (names in the subscription's space). ``tags`` are canonical tag names
+("Tag set/Tag", as Octopus's filter holds them), checked against the space's tag sets.
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ from managed.services.content import BlueprintInvalid
 
 PARTS = ("smtp", "authentication", "subscriptions", "maintenance", "retention")
 PRIORITIES = ("High", "Low", "Normal")
+# The EventNotificationSubscriptionFilter's lists, in the baseline's words. Octopus holds the
+# first group as they are; the second as ids, translated by name on each instance.
+FILTER_AS_IS = ("event_groups", "event_categories", "document_types", "event_agents", "tags")
+FILTER_BY_NAME = ("users", "projects", "project_groups", "environments", "tenants")
 TIMESPAN = re.compile(r"^(\d+\.)?\d{1,2}:\d{2}:\d{2}$")
 
 
@@ -151,13 +160,15 @@ def _subscription(raw: Any, n: int, secrets: dict[str, str], old: dict[str, str]
         if not isinstance(value, str) or not TIMESPAN.match(value):
             raise BaselineInvalid(f"{where}: {field} must be a time span like {default}.")
         spans[field] = value
-    item = {
+    filters = {f: _strings(raw.get(f), f"{where}: {f}") for f in FILTER_AS_IS + FILTER_BY_NAME}
+    bad_tags = [t for t in filters["tags"] if len([p for p in t.split("/") if p.strip()]) != 2]
+    if bad_tags:
+        raise BaselineInvalid(f"{where}: tags are 'Tag set/Tag' names, not {bad_tags[0]!r}.")
+    item: dict[str, Any] = {
         "name": name,
         "space": _text(raw.get("space"), f"{where}: space"),
         "disabled": _bool(raw.get("disabled"), f"{where}: disabled"),
-        "event_groups": _strings(raw.get("event_groups"), f"{where}: event_groups"),
-        "event_categories": _strings(raw.get("event_categories"), f"{where}: event_categories"),
-        "document_types": _strings(raw.get("document_types"), f"{where}: document_types"),
+        **filters,
         "webhook_uri": _url(raw.get("webhook_uri"), f"{where}: webhook_uri"),
         "webhook_header_key": _text(raw.get("webhook_header_key"), f"{where}: header key"),
         "webhook_header_value_set": _secret(

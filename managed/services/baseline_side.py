@@ -2,11 +2,13 @@
 
 Reading costs one GET per part the baseline holds (SMTP, each sign-in provider, maintenance,
 retention), plus, for subscriptions, the spaces, the teams (only if a subscription emails
-teams) and one ``subscriptions/all`` per space named; nothing else. So an instance that
-already matches is planned and "applied" with reads only. Secrets that Octopus never returns
-(the SMTP password) are written when ODCM's digest of the last write differs from the
-baseline's; Okta's client secret also when Octopus says it has none; a webhook's header value
-is returned by Octopus, so it is compared directly (and never shown).
+teams), the users (only if a filter names users), one ``subscriptions/all`` per space named
+(or holding a subscription that prune may delete) and one ``…/all`` per kind a filter names
+in that space (projects, project groups, environments, tenants, tag sets); nothing else.
+So an instance that already matches is planned and "applied" with reads only. Secrets that
+Octopus never returns (the SMTP password) are written when ODCM's digest of the last write
+differs from the baseline's; Okta's client secret also when Octopus says it has none; a
+webhook's header value is returned by Octopus, so it is compared directly (never shown).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from managed.services.baseline_content import FILTER_BY_NAME
 from managed.services.octopus_side import Action, secret_digest
 from octopus import OctopusClient
 from octopus.pipeline import sp
@@ -28,6 +31,29 @@ PROVIDERS = {
     "username_password": "authentication-usernamepassword",
     "guest": "authentication-guest",
     "okta": "authentication-od",
+}
+
+
+# filter field in the baseline -> (Octopus filter field, space collection; "" = instance users)
+FILTER_FIELDS = {
+    "event_groups": ("EventGroups", None),
+    "event_categories": ("EventCategories", None),
+    "document_types": ("DocumentTypes", None),
+    "event_agents": ("EventAgents", None),
+    "tags": ("Tags", "tagsets"),
+    "users": ("Users", ""),
+    "projects": ("Projects", "projects"),
+    "project_groups": ("ProjectGroups", "projectgroups"),
+    "environments": ("Environments", "environments"),
+    "tenants": ("Tenants", "tenants"),
+}
+FILTER_WORDS = {
+    "tags": "tag",
+    "users": "user",
+    "projects": "project",
+    "project_groups": "project group",
+    "environments": "environment",
+    "tenants": "tenant",
 }
 
 
@@ -52,9 +78,65 @@ class InstanceView:
     team_names: dict[str, str] = field(default_factory=dict)
     # {space id: {lower name: subscription document}}
     subscriptions: dict[str, dict[str, Doc]] = field(default_factory=dict)
+    user_ids: dict[str, str] = field(default_factory=dict)  # lower username -> id
+    # {(space id, filter field): {lower name: Octopus id, or canonical name for tags}}
+    filter_names: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
 
 
-def read_instance(client: OctopusClient, content: Doc) -> InstanceView:
+def _read_filter_names(client: OctopusClient, out: InstanceView, subs: list[Doc]) -> None:
+    """One read per kind a filter names, per space (users once, for the instance)."""
+    if any(s.get("users") for s in subs):
+        for user in client.get_all("/api/users"):
+            out.user_ids[str(user["Username"]).lower()] = str(user["Id"])
+    wanted: set[tuple[str, str]] = set()
+    for item in subs:
+        for name in FILTER_BY_NAME + ("tags",):
+            if item.get(name) and FILTER_FIELDS[name][1]:
+                wanted.add((space_of(out, item), name))
+    for space_id, name in sorted(wanted):
+        names: dict[str, str] = {}
+        for doc in client.get_all(sp(space_id, str(FILTER_FIELDS[name][1]))):
+            if name == "tags":
+                for tag in doc.get("Tags") or []:
+                    canonical = str(tag.get("CanonicalTagName") or f"{doc['Name']}/{tag['Name']}")
+                    names[canonical.lower()] = canonical
+            else:
+                names[str(doc["Name"]).lower()] = str(doc["Id"])
+        out.filter_names[(space_id, name)] = names
+
+
+def recorded(created: Doc | None) -> list[tuple[str, str, str]]:
+    """(lower name, space id or "" if not recorded, Octopus id) of every subscription this
+    baseline created and has not deleted, replaced ones included."""
+    ids = (created or {}).get("subscriptions", {})
+    spaces = (created or {}).get("subscription_spaces", {})
+    out = [(lower, str(spaces.get(lower, "")), str(ident)) for lower, ident in ids.items()]
+    out += [(str(a), str(b), str(c)) for a, b, c in (created or {}).get("replaced", [])]
+    return out
+
+
+def remember(created: Doc, lower: str, space_id: str, ident: str, *, made: bool) -> None:
+    """Write a creation or a deletion into ``created``. A creation that replaces a recorded
+    subscription (the baseline moved it to another space, or a person renamed it and it was
+    made again) keeps the old one under ``replaced``, so prune still knows it."""
+    ids = created.setdefault("subscriptions", {})
+    spaces = created.setdefault("subscription_spaces", {})
+    replaced = created.setdefault("replaced", [])
+    if made:
+        old = ids.get(lower)
+        if old is not None and old != ident:
+            replaced.append([lower, spaces.get(lower, ""), old])
+        ids[lower], spaces[lower] = ident, space_id
+        return
+    if ids.get(lower) == ident:
+        ids.pop(lower)
+        spaces.pop(lower, None)
+    created["replaced"] = [r for r in replaced if r[2] != ident]
+
+
+def read_instance(client: OctopusClient, content: Doc, created: Doc | None = None) -> InstanceView:
+    """Read what ``content`` manages; with ``created`` (an apply that may prune), also the
+    spaces holding subscriptions this baseline created earlier."""
     out = InstanceView()
     if "smtp" in content:
         out.smtp = client.get(SMTP)
@@ -65,8 +147,10 @@ def read_instance(client: OctopusClient, content: Doc) -> InstanceView:
     if "retention" in content:
         out.retention = client.get(RETENTION)
     subs = content.get("subscriptions")
-    if subs is None:
+    made = recorded(created)
+    if subs is None and not made:
         return out
+    subs = subs or []
     for space in client.spaces():
         out.space_ids[str(space["Name"]).lower()] = str(space["Id"])
         if space.get("IsDefault"):
@@ -76,9 +160,15 @@ def read_instance(client: OctopusClient, content: Doc) -> InstanceView:
             scope = str(team.get("SpaceId") or "")
             out.team_ids[(scope, str(team["Name"]).lower())] = str(team["Id"])
             out.team_names[str(team["Id"])] = str(team["Name"])
-    for space_id in sorted({space_of(out, s) for s in subs}):
+    spaces = {space_of(out, s) for s in subs}
+    known = set(out.space_ids.values())
+    # a subscription recorded without its space (an apply before spaces were recorded) is
+    # looked for in the default space; one whose space is gone is gone with it
+    spaces |= {sid or out.space_ids.get("", "") for _, sid, _ in made} & known
+    for space_id in sorted(spaces):
         docs = client.get_all(sp(space_id, "subscriptions"))
         out.subscriptions[space_id] = {str(d["Name"]).lower(): d for d in docs}
+    _read_filter_names(client, out, subs)
     return out
 
 
@@ -98,6 +188,42 @@ def _team_ids(view: InstanceView, item: Doc, space_id: str) -> list[str]:
             raise InstanceMismatch(f"Subscription '{item['name']}': no team named '{name}'.")
         ids.append(ident)
     return sorted(ids)
+
+
+def _filter_values(view: InstanceView, item: Doc, space_id: str, name: str) -> list[str]:
+    """The Octopus filter values of one field: ids (or canonical tags) found by name."""
+    values = item.get(name) or []
+    source = FILTER_FIELDS[name][1]
+    if source is None:
+        return sorted(values)
+    found = view.user_ids if source == "" else view.filter_names.get((space_id, name), {})
+    out = []
+    for value in values:
+        ident = found.get(value.lower())
+        if ident is None:
+            where = "this instance" if source == "" else "its space"
+            raise InstanceMismatch(
+                f"Subscription '{item['name']}': {where} has no {FILTER_WORDS[name]} "
+                f"named '{value}'."
+            )
+        out.append(ident)
+    return sorted(out)
+
+
+def prunable(content: Doc, view: InstanceView, created: Doc | None) -> list[tuple[str, str, Doc]]:
+    """(lower name recorded, space id, Octopus document) of each subscription an earlier
+    apply of this baseline created that the baseline no longer lists there (removed, moved
+    to another space, or replaced). A subscription a person made is never among them: only
+    recorded ids are."""
+    wanted = {i["name"].lower(): space_of(view, i) for i in content.get("subscriptions", [])}
+    out = []
+    for lower, space_id, ident in recorded(created):
+        sid = space_id or view.space_ids.get("", "")
+        doc = next((d for d in view.subscriptions.get(sid, {}).values() if d["Id"] == ident), None)
+        # gone already, or the one the baseline matches by name there (listed: kept)
+        if doc is not None and wanted.get(str(doc["Name"]).lower()) != sid:
+            out.append((lower, sid, doc))
+    return out
 
 
 # ---------------------------------------------------------------- plan
@@ -133,9 +259,7 @@ def _subscription_seen(view: InstanceView, doc: Doc) -> Doc:
     filt = nested.get("Filter") or {}
     return {
         "disabled": bool(doc.get("IsDisabled")),
-        "event_groups": sorted(filt.get("EventGroups") or []),
-        "event_categories": sorted(filt.get("EventCategories") or []),
-        "document_types": sorted(filt.get("DocumentTypes") or []),
+        **{name: sorted(filt.get(octo) or []) for name, (octo, _) in FILTER_FIELDS.items()},
         "webhook_uri": nested.get("WebhookURI") or "",
         "webhook_header_key": nested.get("WebhookHeaderKey") or "",
         "webhook_timeout": nested.get("WebhookTimeout") or "",
@@ -149,6 +273,9 @@ def _subscription_wanted(view: InstanceView, item: Doc, space_id: str) -> Doc:
     wanted = {k: v for k, v in item.items() if k not in ("name", "space")}
     wanted.pop("webhook_header_value_set")
     wanted["email_teams"] = _team_ids(view, item, space_id)
+    for name in FILTER_FIELDS:
+        if name in item:  # a revision saved before a field existed leaves it alone
+            wanted[name] = _filter_values(view, item, space_id, name)
     return wanted
 
 
@@ -158,10 +285,23 @@ def _secret_changed(key: str, secrets: dict[str, str], digests: dict[str, str]) 
 
 
 def plan(
-    content: Doc, view: InstanceView, secrets: dict[str, str], digests: dict[str, str]
+    content: Doc,
+    view: InstanceView,
+    secrets: dict[str, str],
+    digests: dict[str, str],
+    *,
+    created: Doc | None = None,
+    prune: bool = False,
 ) -> list[Action]:
-    """Per part: change (which fields) or keep; per subscription: create, change or keep."""
+    """Per part: change (which fields) or keep; per subscription: create, change or keep;
+    with ``prune``, delete the subscriptions :func:`prunable` finds (before any creation,
+    so a subscription moved to another space is not recorded twice)."""
     actions: list[Action] = []
+    if prune:
+        actions += [
+            Action("subscriptions", str(doc["Name"]), "delete")
+            for _, _, doc in prunable(content, view, created)
+        ]
     if "smtp" in content and view.smtp is not None:
         wanted = {k: v for k, v in content["smtp"].items() if k != "password_set"}
         fields = _diff(wanted, _smtp_seen(view.smtp))
@@ -211,7 +351,8 @@ def plan(
 # ---------------------------------------------------------------- write
 
 
-Recorder = Callable[[str, str], None]  # (lower name, Octopus id) of a created subscription
+# (lower name, space id, Octopus id, made: True = created, False = deleted)
+Recorder = Callable[[str, str, str, bool], None]
 
 
 def _subscription_body(
@@ -220,11 +361,9 @@ def _subscription_body(
     out: Doc = dict(current or {})
     nested: Doc = dict(out.get("EventNotificationSubscription") or {})
     filt: Doc = dict(nested.get("Filter") or {})
-    filt.update(
-        EventGroups=item["event_groups"],
-        EventCategories=item["event_categories"],
-        DocumentTypes=item["document_types"],
-    )
+    for name, (octo, _) in FILTER_FIELDS.items():
+        if name in item:
+            filt[octo] = _filter_values(view, item, space_id, name)
     nested.update(
         Filter=filt,
         WebhookURI=item["webhook_uri"] or None,
@@ -251,12 +390,21 @@ def write(
     actions: list[Action],
     secrets: dict[str, str],
     record: Recorder,
+    created: Doc | None = None,
 ) -> dict[str, str]:
     """Carry out ``actions`` in order; returns the digests of the secrets written."""
     written: dict[str, str] = {}
     items = {i["name"].lower(): i for i in content.get("subscriptions", [])}
+    doomed = prunable(content, view, created) if any(a.verb == "delete" for a in actions) else []
     for action in actions:
         if action.verb == "keep":
+            continue
+        if action.verb == "delete":
+            lower, space_id, doc = next(d for d in doomed if d[2]["Name"] == action.name)
+            doomed.remove((lower, space_id, doc))
+            client.delete(f"{sp(space_id, 'subscriptions')}/{doc['Id']}")
+            view.subscriptions[space_id].pop(str(doc["Name"]).lower(), None)
+            record(lower, space_id, str(doc["Id"]), False)
             continue
         if action.kind == "smtp":
             smtp = content["smtp"]
@@ -306,7 +454,7 @@ def write(
             path = sp(space_id, "subscriptions")
             if current is None:
                 saved = client.post(path, doc)
-                record(lower, str(saved["Id"]))
+                record(lower, space_id, str(saved["Id"]), True)
             else:
                 saved = client.put(f"{path}/{current['Id']}", doc)
             view.subscriptions.setdefault(space_id, {})[lower] = saved

@@ -172,23 +172,56 @@ def normalize_teams(raw: Any) -> list[dict[str, str]]:
     return out
 
 
-def normalize_step_templates(raw: Any) -> list[str]:
-    """``["Name", ...]``: shared step templates of the library, by name; the names are
-    resolved at plan time (a template may be published after the blueprint is saved)."""
+def normalize_step_templates(raw: Any) -> list[Any]:
+    """``["Name", {"name": "Other", "revision": 2}, ...]``: shared step templates of the
+    library, by name, each at its latest revision (a name, or ``"revision": "latest"``) or
+    pinned to a revision. Names are resolved at plan time (a template may be published after
+    the blueprint is saved); a pinned revision is checked then too."""
     if raw is None:
         return []
-    if not isinstance(raw, list) or not all(isinstance(i, str) for i in raw):
+    if not isinstance(raw, list):
         raise BlueprintInvalid("'step_templates' must be a list of step template names.")
-    out: list[str] = []
+    out: list[Any] = []
     seen: set[str] = set()
-    for n, name in enumerate(raw, 1):
+    for n, entry in enumerate(raw, 1):
+        revision: Any = None
+        if isinstance(entry, dict):
+            unknown = sorted(set(entry) - {"name", "revision"})
+            if unknown:
+                raise BlueprintInvalid(
+                    f"step_templates #{n}: unknown field(s) {', '.join(unknown)}."
+                )
+            name, revision = entry.get("name"), entry.get("revision")
+        else:
+            name = entry
+        if not isinstance(name, str):
+            raise BlueprintInvalid("'step_templates' must be a list of step template names.")
         name = name.strip()
         if not name or len(name) > 200:
             raise BlueprintInvalid(f"step_templates #{n}: a name of 1 to 200 characters.")
         if name.lower() in seen:
             raise BlueprintInvalid(f"step_templates: '{name}' appears twice.")
+        if revision in (None, "latest"):
+            revision = None
+        elif not isinstance(revision, int) or isinstance(revision, bool) or revision < 1:
+            raise BlueprintInvalid(
+                f"step_templates: '{name}': revision must be a revision number (1 or more) "
+                'or "latest".'
+            )
         seen.add(name.lower())
-        out.append(name)
+        out.append(name if revision is None else {"name": name, "revision": revision})
+    return out
+
+
+def step_template_entries(content: dict[str, Any]) -> list[tuple[str, int | None]]:
+    """(name, pinned revision or None for the latest) of each of a blueprint's step
+    templates (a revision saved before pins existed holds names only)."""
+    out: list[tuple[str, int | None]] = []
+    for entry in content.get("step_templates", []):
+        if isinstance(entry, dict):
+            out.append((str(entry["name"]), int(entry["revision"])))
+        else:
+            out.append((str(entry), None))
     return out
 
 

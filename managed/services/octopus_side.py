@@ -230,9 +230,13 @@ class Action:
     name: str
     verb: str  # create | change | keep | delete
     fields: list[str] = field(default_factory=list)
+    note: str = ""  # shown beside the item in the plan (a step template's revision)
 
     def as_json(self) -> Doc:
-        return {"kind": self.kind, "name": self.name, "verb": self.verb, "fields": self.fields}
+        out: Doc = {"kind": self.kind, "name": self.name, "verb": self.verb, "fields": self.fields}
+        if self.note:
+            out["note"] = self.note
+        return out
 
 
 def plan(

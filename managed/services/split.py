@@ -6,10 +6,12 @@ It reuses the template projects' serializer (``projects``): a project is read as
 name-based document, its dependencies are those the document names (environments,
 lifecycles, library variable sets, step templates, feeds, project groups, worker pools)
 plus what they in turn name (a lifecycle's environments, a library set's scopes). The plan
-marks each "exists in target" or "will be copied", matched by name. Running it (a worker
-holding the :class:`Split` row's lease) copies the dependencies first, then the projects,
-then serializes source and target projects and compares them; only a clean comparison, and
-only if the person asked, disables or deletes the source projects.
+marks each "exists in target" or "will be copied", matched by name
+(:mod:`managed.services.split_plan`); the projects' tenants and triggers go with them
+(:mod:`managed.services.split_extras`). Running it (a worker holding the :class:`Split`
+row's lease) copies the dependencies first, then the projects, their tenants and
+triggers, then serializes source and target projects and compares them; only a clean
+comparison, and only if the person asked, disables or deletes the source projects.
 
 Nothing is created twice: names to be created are written down (``intended``) before the
 first POST, every item is matched by name again on a retry, and a project found in the
@@ -19,7 +21,7 @@ target is adopted only if this split meant to create it.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -30,8 +32,16 @@ from django.utils import timezone
 from audit.services import record
 from managed.models import Split
 from managed.services import projects as P
+from managed.services import split_extras as X
 from managed.services.broker import describe
-from managed.services.content import BlueprintInvalid
+from managed.services.split_plan import (
+    Source,
+    SpaceDocs,
+    SplitError,
+    compute,
+    read,
+    read_source,
+)
 from octopus import OctopusClient
 from octopus.pipeline import sp
 from odcm.clients import client_for
@@ -43,182 +53,8 @@ S = Split.Status
 WORKABLE = (S.QUEUED, S.FAILED, S.RUNNING)
 Doc = dict[str, Any]
 
-# Copied in this order: a lifecycle names environments, a project names all of them.
-KINDS = (
-    "environments",
-    "lifecycles",
-    "feeds",
-    "projectgroups",
-    "workerpools",
-    "libraryvariablesets",
-    "actiontemplates",
-)
-LABELS = {
-    "environments": "Environment",
-    "lifecycles": "Lifecycle",
-    "feeds": "Feed",
-    "projectgroups": "Project group",
-    "workerpools": "Worker pool",
-    "libraryvariablesets": "Library variable set",
-    "actiontemplates": "Step template",
-}
 MAX_ATTEMPTS = 5  # a split that keeps failing stops and shows its error
 _DROP = {"Id", "Links", "SpaceId", "LastModifiedOn", "LastModifiedBy", "Slug"}
-
-
-class SplitError(BlueprintInvalid):
-    """A split that cannot be planned or run; the message says why."""
-
-
-@dataclass
-class SpaceDocs:
-    """Every item of the dependency kinds in one space: {kind: {lower name: document}}."""
-
-    docs: dict[str, dict[str, Doc]] = field(default_factory=dict)
-    projects: dict[str, Doc] = field(default_factory=dict)
-
-    def lookups(self) -> P.Lookups:
-        out = P.Lookups()
-        for kind, items in self.docs.items():
-            out.by_name[kind] = {k: str(d["Id"]) for k, d in items.items()}
-            out.by_id[kind] = {str(d["Id"]): str(d["Name"]) for d in items.values()}
-        return out
-
-    def name_of(self, kind: str, ident: str) -> str:
-        for doc in self.docs.get(kind, {}).values():
-            if doc["Id"] == ident:
-                return str(doc["Name"])
-        return ident
-
-
-def read(client: OctopusClient, space_id: str) -> SpaceDocs:
-    """One ``GET …/all`` per kind, and the projects."""
-    out = SpaceDocs()
-    for kind in KINDS:
-        out.docs[kind] = {str(d["Name"]).lower(): d for d in client.get_all(sp(space_id, kind))}
-    out.projects = {str(d["Name"]).lower(): d for d in client.get_all(sp(space_id, "projects"))}
-    return out
-
-
-# ---------------------------------------------------------------- plan
-
-
-@dataclass
-class Source:
-    """The source side of a split: its items, its lookups and the chosen documents."""
-
-    docs: SpaceDocs
-    look: P.Lookups
-    documents: dict[str, Doc]  # project name -> serialized document
-    library_vars: dict[str, Doc]  # library set lower name -> its variable set
-
-
-def read_source(client: OctopusClient, space: Space, names: list[str]) -> Source:
-    docs = read(client, space.octopus_id)
-    look = docs.lookups()
-    documents: dict[str, Doc] = {}
-    for name in names:
-        project = docs.projects.get(name.lower())
-        if project is None:
-            raise SplitError(f"No project named '{name}' in {space.name}.")
-        documents[str(project["Name"])] = P.serialize(client, space.octopus_id, project, look)
-    wanted = set()
-    for doc in documents.values():
-        wanted |= {n.lower() for n in doc["Project"].get("LibraryVariableSets") or []}
-    library_vars = {
-        lower: client.get(sp(space.octopus_id, "variables", lvs["VariableSetId"]))
-        for lower, lvs in docs.docs["libraryvariablesets"].items()
-        if lower in wanted
-    }
-    return Source(docs, look, documents, library_vars)
-
-
-def needed(src: Source) -> dict[str, set[str]]:
-    """Lower names per kind the chosen projects need, with what those items need in turn."""
-    need: dict[str, set[str]] = {k: set() for k in KINDS}
-    for doc in src.documents.values():
-        for kind, names in P.dependencies(doc).items():
-            need[kind] |= {n.lower() for n in names}
-    for lower in list(need["lifecycles"]):
-        lifecycle = src.docs.docs["lifecycles"].get(lower) or {}
-        for phase in lifecycle.get("Phases") or []:
-            for ident in [
-                *(phase.get("AutomaticDeploymentTargets") or []),
-                *(phase.get("OptionalDeploymentTargets") or []),
-            ]:
-                need["environments"].add(src.docs.name_of("environments", ident).lower())
-    for vset in src.library_vars.values():
-        for var in vset.get("Variables") or []:
-            for ident in (var.get("Scope") or {}).get("Environment") or []:
-                need["environments"].add(src.docs.name_of("environments", ident).lower())
-    return need
-
-
-def _sensitive_names(src: Source) -> list[str]:
-    out = []
-    for name, doc in src.documents.items():
-        out += [f"Project {name}: {v['Name']}" for v in doc["Variables"] if v["IsSensitive"]]
-    for lower, vset in src.library_vars.items():
-        label = src.docs.docs["libraryvariablesets"][lower]["Name"]
-        out += [
-            f"Library variable set {label}: {v['Name']}"
-            for v in vset.get("Variables") or []
-            if v.get("IsSensitive")
-        ]
-    return sorted(set(out))
-
-
-def compute(split: Split, src: Source, tgt: SpaceDocs) -> Doc:
-    """The plan: per project and per dependency, "exists" (in the target) or "copy"."""
-    ours = {n for names in (split.created, split.intended) for n in names.get("projects", [])}
-    projects = []
-    problems = []
-    for name, doc in src.documents.items():
-        exists = name.lower() in tgt.projects
-        if exists and name.lower() not in ours:
-            problems.append(f"A project named '{name}' already exists in {split.target.name}.")
-        projects.append(
-            {
-                "name": name,
-                "status": "copy" if not exists or name.lower() in ours else "exists",
-                "steps": len(doc["Steps"]),
-                "runbooks": len(doc["Runbooks"]),
-                "channels": len(doc["Channels"]),
-                "variables": len(doc["Variables"]),
-            }
-        )
-    deps = []
-    feeds_needing_password = []
-    need = needed(src)
-    for kind in KINDS:
-        for lower in sorted(need[kind]):
-            item = src.docs.docs[kind].get(lower)
-            if item is None:  # the source refers to something it does not have
-                problems.append(f"{LABELS[kind]} '{lower}' is referred to but not in the source.")
-                continue
-            ours = {*split.intended.get(kind, []), *split.created.get(kind, [])}
-            exists = lower in tgt.docs.get(kind, {}) and lower not in ours
-            deps.append(
-                {
-                    "kind": kind,
-                    "label": LABELS[kind],
-                    "name": item["Name"],
-                    "status": "exists" if exists else "copy",
-                }
-            )
-            if not exists and kind == "feeds" and (item.get("Password") or {}).get("HasValue"):
-                feeds_needing_password.append(f"Feed {item['Name']}: password")
-    return {
-        "projects": projects,
-        "dependencies": deps,
-        "counts": {
-            "projects": len(projects),
-            "copy": sum(1 for d in deps if d["status"] == "copy"),
-            "exists": sum(1 for d in deps if d["status"] == "exists"),
-        },
-        "needs_values": sorted({*_sensitive_names(src), *feeds_needing_password}),
-        "problems": problems,
-    }
 
 
 def create_split(
@@ -247,7 +83,7 @@ def create_split(
         created_by=actor if getattr(actor, "pk", None) else None,
     )
     with client_for(source.instance) as client:
-        src = read_source(client, source, names)
+        src = read_source(client, source, names, with_targets=True)
     split.projects = list(src.documents)  # as Octopus spells them
     with client_for(target.instance) as client:
         tgt = read(client, target.octopus_id)
@@ -324,6 +160,12 @@ def _body(kind: str, doc: Doc, src: SpaceDocs, look: P.Lookups) -> Doc:
         ]
     elif kind == "workerpools":
         out.pop("IsDefault", None)
+    elif kind == "tagsets":
+        out.pop("SortOrder", None)
+        out["Tags"] = [
+            {k: v for k, v in t.items() if k in ("Name", "Color", "Description", "SortOrder")}
+            for t in doc.get("Tags") or []
+        ]
     return out
 
 
@@ -374,7 +216,9 @@ def _start(split: Split, lease: Lease, src: Source, tgt: SpaceDocs) -> Doc:
     again on fresh reads; write down what is about to be created. Returns the plan."""
     created = {k: list(v) for k, v in (split.created or {}).items()}
     for kind, names in (split.intended or {}).items():
-        have = tgt.projects if kind == "projects" else tgt.docs.get(kind, {})
+        have = {"projects": tgt.projects, "tenants": tgt.tenants}.get(kind) or tgt.docs.get(
+            kind, {}
+        )
         for lower in names:
             if lower in have and lower not in created.get(kind, []):
                 created.setdefault(kind, []).append(lower)
@@ -387,6 +231,11 @@ def _start(split: Split, lease: Lease, src: Source, tgt: SpaceDocs) -> Doc:
         if dep["status"] == "copy" and dep["name"].lower() not in created.get(dep["kind"], []):
             intended.setdefault(dep["kind"], []).append(dep["name"].lower())
     intended["projects"] = [p["name"].lower() for p in plan["projects"]]
+    intended["tenants"] = [
+        t["name"].lower()
+        for t in plan["tenants"]
+        if t["status"] == "copy" and t["name"].lower() not in created.get("tenants", [])
+    ]
     if not mine(Split.objects.all(), lease).update(intended=intended, created=created, plan=plan):
         raise LostLease()
     return plan
@@ -395,7 +244,7 @@ def _start(split: Split, lease: Lease, src: Source, tgt: SpaceDocs) -> Doc:
 def _copy(split: Split, lease: Lease) -> Doc:
     """Dependencies first, then the projects; then the verification."""
     with client_for(split.source.instance) as sclient:
-        src = read_source(sclient, split.source, split.projects)
+        src = read_source(sclient, split.source, split.projects, with_targets=True)
     tid = split.target.octopus_id
     with client_for(split.target.instance) as tclient:
         tgt = read(tclient, tid)
@@ -403,6 +252,11 @@ def _copy(split: Split, lease: Lease) -> Doc:
         progress = Progress(split, lease, split.created)
         for dep in plan["dependencies"]:
             kind, lower = dep["kind"], dep["name"].lower()
+            if dep["status"] == "extend":
+                tgt.docs[kind][lower] = X.extend_tagset(
+                    tclient, tid, tgt.docs[kind][lower], dep["add"]
+                )
+                continue
             if dep["status"] != "copy" or lower in tgt.docs[kind]:
                 continue  # in the target already (or adopted from an earlier attempt)
             look = tgt.lookups()
@@ -412,13 +266,38 @@ def _copy(split: Split, lease: Lease) -> Doc:
                 _copy_library_variables(tclient, tid, saved, src.library_vars[lower], src, look)
             progress.note(kind, lower)
         look = tgt.lookups()
+        project_ids: dict[str, str] = {}
         for name, doc in src.documents.items():
             project = tgt.projects.get(name.lower())
             current = P.serialize(tclient, tid, project, look) if project else None
-            P.write(tclient, tid, doc, current, project, look, {})
+            project_ids[name] = P.write(tclient, tid, doc, current, project, look, {}).project_id
             if project is None:
                 progress.note("projects", name.lower())
+        _copy_extras(tclient, tid, src, tgt, look, project_ids, progress)
     return verify(split)
+
+
+def _copy_extras(
+    client: OctopusClient,
+    space_id: str,
+    src: Source,
+    tgt: SpaceDocs,
+    look: P.Lookups,
+    project_ids: dict[str, str],
+    progress: Progress,
+) -> None:
+    """The tenants (created, or connected if the target has them), then the triggers."""
+    names = X.names_of(look.by_id.get("environments", {}), list(tgt.tenants.values()))
+    for lower, doc in src.extras.tenants.items():
+        current = tgt.tenants.get(lower)
+        saved = X.write_tenant(client, space_id, doc, current, project_ids, names)
+        if saved is not None:
+            tgt.tenants[lower] = saved
+            names.tenants[str(saved["Id"])] = str(saved["Name"])
+        if current is None:
+            progress.note("tenants", lower)
+    for name, pid in project_ids.items():
+        X.write_triggers(client, space_id, name, pid, src.extras.triggers.get(name, []), names)
 
 
 def verify(split: Split) -> Doc:
@@ -431,13 +310,17 @@ def verify(split: Split) -> Doc:
     with client_for(target.instance) as tclient:
         tgt = read(tclient, target.octopus_id)
         look = tgt.lookups()
+        copies = {n: tgt.projects[n.lower()] for n in fresh.documents if n.lower() in tgt.projects}
+        envs = look.by_id.get("environments", {})
+        carried = X.read_source(tclient, target.octopus_id, copies, envs)
         for name, doc in fresh.documents.items():
-            project = tgt.projects.get(name.lower())
+            project = copies.get(name)
             if project is None:
                 out[name] = [{"key": "project", "change": "missing in target"}]
                 continue
             theirs = P.units(P.serialize(tclient, target.octopus_id, project, look))
-            ours = P.units(doc)
+            theirs |= X.target_units(carried, fresh.extras, name)
+            ours = P.units(doc) | X.units(fresh.extras, name)
             diffs = []
             for key in sorted(set(ours) | set(theirs)):
                 if key not in theirs:

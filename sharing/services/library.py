@@ -15,7 +15,13 @@ from django.db.models import Q
 
 from sharing.models import SharedItem, Subscription
 from sharing.services import drift
-from sharing.services.subscriptions import SubscriptionError, subscribe, sync_now, unsubscribe
+from sharing.services.subscriptions import (
+    SubscriptionError,
+    change,
+    subscribe,
+    sync_now,
+    unsubscribe,
+)
 from sharing.services.trusts import is_trusted
 from spaces.models import Space
 from spaces.step_template_library import Installed, LibraryProblem
@@ -44,18 +50,55 @@ def _item(name: str, publisher: Space | None) -> SharedItem:
     return found[0]
 
 
-def _state(sub: Subscription | None, latest: int) -> str:
+def _wanted(item: SharedItem, pin: int | None) -> int:
+    """The revision a blueprint wants: the latest, or the one it pins (if it may)."""
+    if pin is None:
+        return item.latest_revision
+    if item.policy == SharedItem.Policy.PUSH:
+        raise LibraryProblem(
+            f"step_templates: '{item.name}': its publisher pushes every revision to every "
+            f"subscriber, so it cannot be pinned to revision {pin}."
+        )
+    if pin > item.latest_revision:
+        raise LibraryProblem(
+            f"step_templates: '{item.name}' has no revision {pin} "
+            f"(the latest is {item.latest_revision})."
+        )
+    return pin
+
+
+def _state(sub: Subscription | None, wanted: int, pin: int | None = None) -> str:
     if sub is None or sub.status == S.UNMANAGED:
         return "missing"
     if sub.status == S.DRIFTED or (sub.drift and sub.status in (S.QUEUED, S.SYNCING)):
         return "drifted"  # reported until a delivery has put it back (sharing clears drift)
     if sub.status == S.FAILED:
         return "failed"
-    if sub.status in (S.QUEUED, S.SYNCING) and sub.target_revision >= latest:
+    if (sub.pinned_revision or None) != pin:
+        return "repin"  # a later push would move it (or never will): set the pin first
+    # pinned: exactly that revision; following the latest: that or a newer one
+    at = (lambda n: n == wanted) if pin else (lambda n: n >= wanted)
+    if sub.status in (S.QUEUED, S.SYNCING) and at(sub.target_revision):
         return "in_step"  # on its way through the broker
-    if (sub.delivered_revision or 0) >= latest and sub.status in (S.IN_SYNC, S.UPDATE_AVAILABLE):
+    delivered = sub.delivered_revision or 0
+    if at(delivered) and sub.status in (S.IN_SYNC, S.UPDATE_AVAILABLE):
         return "in_step"
-    return "behind"
+    return "behind" if delivered < wanted else "ahead"
+
+
+def _details(sub: Subscription | None, state: str) -> list[str]:
+    """Why a state is not in step, for the plan (the fields edited in Octopus, …)."""
+    if sub is None:
+        return []
+    if state == "drifted":
+        return [str(d.get("name", "")) for d in sub.drift or []]
+    if state == "failed":
+        return [sub.error_message[:200]]
+    if state == "repin":
+        return [f"pinned to r{sub.pinned_revision}" if sub.pinned_revision else "follows latest"]
+    if state in ("behind", "ahead"):
+        return [f"at r{sub.delivered_revision or 0}"]
+    return []
 
 
 def _installable(item: SharedItem, space: Space) -> None:
@@ -74,9 +117,17 @@ class SharingLibrary:
     """Shared step templates as a blueprint sees them (see the module docstring)."""
 
     def status(
-        self, space: Space, names: list[str], *, publisher: Space | None, inspect: bool = False
+        self,
+        space: Space,
+        names: list[str],
+        *,
+        publisher: Space | None,
+        inspect: bool = False,
+        revisions: dict[str, int | None] | None = None,
     ) -> dict[str, Installed]:
         items = {name.lower(): _item(name, publisher) for name in names}
+        pins = {lower: (revisions or {}).get(lower) for lower in items}
+        wanted = {lower: _wanted(item, pins[lower]) for lower, item in items.items()}
         subs = {
             s.item_id: s
             for s in Subscription.objects.filter(
@@ -89,35 +140,48 @@ class SharingLibrary:
             if inspect and sub is not None and sub.status in drift.CHECKED:
                 drift.check(str(sub.pk))  # a hand edit in Octopus marks it drifted
                 sub.refresh_from_db()
-            state = _state(sub, item.latest_revision)
+            state = _state(sub, wanted[lower], pins[lower])
             if state == "missing":
                 _installable(item, space)
-            details = []
-            if state == "drifted" and sub is not None:  # the fields edited in Octopus
-                details = [str(d.get("name", "")) for d in sub.drift or []]
-            elif state == "failed" and sub is not None:
-                details = [sub.error_message[:200]]
             out[lower] = Installed(
                 name=item.name,
                 state=state,
                 ref=str(sub.pk) if sub is not None and state != "missing" else "",
-                revision=item.latest_revision,
-                details=details,
+                revision=wanted[lower],
+                details=_details(sub, state),
+                latest=item.latest_revision,
             )
         return out
 
     def install(
-        self, space: Space, name: str, *, publisher: Space | None, actor: Any = None
+        self,
+        space: Space,
+        name: str,
+        *,
+        publisher: Space | None,
+        revision: int | None = None,
+        actor: Any = None,
     ) -> tuple[str, bool]:
         item = _item(name, publisher)
+        wanted = _wanted(item, revision)
         sub = Subscription.objects.filter(item=item, space=space).first()
-        state = _state(sub, item.latest_revision)
+        state = _state(sub, wanted, revision)
         try:
             if sub is None or state == "missing":
-                sub = subscribe(item, space, mode=Subscription.Mode.AUTOMATIC, actor=actor)
+                sub = subscribe(
+                    item,
+                    space,
+                    mode=Subscription.Mode.AUTOMATIC,
+                    pinned_revision=revision,
+                    actor=actor,
+                )
                 return str(sub.pk), True
-            if state != "in_step":  # behind, failed or edited by hand: deliver it again
-                sync_now(sub, revision=item.latest_revision, actor=actor)
+            if state == "repin":  # queues the pinned (or latest) revision if it must
+                sub = change(sub, pinned_revision=revision, actor=actor)
+                sub.refresh_from_db()
+                state = _state(sub, wanted, revision)
+            if state != "in_step":  # behind, ahead, failed or edited by hand: deliver again
+                sync_now(sub, revision=wanted, actor=actor)
         except SubscriptionError as exc:
             raise LibraryProblem(f"step_templates: '{item.name}': {exc}") from exc
         return str(sub.pk), False

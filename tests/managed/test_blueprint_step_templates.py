@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.urls import reverse
 
 from managed.models import Blueprint, BlueprintTarget
 from managed.services import blueprints, broker
 from odcm.clients import client_for
-from sharing.models import Delivery, Subscription
+from sharing.models import Delivery, SharedItem, Subscription
 from sharing.services import delivery, items, trusts
 from sharing.services.subscriptions import subscribe
 
@@ -179,3 +180,127 @@ def test_an_installation_made_by_an_interrupted_apply_is_adopted_not_made_twice(
     target = BlueprintTarget.objects.get(pk=world["targets"][0].pk)
     assert target.created["step_templates"] == {"notify slack": str(made.pk)}
     assert Subscription.objects.filter(item=item, space=two).count() == 1
+
+
+def _rollback(world: dict[str, Any], description: str) -> Any:
+    """A step template whose subscribers choose their revision (pins are allowed)."""
+    data = {**TEMPLATE, "Name": "Rollback", "Description": description}
+    return items.import_step_template(
+        world["item"].publisher, data, policy=SharedItem.Policy.SUBSCRIBER_CHOOSES
+    )
+
+
+def _installed(world: dict[str, Any], space: Any) -> str:
+    found = by_name(world["inst"], space.octopus_id, "actiontemplates")["Rollback"]
+    return str(found["Description"])
+
+
+def _plan_of(bp: Blueprint, space: Any) -> dict[str, Any]:
+    plan = broker.plan_targets(bp)[str(space.pk)]
+    assert "error" not in plan, plan
+    return {
+        a["name"]: (a["verb"], a["fields"], a.get("note"))
+        for a in plan["actions"] + plan["kept"]
+        if a["kind"] == "step_templates"
+    }
+
+
+def test_a_step_template_pinned_to_a_revision_stays_there_until_the_pin_changes(
+    world, admin_user, login
+):
+    sim, bp = world["sim"], world["bp"]
+    two = world["targets"][0].space
+    BlueprintTarget.objects.filter(blueprint=bp).exclude(space=two).delete()
+    trust(world, two)
+    item = _rollback(world, "v1")
+    _rollback(world, "v2")
+    item.refresh_from_db()
+    assert item.latest_revision == 2
+    blueprints.save_revision(bp, document(step_templates=[{"name": "rollback", "revision": 1}]))
+    assert _plan_of(bp, two) == {"Rollback": ("create", [], "r1 (pinned)")}
+    page = login(admin_user).get(reverse("managed:blueprint", args=[bp.pk])).content.decode()
+    assert "“Rollback” r1 (pinned)" in page
+    apply_all(bp)
+    deliver_queued()
+    assert _installed(world, two) == "v1"
+    sub = Subscription.objects.get(item=item, space=two)
+    assert sub.pinned_revision == 1 and sub.delivered_revision == 1
+
+    # a later revision is published: the pinned space keeps r1, a re-apply writes nothing
+    _rollback(world, "v3")
+    deliver_queued()
+    sim.reset_stats()
+    apply_all(bp)
+    deliver_queued()
+    assert writes(sim) == 0 and _installed(world, two) == "v1"
+    assert _plan_of(bp, two) == {"Rollback": ("keep", [], "r1 (pinned)")}
+
+    # the default is the latest: lifting the pin installs r3 and follows later revisions
+    blueprints.save_revision(bp, document(step_templates=["Rollback"]))
+    assert _plan_of(bp, two) == {"Rollback": ("change", ["repin", "pinned to r1"], "r3 (latest)")}
+    apply_all(bp)
+    deliver_queued()
+    assert _installed(world, two) == "v3"
+    assert Subscription.objects.get(pk=sub.pk).pinned_revision is None
+    assert _plan_of(bp, two) == {"Rollback": ("keep", [], "r3 (latest)")}
+
+    # pinning an older revision takes the space back to it
+    blueprints.save_revision(bp, document(step_templates=[{"name": "Rollback", "revision": 2}]))
+    assert _plan_of(bp, two) == {"Rollback": ("change", ["repin", "follows latest"], "r2 (pinned)")}
+    apply_all(bp)
+    deliver_queued()
+    assert _installed(world, two) == "v2"
+    assert _plan_of(bp, two) == {"Rollback": ("keep", [], "r2 (pinned)")}
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"name": "Rollback", "revision": 9}, "'Rollback' has no revision 9 (the latest is 1)"),
+        ({"name": "Notify Slack", "revision": 1}, "pushes every revision to every subscriber"),
+    ],
+)
+def test_a_pin_the_library_cannot_honour_fails_the_space_before_any_write(world, entry, message):
+    sim, bp = world["sim"], world["bp"]
+    for target in world["targets"]:
+        trust(world, target.space)
+    _rollback(world, "v1")
+    blueprints.save_revision(bp, document(step_templates=[entry]))
+    assert message in broker.plan_targets(bp)[str(world["targets"][0].space_id)]["error"]
+    sim.reset_stats()
+    broker.queue_apply(bp)
+    for target in bp.targets.all():
+        assert broker.apply_target(str(target.pk)) == "failed"
+    assert writes(sim) == 0
+    assert not Subscription.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"name": "A", "revision": 0}, "revision must be a revision number"),
+        ({"name": "A", "revision": "2"}, "revision must be a revision number"),
+        ({"name": "A", "version": 2}, "unknown field"),
+        ({"revision": 2}, "must be a list of step template names"),
+    ],
+)
+def test_a_bad_pin_is_refused_with_its_reason(db, entry, message):
+    from managed.services.content import BlueprintInvalid
+
+    with pytest.raises(BlueprintInvalid, match=message):
+        blueprints.create_blueprint("Broken", {"step_templates": [entry]})
+    latest = blueprints.create_blueprint(
+        "Fine",
+        {
+            "step_templates": [
+                "A",
+                {"name": "B", "revision": "latest"},
+                {"name": "C", "revision": 3},
+            ]
+        },
+    )
+    assert latest.revisions.get().content["step_templates"] == [
+        "A",
+        "B",
+        {"name": "C", "revision": 3},
+    ]

@@ -52,7 +52,9 @@ NEWER_FIELDS: dict[str, set[str]] = {
 }
 # Polymorphic bases: the Swagger lists only the base class's fields, the wire carries the
 # subtype's (NuGetFeedResource, ListeningTentacleEndpointResource, ...), so no strictness.
-POLYMORPHIC = {"FeedResource", "EndpointResource", "Control"}
+POLYMORPHIC = {
+    "FeedResource", "EndpointResource", "Control", "TriggerFilterResource", "TriggerActionResource",
+}  # fmt: skip
 # 2020.5 declares no response schema for these (or the body is not JSON): status only.
 NO_SCHEMA = {
     ("GET", "/api/serverstatus"): "the Swagger gives no schema ('OK - Default')",
@@ -480,6 +482,7 @@ def gather_ids(client: httpx.Client) -> Ids:
             "tagsets": _created(client, f"{s}/tagsets", "tagsets"),
             "git-credentials": _created(client, f"{s}/git-credentials", "git-credentials"),
             "subscriptions": _created(client, f"{s}/subscriptions", "subscriptions"),
+            "projecttriggers": _trigger(client),
             **pipeline_ids(client),
         }
     )
@@ -488,6 +491,17 @@ def gather_ids(client: httpx.Client) -> Ids:
 def _created(client: httpx.Client, path: str, kind: str) -> str:
     ids = Ids({"projectgroups": "", "lifecycles": "", "environments": "", "teams": ""})
     resp = client.post(path, json=create_body(kind, client, ids))
+    assert resp.status_code == 201, resp.text[:300]
+    return str(resp.json()["Id"])
+
+
+_BLANK = {"projectgroups": "", "lifecycles": "", "environments": "", "teams": ""}
+
+
+def _trigger(client: httpx.Client) -> str:
+    project = _first(client, "/api/Spaces-1/projects/all")["Id"]
+    body = create_body("projecttriggers", client, Ids({"projects": project, **_BLANK}))
+    resp = client.post("/api/Spaces-1/projecttriggers", json=body)
     assert resp.status_code == 201, resp.text[:300]
     return str(resp.json()["Id"])
 
@@ -550,6 +564,12 @@ def create_body(kind: str, client: httpx.Client, ids: Ids) -> dict[str, Any]:
                 "WebhookHeaderKey": "X-Token",
                 "WebhookHeaderValue": "abc",
             },
+        },
+        "projecttriggers": {
+            "Name": name,
+            "ProjectId": ids.values.get("projects", ""),
+            "Filter": {"FilterType": "MachineFilter", "Roles": ["web"]},
+            "Action": {"ActionType": "AutoDeploy"},
         },
         "git-credentials": {
             "Name": name,
