@@ -201,18 +201,21 @@ def _group(change: Change, source: _Source, actor: Any) -> None:
     identity.update_group(group, actor=actor, **changed)
 
 
+def _holder(ident: dict[str, Any]) -> tuple[Group | User, dict[str, Any]]:
+    """The group or the one person a grant or rule is for, and its filter."""
+    if "user" in ident:
+        person = _users([ident["user"]])[0]
+        return person, {"user": person}
+    group = Group.objects.filter(name=ident["group"]).first()
+    if group is None:
+        raise ApplyError(f"No group named {ident['group']!r}.")
+    return group, {"group": group}
+
+
 def _grant(change: Change, source: _Source, actor: Any) -> None:
     """A group's grant or one person's; a changed scope replaces the grant (revoke, grant)."""
     ident = change.ident
-    holder: Group | User
-    if change.kind == "person_grant":
-        holder = _users([ident["user"]])[0]
-        mine: dict[str, Any] = {"user": holder}
-    else:
-        group = Group.objects.filter(name=ident["group"]).first()
-        if group is None:
-            raise ApplyError(f"No group named {ident['group']!r}.")
-        holder, mine = group, {"group": group}
+    holder, mine = _holder(ident)
     role = ident["role"]
     if ident.get("space"):
         where: dict[str, Any] = {"space": _space(ident["instance"], ident["space"])}
@@ -238,15 +241,7 @@ def _grant_rule(change: Change, source: _Source, actor: Any) -> None:
     """A group's or one person's grant rule; a changed scope replaces the rule (its grants
     follow)."""
     ident = change.ident
-    holder: Group | User
-    if change.kind == "person_grant_rule":
-        holder = _users([ident["user"]])[0]
-        mine: dict[str, Any] = {"user": holder}
-    else:
-        group = Group.objects.filter(name=ident["group"]).first()
-        if group is None:
-            raise ApplyError(f"No group named {ident['group']!r}.")
-        holder, mine = group, {"group": group}
+    holder, mine = _holder(ident)
     current = GrantRule.objects.filter(
         **mine, role=ident["role"], selector=ident["selector"], value=ident["value"]
     )
