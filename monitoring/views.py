@@ -87,7 +87,11 @@ def _context(request: HttpRequest) -> dict[str, Any]:
         query.update({"from": period.first.isoformat(), "to": period.last.isoformat()})
     return {
         "rows_html": mark_safe(rows_html),  # noqa: S308 - built with format_html
-        "pages": {"number": table.page, "count": table.pages, "numbers": range(1, table.pages + 1)},
+        "pages": {
+            "number": table.page,
+            "count": table.pages,
+            "links": _page_links(request, table.pages),
+        },
         "period": period,
         "filters": filters,
         "sort": sort,
@@ -99,13 +103,35 @@ def _context(request: HttpRequest) -> dict[str, Any]:
     }
 
 
+def _page_links(request: HttpRequest, count: int) -> list[tuple[int, str]]:
+    """(number, "?…&page=number") per page of the table: what ``{% querystring page=n
+    part=None %}`` gives, built once rather than a copy of the query per link."""
+    params = request.GET.copy()
+    params.pop("part", None)
+    links = []
+    for number in range(1, count + 1):
+        params["page"] = str(number)
+        links.append((number, f"?{params.urlencode()}"))
+    return links
+
+
+def _fleet(user: Any, stamp: str) -> fleet.Summary:
+    """The fleet section, cached like the table: per user (what they may see) and data stamp
+    (a sweep, a pin, a revoked grant or a delivery starting or stopping to fail bumps it)."""
+    console = reverse("spaces:instances")
+
+    def compute() -> fleet.Summary:
+        return fleet.fleet(user, console, f"{console}?delivery=failing").summary()
+
+    return dashboard.cached(user, stamp, ("fleet",), compute)
+
+
 @login_required
 def dashboard_view(request: HtmxHttpRequest) -> HttpResponse:
     context = _context(request)
-    console = reverse("spaces:instances")
     if request.htmx and request.GET.get("part") == "table":
         # The periodic refresh: the table, and the fleet cards swapped out of band with it.
-        context["fleet"] = fleet.fleet(request.user, console, f"{console}?delivery=failing")
+        context["fleet"] = _fleet(request.user, context["stamp"])
         return render(request, "monitoring/_dashboard_refresh.html", context)
     user, period, filters = request.user, context["period"], context["filters"]
 
@@ -122,12 +148,13 @@ def dashboard_view(request: HtmxHttpRequest) -> HttpResponse:
     context["choices"], context["versions"] = more["choices"], more["versions"]
     # The chart's figures came with the table's totals (one pass over the rollups).
     context["chart"] = stacked_bars(context["table"].totals["days"])
+    context["chart_html"] = render_html.chart_bars(context["chart"]["bars"])
     context["timelines_html"] = mark_safe(more["timelines_html"])  # noqa: S308 - format_html
     if request.htmx:
         # The date boxes sit outside the swapped part: send them along with the dates used.
         context["oob"] = True
         return render(request, "monitoring/_dashboard_all.html", context)
-    context["fleet"] = fleet.fleet(user, console, f"{console}?delivery=failing")
+    context["fleet"] = _fleet(user, context["stamp"])
     context["panels"] = space_signals.dashboard_panels(request)
     if access.is_admin(user):
         steps = checklist.first_run_checklist()

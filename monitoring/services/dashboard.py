@@ -289,21 +289,23 @@ def space_rows(user: Any, period: Period, filters: Filters, sort: str = "space")
 
 def finisher() -> Callable[[Any], dict[str, Any]]:
     """``finish_row`` with the pipeline stages' allowed versions read once for all rows."""
-    lists = version_rules.rules()
-    return lambda row: finish_row(row, lists)
+    lists, limit, now = version_rules.rules(), queues.threshold(), timezone.now()
+    return lambda row: finish_row(row, lists, limit=limit, now=now)
 
 
 def finish_row(
-    row: Any, lists: Mapping[Any, version_rules.Allowed] | None = None
+    row: Any,
+    lists: Mapping[Any, version_rules.Allowed],
+    *,
+    limit: timedelta | None,
+    now: datetime,
 ) -> dict[str, Any]:
-    """A space row for people: queue waiting, rate, and whether its instance runs a version
-    other than its pin (or, in a pipeline stage with allowed versions, outside that list)."""
-    if lists is None:
-        lists = version_rules.rules([row["instance_id"]])
+    """A space row for people: queue waiting (the oldest queued task older than ``limit``,
+    the queue threshold, at ``now``), rate, and whether its instance runs a version other than
+    its pin (or, in a pipeline stage with allowed versions, outside that list)."""
     out = dict(row)
-    limit = queues.threshold()
     since = out.get("oldest_queued_at")
-    out["queue_waiting"] = bool(limit and since and timezone.now() - since > limit)
+    out["queue_waiting"] = bool(limit and since and now - since > limit)
     out["rate"] = None if out["rate"] is None else round(out["rate"], 1)
     allowed = lists.get(out["instance_id"])
     out["pin_mismatch"] = version_rules.off(
@@ -396,9 +398,10 @@ def space_table(
 
 def filter_choices(user: Any) -> dict[str, Any]:
     instances = Instance.objects.visible_to(user)
+    listed = list(instances.order_by("name").values("name", "slug", "region"))
     return {
-        "instances": list(instances.order_by("name").values("name", "slug", "region")),
-        "regions": sorted({i["region"] for i in instances.values("region") if i["region"]}),
+        "instances": listed,
+        "regions": sorted({i["region"] for i in listed if i["region"]}),
         "tags": list(
             Tag.objects.filter(instances__in=instances.values("pk"))
             .distinct()
