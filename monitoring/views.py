@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib import messages
@@ -115,15 +115,21 @@ def _page_links(request: HttpRequest, count: int) -> list[tuple[int, str]]:
     return links
 
 
-def _fleet(user: Any, stamp: str) -> fleet.Summary:
+def _fleet(user: Any, stamp: str, *, html: bool = True) -> fleet.Summary:
     """The fleet section, cached like the table: per user (what they may see) and data stamp
-    (a sweep, a pin, a revoked grant or a delivery starting or stopping to fail bumps it)."""
+    (a sweep, a pin, a revoked grant or a delivery starting or stopping to fail bumps it).
+    Without ``html``, the cards only (the refresh): the instances' HTML is not built."""
     console = reverse("spaces:instances")
+    if not html:
+        # The page's cached section has the same cards: reuse it rather than compute them.
+        whole = dashboard.cached_already(user, stamp, ("fleet", True))
+        if whole is not None:
+            return cast(fleet.Summary, whole)
 
     def compute() -> fleet.Summary:
-        return fleet.fleet(user, console, f"{console}?delivery=failing").summary()
+        return fleet.fleet(user, console, f"{console}?delivery=failing").summary(html=html)
 
-    return dashboard.cached(user, stamp, ("fleet",), compute)
+    return dashboard.cached(user, stamp, ("fleet", html), compute)
 
 
 @login_required
@@ -131,7 +137,7 @@ def dashboard_view(request: HtmxHttpRequest) -> HttpResponse:
     context = _context(request)
     if request.htmx and request.GET.get("part") == "table":
         # The periodic refresh: the table, and the fleet cards swapped out of band with it.
-        context["fleet"] = _fleet(request.user, context["stamp"])
+        context["fleet"] = _fleet(request.user, context["stamp"], html=False)
         return render(request, "monitoring/_dashboard_refresh.html", context)
     user, period, filters = request.user, context["period"], context["filters"]
 

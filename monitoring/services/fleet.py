@@ -135,9 +135,11 @@ class Fleet:
         """The instances with their spaces, built in Python (monitoring/render.py)."""
         return fleet_instances(self.instances)
 
-    def summary(self) -> Summary:
-        """What the dashboard shows of this fleet, in the form it is cached in."""
-        return Summary(self.cards, self.problem_count, len(self.instances), self.instances_html)
+    def summary(self, *, html: bool = True) -> Summary:
+        """What the dashboard shows of this fleet, in the form it is cached in; without
+        ``html`` only the figures (the table's refresh swaps in the cards alone)."""
+        rows = self.instances_html if html else ""
+        return Summary(self.cards, self.problem_count, len(self.instances), rows)
 
 
 @dataclass(frozen=True)
