@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cache
 from typing import Any, cast
 
 from django.conf import settings
@@ -17,6 +19,7 @@ from django.views.decorators.http import require_http_methods
 
 from identity import access
 from monitoring import render as render_html
+from monitoring import version_rules
 from monitoring.charts import stacked_bars
 from monitoring.forms import (
     AlertSettingsForm,
@@ -61,6 +64,8 @@ CSV_COLUMNS = [
 
 
 def _context(request: HttpRequest) -> dict[str, Any]:
+    """The table's part of the page; under ``"rules"`` the version rules, read at most once
+    per request by whichever section needs them first (only uncached sections do)."""
     params = request.GET
     period = dashboard.parse_period(params)
     filters = dashboard.Filters.from_params(params)
@@ -71,10 +76,11 @@ def _context(request: HttpRequest) -> dict[str, Any]:
         page = 1
     stamp = dashboard.data_stamp()
     size = settings.ODCM_DASHBOARD_PAGE_SIZE
+    rules = cache(version_rules.rules)
 
     def compute_table() -> tuple[dashboard.Table, str]:
         table = dashboard.space_table(
-            request.user, period, filters, sort, page=page, page_size=size
+            request.user, period, filters, sort, page=page, page_size=size, lists=rules()
         )
         return table, str(render_html.table_rows(table.rows))
 
@@ -100,6 +106,7 @@ def _context(request: HttpRequest) -> dict[str, Any]:
         "now": timezone.now(),
         "refresh_seconds": settings.ODCM_DASHBOARD_REFRESH_SECONDS,
         "stamp": stamp,
+        "rules": rules,
     }
 
 
@@ -115,7 +122,7 @@ def _page_links(request: HttpRequest, count: int) -> list[tuple[int, str]]:
     return links
 
 
-def _fleet(user: Any, stamp: str, *, html: bool = True) -> fleet.Summary:
+def _fleet(user: Any, stamp: str, rules: Callable[[], Any], *, html: bool = True) -> fleet.Summary:
     """The fleet section, cached like the table: per user (what they may see) and data stamp
     (a sweep, a pin, a revoked grant or a delivery starting or stopping to fail bumps it).
     Without ``html``, the cards only (the refresh): the instances' HTML is not built."""
@@ -127,7 +134,8 @@ def _fleet(user: Any, stamp: str, *, html: bool = True) -> fleet.Summary:
             return cast(fleet.Summary, whole)
 
     def compute() -> fleet.Summary:
-        return fleet.fleet(user, console, f"{console}?delivery=failing").summary(html=html)
+        found = fleet.fleet(user, console, f"{console}?delivery=failing", rules())
+        return found.summary(html=html)
 
     return dashboard.cached(user, stamp, ("fleet", html), compute)
 
@@ -137,7 +145,7 @@ def dashboard_view(request: HtmxHttpRequest) -> HttpResponse:
     context = _context(request)
     if request.htmx and request.GET.get("part") == "table":
         # The periodic refresh: the table, and the fleet cards swapped out of band with it.
-        context["fleet"] = _fleet(request.user, context["stamp"], html=False)
+        context["fleet"] = _fleet(request.user, context["stamp"], context["rules"], html=False)
         return render(request, "monitoring/_dashboard_refresh.html", context)
     user, period, filters = request.user, context["period"], context["filters"]
 
@@ -147,7 +155,7 @@ def dashboard_view(request: HtmxHttpRequest) -> HttpResponse:
             "timelines_html": str(
                 render_html.timelines(dashboard.status_timelines(user, period, filters))
             ),
-            "versions": dashboard.version_inventory(user, filters),
+            "versions": dashboard.version_inventory(user, filters, context["rules"]()),
         }
 
     more = dashboard.cached(user, context["stamp"], ("extras", period, filters), extras)
@@ -160,7 +168,7 @@ def dashboard_view(request: HtmxHttpRequest) -> HttpResponse:
         # The date boxes sit outside the swapped part: send them along with the dates used.
         context["oob"] = True
         return render(request, "monitoring/_dashboard_all.html", context)
-    context["fleet"] = _fleet(user, context["stamp"])
+    context["fleet"] = _fleet(user, context["stamp"], context["rules"])
     context["panels"] = space_signals.dashboard_panels(request)
     if access.is_admin(user):
         steps = checklist.first_run_checklist()

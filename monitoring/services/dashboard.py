@@ -299,9 +299,13 @@ def space_rows(user: Any, period: Period, filters: Filters, sort: str = "space")
     )
 
 
-def finisher() -> Callable[[Any], dict[str, Any]]:
-    """``finish_row`` with the pipeline stages' allowed versions read once for all rows."""
-    lists, limit, now = version_rules.rules(), queues.threshold(), timezone.now()
+def finisher(
+    lists: Mapping[Any, version_rules.Allowed] | None = None,
+) -> Callable[[Any], dict[str, Any]]:
+    """``finish_row`` with the pipeline stages' allowed versions (``lists``, read here unless
+    given) read once for all rows."""
+    lists = version_rules.rules() if lists is None else lists
+    limit, now = queues.threshold(), timezone.now()
     return lambda row: finish_row(row, lists, limit=limit, now=now)
 
 
@@ -395,8 +399,10 @@ def space_table(
     *,
     page: int = 1,
     page_size: int | None = None,
+    lists: Mapping[Any, version_rules.Allowed] | None = None,
 ) -> Table:
-    """One row per visible, enlisted space (all of them, or one page) and the totals."""
+    """One row per visible, enlisted space (all of them, or one page) and the totals.
+    ``lists``: the version rules (``version_rules.rules()``) if the caller has read them."""
     totals = space_totals(user, period, filters)
     rows = space_rows(user, period, filters, sort)
     pages = 1
@@ -404,7 +410,7 @@ def space_table(
         pages = max(1, -(-totals["spaces"] // page_size))
         page = min(max(1, page), pages)
         rows = rows[(page - 1) * page_size : page * page_size]
-    finish = finisher()
+    finish = finisher(lists)
     return Table([finish(r) for r in rows], totals, page, pages)
 
 
@@ -470,8 +476,13 @@ def deployments_per_space_day_count(
     return window.count
 
 
-def version_inventory(user: Any, filters: Filters | None = None) -> list[dict[str, Any]]:
-    """Instances per version, under the same filters as the rest of the dashboard."""
+def version_inventory(
+    user: Any,
+    filters: Filters | None = None,
+    lists: Mapping[Any, version_rules.Allowed] | None = None,
+) -> list[dict[str, Any]]:
+    """Instances per version, under the same filters as the rest of the dashboard (``lists``:
+    the version rules, if the caller has read them)."""
     instances = Instance.objects.visible_to(user)
     filters = filters or Filters()
     if filters.region:
@@ -489,7 +500,7 @@ def version_inventory(user: Any, filters: Filters | None = None) -> list[dict[st
         .values("version")
         .annotate(
             instances=Count("pk"),
-            pin_mismatches=Count("pk", filter=version_rules.off_instances()),
+            pin_mismatches=Count("pk", filter=version_rules.off_instances(lists)),
         )
         .order_by("-instances", "version")
     )

@@ -7,6 +7,7 @@ lets the user see. Figures come from what the sweeps already stored; nothing cal
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
@@ -192,10 +193,15 @@ def queued_task_alerts(user: Any, instance_ids: list[Any]) -> int | None:
     ).count()
 
 
-def fleet(user: Any, console_url: str, deliveries_url: str) -> Fleet:
+def fleet(
+    user: Any,
+    console_url: str,
+    deliveries_url: str,
+    lists: Mapping[Any, version_rules.Allowed] | None = None,
+) -> Fleet:
     """The fleet ``user`` may see. ``console_url`` is the instances console (cards link to it
     filtered); ``deliveries_url`` where failing deliveries are listed. Six queries, and the
-    version rules' (``version_rules.rules``)."""
+    version rules' (``version_rules.rules``) unless ``lists`` holds them already."""
     # Only what the section shows, with the pin joined in: no API key to decrypt, no second
     # query for the pins.
     instances = list(
@@ -206,7 +212,7 @@ def fleet(user: Any, console_url: str, deliveries_url: str) -> Fleet:
     )
     ids = [i.pk for i in instances]
     failing = _failing_deliveries()
-    lists = version_rules.rules(ids)
+    lists = version_rules.rules(ids) if lists is None else lists
     rows = {
         i.pk: FleetInstance(i, i.pin, failing.get(i.pk, 0), allowed=lists.get(i.pk))
         for i in instances
