@@ -110,8 +110,18 @@ def cached_already(user: Any, stamp: str, parts: tuple[Any, ...]) -> Any | None:
 
 
 def _key(user: Any, stamp: str, parts: tuple[Any, ...]) -> str:
-    digest = hashlib.sha256(repr((getattr(user, "pk", None), stamp, parts)).encode()).hexdigest()
+    digest = hashlib.sha256(repr((viewer(user), stamp, parts)).encode()).hexdigest()
     return f"monitoring:dashboard:{digest}"
+
+
+def viewer(user: Any) -> tuple[Any, Any]:
+    """Whose view cached figures are: the user's, narrowed by the API token they act through
+    when it is limited to some instances or spaces (``identity.access``). Two tokens of one
+    person must not share figures: the limited one would see what only the other may. A
+    token's limits are fixed when it is made, so its id names them."""
+    token = getattr(user, "odcm_token", None)
+    limited = token is not None and bool(getattr(token, "limited", False))
+    return getattr(user, "pk", None), (getattr(token, "pk", None) if limited else None)
 
 
 def today() -> date:

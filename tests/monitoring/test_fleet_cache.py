@@ -1,6 +1,6 @@
 """The dashboard's fleet section is cached like its table: a cached page does not compute it
 again, and what changes it (a status flip, a revoked grant, a delivery that starts or stops
-failing) shows at once."""
+failing) shows at once. Cached figures are per viewer: a person, or a limited token of theirs."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from identity import services
 from identity.models import Role
@@ -148,3 +149,30 @@ def test_a_delivery_that_starts_or_stops_failing_shows_on_the_cached_fleet_at_on
     assert row is not None and alerts.send_claimed(row)
     assert len(smtp_server.sink.messages) == 1
     assert _card(web.get("/").content.decode(), "failed_deliveries") == "0"
+
+
+def test_a_limited_token_never_gets_the_figures_its_owner_cached_through_another(
+    member: Any,
+    token_for: Callable[..., str],
+    settings: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    settings.ODCM_DASHBOARD_CACHE_SECONDS = 300
+    build(2, 3)
+    group = services.create_group(name="Viewers", members=[member])
+    with django_capture_on_commit_callbacks(execute=True):
+        for instance in Instance.objects.all():
+            services.grant(group, Role.VIEWER, instance=instance)
+    one = Instance.objects.get(name="octo-0001")
+    wide, narrow = APIClient(), APIClient()
+    wide.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(member)}")
+    narrow.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(member, instances=[one])}")
+    spaces, days = "/api/v1/reports/spaces/?tf=7d", "/api/v1/reports/deployments/?tf=7d"
+    # Cached for the member's unlimited token first: all 6 spaces, 42 space-days.
+    assert (wide.get(spaces).json()["count"], wide.get(days).json()["count"]) == (6, 42)
+    seen = narrow.get(spaces).json()
+    assert seen["count"] == 3
+    assert {row["instance_slug"] for row in seen["results"]} == {"octo-0001"}
+    seen = narrow.get(days).json()
+    assert seen["count"] == 21
+    assert {row["instance"] for row in seen["results"]} == {"octo-0001"}
