@@ -160,6 +160,9 @@ def dashboard_view(request: HtmxHttpRequest) -> HttpResponse:
 
     more = dashboard.cached(user, context["stamp"], ("extras", period, filters), extras)
     context["choices"], context["versions"] = more["choices"], more["versions"]
+    context["instance_options"] = render_html.options(
+        ((i["slug"], i["name"]) for i in more["choices"]["instances"]), filters.instance
+    )
     # The chart's figures came with the table's totals (one pass over the rollups).
     context["chart"] = stacked_bars(context["table"].totals["days"])
     context["chart_html"] = render_html.chart_bars(context["chart"]["bars"])
