@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from functools import cache
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib import messages
@@ -17,6 +19,7 @@ from django.views.decorators.http import require_http_methods
 
 from identity import access
 from monitoring import render as render_html
+from monitoring import version_rules
 from monitoring.charts import stacked_bars
 from monitoring.forms import (
     AlertSettingsForm,
@@ -61,6 +64,8 @@ CSV_COLUMNS = [
 
 
 def _context(request: HttpRequest) -> dict[str, Any]:
+    """The table's part of the page; under ``"rules"`` the version rules, read at most once
+    per request by whichever section needs them first (only uncached sections do)."""
     params = request.GET
     period = dashboard.parse_period(params)
     filters = dashboard.Filters.from_params(params)
@@ -71,10 +76,11 @@ def _context(request: HttpRequest) -> dict[str, Any]:
         page = 1
     stamp = dashboard.data_stamp()
     size = settings.ODCM_DASHBOARD_PAGE_SIZE
+    rules = cache(version_rules.rules)
 
     def compute_table() -> tuple[dashboard.Table, str]:
         table = dashboard.space_table(
-            request.user, period, filters, sort, page=page, page_size=size
+            request.user, period, filters, sort, page=page, page_size=size, lists=rules()
         )
         return table, str(render_html.table_rows(table.rows))
 
@@ -87,7 +93,11 @@ def _context(request: HttpRequest) -> dict[str, Any]:
         query.update({"from": period.first.isoformat(), "to": period.last.isoformat()})
     return {
         "rows_html": mark_safe(rows_html),  # noqa: S308 - built with format_html
-        "pages": {"number": table.page, "count": table.pages, "numbers": range(1, table.pages + 1)},
+        "pages": {
+            "number": table.page,
+            "count": table.pages,
+            "links": _page_links(request, table.pages),
+        },
         "period": period,
         "filters": filters,
         "sort": sort,
@@ -96,16 +106,46 @@ def _context(request: HttpRequest) -> dict[str, Any]:
         "now": timezone.now(),
         "refresh_seconds": settings.ODCM_DASHBOARD_REFRESH_SECONDS,
         "stamp": stamp,
+        "rules": rules,
     }
+
+
+def _page_links(request: HttpRequest, count: int) -> list[tuple[int, str]]:
+    """(number, "?…&page=number") per page of the table: what ``{% querystring page=n
+    part=None %}`` gives, built once rather than a copy of the query per link."""
+    params = request.GET.copy()
+    params.pop("part", None)
+    links = []
+    for number in range(1, count + 1):
+        params["page"] = str(number)
+        links.append((number, f"?{params.urlencode()}"))
+    return links
+
+
+def _fleet(user: Any, stamp: str, rules: Callable[[], Any], *, html: bool = True) -> fleet.Summary:
+    """The fleet section, cached like the table: per user (what they may see) and data stamp
+    (a sweep, a pin, a revoked grant or a delivery starting or stopping to fail bumps it).
+    Without ``html``, the cards only (the refresh): the instances' HTML is not built."""
+    console = reverse("spaces:instances")
+    if not html:
+        # The page's cached section has the same cards: reuse it rather than compute them.
+        whole = dashboard.cached_already(user, stamp, ("fleet", True))
+        if whole is not None:
+            return cast(fleet.Summary, whole)
+
+    def compute() -> fleet.Summary:
+        found = fleet.fleet(user, console, f"{console}?delivery=failing", rules())
+        return found.summary(html=html)
+
+    return dashboard.cached(user, stamp, ("fleet", html), compute)
 
 
 @login_required
 def dashboard_view(request: HtmxHttpRequest) -> HttpResponse:
     context = _context(request)
-    console = reverse("spaces:instances")
     if request.htmx and request.GET.get("part") == "table":
         # The periodic refresh: the table, and the fleet cards swapped out of band with it.
-        context["fleet"] = fleet.fleet(request.user, console, f"{console}?delivery=failing")
+        context["fleet"] = _fleet(request.user, context["stamp"], context["rules"], html=False)
         return render(request, "monitoring/_dashboard_refresh.html", context)
     user, period, filters = request.user, context["period"], context["filters"]
 
@@ -115,19 +155,23 @@ def dashboard_view(request: HtmxHttpRequest) -> HttpResponse:
             "timelines_html": str(
                 render_html.timelines(dashboard.status_timelines(user, period, filters))
             ),
-            "versions": dashboard.version_inventory(user, filters),
+            "versions": dashboard.version_inventory(user, filters, context["rules"]()),
         }
 
     more = dashboard.cached(user, context["stamp"], ("extras", period, filters), extras)
     context["choices"], context["versions"] = more["choices"], more["versions"]
+    context["instance_options"] = render_html.options(
+        ((i["slug"], i["name"]) for i in more["choices"]["instances"]), filters.instance
+    )
     # The chart's figures came with the table's totals (one pass over the rollups).
     context["chart"] = stacked_bars(context["table"].totals["days"])
+    context["chart_html"] = render_html.chart_bars(context["chart"]["bars"])
     context["timelines_html"] = mark_safe(more["timelines_html"])  # noqa: S308 - format_html
     if request.htmx:
         # The date boxes sit outside the swapped part: send them along with the dates used.
         context["oob"] = True
         return render(request, "monitoring/_dashboard_all.html", context)
-    context["fleet"] = fleet.fleet(user, console, f"{console}?delivery=failing")
+    context["fleet"] = _fleet(user, context["stamp"], context["rules"])
     context["panels"] = space_signals.dashboard_panels(request)
     if access.is_admin(user):
         steps = checklist.first_run_checklist()

@@ -92,14 +92,36 @@ def cached(user: Any, stamp: str, parts: tuple[Any, ...], compute: Callable[[], 
     seconds = settings.ODCM_DASHBOARD_CACHE_SECONDS
     if not seconds:
         return compute()
-    digest = hashlib.sha256(repr((getattr(user, "pk", None), stamp, parts)).encode()).hexdigest()
-    key = f"monitoring:dashboard:{digest}"
+    key = _key(user, stamp, parts)
     hit = cache.get(key)
     if hit is not None:
         return cast(T, hit)
     value = compute()
     cache.set(key, value, seconds)
     return value
+
+
+def cached_already(user: Any, stamp: str, parts: tuple[Any, ...]) -> Any | None:
+    """What :func:`cached` holds for these arguments, computing nothing: None if nothing (or
+    the cache is off)."""
+    if not settings.ODCM_DASHBOARD_CACHE_SECONDS:
+        return None
+    return cache.get(_key(user, stamp, parts))
+
+
+def _key(user: Any, stamp: str, parts: tuple[Any, ...]) -> str:
+    digest = hashlib.sha256(repr((viewer(user), stamp, parts)).encode()).hexdigest()
+    return f"monitoring:dashboard:{digest}"
+
+
+def viewer(user: Any) -> tuple[Any, Any]:
+    """Whose view cached figures are: the user's, narrowed by the API token they act through
+    when it is limited to some instances or spaces (``identity.access``). Two tokens of one
+    person must not share figures: the limited one would see what only the other may. A
+    token's limits are fixed when it is made, so its id names them."""
+    token = getattr(user, "odcm_token", None)
+    limited = token is not None and bool(getattr(token, "limited", False))
+    return getattr(user, "pk", None), (getattr(token, "pk", None) if limited else None)
 
 
 def today() -> date:
@@ -287,23 +309,29 @@ def space_rows(user: Any, period: Period, filters: Filters, sort: str = "space")
     )
 
 
-def finisher() -> Callable[[Any], dict[str, Any]]:
-    """``finish_row`` with the pipeline stages' allowed versions read once for all rows."""
-    lists = version_rules.rules()
-    return lambda row: finish_row(row, lists)
+def finisher(
+    lists: Mapping[Any, version_rules.Allowed] | None = None,
+) -> Callable[[Any], dict[str, Any]]:
+    """``finish_row`` with the pipeline stages' allowed versions (``lists``, read here unless
+    given) read once for all rows."""
+    lists = version_rules.rules() if lists is None else lists
+    limit, now = queues.threshold(), timezone.now()
+    return lambda row: finish_row(row, lists, limit=limit, now=now)
 
 
 def finish_row(
-    row: Any, lists: Mapping[Any, version_rules.Allowed] | None = None
+    row: Any,
+    lists: Mapping[Any, version_rules.Allowed],
+    *,
+    limit: timedelta | None,
+    now: datetime,
 ) -> dict[str, Any]:
-    """A space row for people: queue waiting, rate, and whether its instance runs a version
-    other than its pin (or, in a pipeline stage with allowed versions, outside that list)."""
-    if lists is None:
-        lists = version_rules.rules([row["instance_id"]])
+    """A space row for people: queue waiting (the oldest queued task older than ``limit``,
+    the queue threshold, at ``now``), rate, and whether its instance runs a version other than
+    its pin (or, in a pipeline stage with allowed versions, outside that list)."""
     out = dict(row)
-    limit = queues.threshold()
     since = out.get("oldest_queued_at")
-    out["queue_waiting"] = bool(limit and since and timezone.now() - since > limit)
+    out["queue_waiting"] = bool(limit and since and now - since > limit)
     out["rate"] = None if out["rate"] is None else round(out["rate"], 1)
     allowed = lists.get(out["instance_id"])
     out["pin_mismatch"] = version_rules.off(
@@ -381,8 +409,10 @@ def space_table(
     *,
     page: int = 1,
     page_size: int | None = None,
+    lists: Mapping[Any, version_rules.Allowed] | None = None,
 ) -> Table:
-    """One row per visible, enlisted space (all of them, or one page) and the totals."""
+    """One row per visible, enlisted space (all of them, or one page) and the totals.
+    ``lists``: the version rules (``version_rules.rules()``) if the caller has read them."""
     totals = space_totals(user, period, filters)
     rows = space_rows(user, period, filters, sort)
     pages = 1
@@ -390,15 +420,16 @@ def space_table(
         pages = max(1, -(-totals["spaces"] // page_size))
         page = min(max(1, page), pages)
         rows = rows[(page - 1) * page_size : page * page_size]
-    finish = finisher()
+    finish = finisher(lists)
     return Table([finish(r) for r in rows], totals, page, pages)
 
 
 def filter_choices(user: Any) -> dict[str, Any]:
     instances = Instance.objects.visible_to(user)
+    listed = list(instances.order_by("name").values("name", "slug", "region"))
     return {
-        "instances": list(instances.order_by("name").values("name", "slug", "region")),
-        "regions": sorted({i["region"] for i in instances.values("region") if i["region"]}),
+        "instances": listed,
+        "regions": sorted({i["region"] for i in listed if i["region"]}),
         "tags": list(
             Tag.objects.filter(instances__in=instances.values("pk"))
             .distinct()
@@ -455,8 +486,13 @@ def deployments_per_space_day_count(
     return window.count
 
 
-def version_inventory(user: Any, filters: Filters | None = None) -> list[dict[str, Any]]:
-    """Instances per version, under the same filters as the rest of the dashboard."""
+def version_inventory(
+    user: Any,
+    filters: Filters | None = None,
+    lists: Mapping[Any, version_rules.Allowed] | None = None,
+) -> list[dict[str, Any]]:
+    """Instances per version, under the same filters as the rest of the dashboard (``lists``:
+    the version rules, if the caller has read them)."""
     instances = Instance.objects.visible_to(user)
     filters = filters or Filters()
     if filters.region:
@@ -474,7 +510,7 @@ def version_inventory(user: Any, filters: Filters | None = None) -> list[dict[st
         .values("version")
         .annotate(
             instances=Count("pk"),
-            pin_mismatches=Count("pk", filter=version_rules.off_instances()),
+            pin_mismatches=Count("pk", filter=version_rules.off_instances(lists)),
         )
         .order_by("-instances", "version")
     )

@@ -7,18 +7,20 @@ lets the user see. Figures come from what the sweeps already stored; nothing cal
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Q, Sum, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 
 from monitoring import version_rules
-from monitoring.models import ChannelDelivery, InstanceMonitor, Notification, SpaceDay, SpaceQueue
+from monitoring.models import ChannelDelivery, Notification, SpaceDay, SpaceQueue
 from monitoring.render import fleet_instances, fleet_space_rows
 from monitoring.services import queues
 from spaces.models import Instance, Space
@@ -134,21 +136,45 @@ class Fleet:
         """The instances with their spaces, built in Python (monitoring/render.py)."""
         return fleet_instances(self.instances)
 
+    def summary(self, *, html: bool = True) -> Summary:
+        """What the dashboard shows of this fleet, in the form it is cached in; without
+        ``html`` only the figures (the table's refresh swaps in the cards alone)."""
+        rows = self.instances_html if html else ""
+        return Summary(self.cards, self.problem_count, len(self.instances), rows)
 
-def _failing_deliveries(instance_ids: list[Any]) -> dict[Any, int]:
+
+@dataclass(frozen=True)
+class Summary:
+    """The fleet section as the dashboard caches it (per user, see ``dashboard.cached``):
+    the cards, how many instances need attention and the instances' HTML, already built, so a
+    cached page neither queries nor renders the fleet again."""
+
+    cards: list[Card]
+    problem_count: int
+    instance_count: int
+    # Plain text in the cache; marked safe on the way out (built escaped by render.py).
+    html: str
+
+    @property
+    def instances_html(self) -> SafeString:
+        return mark_safe(self.html)  # noqa: S308 - every value escaped by monitoring.render
+
+
+def _failing_deliveries() -> dict[Any, int]:
     """Alert deliveries (emails and channel posts) that failed and are still being retried,
-    per instance: two queries."""
+    per instance: two queries. Not narrowed to the instances shown (a list of ids in the
+    query cost more than the few failing rows it would leave out): callers look up theirs."""
     failing = Q(state="pending", attempts__gt=0) & ~Q(last_error="")
     out: dict[Any, int] = {}
     for model in (Notification, ChannelDelivery):
         rows = (
-            model.objects.filter(failing, alert__instance_id__in=instance_ids)
-            .values("alert__instance_id")
+            model.objects.filter(failing)
+            .order_by()
+            .values_list("alert__instance_id")
             .annotate(n=Count("pk"))
         )
-        for row in rows:
-            key = row["alert__instance_id"]
-            out[key] = out.get(key, 0) + row["n"]
+        for key, n in rows:
+            out[key] = out.get(key, 0) + n
     return out
 
 
@@ -167,52 +193,61 @@ def queued_task_alerts(user: Any, instance_ids: list[Any]) -> int | None:
     ).count()
 
 
-def fleet(user: Any, console_url: str, deliveries_url: str) -> Fleet:
+def fleet(
+    user: Any,
+    console_url: str,
+    deliveries_url: str,
+    lists: Mapping[Any, version_rules.Allowed] | None = None,
+) -> Fleet:
     """The fleet ``user`` may see. ``console_url`` is the instances console (cards link to it
-    filtered); ``deliveries_url`` where failing deliveries are listed. Six queries."""
-    instances = list(Instance.objects.visible_to(user).order_by("name"))
-    ids = [i.pk for i in instances]
-    pins = dict(
-        InstanceMonitor.objects.filter(instance_id__in=ids)
-        .exclude(pinned_version="")
-        .values_list("instance_id", "pinned_version")
+    filtered); ``deliveries_url`` where failing deliveries are listed. Six queries, and the
+    version rules' (``version_rules.rules``) unless ``lists`` holds them already."""
+    # Only what the section shows, with the pin joined in: no API key to decrypt, no second
+    # query for the pins.
+    instances = list(
+        Instance.objects.visible_to(user)
+        .only("id", "name", "slug", "base_url", "region", "status", "version")
+        .annotate(pin=Coalesce(F("monitor__pinned_version"), Value("")))
+        .order_by("name")
     )
-    failing = _failing_deliveries(ids)
-    lists = version_rules.rules(ids)
+    ids = [i.pk for i in instances]
+    failing = _failing_deliveries()
+    lists = version_rules.rules(ids) if lists is None else lists
     rows = {
-        i.pk: FleetInstance(i, pins.get(i.pk, ""), failing.get(i.pk, 0), allowed=lists.get(i.pk))
+        i.pk: FleetInstance(i, i.pin, failing.get(i.pk, 0), allowed=lists.get(i.pk))
         for i in instances
     }
     since = timezone.now().date() - timedelta(days=FAILURE_DAYS - 1)
-    # SpaceDay has no reverse relation on Space: its figures come in one grouped query.
+    visible = Space.objects.visible_to(user).filter(state=Space.State.ENLISTED)
+    # SpaceDay has no reverse relation on Space: the week's figures come in one grouped query
+    # over the (day, space) covering index (a subquery per space cost PostgreSQL 6 times more).
     figures = {
-        row["space_id"]: (row["ok"], row["bad"])
-        for row in SpaceDay.objects.filter(space__instance_id__in=ids, day__gte=since)
-        .values("space_id")
-        .annotate(
-            ok=Coalesce(Sum("succeeded"), 0), bad=Coalesce(Sum(F("failed") + F("timed_out")), 0)
+        space_id: (ok, bad)
+        for space_id, ok, bad in SpaceDay.objects.filter(
+            day__gte=since, space_id__in=visible.values("pk")
         )
+        .order_by()
+        .values_list("space_id")
+        .annotate(ok=Sum("succeeded"), bad=Sum(F("failed") + F("timed_out")))
     }
     # Plain values, not model instances: 1,000 spaces' rows built into models were a large
     # share of the page's CPU. The Octopus link is Space.octopus_url's, from the instance.
-    spaces = (
-        Space.objects.visible_to(user)
-        .filter(state=Space.State.ENLISTED, instance_id__in=ids)
-        .order_by("name")
-        .values_list(
-            "id",
-            "name",
-            "slug",
-            "octopus_id",
-            "instance_id",
-            "project_count",
-            "target_count",
-            "unhealthy_target_count",
-        )  # fmt: skip
+    spaces = visible.order_by("name").values_list(
+        "id",
+        "name",
+        "slug",
+        "octopus_id",
+        "instance_id",
+        "project_count",
+        "target_count",
+        "unhealthy_target_count",
     )
     bases = {i.pk: i.base_url.rstrip("/") for i in instances}
     for pk, name, slug, octopus_id, instance_id, projects, targets, unhealthy in spaces:
-        rows[instance_id].spaces.append(
+        row = rows.get(instance_id)
+        if row is None:  # a visible space lies on a visible instance; left out if not
+            continue
+        row.spaces.append(
             FleetSpace(
                 pk,
                 name,

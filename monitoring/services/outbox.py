@@ -64,7 +64,7 @@ def _elapsed_ms(started: float) -> int:
 
 def succeeded(row: Outbound, started: float, **fields: object) -> bool:
     """Record a send that worked (only if the lease is still ours)."""
-    return work.release(
+    done = work.release(
         _rows(type(row)),
         _lease(row),
         state=Outbound.State.SENT,
@@ -73,12 +73,15 @@ def succeeded(row: Outbound, started: float, **fields: object) -> bool:
         last_duration_ms=_elapsed_ms(started),
         **fields,
     )
+    if done and row.last_error:
+        _failing_changed()  # it was failing: the dashboard's card counts one fewer
+    return done
 
 
 def failed(row: Outbound, started: float, error: str, **fields: object) -> bool:
     """Record a failed send and schedule the next attempt with exponential backoff."""
     wait = backoff_seconds(row.attempts)
-    return work.release(
+    done = work.release(
         _rows(type(row)),
         _lease(row),
         state=Outbound.State.PENDING,
@@ -87,3 +90,14 @@ def failed(row: Outbound, started: float, error: str, **fields: object) -> bool:
         last_duration_ms=_elapsed_ms(started),
         **fields,
     )
+    if done and not row.last_error:
+        _failing_changed()  # its first failure: the dashboard's card counts one more
+    return done
+
+
+def _failing_changed() -> None:
+    """A delivery started or stopped failing: cached dashboard figures (the fleet's "failed
+    alert deliveries" card) are stale. Only on that change, not on every retry."""
+    from monitoring.services.dashboard import bump  # dashboard -> queues -> alerts -> here
+
+    bump()
