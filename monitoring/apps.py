@@ -1,6 +1,8 @@
 from typing import Any
 
 from django.apps import AppConfig
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 
 
 class MonitoringConfig(AppConfig):
@@ -20,6 +22,10 @@ class MonitoringConfig(AppConfig):
         signals.space_enlisted.connect(_space_enlisted, dispatch_uid="monitoring-space")
         access_changed.connect(_access_changed, dispatch_uid="monitoring-access")
         signals.instance_page.connect(_instance_page, dispatch_uid="monitoring-instance-page")
+        instance = self.apps.get_model("spaces", "Instance")
+        post_save.connect(_instance_edited, sender=instance, dispatch_uid="monitoring-edit")
+        post_delete.connect(_instance_edited, sender=instance, dispatch_uid="monitoring-delete")
+        signals.instance_labels_changed.connect(_instance_edited, dispatch_uid="monitoring-labels")
 
 
 def _instance_enlisted(sender: Any, instance_id: Any, **kwargs: Any) -> None:
@@ -33,6 +39,20 @@ def _space_enlisted(sender: Any, space_id: Any, **kwargs: Any) -> None:
     from monitoring.services import on_space_enlisted
 
     on_space_enlisted(space_id)
+
+
+# An inventory refresh's bookkeeping is not an edit anyone sees on the dashboard.
+_NOT_SHOWN = frozenset({"version", "spaces_refreshed_at", "updated_at", "last_seen_at"})
+
+
+def _instance_edited(sender: Any, update_fields: Any = None, **kwargs: Any) -> None:
+    """An instance renamed, moved to another region, re-tagged or removed in the registry:
+    cached dashboard figures go once it commits (sweeps write with ``update()``: no signal)."""
+    if update_fields is not None and set(update_fields) <= _NOT_SHOWN:
+        return
+    from monitoring.services.dashboard import bump
+
+    transaction.on_commit(bump)
 
 
 def _access_changed(sender: Any, **kwargs: Any) -> None:

@@ -23,6 +23,7 @@ from monitoring.services import alerts, outbox
 from monitoring.services.status import sweep_status
 from octosim.testing import SimInstance
 from spaces.models import Instance
+from spaces.services import instances as registry
 from tests.monitoring.conftest import SmtpServer
 from tests.monitoring.test_dashboard import build
 
@@ -176,3 +177,22 @@ def test_a_limited_token_never_gets_the_figures_its_owner_cached_through_another
     seen = narrow.get(days).json()
     assert seen["count"] == 21
     assert {row["instance"] for row in seen["results"]} == {"octo-0001"}
+
+
+def test_an_instance_renamed_or_removed_in_the_registry_shows_on_the_cached_fleet_at_once(
+    login: Callable[[Any], Client],
+    admin_user: Any,
+    settings: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    settings.ODCM_DASHBOARD_CACHE_SECONDS = 300
+    build(2, 2)
+    web = login(admin_user)
+    assert sorted(_fleet_instances(web.get("/").content.decode())) == ["octo-0000", "octo-0001"]
+    with django_capture_on_commit_callbacks(execute=True):
+        registry.update_instance(Instance.objects.get(name="octo-0001"), name="renamed")
+    page = web.get("/").content.decode()
+    assert ">renamed<" in page and ">octo-0001<" not in page
+    with django_capture_on_commit_callbacks(execute=True):
+        Instance.objects.get(name="renamed").delete()
+    assert _fleet_instances(web.get("/").content.decode()) == ["octo-0000"]
