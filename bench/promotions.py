@@ -15,7 +15,11 @@ ODCM installations would do it:
     import   the same task then writes the project, its process, its variables and the release
 
 The ideal is measured in the same run on the same files: reading and hashing the package bytes
-once on each side (SHA-256 of every file, twice) plus one copy of every file. The bench prints
+once on each side (SHA-256 of every file, twice) plus one copy of every file. It is measured
+twice, just before the timed phases and just after them, and the ratio is taken against the
+faster of the two: on a machine shared with other work one sample alone varied threefold
+between runs (the copy's cost depends on how much the kernel still has to write back), and
+the faster one is the stricter yardstick. The bench prints
 wall and CPU seconds of each phase (CPU of every process involved, from /proc: the machine may
 be shared), the ratio whole/ideal, and the peak RSS (``VmHWM``) of B's worker, of A's web server
 and of this process.
@@ -417,6 +421,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             ready = bench_worker.wait_ready(worker, REDIS_URL, args.worker_log)
             pool = _cpu.children_of(worker.pid)
             assert server_a.process is not None and server_b.process is not None
+            ideal_before = ideal_seconds(paths, WORK / "ideal")
             pid_a, pid_b = server_a.process.pid, server_b.process.pid
             meter = Meter(
                 {
@@ -504,7 +509,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             expected = {p.name[: -len(".1.0.0.zip")]: sha1_of(p) for p in paths}
             imported_ok = feed_b == expected and len(projects) == 1 and len(releases) == 1
 
-            ideal, ideal_cpu = ideal_seconds(paths, WORK / "ideal")
+            ideal_after = ideal_seconds(paths, WORK / "ideal")
+            ideal, ideal_cpu = min(ideal_before, ideal_after)
             whole = wall["build"] + wall["deliver"] + wall["packages"] + wall["import"]
             load_after = os.getloadavg()
 
@@ -523,7 +529,9 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             cpu_whole = sum(sum(cpu.get(p, {}).values()) for p in cpu)
             print(f"{'whole':9} {whole:8.2f} {cpu_whole:8.2f}")
             print(f"{'ideal':9} {ideal:8.2f} {ideal_cpu:8.2f}  (SHA-256 of each file, a copy, "
-                  "SHA-256 of the copy)")  # fmt: skip
+                  "SHA-256 of the copy; the faster of: before the timed phases "
+                  f"{ideal_before[0]:.2f} s wall {ideal_before[1]:.2f} s cpu, after them "
+                  f"{ideal_after[0]:.2f} s wall {ideal_after[1]:.2f} s cpu)")  # fmt: skip
             print(
                 f"ratio whole/ideal {whole / ideal:.2f} (wall), {cpu_whole / ideal_cpu:.2f} (cpu); "
                 f"throughput {total / MIB / whole:.0f} MiB/s"

@@ -20,13 +20,16 @@ from ._core import (
     Flow,
     Outcome,
     Params,
+    Plan,
     T,
 )
 from ._core import Sleep as _Sleep
 from ._net import make_http_client
 from ._typed import PipelineCalls
-from .errors import ServerError, URLNotAllowed, ValidationFailed
+from .errors import ServerError, UnexpectedResponse, URLNotAllowed, ValidationFailed
 from .models import HealthStatus, PingStatus, RawResponse, RetryPolicy, RootDocument, Timeouts
+from .packages import Hasher
+from .pipeline import sp
 from .policy import URLPolicy
 from .secret import Secret
 
@@ -196,7 +199,81 @@ class OctopusClient(PipelineCalls):
         call = self._core.count_call(path, filters, 1)
         return responses.parse_count(self._run(self._core.plan(call)), call.where)
 
+    def iter_package(
+        self, space: str, package_id: str, *, expected_sha1: str | None = None
+    ) -> Iterator[bytes]:
+        """A package's bytes as they arrive, for a caller that relays them (ODCM's package
+        endpoint between two ODCMs) rather than keeping them: no file, no thread, nothing
+        held. Connecting is retried like any GET; once bytes flow, a broken connection
+        raises (what was relayed cannot be taken back). With ``expected_sha1`` the last
+        chunk is followed by the check: a mismatch raises :class:`UnexpectedResponse`, so
+        a relay breaks off before it completes."""
+        call = self._core.call("GET", sp(space, "packages", package_id, "raw"))
+        response = self._open(self._core.plan(call))
+        hasher = Hasher(sha256=False)
+        failure: Failure | None = None
+        held = b""  # the latest chunk, passed on only once the next one (or the check) is in
+        try:
+            for chunk in response.iter_bytes():
+                hasher.feed(chunk)
+                if held:
+                    yield held
+                held = chunk
+        except httpx.HTTPError as exc:
+            failure = self._core.transport_failure(exc, call)
+        finally:
+            response.close()
+        if failure is not None:
+            raise failure.error
+        received = hasher.digests().sha1
+        if expected_sha1 and received != expected_sha1.lower():
+            raise UnexpectedResponse(
+                f"{call.where.label} on the Octopus server at {self.base_url} sent bytes with "
+                f"SHA-1 {received}, not the package's {expected_sha1.lower()}; the last of "
+                "them were not passed on.",
+                **call.where.ctx(200),
+            )
+        if held:
+            yield held
+
     # -- I/O -------------------------------------------------------------------------
+
+    def _open(self, plan: Plan) -> httpx.Response:
+        """Run ``plan`` until a 2xx answer's head arrives and return it unread (the caller
+        streams the body and closes it); any other outcome goes back to the plan, which
+        retries or raises as for every call."""
+        step = next(plan)
+        while True:
+            if isinstance(step, _Sleep):
+                time.sleep(step.seconds)
+                step = plan.send(None)
+                continue
+            call = step.call
+            failure: Failure | None = None
+            try:
+                response = self._http.send(step.request, stream=True)
+            except URLNotAllowed as exc:
+                failure = self._core.policy_failure(exc, call)
+            except httpx.HTTPError as exc:
+                failure = self._core.transport_failure(exc, call)
+            outcome: Outcome
+            if failure is not None:
+                outcome = failure
+            elif 200 <= response.status_code < 300:
+                return response
+            else:
+                try:
+                    outcome = self._read(response, call, self._core.body_limit())
+                finally:
+                    response.close()
+            try:
+                step = plan.send(outcome)
+            except StopIteration:  # an accepted non-2xx status: none is, for a download
+                raise UnexpectedResponse(
+                    f"{call.where.label} on the Octopus server at {self.base_url} answered "
+                    "without the package.",
+                    **call.where.ctx(),
+                ) from None
 
     def _run(self, plan: Flow[T]) -> T:
         try:

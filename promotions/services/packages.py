@@ -5,22 +5,28 @@ The request is authenticated like everything else between ODCMs: a short-lived J
 (``odcm-package-request+jwt``) signed by the target space's key, naming the bundle and the
 package. The source serves it only to the space the bundle was promoted to (its certificate
 must be the promotion target's, not revoked or expired), and only packages of that bundle's
-manifest. Neither side holds a package in memory: the source pipes the feed's body into the
+manifest. Neither side holds a package in memory: the source relays the feed's body into the
 response as it arrives; the target writes it to a temporary file, and the import checks its
 SHA-256 against the signed manifest before anything is uploaded (Octopus's SHA-1 after).
+While the import uploads one package to its feed, the next one is already being fetched.
+
+What it costs, per GiB (``bench/promotions.py``): each byte is hashed once at each hop that
+must vouch for it (the source: the feed's SHA-1; the target: the manifest's SHA-256 on
+arrival, then SHA-1 and SHA-256 of what it uploads), never twice for the same check.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import os
+import shutil
 import ssl
+import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +35,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.db import connections
 
-from octopus import make_http_client
+from octopus import OctopusClient, make_http_client
 from octopus.errors import OctopusError
-from octopus.packages import CHUNK_BYTES, DownloadSink
+from octopus.packages import DownloadSink
 from odcm.clients import client_for, url_policy
 
 from .. import formats, pki
@@ -90,25 +96,122 @@ def request_token(bundle: InboundBundle, pkg: dict[str, Any], signer: Signer | N
 
 
 class PeerSource:
-    """The packages of one bundle, pulled from its source ODCM one after the other: the
-    signing key is opened once and one connection pool serves them all. Close it after."""
+    """The packages of one bundle, pulled from its source ODCM: the signing key is opened
+    once and one connection pool serves them all. Close it after.
 
-    def __init__(self, bundle: InboundBundle) -> None:
+    One package ahead: when a package is handed over (the import then uploads it to its
+    feed), the next one of the manifest that this space's feed lacks is fetched in a thread,
+    into a file of its own. Pulling from the source and pushing to the feed then run side by
+    side instead of one after the other; memory stays flat (both go through files), and at
+    most one more package sits on disk. A failed fetch ahead is simply done again when its
+    turn comes; closing cancels it and removes its file.
+    """
+
+    def __init__(self, bundle: InboundBundle, *, ahead: bool = True) -> None:
         self.bundle = bundle
+        self.ahead = ahead
         self._signer: Signer | None = None
         self._http: httpx.Client | None = None
+        self._feed: OctopusClient | None = None
+        self._folder: Path | None = None
+        self._next: Prefetch | None = None
+        self._looked_at: set[str] = set()
 
     def __call__(self, pkg: dict[str, Any], path: Path) -> str:
         if self._signer is None:
             self._signer = bundle_signer(self.bundle)
         if self._http is None:
             self._http = make_http_client(url_policy(), verify=tls_context())
-        return fetch(self.bundle, pkg, path, http=self._http, signer=self._signer)
+        self._looked_at.add(package_key(pkg))
+        pending, self._next = self._next, None
+        digest = None
+        if pending is not None:
+            if pending.key == package_key(pkg):
+                digest = pending.take(path)
+            else:
+                pending.cancel()
+        if digest is None:
+            digest = fetch(self.bundle, pkg, path, http=self._http, signer=self._signer)
+        if self.ahead:
+            self._next = self._fetch_next()
+        return digest
+
+    def _fetch_next(self) -> Prefetch | None:
+        """Start fetching the next manifest package that this space's feed lacks."""
+        for pkg in self.bundle.payload.get("packages") or []:
+            key = package_key(pkg)
+            if key in self._looked_at or pkg.get("feed") != "feeds-builtin":
+                continue
+            self._looked_at.add(key)
+            if self._in_feed(key):
+                continue  # the import skips it (or refuses other bytes): nothing to fetch
+            if self._folder is None:
+                self._folder = Path(tempfile.mkdtemp(prefix="odcm-prefetch-"))
+            # The source row is loaded here: the thread must not query the database.
+            self.bundle.source  # noqa: B018
+            run = functools.partial(fetch, self.bundle, pkg, http=self._http, signer=self._signer)
+            return Prefetch(key, run, self._folder / f"{key}.package")
+        return None
+
+    def _in_feed(self, key: str) -> bool:
+        if self._feed is None:
+            self._feed = client_for(self.bundle.space.instance, verify=tls_context())
+        try:
+            self._feed.package(self.bundle.space.octopus_id, f"packages-{key}")
+        except OctopusError:
+            return False
+        return True
 
     def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
+        if self._next is not None:
+            self._next.cancel()
+            self._next = None
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
+        for client in (self._http, self._feed):
+            if client is not None:
+                client.close()
+        self._http = self._feed = None
+
+
+class Prefetch:
+    """One package being fetched ahead, in a thread, into ``path``."""
+
+    def __init__(self, key: str, run: Callable[..., str], path: Path) -> None:
+        self.key, self.path = key, path
+        self.digest: str | None = None
+        self.stop = threading.Event()
+        self.thread = threading.Thread(
+            target=self._run, args=(run,), name=f"prefetch-{key}", daemon=True
+        )
+        self.thread.start()
+
+    def _run(self, run: Callable[..., str]) -> None:
+        try:
+            self.digest = run(self.path, stop=self.stop)
+        except Exception:  # fetched again, in the open, when its turn comes
+            self.digest = None
+        finally:
+            # A thread's database connections are its own: close them or they outlive it.
+            connections.close_all()
+
+    def take(self, path: Path) -> str | None:
+        """Wait for it; move the file to ``path`` and return its SHA-256 (None: failed)."""
+        self.thread.join()
+        if self.digest is None:
+            self.path.unlink(missing_ok=True)
+            return None
+        try:
+            os.replace(self.path, path)
+        except OSError:  # another file system
+            shutil.move(self.path, path)
+        return self.digest
+
+    def cancel(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=60)
+        self.path.unlink(missing_ok=True)
 
 
 def fetch(
@@ -119,14 +222,17 @@ def fetch(
     timeout: float = 60.0,
     http: httpx.Client | None = None,
     signer: Signer | None = None,
+    stop: threading.Event | None = None,
 ) -> str:
     """Stream one package of ``bundle`` from its source ODCM into ``path``; returns the
-    SHA-256 of what arrived (the caller compares it with the manifest)."""
+    SHA-256 of what arrived (the caller compares it with the manifest). Setting ``stop``
+    abandons it (a fetch ahead that is no longer wanted)."""
     url = bundle.source.url.rstrip("/") + PACKAGE_PATH.format(
         bundle=bundle.pk, name=package_key(pkg)
     )
     headers = {"Authorization": f"Bearer {request_token(bundle, pkg, signer)}"}
-    sink = DownloadSink(path)
+    # Only the SHA-256 is checked here (the upload computes the SHA-1 Octopus compares).
+    sink = DownloadSink(path, sha1=False)
     try:
         with contextlib.ExitStack() as stack:
             client = http or stack.enter_context(
@@ -141,7 +247,11 @@ def fetch(
                     f"{bundle.source.name} did not send {package_key(pkg)}: {_detail(response)}"
                 )
             sink.begin()
-            for chunk in response.iter_raw(CHUNK_BYTES):
+            # As the transport hands them over (64 KiB): gathering them into bigger pieces
+            # first copied every byte once more.
+            for chunk in response.iter_raw():
+                if stop is not None and stop.is_set():
+                    raise PromotionError(f"The fetch of {package_key(pkg)} was abandoned.")
                 sink.feed(chunk)
         return sink.finish().received.sha256
     except httpx.HTTPError as exc:
@@ -193,46 +303,21 @@ def authorize(token: str, bundle_id: str, name: str) -> tuple[Promotion, dict[st
 
 
 def stream(promotion: Promotion, pkg: dict[str, Any]) -> Iterator[bytes]:
-    """The package's bytes from the source instance's feed, as they arrive.
+    """The package's bytes from the source instance's feed, relayed as they arrive (no file,
+    no thread: each chunk read from the feed goes straight into the response).
 
-    ``octopus/`` writes a download to a file; here that file is one end of a pipe and the
-    response reads the other, so a package of any size passes through in pipe-sized pieces.
-    The feed's SHA-1 is checked when the download ends: a mismatch (or any failure) breaks
-    the response off before its last byte, which the target sees as a failed transfer.
+    The feed's SHA-1 is checked before the last chunk is passed on: a mismatch (or any
+    failure) breaks the response off before its last byte, which the target sees as a failed
+    transfer.
     """
-    read_fd, write_fd = os.pipe()
-    with contextlib.suppress(AttributeError, OSError):  # Linux: 1 MiB pipe, fewer wake-ups
-        fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, CHUNK_BYTES)
-    failure: list[BaseException] = []
-
-    def pump() -> None:
-        try:
-            with (
-                open(write_fd, "wb", buffering=0) as sink,
-                client_for(promotion.space.instance, verify=tls_context()) as client,
-            ):
-                client.download_package(
-                    promotion.space.octopus_id,
-                    f"packages-{package_key(pkg)}",
-                    sink,
-                    expected_sha1=str(pkg["sha1"]),
-                )
-        except BaseException as exc:  # reported by the reading side
-            failure.append(exc)
-        finally:
-            # A thread's database connections are its own: close them or they outlive it.
-            connections.close_all()
-
-    thread = threading.Thread(target=pump, name=f"package-{package_key(pkg)}", daemon=True)
-    thread.start()
-    with open(read_fd, "rb", buffering=0) as source:
-        try:
-            while chunk := source.read(CHUNK_BYTES):
-                yield chunk
-        finally:
-            # The target hung up early: closing our end makes the pump's next write fail.
-            with contextlib.suppress(OSError):
-                source.close()
-            thread.join(timeout=60)
-    if failure:
-        raise PromotionError(f"{package_key(pkg)} could not be read from the feed: {failure[0]}")
+    client = client_for(promotion.space.instance, verify=tls_context())
+    try:
+        yield from client.iter_package(
+            promotion.space.octopus_id,
+            f"packages-{package_key(pkg)}",
+            expected_sha1=str(pkg["sha1"]),
+        )
+    except OctopusError as exc:
+        raise PromotionError(f"{package_key(pkg)} could not be read from the feed: {exc}") from None
+    finally:
+        client.close()

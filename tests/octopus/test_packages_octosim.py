@@ -241,3 +241,40 @@ def test_the_async_client_retries_a_broken_download_from_the_start(
     assert target.read_bytes() == data
     assert got.received.sha256 == hashlib.sha256(data).hexdigest()
     assert os.listdir(tmp_path) == ["a.zip"]
+
+
+def test_a_relayed_package_arrives_in_pieces_and_whole(sim_instance: Any, tmp_path: Path) -> None:
+    path, data = make_package(tmp_path, "Acme.Relay.1.0.0.zip", 5 * 1024 * 1024 + 3, seed=5)
+    with client(sim_instance) as c:
+        pushed = c.upload_package("Spaces-1", path)
+        pieces = list(
+            c.iter_package("Spaces-1", pushed.package["Id"], expected_sha1=pushed.sent.sha1)
+        )
+    assert b"".join(pieces) == data
+    assert len(pieces) > 1  # streamed, never gathered whole
+    assert max(len(p) for p in pieces) < len(data) / 4
+
+
+def test_a_relayed_package_with_the_wrong_hash_breaks_off_before_its_last_bytes(
+    plain_server: PlainServer,
+) -> None:
+    data = os.urandom(300_000)
+    plain_server.routes["/api/Spaces-1/packages/packages-A.1.0.0/raw"] = lambda: (
+        200,
+        {"Content-Type": "application/octet-stream"},
+        data,
+    )
+    relayed = bytearray()
+    with OctopusClient(plain_server.url, "API-X" * 5, policy=LOOPBACK, retry=FAST_RETRY) as c:
+        with pytest.raises(UnexpectedResponse, match="were not passed on"):
+            for piece in c.iter_package("Spaces-1", "packages-A.1.0.0", expected_sha1="ab" * 20):
+                relayed += piece
+        assert len(relayed) < len(data)
+        # The right hash: every byte, the same ones.
+        good = hashlib.sha1(data).hexdigest()
+        assert b"".join(c.iter_package("Spaces-1", "packages-A.1.0.0", expected_sha1=good)) == data
+
+
+def test_a_relayed_package_that_is_missing_is_not_found(sim_instance: Any) -> None:
+    with client(sim_instance) as c, pytest.raises(NotFound):
+        next(c.iter_package("Spaces-1", "packages-Nope.9.9.9"))

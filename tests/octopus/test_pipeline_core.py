@@ -34,7 +34,7 @@ from octopus._responses import Where, error_for
 from octopus._typed import PipelineCalls
 from octopus.errors import NotFound
 from octopus.models import RawResponse
-from octopus.packages import DownloadSink, Hasher, MultipartUpload, PackageChanged
+from octopus.packages import Digests, DownloadSink, Hasher, MultipartUpload, PackageChanged
 from octopus.pipeline import sp
 from octopus.tasks import TaskStatus, TaskWaiter
 
@@ -173,6 +173,18 @@ def test_hasher_matches_hashlib_for_chunked_input() -> None:
     whole = b"a" + b"bc" * 1000
     assert hasher.digests().sha256 == hashlib.sha256(whole).hexdigest()
     assert hasher.digests().size == len(whole)
+
+
+def test_a_download_sink_computes_only_the_digest_asked_for(tmp_path: Path) -> None:
+    sink = DownloadSink(tmp_path / "out.zip", sha1=False)
+    sink.begin()
+    sink.feed(b"package bytes")
+    got = sink.finish().received
+    assert got.sha256 == hashlib.sha256(b"package bytes").hexdigest()
+    assert got.sha1 == ""
+    only_sha1 = Hasher(sha256=False)
+    only_sha1.feed(b"abc")
+    assert only_sha1.digests() == Digests(3, hashlib.sha1(b"abc").hexdigest(), "")
 
 
 # -- refusals ------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -259,9 +258,9 @@ def test_a_worker_killed_mid_package_transfer_is_finished_once_by_the_next(
     run_b(w.env_b, "queue_import", DB_PASSWORD, w.lifecycle)
 
     def in_flight() -> bool:
-        # A (this process's live server) is streaming the package to B's worker: its pump
-        # thread runs from B's request to the feed's last byte (8 s here).
-        return any(t.name.startswith("package-") for t in threading.enumerate())
+        # A (this process's live server) is relaying the package to B's worker, which writes
+        # it to a partial file in its temporary folder until the feed's last byte (8 s here).
+        return any(scratch.rglob("*.part"))
 
     wait_for(in_flight, timeout=120, every=0.1)
     doomed.kill()  # SIGKILL, mid transfer
