@@ -15,6 +15,7 @@ class MonitoringConfig(AppConfig):
         from odcm.metrics import register_collector
         from odcm.retention import register_pruner
         from spaces import signals
+        from spaces.models import Instance
 
         register_collector(collect)
         register_pruner("monitoring", prune)
@@ -22,9 +23,8 @@ class MonitoringConfig(AppConfig):
         signals.space_enlisted.connect(_space_enlisted, dispatch_uid="monitoring-space")
         access_changed.connect(_access_changed, dispatch_uid="monitoring-access")
         signals.instance_page.connect(_instance_page, dispatch_uid="monitoring-instance-page")
-        instance = self.apps.get_model("spaces", "Instance")
-        post_save.connect(_instance_edited, sender=instance, dispatch_uid="monitoring-edit")
-        post_delete.connect(_instance_edited, sender=instance, dispatch_uid="monitoring-delete")
+        post_save.connect(_instance_edited, sender=Instance, dispatch_uid="monitoring-edit")
+        post_delete.connect(_instance_edited, sender=Instance, dispatch_uid="monitoring-delete")
         signals.instance_labels_changed.connect(_instance_edited, dispatch_uid="monitoring-labels")
 
 
