@@ -4,13 +4,23 @@ Starts octosim (50 instances x 10 spaces = 500 deployments) with 2 s simulated s
 Octopus's default node cap of 5 tasks, gives every space the same project (a process of
 ``--steps`` steps) and release 1.0.0, then starts one run of a single wave and follows it in
 this process, exactly as the Celery task does (``rollouts.services.orchestration.follow``,
-one round every ``ODCM_RUNS_POLL_SECONDS``). It prints:
+rounds beginning ``ODCM_RUNS_POLL_SECONDS`` apart, the next at once after a round that overran
+it: ``next_round_in``). It prints:
 
     octosim time   first task queued -> last task completed, from Octopus's own task times
     ODCM time      run started -> every outcome recorded by ODCM
     ratio          ODCM time / octosim time (what ODCM adds: starting deployments, polling)
+    (a) start      run started -> the last deployment created in Octopus (its QueueTime), and
+                   the first; round 1 (which starts the wave) with its database queries
+    (b) end lag    octosim's last CompletedTime -> ODCM has recorded every outcome (at most a
+                   poll interval plus one round)
+    (c) rounds     each following round's wall time, of which poll(), its database queries
+                   and its CPU: queries and CPU a round do not depend on the machine's load
     polls/s        requests ODCM sent while following (one per instance per round)
-    CPU            CPU seconds of this process (the "worker") while following
+    (d) CPU        CPU seconds of this process (the "worker"): starting, following
+
+The load average is printed at the start and the end: on a shared machine the wall-clock
+figures (ratio, rounds, start phase) move with it; queries and CPU a round do not.
 
     .venv/bin/python bench/orchestrate.py [--instances 50] [--spaces 10] [--steps 5]
                                           [--step-ms 2000] [--poll 1]
@@ -101,6 +111,7 @@ def main() -> None:
 
     prepare_database()
     from django.conf import settings
+    from django.db import connection
     from django.utils.text import slugify
 
     from octosim.testing import SimServer
@@ -134,32 +145,61 @@ def main() -> None:
         spaces = list(Space.objects.values_list("pk", flat=True))
 
         polls = 0
+        poll_times: list[float] = []
         real_poll = orchestration.poll
 
         def counting_poll(run: Any) -> int:
             nonlocal polls
+            began = time.perf_counter()
             sent = real_poll(run)
+            poll_times.append(time.perf_counter() - began)
             polls += sent
             return sent
 
+        queries = 0
+
+        def count_queries(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+            nonlocal queries
+            queries += 1
+            return execute(sql, params, many, context)
+
         orchestration.poll = counting_poll
+        load_before = os.getloadavg()[0]
         cpu0 = resource.getrusage(resource.RUSAGE_SELF)
         started = time.time()
-        run = orchestration.start_run(
-            user=admin, project=PROJECT, release="1.0.0", environment="Development", waves=[spaces]
-        )
-        # What the worker does: follow, wait a poll interval, follow again.
-        while True:
-            outcome = orchestration.follow(run.pk)
-            if outcome not in ("running", "busy"):
-                break
-            time.sleep(args.poll)
-        odcm_time = time.time() - started
+        rounds: list[tuple[float, int]] = []  # (seconds, database queries) of each round
+        with connection.execute_wrapper(count_queries):
+            run = orchestration.start_run(
+                user=admin,
+                project=PROJECT,
+                release="1.0.0",
+                environment="Development",
+                waves=[spaces],
+            )
+            # What the worker does: a round, then the next one a poll interval after this one
+            # began (at once when the round took longer), as follow() queues itself.
+            while True:
+                began, asked = time.perf_counter(), queries
+                outcome = orchestration.follow(run.pk)
+                took = time.perf_counter() - began
+                rounds.append((took, queries - asked))
+                if len(rounds) == 1:
+                    cpu_start = resource.getrusage(resource.RUSAGE_SELF)
+                if outcome not in ("running", "busy"):
+                    break
+                time.sleep(orchestration.next_round_in(took))
+        ended = time.time()
+        odcm_time = ended - started
         cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-        cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+
+        def cpu_between(a: Any, b: Any) -> float:
+            return float((b.ru_utime - a.ru_utime) + (b.ru_stime - a.ru_stime))
+
+        cpu = cpu_between(cpu0, cpu1)
+        cpu_first = cpu_between(cpu0, cpu_start)
 
         rows = list(RunDeployment.objects.filter(run=run).select_related("space__instance"))
-        queued, completed = [], []
+        queued, begun, completed = [], [], []
         by_instance: dict[Any, list[str]] = {}
         for row in rows:
             by_instance.setdefault(row.space.instance, []).append(row.task_id)
@@ -167,26 +207,59 @@ def main() -> None:
             with client_for(inst) as client:
                 for status in client.tasks_by_ids(ids).values():
                     queued.append(when(status.raw["QueueTime"]))
+                    begun.append(when(status.raw["StartTime"]))
                     completed.append(when(status.raw["CompletedTime"]))
         octosim_time = max(completed) - min(queued)
         states = {s: sum(1 for r in rows if r.state == s) for s in {r.state for r in rows}}
         state = DeploymentRun.objects.get(pk=run.pk).state
 
+    first_created = min(queued) - started
+    start_phase = max(queued) - started
+    end_lag = ended - max(completed)
+    follow_rounds = rounds[1:] or rounds
+    round_s = sorted(t for t, _ in follow_rounds)
+    poll_s = sorted(poll_times[1:] or poll_times)
+    per_round_queries = sum(q for _, q in follow_rounds) / len(follow_rounds)
     ratio = odcm_time / octosim_time
-    print(f"machine: {describe()}")
+    load_after = os.getloadavg()[0]
+    print(f"machine: {describe()}; load average {load_before:.1f} -> {load_after:.1f}")
     print(
         f"{len(rows)} deployments on {args.instances} instances, {args.steps} steps of "
         f"{args.step_ms} ms, node cap 5, poll every {args.poll} s; run {state}, {states}"
     )
-    print(f"{'octosim time':<16}{octosim_time:>10.1f} s")
-    print(f"{'ODCM time':<16}{odcm_time:>10.1f} s")
-    print(f"{'ratio':<16}{ratio:>10.3f}")
-    print(f"{'poll requests':<16}{polls:>10d}  ({polls / odcm_time:.1f}/s)")
-    print(f"{'worker CPU':<16}{cpu:>10.1f} s  ({100 * cpu / odcm_time:.0f}% of one core)")
+    print(f"{'octosim time':<22}{octosim_time:>8.1f} s")
+    runs = sorted(c - b for b, c in zip(begun, completed, strict=True))
+    waits = sorted(b - q for q, b in zip(queued, begun, strict=True))
+    print(
+        f"{'  octosim tasks':<22}{runs[len(runs) // 2]:>8.1f} s median run ({runs[-1]:.1f} max), "
+        f"{waits[len(waits) // 2]:.1f} s median queued ({waits[-1]:.1f} max)"
+    )
+    print(f"{'ODCM time':<22}{odcm_time:>8.1f} s")
+    print(f"{'ratio':<22}{ratio:>8.3f}   (ODCM adds {odcm_time - octosim_time:.1f} s)")
+    print(
+        f"{'(a) start phase':<22}{start_phase:>8.1f} s  (run start -> last deployment created; "
+        f"first created after {first_created:.2f} s; round 1 took {rounds[0][0]:.1f} s, "
+        f"{rounds[0][1]} queries)"
+    )
+    print(f"{'(b) end lag':<22}{end_lag:>8.2f} s  (octosim's last completion -> ODCM recorded it)")
+    print(
+        f"{'(c) polling round':<22}{1000 * sum(round_s) / len(round_s):>8.0f} ms mean, "
+        f"{1000 * round_s[len(round_s) // 2]:.0f} median, {1000 * round_s[-1]:.0f} max over "
+        f"{len(round_s)} rounds, of which poll() {1000 * sum(poll_s) / len(poll_s):.0f} ms; "
+        f"{per_round_queries:.0f} queries and {1000 * (cpu - cpu_first) / len(round_s):.0f} ms "
+        "CPU a round"
+    )
+    print(f"{'poll requests':<22}{polls:>8d}    ({polls / odcm_time:.1f}/s)")
+    print(
+        f"{'(d) worker CPU':<22}{cpu:>8.1f} s  ({100 * cpu / odcm_time:.0f}% of one core; "
+        f"{cpu_first:.1f} s starting, {cpu - cpu_first:.1f} s following)"
+    )
     print(
         f"bench: orchestrate deployments={len(rows)} instances={args.instances} "
         f"octosim_s={octosim_time:.1f} odcm_s={odcm_time:.1f} ratio={ratio:.3f} "
-        f"polls_per_s={polls / odcm_time:.1f} worker_cpu_s={cpu:.1f}"
+        f"polls_per_s={polls / odcm_time:.1f} worker_cpu_s={cpu:.1f} start_s={start_phase:.1f} "
+        f"end_lag_s={end_lag:.2f} round_ms={1000 * sum(round_s) / len(round_s):.0f} "
+        f"load={load_before:.1f}-{load_after:.1f}"
     )
 
 

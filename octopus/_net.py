@@ -100,11 +100,14 @@ class PolicyHTTPTransport(httpx.HTTPTransport):
         self, policy: URLPolicy, *, verify: VerifyTypes = True, limits: httpx.Limits | None = None
     ) -> None:
         limits = limits or httpx.Limits(max_connections=20, max_keepalive_connections=10)
-        super().__init__(verify=verify, trust_env=False, limits=limits)
+        # The context built once per process, also for httpx's own (discarded) pool: given
+        # ``verify=True`` it would load the CA bundle again, ~16 ms of CPU for every client.
+        context = ssl_context_for(verify)
+        super().__init__(verify=context, trust_env=False, limits=limits)
         # httpx 0.28 builds the pool in __init__ without a way to pass a network backend,
         # so the pool is rebuilt with the same settings plus the policy backend.
         self._pool = httpcore.ConnectionPool(
-            ssl_context=ssl_context_for(verify),
+            ssl_context=context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,

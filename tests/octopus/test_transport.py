@@ -303,6 +303,27 @@ def test_certificate_for_another_name_is_a_tls_error(
     assert tls_server.seen == []
 
 
+def test_a_new_client_loads_no_ca_bundle_once_the_process_has_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Loading the CA bundle costs ~16 ms of CPU; a poll round built one client per instance
+    # and each loaded it again (inside httpx's own transport) though its pool used the
+    # process's shared context.
+    OctopusClient("https://octopus.test", API_KEY).close()
+    loaded: list[object] = []
+    real = ssl.SSLContext.load_verify_locations
+
+    class Counting(ssl.SSLContext):
+        def load_verify_locations(self, *args: object, **kwargs: object) -> None:
+            loaded.append(args or kwargs)
+            real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ssl, "SSLContext", Counting)
+    for _ in range(3):
+        OctopusClient("https://octopus.test", API_KEY).close()
+    assert loaded == []
+
+
 def test_count_falls_back_to_take_1_when_take_0_is_refused(plain_server: PlainServer) -> None:
     def things() -> tuple[int, dict[str, str], bytes]:
         query = plain_server.seen[-1][1]

@@ -6,10 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext, override_settings
 
 from octosim.testing import SimInstance
 from odcm.clients import client_for
 from rollouts.models import DeploymentRun, RunDeployment
+from rollouts.services import orchestration
 from spaces.models import Instance, Space
 from tests.sharing.conftest import enlist_sim, wait_for
 
@@ -152,3 +155,57 @@ def test_a_run_is_cancelled_in_octopus(
         tasks = client.tasks_by_ids(cancelled.values_list("task_id", flat=True))
     assert {t.state for t in tasks.values()} == {"Canceled"}
     assert DeploymentRun.objects.get(pk=run_id).state == DeploymentRun.State.CANCELLED
+
+
+def _row_updates(queries: CaptureQueriesContext) -> int:
+    return sum(
+        1
+        for q in queries.captured_queries
+        if q["sql"].startswith('UPDATE "rollouts_rundeployment"')
+    )
+
+
+def test_a_polling_round_writes_only_what_changed_one_statement_per_kind_of_change(
+    make_sim_instance: Callable[..., SimInstance], admin_user
+):
+    # A round wrote every task's row, changed or not: 500 UPDATEs a round for 500
+    # deployments, which made a round of bench/orchestrate.py take seconds.
+    sims = [make_sim_instance(f"rounds-{n}", spaces=5, seed=80 + n) for n in range(2)]
+    spaces = []
+    for sim in sims:
+        sim.set_faults(step_ms=120_000)  # nothing finishes during the test
+        spaces += prepare(enlist_sim(sim))
+    run = orchestration.start_run(
+        user=admin_user,
+        project=PROJECT,
+        release="1.0.0",
+        environment="Development",
+        waves=[[s.pk for s in spaces]],
+    )
+    with CaptureQueriesContext(connection) as starting:
+        assert orchestration.follow(run.pk) == "running"
+    # The wave's ten rows recorded in one statement.
+    assert _row_updates(starting) == 1
+    rows = RunDeployment.objects.filter(run=run)
+    assert set(rows.values_list("state", flat=True)) == {"queued"}
+    assert rows.exclude(task_id="").count() == 10
+
+    with CaptureQueriesContext(connection) as first:
+        assert orchestration.follow(run.pk) == "running"
+    executing = rows.filter(state="executing").count()
+    assert executing, "each instance's node runs some of its five at once"
+    assert rows.filter(state="executing").exclude(task_state="Executing").count() == 0
+    # queued -> executing on both instances: one UPDATE, whatever the number of rows.
+    assert _row_updates(first) == 1
+
+    with CaptureQueriesContext(connection) as second:
+        assert orchestration.follow(run.pk) == "running"
+    assert rows.filter(state="executing").count() == executing
+    assert _row_updates(second) == 0  # nothing moved in Octopus: nothing written
+
+
+@override_settings(ODCM_RUNS_POLL_SECONDS=2)
+def test_rounds_begin_a_poll_interval_apart_and_at_once_after_a_round_that_overran_it():
+    assert orchestration.next_round_in(0.5) == 1.5
+    assert orchestration.next_round_in(2.0) == 0
+    assert orchestration.next_round_in(7.5) == 0
