@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from . import _json
 from . import _responses as responses
 from ._net import TransportProblem, triage
 from .errors import (
@@ -142,6 +143,7 @@ class ClientCore:
         if not self._key:
             raise ValueError("an Octopus API key is required")
         self.timeouts = timeouts or Timeouts()
+        self._timeout_extension = self.timeouts.as_httpx().as_dict()
         self.retry = retry or RetryPolicy()
         self.max_response_bytes = max_response_bytes
         self.user_agent = user_agent
@@ -193,16 +195,21 @@ class ClientCore:
             "Accept": "application/json",
             "User-Agent": self.user_agent,
         }
+        content = None
         if call.upload is not None:
             # The shell attaches the streamed body; its length is known up front.
             headers.update(call.upload.headers())
+        elif call.json is not None:
+            # Written here (orjson) rather than by httpx's ``json=`` (the json module).
+            headers["Content-Type"] = "application/json"
+            content = _json.dumps(call.json)
         return httpx.Request(
             call.method,
             call.url,
             params=list(call.params) or None,
             headers=headers,
-            json=call.json,
-            extensions={"timeout": self.timeouts.as_httpx().as_dict()},
+            content=content,
+            extensions={"timeout": self._timeout_extension},
         )
 
     # -- the retry plan --------------------------------------------------------------

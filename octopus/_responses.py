@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import email.utils
-import json
 import re
 import time
 import uuid
@@ -11,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from . import _json
 from .errors import (
     AuthenticationFailed,
     DuplicateVersion,
@@ -142,7 +142,7 @@ def error_body(raw: RawResponse) -> dict[str, Any]:
     if "json" not in raw.headers.get("content-type", "").lower():
         return {}
     try:
-        body = json.loads(raw.content)
+        body = _json.loads(raw.content)
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
@@ -265,7 +265,7 @@ def decode_json(raw: RawResponse, where: Where) -> Any:
         problem = f"answered with content type {media} instead of JSON"
     else:
         try:
-            return json.loads(raw.content)
+            return _json.loads(raw.content)
         except ValueError:
             problem = "answered with a body that is not valid JSON"
     raise NotAnOctopusServer(

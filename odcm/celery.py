@@ -7,9 +7,12 @@ transaction that caused them commits: ``transaction.on_commit(lambda: task.delay
 
 from __future__ import annotations
 
+import gc
 import os
+from typing import Any
 
 from celery import Celery
+from celery.signals import worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "odcm.settings")
 
@@ -32,3 +35,12 @@ app.conf.update(
     timezone="UTC",
 )
 app.autodiscover_tasks()
+
+
+@worker_process_init.connect
+def _freeze_startup_objects(**_kwargs: Any) -> None:
+    """What a worker process holds once started (Django, every module, the settings) lives
+    as long as the process: moved out of the garbage collector's reach, so its full
+    collections do not walk it again and again. Measured on a fan-out: a third of the CPU
+    the collector took per delivery."""
+    gc.freeze()

@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import gc
+import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -40,11 +43,9 @@ class BridgedClient:
     on the fan-out's event loop through an ``AsyncOctopusClient`` and waits for its answer,
     holding one of the instance's request slots while it is in flight."""
 
-    def __init__(
-        self, client: AsyncOctopusClient, loop: asyncio.AbstractEventLoop, slots: asyncio.Semaphore
-    ) -> None:
+    def __init__(self, client: AsyncOctopusClient, inbox: _Inbox, slots: asyncio.Semaphore) -> None:
         self._client = client
-        self._loop = loop
+        self._inbox = inbox
         self._slots = slots
 
     @property
@@ -56,8 +57,36 @@ class BridgedClient:
             async with self._slots:
                 return await make()
 
-        # No timeout here: the async client enforces its own connect/read/total deadlines.
-        return asyncio.run_coroutine_threadsafe(bounded(), self._loop).result()
+        # What asyncio.run_coroutine_threadsafe does, with less work per request (it cost a
+        # good share of a delivery's CPU): the loop is woken once for all the requests sent
+        # meanwhile (_Inbox), and this thread waits on a plain lock the task releases when
+        # done. No timeout here: the async client enforces its own connect/read/total
+        # deadlines.
+        done = threading.Lock()
+        done.acquire()
+        ended: list[asyncio.Task[T] | BaseException] = []
+
+        def finished(task: asyncio.Task[T] | BaseException) -> None:
+            ended.append(task)
+            done.release()
+
+        def start(loop: asyncio.AbstractEventLoop | None) -> None:
+            if loop is None:
+                finished(RuntimeError("the fan-out's event loop has closed"))
+                return
+            try:
+                task = loop.create_task(bounded())
+            except BaseException as exc:  # never leave the thread waiting
+                finished(exc)
+                return
+            task.add_done_callback(finished)
+
+        self._inbox.put(start)
+        done.acquire()
+        outcome = ended[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome.result()
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return self._call(lambda: self._client.get(path, params=params))
@@ -97,6 +126,38 @@ class BridgedClient:
         return None
 
 
+class _Inbox:
+    """Work for the event loop from the fan-out's threads. ``call_soon_threadsafe`` wakes the
+    loop (a write to its self-pipe) on every call; here one wake-up takes every item put
+    before the loop gets to it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._items: list[Callable[[asyncio.AbstractEventLoop | None], None]] = []
+
+    def put(self, item: Callable[[asyncio.AbstractEventLoop | None], None]) -> None:
+        """Run ``item(loop)`` on the loop soon; ``item(None)`` here if the loop has closed."""
+        with self._lock:
+            self._items.append(item)
+            if len(self._items) > 1:
+                return  # a wake-up is already on its way for the first item
+        try:
+            self._loop.call_soon_threadsafe(self._drain)
+        except RuntimeError:  # the loop has closed: nothing queued here will run
+            for item in self._take():
+                item(None)
+
+    def _take(self) -> list[Callable[[asyncio.AbstractEventLoop | None], None]]:
+        with self._lock:
+            items, self._items = self._items, []
+        return items
+
+    def _drain(self) -> None:
+        for item in self._take():
+            item(self._loop)
+
+
 Job = tuple[Any, Callable[[BridgedClient], R]]
 
 
@@ -119,6 +180,38 @@ def pack(groups: Sequence[Sequence[T]], size: int) -> list[list[T]]:
     return [b for b in batches if b]
 
 
+# Measured on a fan-out of a 200-variable set: with the default threshold (a young-generation
+# collection every 700 allocations) the cyclic garbage collector ran ~250 times per batch of
+# 120 deliveries, each time walking every document still in flight (100 deliveries' worth),
+# and took half of the worker's CPU per delivery. The documents are trees that reference
+# counting frees; cycles (a failed request's traceback) are still collected, less often.
+FANOUT_GC_THRESHOLD = 10_000
+_gc_lock = threading.Lock()
+_gc_runs = 0
+_gc_saved: tuple[int, int, int] | None = None
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Collect the young generation every ``FANOUT_GC_THRESHOLD`` allocations (not 700) while
+    the block runs; the previous thresholds come back when the last such block in the
+    process ends."""
+    global _gc_runs, _gc_saved
+    with _gc_lock:
+        if _gc_runs == 0:
+            _gc_saved = gc.get_threshold()
+            gc.set_threshold(max(_gc_saved[0], FANOUT_GC_THRESHOLD), *_gc_saved[1:])
+        _gc_runs += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_runs -= 1
+            if _gc_runs == 0 and _gc_saved is not None:
+                gc.set_threshold(*_gc_saved)
+                _gc_saved = None
+
+
 def run(
     jobs: Sequence[Job[R]],
     *,
@@ -139,7 +232,8 @@ def run(
             keys[instance.pk] = (instance.base_url, instance_api_key(instance))
 
     def main() -> list[R | BaseException]:
-        return asyncio.run(_run(jobs, keys, max(1, concurrency), max(1, per_instance)))
+        with fewer_collections():
+            return asyncio.run(_run(jobs, keys, max(1, concurrency), max(1, per_instance)))
 
     try:
         asyncio.get_running_loop()
@@ -160,10 +254,11 @@ async def _run(
     loop = asyncio.get_running_loop()
     policy, limits = url_policy(), timeouts()
     http = make_async_http_client(policy, max_connections=max(10, concurrency))
+    inbox = _Inbox(loop)
     bridges = {
         pk: BridgedClient(
             AsyncOctopusClient(url, key, policy=policy, timeouts=limits, http=http),
-            loop,
+            inbox,
             asyncio.Semaphore(per_instance),
         )
         for pk, (url, key) in keys.items()

@@ -132,6 +132,48 @@ def _needed_environments(content: dict[str, Any]) -> set[str]:
     return _content_facts(content)[1]
 
 
+# Per (revision content, item): each variable's Octopus form without what differs per
+# subscriber: (fields, environment names, key of its sensitive value, reference). Secrets are
+# never kept here (a delivery adds them to its own copy); the content object is kept in the
+# value so its id() cannot be reused while cached.
+Template = tuple[dict[str, Any], tuple[str, ...], str | None, tuple[str, str] | None]
+_per_item: dict[tuple[int, str], tuple[dict[str, Any], list[Template]]] = {}
+
+
+def _templates(content: dict[str, Any], item_key: str) -> list[Template]:
+    found = _per_item.get((id(content), item_key))
+    if found is not None and found[0] is content:
+        return found[1]
+    templates: list[Template] = []
+    for var in content["variables"]:
+        sensitive = var["type"] == "Sensitive"
+        ref = (
+            (REFERENCE_TYPES[var["type"]], var["value"]) if var["type"] in REFERENCE_TYPES else None
+        )
+        scope: dict[str, list[str]] = {}
+        if var["scope"]["roles"]:
+            scope["Role"] = list(var["scope"]["roles"])
+        if var["scope"]["tenant_tags"]:
+            scope["TenantTag"] = list(var["scope"]["tenant_tags"])
+        base = {
+            "Id": _variable_id(item_key, var["key"]),
+            "Name": var["name"],
+            "Value": None if sensitive or ref is not None else var["value"],
+            "Description": var["description"],
+            "Scope": scope,
+            "Type": var["type"],
+            "IsSensitive": sensitive,
+            "IsEditable": True,
+            "Prompt": None,
+        }
+        envs = tuple(var["scope"]["environments"])
+        templates.append((base, envs, var["key"] if sensitive else None, ref))
+    if len(_per_item) >= 32:
+        _per_item.clear()
+    _per_item[(id(content), item_key)] = (content, templates)
+    return templates
+
+
 class VariableSetKind:
     key = "variable_set"
     label = "Variable set"
@@ -397,30 +439,19 @@ class VariableSetKind:
         env_ids: dict[str, str],
         refs: dict[tuple[str, str], str],
     ) -> list[dict[str, Any]]:
+        # Everything but environment ids, sensitive values and references is the same for
+        # every subscriber of a revision: built once per revision and item (_templates), each
+        # delivery copies the few fields of its own.
         out = []
-        for var in content["variables"]:
-            value = self._value_in(var, refs)
-            sensitive = var["type"] == "Sensitive"
-            scope: dict[str, list[str]] = {}
-            if var["scope"]["environments"]:
-                scope["Environment"] = [env_ids[n] for n in var["scope"]["environments"]]
-            if var["scope"]["roles"]:
-                scope["Role"] = list(var["scope"]["roles"])
-            if var["scope"]["tenant_tags"]:
-                scope["TenantTag"] = list(var["scope"]["tenant_tags"])
-            out.append(
-                {
-                    "Id": self.variable_id(target, var["key"]),
-                    "Name": var["name"],
-                    "Value": secrets[var["key"]] if sensitive else value,
-                    "Description": var["description"],
-                    "Scope": scope,
-                    "Type": var["type"],
-                    "IsSensitive": sensitive,
-                    "IsEditable": True,
-                    "Prompt": None,
-                }
-            )
+        for base, envs, secret_key, ref in _templates(content, target.item_key):
+            var = dict(base)
+            if envs:
+                var["Scope"] = {"Environment": [env_ids[n] for n in envs], **base["Scope"]}
+            if secret_key is not None:
+                var["Value"] = secrets[secret_key]
+            elif ref is not None:
+                var["Value"] = refs[ref]
+            out.append(var)
         return out
 
     @staticmethod
