@@ -185,7 +185,8 @@ def delete_group(group: Group, *, actor: Any = None, request: HttpRequest | None
         record("group.delete", actor=actor, request=request, obj=group, before=_summary(group))
         # Its people lose its grants: their Octopus sessions end there too.
         octopus_sessions.enqueue_for_group_leavers(group, octopus_sessions.group_people([group.pk]))
-        ManagedTeam.objects.filter(group=group).update(group=None)
+        teams.lock(managed)  # in the order a worker recording a push takes them
+        managed.update(group=None)
         group.delete()
         teams.ensure_rows(spaces)
         enqueue_sync(spaces)

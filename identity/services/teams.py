@@ -149,7 +149,7 @@ def ensure_rows(space_ids: Iterable[Any]) -> list[str]:
     }
     rows = {
         (str(mt.space_id), holder_of(mt.group_id, mt.user_id), mt.role): mt
-        for mt in ManagedTeam.objects.filter(space__in=ids).select_for_update()
+        for mt in ManagedTeam.objects.filter(space__in=ids).order_by("pk").select_for_update()
         if mt.group_id is not None or mt.user_id is not None
     }
     touched: set[str] = set()
@@ -195,20 +195,28 @@ def _uuids(values: Iterable[Any]) -> list[uuid.UUID]:
     return [v if isinstance(v, uuid.UUID) else uuid.UUID(str(v)) for v in values]
 
 
+def lock(rows: Any) -> None:
+    """Lock managed team rows in primary-key order, the one order every writer takes (a
+    revoke bumping a group's teams and a worker recording a push would otherwise deadlock)."""
+    list(rows.order_by("pk").select_for_update(of=("self",)).values_list("pk", flat=True))
+
+
 def _bump(rows: Any, **changes: Any) -> int:
     """Mark rows as changed: pending, a new version, retried at once. The grants they serve
     are pending in those spaces too until the push lands (a group's new member is not yet in
     its teams: the grant's page must not say "applied")."""
-    _pend_targets(rows)
-    return int(
-        rows.update(
-            version=F("version") + 1,
-            state=SyncState.PENDING,
-            next_retry_at=None,
-            attempts=0,
-            **changes,
+    with transaction.atomic():
+        lock(rows)
+        _pend_targets(rows)
+        return int(
+            rows.update(
+                version=F("version") + 1,
+                state=SyncState.PENDING,
+                next_retry_at=None,
+                attempts=0,
+                **changes,
+            )
         )
-    )
 
 
 def _pend_targets(rows: Any) -> None:
@@ -289,20 +297,26 @@ def _scopes(rows: list[ManagedTeam]) -> dict[str, list[dict[str, list[str]]]]:
 def bump_group(group: Group) -> list[str]:
     """The group's name, members or external groups changed: its teams need a push."""
     rows = ManagedTeam.objects.filter(group=group)
-    for mt in rows.only("pk", "role"):
-        ManagedTeam.objects.filter(pk=mt.pk).update(name=team_name(group.name, mt.role))
-    spaces = sorted({str(s) for s in rows.values_list("space_id", flat=True)})
-    _bump(rows)
+    with transaction.atomic():
+        lock(rows)
+        for mt in rows.only("pk", "role"):
+            ManagedTeam.objects.filter(pk=mt.pk).update(name=team_name(group.name, mt.role))
+        spaces = sorted({str(s) for s in rows.values_list("space_id", flat=True)})
+        _bump(rows)
     return spaces
 
 
 def bump_user(user: Any) -> list[str]:
     """The person's account changed (deactivated, renamed): their own teams need a push."""
     rows = ManagedTeam.objects.filter(user=user.pk)
-    for mt in rows.only("pk", "role"):
-        ManagedTeam.objects.filter(pk=mt.pk).update(name=person_team_name(user.username, mt.role))
-    spaces = sorted({str(s) for s in rows.values_list("space_id", flat=True)})
-    _bump(rows)
+    with transaction.atomic():
+        lock(rows)
+        for mt in rows.only("pk", "role"):
+            ManagedTeam.objects.filter(pk=mt.pk).update(
+                name=person_team_name(user.username, mt.role)
+            )
+        spaces = sorted({str(s) for s in rows.values_list("space_id", flat=True)})
+        _bump(rows)
     return spaces
 
 
@@ -433,7 +447,7 @@ def record(outcomes: list[TeamOutcome], plans: dict[str, TeamPlan]) -> None:
 
 def _record(outcomes: list[TeamOutcome], plans: dict[str, TeamPlan]) -> None:
     now = timezone.now()
-    for out in outcomes:
+    for out in sorted(outcomes, key=lambda o: uuid.UUID(o.managed_id)):  # lock()'s order
         plan = plans[out.managed_id]
         current = ManagedTeam.objects.filter(pk=out.managed_id, version=out.version)
         with transaction.atomic():
