@@ -741,7 +741,18 @@ def _delete_deployment(c: httpx.Client, ids: Ids, r: Route) -> tuple[dict[str, s
     return {"id": dep["Id"]}, None, 200
 
 
+def _api_key(c: httpx.Client, ids: Ids, r: Route) -> tuple[dict[str, str], Any, int]:
+    created = c.post("/api/users/Users-3/apikeys", json={"Purpose": "swagger"}).json()
+    return {"id": "Users-3", "keyId": created["Id"]}, None, 200
+
+
 PIPELINE_CASES: dict[tuple[str, str], Case] = {
+    ("GET", "/api/users/{id}/apikeys"): lambda c, ids, r: ({"id": "Users-3"}, None, 200),
+    ("POST", "/api/users/{id}/apikeys"): lambda c, ids, r: (
+        {"id": "Users-3"}, {"Purpose": "swagger"}, 200
+    ),
+    ("GET", "/api/users/{id}/apikeys/{keyId}"): _api_key,
+    ("DELETE", "/api/users/{id}/apikeys/{keyId}"): _api_key,
     ("PUT", "/api/users/{id}/revoke-sessions"): lambda c, ids, r: ({"id": "Users-3"}, None, 200),
     # the sign-in provider's configuration section (octosim/signin.py)
     ("GET", "/api/configuration/{id}/values"): lambda c, ids, r: (
