@@ -6,6 +6,7 @@ customer; the key is never on a page, in the API or in the audit log."""
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import httpx
@@ -34,8 +35,11 @@ def in_step(customer: Customer, since: Any = None) -> bool:
 def deploy_as(sim: SimInstance, key: str, inst: Instance, tenant: str) -> httpx.Response:
     """What a facade step does: the tenanted deployment of the latest release, with its key."""
     with client_for(inst) as c:
-        project = sorted(c.get_all("/api/Spaces-1/projects"), key=lambda p: p["Name"])[0]
-        release = c.get(f"/api/Spaces-1/projects/{project['Id']}/releases", {"take": 1})["Items"][0]
+        for project in sorted(c.get_all("/api/Spaces-1/projects"), key=lambda p: p["Name"]):
+            found = c.get(f"/api/Spaces-1/projects/{project['Id']}/releases", {"take": 1})
+            if not project.get("IsDisabled") and found["Items"]:
+                break
+        release = found["Items"][0]
         template = c.get(f"/api/Spaces-1/releases/{release['Id']}/deployments/template")
     body = {
         "SpaceIdOrName": "Spaces-1",
@@ -58,8 +62,9 @@ def me(sim: SimInstance, key: str) -> int:
 
 
 def test_odcm_makes_rotates_and_removes_the_facade_key(
-    make_sim_instance, start_celery_worker, admin_user, client
+    make_sim_instance, start_celery_worker, admin_user, client, caplog
 ):
+    caplog.set_level(logging.DEBUG)
     sim = make_sim_instance(spaces=1, seed=83)
     inst = enlist_sim(sim)
     mgmt = space_of(inst)
@@ -72,7 +77,7 @@ def test_odcm_makes_rotates_and_removes_the_facade_key(
         envs = [e["Id"] for e in c.get_all("/api/Spaces-1/environments")]
         every = {p["Id"]: envs for p in c.get_all("/api/Spaces-1/projects")}
         c.post("/api/Spaces-1/tenants", {"Name": "Other customer", "ProjectEnvironments": every})
-    start_celery_worker(concurrency=2, **FAST)
+    worker = start_celery_worker(concurrency=2, **FAST)
     customer = facades.create_customer("Acme", mgmt, actor=admin_user)
     assert customer.key_source == "odcm" and not customer.api_key
     wait_for(lambda: in_step(customer), timeout=240, every=0.5)
@@ -121,7 +126,7 @@ def test_odcm_makes_rotates_and_removes_the_facade_key(
         ]
     assert deploy_as(sim, new, inst, "Acme").status_code == 200
 
-    # The key is on no page, in no API answer and in no audit row.
+    # The key is on no page, in no API answer, in no audit row and in no log line.
     shown = client.get(f"/managed/customers/{customer.pk}/").content.decode()
     assert "Rotate key" in shown and "Enter a key by hand" in shown
     api = client.get(f"/api/v1/managed/customers/{customer.pk}/").content.decode()
@@ -129,6 +134,7 @@ def test_odcm_makes_rotates_and_removes_the_facade_key(
     audit = json.dumps(list(AuditEntry.objects.values("changes", "message")), default=str)
     for secret in (key, new):
         assert secret not in shown and secret not in api and secret not in audit
+        assert secret not in worker.output() and secret not in caplog.text
 
     # Removing the customer removes its service user, key and team in Octopus.
     page = client.post(f"/managed/customers/{customer.pk}/remove/", follow=True)
