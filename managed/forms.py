@@ -197,8 +197,12 @@ class CustomerForm(forms.Form):
     api_key = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False),
-        label="API key for the management instance",
-        help_text="Delivered to the facade space as a sensitive variable; never shown again.",
+        label="API key for the management instance (optional)",
+        help_text=(
+            "Leave empty: ODCM makes a service account that may only deploy for this "
+            "customer's tenant, and its key. Enter one only where ODCM's key may not manage "
+            "users and teams; never shown again."
+        ),
     )
 
     def __init__(

@@ -362,9 +362,23 @@ class Customer(Leased):
         Space, null=True, blank=True, on_delete=models.SET_NULL, related_name="facade_of"
     )
     tenant_id = models.CharField(max_length=50, blank=True)  # in the management space
+
+    class KeySource(models.TextChoices):
+        ODCM = "odcm", "ODCM's service account"
+        MANUAL = "manual", "Entered by a person"
+
     # The key the facade steps call the management instance with (sealed, never shown).
     api_key = EncryptedField()
     api_key_digest = models.CharField(max_length=64, blank=True)  # last one written
+    # Where the key comes from: ODCM makes a service-account user in the management
+    # instance (a team in the management space, "Deployment creator" scoped to the tenant)
+    # and a key for it, or a person enters one (instances where ODCM's key lacks the rights).
+    key_source = models.CharField(max_length=10, choices=KeySource.choices, default="odcm")
+    service_user_id = models.CharField(max_length=50, blank=True)  # Users-N
+    service_team_id = models.CharField(max_length=50, blank=True)  # Teams-N
+    # ApiKeys-N of ``api_key``; once it is delivered, the user's other keys are deleted.
+    api_key_id = models.CharField(max_length=50, blank=True)
+    rotate_requested_at = models.DateTimeField(null=True, blank=True)
     # {management project id: facade project id}; ``intended`` before a facade is created.
     facades = models.JSONField(default=dict, blank=True)
     intended = models.JSONField(default=dict, blank=True)

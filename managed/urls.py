@@ -1,6 +1,6 @@
 from django.urls import path
 
-from managed import split_views, views, views_baseline
+from managed import customer_views, split_views, views, views_baseline
 
 app_name = "managed"
 urlpatterns = [
@@ -20,6 +20,8 @@ urlpatterns = [
     path("customers/", split_views.customer_list, name="customers"),
     path("customers/<uuid:pk>/", split_views.customer, name="customer"),
     path("customers/<uuid:pk>/resync/", split_views.customer_resync, name="customer-resync"),
+    path("customers/<uuid:pk>/rotate/", customer_views.customer_rotate, name="customer-rotate"),
+    path("customers/<uuid:pk>/remove/", customer_views.customer_remove, name="customer-remove"),
     path("baselines/", views_baseline.baseline_list, name="baselines"),
     path("baselines/<uuid:pk>/", views_baseline.baseline, name="baseline"),
     path("baselines/<uuid:pk>/assign/", views_baseline.baseline_assign, name="baseline-assign"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from octosim import resources as R
+from octosim.api_apikeys import drop_user_keys
 from octosim.api_core import has_revoke_sessions, render_user, require_space
 from octosim.api_space import KINDS, render
 from octosim.api_system import lookup, render_doc
@@ -119,6 +120,7 @@ def delete_user(ctx: Ctx) -> Reply:
     if doc["Id"] == ctx.user_id:
         raise invalid("You cannot delete your own account.")
     del ctx.st.sys("users")[doc["Id"]]
+    drop_user_keys(ctx.st, doc["Id"])
     for team in ctx.st.sys("teams").values():
         if doc["Id"] in team["MemberUserIds"]:
             team["MemberUserIds"].remove(doc["Id"])

@@ -10,6 +10,7 @@ from octosim import engine
 from octosim import freezes as F
 from octosim import lifecycles as L
 from octosim import processes as P
+from octosim.api_apikeys import require_scoped
 from octosim.errors import invalid
 from octosim.routing import Ctx
 from octosim.state import DeploymentRec, Doc, ReleaseRec, TaskRec, now
@@ -32,6 +33,8 @@ def check_deployable(ctx: Ctx, rel: ReleaseRec, env: Doc, tenant_id: str | None)
     project = st.col(rel.space_id, "projects").get(rel.project_id)
     if project is None:
         raise invalid(f"The project '{rel.project_id}' no longer exists.")
+    # a user's own key needs DeploymentCreate for this project, environment and tenant
+    require_scoped(ctx, "DeploymentCreate", rel.space_id, project, env, tenant_id)
     if project.get("IsDisabled"):
         raise invalid(f"The project '{project['Name']}' is disabled and cannot be deployed.")
     if env["Id"] not in L.allowed_environments(st, rel, now(), tenant_id):

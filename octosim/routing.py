@@ -17,7 +17,7 @@ from multidict import MultiMapping
 
 from octosim.errors import ApiError, forbidden, invalid, not_found
 from octosim.instance import Instance
-from octosim.permissions import view_permission
+from octosim.permissions import permission_set, view_permission
 from octosim.state import Doc, InstanceState
 
 SPACE_ID = re.compile(r"^Spaces-\d+$", re.IGNORECASE)
@@ -40,10 +40,11 @@ class Ctx:
     request: web.Request
     params: dict[str, str]
     space_id: str | None
-    access: str | None  # "full", "read", "none" (no permissions) or None (anonymous)
+    access: str | None  # "full", "read", "none" (no permissions), "user" or None (anonymous)
     body: Any = None
     form: str = "system"  # "system", "space", "spaces" (/api/spaces/{id}/...) or "default"
     session_user: str | None = None  # a browser signed in through octosim/signin.py
+    key_user: str | None = None  # the user whose own API key signed the request ("user")
 
     @property
     def st(self) -> InstanceState:
@@ -57,13 +58,15 @@ class Ctx:
     def user_id(self) -> str:
         if self.session_user is not None:
             return self.session_user
+        if self.key_user is not None:
+            return self.key_user
         if self.access == "none":
             return self.inst.no_permission_user_id()
         return "Users-1" if self.access == "full" else "Users-2"
 
     @property
     def username(self) -> str:
-        if self.session_user is not None or self.access == "none":
+        if self.session_user is not None or self.key_user is not None or self.access == "none":
             return str(self.st.sys("users")[self.user_id]["Username"])
         return "admin" if self.access == "full" else "viewer"
 
@@ -96,6 +99,12 @@ class Ctx:
         return value
 
     def require_write(self, permission: str) -> None:
+        if self.access == "user":
+            perms = permission_set(self.st, self.user_id, None, self.space_id)
+            if permission in perms["SystemPermissions"] or perms["SpacePermissions"].get(
+                permission
+            ):
+                return
         if self.access != "full":
             raise forbidden(permission)
 

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from octosim import (
     api_admin,
+    api_apikeys,
     api_channels,
     api_core,
     api_deployments,
@@ -63,6 +64,7 @@ def build_router() -> Router:
     api_tasks.register(router)
     api_system.register(router)
     api_users.register(router)
+    api_apikeys.register(router)
     api_deployments.register(router)
     api_reporting.register(router)
     api_admin.register(router)
@@ -479,15 +481,25 @@ class Simulator:
         if not key:
             key = next((v for k, v in request.query.items() if k.lower() == "apikey"), None)
         access = inst.key_access(key)
+        key_user = None
         if key and access is None:
-            raise unauthorized()
+            # a key created through /api/users/{id}/apikeys acts as its user (teams only)
+            key_user = api_apikeys.user_of_key(inst.state, key)
+            if key_user is None:
+                raise unauthorized()
+            access = "user"
+            self._check_user_key(inst, route, params, key_user, request.method)
         user = signin.session_user(inst, request) if not key else None
         if user is not None:
             access = "session"
             self._check_session(inst, route, params, user, request.method)
         if route.auth and access is None:
             raise unauthorized()
-        if route.permission and request.method not in ("GET", "HEAD") and access != "full":
+        if (
+            route.permission
+            and request.method not in ("GET", "HEAD")
+            and access not in ("full", "user")
+        ):
             raise forbidden(route.permission)
         if access == "none" and route.view and request.method in ("GET", "HEAD"):
             # a user in no team may read only itself (users/me, users/{own id}/…)
@@ -497,7 +509,10 @@ class Simulator:
         space_id: str | None = params.get("spaceId")
         if route.form == "default":
             space_id = inst.state.default_space_id()
-        ctx = Ctx(inst, request, params, space_id, access, form=route.form, session_user=user)
+        ctx = Ctx(
+            inst, request, params, space_id, access, form=route.form, session_user=user,
+            key_user=key_user,
+        )  # fmt: skip
         streamed = request.content_type.startswith(("multipart/", "application/octet-stream"))
         if request.method in ("POST", "PUT") and request.can_read_body and not streamed:
             raw = await request.read()
@@ -507,6 +522,27 @@ class Simulator:
                 except ValueError:
                     raise invalid("The request body could not be parsed as JSON.") from None
         return ctx
+
+    def _check_user_key(
+        self, inst: Instance, route: Route, params: dict[str, str], user: str, method: str
+    ) -> None:
+        """A user's own key holds what the user's teams grant: a read needs the route's view
+        permission, a write its permission, somewhere in the space or system-wide (the
+        handler checks a narrower scope where Octopus does, as for deployments)."""
+        if not route.auth:
+            return
+        reading = method in ("GET", "HEAD")
+        needed = route.view if reading else route.permission
+        if needed is None:
+            return
+        space_id = params.get("spaceId")
+        if route.form == "default":
+            space_id = inst.state.default_space_id()
+        perms = permission_set(inst.state, user, None, space_id)
+        held = needed in perms["SystemPermissions"] or bool(perms["SpacePermissions"].get(needed))
+        own = reading and needed == "UserView" and params.get("id", "").lower() == user.lower()
+        if not (held or own):
+            raise forbidden(needed)
 
     def _check_session(
         self, inst: Instance, route: Route, params: dict[str, str], user: str, method: str

@@ -196,12 +196,13 @@ class CustomerSerializer(serializers.ModelSerializer[Customer]):
         model = Customer
         fields = [
             "id", "name", "management_space_id", "group_id", "blueprint_id", "facade_space_id",
-            "instance_id", "api_key", "api_key_set", "tenant_id", "facades", "orphans", "notes",
-            "status", "last_error", "synced_at", "created_at",
+            "instance_id", "api_key", "api_key_set", "key_source", "service_user_id",
+            "service_team_id", "tenant_id", "facades", "orphans", "notes", "status",
+            "last_error", "synced_at", "created_at",
         ]  # fmt: skip
         read_only_fields = [
-            "tenant_id", "facades", "orphans", "notes", "status", "last_error", "synced_at",
-            "created_at",
+            "key_source", "service_user_id", "service_team_id", "tenant_id", "facades",
+            "orphans", "notes", "status", "last_error", "synced_at", "created_at",
         ]  # fmt: skip
 
     def get_api_key_set(self, obj: Customer) -> bool:

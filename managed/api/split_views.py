@@ -16,7 +16,7 @@ from identity.models import Group
 from managed import access
 from managed.api import serializers as s
 from managed.models import Customer, Split
-from managed.services import facades
+from managed.services import customers, facades
 from managed.services import split as splits
 from odcm.api.permissions import IsAuthenticatedUser
 from spaces.models import Instance, Space
@@ -97,6 +97,7 @@ class CustomerViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
     viewsets.GenericViewSet[Customer],
 ):
     """Customers with facade spaces (created from a blueprint, kept in step)."""
@@ -141,6 +142,28 @@ class CustomerViewSet(
             actor=user,
         )
         return Response(s.CustomerSerializer(customer).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={202: s.CustomerSerializer})
+    @action(detail=True, methods=["post"], url_path="rotate-key")
+    def rotate_key(self, request: Request, pk: str | None = None) -> Response:
+        """A new key of ODCM's service account for the facade steps (also the way back from
+        a key entered by hand): made and delivered by the next sync, then the old one is
+        deleted in Octopus."""
+        row = self.get_object()
+        if not access.can_manage_space_of(request.user, row):
+            raise PermissionDenied("Only managers of the management space rotate its key.")
+        customers.rotate_key(row, actor=request.user)
+        row.refresh_from_db()
+        return Response(s.CustomerSerializer(row).data, status=status.HTTP_202_ACCEPTED)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Remove the customer and its service account (user, key, team) in the management
+        instance; its facade space and tenant are kept."""
+        row = self.get_object()
+        if not access.can_manage_space_of(request.user, row):
+            raise PermissionDenied("Only managers of the management space remove customers.")
+        customers.remove_customer(row, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=s.ResyncSerializer, responses={202: s.CustomerSerializer})
     @action(detail=True, methods=["post"])

@@ -6,7 +6,8 @@ path (set up from a blueprint if one is chosen), grants the customer's group the
 role there (identity grants), and queues a sync. The sync (a worker holding the customer's
 lease) creates or connects the customer's tenant in the management space, keeps a library
 variable set in the facade space holding the management server's URL, space, tenant and the
-API key (a sensitive variable: the key is sealed in ODCM, never shown), and makes one facade
+API key (a sensitive variable: the key is sealed in ODCM, never shown; ODCM makes it for a
+service account of its own, :mod:`managed.services.facade_keys`), and makes one facade
 project per management project: one *Run a Script* step that starts the tenanted deployment
 of the management project through Octopus's executions API. A later sync follows projects
 added or renamed in the management space (a facade is matched by the management project's
@@ -29,6 +30,7 @@ from audit.services import record
 from identity.models import Group, Role
 from identity.services.groups import GrantError, grant
 from managed.models import Blueprint, Customer
+from managed.services import facade_keys as K
 from managed.services import projects as P
 from managed.services.broker import describe
 from managed.services.content import BlueprintInvalid
@@ -45,6 +47,7 @@ from spaces.services.octopus_spaces import create_space
 
 log = logging.getLogger(__name__)
 C = Customer.Status
+C_KEY = Customer.KeySource
 WORKABLE = (C.QUEUED, C.FAILED, C.SYNCING, C.IN_STEP, C.PENDING)
 Doc = dict[str, Any]
 
@@ -123,8 +126,9 @@ def create_customer(
             next_attempt_at=timezone.now() + timedelta(seconds=settings.ODCM_MANAGED_CLAIM_SECONDS),
             created_by=actor if getattr(actor, "pk", None) else None,
         )
-        if api_key:
+        if api_key:  # a person's key; else ODCM makes one at the first sync
             seal(customer, "api_key", api_key)
+            customer.key_source = C_KEY.MANUAL
         customer.save()
         if group is not None:
             try:
@@ -149,10 +153,16 @@ def create_customer(
 
 
 def set_api_key(customer: Customer, api_key: str, *, actor: Any = None) -> None:
-    """Replace the key the facade steps use (written at the next sync)."""
+    """Use a key a person entered (for instances where ODCM's own key may not make service
+    accounts); written at the next sync, which also deletes the service account's keys."""
+    api_key = api_key.strip()
+    if not api_key:
+        raise CustomerError("Enter the API key.")
     seal(customer, "api_key", api_key)
-    customer.save(update_fields=["api_key"])
-    record("managed.customer.api_key", actor=actor, obj=customer)
+    customer.key_source = C_KEY.MANUAL
+    customer.api_key_id = ""
+    customer.save(update_fields=["api_key", "key_source", "api_key_id"])
+    record("managed.customer.api_key", actor=actor, obj=customer, after={"source": "manual"})
     queue_sync(customer, actor=actor)
 
 
@@ -380,16 +390,21 @@ def _sync(customer: Customer, lease: Lease) -> dict[str, Any]:
     mgmt, facade = customer.management_space, customer.facade_space
     if facade is None:
         raise CustomerError("The customer has no facade space.")
+    notes: list[str] = []
     with client_for(mgmt.instance) as client:
         projects = client.get_all(sp(mgmt.octopus_id, "projects"))
         tenant, writes = _tenant(client, customer, projects)
-    notes = [
-        f"{p['Name']} is untenanted in the management space: its facade's deployment "
-        "would be refused (make it tenanted)."
-        for p in projects
-        if p.get("TenantedDeploymentMode") == "Untenanted"
-    ]
-    mine(Customer.objects.all(), lease).update(tenant_id=str(tenant["Id"]))
+        notes = [
+            f"{p['Name']} is untenanted in the management space: its facade's deployment "
+            "would be refused (make it tenanted)."
+            for p in projects
+            if p.get("TenantedDeploymentMode") == "Untenanted"
+        ]
+        mine(Customer.objects.all(), lease).update(tenant_id=str(tenant["Id"]))
+        try:
+            K.ensure_key(client, customer, lease, str(tenant["Id"]))
+        except K.KeyRightsMissing as exc:
+            raise CustomerError(str(exc)) from None
     key = _api_key(customer)
     digest = secret_digest(key) if key else ""
     if not key:
@@ -397,6 +412,10 @@ def _sync(customer: Customer, lease: Lease) -> dict[str, Any]:
     with client_for(facade.instance) as client:
         library, n = _library_set(client, customer, tenant, digest != customer.api_key_digest)
         facades, m = _facade_projects(client, customer, lease, projects, library)
+    if customer.service_user_id or customer.key_source == C_KEY.ODCM:
+        customer.refresh_from_db(fields=["service_user_id"])
+        with client_for(mgmt.instance) as client:  # the new key is in place: drop the old
+            writes += K.drop_other_keys(client, customer)
     return {
         "facades": facades,
         "intended": {},

@@ -728,8 +728,11 @@ CASES = [
          body=lambda w: {"name": "New customer", "management_space_id": str(w.space.pk)},
          # owen manages the space but not its instance; the world's Octopus does not answer
          expect={OUTSIDER: {404}, MANAGER: {403}, ADMIN: {400}}),
-    Case("api:managed-customer-detail", obj="customer", read=MANAGER_UP),
+    Case("api:managed-customer-detail", obj="customer", read=MANAGER_UP, write=MANAGER_UP,
+         method="delete"),
     Case("api:managed-customer-resync", obj="customer", read=frozenset(), write=MANAGER_UP,
+         method="post"),
+    Case("api:managed-customer-rotate-key", obj="customer", read=frozenset(), write=MANAGER_UP,
          method="post"),
     # rollouts: who may see the shared item sees its rollouts and policy; its managers act
     Case("api:rollout-list", read=VIEWER_UP, list_of="r_rollout", write=MANAGER_UP,

@@ -802,6 +802,12 @@ def _freeze(c: httpx.Client) -> str:
     return str(resp.json()["Id"])
 
 
+
+def _api_key(c: httpx.Client, ids: Ids, r: Route) -> tuple[dict[str, str], Any, int]:
+    created = c.post("/api/users/Users-3/apikeys", json={"Purpose": "swagger"}).json()
+    return {"id": "Users-3", "keyId": created["Id"]}, None, 200
+
+
 PIPELINE_CASES: dict[tuple[str, str], Case] = {
     ("GET", "/api/deploymentfreezes"): lambda c, ids, r: ({}, None, 200),
     ("GET", "/api/deploymentfreezes/{id}"): lambda c, ids, r: ({"id": _freeze(c)}, None, 200),
@@ -810,6 +816,12 @@ PIPELINE_CASES: dict[tuple[str, str], Case] = {
         {"id": _freeze(c)}, _freeze_body(), 200
     ),
     ("DELETE", "/api/deploymentfreezes/{id}"): lambda c, ids, r: ({"id": _freeze(c)}, None, 200),
+    ("GET", "/api/users/{id}/apikeys"): lambda c, ids, r: ({"id": "Users-3"}, None, 200),
+    ("POST", "/api/users/{id}/apikeys"): lambda c, ids, r: (
+        {"id": "Users-3"}, {"Purpose": "swagger"}, 200
+    ),
+    ("GET", "/api/users/{id}/apikeys/{keyId}"): _api_key,
+    ("DELETE", "/api/users/{id}/apikeys/{keyId}"): _api_key,
     ("PUT", "/api/users/{id}/revoke-sessions"): lambda c, ids, r: ({"id": "Users-3"}, None, 200),
     # the sign-in provider's configuration section (octosim/signin.py)
     ("GET", "/api/configuration/{id}/values"): lambda c, ids, r: (
