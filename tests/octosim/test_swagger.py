@@ -802,7 +802,6 @@ def _freeze(c: httpx.Client) -> str:
     return str(resp.json()["Id"])
 
 
-
 def _api_key(c: httpx.Client, ids: Ids, r: Route) -> tuple[dict[str, str], Any, int]:
     created = c.post("/api/users/Users-3/apikeys", json={"Purpose": "swagger"}).json()
     return {"id": "Users-3", "keyId": created["Id"]}, None, 200
