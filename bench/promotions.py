@@ -10,8 +10,9 @@ ODCM installations would do it:
     deliver  A pushes the bundle to B's inbox (``transfer.deliver``, in this process; B's web
              server verifies signature, trust, schema and replay)
     packages B's worker (a real Celery process) pulls each package from A's web server (which
-             streams it from octosim A's feed), checks its SHA-256 against the signed manifest,
-             uploads it to octosim B and checks Octopus's SHA-1
+             streams it from octosim A's feed) and relays it into its upload to octosim B as
+             it arrives, the last chunk held back until the SHA-256 matches the signed
+             manifest; then Octopus's SHA-1 is checked
     import   the same task then writes the project, its process, its variables and the release
 
 The ideal is measured in the same run on the same files: reading and hashing the package bytes

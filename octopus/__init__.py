@@ -46,7 +46,14 @@ from .errors import (
 )
 from .execution import ExecutionOptions, ExecutionTask
 from .models import HealthStatus, PingStatus, RawResponse, RetryPolicy, RootDocument, Timeouts
-from .packages import Digests, PackageChanged, PackageDownload, PackageUpload
+from .packages import (
+    Digests,
+    PackageChanged,
+    PackageDownload,
+    PackageUpload,
+    StreamedUpload,
+    StreamMismatch,
+)
 from .pipeline import ReleaseCreated, ReleaseSnapshots
 from .policy import URLPolicy, parse_networks, system_resolver
 from .secret import Secret
@@ -74,6 +81,8 @@ __all__ = [
     "OctopusHTTPError",
     "OctopusVersion",
     "PackageChanged",
+    "StreamMismatch",
+    "StreamedUpload",
     "PackageDownload",
     "PackageUpload",
     "PermissionDenied",

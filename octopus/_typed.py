@@ -15,7 +15,7 @@ from . import execution as ex
 from . import pipeline as pl
 from ._core import ClientCore, Flow
 from .execution import ExecutionOptions, ExecutionTask
-from .packages import Destination, PackageDownload, PackageUpload
+from .packages import Destination, MultipartUpload, PackageDownload, PackageUpload
 from .pipeline import Doc, ReleaseCreated, ReleaseSnapshots, sp
 from .tasks import PollPolicy, TaskStatus, TaskWaiter
 
@@ -36,7 +36,7 @@ class PipelineCalls:
     def upload_package(
         self,
         space: str,
-        source: str | os.PathLike[str] | BinaryIO,
+        source: str | os.PathLike[str] | BinaryIO | MultipartUpload,
         *,
         file_name: str | None = None,
         overwrite_mode: str = "FailIfExists",

@@ -14,7 +14,7 @@ import contextlib
 import hashlib
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -195,6 +195,92 @@ class MultipartUpload:
 
     def sent(self) -> Digests:
         return self.hasher.digests()
+
+
+class StreamMismatch(ValueError):
+    """A streamed package's bytes are not the ones expected (size or SHA-256): the upload
+    was broken off before its last chunk, so the server never stored the package."""
+
+
+class StreamedUpload(MultipartUpload):
+    """A ``multipart/form-data`` body around bytes that arrive as they are produced (a
+    package relayed from another server): nothing is written to disk, and every byte is
+    hashed once (SHA-1 for Octopus's ``Hash``, SHA-256) on its way through.
+
+    ``size`` must be known up front (the request carries a ``Content-Length``, as for a
+    file). The last chunk is held back until the size and, with ``expected_sha256``, the
+    SHA-256 match: a mismatch raises :class:`StreamMismatch` instead of sending it, so the
+    request breaks off short and the package never lands in the feed. The source is read
+    once: a body whose bytes already left cannot be sent again (the caller starts over).
+    """
+
+    def __init__(
+        self,
+        source: Iterable[bytes],
+        *,
+        file_name: str,
+        size: int,
+        expected_sha256: str | None = None,
+        boundary: str | None = None,
+    ) -> None:
+        self.path, self.fileobj, self.start = None, None, 0
+        self.source = source
+        if size < 0:
+            raise ValueError("a streamed package's size must be known")
+        self.size = size
+        self.expected_sha256 = (expected_sha256 or "").lower() or None
+        self.file_name = check_file_name(file_name)
+        self.boundary = boundary or "odcm-" + secrets.token_hex(16)
+        self.head = (
+            f"--{self.boundary}\r\n"
+            f'Content-Disposition: form-data; name="{FORM_FIELD}"; filename="{self.file_name}"'
+            "\r\nContent-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        self.tail = f"\r\n--{self.boundary}--\r\n".encode()
+        self.hasher = Hasher()
+        self._used = False
+
+    def chunks(self) -> Iterator[bytes]:
+        if self._used:
+            raise PackageChanged(
+                f"{self.file_name} was streamed from another server: it cannot be sent again"
+            )
+        self._used = True
+        yield self.head
+        held = b""  # the latest chunk, sent only once the next one (or the check) is in
+        for chunk in self.source:
+            if not chunk:
+                continue
+            self.hasher.feed(chunk)
+            if self.hasher.size > self.size:
+                raise StreamMismatch(
+                    f"{self.file_name}: more than the {self.size} bytes expected arrived; "
+                    "the upload was broken off before its end."
+                )
+            if held:
+                yield held
+            held = chunk
+        self._check()
+        if held:
+            yield held
+        yield self.tail
+
+    async def achunks(self) -> AsyncIterator[bytes]:
+        for chunk in self.chunks():
+            yield chunk
+
+    def _check(self) -> None:
+        got = self.hasher.digests()
+        if got.size != self.size:
+            raise StreamMismatch(
+                f"{self.file_name}: {got.size} bytes arrived, not {self.size}; the upload was "
+                "broken off before its end."
+            )
+        if self.expected_sha256 and got.sha256 != self.expected_sha256:
+            raise StreamMismatch(
+                f"{self.file_name}: the bytes have SHA-256 {got.sha256}, not "
+                f"{self.expected_sha256}; the upload was broken off before its end."
+            )
 
 
 @dataclass

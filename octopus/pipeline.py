@@ -140,16 +140,20 @@ def delete(core: ClientCore, path: str) -> Flow[None]:
 def upload_package(
     core: ClientCore,
     space: str,
-    source: str | os.PathLike[str] | BinaryIO,
+    source: str | os.PathLike[str] | BinaryIO | MultipartUpload,
     *,
     file_name: str | None = None,
     overwrite_mode: str = "FailIfExists",
 ) -> Flow[PackageUpload]:
     """Stream ``source`` to ``packages/raw``; the SHA-1 is checked against Octopus's
-    ``Hash`` unless ``IgnoreIfExists`` kept an older package."""
+    ``Hash`` unless ``IgnoreIfExists`` kept an older package. ``source`` may be a body
+    already built (a :class:`StreamedUpload` of bytes relayed from elsewhere)."""
     if overwrite_mode not in OVERWRITE_MODES:
         raise ValueError(f"overwrite_mode must be one of {', '.join(OVERWRITE_MODES)}")
-    body = MultipartUpload(source, file_name=file_name)
+    if isinstance(source, MultipartUpload):
+        body = source
+    else:
+        body = MultipartUpload(source, file_name=file_name)
     call = core.call(
         "POST",
         sp(space, "packages", "raw"),

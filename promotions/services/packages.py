@@ -6,13 +6,13 @@ The request is authenticated like everything else between ODCMs: a short-lived J
 package. The source serves it only to the space the bundle was promoted to (its certificate
 must be the promotion target's, not revoked or expired), and only packages of that bundle's
 manifest. Neither side holds a package in memory: the source relays the feed's body into the
-response as it arrives; the target writes it to a temporary file, and the import checks its
-SHA-256 against the signed manifest before anything is uploaded (Octopus's SHA-1 after).
-While the import uploads one package to its feed, the next one is already being fetched.
+response as it arrives; the import relays it on into its own feed's upload
+(:meth:`PeerSource.stream`), holding the last chunk back until its SHA-256 matches the signed
+manifest (Octopus's SHA-1 checked after).
 
 What it costs, per GiB (``bench/promotions.py``): each byte is hashed once at each hop that
-must vouch for it (the source: the feed's SHA-1; the target: the manifest's SHA-256 on
-arrival, then SHA-1 and SHA-256 of what it uploads), never twice for the same check.
+must vouch for it (the source: the feed's SHA-1; the target: SHA-256 for the manifest and
+SHA-1 for Octopus, in the one pass of its upload), never twice for the same check.
 """
 
 from __future__ import annotations
@@ -99,11 +99,11 @@ class PeerSource:
     """The packages of one bundle, pulled from its source ODCM: the signing key is opened
     once and one connection pool serves them all. Close it after.
 
-    One package ahead: when a package is handed over (the import then uploads it to its
-    feed), the next one of the manifest that this space's feed lacks is fetched in a thread,
-    into a file of its own. Pulling from the source and pushing to the feed then run side by
-    side instead of one after the other; memory stays flat (both go through files), and at
-    most one more package sits on disk. A failed fetch ahead is simply done again when its
+    The import uses :meth:`stream` (relayed into its feed's upload, no file). Called with a
+    path instead, it writes the package there, one package ahead: when a package is handed
+    over (the caller then uploads it to its feed), the next one of the manifest that this
+    space's feed lacks is fetched in a thread, into a file of its own (memory stays flat, and
+    at most one more package sits on disk). A failed fetch ahead is simply done again when its
     turn comes; closing cancels it and removes its file.
     """
 
@@ -135,6 +135,20 @@ class PeerSource:
         if self.ahead:
             self._next = self._fetch_next()
         return digest
+
+    def stream(self, pkg: dict[str, Any]) -> Iterator[bytes]:
+        """The package's bytes as the source ODCM sends them, for the import to relay
+        straight into its feed's upload: no file and nothing fetched ahead (pulling and
+        pushing already run side by side)."""
+        if self._signer is None:
+            self._signer = bundle_signer(self.bundle)
+        if self._http is None:
+            self._http = make_http_client(url_policy(), verify=tls_context())
+        self._looked_at.add(package_key(pkg))
+        if self._next is not None:
+            self._next.cancel()
+            self._next = None
+        return receive(self.bundle, pkg, http=self._http, signer=self._signer)
 
     def _fetch_next(self) -> Prefetch | None:
         """Start fetching the next manifest package that this space's feed lacks."""
@@ -214,25 +228,24 @@ class Prefetch:
         self.path.unlink(missing_ok=True)
 
 
-def fetch(
+def receive(
     bundle: InboundBundle,
     pkg: dict[str, Any],
-    path: Path,
     *,
     timeout: float = 60.0,
     http: httpx.Client | None = None,
     signer: Signer | None = None,
     stop: threading.Event | None = None,
-) -> str:
-    """Stream one package of ``bundle`` from its source ODCM into ``path``; returns the
-    SHA-256 of what arrived (the caller compares it with the manifest). Setting ``stop``
-    abandons it (a fetch ahead that is no longer wanted)."""
+) -> Iterator[bytes]:
+    """One package of ``bundle`` from its source ODCM, chunk by chunk as the transport hands
+    them over (64 KiB: gathering them into bigger pieces copied every byte once more). Any
+    failure raises PromotionError (never an httpx error: a relay into an upload must not
+    pass the source's broken connection off as the target's). Setting ``stop`` abandons it
+    (a fetch ahead that is no longer wanted)."""
     url = bundle.source.url.rstrip("/") + PACKAGE_PATH.format(
         bundle=bundle.pk, name=package_key(pkg)
     )
     headers = {"Authorization": f"Bearer {request_token(bundle, pkg, signer)}"}
-    # Only the SHA-256 is checked here (the upload computes the SHA-1 Octopus compares).
-    sink = DownloadSink(path, sha1=False)
     try:
         with contextlib.ExitStack() as stack:
             client = http or stack.enter_context(
@@ -246,22 +259,37 @@ def fetch(
                 raise PromotionError(
                     f"{bundle.source.name} did not send {package_key(pkg)}: {_detail(response)}"
                 )
-            sink.begin()
-            # As the transport hands them over (64 KiB): gathering them into bigger pieces
-            # first copied every byte once more.
             for chunk in response.iter_raw():
                 if stop is not None and stop.is_set():
                     raise PromotionError(f"The fetch of {package_key(pkg)} was abandoned.")
-                sink.feed(chunk)
-        return sink.finish().received.sha256
+                yield chunk
     except httpx.HTTPError as exc:
-        sink.abort()
         raise PromotionError(
             f"{package_key(pkg)} could not be fetched from {bundle.source.name}: {exc}"
         ) from None
     except OctopusError as exc:  # the SSRF policy refused the URL
-        sink.abort()
         raise PromotionError(str(exc)) from None
+
+
+def fetch(
+    bundle: InboundBundle,
+    pkg: dict[str, Any],
+    path: Path,
+    *,
+    timeout: float = 60.0,
+    http: httpx.Client | None = None,
+    signer: Signer | None = None,
+    stop: threading.Event | None = None,
+) -> str:
+    """Stream one package of ``bundle`` from its source ODCM into ``path``; returns the
+    SHA-256 of what arrived (the caller compares it with the manifest)."""
+    # Only the SHA-256 is checked here (the upload computes the SHA-1 Octopus compares).
+    sink = DownloadSink(path, sha1=False)
+    try:
+        sink.begin()
+        for chunk in receive(bundle, pkg, timeout=timeout, http=http, signer=signer, stop=stop):
+            sink.feed(chunk)
+        return sink.finish().received.sha256
     except BaseException:
         sink.abort()
         raise

@@ -17,6 +17,9 @@ from octopus import (
     DuplicateVersion,
     NotFound,
     OctopusClient,
+    PackageChanged,
+    StreamedUpload,
+    StreamMismatch,
     UnexpectedResponse,
 )
 
@@ -278,3 +281,44 @@ def test_a_relayed_package_with_the_wrong_hash_breaks_off_before_its_last_bytes(
 def test_a_relayed_package_that_is_missing_is_not_found(sim_instance: Any) -> None:
     with client(sim_instance) as c, pytest.raises(NotFound):
         next(c.iter_package("Spaces-1", "packages-Nope.9.9.9"))
+
+
+def _pieces(data: bytes, size: int = 64 * 1024) -> Any:
+    return (data[i : i + size] for i in range(0, len(data), size))
+
+
+def test_a_streamed_package_is_uploaded_as_it_arrives_hashed_once(
+    sim_instance: Any, tmp_path: Path
+) -> None:
+    _, data = make_package(tmp_path, "x", 2 * 1024 * 1024 + 5, seed=7)
+    body = StreamedUpload(
+        _pieces(data),
+        file_name="Acme.Relay.1.0.0.zip",
+        size=len(data),
+        expected_sha256=hashlib.sha256(data).hexdigest(),
+    )
+    assert body.headers()["Content-Length"] == str(body.content_length)
+    with client(sim_instance) as c:
+        pushed = c.upload_package("Spaces-1", body)
+        assert pushed.verified and pushed.sent.sha1 == hashlib.sha1(data).hexdigest()
+        assert c.package("Spaces-1", "packages-Acme.Relay.1.0.0")["PackageSizeBytes"] == len(data)
+    with pytest.raises(PackageChanged, match="cannot be sent again"):
+        next(iter(body.chunks()))
+
+
+@pytest.mark.parametrize("change", ["bytes", "longer", "shorter"])
+def test_streamed_bytes_that_differ_never_finish_uploading(
+    sim_instance: Any, tmp_path: Path, change: str
+) -> None:
+    _, data = make_package(tmp_path, "x", 1024 * 1024, seed=8)
+    sent = {"bytes": data[:-1] + b"!", "longer": data + b"!", "shorter": data[:-1]}[change]
+    body = StreamedUpload(
+        _pieces(sent),
+        file_name="Acme.Altered.1.0.0.zip",
+        size=len(data),
+        expected_sha256=hashlib.sha256(data).hexdigest(),
+    )
+    with client(sim_instance) as c:
+        with pytest.raises(StreamMismatch):
+            c.upload_package("Spaces-1", body)
+        assert not c.packages("Spaces-1", filter="Acme.Altered")

@@ -252,19 +252,22 @@ def test_a_worker_killed_mid_package_transfer_is_finished_once_by_the_next(
     scratch = tmp_path / "b-tmp"
     scratch.mkdir()
     fast = b_vars(w.env_b, ODCM_PROMOTIONS_CLAIM_SECONDS="5", TMPDIR=str(scratch))
+    raw = f"/api/{SPACE}/packages/packages-{key}/raw"
     # A's feed sends the package slowly: the transfer is caught in flight.
     w.sim_a.set_faults(step_ms=20, slow_body_ms=8000)
     doomed = start_celery_worker(name="odcm-b-doomed", **fast)
     run_b(w.env_b, "queue_import", DB_PASSWORD, w.lifecycle)
 
     def in_flight() -> bool:
-        # A (this process's live server) is relaying the package to B's worker, which writes
-        # it to a partial file in its temporary folder until the feed's last byte (8 s here).
-        return any(scratch.rglob("*.part"))
+        # A (this process's live server) is relaying the package from its feed (slowly: 8 s)
+        # to B's worker, which relays it on into B's feed as it arrives: B's upload is open.
+        a, b = w.sim_a.stats()["by_path"], w.sim_b.stats()["by_path"]
+        return a.get(f"GET {raw}", 0) >= 1 and b.get(f"POST /api/{SPACE}/packages/raw", 0) >= 1
 
     wait_for(in_flight, timeout=120, every=0.1)
     doomed.kill()  # SIGKILL, mid transfer
     assert key not in feed_of(w.sim_b)
+    assert not any(scratch.rglob("*.part")), "the relay wrote the package to a file"
     assert b_bundle(w.dsn_b)[0] == "queued"
 
     w.sim_a.set_faults(step_ms=20)
