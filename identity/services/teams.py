@@ -526,22 +526,21 @@ def _set_targets(
 
 
 def settle_revoked_targets() -> None:
-    """A revoked grant whose team another grant still wants has nothing left to do."""
-    revoked = GrantTarget.objects.filter(grant__revoked_at__isnull=False).exclude(
+    """A revoked grant whose team another grant still wants, or whose team is gone, has
+    nothing left to do. One statement, whatever the number of revoked grants."""
+    teams = ManagedTeam.objects.filter(space=OuterRef("space"), role=OuterRef("grant__role"))
+
+    def held(rows: Any) -> Q:
+        return Exists(rows.filter(group=OuterRef("grant__group"))) | Exists(
+            rows.filter(user=OuterRef("grant__user"))
+        )
+
+    still, remains = held(teams.filter(wanted=True)), held(teams)
+    GrantTarget.objects.filter(grant__revoked_at__isnull=False).exclude(
         state=SyncState.APPLIED
+    ).filter(still | ~remains).update(
+        state=SyncState.APPLIED, applied_at=timezone.now(), last_error=""
     )
-    for target in revoked.select_related("grant"):
-        holder = _holder_filter(holder_of(target.grant.group_id, target.grant.user_id))
-        still = ManagedTeam.objects.filter(
-            space=target.space_id, role=target.grant.role, wanted=True, **holder
-        ).exists()
-        gone = not ManagedTeam.objects.filter(
-            space=target.space_id, role=target.grant.role, **holder
-        ).exists()
-        if still or gone:
-            GrantTarget.objects.filter(pk=target.pk).update(
-                state=SyncState.APPLIED, applied_at=timezone.now(), last_error=""
-            )
 
 
 # ------------------------------------------------------------------ entry points

@@ -303,3 +303,24 @@ def test_one_sync_pushes_several_instances_in_parallel(make_sim_instance, make_g
             (team,) = managed_teams(inst, sp.octopus_id)
             assert team["MemberUserIds"] == ["Users-7"]
     assert not GrantTarget.objects.exclude(state=SyncState.APPLIED).exists()
+
+
+@pytest.mark.django_db
+def test_a_revoked_grant_whose_team_another_grant_still_wants_is_settled(enlisted, make_group):
+    group = make_group("Overlap")
+    target = space(enlisted)
+    services.grant(group, Role.VIEWER, space=target)
+    wider = services.grant(group, Role.VIEWER, instance=enlisted)
+    every = [s.pk for s in enlisted.spaces.all()]
+    teams.sync_spaces(every)
+
+    services.revoke(wider)
+    teams.sync_spaces(every)
+
+    # Where the space grant still wants the team it stays, and the revoked grant has nothing
+    # left to do there; elsewhere its team is gone.
+    assert len(managed_teams(enlisted, target.octopus_id)) == 1
+    assert GrantTarget.objects.get(grant=wider, space=target).state == SyncState.APPLIED
+    assert not GrantTarget.objects.filter(grant=wider).exclude(state=SyncState.APPLIED).exists()
+    assert all(managed_teams(enlisted, s.octopus_id) == [] for s in enlisted.spaces.all()
+               if s.pk != target.pk)  # fmt: skip
