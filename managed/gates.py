@@ -1,5 +1,6 @@
-"""Delivery gates for blueprints and template projects: a higher app (rollouts) decides which
-spaces receive a revision now, as ``sharing.gates`` does for shared items.
+"""Delivery gates for blueprints, template projects and instance baselines: a higher app
+(rollouts) decides which spaces (or instances) receive a revision now, as ``sharing.gates``
+does for shared items.
 
 Managed sits below the apps that stage its deliveries, so it cannot import them; such an app
 registers a gate in its ``AppConfig.ready()``::
@@ -21,6 +22,7 @@ from typing import Any
 
 BLUEPRINT = "blueprint"
 TEMPLATE_PROJECT = "template_project"
+BASELINE = "baseline"
 
 Gate = Callable[[str, uuid.UUID, int, list[Any]], list[Any] | None]
 _gates: list[Gate] = []

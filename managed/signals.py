@@ -1,8 +1,8 @@
 """Managed spaces' events for the apps above it (which managed never imports).
 
-``page``: sender=Blueprint or TemplateProject, request=HttpRequest, obj=the blueprint or
-template project whose page is being rendered; each receiver returns a list of
-``spaces.signals.Panel`` that the page shows under the title (rollouts' progress).
+``page``: sender=Blueprint, TemplateProject or InstanceBaseline, request=HttpRequest, obj=the
+blueprint, template project or baseline whose page is being rendered; each receiver returns a
+list of ``spaces.signals.Panel`` that the page shows under the title (rollouts' progress).
 """
 
 from typing import Any

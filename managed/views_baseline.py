@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from identity.access import is_admin
+from managed import signals
 from managed.forms import (
     BaselineForm,
     BaselineRevisionForm,
@@ -95,6 +96,7 @@ def baseline(request: HttpRequest, pk: Any) -> HttpResponse:
         ),
         "targets": bl.targets.select_related("instance").order_by("instance__name"),
         "revisions": bl.revisions.all()[:20],
+        "panels": signals.panels(request, bl),
     }
     return render(request, "managed/baseline.html", context)
 

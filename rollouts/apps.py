@@ -22,6 +22,7 @@ class RolloutsConfig(AppConfig):
         register_gate(gate)
         register(kinds_managed.BlueprintKind())
         register(kinds_managed.TemplateProjectKind())
+        register(kinds_managed.BaselineKind())
         register_managed_gate(kinds_managed.gate)
         register_collector(collect)
         register_version_rules(allowed_by_instance)

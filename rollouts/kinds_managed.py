@@ -1,27 +1,40 @@
-"""Managed spaces' blueprints and template projects as rollout target kinds (managed sits
-beside sharing, below rollouts, so their kinds live here) and the gate that holds back every
-wave after the first (``managed.gates``).
+"""Managed spaces' blueprints, template projects and instance baselines as rollout target
+kinds (managed sits beside sharing, below rollouts, so their kinds live here) and the gate
+that holds back every wave after the first (``managed.gates``).
 
 A blueprint's target is a :class:`BlueprintTarget` (one per assigned space); a template
 project's is an automatic :class:`Downstream` that has been pushed once (pinned and on-demand
-downstreams are not pushed, so they are not staged either)."""
+downstreams are not pushed, so they are not staged either); an instance baseline's is a
+:class:`BaselineTarget`, a whole instance (its target names the instance, and one of its
+spaces stands for it; an instance ODCM knows no space of yet is not staged)."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.urls import reverse
 
+from identity.access import is_admin
 from managed import access, gates
-from managed.models import Blueprint, BlueprintTarget, Downstream, TemplateProject
-from managed.services import broker, templates
+from managed.models import (
+    BaselineTarget,
+    Blueprint,
+    BlueprintTarget,
+    Downstream,
+    InstanceBaseline,
+    TemplateProject,
+)
+from managed.services import baseline_broker, broker, templates
 from rollouts.registry import Outcome, Target
 from rollouts.services import engine
+from spaces.models import Space
 
 BLUEPRINT = gates.BLUEPRINT
 TEMPLATE_PROJECT = gates.TEMPLATE_PROJECT
+BASELINE = gates.BASELINE
 
 
 def _emails(users: QuerySet[Any]) -> list[str]:
@@ -153,6 +166,79 @@ class TemplateProjectKind:
     def may_manage(self, user: Any, subject_id: uuid.UUID) -> bool:
         template = TemplateProject.objects.select_related("space").filter(pk=subject_id).first()
         return template is not None and access.can_edit_template(user, template)
+
+
+class BaselineKind:
+    """Instance baselines: a target is the baseline's row for one instance. Administrators
+    alone see and manage them, as on the baseline pages."""
+
+    name = BASELINE
+
+    def label(self, subject_id: uuid.UUID) -> str:
+        found = InstanceBaseline.objects.filter(pk=subject_id).values_list("name", flat=True)
+        return found.first() or "(deleted baseline)"
+
+    def url(self, subject_id: uuid.UUID) -> str:
+        return reverse("managed:baseline", args=[subject_id])
+
+    def latest_revision(self, subject_id: uuid.UUID) -> int:
+        found = InstanceBaseline.objects.filter(pk=subject_id).values_list(
+            "latest_revision", flat=True
+        )
+        return found.first() or 0
+
+    def targets(self, subject_id: uuid.UUID) -> list[Target]:
+        rows = list(
+            BaselineTarget.objects.filter(baseline_id=subject_id).values_list(
+                "pk", "instance_id", "applied_revision"
+            )
+        )
+        stands_for: dict[uuid.UUID, uuid.UUID] = {}
+        spaces = Space.objects.filter(instance__in={instance for _, instance, _ in rows})
+        ordered = spaces.order_by("is_default", "-name", "-pk").values_list("pk", "instance_id")
+        for space, instance in ordered:
+            stands_for[instance] = space  # the default space wins, else the first by name
+        return [
+            Target(key, stands_for[instance], held or 0, instance_id=instance)
+            for key, instance, held in rows
+            if instance in stands_for
+        ]
+
+    def deliver(self, subject_id: uuid.UUID, keys: list[uuid.UUID], revision: int) -> None:
+        baseline = InstanceBaseline.objects.filter(pk=subject_id).first()
+        if baseline is not None and keys:
+            baseline_broker.queue_apply(baseline, target_ids=list(keys), revision=revision)
+
+    def outcomes(
+        self, subject_id: uuid.UUID, keys: list[uuid.UUID], revision: int
+    ) -> dict[uuid.UUID, Outcome]:
+        found: dict[uuid.UUID, Outcome] = dict.fromkeys(keys, Outcome.GONE)
+        S = BaselineTarget.Status
+        rows = BaselineTarget.objects.filter(pk__in=keys).values_list(
+            "pk", "status", "applied_revision", "target_revision"
+        )
+        for pk, status, applied, target in rows:
+            if target == revision and status == S.FAILED:
+                found[pk] = Outcome.FAILED
+            elif applied == revision and status == S.DRIFTED:
+                found[pk] = Outcome.DRIFTED
+            elif applied == revision and status == S.APPLIED:
+                found[pk] = Outcome.SUCCEEDED
+            else:
+                found[pk] = Outcome.PENDING
+        return found
+
+    def owners(self, subject_id: uuid.UUID) -> list[str]:
+        if not InstanceBaseline.objects.filter(pk=subject_id).exists():
+            return []
+        return _emails(get_user_model().objects.filter(is_superuser=True))
+
+    def visible_subjects(self, user: Any) -> Any:
+        rows = InstanceBaseline.objects.all() if is_admin(user) else InstanceBaseline.objects.none()
+        return rows.values("pk")
+
+    def may_manage(self, user: Any, subject_id: uuid.UUID) -> bool:
+        return is_admin(user) and InstanceBaseline.objects.filter(pk=subject_id).exists()
 
 
 def gate(kind: str, subject_id: uuid.UUID, number: int, ids: list[Any]) -> list[Any] | None:

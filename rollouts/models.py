@@ -186,6 +186,11 @@ class RolloutTarget(models.Model):
     wave = models.ForeignKey(RolloutWave, on_delete=models.CASCADE, related_name="targets")
     key = models.UUIDField()  # the kind's id of the target (a subscription)
     space = models.ForeignKey("spaces.Space", on_delete=models.CASCADE, related_name="+")
+    # Set when the target is a whole instance (an instance baseline): ``space`` then only
+    # stands for it, and pages show the instance.
+    instance = models.ForeignKey(
+        "spaces.Instance", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     state = models.CharField(max_length=20, choices=State.choices, default=State.WAITING)
     # What the target held when the rollout started: a rollback delivers it again.
     previous_revision = models.PositiveIntegerField(default=0)

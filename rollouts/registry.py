@@ -24,11 +24,16 @@ from typing import Any, Protocol
 @dataclass(frozen=True)
 class Target:
     """One place a revision is delivered to: the kind's id for it, its space, and the revision
-    it holds now (0: none; what a rollback goes back to)."""
+    it holds now (0: none; what a rollback goes back to).
+
+    A target that is a whole instance (an instance baseline) also names ``instance_id``; its
+    ``space_id`` is then one space of that instance, standing for it (waves select it by the
+    instance: its tag, its region, or any of its spaces chosen)."""
 
     key: uuid.UUID
     space_id: uuid.UUID
     revision: int = 0
+    instance_id: uuid.UUID | None = None
 
 
 class Outcome(enum.StrEnum):

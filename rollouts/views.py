@@ -13,8 +13,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from managed.gates import BLUEPRINT, TEMPLATE_PROJECT
-from managed.models import Blueprint, TemplateProject
+from managed.gates import BASELINE, BLUEPRINT, TEMPLATE_PROJECT
+from managed.models import Blueprint, InstanceBaseline, TemplateProject
 from octopus.errors import OctopusError
 from odcm.errors import ServiceError
 from rollouts import access, registry
@@ -35,7 +35,7 @@ def _context(request: HttpRequest, rollout: Rollout) -> dict[str, Any]:
     waves = list(
         rollout.waves.order_by("position")
         .select_related("approved_by")
-        .prefetch_related("targets__space__instance")
+        .prefetch_related("targets__space__instance", "targets__instance")
     )
     return {
         "rollout": rollout,
@@ -120,8 +120,9 @@ def item_panels(sender: Any, request: HttpRequest, item: Any, **kwargs: Any) -> 
 
 
 def managed_panels(sender: Any, request: HttpRequest, obj: Any, **kwargs: Any) -> list[Panel]:
-    """A blueprint's or template project's page asks (``managed.signals.page``)."""
-    kind = {Blueprint: BLUEPRINT, TemplateProject: TEMPLATE_PROJECT}.get(sender)
+    """A blueprint's, template project's or baseline's page asks (``managed.signals.page``)."""
+    kinds = {Blueprint: BLUEPRINT, TemplateProject: TEMPLATE_PROJECT, InstanceBaseline: BASELINE}
+    kind = kinds.get(sender)
     return subject_panels(request, kind, obj.pk) if kind else []
 
 

@@ -18,6 +18,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from audit.services import record
+from managed import gates
 from managed.models import BaselineApply, BaselineRevision, BaselineTarget, InstanceBaseline
 from managed.services import baseline_side as side
 from managed.services.baselines import secrets_of, sync_targets
@@ -55,20 +56,28 @@ def queue_apply(
     *,
     target_ids: list[Any] | None = None,
     prune: bool = False,
+    revision: int | None = None,
     actor: Any = None,
 ) -> int:
-    """Queue an apply of the latest revision to the baseline's instances (or some of them);
-    one task per instance, sent after commit. With ``prune`` the apply also deletes the
-    subscriptions an earlier apply created and the baseline no longer lists. Returns how
-    many were queued."""
+    """Queue an apply of ``revision`` (default: the latest) to the baseline's instances (or
+    some of them); one task per instance, sent after commit. With ``prune`` the apply also
+    deletes the subscriptions an earlier apply created and the baseline no longer lists.
+    Returns how many were queued. An apply to every instance passes ``managed.gates`` first:
+    a rollout policy or pipeline may let only its first wave through now (and queues the
+    others itself, by id)."""
     rows = baseline.targets.all()
     if target_ids is not None:
         rows = rows.filter(pk__in=target_ids)
     now = timezone.now()
+    number = revision or baseline.latest_revision
     with transaction.atomic():
-        ids = [str(pk) for pk in rows.values_list("pk", flat=True)]
+        keys = list(rows.values_list("pk", flat=True))
+        if target_ids is None:
+            keys = gates.allowed(gates.BASELINE, baseline.pk, number, keys)
+            rows = baseline.targets.filter(pk__in=keys)
+        ids = [str(pk) for pk in keys]
         rows.update(
-            target_revision=baseline.latest_revision,
+            target_revision=number,
             prune=prune,
             status=S.QUEUED,
             failures=0,
@@ -79,7 +88,7 @@ def queue_apply(
             "managed.baseline.apply",
             actor=actor,
             obj=baseline,
-            after={"revision": baseline.latest_revision, "instances": len(ids), "prune": prune},
+            after={"revision": number, "instances": len(ids), "prune": prune},
         )
     for ident in ids:
         enqueue(TASK, ident)

@@ -25,6 +25,9 @@ class TargetSerializer(serializers.ModelSerializer[RolloutTarget]):
     space = serializers.UUIDField(source="space_id", read_only=True)
     space_name = serializers.CharField(source="space.name", read_only=True)
     instance_name = serializers.CharField(source="space.instance.name", read_only=True)
+    # The instance, when the target is a whole one (an instance baseline): ``space`` only stands
+    # for it then.
+    whole_instance = serializers.UUIDField(source="instance_id", read_only=True, allow_null=True)
 
     class Meta:
         model = RolloutTarget
@@ -32,6 +35,7 @@ class TargetSerializer(serializers.ModelSerializer[RolloutTarget]):
             "key",
             "space",
             "space_name",
+            "whole_instance",
             "instance_name",
             "state",
             "previous_revision",

@@ -35,7 +35,9 @@ class RolloutViewSet(
     def get_queryset(self) -> QuerySet[Rollout]:
         rows = access.visible_rollouts(self.request.user).select_related("approval_group")
         if self.action == "retrieve":
-            rows = rows.prefetch_related("waves__approved_by", "waves__targets__space__instance")
+            rows = rows.prefetch_related(
+                "waves__approved_by", "waves__targets__space__instance", "waves__targets__instance"
+            )
         return rows.order_by("-created_at", "pk")
 
     def get_serializer_class(self) -> Any:

@@ -68,7 +68,14 @@ def _assign(policy: RolloutPolicy, targets: list[Target]) -> list[tuple[str, lis
         .select_related("instance")
         .prefetch_related("instance__tags")
     }
-    remaining = sorted(targets, key=lambda t: (spaces[t.space_id].name, str(t.key)))
+    # A whole-instance target (an instance baseline) is selected, and sorted, by its instance.
+    whole = {t.key for t in targets if t.instance_id is not None}
+
+    def name(t: Target) -> str:
+        space = spaces[t.space_id]
+        return space.instance.name if t.key in whole else space.name
+
+    remaining = sorted(targets, key=lambda t: (name(t), str(t.key)))
     waves: list[tuple[str, list[Target]]] = []
     for wave in policy.waves.prefetch_related("spaces").order_by("position"):
         taken = _select(wave, remaining, spaces)
@@ -84,8 +91,14 @@ def _assign(policy: RolloutPolicy, targets: list[Target]) -> list[tuple[str, lis
 def _select(wave: PolicyWave, remaining: list[Target], spaces: dict[Any, Space]) -> list[Target]:
     S = PolicyWave.Selector
     if wave.selector == S.SPACES:
-        wanted = {s.pk for s in wave.spaces.all()}
-        return [t for t in remaining if t.space_id in wanted]
+        chosen = list(wave.spaces.all())
+        wanted = {s.pk for s in chosen}
+        instances = {s.instance_id for s in chosen}  # a whole instance: any of its spaces
+        return [
+            t
+            for t in remaining
+            if (t.instance_id in instances if t.instance_id is not None else t.space_id in wanted)
+        ]
     if wave.selector == S.TAG:
         return [
             t
@@ -129,6 +142,7 @@ def start(policy: RolloutPolicy, revision: int, *, actor: Any = None) -> Rollout
                     wave=wave,
                     key=t.key,
                     space_id=t.space_id,
+                    instance_id=t.instance_id,
                     previous_revision=t.revision,
                 )
                 for t in targets
@@ -347,7 +361,7 @@ def _step_back(rollout: Rollout) -> str:
 
 
 def targets_of(rollout: Rollout) -> QuerySet[RolloutTarget]:
-    return rollout.targets.select_related("space__instance", "wave")
+    return rollout.targets.select_related("space__instance", "instance", "wave")
 
 
 def keys(rows: Iterable[RolloutTarget]) -> list[uuid.UUID]:

@@ -205,12 +205,23 @@ def stage_instance_ids(stage: PipelineStage) -> set[uuid.UUID]:
 def _keys_by_stage(
     stages: list[PipelineStage], kind: str, subject_id: uuid.UUID
 ) -> dict[int, list[uuid.UUID]]:
-    """The subject's targets per stage position; targets in no stage go with the last."""
+    """The subject's targets per stage position; targets in no stage go with the last. A
+    whole-instance target (an instance baseline) is in the first stage taking its instance
+    (for a stage of spaces: any of the instance's spaces)."""
     where = _stage_spaces(stages)
     last = stages[-1].position
     out: dict[int, list[uuid.UUID]] = {s.position: [] for s in stages}
-    for target in registry.kind(kind).targets(subject_id):
-        out[where.get(target.space_id, last)].append(target.key)
+    targets = registry.kind(kind).targets(subject_id)
+    whole: dict[uuid.UUID, int] = {}
+    if any(t.instance_id is not None for t in targets):
+        for stage in stages:
+            for pk in stage_instance_ids(stage):
+                whole.setdefault(pk, stage.position)
+    for target in targets:
+        if target.instance_id is not None:
+            out[whole.get(target.instance_id, last)].append(target.key)
+        else:
+            out[where.get(target.space_id, last)].append(target.key)
     return out
 
 
