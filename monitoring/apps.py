@@ -50,14 +50,14 @@ def _instance_edited(sender: Any, update_fields: Any = None, **kwargs: Any) -> N
     cached dashboard figures go once it commits (sweeps write with ``update()``: no signal)."""
     if update_fields is not None and set(update_fields) <= _NOT_SHOWN:
         return
-    from monitoring.services.dashboard import bump
+    from monitoring.services.stamp import bump
 
     transaction.on_commit(bump)
 
 
 def _access_changed(sender: Any, **kwargs: Any) -> None:
     """Who may see what changed (a revoke, a deactivation): no one keeps cached figures."""
-    from monitoring.services.dashboard import bump
+    from monitoring.services.stamp import bump
 
     bump()
 

@@ -38,6 +38,7 @@ from monitoring.services import (
     dashboard,
     fleet,
 )
+from monitoring.services.stamp import data_stamp
 from odcm import csvout
 from odcm.decorators import admin_required
 from odcm.htmx import HtmxHttpRequest
@@ -74,7 +75,7 @@ def _context(request: HttpRequest) -> dict[str, Any]:
         page = int(params.get("page") or 1)
     except ValueError:
         page = 1
-    stamp = dashboard.data_stamp()
+    stamp = data_stamp()
     size = settings.ODCM_DASHBOARD_PAGE_SIZE
     rules = cache(version_rules.rules)
 

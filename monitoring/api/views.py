@@ -21,6 +21,7 @@ from monitoring.api.filters import StatusFlipFilter
 from monitoring.models import StatusFlip
 from monitoring.services import dashboard
 from monitoring.services.dashboard import EARLIEST_DATE, LATEST_DATE
+from monitoring.services.stamp import data_stamp
 from odcm.api.pagination import Pagination
 from odcm.api.permissions import IsAuthenticatedUser
 from spaces.models import Instance
@@ -142,7 +143,7 @@ class SpacesReport(APIView):
             ]
             return data
 
-        stamp = dashboard.data_stamp()
+        stamp = data_stamp()
         key = ("api-spaces", period, filters, sort, page)
         return Response(dashboard.cached(request.user, stamp, key, compute))
 
@@ -167,7 +168,7 @@ class DeploymentsReport(APIView):
             return _paginated(request, self, counted, _period_body(period))
 
         key = ("api-deployments", period, filters, page)
-        return Response(dashboard.cached(request.user, dashboard.data_stamp(), key, compute))
+        return Response(dashboard.cached(request.user, data_stamp(), key, compute))
 
 
 class VersionsReport(APIView):

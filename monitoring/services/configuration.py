@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from audit.services import record
 from monitoring.models import AlertSettings, InstanceMonitor, MaintenanceWindow
-from monitoring.services import dashboard
+from monitoring.services import stamp
 from monitoring.services.status import set_pin
 from spaces.models import Instance
 
@@ -41,7 +41,7 @@ def pin_version(
             before={"pinned_version": monitor.pinned_version},
             after={"pinned_version": version},
         )
-    dashboard.bump()
+    stamp.bump()
     return True
 
 
@@ -71,7 +71,7 @@ def schedule_window(
             obj=instance,
             after={"starts_at": str(starts_at), "ends_at": str(ends_at)},
         )
-    dashboard.bump()
+    stamp.bump()
     return window
 
 
@@ -89,7 +89,7 @@ def end_window(
         else:
             return
         record("monitoring.window.end", actor=actor, request=request, obj=window.instance)
-    dashboard.bump()
+    stamp.bump()
 
 
 def save_alert_settings(

@@ -21,7 +21,6 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     FloatField,
-    Max,
     OuterRef,
     QuerySet,
     Subquery,
@@ -31,7 +30,7 @@ from django.db.models.functions import Cast, Lower, NullIf
 from django.utils import timezone
 
 from monitoring import version_rules
-from monitoring.models import SpaceDay, StatusFlip, SweepRun
+from monitoring.models import SpaceDay, StatusFlip
 from monitoring.services import queues, windows
 from spaces.models import Instance, Space, Tag
 
@@ -73,17 +72,6 @@ class Period:
     @property
     def days(self) -> list[date]:
         return [self.first + timedelta(days=n) for n in range((self.last - self.first).days + 1)]
-
-
-def data_stamp() -> str:
-    """Changes whenever a sweep, pull or admin change may have changed the figures."""
-    latest = SweepRun.objects.aggregate(latest=Max("finished_at"))["latest"]
-    return latest.isoformat() if latest else "-"
-
-
-def bump() -> None:
-    """Invalidate cached dashboard figures (after a pin, window or other admin change)."""
-    SweepRun.objects.update_or_create(name="dashboard", defaults={"finished_at": timezone.now()})
 
 
 def cached(user: Any, stamp: str, parts: tuple[Any, ...], compute: Callable[[], T]) -> T:

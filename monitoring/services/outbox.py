@@ -18,6 +18,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from monitoring.models import Outbound
+from monitoring.services.stamp import bump
 from odcm import work
 
 O = TypeVar("O", bound=Outbound)  # noqa: E741
@@ -98,6 +99,4 @@ def failed(row: Outbound, started: float, error: str, **fields: object) -> bool:
 def _failing_changed() -> None:
     """A delivery started or stopped failing: cached dashboard figures (the fleet's "failed
     alert deliveries" card) are stale. Only on that change, not on every retry."""
-    from monitoring.services.dashboard import bump  # dashboard -> queues -> alerts -> here
-
     bump()

@@ -30,7 +30,7 @@ from django.utils import timezone
 from audit.services import record
 from identity.access import is_admin, user_groups
 from identity.models import Group
-from monitoring.services import dashboard
+from monitoring.services import stamp
 from odcm.errors import ErrorKind, ServiceError
 from rollouts import registry
 from rollouts.models import (
@@ -123,7 +123,7 @@ def save_pipeline(
         # A stage's allowed versions (and which instances the stage holds) replace version
         # pins in monitoring's judgement, whose dashboard figures are cached by a data stamp:
         # move the stamp, so the dashboard and reports show the new lists at once.
-        dashboard.bump()
+        stamp.bump()
     return pipeline
 
 

@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from identity import services
 from identity.models import Role
-from monitoring.services import dashboard
+from monitoring.services import stamp
 from spaces.models import Instance
 from tests.monitoring.test_dashboard import build
 
@@ -31,15 +31,15 @@ def test_a_revoked_user_stops_seeing_cached_figures_at_once(
 
 
 def test_deactivating_a_user_clears_cached_figures(member, django_capture_on_commit_callbacks):
-    before = dashboard.data_stamp()
+    before = stamp.data_stamp()
     member.is_active = False
     with django_capture_on_commit_callbacks(execute=True):
         member.save()
-    assert dashboard.data_stamp() != before
+    assert stamp.data_stamp() != before
 
 
 def test_a_sign_in_does_not_clear_cached_figures(member, django_capture_on_commit_callbacks):
-    before = dashboard.data_stamp()
+    before = stamp.data_stamp()
     with django_capture_on_commit_callbacks(execute=True):
         member.save(update_fields=["last_login"])
-    assert dashboard.data_stamp() == before
+    assert stamp.data_stamp() == before
