@@ -41,6 +41,26 @@ def _emails(users: QuerySet[Any]) -> list[str]:
     return sorted({u.email for u in users.filter(is_active=True).exclude(email="")})
 
 
+def _applied_outcomes(model: Any, keys: list[uuid.UUID], revision: int) -> dict[uuid.UUID, Outcome]:
+    """Outcomes of a broker's targets whose status says applied, failed or drifted (a blueprint's
+    space, a baseline's instance) at ``revision``; a target no longer there is gone."""
+    found: dict[uuid.UUID, Outcome] = dict.fromkeys(keys, Outcome.GONE)
+    S = model.Status
+    rows = model.objects.filter(pk__in=keys).values_list(
+        "pk", "status", "applied_revision", "target_revision"
+    )
+    for pk, status, applied, target in rows:
+        if target == revision and status == S.FAILED:
+            found[pk] = Outcome.FAILED
+        elif applied == revision and status == S.DRIFTED:
+            found[pk] = Outcome.DRIFTED
+        elif applied == revision and status == S.APPLIED:
+            found[pk] = Outcome.SUCCEEDED
+        else:
+            found[pk] = Outcome.PENDING
+    return found
+
+
 class BlueprintKind:
     """Blueprints: a target is the blueprint's row for one assigned space."""
 
@@ -71,21 +91,7 @@ class BlueprintKind:
     def outcomes(
         self, subject_id: uuid.UUID, keys: list[uuid.UUID], revision: int
     ) -> dict[uuid.UUID, Outcome]:
-        found: dict[uuid.UUID, Outcome] = dict.fromkeys(keys, Outcome.GONE)
-        S = BlueprintTarget.Status
-        rows = BlueprintTarget.objects.filter(pk__in=keys).values_list(
-            "pk", "status", "applied_revision", "target_revision"
-        )
-        for pk, status, applied, target in rows:
-            if target == revision and status == S.FAILED:
-                found[pk] = Outcome.FAILED
-            elif applied == revision and status == S.DRIFTED:
-                found[pk] = Outcome.DRIFTED
-            elif applied == revision and status == S.APPLIED:
-                found[pk] = Outcome.SUCCEEDED
-            else:
-                found[pk] = Outcome.PENDING
-        return found
+        return _applied_outcomes(BlueprintTarget, keys, revision)
 
     def owners(self, subject_id: uuid.UUID) -> list[str]:
         blueprint = Blueprint.objects.select_related("management_space__instance").filter(
@@ -212,21 +218,7 @@ class BaselineKind:
     def outcomes(
         self, subject_id: uuid.UUID, keys: list[uuid.UUID], revision: int
     ) -> dict[uuid.UUID, Outcome]:
-        found: dict[uuid.UUID, Outcome] = dict.fromkeys(keys, Outcome.GONE)
-        S = BaselineTarget.Status
-        rows = BaselineTarget.objects.filter(pk__in=keys).values_list(
-            "pk", "status", "applied_revision", "target_revision"
-        )
-        for pk, status, applied, target in rows:
-            if target == revision and status == S.FAILED:
-                found[pk] = Outcome.FAILED
-            elif applied == revision and status == S.DRIFTED:
-                found[pk] = Outcome.DRIFTED
-            elif applied == revision and status == S.APPLIED:
-                found[pk] = Outcome.SUCCEEDED
-            else:
-                found[pk] = Outcome.PENDING
-        return found
+        return _applied_outcomes(BaselineTarget, keys, revision)
 
     def owners(self, subject_id: uuid.UUID) -> list[str]:
         if not InstanceBaseline.objects.filter(pk=subject_id).exists():
