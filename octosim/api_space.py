@@ -415,6 +415,7 @@ def make_create(kind: Kind) -> Callable[[Ctx], Reply]:
         _validate(ctx, kind, body, None)
         doc = kind.build(ctx, body)
         R.apply_body(doc, body, kind.read_only)
+        R.template_ids(doc)
         seal_sensitive(ctx.st, doc, None)
         if kind.name == "lifecycles":
             normalize_phases(ctx.col("environments"), doc)
@@ -442,6 +443,7 @@ def make_update(kind: Kind) -> Callable[[Ctx], Reply]:
             normalize_phases(ctx.col("environments"), checked)
             body = {**body, "Phases": checked["Phases"]}
         R.apply_body(doc, body, kind.read_only)
+        R.template_ids(doc)
         seal_sensitive(ctx.st, doc, previous)
         doc["Name"] = doc["Name"].strip()
         if kind.name == "actiontemplates":

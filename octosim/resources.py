@@ -45,6 +45,14 @@ def apply_body(doc: Doc, body: dict[str, Any], extra_read_only: tuple[str, ...] 
     return doc
 
 
+def template_ids(doc: Doc) -> None:
+    """Octopus gives a variable template (of a project or a library variable set) saved
+    without an ``Id`` a new one; tenant variable values are keyed by it."""
+    for template in doc.get("Templates") or []:
+        if isinstance(template, dict) and not template.get("Id"):
+            template["Id"] = str(uuid.uuid4())
+
+
 def space(ident: str, name: str, *, is_default: bool, description: str = "") -> Doc:
     return {
         "Id": ident,

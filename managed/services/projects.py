@@ -433,7 +433,7 @@ def write(
             "IncludedLibraryVariableSetIds": _ids(
                 look, "libraryvariablesets", settings["LibraryVariableSets"]
             ),
-            "Templates": doc["Templates"],
+            "Templates": _template_ids(doc["Templates"], project.get("Templates") or []),
         }
         project = client.put(space_project, body)
         writes += 1
@@ -448,6 +448,18 @@ def write(
     if _sorted_vars(current) != _sorted_vars(doc) or (secrets and secrets_changed):
         writes += _write_variables(client, space_id, project, doc, look, secrets)
     return Written(str(project["Id"]), writes)
+
+
+def _template_ids(templates: list[Doc], current: list[Doc]) -> list[Doc]:
+    """The document's variable templates with the ids the space's project already gives
+    them (by name): tenant variable values are keyed by template id, so a template that is
+    written again must keep its id (a new one gets its id from Octopus)."""
+    ids = {str(t.get("Name", "")).lower(): t.get("Id") for t in current}
+    out = []
+    for template in templates:
+        ident = ids.get(str(template.get("Name", "")).lower())
+        out.append({**template, "Id": ident} if ident else dict(template))
+    return out
 
 
 def _write_runbooks(

@@ -41,6 +41,7 @@ from managed.services.split_plan import (
     compute,
     read,
     read_source,
+    read_target,
 )
 from octopus import OctopusClient
 from octopus.pipeline import sp
@@ -86,7 +87,7 @@ def create_split(
         src = read_source(client, source, names, with_targets=True)
     split.projects = list(src.documents)  # as Octopus spells them
     with client_for(target.instance) as client:
-        tgt = read(client, target.octopus_id)
+        tgt = read_target(client, target.octopus_id, src)
     split.plan = compute(split, src, tgt)
     split.needs_values = split.plan["needs_values"]
     split.status = S.BLOCKED if split.plan["problems"] else S.PLANNED
@@ -151,6 +152,10 @@ def _body(kind: str, doc: Doc, src: SpaceDocs, look: P.Lookups) -> Doc:
         out.pop("Password", None)  # Octopus never returns it: listed as needing a value
     elif kind == "libraryvariablesets":
         out = {k: out[k] for k in ("Name", "Description", "ContentType") if k in out}
+        # its variable templates (the target gives them ids; tenant values follow by name)
+        out["Templates"] = [
+            {k: v for k, v in t.items() if k != "Id"} for t in doc.get("Templates") or []
+        ]
     elif kind == "actiontemplates":
         out.pop("Version", None)
         out.pop("CommunityActionTemplateId", None)
@@ -247,7 +252,7 @@ def _copy(split: Split, lease: Lease) -> Doc:
         src = read_source(sclient, split.source, split.projects, with_targets=True)
     tid = split.target.octopus_id
     with client_for(split.target.instance) as tclient:
-        tgt = read(tclient, tid)
+        tgt = read_target(tclient, tid, src)
         plan = _start(split, lease, src, tgt)
         progress = Progress(split, lease, split.created)
         for dep in plan["dependencies"]:
@@ -286,7 +291,10 @@ def _copy_extras(
     project_ids: dict[str, str],
     progress: Progress,
 ) -> None:
-    """The tenants (created, or connected if the target has them), then the triggers."""
+    """The channels' tenant tags; the tenants (created, or connected if the target has
+    them) and their variable values; then the triggers."""
+    for name, pid in project_ids.items():
+        X.write_channel_tags(client, space_id, pid, src.extras.channel_tags.get(name) or {})
     names = X.names_of(look.by_id.get("environments", {}), list(tgt.tenants.values()))
     for lower, doc in src.extras.tenants.items():
         current = tgt.tenants.get(lower)
@@ -296,6 +304,9 @@ def _copy_extras(
             names.tenants[str(saved["Id"])] = str(saved["Name"])
         if current is None:
             progress.note("tenants", lower)
+        ours = lower in progress.created.get("tenants", [])
+        tenant_id = str(tgt.tenants[lower]["Id"])
+        X.write_values(client, space_id, doc, tenant_id, project_ids, names, ours=ours)
     for name, pid in project_ids.items():
         X.write_triggers(client, space_id, name, pid, src.extras.triggers.get(name, []), names)
 

@@ -7,6 +7,13 @@ the projects' triggers, both by name.
   name) gets the connections added — never a second tenant, never a connection or tag taken
   away. The tag sets those tags come from are dependencies: copied whole when the target
   lacks them, or given the missing tags when it has them ("extend").
+* **Tenant variable values** (``/tenants/{id}/variables``): the carried tenants' values of
+  the moved projects' variable templates (per environment) and of the templates of the
+  library variable sets those projects include, by project, environment, library set and
+  template **name** (ids are translated into the target's). Sensitive values are never
+  returned by Octopus: they are listed as needing a value, never written.
+* **Channel tenant tags**: each moved channel's ``TenantTags`` ("Tag set/Tag"); the tag sets
+  are dependencies like the tenants' tags.
 * **Triggers** (``/projects/{id}/triggers``): the filter and action with environments,
   tenants, the channel and the runbook translated by name; matched by name in the copy.
 
@@ -55,15 +62,25 @@ class Extras:
     triggers: dict[str, list[Doc]] = field(default_factory=dict)
     tags: dict[str, set[str]] = field(default_factory=dict)
     targets_left: list[str] = field(default_factory=list)  # deployment targets (names)
+    channel_tags: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # project ->
+    # channel name -> its tenant tags
+
+
+SENSITIVE = "Sensitive"
+_MISSING = object()
 
 
 def _project_names(
-    client: OctopusClient, space_id: str, project_id: str, names: Names, key: str
+    client: OctopusClient,
+    space_id: str,
+    project_id: str,
+    names: Names,
+    key: str,
+    channels: list[Doc] | None = None,
 ) -> None:
-    names.channels[key] = {
-        str(c["Id"]): str(c["Name"])
-        for c in client.paginate(sp(space_id, "projects", project_id, "channels"))
-    }
+    if channels is None:
+        channels = list(client.paginate(sp(space_id, "projects", project_id, "channels")))
+    names.channels[key] = {str(c["Id"]): str(c["Name"]) for c in channels}
     names.runbooks[key] = {
         str(r["Id"]): str(r["Name"])
         for r in client.paginate(sp(space_id, "projects", project_id, "runbooks"))
@@ -148,22 +165,233 @@ def read_source(
     by_id = {str(p["Id"]): name for name, p in projects.items()}
     named: set[str] = set()
     for name, project in projects.items():
+        channels = list(client.paginate(sp(space_id, "projects", project["Id"], "channels")))
+        out.channel_tags[name] = {
+            str(c["Name"]): sorted(c.get("TenantTags") or []) for c in channels
+        }
         raws = list(client.paginate(sp(space_id, "projects", project["Id"], "triggers")))
         if raws:
-            _project_names(client, space_id, project["Id"], names, name)
+            _project_names(client, space_id, project["Id"], names, name, channels)
         out.triggers[name] = sorted(
             (trigger_doc(t, names, name) for t in raws), key=lambda d: str(d["Name"]).lower()
         )
         for raw in raws:
             named |= set((raw.get("Action") or {}).get("TenantIds") or [])
+    sets = {str(i) for p in projects.values() for i in p.get("IncludedLibraryVariableSetIds") or []}
     for tenant in tenants:
         if set(by_id) & set(tenant.get("ProjectEnvironments") or {}) or tenant["Id"] in named:
-            out.tenants[str(tenant["Name"]).lower()] = tenant_doc(tenant, names, by_id)
+            doc = tenant_doc(tenant, names, by_id)
+            raw = client.get(sp(space_id, "tenants", tenant["Id"], "variables"))
+            doc["ProjectValues"], doc["CommonValues"] = values_doc(raw, envs, by_id, sets)
+            out.tenants[str(tenant["Name"]).lower()] = doc
     used = [t for doc in out.tenants.values() for t in doc["TenantTags"]]
     for docs in out.triggers.values():
         used += [t for d in docs for t in d["Action"].get("TenantTags") or []]
+    used += [t for chans in out.channel_tags.values() for tags in chans.values() for t in tags]
     add_tags(out, used)
     return out
+
+
+# ---------------------------------------------------------------- tenant variable values
+
+
+def is_sensitive(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(SENSITIVE) is True
+
+
+def _value(template: Doc, value: Any) -> Any:
+    """A value as the documents hold it: the text, or for a sensitive template only whether
+    Octopus has one (it never returns it). None when there is nothing to carry."""
+    control = (template.get("DisplaySettings") or {}).get("Octopus.ControlType")
+    if control == "Sensitive" or isinstance(value, dict):
+        has = bool(value.get("HasValue")) if isinstance(value, dict) else value not in (None, "")
+        return {SENSITIVE: True, "HasValue": True} if has else None
+    return value
+
+
+def _named(templates: list[Doc], values: Doc | None) -> Doc:
+    by_id = {str(t.get("Id")): t for t in templates}
+    out = {}
+    for ident, raw in (values or {}).items():
+        template = by_id.get(str(ident))
+        value = _value(template, raw) if template is not None else None
+        if template is not None and value is not None:
+            out[str(template["Name"])] = value
+    return dict(sorted(out.items()))
+
+
+def values_doc(
+    raw: Doc, envs: dict[str, str], projects: dict[str, str] | None, sets: set[str] | None
+) -> tuple[Doc, Doc]:
+    """A tenant's variable values (``GET …/tenants/{id}/variables``) by name: the project
+    template values ``{project: {environment: {template: value}}}`` of ``projects`` (id ->
+    name; None: every project) and the library set template values ``{set: {template:
+    value}}`` of the library set ids ``sets`` (None: every set)."""
+    project_values: Doc = {}
+    for pid, entry in (raw.get("ProjectVariables") or {}).items():
+        name = (projects or {}).get(pid) if projects is not None else entry.get("ProjectName")
+        if not name:
+            continue
+        per_env = {}
+        for env_id, values in (entry.get("Variables") or {}).items():
+            named = _named(entry.get("Templates") or [], values)
+            if named:
+                per_env[envs.get(env_id, env_id)] = named
+        if per_env:
+            project_values[str(name)] = dict(sorted(per_env.items()))
+    common: Doc = {}
+    for lvs_id, entry in (raw.get("LibraryVariables") or {}).items():
+        if sets is not None and lvs_id not in sets:
+            continue
+        named = _named(entry.get("Templates") or [], entry.get("Variables"))
+        if named:
+            common[str(entry.get("LibraryVariableSetName") or lvs_id)] = named
+    return project_values, dict(sorted(common.items()))
+
+
+def target_values(
+    client: OctopusClient,
+    space_id: str,
+    extras: Extras,
+    tenants: dict[str, Doc],
+    envs: dict[str, str],
+) -> dict[str, tuple[Doc, Doc]]:
+    """The values the target's tenants of the carried tenants' names hold now (one read per
+    tenant that exists in the target), by name."""
+    out = {}
+    for lower in extras.tenants:
+        tenant = tenants.get(lower)
+        if tenant is not None:
+            raw = client.get(sp(space_id, "tenants", tenant["Id"], "variables"))
+            out[lower] = values_doc(raw, envs, None, None)
+    return out
+
+
+def _status(value: Any, have: Any, ours: bool) -> str:
+    if is_sensitive(value):
+        return "needs_value"
+    if have is _MISSING or have is None:
+        return "copy"
+    if have == value:
+        return "exists"
+    return "copy" if ours else "kept"
+
+
+def plan_values(
+    extras: Extras,
+    target: dict[str, tuple[Doc, Doc]],
+    target_sets: dict[str, Doc],
+    made: set[str],
+) -> list[Doc]:
+    """Per tenant value: "copy", "exists" (the same value is in the target), "needs_value"
+    (sensitive: never returned by Octopus), "kept" (a tenant that was in the target before
+    holds another value for a library set template: it is kept, and the verification will
+    show it) or "no_template" (the target's library set has no template of that name)."""
+    out = []
+    for lower, doc in sorted(extras.tenants.items()):
+        theirs_p, theirs_c = target.get(lower, ({}, {}))
+        ours = lower in made or lower not in target
+        for project, per_env in (doc.get("ProjectValues") or {}).items():
+            for env, values in per_env.items():
+                have_env = (theirs_p.get(project) or {}).get(env) or {}
+                for template, value in values.items():
+                    status = _status(value, have_env.get(template, _MISSING), True)
+                    out.append(_value_row(doc, f"{project} / {env}", template, status))
+        lower_c = {k.lower(): v for k, v in theirs_c.items()}
+        for lvs, values in (doc.get("CommonValues") or {}).items():
+            tset = target_sets.get(lvs.lower())
+            known = (
+                None
+                if tset is None
+                else {str(t["Name"]).lower() for t in tset.get("Templates") or []}
+            )
+            have_set = lower_c.get(lvs.lower()) or {}
+            for template, value in values.items():
+                if known is not None and template.lower() not in known:
+                    status = "no_template"
+                else:
+                    status = _status(value, have_set.get(template, _MISSING), ours)
+                out.append(_value_row(doc, lvs, template, status))
+    return out
+
+
+def _value_row(doc: Doc, where: str, template: str, status: str) -> Doc:
+    return {"tenant": doc["Name"], "where": where, "template": template, "status": status}
+
+
+def write_values(
+    client: OctopusClient,
+    space_id: str,
+    doc: Doc,
+    tenant_id: str,
+    project_ids: dict[str, str],
+    names: Names,
+    *,
+    ours: bool,
+) -> int:
+    """Set the tenant's values of ``doc`` in the target (ids by name), in one PUT of the
+    tenant's variables if anything differs; sensitive values are left alone, and a library
+    set value that a tenant made outside this split (``ours`` False) already holds is kept.
+    Returns the writes made."""
+    if not doc.get("ProjectValues") and not doc.get("CommonValues"):
+        return 0
+    path = sp(space_id, "tenants", tenant_id, "variables")
+    raw = client.get(path)
+    changed = False
+    for project, per_env in (doc.get("ProjectValues") or {}).items():
+        entry = (raw.get("ProjectVariables") or {}).get(project_ids.get(project, ""))
+        if entry is None:
+            continue  # not connected in the target: nothing to hold the values
+        ids = {str(t["Name"]).lower(): str(t["Id"]) for t in entry.get("Templates") or []}
+        variables = entry.setdefault("Variables", {})
+        for env, values in per_env.items():
+            have = variables.setdefault(names.env_id(env), {})
+            for template, value in values.items():
+                ident = ids.get(template.lower())
+                if ident is None or is_sensitive(value) or have.get(ident) == value:
+                    continue
+                have[ident] = value
+                changed = True
+    sets = {
+        str(e.get("LibraryVariableSetName") or "").lower(): e
+        for e in (raw.get("LibraryVariables") or {}).values()
+    }
+    for lvs, values in (doc.get("CommonValues") or {}).items():
+        entry = sets.get(lvs.lower())
+        if entry is None:
+            continue
+        ids = {str(t["Name"]).lower(): str(t["Id"]) for t in entry.get("Templates") or []}
+        have = entry.setdefault("Variables", {})
+        for template, value in values.items():
+            ident = ids.get(template.lower())
+            if ident is None or is_sensitive(value) or have.get(ident) == value:
+                continue
+            if have.get(ident) is not None and not ours:
+                continue  # that tenant's own value in the target is kept
+            have[ident] = value
+            changed = True
+    if not changed:
+        return 0
+    client.put(path, raw)
+    return 1
+
+
+def write_channel_tags(
+    client: OctopusClient, space_id: str, project_id: str, wanted: dict[str, list[str]]
+) -> int:
+    """Give the target project's channels the source channels' tenant tags (by channel
+    name). Returns the writes made."""
+    if not any(wanted.values()):
+        return 0
+    by_name = {k.lower(): v for k, v in wanted.items()}
+    writes = 0
+    for raw in client.channels(space_id, project_id):
+        tags = by_name.get(str(raw["Name"]).lower())
+        if tags is None or sorted(raw.get("TenantTags") or []) == tags:
+            continue
+        client.update_channel(space_id, {**raw, "TenantTags": tags})
+        writes += 1
+    return writes
 
 
 def add_tags(extras: Extras, tags: list[str]) -> None:
@@ -326,19 +554,47 @@ def units(extras: Extras, project: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for doc in extras.triggers.get(project, []):
         out[f"trigger/{doc['Name']}"] = doc
+    for channel, tags in (extras.channel_tags.get(project) or {}).items():
+        if tags:
+            out[f"channel/{channel}/tenant-tags"] = tags
     for doc in extras.tenants.values():
         if project in doc["Projects"]:
             out[f"tenant/{doc['Name']}"] = {
                 "Environments": doc["Projects"][project],
                 "TenantTags": doc["TenantTags"],
             }
+            values = {
+                env: plain
+                for env, vals in ((doc.get("ProjectValues") or {}).get(project) or {}).items()
+                if (plain := {t: v for t, v in vals.items() if not is_sensitive(v)})
+            }
+            if values:
+                out[f"tenant/{doc['Name']}/values"] = values
+            for lvs, vals in (doc.get("CommonValues") or {}).items():
+                plain = {t: v for t, v in vals.items() if not is_sensitive(v)}
+                if plain:
+                    out[f"tenant/{doc['Name']}/common/{lvs}"] = plain
     return out
 
 
 def target_units(target: Extras, source: Extras, project: str) -> dict[str, Any]:
-    """The same units read from the target. A tenant there may carry more tags than the
-    source's (it existed before): only the source's tags are compared."""
+    """The same units read from the target. A tenant there may carry more tags and library
+    set values than the source's (it existed before): only the source's are compared."""
     out = units(target, project)
+    spelled = {  # the source's spelling of each library set (matched without case)
+        f"tenant/{d['Name']}/common/{lvs}".lower(): f"tenant/{d['Name']}/common/{lvs}"
+        for d in source.tenants.values()
+        for lvs in d.get("CommonValues") or {}
+    }
+    for key in [k for k in out if "/common/" in k]:
+        unit = out.pop(key)
+        key = spelled.get(key.lower(), key)
+        wanted = _source_common(source, key)
+        # A tenant of the target may hold values the source's lacks (it was there before):
+        # only the source's library set values are compared.
+        unit = {t: v for t, v in unit.items() if t in (wanted or set())}
+        if unit:
+            out[key] = unit
     for key, unit in list(out.items()):
         if key.startswith("tenant/"):
             wanted = next(
@@ -349,3 +605,11 @@ def target_units(target: Extras, source: Extras, project: str) -> dict[str, Any]
                 have = {t.lower(): t for t in unit["TenantTags"]}
                 unit["TenantTags"] = sorted(have[t.lower()] for t in wanted if t.lower() in have)
     return out
+
+
+def _source_common(source: Extras, key: str) -> set[str] | None:
+    for doc in source.tenants.values():
+        for lvs, values in (doc.get("CommonValues") or {}).items():
+            if key == f"tenant/{doc['Name']}/common/{lvs}":
+                return {t for t, v in values.items() if not is_sensitive(v)}
+    return None

@@ -52,6 +52,9 @@ class SpaceDocs:
     docs: dict[str, dict[str, Doc]] = field(default_factory=dict)
     projects: dict[str, Doc] = field(default_factory=dict)
     tenants: dict[str, Doc] = field(default_factory=dict)
+    # lower tenant name -> (project values, library set values) of the target's tenants
+    # that the split carries a tenant of that name to (read by :func:`read_target`)
+    tenant_values: dict[str, tuple[Doc, Doc]] = field(default_factory=dict)
 
     def lookups(self) -> P.Lookups:
         out = P.Lookups()
@@ -74,6 +77,15 @@ def read(client: OctopusClient, space_id: str) -> SpaceDocs:
         out.docs[kind] = {str(d["Name"]).lower(): d for d in client.get_all(sp(space_id, kind))}
     out.projects = {str(d["Name"]).lower(): d for d in client.get_all(sp(space_id, "projects"))}
     out.tenants = {str(d["Name"]).lower(): d for d in client.get_all(sp(space_id, "tenants"))}
+    return out
+
+
+def read_target(client: OctopusClient, space_id: str, src: Source) -> SpaceDocs:
+    """:func:`read`, plus the variable values of the target's tenants that the split
+    carries a tenant of that name to (one read per such tenant)."""
+    out = read(client, space_id)
+    envs = out.lookups().by_id.get("environments", {})
+    out.tenant_values = X.target_values(client, space_id, src.extras, out.tenants, envs)
     return out
 
 
@@ -206,11 +218,31 @@ def compute(split: Split, src: Source, tgt: SpaceDocs) -> Doc:
     made = {*split.intended.get("tenants", []), *split.created.get("tenants", [])}
     tenants = X.plan_tenants(src.extras, tgt.tenants, made)
     triggers = {p: [t["Name"] for t in docs] for p, docs in src.extras.triggers.items() if docs}
+    sets_made = {
+        *split.intended.get("libraryvariablesets", []),
+        *split.created.get("libraryvariablesets", []),
+    }
+    target_sets = {
+        k: v for k, v in tgt.docs.get("libraryvariablesets", {}).items() if k not in sets_made
+    }
+    values = X.plan_values(src.extras, tgt.tenant_values, target_sets, made)
+    channel_tags = {
+        project: {ch: tags for ch, tags in chans.items() if tags}
+        for project, chans in src.extras.channel_tags.items()
+        if any(chans.values())
+    }
+    tenant_secrets = [
+        f"Tenant {v['tenant']}: {v['where']}: {v['template']}"
+        for v in values
+        if v["status"] == "needs_value"
+    ]
     return {
         "projects": projects,
         "dependencies": deps,
         "tenants": tenants,
         "triggers": triggers,
+        "tenant_variables": values,
+        "channel_tags": channel_tags,
         "counts": {
             "projects": len(projects),
             "copy": sum(1 for d in deps if d["status"] == "copy"),
@@ -218,8 +250,10 @@ def compute(split: Split, src: Source, tgt: SpaceDocs) -> Doc:
             "extend": sum(1 for d in deps if d["status"] == "extend"),
             "tenants": len(tenants),
             "triggers": sum(len(v) for v in triggers.values()),
+            "tenant_variables": sum(1 for v in values if v["status"] == "copy"),
+            "channel_tags": sum(len(v) for v in channel_tags.values()),
         },
-        "needs_values": sorted({*_sensitive_names(src), *feeds_needing_password}),
+        "needs_values": sorted({*_sensitive_names(src), *feeds_needing_password, *tenant_secrets}),
         "not_carried": _not_carried(src),
         "problems": problems,
     }
@@ -241,5 +275,7 @@ def _not_carried(src: Source) -> list[str]:
         "Releases, deployments, runbook runs and their task logs stay in the source space: "
         "history belongs to the server that ran it. The copied projects start with none; "
         "create a release in the target space.",
-        "Tenant variable values, certificates and accounts are not copied.",
+        "Certificates and accounts are not copied (a variable of those types keeps its id). "
+        "Sensitive tenant variable values are not copied either: Octopus never returns them "
+        "(listed under 'Needs a value in the target').",
     ]

@@ -369,6 +369,22 @@ def test_tenant_variables_round_trip_and_keep_sensitive_values(api: Api) -> None
     assert api.put(path, doc).status_code == 400
 
 
+def test_a_variable_template_saved_without_an_id_gets_one(api: Api) -> None:
+    project = new_project(api)
+    project["Templates"] = [
+        {"Id": "tpl-kept", "Name": "Tenant.Kept", "DisplaySettings": {}},
+        {"Name": "Tenant.New", "DisplaySettings": {}},
+    ]
+    saved = api.put(f"{S}/projects/{project['Id']}", project).json()
+    ids = {t["Name"]: t["Id"] for t in saved["Templates"]}
+    assert ids["Tenant.Kept"] == "tpl-kept" and ids["Tenant.New"]
+    lvs = api.post(
+        f"{S}/libraryvariablesets",
+        {"Name": f"TV set {project['Id']}", "Templates": [{"Name": "Common.Region"}]},
+    ).json()
+    assert lvs["Templates"][0]["Id"]
+
+
 def test_steps_run_on_the_chosen_targets_of_their_role(api: Api, fast: SimInstance) -> None:
     env = envs(api)[0]
     made = []
