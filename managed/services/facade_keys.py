@@ -30,6 +30,7 @@ from odcm.work import Lease, mine
 
 log = logging.getLogger(__name__)
 ROLE_NAME = "Deployment creator"
+REQUIRED = ("UserEdit", "TeamCreate", "TeamEdit")  # to make the user, its team and a key
 Doc = dict[str, Any]
 
 
@@ -45,12 +46,36 @@ def team_name(customer: Customer) -> str:
     return f"Facade {customer.name} ({customer.pk.hex[:8]})"[:200]
 
 
-def _refused(customer: Customer, exc: PermissionDenied) -> KeyRightsMissing:
+def _lacking(customer: Customer, missing: list[str], undone: str = "") -> KeyRightsMissing:
     instance = customer.management_space.instance.name
+    missing = missing or list(REQUIRED)
+    names = ", ".join(missing[:-1]) + " and " + missing[-1] if len(missing) > 1 else missing[0]
     return KeyRightsMissing(
-        f"ODCM's key for {instance} may not make the facade's service account ({exc}). "
-        "Give that key's user UserEdit, TeamCreate and TeamEdit there, or enter a key by hand."
+        f"ODCM's key for {instance} lacks the {names} permission{'s' if len(missing) > 1 else ''}"
+        f", needed to make the facade's service account (a user, its team and an API key); "
+        f"{undone or 'nothing was made'}. Give that key's user {names} there (UserEdit "
+        "system-wide, TeamCreate and TeamEdit system-wide or in the management space), or "
+        "enter a key by hand."
     )
+
+
+def missing_rights(client: OctopusClient, space_id: str) -> list[str]:
+    """Which of ``REQUIRED`` the key's own user lacks (``/api/users/{id}/permissions``), in
+    the system or (team permissions) in the management space. Two reads; an instance that
+    will not say gives [] (a refusal is then caught as it happens)."""
+    try:
+        me = client.get("/api/users/me")
+        perms = client.get(f"/api/users/{me['Id']}/permissions")
+    except (NotFound, PermissionDenied):
+        return []
+    system = set(perms.get("SystemPermissions") or [])
+    space = perms.get("SpacePermissions") or {}
+
+    def held(permission: str) -> bool:
+        entries = space.get(permission) or []
+        return permission in system or any(e.get("SpaceId") in (space_id, None) for e in entries)
+
+    return [p for p in REQUIRED if not held(p)]
 
 
 def _user(client: OctopusClient, customer: Customer) -> tuple[Doc, bool]:
@@ -85,9 +110,12 @@ def _role_id(client: OctopusClient) -> str:
     return str(role["Id"])
 
 
-def _team(client: OctopusClient, customer: Customer, user_id: str, tenant_id: str) -> Doc:
+def _team(
+    client: OctopusClient, customer: Customer, user_id: str, tenant_id: str, made: list[str]
+) -> Doc:
     """The customer's team in the management space: the service user only, the role scoped
-    to the tenant only (anything else on the team is ODCM's to remove)."""
+    to the tenant only (anything else on the team is ODCM's to remove). A team made here is
+    noted in ``made`` before its role is given."""
     sid = customer.management_space.octopus_id
     teams = client.get_all(sp(sid, "teams"))
     team = next((t for t in teams if t["Id"] == customer.service_team_id), None) or next(
@@ -104,6 +132,7 @@ def _team(client: OctopusClient, customer: Customer, user_id: str, tenant_id: st
                 "SpaceId": sid,
             },
         )
+        made.append(str(team["Id"]))
     elif team.get("MemberUserIds") != [user_id]:
         team = client.put(sp(sid, "teams", team["Id"]), {**team, "MemberUserIds": [user_id]})
     role_id = _role_id(client)
@@ -139,17 +168,27 @@ def ensure_key(
     row. Returns notes for people. Called by the sync, in the management instance."""
     if customer.key_source != Customer.KeySource.ODCM:
         return []
+    asked = customer.rotate_requested_at
+    settled = customer.service_user_id and customer.service_team_id and customer.api_key_id
+    if not (settled and customer.api_key) or asked is not None:
+        # Something is to be made: find out first whether the key may make all of it, so
+        # that a key lacking a right leaves nothing half-made (a user without its team).
+        missing = missing_rights(client, customer.management_space.octopus_id)
+        if missing:
+            raise _lacking(customer, missing)
+    made: list[str] = []  # made by this call, undone if a later step is refused
     try:
-        user, made = _user(client, customer)
-        team = _team(client, customer, str(user["Id"]), tenant_id)
+        user, new_user = _user(client, customer)
+        if new_user:
+            made.append(str(user["Id"]))
+        team = _team(client, customer, str(user["Id"]), tenant_id, made)
         keys = list(client.paginate(f"/api/users/{user['Id']}/apikeys"))
     except PermissionDenied as exc:
-        raise _refused(customer, exc) from None
+        raise _undo(client, customer, made, exc) from None
     changes: dict[str, Any] = {"service_user_id": str(user["Id"]), "service_team_id": team["Id"]}
     current = customer.api_key_id in {k["Id"] for k in keys}
-    asked = customer.rotate_requested_at
     if customer.api_key and current and asked is None:
-        if made or customer.service_team_id != team["Id"]:
+        if new_user or customer.service_team_id != team["Id"]:
             mine(Customer.objects.all(), lease).update(**changes)
         return []
     try:
@@ -157,7 +196,7 @@ def ensure_key(
             f"/api/users/{user['Id']}/apikeys", {"Purpose": f"ODCM facade of {customer.name}"}
         )
     except PermissionDenied as exc:
-        raise _refused(customer, exc) from None
+        raise _undo(client, customer, made, exc) from None
     seal(customer, "api_key", str(created["ApiKey"]))
     customer.api_key_id = str(created["Id"])
     changes.update(api_key=customer.api_key, api_key_id=customer.api_key_id)
@@ -172,6 +211,30 @@ def ensure_key(
         after={"service_user": user["Id"], "team": team["Id"], "key_id": created["Id"]},
     )
     return []
+
+
+def _undo(
+    client: OctopusClient, customer: Customer, made: list[str], exc: PermissionDenied
+) -> KeyRightsMissing:
+    """Octopus refused a step after others were made (a right the up-front check could not
+    see): delete what this call made (team first, then user), so nothing is left half-made;
+    the message says what, if anything, could not be deleted."""
+    sid = customer.management_space.octopus_id
+    left = []
+    for ident in reversed(made):
+        path = (
+            f"/api/users/{ident}" if ident.lower().startswith("users") else sp(sid, "teams", ident)
+        )
+        try:
+            client.delete(path)
+        except NotFound:
+            continue
+        except PermissionDenied:
+            left.append(ident)
+    undone = "what was made was deleted again" if made and not left else ""
+    if left:
+        undone = f"{', '.join(left)} could not be deleted again: delete it by hand"
+    return _lacking(customer, [exc.missing_permission] if exc.missing_permission else [], undone)
 
 
 def drop_other_keys(client: OctopusClient, customer: Customer) -> int:

@@ -58,9 +58,12 @@ def document(**changes: Any) -> dict[str, Any]:
     return doc
 
 
-def enlist_sim(sim: SimInstance, *, region: str = "", owners: Any = ()) -> Instance:
+def enlist_sim(
+    sim: SimInstance, *, region: str = "", owners: Any = (), api_key: str = ""
+) -> Instance:
+    """``sim`` as a registry row (with its full-access key, or ``api_key``) and its spaces."""
     inst = Instance(name=sim.slug, slug=sim.slug, base_url=sim.url, region=region)
-    seal(inst, "api_key", sim.api_key)
+    seal(inst, "api_key", api_key or sim.api_key)
     inst.save()
     inst.owners.set(owners)
     with client_for(inst) as client:
