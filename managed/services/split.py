@@ -7,8 +7,9 @@ name-based document, its dependencies are those the document names (environments
 lifecycles, library variable sets, step templates, feeds, project groups, worker pools)
 plus what they in turn name (a lifecycle's environments, a library set's scopes). The plan
 marks each "exists in target" or "will be copied", matched by name
-(:mod:`managed.services.split_plan`); the projects' tenants and triggers go with them
-(:mod:`managed.services.split_extras`). Running it (a worker holding the :class:`Split`
+(:mod:`managed.services.split_plan`); the projects' tenants, channel tenant tags and
+triggers go with them (:mod:`managed.services.split_extras`), and the tenants' variable
+values (:mod:`managed.services.split_values`). Running it (a worker holding the :class:`Split`
 row's lease) copies the dependencies first, then the projects, their tenants and
 triggers, then serializes source and target projects and compares them; only a clean
 comparison, and only if the person asked, disables or deletes the source projects.
@@ -33,6 +34,7 @@ from audit.services import record
 from managed.models import Split
 from managed.services import projects as P
 from managed.services import split_extras as X
+from managed.services import split_values as V
 from managed.services.broker import describe
 from managed.services.split_plan import (
     Source,
@@ -306,7 +308,7 @@ def _copy_extras(
             progress.note("tenants", lower)
         ours = lower in progress.created.get("tenants", [])
         tenant_id = str(tgt.tenants[lower]["Id"])
-        X.write_values(client, space_id, doc, tenant_id, project_ids, names, ours=ours)
+        V.write_values(client, space_id, doc, tenant_id, project_ids, names.env_id, ours=ours)
     for name, pid in project_ids.items():
         X.write_triggers(client, space_id, name, pid, src.extras.triggers.get(name, []), names)
 

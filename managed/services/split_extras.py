@@ -7,11 +7,9 @@ the projects' triggers, both by name.
   name) gets the connections added — never a second tenant, never a connection or tag taken
   away. The tag sets those tags come from are dependencies: copied whole when the target
   lacks them, or given the missing tags when it has them ("extend").
-* **Tenant variable values** (``/tenants/{id}/variables``): the carried tenants' values of
-  the moved projects' variable templates (per environment) and of the templates of the
-  library variable sets those projects include, by project, environment, library set and
-  template **name** (ids are translated into the target's). Sensitive values are never
-  returned by Octopus: they are listed as needing a value, never written.
+* **Tenant variable values** (:mod:`managed.services.split_values`): the carried tenants'
+  values of the moved projects' variable templates (per environment) and of the templates
+  of the library variable sets those projects include, by name.
 * **Channel tenant tags**: each moved channel's ``TenantTags`` ("Tag set/Tag"); the tag sets
   are dependencies like the tenants' tags.
 * **Triggers** (``/projects/{id}/triggers``): the filter and action with environments,
@@ -27,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from managed.services.split_values import is_sensitive, values_doc
 from octopus import OctopusClient
 from octopus.pipeline import sp
 
@@ -62,12 +61,8 @@ class Extras:
     triggers: dict[str, list[Doc]] = field(default_factory=dict)
     tags: dict[str, set[str]] = field(default_factory=dict)
     targets_left: list[str] = field(default_factory=list)  # deployment targets (names)
-    channel_tags: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # project ->
-    # channel name -> its tenant tags
-
-
-SENSITIVE = "Sensitive"
-_MISSING = object()
+    # project -> channel name -> the channel's tenant tags
+    channel_tags: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
 
 def _project_names(
@@ -190,190 +185,6 @@ def read_source(
     used += [t for chans in out.channel_tags.values() for tags in chans.values() for t in tags]
     add_tags(out, used)
     return out
-
-
-# ---------------------------------------------------------------- tenant variable values
-
-
-def is_sensitive(value: Any) -> bool:
-    return isinstance(value, dict) and value.get(SENSITIVE) is True
-
-
-def _value(template: Doc, value: Any) -> Any:
-    """A value as the documents hold it: the text, or for a sensitive template only whether
-    Octopus has one (it never returns it). None when there is nothing to carry."""
-    control = (template.get("DisplaySettings") or {}).get("Octopus.ControlType")
-    if control == "Sensitive" or isinstance(value, dict):
-        has = bool(value.get("HasValue")) if isinstance(value, dict) else value not in (None, "")
-        return {SENSITIVE: True, "HasValue": True} if has else None
-    return value
-
-
-def _named(templates: list[Doc], values: Doc | None) -> Doc:
-    by_id = {str(t.get("Id")): t for t in templates}
-    out = {}
-    for ident, raw in (values or {}).items():
-        template = by_id.get(str(ident))
-        value = _value(template, raw) if template is not None else None
-        if template is not None and value is not None:
-            out[str(template["Name"])] = value
-    return dict(sorted(out.items()))
-
-
-def values_doc(
-    raw: Doc, envs: dict[str, str], projects: dict[str, str] | None, sets: set[str] | None
-) -> tuple[Doc, Doc]:
-    """A tenant's variable values (``GET …/tenants/{id}/variables``) by name: the project
-    template values ``{project: {environment: {template: value}}}`` of ``projects`` (id ->
-    name; None: every project) and the library set template values ``{set: {template:
-    value}}`` of the library set ids ``sets`` (None: every set)."""
-    project_values: Doc = {}
-    for pid, entry in (raw.get("ProjectVariables") or {}).items():
-        name = (projects or {}).get(pid) if projects is not None else entry.get("ProjectName")
-        if not name:
-            continue
-        per_env = {}
-        for env_id, values in (entry.get("Variables") or {}).items():
-            named = _named(entry.get("Templates") or [], values)
-            if named:
-                per_env[envs.get(env_id, env_id)] = named
-        if per_env:
-            project_values[str(name)] = dict(sorted(per_env.items()))
-    common: Doc = {}
-    for lvs_id, entry in (raw.get("LibraryVariables") or {}).items():
-        if sets is not None and lvs_id not in sets:
-            continue
-        named = _named(entry.get("Templates") or [], entry.get("Variables"))
-        if named:
-            common[str(entry.get("LibraryVariableSetName") or lvs_id)] = named
-    return project_values, dict(sorted(common.items()))
-
-
-def target_values(
-    client: OctopusClient,
-    space_id: str,
-    extras: Extras,
-    tenants: dict[str, Doc],
-    envs: dict[str, str],
-) -> dict[str, tuple[Doc, Doc]]:
-    """The values the target's tenants of the carried tenants' names hold now (one read per
-    tenant that exists in the target), by name."""
-    out = {}
-    for lower in extras.tenants:
-        tenant = tenants.get(lower)
-        if tenant is not None:
-            raw = client.get(sp(space_id, "tenants", tenant["Id"], "variables"))
-            out[lower] = values_doc(raw, envs, None, None)
-    return out
-
-
-def _status(value: Any, have: Any, ours: bool) -> str:
-    if is_sensitive(value):
-        return "needs_value"
-    if have is _MISSING or have is None:
-        return "copy"
-    if have == value:
-        return "exists"
-    return "copy" if ours else "kept"
-
-
-def plan_values(
-    extras: Extras,
-    target: dict[str, tuple[Doc, Doc]],
-    target_sets: dict[str, Doc],
-    made: set[str],
-) -> list[Doc]:
-    """Per tenant value: "copy", "exists" (the same value is in the target), "needs_value"
-    (sensitive: never returned by Octopus), "kept" (a tenant that was in the target before
-    holds another value for a library set template: it is kept, and the verification will
-    show it) or "no_template" (the target's library set has no template of that name)."""
-    out = []
-    for lower, doc in sorted(extras.tenants.items()):
-        theirs_p, theirs_c = target.get(lower, ({}, {}))
-        ours = lower in made or lower not in target
-        for project, per_env in (doc.get("ProjectValues") or {}).items():
-            for env, values in per_env.items():
-                have_env = (theirs_p.get(project) or {}).get(env) or {}
-                for template, value in values.items():
-                    status = _status(value, have_env.get(template, _MISSING), True)
-                    out.append(_value_row(doc, f"{project} / {env}", template, status))
-        lower_c = {k.lower(): v for k, v in theirs_c.items()}
-        for lvs, values in (doc.get("CommonValues") or {}).items():
-            tset = target_sets.get(lvs.lower())
-            known = (
-                None
-                if tset is None
-                else {str(t["Name"]).lower() for t in tset.get("Templates") or []}
-            )
-            have_set = lower_c.get(lvs.lower()) or {}
-            for template, value in values.items():
-                if known is not None and template.lower() not in known:
-                    status = "no_template"
-                else:
-                    status = _status(value, have_set.get(template, _MISSING), ours)
-                out.append(_value_row(doc, lvs, template, status))
-    return out
-
-
-def _value_row(doc: Doc, where: str, template: str, status: str) -> Doc:
-    return {"tenant": doc["Name"], "where": where, "template": template, "status": status}
-
-
-def write_values(
-    client: OctopusClient,
-    space_id: str,
-    doc: Doc,
-    tenant_id: str,
-    project_ids: dict[str, str],
-    names: Names,
-    *,
-    ours: bool,
-) -> int:
-    """Set the tenant's values of ``doc`` in the target (ids by name), in one PUT of the
-    tenant's variables if anything differs; sensitive values are left alone, and a library
-    set value that a tenant made outside this split (``ours`` False) already holds is kept.
-    Returns the writes made."""
-    if not doc.get("ProjectValues") and not doc.get("CommonValues"):
-        return 0
-    path = sp(space_id, "tenants", tenant_id, "variables")
-    raw = client.get(path)
-    changed = False
-    for project, per_env in (doc.get("ProjectValues") or {}).items():
-        entry = (raw.get("ProjectVariables") or {}).get(project_ids.get(project, ""))
-        if entry is None:
-            continue  # not connected in the target: nothing to hold the values
-        ids = {str(t["Name"]).lower(): str(t["Id"]) for t in entry.get("Templates") or []}
-        variables = entry.setdefault("Variables", {})
-        for env, values in per_env.items():
-            have = variables.setdefault(names.env_id(env), {})
-            for template, value in values.items():
-                ident = ids.get(template.lower())
-                if ident is None or is_sensitive(value) or have.get(ident) == value:
-                    continue
-                have[ident] = value
-                changed = True
-    sets = {
-        str(e.get("LibraryVariableSetName") or "").lower(): e
-        for e in (raw.get("LibraryVariables") or {}).values()
-    }
-    for lvs, values in (doc.get("CommonValues") or {}).items():
-        entry = sets.get(lvs.lower())
-        if entry is None:
-            continue
-        ids = {str(t["Name"]).lower(): str(t["Id"]) for t in entry.get("Templates") or []}
-        have = entry.setdefault("Variables", {})
-        for template, value in values.items():
-            ident = ids.get(template.lower())
-            if ident is None or is_sensitive(value) or have.get(ident) == value:
-                continue
-            if have.get(ident) is not None and not ours:
-                continue  # that tenant's own value in the target is kept
-            have[ident] = value
-            changed = True
-    if not changed:
-        return 0
-    client.put(path, raw)
-    return 1
 
 
 def write_channel_tags(

@@ -11,6 +11,7 @@ from typing import Any
 from managed.models import Split
 from managed.services import projects as P
 from managed.services import split_extras as X
+from managed.services import split_values as V
 from managed.services.content import BlueprintInvalid
 from octopus import OctopusClient
 from octopus.pipeline import sp
@@ -85,7 +86,7 @@ def read_target(client: OctopusClient, space_id: str, src: Source) -> SpaceDocs:
     carries a tenant of that name to (one read per such tenant)."""
     out = read(client, space_id)
     envs = out.lookups().by_id.get("environments", {})
-    out.tenant_values = X.target_values(client, space_id, src.extras, out.tenants, envs)
+    out.tenant_values = V.target_values(client, space_id, src.extras.tenants, out.tenants, envs)
     return out
 
 
@@ -225,7 +226,7 @@ def compute(split: Split, src: Source, tgt: SpaceDocs) -> Doc:
     target_sets = {
         k: v for k, v in tgt.docs.get("libraryvariablesets", {}).items() if k not in sets_made
     }
-    values = X.plan_values(src.extras, tgt.tenant_values, target_sets, made)
+    values = V.plan_values(src.extras.tenants, tgt.tenant_values, target_sets, made)
     channel_tags = {
         project: {ch: tags for ch, tags in chans.items() if tags}
         for project, chans in src.extras.channel_tags.items()
