@@ -235,9 +235,11 @@ _SPACES_HEAD = (
 
 def fleet_instances(rows: Iterable[Any]) -> SafeString:
     """The fleet section's instances (``FleetInstance``), one ``<details>`` each, with their
-    space rows. Was a template loop: ~30 ms of the page's CPU at 100 instances."""
+    space rows (those read: one page's worth at most, see ``fleet.paged``). Was a template
+    loop: ~30 ms of the page's CPU at 100 instances."""
     instance_link = reverse("spaces:instance", args=[_ZERO_UUID])
     links = _fleet_links()
+    home = links[1]
     parts = []
     for row in rows:
         i, problems = row.instance, row.problems
@@ -252,12 +254,19 @@ def fleet_instances(rows: Iterable[Any]) -> SafeString:
             pin = f" (allowed {_e(str(row.allowed))})"
         else:
             pin = f" (pin {_e(row.pinned_version)})" if row.pinned_version else ""
-        count = len(row.spaces)
+        count = row.space_count
         body = fleet_space_rows(i.name, i.slug, row.spaces, links)
+        more = (
+            f'<p class="small mb-1" data-testid="fleet-more">The {len(row.spaces)} most '
+            f'urgent of {count} spaces: <a href="{home}?instance={slug}">all of them in the '
+            "spaces table</a></p>"
+            if len(row.spaces) < count
+            else ""
+        )
         spaces = (
             '<table class="table table-sm mb-1 mt-2 small fleet-spaces">\n    '
             f"{_SPACES_HEAD}\n    <tbody>{body}</tbody>\n"
-            "  </table>"
+            f"  </table>{more}"
             if row.spaces
             else '<p class="small text-body-secondary mb-0 mt-2">'
             "No enlisted spaces you can see.</p>"
