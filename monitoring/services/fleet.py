@@ -216,17 +216,18 @@ def _failing_deliveries() -> dict[Any, int]:
     return out
 
 
-def queued_task_alerts(user: Any, instance_ids: list[Any]) -> int | None:
+def queued_task_alerts(user: Any) -> int | None:
     """Spaces ``user`` may see whose queue alert is open now: the oldest queued task has waited
     longer than ``ODCM_QUEUE_ALERT_MINUTES`` and people were told (``SpaceQueue.alerted``,
     cleared by the "moving again" alert). ``None`` when queue alerts are turned off, so the
-    card says so rather than show a reassuring 0. One query."""
+    card says so rather than show a reassuring 0. One query, its visibility as a subquery
+    (a list of every visible instance's id, as parameters, cost more than the count)."""
     if queues.threshold() is None:
         return None
     return SpaceQueue.objects.filter(
         alerted=True,
         space__state=Space.State.ENLISTED,
-        space__instance_id__in=instance_ids,
+        space__instance__in=Instance.objects.visible_to(user).values("pk"),
         space__in=Space.objects.visible_to(user).values("pk"),
     ).count()
 
@@ -261,7 +262,7 @@ def fleet(
         i.pk: FleetInstance(i, i.pin, failing.get(i.pk, 0), allowed=lists.get(i.pk))
         for i in instances
     }
-    queued = queued_task_alerts(user, ids)
+    queued = queued_task_alerts(user)
     if not spaces:
         every = list(rows.values())
         return Fleet(_cards(every, queued, console_url, deliveries_url), [], 0, len(every))

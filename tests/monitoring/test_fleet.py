@@ -172,7 +172,7 @@ def test_queued_task_card_counts_open_queue_waits_and_links_to_the_dashboard_fil
     # Queue alerts turned off: no figure rather than a reassuring 0.
     settings.ODCM_QUEUE_ALERT_MINUTES = 0
     assert _card(web.get("/").content.decode(), "queued_tasks")[1] == ""
-    assert fleet.queued_task_alerts(admin_user, []) is None
+    assert fleet.queued_task_alerts(admin_user) is None
 
 
 def test_every_space_figure_links_to_what_is_behind_it(
