@@ -71,10 +71,7 @@ def _context(request: HttpRequest) -> dict[str, Any]:
     period = dashboard.parse_period(params)
     filters = dashboard.Filters.from_params(params)
     sort = str(params.get("sort") or "space")
-    try:
-        page = int(params.get("page") or 1)
-    except ValueError:
-        page = 1
+    page = _number(params, "page")
     stamp = data_stamp()
     size = settings.ODCM_DASHBOARD_PAGE_SIZE
     rules = cache(version_rules.rules)
@@ -92,6 +89,9 @@ def _context(request: HttpRequest) -> dict[str, Any]:
     query = {**filters.as_dict(), "tf": period.key}
     if period.key == "custom":
         query.update({"from": period.first.isoformat(), "to": period.last.isoformat()})
+    if _number(params, "fleet") > 1:
+        # The refresh finds the cards in the cached fleet page being looked at.
+        query["fleet"] = str(_number(params, "fleet"))
     return {
         "rows_html": mark_safe(rows_html),  # noqa: S308 - built with format_html
         "pages": {
@@ -111,42 +111,80 @@ def _context(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-def _page_links(request: HttpRequest, count: int) -> list[tuple[int, str]]:
-    """(number, "?…&page=number") per page of the table: what ``{% querystring page=n
-    part=None %}`` gives, built once rather than a copy of the query per link."""
+def _number(params: Any, name: str) -> int:
+    """A page number from the query (1 when absent or not a number)."""
+    try:
+        return max(1, int(params.get(name) or 1))
+    except ValueError:
+        return 1
+
+
+def _page_links(request: HttpRequest, count: int, name: str = "page") -> list[tuple[int, str]]:
+    """(number, "?…&page=number") per page of the table (or ``name``'s pages): what
+    ``{% querystring page=n part=None %}`` gives, built once rather than a copy of the query
+    per link."""
     params = request.GET.copy()
     params.pop("part", None)
     links = []
     for number in range(1, count + 1):
-        params["page"] = str(number)
+        params[name] = str(number)
         links.append((number, f"?{params.urlencode()}"))
     return links
 
 
-def _fleet(user: Any, stamp: str, rules: Callable[[], Any], *, html: bool = True) -> fleet.Summary:
+def _fleet(
+    user: Any, stamp: str, rules: Callable[[], Any], *, html: bool = True, page: int = 1
+) -> fleet.Summary:
     """The fleet section, cached like the table: per user (what they may see) and data stamp
     (a sweep, a pin, a revoked grant or a delivery starting or stopping to fail bumps it).
-    Without ``html``, the cards only (the refresh): the instances' HTML is not built."""
+    ``page``: which page of instances (``fleet.paged``). Without ``html``, the cards only (the
+    refresh): neither the spaces are read nor the instances' HTML built."""
     console = reverse("spaces:instances")
+    size = settings.ODCM_DASHBOARD_PAGE_SIZE
     if not html:
         # The page's cached section has the same cards: reuse it rather than compute them.
-        whole = dashboard.cached_already(user, stamp, ("fleet", True))
+        whole = dashboard.cached_already(user, stamp, ("fleet", True, page, size))
         if whole is not None:
             return cast(fleet.Summary, whole)
 
     def compute() -> fleet.Summary:
-        found = fleet.fleet(user, console, f"{console}?delivery=failing", rules())
+        found = fleet.fleet(
+            user,
+            console,
+            f"{console}?delivery=failing",
+            rules(),
+            page=page,
+            page_rows=size,
+            spaces=html,
+        )
         return found.summary(html=html)
 
-    return dashboard.cached(user, stamp, ("fleet", html), compute)
+    parts = ("fleet", True, page, size) if html else ("fleet", False)
+    return dashboard.cached(user, stamp, parts, compute)
+
+
+def _fleet_context(request: HttpRequest, stamp: str, rules: Callable[[], Any]) -> dict[str, Any]:
+    """The fleet section's page (``?fleet=n``) and the links to its other pages."""
+    found = _fleet(request.user, stamp, rules, page=_number(request.GET, "fleet"))
+    return {"fleet": found, "fleet_links": _page_links(request, found.pages, "fleet")}
 
 
 @login_required
 def dashboard_view(request: HtmxHttpRequest) -> HttpResponse:
+    if request.htmx and request.GET.get("part") == "fleet":
+        # Another page of the fleet's instances: that section alone.
+        more = _fleet_context(request, data_stamp(), cache(version_rules.rules))
+        return render(request, "monitoring/_fleet_page.html", more)
     context = _context(request)
     if request.htmx and request.GET.get("part") == "table":
         # The periodic refresh: the table, and the fleet cards swapped out of band with it.
-        context["fleet"] = _fleet(request.user, context["stamp"], context["rules"], html=False)
+        context["fleet"] = _fleet(
+            request.user,
+            context["stamp"],
+            context["rules"],
+            html=False,
+            page=_number(request.GET, "fleet"),
+        )
         return render(request, "monitoring/_dashboard_refresh.html", context)
     user, period, filters = request.user, context["period"], context["filters"]
 
@@ -172,7 +210,7 @@ def dashboard_view(request: HtmxHttpRequest) -> HttpResponse:
         # The date boxes sit outside the swapped part: send them along with the dates used.
         context["oob"] = True
         return render(request, "monitoring/_dashboard_all.html", context)
-    context["fleet"] = _fleet(user, context["stamp"], context["rules"])
+    context.update(_fleet_context(request, context["stamp"], context["rules"]))
     context["panels"] = space_signals.dashboard_panels(request)
     if access.is_admin(user):
         steps = checklist.first_run_checklist()

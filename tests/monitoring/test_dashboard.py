@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 import time
@@ -256,3 +257,41 @@ def test_sorting_and_paging_happen_in_sql(
     assert body["count"] == 15 and len(body["results"]) == 4 and body["next"]
     assert body["results"][0]["slug"] == "octo-0002-s3"
     assert body["totals"]["spaces"] == 15
+
+
+def test_the_paged_table_costs_the_same_queries_on_every_page_and_swaps_the_table_alone(
+    login: Callable[[Any], Client], admin_user: Any, settings: Any
+) -> None:
+    settings.ODCM_DASHBOARD_CACHE_SECONDS = 0
+    settings.ODCM_DASHBOARD_PAGE_SIZE = 10
+    build(1, 10)  # octo-0000 is in emea
+    web = login(admin_user)
+
+    def part(n: int) -> Any:
+        url = f"/?tf=30d&region=emea&sort=-failed&page={n}&part=table"
+        return web.get(url, HTTP_HX_REQUEST="true")
+
+    small = count_queries(lambda: part(1))
+    build(99, 10, start=1)  # 34 instances in emea: 340 spaces, 34 pages
+    assert {count_queries(functools.partial(part, n)) for n in (1, 2, 34)} == {small}
+    html = part(2).content.decode()
+    # The whole polled element comes back, asking next time for the page on show.
+    assert html.lstrip().startswith('<div id="space-table"')
+    assert 'hx-swap="outerHTML"' in html and "sort=-failed&amp;page=2&amp;part=table" in html
+    assert html.count('data-testid="space-row"') == 10
+    assert re.findall(r'data-instance="([^"]+)"', html) and {
+        int(i[5:]) % 3 for i in re.findall(r'data-instance="(octo-\d+)"', html)
+    } == {0}
+    assert "340 spaces · 30 d" in html  # totals over every page
+    # A page link keeps the filters and sort: htmx swaps the table, a plain link loads the page.
+    link = re.search(
+        r'href="([^"]+)" hx-get="([^"]+)" hx-target="#space-table" hx-swap="outerHTML" '
+        r'hx-push-url="([^"]+)"[^>]*>3<',
+        html,
+    )
+    assert link is not None
+    plain, swap, pushed = (g.replace("&amp;", "&") for g in link.groups())
+    assert plain == pushed == "?tf=30d&region=emea&sort=-failed&page=3"
+    assert swap == plain + "&part=table"
+    full = web.get("/" + plain).content.decode()
+    assert 'id="dashboard-filters"' in full and full.count('data-testid="space-row"') == 10

@@ -44,8 +44,57 @@ def test_fleet_query_count_is_the_same_for_10_and_200_spaces(
     large = count_queries(lambda: web.get("/"))
     assert large == small
     page = web.get("/").content.decode()
-    assert len(_instances_in_page_order(page)) == 40
-    assert page.count('data-testid="fleet-space"') == 200
+    # A page holds at most ODCM_DASHBOARD_PAGE_SIZE (100) space rows: 20 instances of 5.
+    assert len(_instances_in_page_order(page)) == 20
+    assert page.count('data-testid="fleet-space"') == 100
+    assert count_queries(lambda: web.get("/?fleet=2")) == small
+    part = lambda: web.get("/?fleet=2&part=fleet", HTTP_HX_REQUEST="true")  # noqa: E731
+    assert count_queries(part) == count_queries(part)  # warmed; the same at any page
+
+
+def test_the_fleet_is_paged_by_space_rows_with_every_instance_on_one_page(
+    login: Callable[[Any], Client], admin_user: Any, settings: Any
+) -> None:
+    settings.ODCM_DASHBOARD_CACHE_SECONDS = 0
+    settings.ODCM_DASHBOARD_PAGE_SIZE = 10
+    build(7, 3)  # 21 space rows: 3 instances (9 rows) a page, the offline ones first
+    InstanceMonitor.objects.update(pinned_version="")  # no pin: offline or not is the rank
+    Space.objects.bulk_create(
+        [
+            Space(instance=Instance.objects.get(name="octo-0006"), octopus_id=f"Spaces-x{k}",
+                  name=f"Extra {k:02d}", slug=f"extra-{k}")
+            for k in range(12)
+        ]
+    )  # fmt: skip
+    web = login(admin_user)
+    first = web.get("/?tf=30d&region=emea").content.decode()
+    assert _instances_in_page_order(first) == ["octo-0000", "octo-0005", "octo-0001"]
+    assert first.count('data-testid="fleet-space"') == 9
+    assert 'data-testid="card-online" data-count="5"' in first  # cards count every instance
+    assert "Instances 1–3 of 7, most urgent first" in first
+    links = re.findall(r'href="(\?[^"]*)"[^>]*data-testid="fleet-page-link"', first)
+    assert [link.replace("&amp;", "&") for link in links] == [
+        f"?tf=30d&region=emea&fleet={n}" for n in (1, 2, 3)
+    ]
+    seen = list(_instances_in_page_order(first))
+    for n in (2, 3):
+        part = web.get(f"/?tf=30d&region=emea&fleet={n}&part=fleet", HTTP_HX_REQUEST="true")
+        html = part.content.decode()
+        assert html.lstrip().startswith('<div id="fleet-page">')
+        assert 'data-testid="dashboard-table"' not in html  # the fleet part alone
+        seen += _instances_in_page_order(html)
+    assert sorted(seen) == [f"octo-{n:04d}" for n in range(7)]
+    # octo-0006 has 15 spaces, more than a page: its 10 most urgent, and the way to the rest.
+    last = web.get("/?fleet=3").content.decode().split('id="space-table"')[0]  # the fleet
+    assert _instances_in_page_order(last) == ["octo-0006"]
+    assert last.count('data-testid="fleet-space"') == 10
+    assert "The 10 most urgent of 15 spaces" in last
+    assert 'href="/?instance=octo-0006">all of them in the spaces table' in last
+    # Its spaces with failed deployments first, then the quiet ones by name.
+    assert last.index(">Space 3<") < last.index(">Extra 00<")
+    assert ">Extra 06<" in last and ">Extra 07<" not in last
+    # Past the last page: the last page, not an error.
+    assert _instances_in_page_order(web.get("/?fleet=99").content.decode()) == ["octo-0006"]
 
 
 def test_offline_and_off_pin_instances_come_first_with_cards_that_link_to_them(
@@ -123,7 +172,7 @@ def test_queued_task_card_counts_open_queue_waits_and_links_to_the_dashboard_fil
     # Queue alerts turned off: no figure rather than a reassuring 0.
     settings.ODCM_QUEUE_ALERT_MINUTES = 0
     assert _card(web.get("/").content.decode(), "queued_tasks")[1] == ""
-    assert fleet.queued_task_alerts(admin_user, []) is None
+    assert fleet.queued_task_alerts(admin_user) is None
 
 
 def test_every_space_figure_links_to_what_is_behind_it(
