@@ -33,7 +33,6 @@ from audit.services import record
 from managed.models import Split
 from managed.services import projects as P
 from managed.services import split_extras as X
-from managed.services.broker import describe
 from managed.services.split_plan import (
     Source,
     SpaceDocs,
@@ -42,6 +41,7 @@ from managed.services.split_plan import (
     read,
     read_source,
 )
+from managed.services.target_broker import describe
 from octopus import OctopusClient
 from octopus.pipeline import sp
 from odcm.clients import client_for
