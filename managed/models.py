@@ -20,25 +20,14 @@ from odcm.work import Leased
 from spaces.models import Space, Tag
 
 
-class Blueprint(models.Model):
-    """What a managed space must contain (environments, lifecycles, feeds, …), by name."""
-
-    class OnDrift(models.TextChoices):
-        REPORT = "report", "Report drift"
-        REAPPLY = "reapply", "Re-apply the blueprint"
+class ManagedParent(models.Model):
+    """What a blueprint and an instance baseline share: a name, numbered revisions and the
+    region rule (``on_drift``, whose labels differ, and the tag rule are on each)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=100, unique=True)
     slug = models.SlugField(max_length=100, unique=True)
     description = models.TextField(blank=True)
-    # The space the platform team manages it from (optional: administrators manage all).
-    management_space = models.ForeignKey(
-        Space, null=True, blank=True, on_delete=models.SET_NULL, related_name="blueprints_managed"
-    )
-    on_drift = models.CharField(max_length=10, choices=OnDrift.choices, default=OnDrift.REPORT)
-    # Assignment rules besides explicit targets: every space of instances with these tags or
-    # in these regions (applied by services.blueprints.sync_targets).
-    instance_tags = models.ManyToManyField(Tag, blank=True, related_name="+")
     regions = models.JSONField(default=list, blank=True)
     latest_revision = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(
@@ -46,20 +35,21 @@ class Blueprint(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    on_drift: str  # report | reapply
 
     class Meta:
+        abstract = True
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
 
 
-class BlueprintRevision(models.Model):
-    """One immutable version: ``content`` holds no secret; ``secrets`` is sealed JSON
-    (``"feeds/<name>"`` or ``"git_credentials/<name>"`` -> password)."""
+class ManagedRevision(models.Model):
+    """What a blueprint's and a baseline's numbered revisions share (the parent's foreign
+    key, named after the parent, is on each concrete model)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    blueprint = models.ForeignKey(Blueprint, on_delete=models.CASCADE, related_name="revisions")
     number = models.PositiveIntegerField()
     content = models.JSONField(default=dict)
     secrets = EncryptedField()
@@ -68,6 +58,101 @@ class BlueprintRevision(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+
+class ManagedTarget(Leased):
+    """What a blueprint's space target and a baseline's instance target share: the unit of
+    work a worker claims, its plan, status, drift and what the apply created there. The
+    parent, the place (space or instance) and ``via`` are on each concrete model."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Not applied"
+        QUEUED = "queued", "Queued"
+        APPLYING = "applying", "Applying"
+        APPLIED = "applied", "Applied"
+        FAILED = "failed", "Failed"
+        DRIFTED = "drifted", "Drifted"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # The revision an apply should reach, and the one last applied in full.
+    target_revision = models.PositiveIntegerField(null=True, blank=True)
+    applied_revision = models.PositiveIntegerField(null=True, blank=True)
+    prune = models.BooleanField(default=False)  # the queued apply also deletes what it created
+    # What the apply created there, by kind (prune deletes only these). ``intended`` lists
+    # creations about to be attempted, so a worker killed between a POST and its
+    # bookkeeping adopts the item on the next attempt.
+    created = models.JSONField(default=dict, blank=True)
+    intended = models.JSONField(default=dict, blank=True)
+    # {"<kind>/<name>": digest} of the secrets last written (Octopus never returns them).
+    secret_digests = models.JSONField(default=dict, blank=True)
+    plan = models.JSONField(default=dict, blank=True)  # the last plan
+    planned_at = models.DateTimeField(null=True, blank=True)
+    planned_revision = models.PositiveIntegerField(null=True, blank=True)
+    drift = models.JSONField(default=list, blank=True)  # changes found by the last check
+    checked_at = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+    def plan_summary(self) -> dict[str, Any]:
+        counts: dict[str, Any] = (self.plan or {}).get("counts", {})
+        return counts
+
+
+class ManagedApply(models.Model):
+    """What an apply attempt records, for a blueprint's space or a baseline's instance
+    (the ``target`` foreign key is on each concrete model)."""
+
+    class Outcome(models.TextChoices):
+        RUNNING = "running", "Running"
+        APPLIED = "applied", "Applied"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    revision = models.PositiveIntegerField()
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.RUNNING)
+    created = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    deleted = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Blueprint(ManagedParent):
+    """What a managed space must contain (environments, lifecycles, feeds, …), by name."""
+
+    class OnDrift(models.TextChoices):
+        REPORT = "report", "Report drift"
+        REAPPLY = "reapply", "Re-apply the blueprint"
+
+    # The space the platform team manages it from (optional: administrators manage all).
+    management_space = models.ForeignKey(
+        Space, null=True, blank=True, on_delete=models.SET_NULL, related_name="blueprints_managed"
+    )
+    on_drift = models.CharField(max_length=10, choices=OnDrift.choices, default=OnDrift.REPORT)
+    # Assignment rules besides explicit targets: every space of instances with these tags or
+    # in these regions (applied by services.blueprints.sync_targets).
+    instance_tags = models.ManyToManyField(Tag, blank=True, related_name="+")
+
+
+class BlueprintRevision(ManagedRevision):
+    """One immutable version: ``content`` holds no secret; ``secrets`` is sealed JSON
+    (``"feeds/<name>"`` or ``"git_credentials/<name>"`` -> password)."""
+
+    blueprint = models.ForeignKey(Blueprint, on_delete=models.CASCADE, related_name="revisions")
 
     class Meta:
         ordering = ["blueprint", "-number"]
@@ -81,48 +166,18 @@ class BlueprintRevision(models.Model):
         return f"{self.blueprint} r{self.number}"
 
 
-class BlueprintTarget(Leased):
-    """A blueprint assigned to one space: its plan, its status and what it created there."""
+class BlueprintTarget(ManagedTarget):
+    """A blueprint assigned to one space: its plan, its status and what it created there
+    (``created`` is {kind: {lower name: Octopus id}})."""
 
     class Via(models.TextChoices):
         EXPLICIT = "explicit", "Chosen"
         TAG = "tag", "Instance tag"
         REGION = "region", "Region"
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Not applied"
-        QUEUED = "queued", "Queued"
-        APPLYING = "applying", "Applying"
-        APPLIED = "applied", "Applied"
-        FAILED = "failed", "Failed"
-        DRIFTED = "drifted", "Drifted"
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     blueprint = models.ForeignKey(Blueprint, on_delete=models.CASCADE, related_name="targets")
     space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="blueprint_targets")
     via = models.CharField(max_length=10, choices=Via.choices, default=Via.EXPLICIT)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    # The revision an apply should reach, and the one last applied in full.
-    target_revision = models.PositiveIntegerField(null=True, blank=True)
-    applied_revision = models.PositiveIntegerField(null=True, blank=True)
-    prune = models.BooleanField(default=False)  # the queued apply also deletes what it created
-    # What this blueprint created in the space, {kind: {lower name: Octopus id}}: prune
-    # deletes only these. ``intended`` lists creations about to be attempted, so a worker
-    # killed between a POST and its bookkeeping adopts the item on the next attempt.
-    created = models.JSONField(default=dict, blank=True)
-    intended = models.JSONField(default=dict, blank=True)
-    # {"feeds/<name>": digest} of the secrets last written (Octopus never returns them).
-    secret_digests = models.JSONField(default=dict, blank=True)
-    plan = models.JSONField(default=dict, blank=True)  # the last plan (services.plan)
-    planned_at = models.DateTimeField(null=True, blank=True)
-    planned_revision = models.PositiveIntegerField(null=True, blank=True)
-    drift = models.JSONField(default=list, blank=True)  # changes found by the last check
-    checked_at = models.DateTimeField(null=True, blank=True)
-    failures = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    applied_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["blueprint", "space__name"]
@@ -138,29 +193,11 @@ class BlueprintTarget(Leased):
     def __str__(self) -> str:
         return f"{self.blueprint} -> {self.space}"
 
-    def plan_summary(self) -> dict[str, Any]:
-        counts: dict[str, Any] = (self.plan or {}).get("counts", {})
-        return counts
 
-
-class BlueprintApply(models.Model):
+class BlueprintApply(ManagedApply):
     """One attempt to bring a space to a blueprint revision (before and after)."""
 
-    class Outcome(models.TextChoices):
-        RUNNING = "running", "Running"
-        APPLIED = "applied", "Applied"
-        FAILED = "failed", "Failed"
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     target = models.ForeignKey(BlueprintTarget, on_delete=models.CASCADE, related_name="applies")
-    revision = models.PositiveIntegerField()
-    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.RUNNING)
-    created = models.PositiveIntegerField(default=0)
-    changed = models.PositiveIntegerField(default=0)
-    deleted = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
-    started_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
@@ -407,7 +444,7 @@ class Customer(Leased):
         return self.name
 
 
-class InstanceBaseline(models.Model):
+class InstanceBaseline(ManagedParent):
     """The same settings on many instances (SMTP, sign-in providers, event subscriptions,
     maintenance, retention), kept as numbered :class:`BaselineRevision` rows. An instance
     follows at most one baseline (two would undo each other's writes)."""
@@ -416,45 +453,19 @@ class InstanceBaseline(models.Model):
         REPORT = "report", "Report drift"
         REAPPLY = "reapply", "Re-apply the baseline"
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    name = models.CharField(max_length=100, unique=True)
-    slug = models.SlugField(max_length=100, unique=True)
-    description = models.TextField(blank=True)
     on_drift = models.CharField(max_length=10, choices=OnDrift.choices, default=OnDrift.REPORT)
     # Assignment rules besides explicit targets (services.baselines.sync_targets).
     all_instances = models.BooleanField(default=False)
     instance_tags = models.ManyToManyField(Tag, blank=True, related_name="+")
-    regions = models.JSONField(default=list, blank=True)
-    latest_revision = models.PositiveIntegerField(default=0)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
 
 
-class BaselineRevision(models.Model):
+class BaselineRevision(ManagedRevision):
     """One immutable version: ``content`` holds no secret; ``secrets`` is sealed JSON
     (``"smtp/password"``, ``"okta/client_secret"``, ``"subscriptions/<name>/header"``)."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     baseline = models.ForeignKey(
         InstanceBaseline, on_delete=models.CASCADE, related_name="revisions"
     )
-    number = models.PositiveIntegerField()
-    content = models.JSONField(default=dict)
-    secrets = EncryptedField()
-    comment = models.CharField(max_length=300, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["baseline", "-number"]
@@ -468,8 +479,10 @@ class BaselineRevision(models.Model):
         return f"{self.baseline} r{self.number}"
 
 
-class BaselineTarget(Leased):
-    """A baseline assigned to one instance: its plan, status and drift (one per instance)."""
+class BaselineTarget(ManagedTarget):
+    """A baseline assigned to one instance: its plan, status and drift (one per instance).
+    ``created`` is {"subscriptions": {lower name: Octopus id}, "subscription_spaces": {lower
+    name: space id}}: the only subscriptions prune may delete."""
 
     class Via(models.TextChoices):
         EXPLICIT = "explicit", "Chosen"
@@ -477,41 +490,11 @@ class BaselineTarget(Leased):
         TAG = "tag", "Instance tag"
         REGION = "region", "Region"
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Not applied"
-        QUEUED = "queued", "Queued"
-        APPLYING = "applying", "Applying"
-        APPLIED = "applied", "Applied"
-        FAILED = "failed", "Failed"
-        DRIFTED = "drifted", "Drifted"
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     baseline = models.ForeignKey(InstanceBaseline, on_delete=models.CASCADE, related_name="targets")
     instance = models.ForeignKey(
         "spaces.Instance", on_delete=models.CASCADE, related_name="baseline_targets"
     )
     via = models.CharField(max_length=10, choices=Via.choices, default=Via.EXPLICIT)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    target_revision = models.PositiveIntegerField(null=True, blank=True)
-    applied_revision = models.PositiveIntegerField(null=True, blank=True)
-    prune = models.BooleanField(default=False)  # the queued apply also deletes what it created
-    # {"subscriptions": {lower name: Octopus id}, "subscription_spaces": {lower name: space
-    # id}} created by this baseline (the only subscriptions prune may delete); ``intended`` as
-    # on BlueprintTarget (a worker killed between a POST and its bookkeeping adopts the item).
-    created = models.JSONField(default=dict, blank=True)
-    intended = models.JSONField(default=dict, blank=True)
-    # {"smtp/password": digest} of secrets last written (Octopus never returns them).
-    secret_digests = models.JSONField(default=dict, blank=True)
-    plan = models.JSONField(default=dict, blank=True)
-    planned_at = models.DateTimeField(null=True, blank=True)
-    planned_revision = models.PositiveIntegerField(null=True, blank=True)
-    drift = models.JSONField(default=list, blank=True)
-    checked_at = models.DateTimeField(null=True, blank=True)
-    failures = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    applied_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["baseline", "instance__name"]
@@ -525,29 +508,11 @@ class BaselineTarget(Leased):
     def __str__(self) -> str:
         return f"{self.baseline} -> {self.instance}"
 
-    def plan_summary(self) -> dict[str, Any]:
-        counts: dict[str, Any] = (self.plan or {}).get("counts", {})
-        return counts
 
-
-class BaselineApply(models.Model):
+class BaselineApply(ManagedApply):
     """One attempt to bring an instance to a baseline revision (before and after)."""
 
-    class Outcome(models.TextChoices):
-        RUNNING = "running", "Running"
-        APPLIED = "applied", "Applied"
-        FAILED = "failed", "Failed"
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     target = models.ForeignKey(BaselineTarget, on_delete=models.CASCADE, related_name="applies")
-    revision = models.PositiveIntegerField()
-    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.RUNNING)
-    created = models.PositiveIntegerField(default=0)
-    changed = models.PositiveIntegerField(default=0)
-    deleted = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
-    started_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]

@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from identity.access import is_admin
-from managed import access, signals
+from managed import access, signals, views_common
 from managed.forms import (
     AssignForm,
     BlueprintForm,
@@ -28,7 +28,6 @@ from managed.services import blueprints, broker, templates
 from managed.services.content import BlueprintInvalid
 from managed.services.templates import TemplateError
 from octopus import OctopusError
-from odcm.work import enqueue
 from spaces.models import Space
 
 
@@ -85,20 +84,11 @@ def blueprint(request: HttpRequest, pk: Any) -> HttpResponse:
     if request.method == "POST":
         if not editable:
             raise PermissionDenied
-        if revision_form.is_valid():
-            try:
-                saved = blueprints.save_revision(
-                    bp,
-                    revision_form.cleaned_data["document"],
-                    comment=revision_form.cleaned_data["comment"],
-                    actor=request.user,
-                )
-            except BlueprintInvalid as exc:
-                revision_form.add_error("document", str(exc))
-            else:
-                note = f"Saved as revision {saved.number}." if saved else "Nothing changed."
-                messages.success(request, note)
-                return redirect("managed:blueprint", pk=bp.pk)
+        saved = views_common.save_revision(
+            request, revision_form, blueprints.save_revision, bp, "managed:blueprint"
+        )
+        if saved is not None:
+            return saved
     targets = bp.targets.select_related("space__instance").order_by("space__name")
     context = {
         "bp": bp,
@@ -159,20 +149,15 @@ def rules(request: HttpRequest, pk: Any) -> HttpResponse:
 @require_POST
 def plan(request: HttpRequest, pk: Any) -> HttpResponse:
     bp = _editable(request, pk)
-    enqueue("managed.tasks.plan_blueprint", str(bp.pk), request.POST.get("prune") == "1")
-    messages.info(request, "Planning every space; refresh to see each plan.")
-    return redirect("managed:blueprint", pk=bp.pk)
+    task = "managed.tasks.plan_blueprint"
+    return views_common.plan(request, task, bp, "managed:blueprint", "space")
 
 
 @login_required
 @require_POST
 def apply(request: HttpRequest, pk: Any) -> HttpResponse:
     bp = _editable(request, pk)
-    prune = request.POST.get("prune") == "1"
-    queued = broker.queue_apply(bp, prune=prune, actor=request.user)
-    word = "Applying (with prune)" if prune else "Applying"
-    messages.success(request, f"{word} revision {bp.latest_revision} to {queued} space(s).")
-    return redirect("managed:blueprint", pk=bp.pk)
+    return views_common.apply(request, broker.queue_apply, bp, "managed:blueprint", "space")
 
 
 # ---------------------------------------------------------------- template projects

@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from identity.access import is_admin
-from managed import signals
+from managed import signals, views_common
 from managed.forms import (
     BaselineForm,
     BaselineRevisionForm,
@@ -68,20 +68,12 @@ def baseline(request: HttpRequest, pk: Any) -> HttpResponse:
     latest = baselines.latest(bl)
     document = json.dumps(latest.content if latest else {}, indent=2)
     revision_form = BaselineRevisionForm(request.POST or None, initial={"document": document})
-    if request.method == "POST" and revision_form.is_valid():
-        try:
-            saved = baselines.save_revision(
-                bl,
-                revision_form.cleaned_data["document"],
-                comment=revision_form.cleaned_data["comment"],
-                actor=request.user,
-            )
-        except BaselineInvalid as exc:
-            revision_form.add_error("document", str(exc))
-        else:
-            note = f"Saved as revision {saved.number}." if saved else "Nothing changed."
-            messages.success(request, note)
-            return redirect("managed:baseline", pk=bl.pk)
+    if request.method == "POST":
+        saved = views_common.save_revision(
+            request, revision_form, baselines.save_revision, bl, "managed:baseline"
+        )
+        if saved is not None:
+            return saved
     free = Instance.objects.exclude(baseline_targets__isnull=False).order_by("name")
     context = {
         "bl": bl,
@@ -143,20 +135,17 @@ def baseline_rules(request: HttpRequest, pk: Any) -> HttpResponse:
 @require_POST
 def baseline_plan(request: HttpRequest, pk: Any) -> HttpResponse:
     bl = _baseline(request, pk)
-    enqueue("managed.tasks.plan_baseline", str(bl.pk), request.POST.get("prune") == "1")
-    messages.info(request, "Planning every instance; refresh to see each plan.")
-    return redirect("managed:baseline", pk=bl.pk)
+    task = "managed.tasks.plan_baseline"
+    return views_common.plan(request, task, bl, "managed:baseline", "instance")
 
 
 @login_required
 @require_POST
 def baseline_apply(request: HttpRequest, pk: Any) -> HttpResponse:
     bl = _baseline(request, pk)
-    prune = request.POST.get("prune") == "1"
-    queued = baseline_broker.queue_apply(bl, prune=prune, actor=request.user)
-    word = "Applying (with prune)" if prune else "Applying"
-    messages.success(request, f"{word} revision {bl.latest_revision} to {queued} instance(s).")
-    return redirect("managed:baseline", pk=bl.pk)
+    return views_common.apply(
+        request, baseline_broker.queue_apply, bl, "managed:baseline", "instance"
+    )
 
 
 @login_required

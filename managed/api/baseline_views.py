@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from identity.access import is_admin
 from managed.api import serializers as s
 from managed.api.filters import BaselineFilter, BaselineTargetFilter
+from managed.api.parents import ParentViewSet
 from managed.models import BaselineTarget, InstanceBaseline
 from managed.services import baseline_broker, baselines
 from odcm.api.permissions import IsAuthenticatedUser
@@ -23,7 +24,9 @@ from odcm.work import enqueue
 from spaces.models import Instance
 
 
+@extend_schema_view(revisions=extend_schema(responses=s.BaselineRevisionSerializer(many=True)))
 class BaselineViewSet(
+    ParentViewSet,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -34,18 +37,16 @@ class BaselineViewSet(
     retention, the same on every instance they are assigned to. Secrets are never returned."""
 
     permission_classes = [IsAuthenticatedUser]
-    http_method_names = ["get", "post", "patch", "head", "options"]
     filterset_class = BaselineFilter
+    service = baselines
+    detail_serializer = s.BaselineSerializer
+    update_serializer = s.BaselineUpdateSerializer
+    revision_serializer = s.BaselineRevisionSerializer
 
     def get_queryset(self) -> QuerySet[InstanceBaseline]:
         if not is_admin(self.request.user):
             return InstanceBaseline.objects.none()
         return InstanceBaseline.objects.prefetch_related("instance_tags").order_by("name", "pk")
-
-    def get_serializer_class(self) -> Any:
-        if self.action == "partial_update":
-            return s.BaselineUpdateSerializer
-        return s.BaselineSerializer
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         if not is_admin(request.user):
@@ -61,33 +62,6 @@ class BaselineViewSet(
             actor=request.user,
         )
         return Response(s.BaselineSerializer(baseline).data, status=status.HTTP_201_CREATED)
-
-    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        baseline = self.get_object()
-        serializer = s.BaselineUpdateSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        baselines.update_settings(
-            baseline,
-            description=data.get("description"),
-            on_drift=data.get("on_drift"),
-            actor=request.user,
-        )
-        if "document" in data:
-            baselines.save_revision(
-                baseline, data["document"], comment=data.get("comment", ""), actor=request.user
-            )
-        baseline.refresh_from_db()
-        return Response(s.BaselineSerializer(baseline).data)
-
-    @extend_schema(responses=s.BaselineRevisionSerializer(many=True))
-    @action(detail=True, methods=["get"], filter_backends=[])
-    def revisions(self, request: Request, pk: str | None = None) -> Response:
-        """Every revision, newest first (content without secrets)."""
-        baseline = self.get_object()
-        paginator: Any = self.paginator
-        page = paginator.paginate_queryset(baseline.revisions.all(), request, view=self)
-        return paginator.get_paginated_response(s.BaselineRevisionSerializer(page, many=True).data)
 
     @extend_schema(request=s.BaselineAssignSerializer, responses=s.QueuedSerializer)
     @action(detail=True, methods=["post"], filter_backends=[])

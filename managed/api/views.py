@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
@@ -16,6 +16,7 @@ from identity.access import is_admin
 from managed import access
 from managed.api import serializers as s
 from managed.api.filters import BlueprintFilter, TargetFilter
+from managed.api.parents import ParentViewSet
 from managed.models import Blueprint, BlueprintTarget, Downstream, TemplateProject
 from managed.services import blueprints, broker, templates
 from odcm.api.permissions import IsAuthenticatedUser
@@ -23,7 +24,9 @@ from odcm.work import enqueue
 from spaces.models import Space
 
 
+@extend_schema_view(revisions=extend_schema(responses=s.BlueprintRevisionSerializer(many=True)))
 class BlueprintViewSet(
+    ParentViewSet,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -33,19 +36,17 @@ class BlueprintViewSet(
     """Space blueprints. Administrators and managers of the management space change them."""
 
     permission_classes = [IsAuthenticatedUser]
-    http_method_names = ["get", "post", "patch", "head", "options"]
     filterset_class = BlueprintFilter
+    service = blueprints
+    detail_serializer = s.BlueprintSerializer
+    update_serializer = s.BlueprintUpdateSerializer
+    revision_serializer = s.BlueprintRevisionSerializer
 
     def get_queryset(self) -> QuerySet[Blueprint]:
         rows = access.visible_blueprints(self.request.user)
         return rows.prefetch_related("instance_tags").order_by("name", "pk")
 
-    def get_serializer_class(self) -> Any:
-        if self.action == "partial_update":
-            return s.BlueprintUpdateSerializer
-        return s.BlueprintSerializer
-
-    def _editable(self) -> Blueprint:
+    def editable(self) -> Blueprint:
         blueprint = self.get_object()
         if not access.can_edit(self.request.user, blueprint):
             raise PermissionDenied("Only managers of the management space change this blueprint.")
@@ -72,38 +73,11 @@ class BlueprintViewSet(
         )
         return Response(s.BlueprintSerializer(blueprint).data, status=status.HTTP_201_CREATED)
 
-    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        blueprint = self._editable()
-        serializer = s.BlueprintUpdateSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        blueprints.update_settings(
-            blueprint,
-            description=data.get("description"),
-            on_drift=data.get("on_drift"),
-            actor=request.user,
-        )
-        if "document" in data:
-            blueprints.save_revision(
-                blueprint, data["document"], comment=data.get("comment", ""), actor=request.user
-            )
-        blueprint.refresh_from_db()
-        return Response(s.BlueprintSerializer(blueprint).data)
-
-    @extend_schema(responses=s.BlueprintRevisionSerializer(many=True))
-    @action(detail=True, methods=["get"], filter_backends=[])
-    def revisions(self, request: Request, pk: str | None = None) -> Response:
-        """Every revision, newest first (content without secrets)."""
-        blueprint = self.get_object()
-        paginator: Any = self.paginator
-        page = paginator.paginate_queryset(blueprint.revisions.all(), request, view=self)
-        return paginator.get_paginated_response(s.BlueprintRevisionSerializer(page, many=True).data)
-
     @extend_schema(request=s.AssignSerializer, responses=s.QueuedSerializer)
     @action(detail=True, methods=["post"], filter_backends=[])
     def assign(self, request: Request, pk: str | None = None) -> Response:
         """Assign the blueprint to spaces you manage (nothing is applied yet)."""
-        blueprint = self._editable()
+        blueprint = self.editable()
         serializer = s.AssignSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         wanted = set(serializer.validated_data["spaces"])
@@ -117,7 +91,7 @@ class BlueprintViewSet(
     @action(detail=True, methods=["post"], filter_backends=[])
     def rules(self, request: Request, pk: str | None = None) -> Response:
         """Assign by instance tag and region (administrators: it reaches many spaces)."""
-        blueprint = self._editable()
+        blueprint = self.editable()
         if not is_admin(request.user):
             raise PermissionDenied("Only administrators assign by tag or region.")
         serializer = s.RulesSerializer(data=request.data)
@@ -134,7 +108,7 @@ class BlueprintViewSet(
     @action(detail=True, methods=["post"], filter_backends=[])
     def plan(self, request: Request, pk: str | None = None) -> Response:
         """Plan every target in the background; each target's plan appears on it."""
-        blueprint = self._editable()
+        blueprint = self.editable()
         serializer = s.ApplySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         prune = serializer.validated_data["prune"]
@@ -145,7 +119,7 @@ class BlueprintViewSet(
     @action(detail=True, methods=["post"], filter_backends=[])
     def apply(self, request: Request, pk: str | None = None) -> Response:
         """Apply the latest revision to every target (or ``spaces``): one task per space."""
-        blueprint = self._editable()
+        blueprint = self.editable()
         serializer = s.ApplySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

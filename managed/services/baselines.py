@@ -3,7 +3,6 @@ explicit). Only administrators manage them (they change instance-wide settings).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.db import transaction
@@ -12,48 +11,21 @@ from django.utils.text import slugify
 
 from audit.services import record
 from managed.models import BaselineRevision, BaselineTarget, InstanceBaseline
+from managed.services import revisions
 from managed.services.baseline_content import BaselineInvalid, normalize
-from odcm.crypto import seal, unseal
 from spaces.models import Instance, Tag
 
 
-def secrets_of(revision: BaselineRevision | None) -> dict[str, str]:
-    """The plaintext secrets of a revision; keep the result in memory only."""
-    if revision is None or not revision.secrets:
-        return {}
-    data: dict[str, str] = json.loads(unseal(revision, "secrets"))
-    return data
+def _summary(content: dict[str, Any]) -> dict[str, Any]:
+    return {"parts": sorted(content)}
 
 
-def latest(baseline: InstanceBaseline) -> BaselineRevision | None:
-    return baseline.revisions.filter(number=baseline.latest_revision).first()
-
-
-def _summary(content: dict[str, Any]) -> list[str]:
-    return sorted(content)
-
-
-def _new_revision(
-    baseline: InstanceBaseline,
-    content: dict[str, Any],
-    secrets: dict[str, str],
-    comment: str,
-    actor: Any,
-) -> BaselineRevision:
-    number = baseline.latest_revision + 1
-    revision = BaselineRevision.objects.create(
-        baseline=baseline,
-        number=number,
-        content=content,
-        comment=comment[:300],
-        created_by=actor if getattr(actor, "pk", None) else None,
-    )
-    if secrets:
-        seal(revision, "secrets", json.dumps(secrets, sort_keys=True))
-        revision.save(update_fields=["secrets"])
-    InstanceBaseline.objects.filter(pk=baseline.pk).update(latest_revision=number)
-    baseline.latest_revision = number
-    return revision
+REVISIONS = revisions.Revisions[InstanceBaseline, BaselineRevision](
+    BaselineRevision, "baseline", normalize, _summary
+)
+secrets_of = revisions.secrets_of
+latest = REVISIONS.latest
+save_revision = REVISIONS.save
 
 
 def create_baseline(
@@ -83,43 +55,14 @@ def create_baseline(
             on_drift=on_drift,
             created_by=actor if getattr(actor, "pk", None) else None,
         )
-        _new_revision(baseline, content, secrets, "", actor)
+        REVISIONS.new(baseline, content, secrets, "", actor)
         record(
             "managed.baseline.create",
             actor=actor,
             obj=baseline,
-            after={"name": name, "revision": 1, "parts": _summary(content)},
+            after={"name": name, "revision": 1, **_summary(content)},
         )
     return baseline
-
-
-def save_revision(
-    baseline: InstanceBaseline, document: Any, *, comment: str = "", actor: Any = None
-) -> BaselineRevision | None:
-    """A new revision if the document differs from the latest; None if it is the same.
-    Secrets left out keep the previous revision's."""
-    previous = latest(baseline)
-    old_secrets = secrets_of(previous)
-    content, secrets = normalize(document, old_secrets)
-    if previous is not None and previous.content == content and secrets == old_secrets:
-        return None
-    with transaction.atomic():
-        locked = InstanceBaseline.objects.select_for_update().get(pk=baseline.pk)
-        revision = _new_revision(locked, content, secrets, comment, actor)
-        baseline.latest_revision = locked.latest_revision
-        record(
-            "managed.baseline.revise",
-            actor=actor,
-            obj=baseline,
-            before={"revision": revision.number - 1},
-            after={
-                "revision": revision.number,
-                "parts": _summary(content),
-                "secrets_changed": secrets != old_secrets,
-            },
-            message=comment,
-        )
-    return revision
 
 
 def _taken(baseline: InstanceBaseline, instances: list[Instance]) -> list[str]:
@@ -214,14 +157,7 @@ def sync_targets(baseline: InstanceBaseline) -> list[BaselineTarget]:
 
 def unassign(target: BaselineTarget, *, actor: Any = None) -> None:
     """Stop managing an instance (nothing in Octopus is changed)."""
-    with transaction.atomic():
-        record(
-            "managed.baseline.unassign",
-            actor=actor,
-            obj=target.baseline,
-            before={"instance": str(target.instance_id)},
-        )
-        target.delete()
+    REVISIONS.unassign(target, "instance", actor=actor)
 
 
 def update_settings(
@@ -231,15 +167,6 @@ def update_settings(
     on_drift: str | None = None,
     actor: Any = None,
 ) -> None:
-    before = {"description": baseline.description, "on_drift": baseline.on_drift}
     if on_drift is not None and on_drift not in InstanceBaseline.OnDrift.values:
         raise BaselineInvalid("on_drift must be 'report' or 'reapply'.")
-    if description is not None:
-        baseline.description = description
-    if on_drift is not None:
-        baseline.on_drift = on_drift
-    after = {"description": baseline.description, "on_drift": baseline.on_drift}
-    if after != before:
-        with transaction.atomic():
-            baseline.save(update_fields=["description", "on_drift", "updated_at"])
-            record("managed.baseline.update", actor=actor, obj=baseline, before=before, after=after)
+    REVISIONS.update_settings(baseline, description=description, on_drift=on_drift, actor=actor)

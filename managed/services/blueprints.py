@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.db import transaction
@@ -12,20 +11,21 @@ from django.utils.text import slugify
 from audit.services import record
 from managed.models import Blueprint, BlueprintRevision, BlueprintTarget
 from managed.services.content import BlueprintInvalid, normalize
-from odcm.crypto import seal, unseal
+from managed.services.revisions import Revisions
 from spaces.models import Space, Tag
 
 
-def secrets_of(revision: BlueprintRevision | None) -> dict[str, str]:
-    """The plaintext secrets of a revision; keep the result in memory only."""
-    if revision is None or not revision.secrets:
-        return {}
-    data: dict[str, str] = json.loads(unseal(revision, "secrets"))
-    return data
+def _summary(content: dict[str, Any]) -> dict[str, Any]:
+    return {"kinds": {kind: len(items) for kind, items in content.items() if items}}
 
 
-def latest(blueprint: Blueprint) -> BlueprintRevision | None:
-    return blueprint.revisions.filter(number=blueprint.latest_revision).first()
+REVISIONS = Revisions[Blueprint, BlueprintRevision](
+    BlueprintRevision, "blueprint", normalize, _summary
+)
+
+latest = REVISIONS.latest
+save_revision = REVISIONS.save
+update_settings = REVISIONS.update_settings
 
 
 def create_blueprint(
@@ -53,70 +53,14 @@ def create_blueprint(
             on_drift=on_drift,
             created_by=actor if getattr(actor, "pk", None) else None,
         )
-        _new_revision(blueprint, content, secrets, "", actor)
+        REVISIONS.new(blueprint, content, secrets, "", actor)
         record(
             "managed.blueprint.create",
             actor=actor,
             obj=blueprint,
-            after={"name": name, "revision": 1, "kinds": _summary(content)},
+            after={"name": name, "revision": 1, **_summary(content)},
         )
     return blueprint
-
-
-def _summary(content: dict[str, Any]) -> dict[str, int]:
-    return {kind: len(items) for kind, items in content.items() if items}
-
-
-def _new_revision(
-    blueprint: Blueprint,
-    content: dict[str, Any],
-    secrets: dict[str, str],
-    comment: str,
-    actor: Any,
-) -> BlueprintRevision:
-    number = blueprint.latest_revision + 1
-    revision = BlueprintRevision.objects.create(
-        blueprint=blueprint,
-        number=number,
-        content=content,
-        comment=comment[:300],
-        created_by=actor if getattr(actor, "pk", None) else None,
-    )
-    if secrets:
-        seal(revision, "secrets", json.dumps(secrets, sort_keys=True))
-        revision.save(update_fields=["secrets"])
-    Blueprint.objects.filter(pk=blueprint.pk).update(latest_revision=number)
-    blueprint.latest_revision = number
-    return revision
-
-
-def save_revision(
-    blueprint: Blueprint, document: Any, *, comment: str = "", actor: Any = None
-) -> BlueprintRevision | None:
-    """A new revision if the document differs from the latest; None if it is the same.
-    Passwords left out keep the previous revision's."""
-    previous = latest(blueprint)
-    old_secrets = secrets_of(previous)
-    content, secrets = normalize(document, old_secrets)
-    if previous is not None and previous.content == content and secrets == old_secrets:
-        return None
-    with transaction.atomic():
-        locked = Blueprint.objects.select_for_update().get(pk=blueprint.pk)
-        revision = _new_revision(locked, content, secrets, comment, actor)
-        blueprint.latest_revision = locked.latest_revision
-        record(
-            "managed.blueprint.revise",
-            actor=actor,
-            obj=blueprint,
-            before={"revision": revision.number - 1},
-            after={
-                "revision": revision.number,
-                "kinds": _summary(content),
-                "secrets_changed": secrets != old_secrets,
-            },
-            message=comment,
-        )
-    return revision
 
 
 def assign(
@@ -196,32 +140,4 @@ def sync_targets(blueprint: Blueprint) -> list[BlueprintTarget]:
 
 def unassign(target: BlueprintTarget, *, actor: Any = None) -> None:
     """Stop managing a space (nothing in Octopus is deleted)."""
-    with transaction.atomic():
-        record(
-            "managed.blueprint.unassign",
-            actor=actor,
-            obj=target.blueprint,
-            before={"space": str(target.space_id)},
-        )
-        target.delete()
-
-
-def update_settings(
-    blueprint: Blueprint,
-    *,
-    description: str | None = None,
-    on_drift: str | None = None,
-    actor: Any = None,
-) -> None:
-    before = {"description": blueprint.description, "on_drift": blueprint.on_drift}
-    if description is not None:
-        blueprint.description = description
-    if on_drift is not None:
-        blueprint.on_drift = on_drift
-    after = {"description": blueprint.description, "on_drift": blueprint.on_drift}
-    if after != before:
-        with transaction.atomic():
-            blueprint.save(update_fields=["description", "on_drift", "updated_at"])
-            record(
-                "managed.blueprint.update", actor=actor, obj=blueprint, before=before, after=after
-            )
+    REVISIONS.unassign(target, "space", actor=actor)

@@ -13,8 +13,8 @@ from django.utils import timezone
 from audit.services import record
 from managed.models import Customer
 from managed.services import facade_keys as K
-from managed.services.broker import describe
 from managed.services.facades import CustomerError, queue_sync
+from managed.services.target_broker import describe
 from odcm.clients import client_for
 from odcm.work import claim, release
 

@@ -32,9 +32,9 @@ from identity.services.groups import GrantError, grant
 from managed.models import Blueprint, Customer
 from managed.services import facade_keys as K
 from managed.services import projects as P
-from managed.services.broker import describe
 from managed.services.content import BlueprintInvalid
 from managed.services.octopus_side import secret_digest
+from managed.services.target_broker import describe
 from managed.setup import PREFIX
 from octopus import OctopusClient
 from octopus.pipeline import sp

@@ -35,7 +35,6 @@ from managed.models import Split
 from managed.services import projects as P
 from managed.services import split_extras as X
 from managed.services import split_values as V
-from managed.services.broker import describe
 from managed.services.split_plan import (
     Source,
     SpaceDocs,
@@ -45,6 +44,7 @@ from managed.services.split_plan import (
     read_source,
     read_target,
 )
+from managed.services.target_broker import describe
 from octopus import OctopusClient
 from octopus.pipeline import sp
 from odcm.clients import client_for

@@ -20,9 +20,9 @@ from audit.services import record
 from managed import gates
 from managed.models import Downstream, TemplateProject, TemplateRevision
 from managed.services import projects as P
-from managed.services.broker import describe
 from managed.services.content import BlueprintInvalid
 from managed.services.octopus_side import secret_digest
+from managed.services.target_broker import describe
 from octopus.errors import NotFound as OctopusNotFound
 from octopus.pipeline import sp
 from odcm.clients import client_for
