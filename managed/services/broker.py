@@ -37,7 +37,6 @@ class BlueprintBroker(TargetBroker[Blueprint, BlueprintTarget, BlueprintRevision
     task = "managed.tasks.apply_target"
     action = "managed.blueprint"
     failure_log = "managed: apply to space %s failed: %s"
-    queued_keeps_prune = False
 
     def rules(self) -> QuerySet[Blueprint]:
         return Blueprint.objects.filter(Q(instance_tags__isnull=False) | ~Q(regions=[])).distinct()

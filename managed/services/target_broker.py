@@ -85,8 +85,6 @@ class TargetBroker(Generic[P, T, R]):
     task: ClassVar[str]  # the Celery task that applies one target (persisted in queues)
     action: ClassVar[str]  # the audit action prefix
     failure_log: ClassVar[str]  # the log line of a failed apply: place id, message
-    # A newer apply queued while one ran keeps its own prune choice (else it is reset).
-    queued_keeps_prune: ClassVar[bool] = True
 
     # ------------------------------------------------------------ the kind's hooks
 
@@ -302,11 +300,14 @@ class TargetBroker(Generic[P, T, R]):
     ) -> None:
         """Release the target after a full apply of revision ``number`` (queued again if a
         newer revision was queued meanwhile)."""
-        still_queued = self.rows().filter(pk=target.pk, target_revision__gt=number).exists()
+        # Queued again meanwhile: a newer revision, or "apply and prune" asked while an apply
+        # without prune ran (``target.prune`` is what this apply ran with, read at its claim).
+        again = Q(target_revision__gt=number)
+        if not target.prune:
+            again |= Q(prune=True, status=S.QUEUED)
+        still_queued = self.rows().filter(again, pk=target.pk).exists()
         now = timezone.now()
-        unprune: dict[str, Any] = (
-            {} if still_queued and self.queued_keeps_prune else {"prune": False}
-        )
+        unprune: dict[str, Any] = {} if still_queued else {"prune": False}
         ok = release(
             self.rows(),
             lease,

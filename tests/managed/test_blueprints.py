@@ -230,3 +230,32 @@ def test_teams_in_a_blueprint_are_grants_made_once_checked_for_drift_and_pruned(
         assert broker.apply_target(str(t.pk)) == "applied"
     assert not Grant.objects.filter(group=ops, revoked_at__isnull=True).exists()
     assert Grant.objects.filter(group__name="Auditors", revoked_at__isnull=True).count() == 2
+
+
+def test_apply_and_prune_asked_while_an_apply_runs_is_not_lost(two_spaces, monkeypatch):
+    """A person chooses "apply and prune" while an apply without prune is running: when the
+    running one ends, the target stays queued with prune, and the next apply prunes."""
+    inst, bp = two_spaces["inst"], two_spaces["bp"]
+    apply_all(bp)
+    doc = document()
+    doc["environments"] = [e for e in doc["environments"] if e["name"] != "Staging DC"]
+    doc["lifecycles"][0]["phases"][1]["optional"] = ["Test"]
+    blueprints.save_revision(bp, doc)
+    target = BlueprintTarget.objects.get(pk=two_spaces["targets"][0].pk)
+    broker.queue_apply(bp, target_ids=[target.pk])
+    running = broker.BROKER.apply
+
+    def apply_while_a_person_asks_for_prune(t: Any, lease: Any, number: int) -> Any:
+        broker.queue_apply(bp, target_ids=[t.pk], prune=True)
+        return running(t, lease, number)
+
+    monkeypatch.setattr(broker.BROKER, "apply", apply_while_a_person_asks_for_prune)
+    assert broker.apply_target(str(target.pk)) == "applied"
+    monkeypatch.undo()
+    target.refresh_from_db()
+    assert (target.status, target.prune) == ("queued", True)
+    assert "Staging DC" in by_name(inst, "Spaces-2", "environments")  # not pruned yet
+    assert broker.apply_target(str(target.pk)) == "applied", target.last_error
+    target.refresh_from_db()
+    assert (target.status, target.prune) == ("applied", False)
+    assert "Staging DC" not in by_name(inst, "Spaces-2", "environments")
