@@ -1,4 +1,5 @@
-"""Channels: full CRUD, one default per project, a lifecycle and version rules each."""
+"""Channels: full CRUD, one default per project, a lifecycle, version rules and tenant tags
+(checked against the space's tag sets) each."""
 
 from __future__ import annotations
 
@@ -119,6 +120,21 @@ def _clean_rules(raw: Any, errors: list[str]) -> list[Doc]:
     return rules
 
 
+def _tag_errors(ctx: Ctx, tags: Any) -> list[str]:
+    """Octopus checks a channel's tenant tags as it checks a tenant's: canonical names
+    ("Tag set/Tag", any case) of tags in the space."""
+    if tags is None:
+        return []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        return ["TenantTags must be a list of canonical tag names."]
+    known = {
+        str(t.get("CanonicalTagName") or f"{s['Name']}/{t['Name']}").lower()
+        for s in ctx.col("tagsets").values()
+        for t in s.get("Tags") or []
+    }
+    return [f"The tag '{t}' does not exist." for t in tags if t.lower() not in known]
+
+
 def _validate(ctx: Ctx, body: dict[str, Any], current: Doc | None) -> list[Doc]:
     errors: list[str] = []
     name = str(body.get("Name") or "").strip()
@@ -138,6 +154,7 @@ def _validate(ctx: Ctx, body: dict[str, Any], current: Doc | None) -> list[Doc]:
     if lifecycle and lifecycle not in ctx.col("lifecycles"):
         errors.append(f"The lifecycle '{lifecycle}' does not exist.")
     rules = _clean_rules(body.get("Rules"), errors)
+    errors += _tag_errors(ctx, body.get("TenantTags"))
     if errors:
         raise invalid(*errors)
     return rules

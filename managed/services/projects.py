@@ -1,21 +1,33 @@
-"""A project as a canonical, name-based document; a three-way merge of two of them; and
-writing one into a space.
+"""A project as a canonical, name-based document, and writing one into a space (the
+units and the three-way merge of two documents are :mod:`managed.services.project_merge`).
 
 The document (``serialize``) refers to everything outside the project by name (project
 group, lifecycle, library variable sets, environments in scopes, feeds of packages, worker
-pools, step templates), so it fits any space that has those. It is compared and merged as
-**units**: project settings one by one, each deployment step, each runbook's settings and
-each of its steps, each channel, each variable (by name and scope) and each variable
-template. Sensitive values are never in it (Octopus does not return them): they come from
-ODCM (a downstream's sealed values) or are listed as "needs a value in this space".
+pools, step templates, a channel's tenant tags as "Tag set/Tag"), so it fits any space that
+has those. It is compared and merged as **units**: project settings one by one, each
+deployment step, each runbook's settings and each of its steps, each channel, each
+channel's tenant tags, each variable (by name and scope) and each variable template.
+Sensitive values are never in it (Octopus does not return them): they come from ODCM (a
+downstream's sealed values) or are listed as "needs a value in this space".
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from managed.services.project_merge import Merge as Merge
+from managed.services.project_merge import _same as _same
+from managed.services.project_merge import document as document
+from managed.services.project_merge import merge3 as merge3
+from managed.services.project_merge import scope_key as _scope_key
+from managed.services.project_merge import units as units
+from managed.services.project_refs import LOOKUP_KINDS as LOOKUP_KINDS
+from managed.services.project_refs import Lookups as Lookups
+from managed.services.project_refs import dependencies as dependencies
+from managed.services.project_refs import lookups as lookups
+from managed.services.project_refs import missing_dependencies as missing_dependencies
+from managed.services.project_refs import tenant_tags as tenant_tags
 from octopus import OctopusClient
 from octopus.pipeline import sp
 
@@ -25,41 +37,18 @@ _DROP = {"Id", "Links", "LastModifiedOn", "LastModifiedBy", "Slug", "SpaceId"}
 
 
 @dataclass
-class Lookups:
-    """Ids and names of what a document refers to, in one space (both ways)."""
+class Raw:
+    """The Octopus documents :func:`serialize` read, so that :func:`write` sends them back
+    instead of reading them again. Each carries the ``Version`` (or is the collection) the
+    merge was computed from: Octopus refuses a PUT whose ``Version`` is stale, so an edit made
+    in the space after that read fails the push (retried: read, merged again) instead of
+    being overwritten."""
 
-    by_name: dict[str, dict[str, str]] = field(default_factory=dict)  # kind -> lower name -> id
-    by_id: dict[str, dict[str, str]] = field(default_factory=dict)  # kind -> id -> name
-
-    def name(self, kind: str, ident: str | None) -> str | None:
-        if ident is None:
-            return None
-        return self.by_id.get(kind, {}).get(ident, ident)
-
-    def id(self, kind: str, name: str | None) -> str | None:
-        if name is None:
-            return None
-        return self.by_name.get(kind, {}).get(name.lower())
-
-
-LOOKUP_KINDS = {
-    "projectgroups": "projectgroups",
-    "lifecycles": "lifecycles",
-    "libraryvariablesets": "libraryvariablesets",
-    "environments": "environments",
-    "feeds": "feeds",
-    "workerpools": "workerpools",
-    "actiontemplates": "actiontemplates",
-}
-
-
-def lookups(client: OctopusClient, space_id: str) -> Lookups:
-    out = Lookups()
-    for kind, path in LOOKUP_KINDS.items():
-        docs = client.get_all(sp(space_id, path))
-        out.by_name[kind] = {str(d["Name"]).lower(): str(d["Id"]) for d in docs}
-        out.by_id[kind] = {str(d["Id"]): str(d["Name"]) for d in docs}
-    return out
+    process: Doc | None = None
+    runbooks: list[Doc] | None = None
+    runbook_processes: dict[str, Doc] = field(default_factory=dict)
+    channels: list[Doc] | None = None
+    variables: Doc | None = None
 
 
 # ---------------------------------------------------------------- serialize
@@ -103,10 +92,6 @@ def _steps(process: Doc, look: Lookups) -> list[Doc]:
     ]
 
 
-def _scope_key(scope: Doc) -> str:
-    return json.dumps({k: sorted(v) for k, v in sorted(scope.items()) if v}, sort_keys=True)
-
-
 def _variables(vset: Doc, look: Lookups, channels: dict[str, str] | None = None) -> list[Doc]:
     out = []
     for v in vset.get("Variables") or []:
@@ -128,10 +113,29 @@ def _variables(vset: Doc, look: Lookups, channels: dict[str, str] | None = None)
     return out
 
 
-def serialize(client: OctopusClient, space_id: str, project: Doc, look: Lookups) -> Doc:
-    """The canonical document of ``project`` (an Octopus project document)."""
+def _channel(raw: Doc, look: Lookups) -> Doc:
+    out = {
+        "Name": raw["Name"],
+        "Description": raw.get("Description") or "",
+        "Lifecycle": look.name("lifecycles", raw.get("LifecycleId")),
+        "IsDefault": bool(raw.get("IsDefault")),
+    }
+    # Canonical tag names ("Tag set/Tag"), kept only when there are some, so a document
+    # saved before tags were carried equals today's of the same project.
+    if raw.get("TenantTags"):
+        out["TenantTags"] = sorted(str(t) for t in raw["TenantTags"])
+    return out
+
+
+def serialize(
+    client: OctopusClient, space_id: str, project: Doc, look: Lookups, raw: Raw | None = None
+) -> Doc:
+    """The canonical document of ``project`` (an Octopus project document); ``raw`` is
+    given the Octopus documents read, for :func:`write`."""
+    raw = raw if raw is not None else Raw()
     pid = project["Id"]
     process = client.get(sp(space_id, "deploymentprocesses", project["DeploymentProcessId"]))
+    raw.process = process
     runbooks = []
     listed = list(client.paginate(sp(space_id, "projects", pid, "runbooks")))
     # Every runbook process of the project in one read (the collection's ``ids`` filter),
@@ -151,6 +155,7 @@ def serialize(client: OctopusClient, space_id: str, project: Doc, look: Lookups)
         rb_process = processes.get(rb["RunbookProcessId"]) or client.get(
             sp(space_id, "runbookProcesses", rb["RunbookProcessId"])
         )
+        raw.runbook_processes[str(rb_process["Id"])] = rb_process
         runbooks.append(
             {
                 "Name": rb["Name"],
@@ -158,18 +163,13 @@ def serialize(client: OctopusClient, space_id: str, project: Doc, look: Lookups)
                 "Steps": _steps(rb_process, look),
             }
         )
+    raw.runbooks = listed
     raw_channels = list(client.paginate(sp(space_id, "projects", pid, "channels")))
-    channels = [
-        {
-            "Name": c["Name"],
-            "Description": c.get("Description") or "",
-            "Lifecycle": look.name("lifecycles", c.get("LifecycleId")),
-            "IsDefault": bool(c.get("IsDefault")),
-        }
-        for c in raw_channels
-    ]
+    raw.channels = raw_channels
+    channels = [_channel(c, look) for c in raw_channels]
     channel_names = {str(c["Id"]): str(c["Name"]) for c in raw_channels}
     vset = client.get(sp(space_id, "variables", project["VariableSetId"]))
+    raw.variables = vset
     return {
         "Project": {
             "Name": project["Name"],
@@ -190,160 +190,6 @@ def serialize(client: OctopusClient, space_id: str, project: Doc, look: Lookups)
             {k: v for k, v in t.items() if k not in _DROP} for t in project.get("Templates") or []
         ],
     }
-
-
-# ---------------------------------------------------------------- units and merge
-
-
-def units(doc: Doc) -> dict[str, Any]:
-    """The document as independent units keyed by stable, name-based paths."""
-    out: dict[str, Any] = {}
-    for key, value in (doc.get("Project") or {}).items():
-        if key != "Name":  # the name is per space (an override), never merged
-            out[f"project/{key}"] = value
-    for n, step in enumerate(doc.get("Steps") or []):
-        out[f"step/{step['Name']}"] = {**step, "_order": n}
-    for rb in doc.get("Runbooks") or []:
-        out[f"runbook/{rb['Name']}"] = {"Description": rb["Description"]}
-        for n, step in enumerate(rb.get("Steps") or []):
-            out[f"runbook/{rb['Name']}/step/{step['Name']}"] = {**step, "_order": n}
-    for ch in doc.get("Channels") or []:
-        out[f"channel/{ch['Name']}"] = ch
-    for var in doc.get("Variables") or []:
-        out[f"variable/{var['Name']}/{_scope_key(var['Scope'])}"] = var
-    for tpl in doc.get("Templates") or []:
-        out[f"template/{tpl['Name']}"] = tpl
-    return out
-
-
-def document(name: str, parts: dict[str, Any]) -> Doc:
-    """The inverse of :func:`units` (ordered by each unit's recorded position)."""
-    doc: Doc = {
-        "Project": {"Name": name},
-        "Steps": [],
-        "Runbooks": [],
-        "Channels": [],
-        "Variables": [],
-        "Templates": [],
-    }
-    runbooks: dict[str, Doc] = {}
-    rb_steps: dict[str, list[Doc]] = {}
-    for key, value in parts.items():
-        kind, _, rest = key.partition("/")
-        if kind == "project":
-            doc["Project"][rest] = value
-        elif kind == "step":
-            doc["Steps"].append(value)
-        elif kind == "runbook" and "/step/" in rest:
-            rb, _, _ = rest.partition("/step/")
-            rb_steps.setdefault(rb, []).append(value)
-        elif kind == "runbook":
-            runbooks[rest] = {"Name": rest, **value, "Steps": []}
-        elif kind == "channel":
-            doc["Channels"].append(value)
-        elif kind == "variable":
-            doc["Variables"].append(value)
-        elif kind == "template":
-            doc["Templates"].append(value)
-    doc["Steps"].sort(key=lambda s: s.get("_order", 0))
-    for rb, steps in rb_steps.items():
-        if rb in runbooks:
-            runbooks[rb]["Steps"] = sorted(steps, key=lambda s: s.get("_order", 0))
-    doc["Runbooks"] = list(runbooks.values())
-    for step in [*doc["Steps"], *(s for r in doc["Runbooks"] for s in r["Steps"])]:
-        step.pop("_order", None)
-    return doc
-
-
-@dataclass
-class Merge:
-    parts: dict[str, Any]
-    conflicts: list[Doc]
-    upstream_changes: int
-
-
-def merge3(
-    base: dict[str, Any],
-    upstream: dict[str, Any],
-    downstream: dict[str, Any],
-    resolutions: dict[str, str] | None = None,
-) -> Merge:
-    """Per unit: upstream's change where downstream did not touch it, downstream's edit where
-    upstream did not change it; both changed differently is a conflict unless resolved
-    (``"upstream"`` or ``"downstream"``)."""
-    resolutions = resolutions or {}
-    parts: dict[str, Any] = {}
-    conflicts: list[Doc] = []
-    changes = 0
-    missing = object()
-    for key in sorted(set(base) | set(upstream) | set(downstream)):
-        b, u, d = base.get(key, missing), upstream.get(key, missing), downstream.get(key, missing)
-        if _same(u, b):
-            chosen = d
-        elif _same(d, b) or _same(u, d) or resolutions.get(key) == "upstream":
-            chosen, changes = u, changes + 1
-        elif resolutions.get(key) == "downstream":
-            chosen = d
-        else:
-            conflicts.append(
-                {
-                    "key": key,
-                    "base": None if b is missing else b,
-                    "upstream": None if u is missing else u,
-                    "downstream": None if d is missing else d,
-                }
-            )
-            chosen = d
-        if chosen is not missing:
-            parts[key] = chosen
-    return Merge(parts, conflicts, changes)
-
-
-def _same(a: Any, b: Any) -> bool:
-    strip = lambda v: {k: x for k, x in v.items() if k != "_order"} if isinstance(v, dict) else v  # noqa: E731
-    return bool(strip(a) == strip(b))
-
-
-# ---------------------------------------------------------------- dependencies
-
-
-def dependencies(doc: Doc) -> dict[str, set[str]]:
-    """What the document needs in a space, by kind."""
-    need: dict[str, set[str]] = {k: set() for k in LOOKUP_KINDS}
-    project = doc.get("Project") or {}
-    if project.get("ProjectGroup"):
-        need["projectgroups"].add(project["ProjectGroup"])
-    if project.get("Lifecycle"):
-        need["lifecycles"].add(project["Lifecycle"])
-    need["libraryvariablesets"].update(project.get("LibraryVariableSets") or [])
-    steps = [*doc.get("Steps", []), *(s for r in doc.get("Runbooks", []) for s in r["Steps"])]
-    for step in steps:
-        for action in step.get("Actions") or []:
-            need["environments"].update(action.get("Environments") or [])
-            need["environments"].update(action.get("ExcludedEnvironments") or [])
-            if action.get("WorkerPoolId"):
-                need["workerpools"].add(action["WorkerPoolId"])
-            for package in action.get("Packages") or []:
-                if package.get("FeedId"):
-                    need["feeds"].add(package["FeedId"])
-            template = (action.get("Properties") or {}).get("Octopus.Action.Template.Id")
-            if template:
-                need["actiontemplates"].add(template)
-    for channel in doc.get("Channels") or []:
-        if channel.get("Lifecycle"):
-            need["lifecycles"].add(channel["Lifecycle"])
-    for var in doc.get("Variables") or []:
-        need["environments"].update((var.get("Scope") or {}).get("Environment") or [])
-    return need
-
-
-def missing_dependencies(doc: Doc, look: Lookups) -> list[str]:
-    out = []
-    for kind, names in dependencies(doc).items():
-        for name in sorted(names):
-            if look.id(kind, name) is None:
-                out.append(f"{kind}: {name}")
-    return out
 
 
 # ---------------------------------------------------------------- write
@@ -405,11 +251,15 @@ def write(
     secrets: dict[str, str],
     *,
     secrets_changed: bool = True,
+    raw: Raw | None = None,
 ) -> Written:
     """Make the space's project match ``doc``; ``current`` is what ``serialize`` read from
-    it (None: no project yet). Only sections that differ are written."""
+    it (None: no project yet) and ``raw`` what it was read from (the process, runbooks,
+    channels and variables are then sent back with the ``Version`` read, not read again).
+    Only sections that differ are written."""
     writes = 0
     settings = doc["Project"]
+    raw = raw if raw is not None and current is not None else Raw()
     if project is None:
         project = client.post(
             sp(space_id, "projects"),
@@ -420,7 +270,7 @@ def write(
             },
         )
         writes += 1
-        current = serialize(client, space_id, project, look)
+        current = serialize(client, space_id, project, look, raw)
     assert current is not None and project is not None
     space_project = sp(space_id, "projects", project["Id"])
     if current["Project"] != settings or current["Templates"] != doc["Templates"]:
@@ -439,14 +289,14 @@ def write(
         writes += 1
     if current["Steps"] != doc["Steps"]:
         path = sp(space_id, "deploymentprocesses", project["DeploymentProcessId"])
-        process = client.get(path)
+        process = dict(raw.process if raw.process is not None else client.get(path))
         process["Steps"] = _to_steps(doc["Steps"], look, process.get("Steps") or [])
-        client.put(path, process)
+        raw.process = client.put(path, process)
         writes += 1
-    writes += _write_runbooks(client, space_id, project, doc, current, look)
-    writes += _write_channels(client, space_id, project, doc, current, look)
+    writes += _write_runbooks(client, space_id, project, doc, current, look, raw)
+    writes += _write_channels(client, space_id, project, doc, current, look, raw)
     if _sorted_vars(current) != _sorted_vars(doc) or (secrets and secrets_changed):
-        writes += _write_variables(client, space_id, project, doc, look, secrets)
+        writes += _write_variables(client, space_id, project, doc, look, secrets, raw)
     return Written(str(project["Id"]), writes)
 
 
@@ -463,17 +313,23 @@ def _template_ids(templates: list[Doc], current: list[Doc]) -> list[Doc]:
 
 
 def _write_runbooks(
-    client: OctopusClient, space_id: str, project: Doc, doc: Doc, current: Doc, look: Lookups
+    client: OctopusClient,
+    space_id: str,
+    project: Doc,
+    doc: Doc,
+    current: Doc,
+    look: Lookups,
+    raw_docs: Raw,
 ) -> int:
     have = {r["Name"].lower(): r for r in current["Runbooks"]}  # compared by name, not order
     wanted = [r for r in doc["Runbooks"] if have.get(r["Name"].lower()) != r]
     if not wanted:
         return 0
     writes = 0
-    existing = {
-        r["Name"].lower(): r
-        for r in client.paginate(sp(space_id, "projects", project["Id"], "runbooks"))
-    }
+    listed = raw_docs.runbooks
+    if listed is None:
+        listed = list(client.paginate(sp(space_id, "projects", project["Id"], "runbooks")))
+    existing = {r["Name"].lower(): r for r in listed}
     for rb in wanted:
         raw = existing.get(rb["Name"].lower())
         if raw is None:
@@ -490,21 +346,30 @@ def _write_runbooks(
         old = have.get(rb["Name"].lower())
         if old is None or old["Steps"] != rb["Steps"]:
             path = sp(space_id, "runbookProcesses", raw["RunbookProcessId"])
-            process = client.get(path)
+            read = raw_docs.runbook_processes.get(str(raw["RunbookProcessId"]))
+            process = dict(read if read is not None else client.get(path))
             process["Steps"] = _to_steps(rb["Steps"], look, process.get("Steps") or [])
-            client.put(path, process)
+            raw_docs.runbook_processes[str(raw["RunbookProcessId"])] = client.put(path, process)
             writes += 1
     return writes
 
 
 def _write_channels(
-    client: OctopusClient, space_id: str, project: Doc, doc: Doc, current: Doc, look: Lookups
+    client: OctopusClient,
+    space_id: str,
+    project: Doc,
+    doc: Doc,
+    current: Doc,
+    look: Lookups,
+    raw_docs: Raw,
 ) -> int:
     have = {c["Name"].lower(): c for c in current["Channels"]}
     wanted = [c for c in doc["Channels"] if have.get(c["Name"].lower()) != c]
     if not wanted:
         return 0
-    existing = {c["Name"].lower(): c for c in client.channels(space_id, project["Id"])}
+    if raw_docs.channels is None:
+        raw_docs.channels = client.channels(space_id, project["Id"])
+    existing = {c["Name"].lower(): c for c in raw_docs.channels}
     writes = 0
     for ch in wanted:
         body = {
@@ -513,13 +378,18 @@ def _write_channels(
             "LifecycleId": look.id("lifecycles", ch["Lifecycle"]),
             "IsDefault": ch["IsDefault"],
             "ProjectId": project["Id"],
+            # the space's spelling of each tag (a tag set named "tier" there); a tag the
+            # space lacks was refused as a missing dependency before anything was written
+            "TenantTags": _ids(look, "tags", ch.get("TenantTags") or []),
         }
         raw = existing.get(ch["Name"].lower())
         if raw is None:
-            client.create_channel(space_id, {**body, "Rules": [], "TenantTags": []})
+            saved = client.create_channel(space_id, {**body, "Rules": []})
         else:
-            client.update_channel(space_id, {**raw, **body})
+            saved = client.update_channel(space_id, {**raw, **body})
+        existing[ch["Name"].lower()] = saved
         writes += 1
+    raw_docs.channels = list(existing.values())
     return writes
 
 
@@ -530,15 +400,15 @@ def _write_variables(
     doc: Doc,
     look: Lookups,
     secrets: dict[str, str],
+    raw_docs: Raw,
 ) -> int:
     path = sp(space_id, "variables", project["VariableSetId"])
-    vset = client.get(path)
-    # The project's channels (read only if a variable is scoped to one): ids both ways.
-    listed = (
-        client.channels(space_id, project["Id"])
-        if any("Channel" in v["Scope"] for v in doc["Variables"])
-        else []
-    )
+    vset = dict(raw_docs.variables if raw_docs.variables is not None else client.get(path))
+    # The project's channels (read only if a variable is scoped to one and they were not
+    # read already): ids both ways.
+    listed = raw_docs.channels or []
+    if raw_docs.channels is None and any("Channel" in v["Scope"] for v in doc["Variables"]):
+        listed = client.channels(space_id, project["Id"])
     channels = {str(c["Name"]).lower(): str(c["Id"]) for c in listed}
     channel_names = {str(c["Id"]): str(c["Name"]) for c in listed}
     old = {}
@@ -570,7 +440,7 @@ def _write_variables(
             body["Value"] = secrets.get(var["Name"])  # None keeps what Octopus holds
         out.append(body)
     vset["Variables"] = out
-    client.put(path, vset)
+    raw_docs.variables = client.put(path, vset)
     return 1
 
 

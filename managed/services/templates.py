@@ -325,7 +325,7 @@ def _push(row: Downstream) -> tuple[str, dict[str, Any]]:
     secrets = {**_secrets(row.template), **_secrets(row)}
     space_id = row.space.octopus_id
     with client_for(row.space.instance) as client:
-        look = P.lookups(client, space_id)
+        look = P.lookups(client, space_id, tag_sets=bool(P.tenant_tags(upstream)))
         missing = P.missing_dependencies(upstream, look)
         if missing:
             return "missing dependency", {
@@ -341,7 +341,8 @@ def _push(row: Downstream) -> tuple[str, dict[str, Any]]:
                 project = None
         if project is None:
             project = _find_project(client, space_id, upstream["Project"]["Name"])
-        current = P.serialize(client, space_id, project, look) if project else None
+        raw = P.Raw()  # what the merge is computed from, written back with its Version
+        current = P.serialize(client, space_id, project, look, raw) if project else None
         target = upstream
         if current is not None:
             merged = P.merge3(row.base, P.units(upstream), P.units(current), row.resolutions)
@@ -355,7 +356,15 @@ def _push(row: Downstream) -> tuple[str, dict[str, Any]]:
         digest = secret_digest(json.dumps(secrets, sort_keys=True)) if secrets else ""
         changed = current is None or digest != row.secrets_digest
         written = P.write(
-            client, space_id, target, current, project, look, secrets, secrets_changed=changed
+            client,
+            space_id,
+            target,
+            current,
+            project,
+            look,
+            secrets,
+            secrets_changed=changed,
+            raw=raw,
         )
     return ("pushed" if written.writes else "unchanged"), {
         "status": D.IN_SYNC,
