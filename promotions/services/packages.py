@@ -238,7 +238,8 @@ def receive(
     stop: threading.Event | None = None,
 ) -> Iterator[bytes]:
     """One package of ``bundle`` from its source ODCM, chunk by chunk as the transport hands
-    them over (64 KiB: gathering them into bigger pieces copied every byte once more). Any
+    them over (what one read got, up to ``octopus._net.READ_BYTES``: gathering them into
+    bigger pieces would copy every byte once more). Any
     failure raises PromotionError (never an httpx error: a relay into an upload must not
     pass the source's broken connection off as the target's). Setting ``stop`` abandons it
     (a fetch ahead that is no longer wanted)."""

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
+import threading
+import time
 import traceback
 
 import pytest
@@ -22,6 +25,7 @@ from octopus import (
     URLNotAllowed,
     URLPolicy,
 )
+from octopus._net import READ_BYTES, PolicyNetworkBackend
 
 from .conftest import (
     API_KEY,
@@ -365,3 +369,30 @@ def test_paging_never_follows_a_link_to_another_server(plain_server: PlainServer
 
     with pytest.raises(UnexpectedResponse, match="link to another server"):
         run_async(plain_server.url, collect)
+
+
+def test_a_connection_reads_and_sends_big_pieces_unchanged() -> None:
+    """Sync connections read what the socket holds up to READ_BYTES at a time (httpcore
+    asks for 64 KiB: a GiB relayed cost 16,000 passes through httpcore and h11), and send
+    a big buffer whole however the socket takes it."""
+    data = bytes(range(256)) * (12 * 1024)  # 3 MiB
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        backend = PolicyNetworkBackend(URLPolicy(allow_http=True, allowed_networks=["127.0.0.0/8"]))
+        stream = backend.connect_tcp("127.0.0.1", server.getsockname()[1], timeout=5)
+        peer, _ = server.accept()
+        with peer:
+            received = bytearray()
+            sender = threading.Thread(target=stream.write, args=(data, 10))
+            sender.start()
+            while len(received) < len(data):
+                received += peer.recv(1 << 20)
+            sender.join()
+            assert bytes(received) == data
+            peer.sendall(data)
+            time.sleep(0.2)  # all of it waiting in the socket
+            first = stream.read(64 * 1024, timeout=5)
+            assert 64 * 1024 < len(first) <= READ_BYTES
+            while len(first) < len(data):
+                first += stream.read(64 * 1024, timeout=5)
+            assert first == data
+        stream.close()

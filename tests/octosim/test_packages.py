@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import socket
+import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from octosim.api_packages import parse_file_name
+from octosim.api_packages import copy_part_body, parse_file_name
 from tests.octosim.conftest import Api
 
 
@@ -97,3 +100,141 @@ def test_the_space_links_name_the_package_upload_with_its_overwrite_mode(api: Ap
     links = api.get("/api/Spaces-1")["Links"]
     assert links["PackageUpload"].endswith("/api/Spaces-1/packages/raw{?replace,overwriteMode}")
     assert "Interruptions" in links and "Runbooks" in links and "Channels" in links
+
+
+BOUNDARY = "odcm-test-boundary"
+# Bytes that look like the start of the delimiter (CRLF--boundary) without being it.
+NEAR_MISSES = (
+    b"\r\n--odcm-test-bound"
+    + b"\r\n-"
+    + b"\r\n--"
+    + bytes(range(256)) * 12
+    + b"\r\n--odcm-test-boundarY"
+    + b"\r"
+) * 60
+
+
+def _multipart(parts: list[tuple[bytes, bytes]], *, closed: bool = True) -> bytes:
+    body = b""
+    for headers, data in parts:
+        body += f"--{BOUNDARY}\r\n".encode() + headers + b"\r\n\r\n" + data + b"\r\n"
+    return body + (f"--{BOUNDARY}--\r\n".encode() if closed else b"")
+
+
+def _file_part(name: str) -> bytes:
+    return (
+        f'Content-Disposition: form-data; name="fileToUpload"; filename="{name}"\r\n'
+        "Content-Type: application/octet-stream"
+    ).encode()
+
+
+def _field(name: str) -> bytes:
+    return f'Content-Disposition: form-data; name="{name}"'.encode()
+
+
+@pytest.mark.parametrize("piece", [1, 7, 4096, 1 << 20])
+@pytest.mark.parametrize(
+    ("body", "stored"),
+    [
+        (_multipart([(_file_part("Near.Miss.1.0.0.zip"), NEAR_MISSES)]), NEAR_MISSES),
+        (_multipart([(_file_part("Near.Miss.1.0.0.zip"), b"")]), b""),
+        (_multipart([(_file_part("Near.Miss.1.0.0.zip"), b"ab\r\n")]), b"ab\r\n"),
+        (
+            _multipart(
+                [
+                    (_field("a"), b"x"),
+                    (_file_part("Near.Miss.1.0.0.zip"), b"pkg"),
+                    (_field("b"), b"y"),
+                ]
+            ),
+            b"pkg",
+        ),
+        (b"preamble\r\n" + _multipart([(_file_part("Near.Miss.1.0.0.zip"), b"pp")]), b"pp"),
+        # A body that ends (its Content-Length reached) without a closing delimiter: what
+        # came is the part, as aiohttp's reader has it.
+        (_multipart([(_file_part("Near.Miss.1.0.0.zip"), b"data")], closed=False), b"data\r\n"),
+        (
+            _multipart([(_file_part("Near.Miss.1.0.0.zip"), b"data")])[: -len(BOUNDARY) - 8],
+            b"data",
+        ),
+    ],
+    ids=["near-misses", "empty", "crlf-at-end", "fields-around", "preamble", "unclosed", "bare"],
+)
+def test_the_file_part_is_stored_exactly_however_the_body_is_cut(
+    api: Api, body: bytes, stored: bytes, piece: int
+) -> None:
+    """The upload reads the part straight from the connection's buffers: a delimiter (or
+    something like one) split across any two reads still ends the part exactly there."""
+
+    def pieces() -> Iterator[bytes]:
+        for at in range(0, len(body), piece):
+            yield body[at : at + piece]
+
+    resp = api.client.post(
+        "/api/Spaces-1/packages/raw",
+        params={"overwriteMode": "OverwriteExisting"},
+        content=pieces(),
+        headers={
+            "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+            "Content-Length": str(len(body)),
+        },
+    )
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["Hash"] == hashlib.sha1(stored).hexdigest()
+    assert resp.json()["PackageSizeBytes"] == len(stored)
+    raw = api.client.get("/api/Spaces-1/packages/packages-Near.Miss.1.0.0/raw")
+    assert raw.content == stored
+
+
+def test_an_upload_cut_off_before_its_end_stores_nothing(api: Api) -> None:
+    body = _multipart([(_file_part("Cut.Off.1.0.0.zip"), NEAR_MISSES)])
+    head = (
+        f"POST /{api.inst.slug}/api/Spaces-1/packages/raw HTTP/1.1\r\n"
+        f"Host: 127.0.0.1\r\nX-Octopus-ApiKey: {api.inst.api_key}\r\n"
+        f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    url = httpx.URL(api.inst.url)
+    with socket.create_connection((url.host, url.port or 80)) as sock:
+        sock.sendall(head + body[: len(body) - 100])
+    time.sleep(0.3)
+    gone = api.client.get("/api/Spaces-1/packages/packages-Cut.Off.1.0.0")
+    assert gone.status_code == 404
+    assert push(api, "Cut.Off.1.0.0.zip", b"whole").status_code == 201
+
+
+class _Pieces:
+    """What the connection's buffers hand over: these pieces, then the end of the body."""
+
+    def __init__(self, pieces: list[bytes]) -> None:
+        self.pieces = [p for p in pieces if p]  # a read never gives nothing before the end
+
+    async def readany(self) -> bytes:
+        return self.pieces.pop(0) if self.pieces else b""
+
+
+def _part_body(pieces: list[bytes], delimiter: bytes) -> bytes:
+    out: list[bytes] = []
+    run = copy_part_body(_Pieces(pieces), delimiter, lambda b: out.append(bytes(b)))
+    with pytest.raises(StopIteration):  # nothing to wait for: it runs to its end at once
+        run.send(None)
+    return b"".join(out)
+
+
+@pytest.mark.parametrize("data", [b"", b"x", b"\r\n--odcm-test-bound", NEAR_MISSES[:800]])
+def test_a_part_ends_at_its_delimiter_wherever_the_reads_split_it(data: bytes) -> None:
+    """Every way of cutting the bytes after the part's headers in two or three reads, small
+    ones (joined to what is held back) and big ones (passed on as they are), gives the part
+    exactly; so does the body ending without a delimiter."""
+    delimiter = f"\r\n--{BOUNDARY}".encode()
+    body = data + delimiter + b"--\r\n"
+    big = 4 * len(delimiter)
+    for cut in range(len(body) + 1):
+        assert _part_body([body[:cut], body[cut:]], delimiter) == data, cut
+        padded = b"z" * big + body + b"y" * big  # the cut falls between two big reads
+        got = _part_body([padded[: big + cut], padded[big + cut :]], delimiter)
+        assert got == b"z" * big + data, cut
+        if 0 < cut < len(body):
+            three = [body[: cut // 2], body[cut // 2 : cut], body[cut:]]
+            assert _part_body(three, delimiter) == data, cut
+    assert _part_body([data[: len(data) // 2], data[len(data) // 2 :]], delimiter) == data
