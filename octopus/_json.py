@@ -10,19 +10,22 @@ results stay what they were (one exception: see :func:`dumps`).
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
 
 # orjson reads an integer over 64 bits as an inexact float; the json module keeps it exact.
 # A run of 19 digits or more (anywhere, strings included) sends the body to the json module.
-_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+# Found by mapping every digit to "0" and everything else to a space, then looking for 19
+# zeros: the regular expression [0-9]{19} took longer than orjson's whole parse of a variable
+# set document (it tries at every digit), bytes.translate and ``in`` run at memory speed.
+_DIGITS = bytes(ord("0") if 0x30 <= c <= 0x39 else ord(" ") for c in range(256))
+_LONG_RUN = b"0" * 19
 
 
 def loads(data: bytes) -> Any:
     """``json.loads``, faster. Raises ``ValueError`` for what is not JSON."""
-    if _LONG_NUMBER.search(data):
+    if _LONG_RUN in data.translate(_DIGITS):
         return json.loads(data)
     try:
         return orjson.loads(data)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from octosim import _json as jsonio
 from octosim import engine
 from octosim.instance import DEFAULT_VERSION, Instance
 from octosim.operations import add_activity, edit_team, edit_variable_set, truth
@@ -30,7 +31,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
     raw = await request.read()
     if not raw.strip():
         return {}
-    data = json.loads(raw)
+    data = jsonio.loads(raw)
     if not isinstance(data, dict):
         raise ValueError("body must be a JSON object")
     return data

@@ -274,20 +274,21 @@ def release_number(release_id: str) -> str:
 def freeze_shared(st: InstanceState, owner_id: str) -> None:
     """Before the live process or variable set of ``owner_id`` (a project or a library
     variable set) changes, give every generated release that still shares it its own copy."""
-    # Whether a release's project has anything to freeze, once per project: every variable
-    # set save walks every release of the instance, and most projects do not use the set.
-    uses: dict[tuple[str, str], Doc | None] = {}
+    # The projects using it (itself, or those including the set), found first: usually none
+    # (a set no project includes), and then no release needs looking at. Every variable set
+    # save comes here, and an instance holds far more releases than projects.
+    users: dict[tuple[str, str], Doc] = {
+        (space_id, project_id): project
+        for space_id, collections in st.space_docs.items()
+        for project_id, project in collections.get("projects", {}).items()
+        if project_id == owner_id or owner_id in project["IncludedLibraryVariableSetIds"]
+    }
+    if not users:
+        return
     for rel in st.releases.values():
         if rel.snapshot is not None:
             continue
-        key = (rel.space_id, rel.project_id)
-        if key not in uses:
-            found = st.col(rel.space_id, "projects").get(rel.project_id)
-            relevant = found is not None and (
-                rel.project_id == owner_id or owner_id in found["IncludedLibraryVariableSetIds"]
-            )
-            uses[key] = found if relevant else None
-        project = uses[key]
+        project = users.get((rel.space_id, rel.project_id))
         if project is None:
             continue
         number = release_number(rel.id)
@@ -295,11 +296,10 @@ def freeze_shared(st: InstanceState, owner_id: str) -> None:
             ident = f"deploymentprocess-{owner_id}-s-{number}"
             if ident not in st.frozen:
                 freeze(st, ident, live_process(st, project))  # as generated, before the edit
-        if rel.project_id == owner_id or owner_id in project["IncludedLibraryVariableSetIds"]:
-            ident = f"variableset-{owner_id}-s-{number}"
-            live = st.variable_sets.get(f"variableset-{owner_id}")
-            if ident not in st.frozen and live is not None:
-                freeze(st, ident, live)
+        ident = f"variableset-{owner_id}-s-{number}"
+        live = st.variable_sets.get(f"variableset-{owner_id}")
+        if ident not in st.frozen and live is not None:
+            freeze(st, ident, live)
 
 
 def frozen_doc(st: InstanceState, ident: str) -> Doc | None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from octosim import _json as jsonio
 from octosim import (
     api_admin,
     api_apikeys,
@@ -129,10 +130,6 @@ def gateway_error(status: int) -> GatewayBody:
     html = f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
     html += f"<center><h1>{title}</h1></center>\r\n</body>\r\n</html>\r\n"
     return GatewayBody(html.encode(), "text/html")
-
-
-def _dumps(payload: Any) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 class Simulator:
@@ -352,7 +349,7 @@ class Simulator:
     def load(self) -> bool:
         if self.state_file is None or not self.state_file.exists():
             return False
-        data = json.loads(self.state_file.read_text())
+        data = jsonio.loads(self.state_file.read_text())
         for raw in data["instances"]:
             inst = Instance.from_json(raw)
             inst.faults.update(self.default_faults)
@@ -518,7 +515,7 @@ class Simulator:
             raw = await request.read()
             if raw.strip():
                 try:
-                    ctx.body = json.loads(raw)
+                    ctx.body = jsonio.loads(raw)
                 except ValueError:
                     raise invalid("The request body could not be parsed as JSON.") from None
         return ctx
@@ -583,7 +580,7 @@ class Simulator:
         if isinstance(payload, RawBody):
             body, content_type = payload.data, payload.content_type
         else:
-            body = b"" if payload is None else _dumps(prefix_links(payload, "/" + inst.slug))
+            body = b"" if payload is None else jsonio.dumps(prefix_links(payload, "/" + inst.slug))
         slow = inst.faults.slow_body_ms
         if slow <= 0 or len(body) == 0:
             return web.Response(

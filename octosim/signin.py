@@ -30,7 +30,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-import json
 import secrets
 import time
 from typing import Any
@@ -40,6 +39,7 @@ import aiohttp
 import jwt
 from aiohttp import web
 
+from octosim import _json as jsonio
 from octosim import resources as R
 from octosim.errors import ApiError, invalid, not_found
 from octosim.instance import Instance
@@ -385,7 +385,7 @@ async def authenticate(inst: Instance, request: web.Request) -> web.StreamRespon
         body: Any = dict(await request.post())
     else:
         try:
-            body = json.loads(await request.read() or b"{}")
+            body = jsonio.loads(await request.read() or b"{}")
         except ValueError:
             raise invalid("The request body could not be parsed as JSON.") from None
     if not isinstance(body, dict):

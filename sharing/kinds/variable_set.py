@@ -281,13 +281,15 @@ class VariableSetKind:
         wanted = sorted(self._rows_from_content(content, refs)) if refs else _wanted_rows(content)
         for _attempt in range(MAX_CONFLICT_RETRIES):
             env_ids = self._environment_ids(doc, content, target)
-            unchanged = sorted(self._rows_from_octopus(doc)) == wanted and (
+            # The cheap test first: once a sensitive value is known to differ (a new digest)
+            # or may have changed in Octopus (a new Version), the rows need no comparing.
+            unchanged = (
                 not sensitive
                 or (
                     doc.get("Version") == target.octopus_version
                     and secrets_digest == target.secrets_digest
                 )
-            )
+            ) and sorted(self._rows_from_octopus(doc)) == wanted
             if unchanged:
                 return Written(False, lvs_id, vs_id, doc.get("Version"), secrets_digest)
             body = dict(doc)
@@ -484,38 +486,41 @@ class VariableSetKind:
         # Called for every delivery of a fan-out on a document of hundreds of variables:
         # written for speed (most scopes are empty or hold one value, needing no sort).
         names = {e["Id"]: e["Name"] for e in (doc.get("ScopeValues") or {}).get("Environments", [])}
-        rows = []
-        empty: tuple[str, ...] = ()
+        rows: list[Row] = []
+        append = rows.append
+        empty: tuple[Any, ...] = ()
         for v in doc.get("Variables", []):
-            scope = v.get("Scope")
-            sensitive = v.get("IsSensitive") or v.get("Type") == "Sensitive"
+            get = v.get
+            scope = get("Scope")
+            var_type = get("Type")
             envs = roles = tags = others = empty
             if scope:
-                if scope.keys() - _SHAREABLE_SCOPES:
+                if not _SHAREABLE_SCOPES.issuperset(scope):
                     others = tuple(
                         sorted(k for k, v in scope.items() if v and k not in _SHAREABLE_SCOPES)
                     )
                 found = scope.get("Environment")
                 if found:
-                    envs = _ordered([names.get(e, e) for e in found])
+                    if type(found) is list and len(found) == 1:
+                        envs = (names.get(found[0], found[0]),)
+                    else:
+                        envs = _ordered([names.get(e, e) for e in found])
                 found = scope.get("Role")
                 if found:
                     roles = _ordered(found)
                 found = scope.get("TenantTag")
                 if found:
                     tags = _ordered(found)
-            rows.append(
-                (
-                    v.get("Name", ""),
-                    "Sensitive" if sensitive else (v.get("Type") or "String"),
-                    None if sensitive else (v.get("Value") or ""),
-                    v.get("Description") or "",
-                    envs,
-                    roles,
-                    tags,
-                    others,
-                )
-            )
+            if get("IsSensitive") or var_type == "Sensitive":
+                append(
+                    (get("Name", ""), "Sensitive", None, get("Description") or "", envs, roles,
+                     tags, others)
+                )  # fmt: skip
+            else:
+                append(
+                    (get("Name", ""), var_type or "String", get("Value") or "",
+                     get("Description") or "", envs, roles, tags, others)
+                )  # fmt: skip
         return rows
 
     @staticmethod
