@@ -65,8 +65,9 @@ from odcm.bulk import update_each
 
 log = logging.getLogger(__name__)
 
-# Renewed while a push runs (odcm.work.kept): a dead worker's spaces wait at most this long.
-LOCK_SECONDS = 60
+# Renewed while a push runs (odcm.work.kept, every quarter of it): a push of any length keeps
+# its spaces, and a killed worker's spaces wait at most this long for the next push.
+LOCK_SECONDS = 15
 
 
 def team_name(group_name: str, role: str) -> str:
