@@ -156,23 +156,29 @@ def ensure_rows(space_ids: Iterable[Any]) -> list[str]:
         if mt.group_id is not None or mt.user_id is not None
     }
     touched: set[str] = set()
-    for key in wanted - rows.keys():
+    new = []
+    for key in sorted(wanted - rows.keys()):
         space_id, holder, role = key
         if holder in names:
-            ManagedTeam.objects.create(
-                space_id=space_id,
-                group_id=holder[2:],
-                role=role,
-                name=team_name(names[holder], role),
+            new.append(
+                ManagedTeam(
+                    space_id=space_id,
+                    group_id=holder[2:],
+                    role=role,
+                    name=team_name(names[holder], role),
+                )
             )
         else:
-            ManagedTeam.objects.create(
-                space_id=space_id,
-                user_id=holder[2:],
-                role=role,
-                name=person_team_name(usernames[holder], role),
+            new.append(
+                ManagedTeam(
+                    space_id=space_id,
+                    user_id=holder[2:],
+                    role=role,
+                    name=person_team_name(usernames[holder], role),
+                )
             )
         touched.add(space_id)
+    ManagedTeam.objects.bulk_create(new)  # one statement: a grant on 200 spaces made 200
     for key, mt in rows.items():
         should = key in wanted
         if mt.wanted != should:
@@ -198,10 +204,11 @@ def _uuids(values: Iterable[Any]) -> list[uuid.UUID]:
     return [v if isinstance(v, uuid.UUID) else uuid.UUID(str(v)) for v in values]
 
 
-def lock(rows: Any) -> None:
+def lock(rows: Any) -> list[Any]:
     """Lock managed team rows in primary-key order, the one order every writer takes (a
-    revoke bumping a group's teams and a worker recording a push would otherwise deadlock)."""
-    list(rows.order_by("pk").select_for_update(of=("self",)).values_list("pk", flat=True))
+    revoke bumping a group's teams and a worker recording a push would otherwise deadlock).
+    Returns their primary keys."""
+    return list(rows.order_by("pk").select_for_update(of=("self",)).values_list("pk", flat=True))
 
 
 def _bump(rows: Any, **changes: Any) -> int:
@@ -209,7 +216,8 @@ def _bump(rows: Any, **changes: Any) -> int:
     are pending in those spaces too until the push lands (a group's new member is not yet in
     its teams: the grant's page must not say "applied")."""
     with transaction.atomic():
-        lock(rows)
+        if not lock(rows):
+            return 0  # nothing to bump (a new grant's teams): skip the targets' UPDATE
         _pend_targets(rows)
         return int(
             rows.update(
