@@ -179,11 +179,15 @@ def ensure_rows(space_ids: Iterable[Any]) -> list[str]:
             )
         touched.add(space_id)
     ManagedTeam.objects.bulk_create(new)  # one statement: a grant on 200 spaces made 200
+    flips: dict[bool, list[Any]] = {}
     for key, mt in rows.items():
         should = key in wanted
         if mt.wanted != should:
-            _bump(ManagedTeam.objects.filter(pk=mt.pk), wanted=should)
+            flips.setdefault(should, []).append(mt.pk)
             touched.add(key[0])
+    # One bump per direction, not one per team: revoking a grant on 200 spaces made 200.
+    for should, pks in sorted(flips.items()):
+        _bump(ManagedTeam.objects.filter(pk__in=pks), wanted=should)
     # Rows whose group (or person) was deleted: the team goes.
     orphans = ManagedTeam.objects.filter(
         space__in=ids, group__isnull=True, user__isnull=True, wanted=True
