@@ -11,6 +11,10 @@ cache or in one database session. A long run keeps its lease short with :func:`k
 while it runs), so a dead worker's rows come free within that short lease, not after the
 longest the run could take.
 
+Work on many ids queued by several calls in one transaction (twenty grants saved together) is
+sent once, at commit, by :func:`enqueue_merged`: one set of ids cut into batches, not one task
+per call.
+
 Failures wait :func:`backoff` seconds (capped exponential, with optional jitter) before the
 next try. Tasks are queued by name with :func:`enqueue`, after commit, so services need not
 import their app's ``tasks`` module (which imports the services).
@@ -22,7 +26,7 @@ import logging
 import random
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -210,3 +214,52 @@ def enqueue(task_name: str, *args: Any, countdown: float = 0, on_commit: bool = 
         transaction.on_commit(send, robust=True)
     else:
         send()
+
+
+class _Merged:
+    """The ids queued for one task in the current transaction; sent together at commit."""
+
+    def __init__(self, task_name: str, split: Callable[[list[str]], list[list[str]]] | None):
+        self.task_name = task_name
+        self.split = split
+        self.ids: set[str] = set()
+
+    def __call__(self) -> None:
+        ids = sorted(self.ids)
+        for batch in self.split(ids) if self.split is not None else [ids]:
+            if batch:
+                enqueue(self.task_name, batch, on_commit=False)
+
+
+def enqueue_merged(
+    task_name: str,
+    ids: Iterable[Any],
+    *,
+    split: Callable[[list[str]], list[list[str]]] | None = None,
+) -> None:
+    """Queue ``task_name`` for ``ids`` (its one argument, a list of ids) after commit, merged
+    with every other call for the same task in this transaction: at commit the union of the
+    ids is sent once, cut into batches by ``split`` (one task each). Twenty grants saved in
+    one transaction then make one fan-out, not twenty tasks waiting for worker processes.
+
+    Outside a transaction the ids are sent at once. A savepoint rolled back after its ids
+    were merged leaves them in (the task must be idempotent); a rollback of the savepoint
+    that first queued them drops them all, with the work they stood for."""
+    wanted = {str(pk) for pk in ids}
+    if not wanted:
+        return
+    conn = transaction.get_connection()
+    if not conn.in_atomic_block:
+        merged = _Merged(task_name, split)
+        merged.ids = wanted
+        merged()
+        return
+    # The callbacks waiting for this transaction's commit (Django keeps them on the
+    # connection and drops those of a savepoint rolled back): ours, if already queued.
+    for _sids, func, _robust in conn.run_on_commit:
+        if isinstance(func, _Merged) and func.task_name == task_name and func.split is split:
+            func.ids |= wanted
+            return
+    merged = _Merged(task_name, split)
+    merged.ids = wanted
+    transaction.on_commit(merged, robust=True)

@@ -54,7 +54,7 @@ SEED = int(os.environ.get("ODCM_CHAOS_SEED") or 13)
 SETTLE_SECONDS = 240  # a limit, not a wait: the run moves on as soon as the work caught up
 OFFLINE_POOL = 10  # instances 1..10 go offline now and then; 11..20 answer errors or slowly
 BIN = Path(sys.executable).parent
-LONGEST_LEASE = 60  # monitoring's periodic runs and identity's team pushes (odcm.work.kept)
+LONGEST_LEASE = 60  # monitoring's periodic runs (identity's team pushes: 15 s), odcm.work.kept
 
 
 # ----------------------------------------------------------------------------- the inbox

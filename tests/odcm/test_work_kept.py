@@ -13,10 +13,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from identity.models import TeamSync
 from identity.services import teams
 from monitoring.models import SweepRun
 from monitoring.services import status
 from odcm import work
+from spaces.models import Instance, Space
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,8 +33,16 @@ def test_a_run_whose_worker_died_frees_its_job_within_a_minute(job: str) -> None
     assert run.claimed_until <= timezone.now() + timedelta(seconds=61)
 
 
-def test_a_team_push_holds_its_spaces_for_a_minute_unless_renewed() -> None:
-    assert teams.LOCK_SECONDS <= 60
+def test_a_team_push_holds_its_spaces_for_15_seconds_unless_renewed() -> None:
+    inst = Instance.objects.create(name="lease", slug="lease", base_url="https://lease.example")
+    space = Space.objects.create(instance=inst, octopus_id="Spaces-1", name="One", slug="one")
+
+    with teams._space_locks([str(space.pk)]) as claimed:
+        # The worker dies here: what it holds comes free within 15 s, not a minute.
+        assert claimed == [str(space.pk)]
+        held = TeamSync.objects.get(space=space).claimed_until
+        assert held is not None
+        assert held <= timezone.now() + timedelta(seconds=15)
 
 
 def test_a_kept_lease_is_renewed_while_the_block_runs_and_released_after() -> None:
