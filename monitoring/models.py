@@ -387,10 +387,11 @@ class SpaceDay(_Counts):
 
     ``run_*`` are the space's running totals through this day (every row of the space with
     ``day <=`` this one; ``run_failed`` includes timed-out deployments, as the dashboard
-    counts them), so any window's sum is two index probes per space: the running total at
-    the window's last row minus the one just before its first. On PostgreSQL a trigger keeps
-    them true after every write to this table, whoever makes it (the pull, retention's
-    compaction, a bulk load, a test): see migration 0009 and docs/architecture.md.
+    counts them; ``run_days`` counts the rows themselves), so any window's sum (or row count)
+    is two index probes per space: the running total at the window's last row minus the one
+    just before its first. On PostgreSQL a trigger keeps them true after every write to this
+    table, whoever makes it (the pull, retention's compaction, a bulk load, a test): see
+    migrations 0009 and 0010 and docs/architecture.md.
     """
 
     id = models.BigAutoField(primary_key=True)
@@ -399,6 +400,7 @@ class SpaceDay(_Counts):
     run_succeeded = models.BigIntegerField(default=0, db_default=0, editable=False)
     run_failed = models.BigIntegerField(default=0, db_default=0, editable=False)
     run_canceled = models.BigIntegerField(default=0, db_default=0, editable=False)
+    run_days = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     class Meta:
         # Both indexes cover the figures, so the dashboard's reads are index-only scans: by day
@@ -414,6 +416,7 @@ class SpaceDay(_Counts):
                     "run_succeeded",
                     "run_failed",
                     "run_canceled",
+                    "run_days",
                 ],
                 name="spaceday_unique",
             )

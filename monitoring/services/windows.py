@@ -114,3 +114,32 @@ def totals(visible: QuerySet[Any], first: date, last: date) -> dict[str, int]:
         row = cursor.fetchone()
     names = ("spaces", "projects", "targets", "unhealthy", *FIGURES)
     return {name: int(value or 0) for name, value in zip(names, row, strict=True)}
+
+
+_ROWS = """
+SELECT coalesce(sum(coalesce(e.rd, 0) - coalesce(b.rd, 0)), 0)
+FROM {space} AS s
+LEFT JOIN LATERAL (
+    SELECT run_days AS rd FROM {day}
+    WHERE space_id = s.id AND day <= %s ORDER BY day DESC LIMIT 1
+) AS e ON true
+LEFT JOIN LATERAL (
+    SELECT run_days AS rd FROM {day}
+    WHERE space_id = s.id AND day < %s ORDER BY day DESC LIMIT 1
+) AS b ON true
+WHERE s.id IN ({visible})
+"""
+
+
+def row_count(visible: QuerySet[Any], first: date, last: date) -> int:
+    """How many rollup rows (``SpaceDay``) the spaces whose ids ``visible`` selects have from
+    ``first`` to ``last``: the same number as counting them, from the running row counts
+    (``run_days``), two index-only probes per space (PostgreSQL only)."""
+    if first > last:
+        return 0
+    inner, params = visible.query.sql_with_params()
+    sql = _ROWS.format(space=Space._meta.db_table, day=SpaceDay._meta.db_table, visible=inner)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [last, first, *params])
+        row = cursor.fetchone()
+    return int(row[0] or 0)

@@ -99,6 +99,7 @@ def requests(login: Callable[[Any], Client], user: Any, token: str) -> dict[str,
         "csv": lambda: web.get("/monitoring/reports/spaces.csv?tf=90d"),
         "api-spaces": lambda: api.get("/api/v1/reports/spaces/?tf=24h"),
         "api-deployments": lambda: api.get("/api/v1/reports/deployments/?tf=7d"),
+        "api-deployments-90d": lambda: api.get("/api/v1/reports/deployments/?tf=90d"),
         "api-versions": lambda: api.get("/api/v1/reports/versions/"),
     }
 

@@ -37,11 +37,12 @@ def stored_running_totals_are_true() -> None:
     """Every row's running totals are the sums of its space's rows up to its day."""
     seen: dict[Any, list[int]] = {}
     for row in SpaceDay.objects.order_by("space_id", "day").values():
-        acc = seen.setdefault(row["space_id"], [0, 0, 0])
+        acc = seen.setdefault(row["space_id"], [0, 0, 0, 0])
         acc[0] += row["succeeded"]
         acc[1] += row["failed"] + row["timed_out"]
         acc[2] += row["canceled"]
-        got = [row["run_succeeded"], row["run_failed"], row["run_canceled"]]
+        acc[3] += 1
+        got = [row["run_succeeded"], row["run_failed"], row["run_canceled"], row["run_days"]]
         assert got == acc, (row, acc)
 
 
@@ -117,6 +118,12 @@ def test_running_totals_equal_the_plain_sum_for_random_windows_filters_and_write
                 summed = dashboard.space_totals(admin_user, period, filters, by_day=True)
                 summed.pop("days")
                 assert quick == summed, (label, first, last, filters)
+                # The deployments report's row count, from the running row counts.
+                visible = dashboard.spaces_for(admin_user, filters).values("pk")
+                counted = SpaceDay.objects.filter(
+                    space_id__in=visible, day__gte=first, day__lte=last
+                ).count()
+                assert windows.row_count(visible, first, last) == counted, (label, first, last)
 
     compare("after pulls, bulk writes, updates and deletes")
     # ... and after retention folds whole old months into their 1st.
@@ -205,3 +212,35 @@ def test_two_writers_on_one_space_at_once_leave_true_running_totals() -> None:
     assert not errors, errors
     assert waiting
     stored_running_totals_are_true()
+
+
+@pytest.mark.skipif(not windows.running(), reason="the running totals live in PostgreSQL")
+def test_the_deployments_report_counts_its_rows_from_the_running_row_counts(
+    space_owner: Any, token_for: Any
+) -> None:
+    """A long window's page count comes from ``run_days`` (no count over the window's rows)
+    and equals the number of rows the report lists across its pages."""
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.test import APIClient
+
+    build(2, 3)
+    build(1, 4, start=2, owner=space_owner)
+    mine = list(Space.objects.filter(instance__slug="octo-0002"))
+    SpaceDay.objects.bulk_create(
+        [
+            SpaceDay(space=s, day=TODAY - timedelta(days=d), succeeded=1)
+            for s in mine[:2]
+            for d in range(20, 200, 3)
+        ]  # fmt: skip
+    )
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(space_owner)}")
+    with CaptureQueriesContext(connection) as queries:
+        body = api.get("/api/v1/reports/deployments/?tf=90d&page_size=500").json()
+    listed = SpaceDay.objects.filter(
+        space__in=mine, day__gte=TODAY - timedelta(days=89), day__lte=TODAY
+    ).count()
+    assert body["count"] == len(body["results"]) == listed == 4 * 7 + 2 * 24
+    sql = [q["sql"] for q in queries.captured_queries if "monitoring_spaceday" in q["sql"]]
+    assert any("run_days" in q for q in sql), sql
+    assert not any("COUNT(" in q.upper() for q in sql), sql
