@@ -13,6 +13,7 @@ from django.db import connection
 from monitoring.services import dashboard, deployments
 from monitoring.services.status import sweep_status
 from octosim.testing import SimInstance
+from odcm.ui import status_colour
 from spaces.models import Space
 from tests.conftest import PASSWORD
 from tests.monitoring.conftest import enlist_sim
@@ -80,3 +81,33 @@ def test_dashboard_shows_a_space_going_offline_and_switches_timeframes(
     )
     assert "tf=24h" in page.url
     assert page.evaluate("window.__notReloaded") is True
+
+    # The status timelines draw each segment in its status's colour (the colour comes from
+    # the <g> around the segments of one status) with its own tooltip.
+    page.reload()
+    shown = timeline_fills(page)
+    # The last 24 hours in hourly buckets, each the worst status held: offline.
+    assert "offline" in {status for status, _, _ in shown}
+    for status, fill, wanted in shown:
+        assert fill == wanted, (status, fill, wanted)
+
+
+def timeline_fills(page: Any) -> list[tuple[str, str, str]]:
+    """(status from the tooltip, the rect's computed fill, its status colour) per segment."""
+    colours = {s: status_colour(s) for s in ("online", "offline", "maintenance", "unknown")}
+    return page.evaluate(
+        """colours => {
+            const probe = document.createElement('span');
+            document.body.appendChild(probe);
+            const rgb = name => {
+                probe.style.color = `var(--bs-${name})`;
+                return getComputedStyle(probe).color;
+            };
+            const rects = document.querySelectorAll('svg[aria-label^="Status timeline"] rect');
+            return Array.from(rects, r => {
+                const status = r.querySelector('title').textContent.split(' ')[0];
+                return [status, getComputedStyle(r).fill, rgb(colours[status])];
+            });
+        }""",
+        colours,
+    )
