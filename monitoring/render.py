@@ -10,7 +10,6 @@ and SafeString conversions took ~1 ms per row, so plain f-strings build the mark
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 from functools import lru_cache
 from html import escape as _escape
 from typing import Any
@@ -108,27 +107,30 @@ def _group_head(status: str) -> str:
     return f'<g class="fill-{_e(status_colour(status))}">'
 
 
-def _minute(when: datetime) -> str:
-    """``%Y-%m-%d %H:%M`` without strftime (several times slower, hundreds of calls)."""
-    return str(when)[:16]
-
-
-def _rect(s: dict[str, Any]) -> str:
-    # y defaults to 0; the colour comes from the enclosing <g> (fill is inherited).
-    return (
-        f'<rect x="{s["x"]}" width="{s["width"]}" height="4"><title>'
-        f"{_e(s['status'])} {_minute(s['from'])} to {_minute(s['to'])}</title></rect>"
-    )
+@lru_cache(maxsize=64)
+def _escaped(status: str) -> str:
+    return _e(status)
 
 
 def _segments(segments: Iterable[dict[str, Any]]) -> str:
     """The segments' rects in one ``<g>`` per colour rather than a class on every rect (the
-    timelines were the page's largest part). Segments never overlap, so the order they are
-    drawn in changes nothing on screen; each keeps its own tooltip."""
+    timelines were the page's largest part; fill is inherited from the ``<g>``, and ``y``
+    defaults to 0). Segments never overlap, so the order they are drawn in changes nothing on
+    screen; each keeps its own tooltip (times as ``%Y-%m-%d %H:%M`` by slicing ``str()``:
+    strftime is several times slower). One f-string per rect, no helper call: hundreds of
+    rects per page (2,400 at 24 hours)."""
     groups: dict[str, list[str]] = {}
     for s in segments:
-        groups.setdefault(_group_head(s["status"]), []).append(_rect(s))
-    return "".join(head + "".join(rects) + "</g>" for head, rects in groups.items())
+        status = s["status"]
+        rect = (
+            f'<rect x="{s["x"]}" width="{s["width"]}" height="4"><title>{_escaped(status)} '
+            f"{str(s['from'])[:16]} to {str(s['to'])[:16]}</title></rect>"
+        )
+        if status in groups:
+            groups[status].append(rect)
+        else:
+            groups[status] = [rect]
+    return "".join(f"{_group_head(status)}{''.join(rects)}</g>" for status, rects in groups.items())
 
 
 def timelines(items: Iterable[dict[str, Any]]) -> SafeString:
