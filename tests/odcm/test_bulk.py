@@ -4,6 +4,7 @@ each row's conditions hold (real PostgreSQL)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -69,3 +70,70 @@ def test_nulls_are_written_and_no_rows_means_no_statement():
     with CaptureQueriesContext(connection) as ctx:
         assert update_each(Space, [], fields=["name"]) == []
     assert not ctx.captured_queries
+
+
+def test_one_array_per_column_whatever_the_rows_json_fks_nulls_and_datetimes():
+    from managed.models import Blueprint
+
+    rows = spaces(3)
+    prints = [Blueprint.objects.create(name=f"B{n}", slug=f"b{n}") for n in range(300)]
+    when = datetime(2026, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+    regions: list[object] = [
+        ["eu", "us"],
+        {"quote": 'it\'s "x"', "slash": "a\\b", "unicode": "é—✓", "nested": [1, None, {"k": []}]},
+        [],
+        "text",
+        7,
+    ]
+    values: list[dict[str, Any]] = [
+        {
+            "id": bp.pk,
+            "regions": regions[n % len(regions)],
+            "description": "" if n % 2 else f"d{n}",
+            "latest_revision": n,
+            "management_space": rows[n % 3].pk if n % 4 else None,
+        }
+        for n, bp in enumerate(prints)
+    ]
+    fields = ["regions", "description", "latest_revision", "management_space"]
+    with CaptureQueriesContext(connection) as ctx:
+        done = update_each(Blueprint, values, fields=fields, also={"updated_at": when})
+    assert len(ctx.captured_queries) == 1
+    assert (
+        "unnest(" in ctx.captured_queries[0]["sql"]
+        and "VALUES" not in ctx.captured_queries[0]["sql"]
+    )
+    assert sorted(done) == sorted(bp.pk for bp in prints)
+    got = {bp.pk: bp for bp in Blueprint.objects.all()}
+    for want in values:
+        row = got[want["id"]]
+        assert row.regions == want["regions"]
+        assert (row.description, row.latest_revision) == (
+            want["description"],
+            want["latest_revision"],
+        )
+        assert row.management_space_id == want["management_space"]
+        assert row.updated_at == when
+
+    # Datetimes (with microseconds), NULL and not, per row.
+    stamps = [when, None, datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC)]
+    update_each(
+        Space,
+        [{"id": r.pk, "counts_updated_at": t} for r, t in zip(rows, stamps, strict=True)],
+        fields=["counts_updated_at"],
+    )
+    assert [Space.objects.get(pk=r.pk).counts_updated_at for r in rows] == stamps
+
+
+def test_a_value_too_long_for_its_column_fails_and_writes_nothing():
+    # Not cut to fit, as a cast to varchar(200) would do (the first row, with VALUES).
+    from django.db import DataError, transaction
+
+    rows = spaces(2)
+    with pytest.raises(DataError), transaction.atomic():
+        update_each(
+            Space,
+            [{"id": rows[0].pk, "name": "x" * 201}, {"id": rows[1].pk, "name": "ok"}],
+            fields=["name"],
+        )
+    assert sorted(Space.objects.values_list("name", flat=True)) == ["S0", "S1"]
