@@ -118,6 +118,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Browser tests run last: Playwright's sync API keeps an event loop on the main thread
-    for as long as the browser lives, which would break later tests that call asyncio.run()."""
-    items.sort(key=lambda item: "/tests/e2e/" in str(item.path))
+    """Slow tests run first and browser tests last.
+
+    - Tests marked ``slow`` (ten seconds or more: several processes, a whole sweep) are handed
+      out first, so pytest-xdist spreads them over its workers while the short ones fill the
+      gaps; found at the end of the list, they left one worker running alone for minutes.
+    - Browser tests run last: Playwright's sync API keeps an event loop on the main thread for
+      as long as the browser lives, which would break later tests that call asyncio.run().
+    """
+    items.sort(
+        key=lambda item: (
+            "/tests/e2e/" in str(item.path),
+            not item.get_closest_marker("slow"),
+        )
+    )

@@ -21,7 +21,7 @@ from promotions.models import RemoteValue
 from . import sweep
 from .conftest import World
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 PERSONAS = ["admin", "manager"]
 # Not pages of ODCM: the API (swept from its schema), the Django admin's generic pages (only

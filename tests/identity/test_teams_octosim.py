@@ -228,6 +228,7 @@ def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "") ->
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
 def test_revoke_while_instance_is_offline_is_applied_once_it_is_back(
     octosim_server, make_sim_instance, start_process, tmp_path
 ):

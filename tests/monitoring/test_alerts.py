@@ -133,6 +133,7 @@ def test_one_email_per_flip_and_recipient_with_two_worker_processes(
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
 def test_smtp_down_then_up_delivers_the_alert_once(
     sim_instance: SimInstance,
     enlist: Callable[..., Instance],
@@ -165,6 +166,7 @@ def test_smtp_down_then_up_delivers_the_alert_once(
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
 def test_worker_killed_while_sending_leaves_the_alert_for_another_worker(
     sim_instance: SimInstance,
     enlist: Callable[..., Instance],

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 from tests.fixtures.processes import ROOT
@@ -42,6 +43,7 @@ def test_procfile_runs_web_worker_and_beat_as_separate_processes():
     assert "worker" in lines["worker"] and "beat" in lines["beat"]
 
 
+@pytest.mark.slow
 def test_a_fresh_sqlite_database_migrates(tmp_path):
     env = {
         "PATH": "/usr/bin:/bin",

@@ -289,6 +289,7 @@ def test_beat_runs_the_pruning(settings: Any) -> None:
     assert prune_history.name == "odcm.tasks.prune_history"
 
 
+@pytest.mark.slow
 def test_the_demo_database_sqlite_compacts_with_the_same_result(tmp_path: Any) -> None:
     env = {
         "PATH": "/usr/bin:/bin",

@@ -3,9 +3,12 @@
 import subprocess
 import sys
 
+import pytest
+
 from tests.fixtures.processes import ROOT
 
 
+@pytest.mark.slow
 def test_every_linked_page_renders_on_sqlite(tmp_path):
     env = {
         "PATH": "/usr/bin:/bin",
