@@ -36,6 +36,11 @@ def trust(a_url: str, a_space_id: str, a_fingerprint: str) -> dict[str, Any]:
     return {"remote": str(remote.pk)}
 
 
+def setup_trusting(b_args: list[str], a_args: list[str]) -> dict[str, Any]:
+    """:func:`setup`, then :func:`trust`, in one process (one Django start-up)."""
+    return {**setup(*b_args), **trust(*a_args)}
+
+
 def import_bundle(value: str, lifecycle: str) -> dict[str, Any]:
     from promotions.models import InboundBundle
     from promotions.services import importing
@@ -88,6 +93,25 @@ def sweep() -> dict[str, Any]:
     from promotions.services import transfer
 
     return {"queued": transfer.sweep()}
+
+
+def sweep_until_done(timeout: float, every: float) -> dict[str, Any]:
+    """What beat does, every ``every`` seconds, until the bundle's import is done (imported
+    or failed) or ``timeout`` seconds have passed: the bundle's state and the sweeps run."""
+    import time
+
+    from promotions.models import InboundBundle
+    from promotions.services import transfer
+
+    deadline = time.monotonic() + timeout
+    sweeps = 0
+    while True:
+        transfer.sweep()
+        sweeps += 1
+        state = InboundBundle.objects.values_list("state", flat=True).get()
+        if state in ("imported", "failed") or time.monotonic() > deadline:
+            return {"state": state, "sweeps": sweeps}
+        time.sleep(every)
 
 
 def receipts() -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,15 +37,50 @@ from .test_air_gapped import DB_PASSWORD, source_release
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-def b_database() -> str:
-    url = str(settings.DATABASES["default"]["TEST"]["NAME"]) + "_b"
-    with psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{url}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{url}"')
-    return f"postgres://postgres@127.0.0.1:5432/{url}"
+SERVER = "postgres://postgres@127.0.0.1:5432"
+
+
+def migrate(dsn: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=ROOT,
+        env=child_env(ODCM_TEST_DATABASE_URL=dsn),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture(scope="session")
+def b_database() -> Iterator[Callable[[], str]]:
+    """A fresh database for ODCM B, migrated: the first one of the session runs ``migrate``
+    into a template, the next ones are copies of it (``CREATE DATABASE ... TEMPLATE``, well
+    under a second instead of a whole migrate each). Both are dropped at the end."""
+    name = str(settings.DATABASES["default"]["TEST"]["NAME"]) + "_b"
+    template = f"{name}_template"
+    made: list[str] = []
+
+    def fresh() -> str:
+        with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            if not made:
+                conn.execute(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
+                conn.execute(f'CREATE DATABASE "{template}"')
+                made.append(template)
+                migrate(f"{SERVER}/{template}")
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        return f"{SERVER}/{name}"
+
+    yield fresh
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+        for db in (name, *made):
+            conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
 
 def run_b(env: dict[str, str], step: str, *args: Any) -> Any:
+    """One step of ``tests.promotions.odcm_b`` in a process of B's (its JSON answer)."""
     done = subprocess.run(
         [sys.executable, "-m", "tests.promotions.odcm_b", step, json.dumps(args)],
         cwd=ROOT,
@@ -94,6 +129,7 @@ def two_odcms(
     start_process: Callable[..., Any],
     start_celery_worker: Callable[..., Any],
     admin_user: Any,
+    b_database: Callable[[], str],
 ) -> World:
     """A (this process, its live server and a worker) and B (its own database, web server;
     its worker is the test's to start), with certificates exchanged over the API, both trusts
@@ -101,20 +137,13 @@ def two_odcms(
     sim_a, sim_b = make_sim_instance("promo-a", seed=31), make_sim_instance("promo-b", seed=32)
     for sim in (sim_a, sim_b):
         sim.set_faults(step_ms=20)
+    # A's worker, started first: it gets ready while B is set up (it has nothing to do until
+    # the promotion below).
+    start_celery_worker()
 
     # ODCM B: its own database, migrated, its own web server and its own Celery queue.
     dsn_b = b_database()
     env_b = child_env(ODCM_TEST_DATABASE_URL=dsn_b, ODCM_CELERY_QUEUE=B_QUEUE)
-    migrate = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"],
-        cwd=ROOT,
-        env=env_b,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert migrate.returncode == 0, migrate.stderr
     port = free_port()
     web_b = start_process(
         [
@@ -130,16 +159,21 @@ def two_odcms(
         name="odcm-b",
         **b_vars(env_b),
     )
-    wait_for_port(port, timeout=120, process=web_b.process)
     url_b = f"http://127.0.0.1:{port}"
-    b = run_b(env_b, "setup", sim_b.url, sim_b.api_key, sim_b.slug)
 
     # ODCM A: the source space, its identity; each side fetches the other's certificate over
-    # the API and confirms the fingerprint the other side read out.
+    # the API and confirms the fingerprint the other side read out. B's setup (its instance,
+    # space and identity) and its trust in A run in one process of B's.
     inst_a = enlist_sim(sim_a, owners=[admin_user])
     source = space_of(inst_a)
     a_identity = identities.ensure(source)
-    run_b(env_b, "trust", live_server.url, str(source.pk), a_identity.fingerprint)
+    b = run_b(
+        env_b,
+        "setup_trusting",
+        [sim_b.url, sim_b.api_key, sim_b.slug],
+        [live_server.url, str(source.pk), a_identity.fingerprint],
+    )
+    wait_for_port(port, timeout=120, process=web_b.process)
     prod = transfer.fetch_remote(url_b, b["space_id"])
     trust = peers.propose(source, prod, Trust.Accepts.RECEIPTS)
     assert trust.state == Trust.State.PENDING
@@ -168,7 +202,6 @@ def two_odcms(
         )
 
     # Promote: A's worker pushes the bundle to B's inbox.
-    start_celery_worker()
     promotion = transfer.promote(bundles.build(source, route, release_id, prod, actor=admin_user))
     assert promotion.state == Promotion.State.QUEUED
     wait_for(
@@ -205,9 +238,16 @@ def test_connected_promotion_between_two_odcms(
     start_process: Callable[..., Any],
     start_celery_worker: Callable[..., Any],
     admin_user: Any,
+    b_database: Callable[[], str],
 ) -> None:
     w = two_odcms(
-        make_sim_instance, tmp_path, live_server, start_process, start_celery_worker, admin_user
+        make_sim_instance,
+        tmp_path,
+        live_server,
+        start_process,
+        start_celery_worker,
+        admin_user,
+        b_database,
     )
     key = f"{w.pipe.package_id}.1.0.0"
     assert key not in feed_of(w.sim_b)
@@ -244,9 +284,16 @@ def test_a_worker_killed_mid_package_transfer_is_finished_once_by_the_next(
     start_process: Callable[..., Any],
     start_celery_worker: Callable[..., Any],
     admin_user: Any,
+    b_database: Callable[[], str],
 ) -> None:
     w = two_odcms(
-        make_sim_instance, tmp_path, live_server, start_process, start_celery_worker, admin_user
+        make_sim_instance,
+        tmp_path,
+        live_server,
+        start_process,
+        start_celery_worker,
+        admin_user,
+        b_database,
     )
     key = f"{w.pipe.package_id}.1.0.0"
     scratch = tmp_path / "b-tmp"
@@ -273,13 +320,10 @@ def test_a_worker_killed_mid_package_transfer_is_finished_once_by_the_next(
     w.sim_a.set_faults(step_ms=20)
     start_celery_worker(name="odcm-b-rescuer", **fast)
 
-    def imported() -> bool:
-        # What beat does every ODCM_PROMOTIONS_SWEEP_SECONDS: the dead worker's lease runs
-        # out after 5 s and the queued import goes to the living worker.
-        run_b(w.env_b, "sweep")
-        return b_bundle(w.dsn_b)[0] in ("imported", "failed")
-
-    wait_for(imported, timeout=180, every=1.0)
+    # What beat does every ODCM_PROMOTIONS_SWEEP_SECONDS, here every half second in one
+    # process of B's: the dead worker's lease runs out after 5 s and the queued import goes
+    # to the living worker.
+    assert run_b(w.env_b, "sweep_until_done", 180, 0.5)["state"] in ("imported", "failed")
     assert b_bundle(w.dsn_b) == ("imported", "")
     assert feed_of(w.sim_b)[key] == sha1_of(w.package)
     with OctopusClient(w.sim_b.url, w.sim_b.api_key, policy=LOOPBACK) as c_b:
@@ -303,19 +347,27 @@ def test_a_worker_killed_mid_import_is_finished_once_by_the_next(
     start_process: Callable[..., Any],
     start_celery_worker: Callable[..., Any],
     admin_user: Any,
+    b_database: Callable[[], str],
 ) -> None:
     """Killed after the packages, with the project created in the target but no release yet:
     the next worker finishes the import, and the target has one project and one release."""
     w = two_odcms(
-        make_sim_instance, tmp_path, live_server, start_process, start_celery_worker, admin_user
+        make_sim_instance,
+        tmp_path,
+        live_server,
+        start_process,
+        start_celery_worker,
+        admin_user,
+        b_database,
     )
     key = f"{w.pipe.package_id}.1.0.0"
     name = f"{w.source.name}: {w.pipe.name}"
     fast = b_vars(w.env_b, ODCM_PROMOTIONS_CLAIM_SECONDS="5")
     releases_before = w.sim_b.truth()["spaces"][SPACE]["releases"]
-    # Every call to B's Octopus takes 1.5 s: the import's writes (project, process,
-    # variables, release) are caught between two of them.
-    w.sim_b.set_faults(step_ms=20, latency_ms=1500)
+    # Every call to B's Octopus takes 0.75 s: the import's writes (project, process,
+    # variables, release) are caught between two of them (six calls, 4.5 s at least, come
+    # between the project and the release).
+    w.sim_b.set_faults(step_ms=20, latency_ms=750)
     doomed = start_celery_worker(name="odcm-b-doomed", **fast)
     run_b(w.env_b, "queue_import", DB_PASSWORD, w.lifecycle)
 
@@ -331,11 +383,8 @@ def test_a_worker_killed_mid_import_is_finished_once_by_the_next(
     w.sim_b.set_faults(step_ms=20)
     start_celery_worker(name="odcm-b-rescuer", **fast)
 
-    def imported() -> bool:
-        run_b(w.env_b, "sweep")  # what beat does: the dead worker's lease runs out
-        return b_bundle(w.dsn_b)[0] in ("imported", "failed")
-
-    wait_for(imported, timeout=180, every=1.0)
+    # what beat does: the dead worker's lease runs out
+    assert run_b(w.env_b, "sweep_until_done", 180, 0.5)["state"] in ("imported", "failed")
     assert b_bundle(w.dsn_b) == ("imported", "")
     assert feed_of(w.sim_b)[key] == sha1_of(w.package)
     with OctopusClient(w.sim_b.url, w.sim_b.api_key, policy=LOOPBACK) as c_b:
