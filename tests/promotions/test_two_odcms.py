@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,16 +54,26 @@ def migrate(dsn: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
+def drop_databases(*names: str) -> None:
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+        for name in names:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def b_database() -> Iterator[Callable[[], str]]:
-    """A fresh database for ODCM B, migrated: the first one of the session runs ``migrate``
-    into a template, the next ones are copies of it (``CREATE DATABASE ... TEMPLATE``, well
-    under a second instead of a whole migrate each). Both are dropped at the end."""
-    name = str(settings.DATABASES["default"]["TEST"]["NAME"]) + "_b"
-    template = f"{name}_template"
+    """A fresh database for ODCM B, migrated, under a new name each time: the first one of
+    the session runs ``migrate`` into a template, the next ones are copies of it (``CREATE
+    DATABASE ... TEMPLATE``, well under a second instead of a whole migrate each). The one
+    before is dropped in a thread (a DROP DATABASE waits for a checkpoint: seconds on a busy
+    server); the last one and the template at the end."""
+    base = str(settings.DATABASES["default"]["TEST"]["NAME"]) + "_b"
+    template = f"{base}_template"
     made: list[str] = []
+    drops: list[threading.Thread] = []
 
     def fresh() -> str:
+        name = f"{base}{len(made) or ''}"
         with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             if not made:
@@ -71,12 +82,16 @@ def b_database() -> Iterator[Callable[[], str]]:
                 made.append(template)
                 migrate(f"{SERVER}/{template}")
             conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        if len(made) > 1:
+            drops.append(threading.Thread(target=drop_databases, args=(made[-1],)))
+            drops[-1].start()
+        made.append(name)
         return f"{SERVER}/{name}"
 
     yield fresh
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        for db in (name, *made):
-            conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    for thread in drops:
+        thread.join()
+    drop_databases(*reversed(made))
 
 
 def run_b(env: dict[str, str], step: str, *args: Any) -> Any:
