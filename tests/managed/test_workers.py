@@ -81,6 +81,7 @@ def test_a_worker_killed_during_an_apply_creates_nothing_twice(
     wait_for(mid_apply, timeout=120, every=0.05)
     worker.kill()  # SIGKILL between a POST and the rest of the apply
     assert not applied(bp, 1, 6), "the apply finished before the worker was killed"
+    sim.set_faults(latency_ms=0)  # the kill has happened: the rescue need not be slow
     start_celery_worker(concurrency=2, name="rescuer", **FAST)
 
     def all_applied() -> bool:

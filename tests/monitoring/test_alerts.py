@@ -142,7 +142,9 @@ def test_smtp_down_then_up_delivers_the_alert_once(
     space_owner: Any,
 ) -> None:
     smtp_server.stop()
-    start_celery_worker(concurrency=1, name="w1", ODCM_EMAIL_URL=smtp_server.url)
+    # The retry comes 1 s after the failure, not 5 s (the backoff's first step, capped).
+    env = {"ODCM_EMAIL_URL": smtp_server.url, "ODCM_ALERT_RETRY_MAX_SECONDS": "1"}
+    start_celery_worker(concurrency=1, name="w1", **env)
     instance = enlist(sim_instance, owners=[space_owner])
     go_offline(sim_instance, instance)
     wait_for(
