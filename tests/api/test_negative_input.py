@@ -200,7 +200,9 @@ def _world_objects() -> list[tuple[str, Any]]:
         ("grant-rules", GrantRule), ("rules", SubscriptionRule), ("invitations", Invitation),
     ]  # fmt: skip
     return [
-        (label, pk) for label, model in rows for pk in model.objects.values_list("pk", flat=True)
+        (label, pk)
+        for label, model in rows
+        for pk in model._default_manager.values_list("pk", flat=True)
     ]
 
 
