@@ -159,6 +159,9 @@ def _page_candidates(world: World) -> dict[str, list[tuple[str, str]]]:
         ("groups", Group.objects.order_by("name")[0].pk),
         ("grants", Grant.objects.order_by("created_at")[0].pk),
         *(("users", u.uuid) for u in world.users.values()),
+        # The world's objects of the other apps, each under the word its routes contain: a
+        # route's object is probed first, instead of after every other candidate has 404'd.
+        *_world_objects(),
     ]  # fmt: skip
     verbs = [("trusts", "accept"), ("trusts", "revoke"), ("spaces", "enlist"),
              ("spaces", "unenlist"), ("", "nonsense")]  # fmt: skip
@@ -168,6 +171,39 @@ def _page_candidates(world: World) -> dict[str, list[tuple[str, str]]]:
         "str": [("instances", world.instance.slug), ("", "x")],
         "verb": verbs,
     }
+
+
+def _world_objects() -> list[tuple[str, Any]]:
+    """(route word, pk) of the world's rows of the apps beyond identity, spaces and sharing
+    (see ``conftest.build_world``)."""
+    from fleetconfig.models import Plan
+    from identity.models import GrantRule, Invitation
+    from managed.models import (
+        Blueprint,
+        Customer,
+        Downstream,
+        InstanceBaseline,
+        Split,
+        TemplateProject,
+    )
+    from promotions.models import InboundBundle, Promotion, Route
+    from promotions.models import Trust as PromotionTrust
+    from rollouts.models import DeploymentRun, Pipeline, Rollout
+    from sharing.models import SubscriptionRule
+
+    rows = [
+        ("blueprints", Blueprint), ("baselines", InstanceBaseline), ("routes", Route),
+        ("promotions", Promotion), ("inbox", InboundBundle), ("trusts", PromotionTrust),
+        ("templates", TemplateProject), ("downstreams", Downstream), ("splits", Split),
+        ("customers", Customer), ("pipelines", Pipeline), ("runs", DeploymentRun),
+        ("rollouts", Rollout), ("plans", Plan),
+        ("grant-rules", GrantRule), ("rules", SubscriptionRule), ("invitations", Invitation),
+    ]  # fmt: skip
+    return [
+        (label, pk)
+        for label, model in rows
+        for pk in model._default_manager.values_list("pk", flat=True)
+    ]
 
 
 def test_every_api_route_is_in_the_schema_the_sweep_reads(schema):
