@@ -121,8 +121,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Slow tests run first and browser tests last.
 
     - Tests marked ``slow`` (ten seconds or more: several processes, a whole sweep) are handed
-      out first, so pytest-xdist spreads them over its workers while the short ones fill the
-      gaps; found at the end of the list, they left one worker running alone for minutes.
+      out first (one at a time: ``--maxschedchunk=1`` in pyproject.toml), so pytest-xdist
+      spreads them over its workers while the short ones fill the gaps; found at the end of
+      the list, they left one worker running alone for minutes.
     - Browser tests run last: Playwright's sync API keeps an event loop on the main thread for
       as long as the browser lives, which would break later tests that call asyncio.run().
     """
