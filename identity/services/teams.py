@@ -245,7 +245,10 @@ def ensure_rows(
     # for each change, retried at once), the rows being locked since they were read.
     changed = [mt for mt in rows if mt.pk in bumped or mt.pk in flips]
     if changed:
-        _pend_targets(ManagedTeam.objects.filter(pk__in=[mt.pk for mt in changed]))
+        _pend_targets(
+            ManagedTeam.objects.filter(pk__in=[mt.pk for mt in changed]),
+            sorted({mt.space_id for mt in changed}),
+        )
         update_each(
             ManagedTeam,
             [
@@ -310,17 +313,20 @@ def _bump(rows: Any, **changes: Any) -> int:
         )
 
 
-def _pend_targets(rows: Any) -> None:
-    """Set the (grant, space) rows served by these managed teams back to pending."""
+def _pend_targets(rows: Any, spaces: list[Any] | None = None) -> None:
+    """Set the (grant, space) rows served by these managed teams back to pending. ``spaces``:
+    the teams' spaces if known (a target is only ever served in its own space: only those
+    spaces' targets are looked at, not every target of every grant)."""
     teams = ManagedTeam.objects.filter(
         pk__in=rows.values("pk"), space=OuterRef("space"), role=OuterRef("grant__role")
     )
     served = Exists(teams.filter(group=OuterRef("grant__group"))) | Exists(
         teams.filter(user=OuterRef("grant__user"))
     )
-    GrantTarget.objects.filter(served).update(
-        state=SyncState.PENDING, next_retry_at=None, attempts=0
+    targets = GrantTarget.objects.filter(
+        space__in=rows.values("space") if spaces is None else spaces
     )
+    targets.filter(served).update(state=SyncState.PENDING, next_retry_at=None, attempts=0)
 
 
 def _scopes(rows: list[ManagedTeam]) -> dict[str, list[dict[str, list[str]]]]:
