@@ -45,8 +45,36 @@ def audit_login_failed(
 access_changed = Signal()
 
 
+class _Once:
+    sent = False
+
+
+class _SendAccessChanged:
+    """One change's send after commit; the sends of one transaction share a ``_Once``: the
+    first to run sends, the others do nothing."""
+
+    def __init__(self, once: _Once) -> None:
+        self.once = once
+
+    def __call__(self) -> None:
+        if not self.once.sent:
+            self.once.sent = True
+            access_changed.send(sender=None)
+
+
 def notify_access_changed() -> None:
-    transaction.on_commit(lambda: access_changed.send(sender=None))
+    """Send :data:`access_changed` once the current transaction commits: once per
+    transaction however many changes call this (twenty grants saved together made twenty
+    sends, each moving the dashboard's stamp). Each change still queues its own callback,
+    so a savepoint rolled back takes only its own with it."""
+    conn = transaction.get_connection()
+    once = None
+    if conn.in_atomic_block:
+        for _sids, func, _robust in conn.run_on_commit:
+            if isinstance(func, _SendAccessChanged) and not func.once.sent:
+                once = func.once
+                break
+    transaction.on_commit(_SendAccessChanged(once or _Once()))
 
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL)

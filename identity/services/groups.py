@@ -238,12 +238,10 @@ def grant(
             if rule is not None:
                 after["rule"] = rule.label
             record("grant.create", actor=actor, request=request, obj=row, after=after)
-            spaces = [s.pk for s in teams.covered_spaces(row)]
+            spaces, enlisted = teams.reach(row)
             # A team another grant already made carries this grant's scoped roles too.
-            bumped = teams.bump_teams(
-                spaces, row.group_id, role, user_id=person.pk if person else None
-            )
-            enqueue_sync([*teams.ensure_rows(spaces), *bumped])
+            holder = teams.holder_of(row.group_id, row.user_id)
+            enqueue_sync(teams.ensure_rows(spaces, enlisted=enlisted, bump=(holder, role)))
             _access_changed()
     except IntegrityError:
         raise GrantError(f"{holder} already has this role there.") from None
@@ -271,7 +269,10 @@ def revoke(row: Grant, *, actor: Any = None, request: HttpRequest | None = None)
         )
         if not changed:
             return False
-        row.refresh_from_db()
+        # What the audit entry and the sessions to end read of it, in the same query.
+        row.refresh_from_db(
+            from_queryset=Grant.objects.select_related("group", "user", "space", "instance")
+        )
         record(
             "grant.revoke",
             actor=actor,
@@ -282,10 +283,9 @@ def revoke(row: Grant, *, actor: Any = None, request: HttpRequest | None = None)
                 "role": row.role,
             },
         )
-        spaces = [s.pk for s in teams.covered_spaces(row)]
-        spaces += list(row.targets.values_list("space_id", flat=True))
-        bumped = teams.bump_teams(spaces, row.group_id, row.role, user_id=row.user_id)
-        enqueue_sync([*teams.ensure_rows(spaces), *bumped])
+        spaces, enlisted = teams.reach(row, with_targets=True)
+        holder = teams.holder_of(row.group_id, row.user_id)
+        enqueue_sync(teams.ensure_rows(spaces, enlisted=enlisted, bump=(holder, row.role)))
         _access_changed()
         octopus_sessions.enqueue_for_grant(row)
     return True

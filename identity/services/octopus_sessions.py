@@ -37,16 +37,15 @@ def group_people(group_ids: Iterable[Any]) -> set[int]:
     """Ids of the active people in these groups: direct members and those whose stored
     external groups match the groups'."""
     ids = list(group_ids)
-    found = set(
-        User.objects.filter(is_active=True, odcm_groups__in=ids).values_list("pk", flat=True)
-    )
+    direct = User.objects.filter(is_active=True, odcm_groups__in=ids)
     keys = ExternalGroup.objects.filter(group__in=ids).values("key")
-    found.update(
-        UserExternalGroup.objects.filter(key__in=keys, user__is_active=True).values_list(
-            "user_id", flat=True
-        )
+    via = UserExternalGroup.objects.filter(key__in=keys, user__is_active=True)
+    # One statement: a revoke asks this of its group.
+    return set(
+        direct.order_by()
+        .values_list("pk", flat=True)
+        .union(via.order_by().values_list("user_id", flat=True))
     )
-    return found
 
 
 def enqueue_for_grant(grant: Grant) -> None:

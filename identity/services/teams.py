@@ -31,7 +31,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from audit.services import entry as audit_entry
@@ -88,78 +88,141 @@ def holder_of(group_id: Any, user_id: Any) -> str:
     return f"u:{user_id}" if user_id is not None else "-:"  # "-": its group or person is gone
 
 
-def _holder_filter(holder: str, prefix: str = "") -> dict[str, Any]:
-    kind, _, pk = holder.partition(":")
-    if kind == "g":
-        return {f"{prefix}group": pk, f"{prefix}user__isnull": True}
-    if kind == "u":
-        return {f"{prefix}user": pk, f"{prefix}group__isnull": True}
-    return {f"{prefix}group__isnull": True, f"{prefix}user__isnull": True}
-
-
 # ------------------------------------------------------------------ desired state (rows)
 
 
-def covered_spaces(grant: Grant) -> list[Any]:
-    """The enlisted spaces a grant reaches (one space, or every space of an instance)."""
-    if grant.space_id is not None:
-        return list(
-            space_model().objects.filter(pk=grant.space_id, state=space_model().State.ENLISTED)
-        )
-    return list(
-        space_model().objects.filter(instance=grant.instance_id, state=space_model().State.ENLISTED)
-    )
+def reach(grant: Grant, *, with_targets: bool = False) -> tuple[list[Any], dict[Any, Any]]:
+    """The spaces a grant's change concerns, and the enlisted ones of them with their instance
+    (for ``ensure_rows(..., enlisted=...)``), in one query: the enlisted spaces it reaches (one
+    space, or every space of an instance) and, ``with_targets``, every space it has a
+    ``GrantTarget`` in (a revoke: spaces since un-enlisted too)."""
+    state = space_model().State.ENLISTED
+    covered = Q(pk=grant.space_id) if grant.space_id is not None else Q(instance=grant.instance_id)
+    where = covered & Q(state=state)
+    if with_targets:
+        where |= Q(pk__in=GrantTarget.objects.filter(grant=grant.pk).values("space"))
+    ids: list[Any] = []
+    enlisted: dict[Any, Any] = {}
+    found = space_model().objects.filter(where).order_by()
+    for pk, instance_id, space_state in found.values_list("pk", "instance_id", "state"):
+        ids.append(pk)
+        if space_state == state:
+            enlisted[pk] = instance_id
+    return ids, enlisted
 
 
-def _desired(space_ids: list[uuid.UUID]) -> set[tuple[str, str, str]]:
-    """(space id, holder, role) for every active grant reaching these enlisted spaces."""
-    spaces = space_model().objects.filter(pk__in=space_ids, state=space_model().State.ENLISTED)
-    by_instance: dict[Any, list[str]] = {}
-    for pk, inst in spaces.values_list("pk", "instance_id"):
-        by_instance.setdefault(inst, []).append(str(pk))
-    wanted: set[tuple[str, str, str]] = set()
-    active = Grant.objects.filter(revoked_at__isnull=True).filter(
-        Q(space__in=[s for ids in by_instance.values() for s in ids])
-        | Q(instance__in=list(by_instance))
-    )
-    for space_id, instance_id, group_id, user_id, role in active.values_list(
-        "space_id", "instance_id", "group_id", "user_id", "role"
-    ):
-        for target in [str(space_id)] if space_id else by_instance.get(instance_id, []):
-            wanted.add((target, holder_of(group_id, user_id), role))
-    return wanted
+def _holds(mt: ManagedTeam, holder: str) -> bool:
+    """Whether ``holder`` ("g:<id>", "u:<id>", "-:") holds this team, and it alone."""
+    kind, _, pk = holder.partition(":")
+    if kind == "g":
+        return mt.user_id is None and str(mt.group_id) == pk
+    if kind == "u":
+        return mt.group_id is None and str(mt.user_id) == pk
+    return mt.group_id is None and mt.user_id is None
 
 
-def ensure_rows(space_ids: Iterable[Any]) -> list[str]:
+def ensure_rows(
+    space_ids: Iterable[Any],
+    *,
+    enlisted: dict[Any, Any] | None = None,
+    bump: tuple[str, str] | None = None,
+) -> list[str]:
     """Bring ``ManagedTeam`` and ``GrantTarget`` rows in line with the grants for these spaces.
 
-    Returns the ids of spaces that now have work to do. Call inside a transaction.
+    ``enlisted``: the enlisted spaces among them and their instance, if the caller has read
+    them already (``reach``). ``bump``: (holder, role) whose existing teams in these spaces
+    are pushed again (a grant reaching them was added or revoked: their scoped roles change).
+
+    Returns the ids of spaces that now have work to do. Call inside a transaction. A few
+    statements whatever the number of spaces, teams and grants: every team of the spaces
+    locked and read at once (in ``lock``'s order), the grants and their targets read in one
+    query, one statement per kind of write.
     """
     ids = _uuids(space_ids)
     if not ids:
         return []
-    wanted = _desired(ids)
-    holders = {h for _, h, _ in wanted}
-    group_ids = [h[2:] for h in holders if h.startswith("g:")]
-    user_ids = [h[2:] for h in holders if h.startswith("u:")]
-    names = {
-        f"g:{pk}": name
-        for pk, name in Group.objects.filter(pk__in=group_ids).values_list("pk", "name")
-    }
-    usernames = {
-        f"u:{pk}": name
-        for pk, name in User.objects.filter(pk__in=user_ids).values_list("pk", "username")
-    }
-    rows = {
-        (str(mt.space_id), holder_of(mt.group_id, mt.user_id), mt.role): mt
-        for mt in ManagedTeam.objects.filter(space__in=ids).order_by("pk").select_for_update()
-        if mt.group_id is not None or mt.user_id is not None
-    }
-    touched: set[str] = set()
+    rows = locked(ManagedTeam.objects.filter(space__in=ids))
+    if enlisted is None:
+        spaces = space_model().objects.filter(pk__in=ids, state=space_model().State.ENLISTED)
+        enlisted = dict(spaces.order_by().values_list("pk", "instance_id"))
+    by_instance: dict[Any, list[Any]] = {}
+    for pk, inst in enlisted.items():
+        by_instance.setdefault(inst, []).append(pk)
+    # (space id, holder, role) for every active grant reaching these enlisted spaces, and
+    # the GrantTarget rows (grant, space) it should have: one per space it names (a space
+    # grant), or per enlisted space of its instance.
+    wanted: set[tuple[str, str, str]] = set()
+    names: dict[str, str] = {}
+    new_targets: list[tuple[Any, Any]] = []
+    partial: dict[Any, list[Any]] = {}
+    enlisted_ids = list(enlisted)
+    grants = (
+        Grant.objects.filter(revoked_at__isnull=True)
+        .filter(Q(space__in=ids) | Q(instance__in=list(by_instance)))
+        .order_by()
+        .values_list(
+            "pk",
+            "space_id",
+            "instance_id",
+            "group_id",
+            "user_id",
+            "role",
+            "group__name",
+            "user__username",
+        )
+        .annotate(
+            # Of those target rows, how many exist: all (nothing to write), none (all to
+            # write), or some (read which).
+            have=Count(
+                "targets",
+                filter=Q(space__isnull=False, targets__space=F("space"))
+                | Q(instance__isnull=False, targets__space__in=enlisted_ids),
+            ),
+        )
+    )
+    for grant_id, space_id, instance_id, group_id, user_id, role, name, username, have in grants:
+        holder = holder_of(group_id, user_id)
+        names[holder] = name if group_id is not None else username
+        if space_id is not None:
+            targets = [space_id]
+            reaches = targets if space_id in enlisted else []
+        else:
+            targets = reaches = by_instance.get(instance_id, [])
+        wanted.update((str(space), holder, role) for space in reaches)
+        if not have:
+            new_targets += [(grant_id, space) for space in targets]
+        elif have != len(targets):
+            partial[grant_id] = targets
+    if partial:
+        existing = set(
+            GrantTarget.objects.filter(grant__in=list(partial), space__in=ids)
+            .order_by()
+            .values_list("grant_id", "space_id")
+        )
+        new_targets += [
+            (grant_id, space)
+            for grant_id, targets in partial.items()
+            for space in targets
+            if (grant_id, space) not in existing
+        ]
+    current: dict[tuple[str, str, str], ManagedTeam] = {}
+    flips: dict[Any, bool] = {}
+    bumped: set[Any] = set()
+    for mt in rows:
+        if mt.group_id is None and mt.user_id is None:
+            # Its group (or person) was deleted: the team goes.
+            if mt.wanted:
+                flips[mt.pk] = False
+            continue
+        key = (str(mt.space_id), holder_of(mt.group_id, mt.user_id), mt.role)
+        current[key] = mt
+        if mt.wanted != (key in wanted):
+            flips[mt.pk] = key in wanted
+        if bump is not None and mt.role == bump[1] and _holds(mt, bump[0]):
+            bumped.add(mt.pk)
     new = []
-    for key in sorted(wanted - rows.keys()):
-        space_id, holder, role = key
-        if holder in names:
+    for space_id, holder, role in sorted(wanted - current.keys()):
+        if holder.startswith("g:"):
             new.append(
                 ManagedTeam(
                     space_id=space_id,
@@ -174,32 +237,39 @@ def ensure_rows(space_ids: Iterable[Any]) -> list[str]:
                     space_id=space_id,
                     user_id=holder[2:],
                     role=role,
-                    name=person_team_name(usernames[holder], role),
+                    name=person_team_name(names[holder], role),
                 )
             )
-        touched.add(space_id)
     ManagedTeam.objects.bulk_create(new)  # one statement: a grant on 200 spaces made 200
-    flips: dict[bool, list[Any]] = {}
-    for key, mt in rows.items():
-        should = key in wanted
-        if mt.wanted != should:
-            flips.setdefault(should, []).append(mt.pk)
-            touched.add(key[0])
-    # One bump per direction, not one per team: revoking a grant on 200 spaces made 200.
-    for should, pks in sorted(flips.items()):
-        _bump(ManagedTeam.objects.filter(pk__in=pks), wanted=should)
-    # Rows whose group (or person) was deleted: the team goes.
-    orphans = ManagedTeam.objects.filter(
-        space__in=ids, group__isnull=True, user__isnull=True, wanted=True
+    # The bumped and flipped teams in one statement, as _bump would (pending, a new version
+    # for each change, retried at once), the rows being locked since they were read.
+    changed = [mt for mt in rows if mt.pk in bumped or mt.pk in flips]
+    if changed:
+        _pend_targets(
+            ManagedTeam.objects.filter(pk__in=[mt.pk for mt in changed]),
+            sorted({mt.space_id for mt in changed}),
+        )
+        update_each(
+            ManagedTeam,
+            [
+                {
+                    "id": mt.pk,
+                    "version": mt.version + (mt.pk in bumped) + (mt.pk in flips),
+                    "wanted": flips.get(mt.pk, mt.wanted),
+                }
+                for mt in changed
+            ],
+            fields=["version", "wanted"],
+            also={"state": SyncState.PENDING, "next_retry_at": None, "attempts": 0},
+        )
+    GrantTarget.objects.bulk_create(
+        [GrantTarget(grant_id=g, space_id=s) for g, s in new_targets], ignore_conflicts=True
     )
-    touched.update(str(s) for s in orphans.values_list("space_id", flat=True))
-    _bump(orphans, wanted=False)
-    _ensure_targets(ids)
+    touched = {str(mt.space_id) for mt in new}
     touched.update(
-        str(s)
-        for s in ManagedTeam.objects.filter(space__in=ids)
-        .exclude(state=SyncState.APPLIED)
-        .values_list("space_id", flat=True)
+        str(mt.space_id)
+        for mt in rows
+        if mt.pk in bumped or mt.pk in flips or mt.state != SyncState.APPLIED
     )
     return sorted(touched)
 
@@ -213,6 +283,15 @@ def lock(rows: Any) -> list[Any]:
     revoke bumping a group's teams and a worker recording a push would otherwise deadlock).
     Returns their primary keys."""
     return list(rows.order_by("pk").select_for_update(of=("self",)).values_list("pk", flat=True))
+
+
+def locked(rows: Any) -> list[ManagedTeam]:
+    """``lock``, returning the rows themselves (what ``ensure_rows`` reads of them)."""
+    return list(
+        rows.order_by("pk")
+        .select_for_update(of=("self",))
+        .only("pk", "space_id", "group_id", "user_id", "role", "wanted", "version", "state")
+    )
 
 
 def _bump(rows: Any, **changes: Any) -> int:
@@ -234,52 +313,20 @@ def _bump(rows: Any, **changes: Any) -> int:
         )
 
 
-def _pend_targets(rows: Any) -> None:
-    """Set the (grant, space) rows served by these managed teams back to pending."""
+def _pend_targets(rows: Any, spaces: list[Any] | None = None) -> None:
+    """Set the (grant, space) rows served by these managed teams back to pending. ``spaces``:
+    the teams' spaces if known (a target is only ever served in its own space: only those
+    spaces' targets are looked at, not every target of every grant)."""
     teams = ManagedTeam.objects.filter(
         pk__in=rows.values("pk"), space=OuterRef("space"), role=OuterRef("grant__role")
     )
     served = Exists(teams.filter(group=OuterRef("grant__group"))) | Exists(
         teams.filter(user=OuterRef("grant__user"))
     )
-    GrantTarget.objects.filter(served).update(
-        state=SyncState.PENDING, next_retry_at=None, attempts=0
+    targets = GrantTarget.objects.filter(
+        space__in=rows.values("space") if spaces is None else spaces
     )
-
-
-def _ensure_targets(space_ids: list[uuid.UUID]) -> None:
-    """One GrantTarget per (active grant, enlisted space it reaches)."""
-    spaces = space_model().objects.filter(pk__in=space_ids, state=space_model().State.ENLISTED)
-    pairs = list(spaces.values_list("pk", "instance_id"))
-    instance_ids = {inst for _, inst in pairs}
-    existing = set(
-        GrantTarget.objects.filter(space__in=space_ids).values_list("grant_id", "space_id")
-    )
-    new = []
-    for grant_id, space_id, instance_id in Grant.objects.filter(
-        Q(space__in=space_ids) | Q(instance__in=instance_ids), revoked_at__isnull=True
-    ).values_list("pk", "space_id", "instance_id"):
-        targets = [space_id] if space_id else [pk for pk, inst in pairs if inst == instance_id]
-        new += [
-            GrantTarget(grant_id=grant_id, space_id=target)
-            for target in targets
-            if (grant_id, target) not in existing
-        ]
-    GrantTarget.objects.bulk_create(new, ignore_conflicts=True)
-
-
-def bump_teams(
-    space_ids: Iterable[Any], group_id: Any, role: str, *, user_id: Any = None
-) -> list[str]:
-    """Re-push the group's (or, with ``user_id``, the person's) existing teams for ``role`` in
-    these spaces (a grant reaching them was added or revoked, so their scoped roles change).
-    Returns the spaces touched."""
-    rows = ManagedTeam.objects.filter(
-        space__in=_uuids(space_ids), role=role, **_holder_filter(holder_of(group_id, user_id))
-    )
-    touched = sorted({str(s) for s in rows.values_list("space_id", flat=True)})
-    _bump(rows)
-    return touched
+    targets.filter(served).update(state=SyncState.PENDING, next_retry_at=None, attempts=0)
 
 
 def _scopes(rows: list[ManagedTeam]) -> dict[str, list[dict[str, list[str]]]]:
