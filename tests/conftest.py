@@ -117,19 +117,41 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("PLAYWRIGHT_BROWSERS_PATH", "0")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Slow tests run first and browser tests last.
+def _database_order(item: pytest.Item) -> int:
+    """pytest-django's order, which is Django's: tests inside a transaction first, then
+    transactional ones (their flush also empties what data migrations wrote, such as the
+    standard environments), then tests without the database."""
+    fixtures = getattr(item, "fixturenames", ())
+    marker = item.get_closest_marker("django_db")
+    in_marker = bool(
+        marker
+        and (
+            marker.kwargs.get("transaction")
+            or marker.kwargs.get("reset_sequences")
+            or (marker.args and marker.args[0])
+        )
+    )
+    if in_marker or "transactional_db" in fixtures or "live_server" in fixtures:
+        return 1
+    return 0 if marker or "db" in fixtures else 2
 
-    - Tests marked ``slow`` (ten seconds or more: several processes, a whole sweep) are handed
-      out first (one at a time: ``--maxschedchunk=1`` in pyproject.toml), so pytest-xdist
-      spreads them over its workers while the short ones fill the gaps; found at the end of
-      the list, they left one worker running alone for minutes.
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Slow tests run first within their kind, and browser tests last.
+
+    - Django's order stays: tests inside a transaction, then transactional tests, then tests
+      without the database (:func:`_database_order`).
+    - Within each, tests marked ``slow`` (ten seconds or more: several processes, a whole
+      sweep) are handed out first (one at a time: ``--maxschedchunk=1`` in pyproject.toml),
+      so pytest-xdist spreads them over its workers while the short ones fill the gaps; found
+      at the end of the list, they left one worker running alone for minutes.
     - Browser tests run last: Playwright's sync API keeps an event loop on the main thread for
       as long as the browser lives, which would break later tests that call asyncio.run().
     """
     items.sort(
         key=lambda item: (
             "/tests/e2e/" in str(item.path),
+            _database_order(item),
             not item.get_closest_marker("slow"),
         )
     )
