@@ -137,7 +137,8 @@ class World:
     package: Path
 
 
-def two_odcms(
+@pytest.fixture
+def w(
     make_sim_instance: Callable[..., SimInstance],
     tmp_path: Path,
     live_server: Any,
@@ -247,23 +248,10 @@ def sha1_of(path: Path) -> str:
 
 @pytest.mark.timeout(900)
 def test_connected_promotion_between_two_odcms(
-    make_sim_instance: Callable[..., SimInstance],
-    tmp_path: Path,
-    live_server: Any,
-    start_process: Callable[..., Any],
+    w: World,
     start_celery_worker: Callable[..., Any],
     admin_user: Any,
-    b_database: Callable[[], str],
 ) -> None:
-    w = two_odcms(
-        make_sim_instance,
-        tmp_path,
-        live_server,
-        start_process,
-        start_celery_worker,
-        admin_user,
-        b_database,
-    )
     key = f"{w.pipe.package_id}.1.0.0"
     assert key not in feed_of(w.sim_b)
 
@@ -293,23 +281,10 @@ def test_connected_promotion_between_two_odcms(
 
 @pytest.mark.timeout(900)
 def test_a_worker_killed_mid_package_transfer_is_finished_once_by_the_next(
-    make_sim_instance: Callable[..., SimInstance],
+    w: World,
     tmp_path: Path,
-    live_server: Any,
-    start_process: Callable[..., Any],
     start_celery_worker: Callable[..., Any],
-    admin_user: Any,
-    b_database: Callable[[], str],
 ) -> None:
-    w = two_odcms(
-        make_sim_instance,
-        tmp_path,
-        live_server,
-        start_process,
-        start_celery_worker,
-        admin_user,
-        b_database,
-    )
     key = f"{w.pipe.package_id}.1.0.0"
     scratch = tmp_path / "b-tmp"
     scratch.mkdir()
@@ -356,25 +331,11 @@ def test_a_worker_killed_mid_package_transfer_is_finished_once_by_the_next(
 
 @pytest.mark.timeout(900)
 def test_a_worker_killed_mid_import_is_finished_once_by_the_next(
-    make_sim_instance: Callable[..., SimInstance],
-    tmp_path: Path,
-    live_server: Any,
-    start_process: Callable[..., Any],
+    w: World,
     start_celery_worker: Callable[..., Any],
-    admin_user: Any,
-    b_database: Callable[[], str],
 ) -> None:
     """Killed after the packages, with the project created in the target but no release yet:
     the next worker finishes the import, and the target has one project and one release."""
-    w = two_odcms(
-        make_sim_instance,
-        tmp_path,
-        live_server,
-        start_process,
-        start_celery_worker,
-        admin_user,
-        b_database,
-    )
     key = f"{w.pipe.package_id}.1.0.0"
     name = f"{w.source.name}: {w.pipe.name}"
     fast = b_vars(w.env_b, ODCM_PROMOTIONS_CLAIM_SECONDS="5")
